@@ -1,0 +1,199 @@
+//! Auth providers turn one store entry of the user's config into a debrid credential, and the
+//! auth chain tries them in the operator's order.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{DeviceId, InfoHash, Secret, StoreEntry};
+
+/// Why a credential is wanted. Providers may treat them differently (Chillstreams receives the
+/// hash being played).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthPurpose {
+    StreamList,
+    Playback { hash: InfoHash },
+    Configure,
+}
+
+/// Everything a provider may look at.
+#[derive(Debug, Clone)]
+pub struct AuthRequest<'a> {
+    pub entry: &'a StoreEntry,
+    pub device: &'a DeviceId,
+    pub purpose: AuthPurpose,
+}
+
+/// Set on credentials that Chillstreams granted, so playback can report usage for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageTag {
+    pub user_id: String,
+    pub pool_key_id: String,
+}
+
+/// A debrid API key and where it came from. The key is a [`Secret`]; `Debug` redacts it.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub key: Secret,
+    /// The auth provider that granted it (`token`, `chillstreams`).
+    pub provider: &'static str,
+    pub usage: Option<UsageTag>,
+}
+
+impl Credential {
+    pub fn new(key: Secret, provider: &'static str) -> Self {
+        Self { key, provider, usage: None }
+    }
+}
+
+/// A provider's answer for one store entry.
+#[derive(Debug)]
+pub enum AuthOutcome {
+    /// The entry carries nothing this provider understands (e.g. no `auth` field).
+    NotApplicable,
+    Granted(Credential),
+    /// A definitive "no", such as a device limit. The message is shown to the user.
+    Denied { message: String },
+    /// The provider could not decide (timeout, 5xx, unreadable reply). The message is shown to
+    /// the user when nothing else in the chain works, so it must name the cause and no secret.
+    Failed { message: String },
+}
+
+#[async_trait]
+pub trait AuthProvider: Send + Sync {
+    /// The registry name (`chillstreams`, `token`).
+    fn name(&self) -> &'static str;
+
+    async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome;
+}
+
+/// Why the chain found no credential, most specific first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthChainError {
+    #[error("{message}")]
+    Denied { provider: &'static str, message: String },
+    #[error("{message}")]
+    Failed { provider: &'static str, message: String },
+    #[error("no usable credentials for store `{store}`: add your own API token (t) to the store entry")]
+    NoCredentials { store: String },
+}
+
+/// The operator's ordered list of auth providers (disabled ones already left out).
+#[derive(Clone, Default)]
+pub struct AuthChain {
+    providers: Vec<Arc<dyn AuthProvider>>,
+}
+
+impl fmt::Debug for AuthChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.providers.iter().map(|p| p.name())).finish()
+    }
+}
+
+impl AuthChain {
+    pub fn new(providers: Vec<Arc<dyn AuthProvider>>) -> Self {
+        Self { providers }
+    }
+
+    pub fn provider_names(&self) -> Vec<&'static str> {
+        self.providers.iter().map(|p| p.name()).collect()
+    }
+
+    /// Tries each provider in order. The first grant wins; denials and failures fall through to
+    /// the next provider, and when nothing grants, the most specific reason is returned: a
+    /// denial before a failure before "no credentials".
+    pub async fn resolve(&self, request: &AuthRequest<'_>) -> Result<Credential, AuthChainError> {
+        let mut denied = None;
+        let mut failed = None;
+        for provider in &self.providers {
+            let name = provider.name();
+            match provider.authorize(request).await {
+                AuthOutcome::NotApplicable => {
+                    tracing::trace!(provider = name, store = %request.entry.c, "auth provider not applicable");
+                }
+                AuthOutcome::Granted(credential) => {
+                    tracing::debug!(provider = name, store = %request.entry.c, "credential granted");
+                    return Ok(credential);
+                }
+                AuthOutcome::Denied { message } => {
+                    tracing::info!(provider = name, store = %request.entry.c, reason = %message, "auth denied; trying next provider");
+                    denied.get_or_insert(AuthChainError::Denied { provider: name, message });
+                }
+                AuthOutcome::Failed { message } => {
+                    tracing::warn!(provider = name, store = %request.entry.c, reason = %message, "auth provider failed; trying next provider");
+                    failed.get_or_insert(AuthChainError::Failed { provider: name, message });
+                }
+            }
+        }
+        Err(denied
+            .or(failed)
+            .unwrap_or_else(|| AuthChainError::NoCredentials { store: request.entry.c.clone() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(&'static str, fn() -> AuthOutcome);
+
+    #[async_trait]
+    impl AuthProvider for Fixed {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        async fn authorize(&self, _: &AuthRequest<'_>) -> AuthOutcome {
+            (self.1)()
+        }
+    }
+
+    fn chain(outcomes: &[(&'static str, fn() -> AuthOutcome)]) -> AuthChain {
+        AuthChain::new(
+            outcomes
+                .iter()
+                .map(|(n, f)| Arc::new(Fixed(n, *f)) as Arc<dyn AuthProvider>)
+                .collect(),
+        )
+    }
+
+    async fn run(chain: &AuthChain) -> Result<Credential, AuthChainError> {
+        let entry = StoreEntry { c: "tb".into(), ..Default::default() };
+        let device = DeviceId::from_client([127, 0, 0, 1].into(), "ua");
+        chain
+            .resolve(&AuthRequest { entry: &entry, device: &device, purpose: AuthPurpose::StreamList })
+            .await
+    }
+
+    fn granted() -> AuthOutcome {
+        AuthOutcome::Granted(Credential::new(Secret::new("k"), "b"))
+    }
+    fn denied() -> AuthOutcome {
+        AuthOutcome::Denied { message: "no".into() }
+    }
+    fn failed() -> AuthOutcome {
+        AuthOutcome::Failed { message: "down".into() }
+    }
+    fn skip() -> AuthOutcome {
+        AuthOutcome::NotApplicable
+    }
+
+    #[tokio::test]
+    async fn first_grant_wins_after_denials_and_failures() {
+        let c = run(&chain(&[("a", denied), ("c", failed), ("b", granted)])).await.unwrap();
+        assert_eq!(c.provider, "b");
+        assert_eq!(c.key.expose(), "k");
+    }
+
+    #[tokio::test]
+    async fn denial_beats_failure_beats_nothing() {
+        let e = run(&chain(&[("a", failed), ("b", denied)])).await.unwrap_err();
+        assert_eq!(e, AuthChainError::Denied { provider: "b", message: "no".into() });
+        let e = run(&chain(&[("a", failed), ("b", skip)])).await.unwrap_err();
+        assert_eq!(e, AuthChainError::Failed { provider: "a", message: "down".into() });
+        let e = run(&chain(&[("a", skip)])).await.unwrap_err();
+        assert!(e.to_string().contains("no usable credentials"), "{e}");
+        let e = run(&chain(&[])).await.unwrap_err();
+        assert!(matches!(e, AuthChainError::NoCredentials { .. }));
+    }
+}

@@ -1,0 +1,27 @@
+//! chillproxy-core: the contracts every plugin implements (auth, store, source), the shared
+//! types they exchange, the compile-time plugin registry and the auth chain.
+//!
+//! This crate must not depend on the host, on any plugin crate, or on an HTTP server.
+
+pub mod auth;
+pub mod device;
+pub mod hash;
+pub mod registry;
+pub mod secret;
+pub mod settings;
+pub mod source;
+pub mod store;
+pub mod user;
+
+pub use async_trait::async_trait;
+pub use inventory;
+
+pub use auth::{AuthChain, AuthChainError, AuthOutcome, AuthProvider, AuthPurpose, AuthRequest, Credential, UsageTag};
+pub use device::DeviceId;
+pub use hash::InfoHash;
+pub use registry::{AuthPlugin, SourcePlugin, StorePlugin};
+pub use secret::Secret;
+pub use settings::{ConfigError, Env, PluginSettings};
+pub use source::{Candidate, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
+pub use store::{Account, CachedItem, Magnet, MagnetStatus, StoreError, StoreFile, StoreProvider};
+pub use user::{StoreEntry, UserIndexer};

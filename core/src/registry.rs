@@ -1,0 +1,133 @@
+//! The compile-time plugin registry. Each plugin crate submits one const descriptor with
+//! `inventory::submit!`; the host lists them here and builds the ones `plugins.toml` enables.
+
+use std::sync::Arc;
+
+use crate::{AuthProvider, ConfigError, PluginSettings, SourceProvider, StoreProvider};
+
+/// Checks a plugin's settings and returns its effective config with secrets redacted (what
+/// `chillproxy check-config` prints). Must not fail for a missing secret: that is `build`'s job,
+/// because a disabled plugin needs no secret.
+pub type CheckFn = fn(&PluginSettings) -> Result<toml::Table, ConfigError>;
+
+pub struct AuthPlugin {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// An environment flag that turns the plugin on or off, beating the file.
+    pub enable_env: Option<&'static str>,
+    pub enabled_by_default: bool,
+    pub check: CheckFn,
+    pub build: fn(&PluginSettings) -> Result<Arc<dyn AuthProvider>, ConfigError>,
+}
+
+pub struct StorePlugin {
+    pub name: &'static str,
+    /// The code users write in their config (`tb`).
+    pub code: &'static str,
+    pub display_name: &'static str,
+    pub summary: &'static str,
+    pub check: CheckFn,
+    pub build: fn(&PluginSettings) -> Result<Arc<dyn StoreProvider>, ConfigError>,
+}
+
+pub struct SourcePlugin {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub check: CheckFn,
+    pub build: fn(&PluginSettings) -> Result<Arc<dyn SourceProvider>, ConfigError>,
+}
+
+inventory::collect!(AuthPlugin);
+inventory::collect!(StorePlugin);
+inventory::collect!(SourcePlugin);
+
+/// Common to the three descriptor kinds, so listing and duplicate checks are written once.
+pub trait Descriptor: inventory::Collect {
+    const KIND: &'static str;
+    fn name(&self) -> &'static str;
+    fn summary(&self) -> &'static str;
+    fn check(&self) -> CheckFn;
+    /// An environment flag that turns the plugin on or off.
+    fn enable_env(&self) -> Option<&'static str> {
+        None
+    }
+    /// Whether the plugin runs when `plugins.toml` says nothing of `enabled`.
+    fn enabled_by_default(&self) -> bool {
+        true
+    }
+}
+
+macro_rules! descriptor {
+    ($ty:ty, $kind:literal $(, $extra:item)*) => {
+        impl Descriptor for $ty {
+            const KIND: &'static str = $kind;
+            fn name(&self) -> &'static str {
+                self.name
+            }
+            fn summary(&self) -> &'static str {
+                self.summary
+            }
+            fn check(&self) -> CheckFn {
+                self.check
+            }
+            $($extra)*
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{} plugin `{}`", $kind, self.name)
+            }
+        }
+    };
+}
+descriptor!(
+    AuthPlugin,
+    "auth",
+    fn enable_env(&self) -> Option<&'static str> {
+        self.enable_env
+    },
+    fn enabled_by_default(&self) -> bool {
+        self.enabled_by_default
+    }
+);
+descriptor!(StorePlugin, "store");
+descriptor!(SourcePlugin, "source");
+
+/// Every registered plugin of one kind, sorted by name. Two plugins with one name is a
+/// startup error: which one would `plugins.toml` mean?
+pub fn list<T: Descriptor>() -> Result<Vec<&'static T>, ConfigError> {
+    let mut plugins: Vec<&'static T> = inventory::iter::<T>.into_iter().collect();
+    plugins.sort_by_key(|p| p.name());
+    if let Some(pair) = plugins.windows(2).find(|w| w[0].name() == w[1].name()) {
+        return Err(ConfigError::new(format!(
+            "two {} plugins are registered under the name `{}`; rename one",
+            T::KIND,
+            pair[0].name()
+        )));
+    }
+    Ok(plugins)
+}
+
+/// Store plugins, also rejecting two stores with one code.
+pub fn stores() -> Result<Vec<&'static StorePlugin>, ConfigError> {
+    let plugins = list::<StorePlugin>()?;
+    for (i, a) in plugins.iter().enumerate() {
+        if let Some(b) = plugins[i + 1..].iter().find(|b| b.code == a.code) {
+            return Err(ConfigError::new(format!(
+                "store plugins `{}` and `{}` both use the code `{}`",
+                a.name, b.name, a.code
+            )));
+        }
+    }
+    Ok(plugins)
+}
+
+/// The names of a list, for "available: …" messages.
+pub fn names<T: Descriptor>(plugins: &[&'static T]) -> String {
+    let names: Vec<&str> = plugins.iter().map(|p| p.name()).collect();
+    if names.is_empty() {
+        "none (this binary was built without any)".to_string()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,62 @@
+//! Source providers find candidate torrents for a movie or an episode.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::{InfoHash, UserIndexer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Movie,
+    Series,
+}
+
+/// What to look for: an IMDb id, with season and episode for an episode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct MediaQuery {
+    pub kind: MediaKind,
+    /// `tt` followed by digits.
+    pub imdb_id: String,
+    pub season: Option<u32>,
+    pub episode: Option<u32>,
+}
+
+/// One search: the media plus the indexers the user brought in their config.
+#[derive(Debug, Clone)]
+pub struct SourceQuery<'a> {
+    pub media: &'a MediaQuery,
+    pub user_indexers: &'a [UserIndexer],
+}
+
+/// A torrent that may hold the wanted media.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub hash: InfoHash,
+    /// The release title as the indexer gave it.
+    pub title: String,
+    pub size: Option<u64>,
+    pub seeders: Option<u32>,
+    /// The indexer's display name.
+    pub indexer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("{source_name} did not answer within {timeout_ms} ms")]
+    Timeout { source_name: String, timeout_ms: u64 },
+    #[error("{source_name} failed: {message}")]
+    Upstream { source_name: String, message: String },
+    #[error("{source_name}: {message}")]
+    InvalidInput { source_name: String, message: String },
+}
+
+#[async_trait]
+pub trait SourceProvider: Send + Sync {
+    /// The registry name (`torznab`).
+    fn name(&self) -> &'static str;
+
+    /// Candidates for the query. A provider that queries several indexers drops the results
+    /// of a failing indexer and returns the rest; it errors only when every indexer failed.
+    async fn search(&self, query: &SourceQuery<'_>) -> Result<Vec<Candidate>, SourceError>;
+}

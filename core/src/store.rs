@@ -1,0 +1,163 @@
+//! Store providers: one debrid service each (TorBox, RealDebrid, AllDebrid).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::{Credential, InfoHash};
+
+/// A file inside a torrent, as the store reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreFile {
+    /// The store's own file id (TorBox `files[].id`), used to request a link.
+    pub id: u64,
+    /// The file name without folders.
+    pub name: String,
+    /// The path inside the torrent, starting with `/`, without the torrent's root folder.
+    pub path: String,
+    pub size: u64,
+}
+
+/// One hash the store already has on its servers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CachedItem {
+    pub hash: InfoHash,
+    pub files: Vec<StoreFile>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MagnetStatus {
+    Queued,
+    Downloading,
+    Processing,
+    Uploading,
+    Downloaded,
+    Failed,
+    Invalid,
+    Unknown,
+}
+
+/// A torrent in the user's store account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Magnet {
+    /// The store's id for the torrent.
+    pub id: String,
+    pub hash: InfoHash,
+    pub name: String,
+    pub size: u64,
+    pub status: MagnetStatus,
+    pub files: Vec<StoreFile>,
+}
+
+/// The account behind a credential, for the configure page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    /// `premium`, `trial` or `expired`.
+    pub subscription: String,
+}
+
+/// What went wrong talking to a store, typed so the host can tell the user something precise.
+/// Messages come from the upstream's own error text and never contain the credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{store} rejected the API key: {message}")]
+    Unauthorized { store: &'static str, message: String },
+    #[error("{store} needs a paid plan for this: {message}")]
+    PaymentRequired { store: &'static str, message: String },
+    #[error("{store} is rate limiting requests: {message}")]
+    RateLimited { store: &'static str, retry_after: Option<Duration>, message: String },
+    #[error("{store} account limit reached: {message}")]
+    LimitExceeded { store: &'static str, message: String },
+    #[error("{store}: not found: {message}")]
+    NotFound { store: &'static str, message: String },
+    #[error("{store} refused the request: {message}")]
+    BadRequest { store: &'static str, message: String },
+    #[error("{store} is unavailable: {message}")]
+    Unavailable { store: &'static str, message: String },
+    #[error("{store} did not answer in time")]
+    Timeout { store: &'static str },
+    #[error("{store} support is not available yet ({operation} is not implemented)")]
+    NotImplemented { store: &'static str, operation: &'static str },
+    #[error("{store} failed: {message}")]
+    Upstream { store: &'static str, message: String },
+}
+
+#[async_trait]
+pub trait StoreProvider: Send + Sync {
+    /// The registry name (`torbox`).
+    fn name(&self) -> &'static str;
+    /// The code users put in their config (`tb`).
+    fn code(&self) -> &'static str;
+    /// The name shown to users (`TorBox`).
+    fn display_name(&self) -> &'static str;
+
+    /// Which of `hashes` the store has cached, with their files. Hashes not returned are not
+    /// cached.
+    async fn check_cached(&self, credential: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError>;
+
+    /// Adds the torrent to the account (or finds it there) and returns its current state.
+    async fn add_magnet(&self, credential: &Credential, hash: &InfoHash, client_ip: Option<IpAddr>) -> Result<Magnet, StoreError>;
+
+    /// The torrent's current state.
+    async fn get_magnet(&self, credential: &Credential, id: &str, client_ip: Option<IpAddr>) -> Result<Magnet, StoreError>;
+
+    /// A direct download link for one file of a downloaded torrent.
+    async fn generate_link(
+        &self,
+        credential: &Credential,
+        magnet: &Magnet,
+        file: &StoreFile,
+        client_ip: Option<IpAddr>,
+    ) -> Result<String, StoreError>;
+
+    /// The account behind the credential.
+    async fn account(&self, credential: &Credential) -> Result<Account, StoreError>;
+}
+
+/// A store that is registered (so configs naming it get a clear answer) but not written yet:
+/// every operation returns [`StoreError::NotImplemented`]. Used by the RealDebrid and AllDebrid
+/// stub plugins; the name says what it is.
+pub struct NotImplementedStore {
+    pub name: &'static str,
+    pub code: &'static str,
+    pub display_name: &'static str,
+}
+
+impl NotImplementedStore {
+    fn err<T>(&self, operation: &'static str) -> Result<T, StoreError> {
+        Err(StoreError::NotImplemented { store: self.display_name, operation })
+    }
+}
+
+#[async_trait]
+impl StoreProvider for NotImplementedStore {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn code(&self) -> &'static str {
+        self.code
+    }
+    fn display_name(&self) -> &'static str {
+        self.display_name
+    }
+    async fn check_cached(&self, _: &Credential, _: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
+        self.err("check_cached")
+    }
+    async fn add_magnet(&self, _: &Credential, _: &InfoHash, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
+        self.err("add_magnet")
+    }
+    async fn get_magnet(&self, _: &Credential, _: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
+        self.err("get_magnet")
+    }
+    async fn generate_link(&self, _: &Credential, _: &Magnet, _: &StoreFile, _: Option<IpAddr>) -> Result<String, StoreError> {
+        self.err("generate_link")
+    }
+    async fn account(&self, _: &Credential) -> Result<Account, StoreError> {
+        self.err("account")
+    }
+}

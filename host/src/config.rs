@@ -1,0 +1,269 @@
+//! `plugins.toml`: the server settings and, for each plugin kind, which plugins run in which
+//! order with which settings. Environment variables beat the file.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use chillproxy_core::registry::{self, Descriptor};
+use chillproxy_core::{AuthPlugin, ConfigError, Env, PluginSettings, SourcePlugin, StorePlugin};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub const LISTEN_ENV: &str = "CHILLPROXY_LISTEN";
+pub const CONFIG_ENV: &str = "CHILLPROXY_CONFIG";
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Env `CHILLPROXY_LISTEN` beats it.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The public base URL of this server; when unset it is taken from the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Peers allowed to set `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto`/`X-Forwarded-Host`.
+    #[serde(default = "default_trusted_proxies", with = "nets")]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+
+fn default_trusted_proxies() -> Vec<IpNet> {
+    vec![IpNet::from(IpAddr::from([127, 0, 0, 1])), IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST))]
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: default_listen(), public_url: None, trusted_proxies: default_trusted_proxies() }
+    }
+}
+
+/// CIDRs as strings; a bare address means that one address.
+mod nets {
+    use ipnet::IpNet;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(|n| n.to_string()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|raw| {
+                raw.parse::<IpNet>()
+                    .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| serde::de::Error::custom(format!("{raw:?} is not an IP address or CIDR")))
+            })
+            .collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    auth: toml::Table,
+    #[serde(default)]
+    store: toml::Table,
+    #[serde(default)]
+    source: toml::Table,
+}
+
+/// One registered plugin as the config sees it.
+#[derive(Debug)]
+pub struct PluginState<T: 'static> {
+    pub descriptor: &'static T,
+    pub settings: PluginSettings,
+    /// `enabled` from its table or its environment flag.
+    pub enabled: bool,
+    /// Named in the section's list (`chain` or `enabled`).
+    pub listed: bool,
+}
+
+/// One plugin kind's section: `[auth]` with `chain`, `[store]` with `enabled`, `[source]` with
+/// `chain`.
+#[derive(Debug)]
+pub struct Section<T: 'static> {
+    pub list_key: &'static str,
+    /// Every registered plugin of the kind, sorted by name.
+    pub plugins: Vec<PluginState<T>>,
+    /// The plugins that run, in the operator's order: listed and enabled.
+    pub active: Vec<&'static T>,
+}
+
+impl<T: Descriptor> Section<T> {
+    fn load(mut raw: toml::Table, list_key: &'static str, env: &Env) -> Result<Self, ConfigError> {
+        let kind = T::KIND;
+        let registered = registry::list::<T>()?;
+        let available = registry::names(&registered);
+        let listed: Vec<String> = match raw.remove(list_key) {
+            None => registered.iter().map(|p| p.name().to_string()).collect(),
+            Some(toml::Value::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    toml::Value::String(name) => Ok(name),
+                    other => Err(ConfigError::new(format!(
+                        "[{kind}] {list_key} must list plugin names as strings, found {other}"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(ConfigError::new(format!(
+                    "[{kind}] {list_key} must be a list of plugin names, found {other}"
+                )))
+            }
+        };
+        for (i, name) in listed.iter().enumerate() {
+            if !registered.iter().any(|p| p.name() == name) {
+                return Err(ConfigError::new(format!(
+                    "[{kind}] {list_key} names unknown {kind} plugin `{name}`; available: {available}"
+                )));
+            }
+            if listed[..i].contains(name) {
+                return Err(ConfigError::new(format!("[{kind}] {list_key} names `{name}` twice")));
+            }
+        }
+        let mut tables = toml::Table::new();
+        for (name, value) in raw {
+            let toml::Value::Table(table) = value else {
+                return Err(ConfigError::new(format!(
+                    "[{kind}] has unknown key `{name}`; expected `{list_key}` or a [{kind}.<plugin>] table"
+                )));
+            };
+            if !registered.iter().any(|p| p.name() == name) {
+                return Err(ConfigError::new(format!(
+                    "[{kind}.{name}] is not a registered {kind} plugin; available: {available}"
+                )));
+            }
+            tables.insert(name, toml::Value::Table(table));
+        }
+
+        let mut plugins = Vec::with_capacity(registered.len());
+        for descriptor in registered {
+            let name = descriptor.name();
+            let section = format!("{kind}.{name}");
+            let mut table = match tables.remove(name) {
+                Some(toml::Value::Table(t)) => t,
+                _ => toml::Table::new(),
+            };
+            let mut enabled = match table.remove("enabled") {
+                None => descriptor.enabled_by_default(),
+                Some(toml::Value::Boolean(b)) => b,
+                Some(other) => {
+                    return Err(ConfigError::new(format!("[{section}] enabled must be true or false, found {other}")))
+                }
+            };
+            if let Some(var) = descriptor.enable_env() {
+                if let Some(flag) = env.flag(var)? {
+                    enabled = flag;
+                }
+            }
+            let settings = PluginSettings::new(section, table, env.clone());
+            (descriptor.check())(&settings)?;
+            plugins.push(PluginState { descriptor, settings, enabled, listed: listed.iter().any(|n| n == name) });
+        }
+
+        let mut active = Vec::new();
+        for name in &listed {
+            if let Some(state) = plugins.iter().find(|p| p.descriptor.name() == name) {
+                if state.enabled {
+                    active.push(state.descriptor);
+                } else {
+                    tracing::info!(kind, plugin = %name, "plugin is listed but disabled; skipping it");
+                }
+            }
+        }
+        Ok(Self { list_key, plugins, active })
+    }
+
+    pub fn state(&self, name: &str) -> Option<&PluginState<T>> {
+        self.plugins.iter().find(|p| p.descriptor.name() == name)
+    }
+
+    fn effective(&self) -> toml::Table {
+        let mut out = toml::Table::new();
+        out.insert(
+            self.list_key.to_string(),
+            toml::Value::Array(self.active.iter().map(|p| toml::Value::String(p.name().to_string())).collect()),
+        );
+        for state in &self.plugins {
+            let mut table = toml::Table::new();
+            table.insert("enabled".into(), toml::Value::Boolean(state.enabled));
+            if let Ok(settings) = (state.descriptor.check())(&state.settings) {
+                table.extend(settings);
+            }
+            out.insert(state.descriptor.name().to_string(), toml::Value::Table(table));
+        }
+        out
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: Section<AuthPlugin>,
+    pub store: Section<StorePlugin>,
+    pub source: Section<SourcePlugin>,
+}
+
+impl Config {
+    pub fn from_file(path: &Path, env: &Env) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text, env).map_err(|e| ConfigError::new(format!("{}: {e}", path.display())))
+    }
+
+    pub fn from_toml(text: &str, env: &Env) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::new(one_line(text, &e)))?;
+        let mut server = raw.server;
+        if let Some(listen) = env.get(LISTEN_ENV) {
+            server.listen = listen
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::new(format!("{LISTEN_ENV}={listen:?} is not an address like 0.0.0.0:8080")))?;
+        }
+        if let Some(url) = &server.public_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8;
+            if !ok {
+                return Err(ConfigError::new(format!("[server] public_url {url:?} must start with http:// or https://")));
+            }
+            server.public_url = Some(url.trim_end_matches('/').to_string());
+        }
+        Ok(Self {
+            server,
+            auth: Section::load(raw.auth, "chain", env)?,
+            store: Section::load(raw.store, "enabled", env)?,
+            source: Section::load(raw.source, "chain", env)?,
+        })
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn effective_toml(&self) -> String {
+        let mut root = toml::Table::new();
+        if let Ok(server) = toml::Table::try_from(&self.server) {
+            root.insert("server".into(), toml::Value::Table(server));
+        }
+        root.insert("auth".into(), toml::Value::Table(self.auth.effective()));
+        root.insert("store".into(), toml::Value::Table(self.store.effective()));
+        root.insert("source".into(), toml::Value::Table(self.source.effective()));
+        toml::to_string_pretty(&root).unwrap_or_default()
+    }
+}
+
+/// toml's errors span several lines with a source excerpt; keep the message and line.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let line = text.get(..span.start).map_or(0, |before| before.matches('\n').count()) + 1;
+            format!("line {line}: {}", error.message().trim())
+        }
+        None => error.message().trim().to_string(),
+    }
+}

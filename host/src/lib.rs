@@ -1,0 +1,19 @@
+//! chillproxy-host: the HTTP server (`pub fn app(state) -> Router`), `plugins.toml` loading and
+//! the `chillproxy` command line. Plugins come in through chillproxy-plugins; this crate names
+//! no plugin crate directly.
+
+pub mod app;
+pub mod client;
+pub mod config;
+pub mod manifest;
+pub mod plugins;
+pub mod server;
+
+pub use app::{app, AppState};
+pub use config::Config;
+pub use plugins::Plugins;
+
+/// Makes sure every plugin crate is linked in (see chillproxy-plugins).
+pub fn link_plugins() {
+    chillproxy_plugins::link();
+}

@@ -1,0 +1,62 @@
+//! The Stremio addon manifest.
+
+use serde_json::{json, Value};
+
+pub const ADDON_NAME: &str = "chillproxy Torz";
+
+/// The addon id: the public host with its labels reversed, plus `.torz`, as StremThru does, so
+/// each deployment has a stable id of its own. Local addresses map to `local.chillproxy.torz`.
+pub fn addon_id(base_url: &str) -> String {
+    let host = base_url.split("://").nth(1).unwrap_or(base_url);
+    let host = host.split('/').next().unwrap_or(host);
+    let host = if host.starts_with('[') {
+        host.split(']').next().unwrap_or(host).trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() || host.is_empty() {
+        return "local.chillproxy.torz".to_string();
+    }
+    let mut labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
+    labels.reverse();
+    format!("{}.torz", labels.join("."))
+}
+
+/// The manifest. `configured` is `Some(store codes)` for a valid user config.
+pub fn manifest(base_url: &str, configured: Option<&[&str]>) -> Value {
+    let mut description = "Streams from your debrid service (TorBox, RealDebrid, AllDebrid) for torrents \
+                           found on Torznab indexers."
+        .to_string();
+    if let Some(codes) = configured {
+        let codes: Vec<String> = codes.iter().map(|c| c.to_ascii_uppercase()).collect();
+        description.push_str(" — ");
+        description.push_str(&codes.join(" | "));
+    }
+    let mut hints = json!({ "configurable": true });
+    if configured.is_none() {
+        hints["configurationRequired"] = json!(true);
+    }
+    json!({
+        "id": addon_id(base_url),
+        "name": ADDON_NAME,
+        "description": description,
+        "version": env!("CARGO_PKG_VERSION"),
+        "resources": [{ "name": "stream", "types": ["movie", "series"], "idPrefixes": ["tt"] }],
+        "types": ["movie", "series"],
+        "catalogs": [],
+        "behaviorHints": hints,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_is_reversed_host() {
+        assert_eq!(addon_id("https://addon.example.com"), "com.example.addon.torz");
+        assert_eq!(addon_id("http://localhost:8080"), "local.chillproxy.torz");
+        assert_eq!(addon_id("http://127.0.0.1:9"), "local.chillproxy.torz");
+        assert_eq!(addon_id("http://[::1]:9"), "local.chillproxy.torz");
+    }
+}

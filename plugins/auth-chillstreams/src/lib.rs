@@ -1,0 +1,200 @@
+//! The `chillstreams` auth plugin: swaps a Chillstreams user UUID (`auth` in the store entry)
+//! for a pooled TorBox key from the Chillstreams internal API, enforcing its answer (device
+//! limits, inactive users). The pool key is injected server-side and never logged.
+//!
+//! Depends on chillproxy-core only (plus its HTTP client).
+
+mod client;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chillproxy_core::settings::effective_table;
+use chillproxy_core::{
+    async_trait, AuthOutcome, AuthPlugin, AuthProvider, AuthPurpose, AuthRequest, ConfigError, Credential,
+    PluginSettings, Secret, UsageTag,
+};
+use serde::{Deserialize, Serialize};
+
+pub use client::{ChillstreamsClient, GetKeyError, UsageReport};
+
+pub const NAME: &str = "chillstreams";
+pub const ENABLE_ENV: &str = "ENABLE_CHILLSTREAMS_AUTH";
+pub const API_URL_ENV: &str = "CHILLSTREAMS_API_URL";
+pub const API_KEY_ENV: &str = "CHILLSTREAMS_API_KEY";
+
+/// `[auth.chillstreams]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChillstreamsConfig {
+    /// Base URL of the Chillstreams server. Env `CHILLSTREAMS_API_URL` beats it.
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// The internal API key. Prefer env `CHILLSTREAMS_API_KEY`, which beats it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// Budget for one get-key call, connect to last byte.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_api_url() -> String {
+    "http://localhost:3000".to_string()
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+impl ChillstreamsConfig {
+    /// Reads the table, applies the environment and checks the values. A missing API key is
+    /// not an error here (a disabled plugin needs none); [`build`] checks it.
+    pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        let mut config: Self = settings.parse()?;
+        if let Some(url) = settings.env.get(API_URL_ENV) {
+            config.api_url = url.trim().to_string();
+        }
+        if let Some(key) = settings.env.get(API_KEY_ENV) {
+            config.api_key = Some(Secret::new(key.trim()));
+        }
+        config.api_url = config.api_url.trim_end_matches('/').to_string();
+        let url = reqwest::Url::parse(&config.api_url).map_err(|e| {
+            ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::new(format!(
+                "[{}] api_url must be http or https, got {:?}",
+                settings.section, config.api_url
+            )));
+        }
+        if !(100..=60_000).contains(&config.timeout_ms) {
+            return Err(ConfigError::new(format!(
+                "[{}] timeout_ms must be between 100 and 60000, got {}",
+                settings.section, config.timeout_ms
+            )));
+        }
+        Ok(config)
+    }
+}
+
+fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
+    ChillstreamsConfig::from_settings(settings).map(|c| effective_table(&c))
+}
+
+fn build(settings: &PluginSettings) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+    let config = ChillstreamsConfig::from_settings(settings)?;
+    let api_key = config.api_key.clone().filter(|k| !k.is_empty()).ok_or_else(|| {
+        ConfigError::new(format!(
+            "chillstreams auth is enabled but has no API key: set {API_KEY_ENV} (or api_key in [{}]), \
+             or disable it with {ENABLE_ENV}=false",
+            settings.section
+        ))
+    })?;
+    let client = ChillstreamsClient::new(&config.api_url, api_key, Duration::from_millis(config.timeout_ms))
+        .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
+    Ok(Arc::new(ChillstreamsAuth { client }))
+}
+
+chillproxy_core::inventory::submit! {
+    AuthPlugin {
+        name: NAME,
+        summary: "pooled TorBox keys from the Chillstreams internal API (`auth` = user UUID)",
+        enable_env: Some(ENABLE_ENV),
+        enabled_by_default: false,
+        check,
+        build,
+    }
+}
+
+pub struct ChillstreamsAuth {
+    client: ChillstreamsClient,
+}
+
+impl ChillstreamsAuth {
+    pub fn client(&self) -> &ChillstreamsClient {
+        &self.client
+    }
+}
+
+/// `auth` must be a hyphenated UUID; it is sent to Chillstreams in canonical lowercase form.
+fn parse_user_id(auth: &str) -> Option<String> {
+    if auth.len() != 36 {
+        return None;
+    }
+    uuid::Uuid::try_parse(auth).ok().map(|u| u.hyphenated().to_string())
+}
+
+pub const INVALID_UUID: &str = "invalid auth format, expected UUID";
+
+#[async_trait]
+impl AuthProvider for ChillstreamsAuth {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome {
+        let Some(auth) = request.entry.auth() else {
+            return AuthOutcome::NotApplicable;
+        };
+        let Some(user_id) = parse_user_id(auth) else {
+            return AuthOutcome::Denied { message: INVALID_UUID.to_string() };
+        };
+        let hash = match &request.purpose {
+            AuthPurpose::Playback { hash } => hash.as_str(),
+            AuthPurpose::StreamList | AuthPurpose::Configure => "",
+        };
+        match self.client.get_key(&user_id, request.device.as_str(), hash).await {
+            Ok(client::KeyAnswer::Granted { pool_key, pool_key_id, device_count }) => {
+                tracing::info!(user_id = %user_id, device = ?request.device, device_count, "chillstreams granted a pool key");
+                AuthOutcome::Granted(Credential {
+                    key: pool_key,
+                    provider: NAME,
+                    usage: Some(UsageTag { user_id, pool_key_id }),
+                })
+            }
+            Ok(client::KeyAnswer::Denied { message }) => {
+                tracing::info!(user_id = %user_id, device = ?request.device, reason = %message, "chillstreams denied access");
+                AuthOutcome::Denied { message }
+            }
+            Err(error) => {
+                tracing::warn!(user_id = %user_id, error = %error, "chillstreams get-key failed");
+                AuthOutcome::Failed { message: format!("Chillstreams unavailable: {error}") }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_id_must_be_a_hyphenated_uuid() {
+        assert_eq!(
+            parse_user_id("550E8400-E29B-41D4-A716-446655440000").as_deref(),
+            Some("550e8400-e29b-41d4-a716-446655440000")
+        );
+        assert!(parse_user_id("550e8400e29b41d4a716446655440000").is_none());
+        assert!(parse_user_id("not-a-uuid").is_none());
+        assert!(parse_user_id("{550e8400-e29b-41d4-a716-4466554400}").is_none());
+    }
+
+    #[test]
+    fn env_beats_file_and_key_is_redacted() {
+        let table: toml::Table = toml::from_str("api_url = 'http://file:1'\napi_key = 'filekey'").unwrap();
+        let env = chillproxy_core::Env::from_pairs([(API_URL_ENV, "http://env:2/"), (API_KEY_ENV, "envkey")]);
+        let settings = PluginSettings::new("auth.chillstreams", table, env);
+        let config = ChillstreamsConfig::from_settings(&settings).unwrap();
+        assert_eq!(config.api_url, "http://env:2");
+        assert_eq!(config.api_key.as_ref().unwrap().expose(), "envkey");
+        let shown = check(&settings).unwrap().to_string();
+        assert!(!shown.contains("envkey") && shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn enabled_without_key_is_an_error_that_says_so() {
+        let settings = PluginSettings::new("auth.chillstreams", toml::Table::new(), chillproxy_core::Env::default());
+        let err = build(&settings).err().unwrap();
+        assert!(err.0.contains("no API key") && err.0.contains(API_KEY_ENV), "{err}");
+    }
+}

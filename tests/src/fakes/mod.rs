@@ -1,0 +1,46 @@
+//! Fake upstreams. Each one is an axum app served on its own 127.0.0.1:0 socket; its state is
+//! shared with the test so the test can switch modes and read what the fake received.
+
+pub mod chillstreams;
+pub mod torbox;
+pub mod torznab;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::sync::oneshot;
+
+/// A running fake. Dropping it stops the server.
+pub struct Running {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Serves `router` on a fresh loopback port until the returned handle is dropped.
+pub async fn serve(router: Router) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Running { addr, _stop: stop }
+}
+
+/// A loopback port with nothing listening on it, for "upstream down" tests.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}

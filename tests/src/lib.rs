@@ -1,0 +1,13 @@
+//! chillproxy-tests: fakes of every upstream (Chillstreams, TorBox, Torznab), each a small axum
+//! server on 127.0.0.1:0 that follows the upstream's documented API and records what reached
+//! it; helpers to start the real host against them; the devstack binary.
+//!
+//! The test files live in `tests/tests/`.
+
+pub mod fakes;
+pub mod host;
+
+/// Links every plugin crate, as the real binary does.
+pub fn link_plugins() {
+    chillproxy_plugins::link();
+}
