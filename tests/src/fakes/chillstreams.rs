@@ -1,0 +1,1 @@
+//! Fake Chillstreams internal API (being written).

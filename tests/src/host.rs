@@ -1,0 +1,1 @@
+//! Starting the real host against the fakes (being written).
