@@ -43,7 +43,11 @@ pub struct Credential {
 
 impl Credential {
     pub fn new(key: Secret, provider: &'static str) -> Self {
-        Self { key, provider, usage: None }
+        Self {
+            key,
+            provider,
+            usage: None,
+        }
     }
 }
 
@@ -54,10 +58,14 @@ pub enum AuthOutcome {
     NotApplicable,
     Granted(Credential),
     /// A definitive "no", such as a device limit. The message is shown to the user.
-    Denied { message: String },
+    Denied {
+        message: String,
+    },
     /// The provider could not decide (timeout, 5xx, unreadable reply). The message is shown to
     /// the user when nothing else in the chain works, so it must name the cause and no secret.
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }
 
 #[async_trait]
@@ -118,17 +126,23 @@ impl AuthChain {
                 }
                 AuthOutcome::Denied { message } => {
                     tracing::info!(provider = name, store = %request.entry.c, reason = %message, "auth denied; trying next provider");
-                    denied.get_or_insert(AuthChainError::Denied { provider: name, message });
+                    denied.get_or_insert(AuthChainError::Denied {
+                        provider: name,
+                        message,
+                    });
                 }
                 AuthOutcome::Failed { message } => {
                     tracing::warn!(provider = name, store = %request.entry.c, reason = %message, "auth provider failed; trying next provider");
-                    failed.get_or_insert(AuthChainError::Failed { provider: name, message });
+                    failed.get_or_insert(AuthChainError::Failed {
+                        provider: name,
+                        message,
+                    });
                 }
             }
         }
-        Err(denied
-            .or(failed)
-            .unwrap_or_else(|| AuthChainError::NoCredentials { store: request.entry.c.clone() }))
+        Err(denied.or(failed).unwrap_or_else(|| AuthChainError::NoCredentials {
+            store: request.entry.c.clone(),
+        }))
     }
 }
 
@@ -148,7 +162,9 @@ mod tests {
         }
     }
 
-    fn chain(outcomes: &[(&'static str, fn() -> AuthOutcome)]) -> AuthChain {
+    type Scripted = (&'static str, fn() -> AuthOutcome);
+
+    fn chain(outcomes: &[Scripted]) -> AuthChain {
         AuthChain::new(
             outcomes
                 .iter()
@@ -158,10 +174,17 @@ mod tests {
     }
 
     async fn run(chain: &AuthChain) -> Result<Credential, AuthChainError> {
-        let entry = StoreEntry { c: "tb".into(), ..Default::default() };
+        let entry = StoreEntry {
+            c: "tb".into(),
+            ..Default::default()
+        };
         let device = DeviceId::from_client([127, 0, 0, 1].into(), "ua");
         chain
-            .resolve(&AuthRequest { entry: &entry, device: &device, purpose: AuthPurpose::StreamList })
+            .resolve(&AuthRequest {
+                entry: &entry,
+                device: &device,
+                purpose: AuthPurpose::StreamList,
+            })
             .await
     }
 
@@ -180,7 +203,9 @@ mod tests {
 
     #[tokio::test]
     async fn first_grant_wins_after_denials_and_failures() {
-        let c = run(&chain(&[("a", denied), ("c", failed), ("b", granted)])).await.unwrap();
+        let c = run(&chain(&[("a", denied), ("c", failed), ("b", granted)]))
+            .await
+            .unwrap();
         assert_eq!(c.provider, "b");
         assert_eq!(c.key.expose(), "k");
     }
@@ -188,9 +213,21 @@ mod tests {
     #[tokio::test]
     async fn denial_beats_failure_beats_nothing() {
         let e = run(&chain(&[("a", failed), ("b", denied)])).await.unwrap_err();
-        assert_eq!(e, AuthChainError::Denied { provider: "b", message: "no".into() });
+        assert_eq!(
+            e,
+            AuthChainError::Denied {
+                provider: "b",
+                message: "no".into()
+            }
+        );
         let e = run(&chain(&[("a", failed), ("b", skip)])).await.unwrap_err();
-        assert_eq!(e, AuthChainError::Failed { provider: "a", message: "down".into() });
+        assert_eq!(
+            e,
+            AuthChainError::Failed {
+                provider: "a",
+                message: "down".into()
+            }
+        );
         let e = run(&chain(&[("a", skip)])).await.unwrap_err();
         assert!(e.to_string().contains("no usable credentials"), "{e}");
         let e = run(&chain(&[])).await.unwrap_err();

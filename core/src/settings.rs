@@ -2,6 +2,7 @@
 //! the environment (a snapshot, so tests never have to mutate the process environment).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -17,9 +18,15 @@ impl ConfigError {
     }
 }
 
-/// Environment variables, read once at startup.
-#[derive(Debug, Clone, Default)]
+/// Environment variables, read once at startup. `Debug` shows names only: values may be keys.
+#[derive(Clone, Default)]
 pub struct Env(BTreeMap<String, String>);
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Env({} variables)", self.0.len())
+    }
+}
 
 impl Env {
     /// The process environment.
@@ -50,8 +57,8 @@ impl Env {
 }
 
 /// One plugin's settings: the keys of its `[kind.name]` table (without the generic `enabled`
-/// key, which the host handles) and the environment.
-#[derive(Debug, Clone)]
+/// key, which the host handles) and the environment. `Debug` shows key names only.
+#[derive(Clone)]
 pub struct PluginSettings {
     /// The table's location in `plugins.toml`, e.g. `auth.chillstreams`, for error messages.
     pub section: String,
@@ -59,17 +66,39 @@ pub struct PluginSettings {
     pub env: Env,
 }
 
+impl fmt::Debug for PluginSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginSettings")
+            .field("section", &self.section)
+            .field("keys", &self.table.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl PluginSettings {
     pub fn new(section: impl Into<String>, table: toml::Table, env: Env) -> Self {
-        Self { section: section.into(), table, env }
+        Self {
+            section: section.into(),
+            table,
+            env,
+        }
     }
 
     /// Deserialises the table into the plugin's config type. Config types use
     /// `#[serde(deny_unknown_fields)]`, so a misspelt key is an error that names it.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        toml::Value::Table(self.table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::new(format!("[{}]: {}", self.section, e.message())))
+        // Deserialising from text (not from the Value) keeps a span, which names the key.
+        let text = self.table.to_string();
+        toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let key = e
+                .span()
+                .and_then(|span| text.get(..span.start))
+                .and_then(|before| before.rsplit('\n').next())
+                .and_then(|line| line.split_once('='))
+                .map(|(key, _)| format!(" {}:", key.trim()))
+                .unwrap_or_default();
+            ConfigError::new(format!("[{}]{key} {}", self.section, e.message().trim()))
+        })
     }
 }
 
@@ -91,6 +120,7 @@ mod tests {
         assert!(env.flag("C").unwrap_err().0.contains("C=\"maybe\""));
         assert_eq!(env.flag("D").unwrap(), None);
         assert_eq!(env.flag("E").unwrap(), None);
+        assert!(!format!("{env:?}").contains("maybe"));
     }
 
     #[test]
@@ -102,7 +132,14 @@ mod tests {
             url: Option<String>,
         }
         let table: toml::Table = toml::from_str("urll = 'x'").unwrap();
-        let err = PluginSettings::new("store.x", table, Env::default()).parse::<C>().unwrap_err();
+        let err = PluginSettings::new("store.x", table, Env::default())
+            .parse::<C>()
+            .unwrap_err();
         assert!(err.0.contains("[store.x]") && err.0.contains("urll"), "{err}");
+        let table: toml::Table = toml::from_str("url = 5").unwrap();
+        let err = PluginSettings::new("store.x", table, Env::default())
+            .parse::<C>()
+            .unwrap_err();
+        assert!(err.0.starts_with("[store.x] url: invalid type"), "{err}");
     }
 }

@@ -70,7 +70,11 @@ pub enum StoreError {
     #[error("{store} needs a paid plan for this: {message}")]
     PaymentRequired { store: &'static str, message: String },
     #[error("{store} is rate limiting requests: {message}")]
-    RateLimited { store: &'static str, retry_after: Option<Duration>, message: String },
+    RateLimited {
+        store: &'static str,
+        retry_after: Option<Duration>,
+        message: String,
+    },
     #[error("{store} account limit reached: {message}")]
     LimitExceeded { store: &'static str, message: String },
     #[error("{store}: not found: {message}")]
@@ -82,7 +86,10 @@ pub enum StoreError {
     #[error("{store} did not answer in time")]
     Timeout { store: &'static str },
     #[error("{store} support is not available yet ({operation} is not implemented)")]
-    NotImplemented { store: &'static str, operation: &'static str },
+    NotImplemented {
+        store: &'static str,
+        operation: &'static str,
+    },
     #[error("{store} failed: {message}")]
     Upstream { store: &'static str, message: String },
 }
@@ -101,10 +108,20 @@ pub trait StoreProvider: Send + Sync {
     async fn check_cached(&self, credential: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError>;
 
     /// Adds the torrent to the account (or finds it there) and returns its current state.
-    async fn add_magnet(&self, credential: &Credential, hash: &InfoHash, client_ip: Option<IpAddr>) -> Result<Magnet, StoreError>;
+    async fn add_magnet(
+        &self,
+        credential: &Credential,
+        hash: &InfoHash,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Magnet, StoreError>;
 
     /// The torrent's current state.
-    async fn get_magnet(&self, credential: &Credential, id: &str, client_ip: Option<IpAddr>) -> Result<Magnet, StoreError>;
+    async fn get_magnet(
+        &self,
+        credential: &Credential,
+        id: &str,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Magnet, StoreError>;
 
     /// A direct download link for one file of a downloaded torrent.
     async fn generate_link(
@@ -130,7 +147,10 @@ pub struct NotImplementedStore {
 
 impl NotImplementedStore {
     fn err<T>(&self, operation: &'static str) -> Result<T, StoreError> {
-        Err(StoreError::NotImplemented { store: self.display_name, operation })
+        Err(StoreError::NotImplemented {
+            store: self.display_name,
+            operation,
+        })
     }
 }
 
@@ -154,7 +174,13 @@ impl StoreProvider for NotImplementedStore {
     async fn get_magnet(&self, _: &Credential, _: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
         self.err("get_magnet")
     }
-    async fn generate_link(&self, _: &Credential, _: &Magnet, _: &StoreFile, _: Option<IpAddr>) -> Result<String, StoreError> {
+    async fn generate_link(
+        &self,
+        _: &Credential,
+        _: &Magnet,
+        _: &StoreFile,
+        _: Option<IpAddr>,
+    ) -> Result<String, StoreError> {
         self.err("generate_link")
     }
     async fn account(&self, _: &Credential) -> Result<Account, StoreError> {

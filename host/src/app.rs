@@ -28,7 +28,9 @@ struct Inner {
 
 impl AppState {
     pub fn new(config: Config, plugins: Plugins) -> Self {
-        Self { inner: Arc::new(Inner { config, plugins }) }
+        Self {
+            inner: Arc::new(Inner { config, plugins }),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -44,8 +46,13 @@ impl AppState {
 /// need the socket peer to decide which forwarding headers to believe.
 pub fn app(state: AppState) -> Router {
     let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
-    let addon = Router::new().route("/stremio/torz/manifest.json", get(unconfigured_manifest)).layer(cors);
-    Router::new().route("/health", get(health)).merge(addon).with_state(state)
+    let addon = Router::new()
+        .route("/stremio/torz/manifest.json", get(unconfigured_manifest))
+        .layer(cors);
+    Router::new()
+        .route("/health", get(health))
+        .merge(addon)
+        .with_state(state)
 }
 
 async fn health() -> impl IntoResponse {

@@ -27,7 +27,11 @@ impl ClientInfo {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn is_trusted(peer: IpAddr, trusted: &[IpNet]) -> bool {
@@ -42,8 +46,12 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(peer, trusted) {
         return peer;
     }
-    let forwarded = header(headers, "x-forwarded-for").and_then(|v| v.split(',').next()).and_then(parse_ip);
-    forwarded.or_else(|| header(headers, "x-real-ip").and_then(parse_ip)).unwrap_or(peer)
+    let forwarded = header(headers, "x-forwarded-for")
+        .and_then(|v| v.split(',').next())
+        .and_then(parse_ip);
+    forwarded
+        .or_else(|| header(headers, "x-real-ip").and_then(parse_ip))
+        .unwrap_or(peer)
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:80` or `::1`.
@@ -81,7 +89,9 @@ pub fn public_base_url(peer: SocketAddr, headers: &HeaderMap, server: &ServerCon
 fn is_valid_host(host: &str) -> bool {
     host.len() <= 255
         && !host.is_empty()
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
 }
 
 #[cfg(test)]
@@ -101,27 +111,61 @@ mod tests {
     fn forwarding_headers_count_only_from_trusted_peers() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let h = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.2")]);
-        assert_eq!(client_ip("192.0.2.1".parse().unwrap(), &h, &trusted), "192.0.2.1".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip("192.0.2.1".parse().unwrap(), &h, &trusted),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip("10.1.2.3".parse().unwrap(), &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
         let h = headers(&[("x-real-ip", "198.51.100.4")]);
-        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "198.51.100.4".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip("10.1.2.3".parse().unwrap(), &h, &trusted),
+            "198.51.100.4".parse::<IpAddr>().unwrap()
+        );
         let h = headers(&[("x-forwarded-for", "garbage")]);
-        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "10.1.2.3".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip("10.1.2.3".parse().unwrap(), &h, &trusted),
+            "10.1.2.3".parse::<IpAddr>().unwrap()
+        );
         // IPv4-mapped IPv6 peers match IPv4 ranges.
         let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
-        assert_eq!(client_ip("::ffff:10.0.0.1".parse().unwrap(), &h, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip("::ffff:10.0.0.1".parse().unwrap(), &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
     fn base_url_prefers_public_url_then_trusted_forwarded_headers() {
-        let mut server = ServerConfig { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Default::default() };
-        let h = headers(&[("host", "addon.local:8080"), ("x-forwarded-proto", "https"), ("x-forwarded-host", "addon.example.com")]);
-        assert_eq!(public_base_url("127.0.0.1:5000".parse().unwrap(), &h, &server), "https://addon.example.com");
-        assert_eq!(public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server), "http://addon.local:8080");
+        let mut server = ServerConfig {
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..Default::default()
+        };
+        let h = headers(&[
+            ("host", "addon.local:8080"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "addon.example.com"),
+        ]);
+        assert_eq!(
+            public_base_url("127.0.0.1:5000".parse().unwrap(), &h, &server),
+            "https://addon.example.com"
+        );
+        assert_eq!(
+            public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server),
+            "http://addon.local:8080"
+        );
         server.public_url = Some("https://fixed.example".into());
-        assert_eq!(public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server), "https://fixed.example");
+        assert_eq!(
+            public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server),
+            "https://fixed.example"
+        );
         let bad = headers(&[("host", "evil.com/<script>")]);
         server.public_url = None;
-        assert_eq!(public_base_url("192.0.2.1:5000".parse().unwrap(), &bad, &server), "http://0.0.0.0:8080");
+        assert_eq!(
+            public_base_url("192.0.2.1:5000".parse().unwrap(), &bad, &server),
+            "http://0.0.0.0:8080"
+        );
     }
 }

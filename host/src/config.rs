@@ -32,12 +32,19 @@ fn default_listen() -> SocketAddr {
 }
 
 fn default_trusted_proxies() -> Vec<IpNet> {
-    vec![IpNet::from(IpAddr::from([127, 0, 0, 1])), IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST))]
+    vec![
+        IpNet::from(IpAddr::from([127, 0, 0, 1])),
+        IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+    ]
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: default_listen(), public_url: None, trusted_proxies: default_trusted_proxies() }
+        Self {
+            listen: default_listen(),
+            public_url: None,
+            trusted_proxies: default_trusted_proxies(),
+        }
     }
 }
 
@@ -156,7 +163,9 @@ impl<T: Descriptor> Section<T> {
                 None => descriptor.enabled_by_default(),
                 Some(toml::Value::Boolean(b)) => b,
                 Some(other) => {
-                    return Err(ConfigError::new(format!("[{section}] enabled must be true or false, found {other}")))
+                    return Err(ConfigError::new(format!(
+                        "[{section}] enabled must be true or false, found {other}"
+                    )))
                 }
             };
             if let Some(var) = descriptor.enable_env() {
@@ -166,7 +175,12 @@ impl<T: Descriptor> Section<T> {
             }
             let settings = PluginSettings::new(section, table, env.clone());
             (descriptor.check())(&settings)?;
-            plugins.push(PluginState { descriptor, settings, enabled, listed: listed.iter().any(|n| n == name) });
+            plugins.push(PluginState {
+                descriptor,
+                settings,
+                enabled,
+                listed: listed.iter().any(|n| n == name),
+            });
         }
 
         let mut active = Vec::new();
@@ -179,7 +193,11 @@ impl<T: Descriptor> Section<T> {
                 }
             }
         }
-        Ok(Self { list_key, plugins, active })
+        Ok(Self {
+            list_key,
+            plugins,
+            active,
+        })
     }
 
     pub fn state(&self, name: &str) -> Option<&PluginState<T>> {
@@ -190,7 +208,12 @@ impl<T: Descriptor> Section<T> {
         let mut out = toml::Table::new();
         out.insert(
             self.list_key.to_string(),
-            toml::Value::Array(self.active.iter().map(|p| toml::Value::String(p.name().to_string())).collect()),
+            toml::Value::Array(
+                self.active
+                    .iter()
+                    .map(|p| toml::Value::String(p.name().to_string()))
+                    .collect(),
+            ),
         );
         for state in &self.plugins {
             let mut table = toml::Table::new();
@@ -224,15 +247,16 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::new(one_line(text, &e)))?;
         let mut server = raw.server;
         if let Some(listen) = env.get(LISTEN_ENV) {
-            server.listen = listen
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError::new(format!("{LISTEN_ENV}={listen:?} is not an address like 0.0.0.0:8080")))?;
+            server.listen = listen.trim().parse().map_err(|_| {
+                ConfigError::new(format!("{LISTEN_ENV}={listen:?} is not an address like 0.0.0.0:8080"))
+            })?;
         }
         if let Some(url) = &server.public_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8;
             if !ok {
-                return Err(ConfigError::new(format!("[server] public_url {url:?} must start with http:// or https://")));
+                return Err(ConfigError::new(format!(
+                    "[server] public_url {url:?} must start with http:// or https://"
+                )));
             }
             server.public_url = Some(url.trim_end_matches('/').to_string());
         }

@@ -47,7 +47,10 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn load(path: &std::path::Path, env: &Env) -> Result<(Config, Plugins), String> {
@@ -98,7 +101,10 @@ fn serve(path: &std::path::Path, env: &Env) -> ExitCode {
 fn check_config(path: &std::path::Path, env: &Env) -> ExitCode {
     match load(path, env) {
         Ok((config, _)) => {
-            println!("# {} is valid. Effective configuration (secrets redacted):\n", path.display());
+            println!(
+                "# {} is valid. Effective configuration (secrets redacted):\n",
+                path.display()
+            );
             print!("{}", config.effective_toml());
             ExitCode::SUCCESS
         }
@@ -125,23 +131,42 @@ fn list_plugins(path: &std::path::Path, env: &Env) -> ExitCode {
     fn active<T: Descriptor>(section: Option<&Section<T>>, name: &str) -> Option<bool> {
         section.map(|s| s.active.iter().any(|p| p.name() == name))
     }
-    let lists = (registry::list::<AuthPlugin>(), registry::stores(), registry::list::<SourcePlugin>());
+    let lists = (
+        registry::list::<AuthPlugin>(),
+        registry::stores(),
+        registry::list::<SourcePlugin>(),
+    );
     let (Ok(auth), Ok(stores), Ok(sources)) = lists else {
         eprintln!("chillproxy: the plugin registry is inconsistent (duplicate names or codes)");
         return ExitCode::FAILURE;
     };
     println!("auth plugins (tried in [auth] chain order):");
     for p in auth {
-        println!("  {:<16} {:<9} {}", p.name, status(active(config.as_ref().map(|c| &c.auth), p.name)), p.summary);
+        println!(
+            "  {:<16} {:<9} {}",
+            p.name,
+            status(active(config.as_ref().map(|c| &c.auth), p.name)),
+            p.summary
+        );
     }
     println!("store plugins:");
     for p in stores {
         let code = format!("{} ({})", p.name, p.code);
-        println!("  {:<16} {:<9} {}", code, status(active(config.as_ref().map(|c| &c.store), p.name)), p.summary);
+        println!(
+            "  {:<16} {:<9} {}",
+            code,
+            status(active(config.as_ref().map(|c| &c.store), p.name)),
+            p.summary
+        );
     }
     println!("source plugins:");
     for p in sources {
-        println!("  {:<16} {:<9} {}", p.name, status(active(config.as_ref().map(|c| &c.source), p.name)), p.summary);
+        println!(
+            "  {:<16} {:<9} {}",
+            p.name,
+            status(active(config.as_ref().map(|c| &c.source), p.name)),
+            p.summary
+        );
     }
     ExitCode::SUCCESS
 }

@@ -59,7 +59,10 @@ impl ChillstreamsConfig {
         }
         config.api_url = config.api_url.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&config.api_url).map_err(|e| {
-            ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
+            ConfigError::new(format!(
+                "[{}] api_url {:?} is not a URL: {e}",
+                settings.section, config.api_url
+            ))
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ConfigError::new(format!(
@@ -137,14 +140,20 @@ impl AuthProvider for ChillstreamsAuth {
             return AuthOutcome::NotApplicable;
         };
         let Some(user_id) = parse_user_id(auth) else {
-            return AuthOutcome::Denied { message: INVALID_UUID.to_string() };
+            return AuthOutcome::Denied {
+                message: INVALID_UUID.to_string(),
+            };
         };
         let hash = match &request.purpose {
             AuthPurpose::Playback { hash } => hash.as_str(),
             AuthPurpose::StreamList | AuthPurpose::Configure => "",
         };
         match self.client.get_key(&user_id, request.device.as_str(), hash).await {
-            Ok(client::KeyAnswer::Granted { pool_key, pool_key_id, device_count }) => {
+            Ok(client::KeyAnswer::Granted {
+                pool_key,
+                pool_key_id,
+                device_count,
+            }) => {
                 tracing::info!(user_id = %user_id, device = ?request.device, device_count, "chillstreams granted a pool key");
                 AuthOutcome::Granted(Credential {
                     key: pool_key,
@@ -158,7 +167,9 @@ impl AuthProvider for ChillstreamsAuth {
             }
             Err(error) => {
                 tracing::warn!(user_id = %user_id, error = %error, "chillstreams get-key failed");
-                AuthOutcome::Failed { message: format!("Chillstreams unavailable: {error}") }
+                AuthOutcome::Failed {
+                    message: format!("Chillstreams unavailable: {error}"),
+                }
             }
         }
     }

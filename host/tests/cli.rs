@@ -1,0 +1,229 @@
+//! The `chillproxy` binary as an operator runs it: check-config, plugins, and serving with the
+//! repo's own plugins.toml and no environment.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chillproxy");
+
+fn repo_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml")
+}
+
+/// The binary with none of chillproxy's variables set, whatever the caller's environment.
+fn chillproxy() -> Command {
+    let mut cmd = Command::new(BIN);
+    for var in [
+        "ENABLE_CHILLSTREAMS_AUTH",
+        "CHILLSTREAMS_API_URL",
+        "CHILLSTREAMS_API_KEY",
+        "CHILLPROXY_LISTEN",
+        "CHILLPROXY_CONFIG",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().expect("run chillproxy");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into(),
+        String::from_utf8_lossy(&stderr).into(),
+    )
+}
+
+fn temp_config(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chillproxy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn check_config_accepts_the_repo_config_and_redacts_secrets() {
+    let (code, out, err) = run(chillproxy().arg("check-config").arg("--config").arg(repo_config()));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("chain = [\"token\"]"),
+        "chillstreams is off by default:\n{out}"
+    );
+    assert!(out.contains("[store.torbox]"), "{out}");
+
+    let (code, out, err) = run(chillproxy()
+        .args(["check-config", "--config"])
+        .arg(repo_config())
+        .env("ENABLE_CHILLSTREAMS_AUTH", "true")
+        .env("CHILLSTREAMS_API_KEY", "very-secret-internal-key"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("chain = [\n    \"chillstreams\",\n    \"token\",\n]") || out.contains("\"chillstreams\""),
+        "{out}"
+    );
+    assert!(out.contains("api_key = \"[redacted]\""), "{out}");
+    assert!(!out.contains("very-secret-internal-key") && !err.contains("very-secret-internal-key"));
+}
+
+#[test]
+fn check_config_rejects_bad_configs_with_a_reason() {
+    let base = std::fs::read_to_string(repo_config()).unwrap();
+    let cases = [
+        (
+            "unknown-chain.toml",
+            base.replace(
+                "chain = [\"chillstreams\", \"token\"]",
+                "chain = [\"chillstreams\", \"tokn\"]",
+            ),
+            "unknown auth plugin `tokn`; available: chillstreams, token",
+        ),
+        (
+            "unknown-table.toml",
+            format!("{base}\n[store.premiumize]\napi_url = \"x\"\n"),
+            "[store.premiumize] is not a registered store plugin; available: alldebrid, realdebrid, torbox",
+        ),
+        (
+            "unknown-key.toml",
+            base.replace(
+                "[auth.token]\nenabled = true",
+                "[auth.token]\nenabled = true\ncolour = \"blue\"",
+            ),
+            "unknown field `colour`",
+        ),
+        (
+            "unknown-server-key.toml",
+            base.replace("[server]\n", "[server]\nlisten_port = 9\n"),
+            "unknown field `listen_port`",
+        ),
+        (
+            "bad-value.toml",
+            base.replace("timeout_ms = 5000", "timeout_ms = \"soon\""),
+            "timeout_ms",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = temp_config(name, &text);
+        let (code, out, err) = run(chillproxy().arg("check-config").arg("--config").arg(&path));
+        assert_ne!(code, 0, "{name} was accepted:\n{out}");
+        let reasons: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("chillproxy: invalid configuration: "))
+            .collect();
+        assert_eq!(reasons.len(), 1, "{name}: one one-line reason expected: {err}");
+        assert!(reasons[0].contains(expected), "{name}: {err}");
+    }
+
+    let (code, _, err) = run(chillproxy()
+        .arg("check-config")
+        .arg("--config")
+        .arg(repo_config())
+        .env("ENABLE_CHILLSTREAMS_AUTH", "maybe"));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("ENABLE_CHILLSTREAMS_AUTH=\"maybe\" is not a valid flag"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(chillproxy()
+        .arg("check-config")
+        .arg("--config")
+        .arg(repo_config())
+        .env("ENABLE_CHILLSTREAMS_AUTH", "true"));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("no API key") && err.contains("CHILLSTREAMS_API_KEY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plugins_lists_every_plugin_with_its_state() {
+    let (code, out, err) = run(chillproxy().arg("plugins").arg("--config").arg(repo_config()));
+    assert_eq!(code, 0, "{err}");
+    let line = |needle: &str| out.lines().find(|l| l.contains(needle)).unwrap_or_default().to_string();
+    assert!(line("chillstreams").contains("disabled"), "{out}");
+    assert!(line("token").contains("enabled"), "{out}");
+    assert!(line("torbox (tb)").contains("enabled"), "{out}");
+    assert!(line("realdebrid (rd)").contains("stub"), "{out}");
+    assert!(line("alldebrid (ad)").contains("stub"), "{out}");
+    assert!(line("torznab").contains("enabled"), "{out}");
+}
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = chillproxy()
+        .arg("--config")
+        .arg(repo_config())
+        .env("CHILLPROXY_LISTEN", &addr)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let started = Instant::now();
+    let health = loop {
+        if let Some(response) = http_get(&addr, "/health") {
+            break response;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+
+    let manifest = http_get(&addr, "/stremio/torz/manifest.json").unwrap();
+    assert!(manifest.starts_with("HTTP/1.1 200"), "{manifest}");
+    assert!(
+        manifest.to_ascii_lowercase().contains("access-control-allow-origin: *"),
+        "{manifest}"
+    );
+    let body = manifest.split("\r\n\r\n").nth(1).unwrap();
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["resources"][0]["name"], "stream");
+    assert_eq!(json["resources"][0]["types"], serde_json::json!(["movie", "series"]));
+    assert_eq!(json["resources"][0]["idPrefixes"], serde_json::json!(["tt"]));
+    assert_eq!(json["catalogs"], serde_json::json!([]));
+    assert_eq!(json["behaviorHints"]["configurable"], true);
+    assert_eq!(json["behaviorHints"]["configurationRequired"], true);
+    assert_eq!(json["id"], "local.chillproxy.torz");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
