@@ -68,12 +68,26 @@ pub enum AuthOutcome {
     },
 }
 
+/// What was played with a credential, for providers that account for usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub hash: InfoHash,
+    /// The store had the torrent ready when playback asked for it.
+    pub cached: bool,
+    /// Size of the file served.
+    pub bytes: u64,
+}
+
 #[async_trait]
 pub trait AuthProvider: Send + Sync {
     /// The registry name (`chillstreams`, `token`).
     fn name(&self) -> &'static str;
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome;
+
+    /// Called in the background after a successful playback with a credential this provider
+    /// granted. It must not fail the playback; errors are the provider's to log.
+    async fn record_usage(&self, _credential: &Credential, _event: &UsageEvent) {}
 }
 
 /// Why the chain found no credential, most specific first.
@@ -102,6 +116,11 @@ impl fmt::Debug for AuthChain {
 impl AuthChain {
     pub fn new(providers: Vec<Arc<dyn AuthProvider>>) -> Self {
         Self { providers }
+    }
+
+    /// The provider registered under `name`, if it is in the chain.
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn AuthProvider>> {
+        self.providers.iter().find(|p| p.name() == name)
     }
 
     pub fn provider_names(&self) -> Vec<&'static str> {

@@ -16,7 +16,9 @@ pub mod user;
 pub use async_trait::async_trait;
 pub use inventory;
 
-pub use auth::{AuthChain, AuthChainError, AuthOutcome, AuthProvider, AuthPurpose, AuthRequest, Credential, UsageTag};
+pub use auth::{
+    AuthChain, AuthChainError, AuthOutcome, AuthProvider, AuthPurpose, AuthRequest, Credential, UsageEvent, UsageTag,
+};
 pub use device::DeviceId;
 pub use hash::InfoHash;
 pub use registry::{AuthPlugin, SourcePlugin, StorePlugin};

@@ -1,19 +1,28 @@
-//! The HTTP surface: routes, shared state and cross-cutting layers.
+//! The HTTP surface: routes, shared state and cross-cutting layers. Handlers are thin: they
+//! extract, call one domain function (streams, playback) and map the result.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chillproxy_core::{InfoHash, MediaKind};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::client::public_base_url;
+use crate::client::{public_base_url, ClientInfo};
 use crate::config::Config;
 use crate::manifest::manifest;
+use crate::media::parse_media;
+use crate::playback::{resolve_link, PlaybackError, PlaybackRequest};
 use crate::plugins::Plugins;
+use crate::streams::{list_streams, StreamRequest};
+use crate::stremio::{encode_segment, warning, StreamList};
+use crate::userconfig::{ConfigProblem, UserConfig};
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
@@ -24,12 +33,18 @@ pub struct AppState {
 struct Inner {
     config: Config,
     plugins: Plugins,
+    store_codes: Vec<&'static str>,
 }
 
 impl AppState {
     pub fn new(config: Config, plugins: Plugins) -> Self {
+        let store_codes = plugins.stores.iter().map(|s| s.code()).collect();
         Self {
-            inner: Arc::new(Inner { config, plugins }),
+            inner: Arc::new(Inner {
+                config,
+                plugins,
+                store_codes,
+            }),
         }
     }
 
@@ -40,19 +55,57 @@ impl AppState {
     pub fn plugins(&self) -> &Plugins {
         &self.inner.plugins
     }
+
+    /// Decodes and validates a `{config}` segment against the enabled stores.
+    pub fn decode_user_config(&self, segment: &str) -> Result<UserConfig, ConfigProblem> {
+        UserConfig::decode(segment, &self.inner.store_codes)
+    }
 }
 
 /// The router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: handlers
 /// need the socket peer to decide which forwarding headers to believe.
 pub fn app(state: AppState) -> Router {
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(Any);
+    let strem = get(playback);
     let addon = Router::new()
+        .route(
+            "/stremio/torz/",
+            get(|| async { Redirect::to("/stremio/torz/configure") }),
+        )
         .route("/stremio/torz/manifest.json", get(unconfigured_manifest))
+        .route("/stremio/torz/configure", get(configure_page))
+        .route("/stremio/torz/{config}/manifest.json", get(configured_manifest))
+        .route("/stremio/torz/{config}/configure", get(configure_page))
+        .route("/stremio/torz/{config}/stream/{kind}/{id}", get(stream_list))
+        .route(
+            "/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}",
+            strem.clone(),
+        )
+        .route(
+            "/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/",
+            strem.clone(),
+        )
+        .route(
+            "/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}",
+            strem,
+        )
+        .layer(middleware::from_fn(answer_options))
         .layer(cors);
     Router::new()
         .route("/health", get(health))
         .merge(addon)
         .with_state(state)
+}
+
+/// Stremio and browsers may send a bare `OPTIONS` (no preflight headers): answer 200, empty.
+async fn answer_options(request: Request, next: Next) -> Response {
+    if request.method() == Method::OPTIONS {
+        return StatusCode::OK.into_response();
+    }
+    next.run(request).await
 }
 
 async fn health() -> impl IntoResponse {
@@ -66,4 +119,186 @@ async fn unconfigured_manifest(
 ) -> impl IntoResponse {
     let base = public_base_url(peer, &headers, &state.config().server);
     Json(manifest(&base, None))
+}
+
+async fn configured_manifest(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(segment): Path<String>,
+) -> impl IntoResponse {
+    let base = public_base_url(peer, &headers, &state.config().server);
+    match state.decode_user_config(&segment) {
+        Ok(config) => Json(manifest(&base, Some(&config.store_codes()))),
+        Err(_) => Json(manifest(&base, None)),
+    }
+}
+
+async fn stream_list(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((segment, kind, id)): Path<(String, String, String)>,
+) -> Response {
+    let Some(id) = id.strip_suffix(".json") else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let Some(media) = parse_media(&kind, id) else {
+        let error = serde_json::json!({ "error": format!("unsupported type or id: {kind}/{}", truncate(id, 40)) });
+        return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+    };
+    let base = public_base_url(peer, &headers, &state.config().server);
+    let config = match state.decode_user_config(&segment) {
+        Ok(config) => config,
+        Err(problem) => {
+            let configure = format!("{base}/stremio/torz/configure");
+            let stream = warning(
+                "Invalid configuration",
+                format!("Invalid configuration: {problem}. Open the configure page to fix it and reinstall."),
+                &configure,
+            );
+            return Json(StreamList { streams: vec![stream] }).into_response();
+        }
+    };
+    let client = ClientInfo::from_request(peer, &headers, &state.config().server);
+    let request = StreamRequest {
+        config: &config,
+        config_segment: &segment,
+        id,
+        media: &media,
+        client: &client,
+        base_url: &base,
+    };
+    let streams = list_streams(&state, &request).await;
+    Json(StreamList { streams }).into_response()
+}
+
+async fn playback(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    match playback_link(&state, peer, &headers, &params).await {
+        Ok(link) => match HeaderValue::from_str(&link) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => PlaybackError::BadRequest("the store returned an unusable link".into()).into_response(),
+        },
+        Err(error) => {
+            tracing::info!(%error, "playback failed");
+            error.into_response()
+        }
+    }
+}
+
+async fn playback_link(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<String, PlaybackError> {
+    let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+    let config = state
+        .decode_user_config(param("config"))
+        .map_err(|p| PlaybackError::BadRequest(format!("invalid configuration: {p}")))?;
+    let id = param("id");
+    let kind = if id.contains(':') { "series" } else { "movie" };
+    let media = parse_media(kind, id).ok_or_else(|| PlaybackError::BadRequest("invalid id".into()))?;
+    let hash = InfoHash::parse(param("hash")).ok_or_else(|| PlaybackError::BadRequest("invalid info hash".into()))?;
+    let file_idx = match param("file_idx") {
+        "-1" => None,
+        raw => Some(
+            raw.parse::<u64>()
+                .map_err(|_| PlaybackError::BadRequest("invalid file index".into()))?,
+        ),
+    };
+    let file_name = params.get("file_name").map(String::as_str).filter(|n| !n.is_empty());
+    let client = ClientInfo::from_request(peer, headers, &state.config().server);
+    debug_assert!(media.kind == MediaKind::Movie || media.episode.is_some());
+    let request = PlaybackRequest {
+        config: &config,
+        media: &media,
+        store_code: param("store"),
+        hash,
+        file_idx,
+        file_name,
+        client: &client,
+    };
+    resolve_link(state, &request).await
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A minimal working configure page: builds the config in the browser and shows the install
+/// URL. (The full page comes with the configure-page issue.)
+async fn configure_page(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Html<String> {
+    let base = public_base_url(peer, &headers, &state.config().server);
+    let options: String = state
+        .plugins()
+        .stores
+        .iter()
+        .map(|s| format!("<option value=\"{}\">{}</option>", s.code(), s.display_name()))
+        .collect();
+    let chillstreams = state.plugins().auth.provider("chillstreams").is_some();
+    let auth_field = if chillstreams {
+        "<label>Chillstreams user id (UUID) <input id=auth placeholder=\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\"></label>"
+    } else {
+        ""
+    };
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>chillproxy — configure</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}label{{display:block;margin:.8rem 0}}input,select{{width:100%;padding:.4rem}}code{{word-break:break-all}}</style>
+</head><body>
+<h1>chillproxy</h1>
+<p>Streams from your debrid service for torrents found on Torznab indexers.</p>
+<label>Store <select id=store>{options}</select></label>
+<label>API token <input id=token autocomplete=off></label>
+{auth_field}
+<label>Torznab URL (optional) <input id=iurl placeholder="https://jackett.example/api/v2.0/indexers/all/results/torznab"></label>
+<label>Torznab API key <input id=ikey autocomplete=off></label>
+<label><input type=checkbox id=cached style="width:auto"> Only cached streams</label>
+<button id=make>Make install link</button>
+<p id=out></p>
+<script>
+document.getElementById('make').onclick = function () {{
+  var v = function (id) {{ var e = document.getElementById(id); return e ? e.value.trim() : ''; }};
+  var store = {{ c: v('store') }};
+  if (v('token')) store.t = v('token');
+  if (v('auth')) store.auth = v('auth');
+  var config = {{ stores: [store], cached: document.getElementById('cached').checked }};
+  if (v('iurl')) config.indexers = [{{ n: 'jackett', u: v('iurl'), ak: v('ikey') }}];
+  var encoded = btoa(unescape(encodeURIComponent(JSON.stringify(config)))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  var url = '{base}/stremio/torz/' + encoded + '/manifest.json';
+  document.getElementById('out').innerHTML = 'Manifest: <code></code><br><a>Install in Stremio</a>';
+  document.querySelector('#out code').textContent = url;
+  document.querySelector('#out a').href = url.replace(/^https?:/, 'stremio:');
+}};
+</script>
+</body></html>"#,
+        base = encode_html(&base),
+    ))
+}
+
+fn encode_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[allow(dead_code)]
+fn configure_url(base: &str, segment: &str) -> String {
+    format!("{base}/stremio/torz/{}/configure", encode_segment(segment))
 }

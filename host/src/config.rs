@@ -69,11 +69,42 @@ mod nets {
     }
 }
 
+/// `[playback]`: how long a playback request may wait for the store to finish a torrent.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybackConfig {
+    /// Total budget for waiting on an uncached torrent before answering 504.
+    #[serde(default = "default_wait_ms")]
+    pub wait_ms: u64,
+    /// Pause between status polls.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+fn default_wait_ms() -> u64 {
+    15_000
+}
+
+fn default_poll_interval_ms() -> u64 {
+    1_500
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        Self {
+            wait_ms: default_wait_ms(),
+            poll_interval_ms: default_poll_interval_ms(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
     server: ServerConfig,
+    #[serde(default)]
+    playback: PlaybackConfig,
     #[serde(default)]
     auth: toml::Table,
     #[serde(default)]
@@ -231,6 +262,7 @@ impl<T: Descriptor> Section<T> {
 #[derive(Debug)]
 pub struct Config {
     pub server: ServerConfig,
+    pub playback: PlaybackConfig,
     pub auth: Section<AuthPlugin>,
     pub store: Section<StorePlugin>,
     pub source: Section<SourcePlugin>,
@@ -260,8 +292,15 @@ impl Config {
             }
             server.public_url = Some(url.trim_end_matches('/').to_string());
         }
+        let playback = raw.playback;
+        if playback.wait_ms > 120_000 || !(10..=30_000).contains(&playback.poll_interval_ms) {
+            return Err(ConfigError::new(
+                "[playback] wait_ms must be at most 120000 and poll_interval_ms between 10 and 30000",
+            ));
+        }
         Ok(Self {
             server,
+            playback,
             auth: Section::load(raw.auth, "chain", env)?,
             store: Section::load(raw.store, "enabled", env)?,
             source: Section::load(raw.source, "chain", env)?,
@@ -273,6 +312,9 @@ impl Config {
         let mut root = toml::Table::new();
         if let Ok(server) = toml::Table::try_from(&self.server) {
             root.insert("server".into(), toml::Value::Table(server));
+        }
+        if let Ok(playback) = toml::Table::try_from(&self.playback) {
+            root.insert("playback".into(), toml::Value::Table(playback));
         }
         root.insert("auth".into(), toml::Value::Table(self.auth.effective()));
         root.insert("store".into(), toml::Value::Table(self.store.effective()));

@@ -6,8 +6,13 @@ pub mod app;
 pub mod client;
 pub mod config;
 pub mod manifest;
+pub mod media;
+pub mod playback;
 pub mod plugins;
 pub mod server;
+pub mod streams;
+pub mod stremio;
+pub mod userconfig;
 
 pub use app::{app, AppState};
 pub use config::Config;

@@ -1,6 +1,8 @@
 //! The `chillproxy` binary as an operator runs it: check-config, plugins, and serving with the
 //! repo's own plugins.toml and no environment.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -16,11 +16,16 @@ pub struct Host {
 impl Host {
     /// Loads `plugins_toml` with `env` and serves it. Panics on an invalid config (tests only).
     pub async fn start(plugins_toml: &str, env: Env) -> Host {
+        Self::start_on("127.0.0.1:0".parse().expect("address"), plugins_toml, env).await
+    }
+
+    /// As [`Host::start`], on a given address.
+    pub async fn start_on(listen: SocketAddr, plugins_toml: &str, env: Env) -> Host {
         crate::link_plugins();
         let config = Config::from_toml(plugins_toml, &env).expect("valid test config");
         let plugins = Plugins::build(&config).expect("plugins build");
         let state = AppState::new(config, plugins);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let serve_state = state.clone();

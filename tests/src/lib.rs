@@ -6,6 +6,7 @@
 
 pub mod fakes;
 pub mod host;
+pub mod stack;
 
 /// Links every plugin crate, as the real binary does.
 pub fn link_plugins() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chillproxy_core::settings::effective_table;
 use chillproxy_core::{
     async_trait, AuthOutcome, AuthPlugin, AuthProvider, AuthPurpose, AuthRequest, ConfigError, Credential,
-    PluginSettings, Secret, UsageTag,
+    PluginSettings, Secret, UsageEvent, UsageTag,
 };
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +129,9 @@ fn parse_user_id(auth: &str) -> Option<String> {
 
 pub const INVALID_UUID: &str = "invalid auth format, expected UUID";
 
+/// The store whose keys Chillstreams pools.
+pub const POOLED_STORE_CODE: &str = "tb";
+
 #[async_trait]
 impl AuthProvider for ChillstreamsAuth {
     fn name(&self) -> &'static str {
@@ -136,6 +139,10 @@ impl AuthProvider for ChillstreamsAuth {
     }
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome {
+        // Pool keys are TorBox keys: for other stores `auth` means nothing.
+        if request.entry.c != POOLED_STORE_CODE {
+            return AuthOutcome::NotApplicable;
+        }
         let Some(auth) = request.entry.auth() else {
             return AuthOutcome::NotApplicable;
         };
@@ -170,6 +177,29 @@ impl AuthProvider for ChillstreamsAuth {
                 AuthOutcome::Failed {
                     message: format!("Chillstreams unavailable: {error}"),
                 }
+            }
+        }
+    }
+
+    async fn record_usage(&self, credential: &Credential, event: &UsageEvent) {
+        let Some(tag) = &credential.usage else { return };
+        let report = UsageReport {
+            user_id: tag.user_id.clone(),
+            pool_key_id: tag.pool_key_id.clone(),
+            action: "stream-served".to_string(),
+            hash: event.hash.to_string(),
+            cached: event.cached,
+            bytes: event.bytes,
+        };
+        match self.client.log_usage(&report).await {
+            Ok(status) if (200..300).contains(&status) => {
+                tracing::debug!(user_id = %tag.user_id, hash = %event.hash, "usage reported to chillstreams");
+            }
+            Ok(status) => {
+                tracing::warn!(user_id = %tag.user_id, hash = %event.hash, status, "chillstreams refused a usage report");
+            }
+            Err(error) => {
+                tracing::warn!(user_id = %tag.user_id, hash = %event.hash, %error, "usage report to chillstreams failed");
             }
         }
     }

@@ -2,15 +2,29 @@
 //! parses their RSS. Operator indexers come from `[source.torznab]`, user indexers from the
 //! config. Depends on chillproxy-core only.
 
+mod client;
+mod magnet;
+mod rss;
+
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chillproxy_core::settings::effective_table;
 use chillproxy_core::{
-    async_trait, Candidate, ConfigError, PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery,
+    async_trait, Candidate, ConfigError, Env, InfoHash, MediaQuery, PluginSettings, Secret, SourceError, SourcePlugin,
+    SourceProvider, SourceQuery, UserIndexer,
 };
 use serde::{Deserialize, Serialize};
 
+pub use client::{Indexer, MAX_BODY_BYTES};
+pub use magnet::{base32_to_hex, hash_from_magnet, parse_hash};
+pub use rss::{parse_feed, FeedError, FeedItem};
+
 pub const NAME: &str = "torznab";
+
+/// At most this many of the user's own indexers are queried; the rest are ignored.
+pub const MAX_USER_INDEXERS: usize = 5;
 
 /// One operator-level indexer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -43,18 +57,51 @@ fn default_timeout_ms() -> u64 {
 impl TorznabConfig {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let config: Self = settings.parse()?;
+        let section = &settings.section;
         if !(100..=60_000).contains(&config.timeout_ms) {
             return Err(ConfigError::new(format!(
-                "[{}] timeout_ms must be between 100 and 60000, got {}",
-                settings.section, config.timeout_ms
+                "[{section}] timeout_ms must be between 100 and 60000, got {}",
+                config.timeout_ms
             )));
         }
         for indexer in &config.indexers {
-            reqwest::Url::parse(&indexer.url).map_err(|e| {
-                ConfigError::new(format!("[{}] indexer {:?}: url is not a URL: {e}", settings.section, indexer.name))
-            })?;
+            if indexer.name.trim().is_empty() {
+                return Err(ConfigError::new(format!("[{section}] every indexer needs a name")));
+            }
+            client::endpoint(&indexer.url)
+                .map_err(|e| ConfigError::new(format!("[{section}] indexer {:?}: url: {e}", indexer.name)))?;
+            if indexer.api_key.is_some() && indexer.api_key_env.is_some() {
+                return Err(ConfigError::new(format!(
+                    "[{section}] indexer {:?}: set api_key or api_key_env, not both",
+                    indexer.name
+                )));
+            }
         }
         Ok(config)
+    }
+
+    /// The operator's indexers with their API keys: `api_key`, or the variable `api_key_env`
+    /// names. A variable that is not set is an error naming the variable (never a value).
+    pub fn resolve_indexers(&self, section: &str, env: &Env) -> Result<Vec<Indexer>, ConfigError> {
+        self.indexers
+            .iter()
+            .map(|indexer| {
+                let api_key = match (&indexer.api_key, &indexer.api_key_env) {
+                    (Some(key), _) => Some(key.clone()),
+                    (None, Some(var)) => {
+                        let value = env.get(var).ok_or_else(|| {
+                            ConfigError::new(format!(
+                                "[{section}] indexer {:?}: api_key_env is {var}, but the environment variable {var} is not set",
+                                indexer.name
+                            ))
+                        })?;
+                        Some(Secret::new(value.trim()))
+                    }
+                    (None, None) => None,
+                };
+                Ok(Indexer::new(indexer.name.trim().to_string(), &indexer.url, api_key))
+            })
+            .collect()
     }
 }
 
@@ -63,8 +110,7 @@ fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
 }
 
 fn build(settings: &PluginSettings) -> Result<Arc<dyn SourceProvider>, ConfigError> {
-    let _config = TorznabConfig::from_settings(settings)?;
-    Ok(Arc::new(TorznabSource))
+    Ok(Arc::new(TorznabSource::from_settings(settings)?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -76,8 +122,116 @@ chillproxy_core::inventory::submit! {
     }
 }
 
-/// Placeholder until the Torznab client lands (issue 3).
-pub struct TorznabSource;
+/// Queries the operator's indexers and the user's own (at most [`MAX_USER_INDEXERS`]) in
+/// parallel, each within `timeout_ms`, and merges their results by info hash.
+pub struct TorznabSource {
+    client: reqwest::Client,
+    indexers: Vec<Indexer>,
+    timeout: Duration,
+}
+
+impl TorznabSource {
+    pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        let config = TorznabConfig::from_settings(settings)?;
+        let indexers = config.resolve_indexers(&settings.section, &settings.env)?;
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
+        Ok(Self {
+            client,
+            indexers,
+            timeout,
+        })
+    }
+
+    /// The operator's indexers' display names, in config order.
+    pub fn indexer_names(&self) -> Vec<&str> {
+        self.indexers.iter().map(|i| i.name.as_str()).collect()
+    }
+
+    async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<Vec<FeedItem>, String> {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(self.timeout, client::search(&self.client, indexer, media)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("timed out after {} ms", self.timeout.as_millis())),
+        };
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match outcome {
+            Ok(items) => {
+                let without_hash = items.iter().filter(|i| i.hash.is_none()).count();
+                tracing::debug!(
+                    indexer = %indexer.name,
+                    items = items.len(),
+                    without_hash,
+                    elapsed_ms,
+                    "torznab query answered"
+                );
+                Ok(items)
+            }
+            Err(reason) => {
+                let reason = indexer.scrub(reason);
+                tracing::warn!(indexer = %indexer.name, %reason, elapsed_ms, "torznab indexer failed; its results are dropped");
+                Err(reason)
+            }
+        }
+    }
+}
+
+/// A user's indexer. Its display name is `n` (cleaned up), else the URL's host.
+fn user_indexer(position: usize, entry: &UserIndexer) -> Indexer {
+    let name: String = entry.n.chars().filter(|c| !c.is_control()).take(64).collect();
+    let name = name.trim();
+    let name = if name.is_empty() {
+        client::host_of(&entry.u).unwrap_or_else(|| format!("user indexer {}", position + 1))
+    } else {
+        name.to_string()
+    };
+    Indexer::new(name, &entry.u, entry.ak.clone())
+}
+
+fn is_imdb_id(id: &str) -> bool {
+    id.strip_prefix("tt")
+        .is_some_and(|digits| !digits.is_empty() && digits.len() <= 12 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Merges the indexers' items by info hash, keeping the entry with the most seeders (the
+/// first one on a tie) and filling in a missing size from the others. Items without a hash
+/// are dropped. The order is that of first appearance.
+fn merge<'a>(results: impl IntoIterator<Item = (&'a str, Vec<FeedItem>)>) -> Vec<Candidate> {
+    let mut position: HashMap<InfoHash, usize> = HashMap::new();
+    let mut merged: Vec<Candidate> = Vec::new();
+    for (indexer, items) in results {
+        for item in items {
+            let Some(hash) = item.hash else { continue };
+            let candidate = Candidate {
+                hash,
+                title: item.title,
+                size: item.size,
+                seeders: item.seeders,
+                indexer: indexer.to_string(),
+            };
+            match position.get(&candidate.hash) {
+                Some(&at) => {
+                    let kept = &mut merged[at];
+                    if candidate.seeders > kept.seeders {
+                        let size = candidate.size.or(kept.size);
+                        *kept = Candidate { size, ..candidate };
+                    } else if kept.size.is_none() {
+                        kept.size = candidate.size;
+                    }
+                }
+                None => {
+                    position.insert(candidate.hash.clone(), merged.len());
+                    merged.push(candidate);
+                }
+            }
+        }
+    }
+    merged
+}
 
 #[async_trait]
 impl SourceProvider for TorznabSource {
@@ -85,7 +239,206 @@ impl SourceProvider for TorznabSource {
         NAME
     }
 
-    async fn search(&self, _query: &SourceQuery<'_>) -> Result<Vec<Candidate>, SourceError> {
-        Err(SourceError::Upstream { source_name: NAME.to_string(), message: "not implemented yet".to_string() })
+    async fn search(&self, query: &SourceQuery<'_>) -> Result<Vec<Candidate>, SourceError> {
+        let media = query.media;
+        if !is_imdb_id(&media.imdb_id) {
+            return Err(SourceError::InvalidInput {
+                source_name: NAME.to_string(),
+                message: "the IMDb id must be `tt` followed by digits".to_string(),
+            });
+        }
+        let given: Vec<&UserIndexer> = query.user_indexers.iter().filter(|u| !u.u.trim().is_empty()).collect();
+        if given.len() > MAX_USER_INDEXERS {
+            tracing::debug!(
+                given = given.len(),
+                used = MAX_USER_INDEXERS,
+                "ignoring user indexers past the limit"
+            );
+        }
+        let user: Vec<Indexer> = given
+            .iter()
+            .take(MAX_USER_INDEXERS)
+            .enumerate()
+            .map(|(i, entry)| user_indexer(i, entry))
+            .collect();
+        let indexers: Vec<&Indexer> = self.indexers.iter().chain(user.iter()).collect();
+        if indexers.is_empty() {
+            return Err(SourceError::InvalidInput {
+                source_name: NAME.to_string(),
+                message: "no indexers configured: add a Torznab indexer to your config".to_string(),
+            });
+        }
+
+        let outcomes =
+            futures::future::join_all(indexers.iter().map(|indexer| self.query_indexer(indexer, media))).await;
+
+        let mut answered = Vec::new();
+        let mut failures = Vec::new();
+        for (indexer, outcome) in indexers.iter().zip(outcomes) {
+            match outcome {
+                Ok(items) => answered.push((indexer.name.as_str(), items)),
+                Err(reason) => failures.push(format!("{}: {reason}", indexer.name)),
+            }
+        }
+        if answered.is_empty() {
+            let message = if failures.len() == 1 {
+                format!("the only indexer failed: {}", failures.join(""))
+            } else {
+                format!("all {} indexers failed: {}", failures.len(), failures.join("; "))
+            };
+            return Err(SourceError::Upstream {
+                source_name: NAME.to_string(),
+                message,
+            });
+        }
+        Ok(merge(answered))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(hash: &str, title: &str, size: Option<u64>, seeders: Option<u32>) -> FeedItem {
+        FeedItem {
+            title: title.to_string(),
+            hash: InfoHash::parse(hash),
+            size,
+            seeders,
+            peers: None,
+        }
+    }
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn merge_keeps_most_seeders_and_fills_size() {
+        let merged = merge([
+            (
+                "one",
+                vec![
+                    item(A, "a1", None, Some(5)),
+                    item(B, "b1", Some(10), Some(9)),
+                    item("x", "nohash", None, None),
+                ],
+            ),
+            (
+                "two",
+                vec![item(A, "a2", Some(7), Some(50)), item(B, "b2", None, Some(9))],
+            ),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(
+            (
+                merged[0].title.as_str(),
+                merged[0].indexer.as_str(),
+                merged[0].size,
+                merged[0].seeders
+            ),
+            ("a2", "two", Some(7), Some(50))
+        );
+        assert_eq!(
+            (merged[1].title.as_str(), merged[1].indexer.as_str(), merged[1].size),
+            ("b1", "one", Some(10))
+        );
+    }
+
+    #[test]
+    fn merge_prefers_known_seeders_over_unknown() {
+        let merged = merge([
+            ("one", vec![item(A, "a1", Some(1), None)]),
+            ("two", vec![item(A, "a2", None, Some(0))]),
+        ]);
+        assert_eq!((merged[0].indexer.as_str(), merged[0].size), ("two", Some(1)));
+    }
+
+    #[test]
+    fn imdb_ids() {
+        assert!(is_imdb_id("tt0111161"));
+        assert!(!is_imdb_id("tt"));
+        assert!(!is_imdb_id("0111161"));
+        assert!(!is_imdb_id("tt01x"));
+        assert!(!is_imdb_id("tt0111161&t=search"));
+    }
+
+    #[test]
+    fn user_indexer_names() {
+        let entry = UserIndexer {
+            n: " jackett\n".to_string(),
+            u: "http://h:9117/x".to_string(),
+            ak: None,
+        };
+        assert_eq!(user_indexer(0, &entry).name, "jackett");
+        let entry = UserIndexer {
+            n: String::new(),
+            u: "http://prowlarr.lan:9696/1".to_string(),
+            ak: None,
+        };
+        assert_eq!(user_indexer(0, &entry).name, "prowlarr.lan");
+        let entry = UserIndexer {
+            n: String::new(),
+            u: "nonsense".to_string(),
+            ak: None,
+        };
+        let indexer = user_indexer(2, &entry);
+        assert_eq!(indexer.name, "user indexer 3");
+        assert!(indexer.endpoint.is_err());
+    }
+
+    fn settings(toml_text: &str, env: &[(&str, &str)]) -> PluginSettings {
+        PluginSettings::new(
+            "source.torznab",
+            toml::from_str(toml_text).unwrap(),
+            Env::from_pairs(env.iter().copied()),
+        )
+    }
+
+    #[test]
+    fn config_errors() {
+        let err = TorznabSource::from_settings(&settings(
+            "indexers = [{ name = 'p', url = 'http://h/x', api_key_env = 'PROWLARR_KEY' }]",
+            &[],
+        ))
+        .err()
+        .unwrap();
+        assert!(err.0.contains("PROWLARR_KEY") && err.0.contains("not set"), "{err}");
+        let ok = TorznabSource::from_settings(&settings(
+            "indexers = [{ name = 'p', url = 'http://h/x', api_key_env = 'PROWLARR_KEY' }]",
+            &[("PROWLARR_KEY", "s3cret")],
+        ))
+        .unwrap();
+        assert_eq!(ok.indexers[0].api_key.as_ref().unwrap().expose(), "s3cret");
+        assert_eq!(ok.indexer_names(), vec!["p"]);
+
+        let both = "indexers = [{ name = 'p', url = 'http://h/x', api_key = 'a', api_key_env = 'B' }]";
+        assert!(TorznabConfig::from_settings(&settings(both, &[]))
+            .unwrap_err()
+            .0
+            .contains("not both"));
+        let nameless = "indexers = [{ name = ' ', url = 'http://h/x' }]";
+        assert!(TorznabConfig::from_settings(&settings(nameless, &[]))
+            .unwrap_err()
+            .0
+            .contains("name"));
+        let bad_url = "indexers = [{ name = 'p', url = 'ftp://h/x', api_key = 'zzz' }]";
+        let err = TorznabConfig::from_settings(&settings(bad_url, &[])).unwrap_err();
+        assert!(err.0.contains("\"p\"") && !err.0.contains("zzz"), "{err}");
+        let slow = "timeout_ms = 60001";
+        assert!(TorznabConfig::from_settings(&settings(slow, &[]))
+            .unwrap_err()
+            .0
+            .contains("timeout_ms"));
+    }
+
+    #[test]
+    fn effective_config_redacts_the_key() {
+        let table = check(&settings(
+            "indexers = [{ name = 'p', url = 'http://h/x', api_key = 'zzz' }]",
+            &[],
+        ))
+        .unwrap();
+        let printed = table.to_string();
+        assert!(!printed.contains("zzz") && printed.contains("[redacted]"), "{printed}");
     }
 }

@@ -2,6 +2,8 @@
 //! `{success,error,detail,data}` envelope and error codes mapped to typed store errors.
 //! The credential travels per call; the client holds no key. Depends on chillproxy-core only.
 
+mod client;
+mod error;
 mod store;
 
 use std::sync::Arc;
@@ -40,7 +42,10 @@ impl TorBoxConfig {
         let mut config: Self = settings.parse()?;
         config.api_url = config.api_url.trim().trim_end_matches('/').to_string();
         reqwest::Url::parse(&config.api_url).map_err(|e| {
-            ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
+            ConfigError::new(format!(
+                "[{}] api_url {:?} is not a URL: {e}",
+                settings.section, config.api_url
+            ))
         })?;
         if !(100..=120_000).contains(&config.timeout_ms) {
             return Err(ConfigError::new(format!(

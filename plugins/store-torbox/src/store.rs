@@ -1,25 +1,71 @@
-//! Placeholder until the TorBox client lands (issue 3): every operation is NotImplemented.
+//! [`TorBoxStore`]: the [`StoreProvider`] over TorBox's `/v1/api` endpoints. Each call uses the
+//! credential it is given; the store itself holds only the pooled HTTP client.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use chillproxy_core::{
-    async_trait, Account, CachedItem, Credential, InfoHash, Magnet, StoreError, StoreFile, StoreProvider,
+    async_trait, Account, CachedItem, Credential, InfoHash, Magnet, MagnetStatus, Secret, StoreError, StoreFile,
+    StoreProvider,
 };
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
 
+use crate::client::{Body, Client};
+use crate::error::{clean_message, error, Kind, STORE};
 use crate::TorBoxConfig;
 
+const CHECKCACHED: &str = "/v1/api/torrents/checkcached";
+const CREATETORRENT: &str = "/v1/api/torrents/createtorrent";
+const MYLIST: &str = "/v1/api/torrents/mylist";
+const REQUESTDL: &str = "/v1/api/torrents/requestdl";
+const USER_ME: &str = "/v1/api/user/me";
+
+/// Most hashes sent in one `checkcached` request.
+pub const CHECK_BATCH_SIZE: usize = 100;
+
 pub struct TorBoxStore {
-    _http: reqwest::Client,
-    _api_url: String,
+    client: Client,
 }
 
 impl TorBoxStore {
     pub fn new(config: &TorBoxConfig) -> Result<Self, reqwest::Error> {
-        Ok(Self { _http: reqwest::Client::builder().build()?, _api_url: config.api_url.clone() })
+        Ok(Self {
+            client: Client::new(&config.api_url, Duration::from_millis(config.timeout_ms))?,
+        })
     }
 
-    fn todo<T>(&self, operation: &'static str) -> Result<T, StoreError> {
-        Err(StoreError::NotImplemented { store: "TorBox", operation })
+    async fn check_batch(&self, key: &Secret, batch: &[&InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
+        let body = json!({ "hashes": batch.iter().map(|h| h.as_str()).collect::<Vec<_>>() });
+        let data = self
+            .client
+            .call(
+                key,
+                Method::POST,
+                CHECKCACHED,
+                &[("format", "list"), ("list_files", "true")],
+                Body::Json(&body),
+            )
+            .await?;
+        parse_checkcached(data)
+    }
+
+    async fn torrent(&self, key: &Secret, id: u64) -> Result<Magnet, StoreError> {
+        let id_text = id.to_string();
+        let data = self
+            .client
+            .call(
+                key,
+                Method::GET,
+                MYLIST,
+                &[("bypass_cache", "true"), ("id", &id_text)],
+                Body::Empty,
+            )
+            .await?;
+        parse_mylist(data, id)
     }
 }
 
@@ -32,21 +78,485 @@ impl StoreProvider for TorBoxStore {
         crate::CODE
     }
     fn display_name(&self) -> &'static str {
-        "TorBox"
+        STORE
     }
-    async fn check_cached(&self, _: &Credential, _: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
-        self.todo("check_cached")
+
+    async fn check_cached(&self, credential: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
+        let mut seen = HashSet::new();
+        let asked: Vec<&InfoHash> = hashes.iter().filter(|h| seen.insert(h.as_str())).collect();
+        if asked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batches = asked
+            .chunks(CHECK_BATCH_SIZE)
+            .map(|batch| self.check_batch(&credential.key, batch));
+        let replies = futures::future::try_join_all(batches).await?;
+        let mut found: HashMap<InfoHash, Vec<StoreFile>> = HashMap::new();
+        for item in replies.into_iter().flatten() {
+            if seen.contains(item.hash.as_str()) {
+                found.entry(item.hash).or_insert(item.files);
+            }
+        }
+        Ok(asked
+            .into_iter()
+            .filter_map(|hash| {
+                found.remove(hash).map(|files| CachedItem {
+                    hash: hash.clone(),
+                    files,
+                })
+            })
+            .collect())
     }
-    async fn add_magnet(&self, _: &Credential, _: &InfoHash, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
-        self.todo("add_magnet")
+
+    async fn add_magnet(
+        &self,
+        credential: &Credential,
+        hash: &InfoHash,
+        _: Option<IpAddr>,
+    ) -> Result<Magnet, StoreError> {
+        let magnet = hash.magnet();
+        let form = [("magnet", magnet.as_str()), ("allow_zip", "false")];
+        let data = self
+            .client
+            .call(&credential.key, Method::POST, CREATETORRENT, &[], Body::Form(&form))
+            .await?;
+        let created: Created = read(data, CREATETORRENT)?;
+        match (created.torrent_id, created.queued_id) {
+            (id, _) if id > 0 => self.torrent(&credential.key, id).await,
+            (_, queued) if queued > 0 => Err(error(
+                Kind::LimitExceeded,
+                "TorBox queued the torrent instead of starting it (the account's active limit is reached)".to_string(),
+                None,
+            )),
+            _ => Err(error(
+                Kind::Upstream,
+                "createtorrent returned no torrent id".to_string(),
+                None,
+            )),
+        }
     }
-    async fn get_magnet(&self, _: &Credential, _: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
-        self.todo("get_magnet")
+
+    async fn get_magnet(&self, credential: &Credential, id: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
+        let id = parse_id(id, credential.key.expose())?;
+        self.torrent(&credential.key, id).await
     }
-    async fn generate_link(&self, _: &Credential, _: &Magnet, _: &StoreFile, _: Option<IpAddr>) -> Result<String, StoreError> {
-        self.todo("generate_link")
+
+    async fn generate_link(
+        &self,
+        credential: &Credential,
+        magnet: &Magnet,
+        file: &StoreFile,
+        client_ip: Option<IpAddr>,
+    ) -> Result<String, StoreError> {
+        let torrent_id = parse_id(&magnet.id, credential.key.expose())?.to_string();
+        let file_id = file.id.to_string();
+        let user_ip = client_ip.map(|ip| ip.to_string());
+        let mut query = vec![
+            ("token", credential.key.expose()),
+            ("torrent_id", torrent_id.as_str()),
+            ("file_id", file_id.as_str()),
+            ("zip_link", "false"),
+        ];
+        if let Some(ip) = &user_ip {
+            query.push(("user_ip", ip.as_str()));
+        }
+        let data = self
+            .client
+            .call(&credential.key, Method::GET, REQUESTDL, &query, Body::Empty)
+            .await?;
+        match data {
+            Value::String(link) if link.starts_with("https://") || link.starts_with("http://") => Ok(link),
+            _ => Err(error(
+                Kind::Upstream,
+                "requestdl returned no download link".to_string(),
+                None,
+            )),
+        }
     }
-    async fn account(&self, _: &Credential) -> Result<Account, StoreError> {
-        self.todo("account")
+
+    async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {
+        let data = self
+            .client
+            .call(
+                &credential.key,
+                Method::GET,
+                USER_ME,
+                &[("settings", "true")],
+                Body::Empty,
+            )
+            .await?;
+        if !data.is_object() {
+            return Err(unexpected(USER_ME));
+        }
+        let me: Me = read(data, USER_ME)?;
+        let id = match me.id {
+            Value::String(id) => id,
+            Value::Number(id) => id.to_string(),
+            _ => return Err(unexpected(USER_ME)),
+        };
+        Ok(Account {
+            id,
+            email: me.email,
+            subscription: subscription(me.plan).to_string(),
+        })
+    }
+}
+
+/// TorBox plans: 0 free, 1 essential, 2 pro, 3 standard.
+fn subscription(plan: u64) -> &'static str {
+    if plan == 0 {
+        "expired"
+    } else {
+        "premium"
+    }
+}
+
+/// A torrent id as the host hands it back: a positive integer.
+fn parse_id(id: &str, key: &str) -> Result<u64, StoreError> {
+    id.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        error(
+            Kind::NotFound,
+            format!("{:?} is not a TorBox torrent id", clean_message(id, key)),
+            None,
+        )
+    })
+}
+
+fn unexpected(endpoint: &str) -> StoreError {
+    error(Kind::Upstream, format!("unexpected reply from {endpoint}"), None)
+}
+
+fn read<T: DeserializeOwned>(data: Value, endpoint: &'static str) -> Result<T, StoreError> {
+    serde_json::from_value(data).map_err(|e| {
+        tracing::debug!(store = STORE, endpoint, category = ?e.classify(), "torbox reply has an unexpected shape");
+        unexpected(endpoint)
+    })
+}
+
+/// `checkcached` data: a list (`format=list`), an object keyed by hash (`format=object`), or
+/// null / `{}` / `[]` when nothing is cached.
+fn parse_checkcached(data: Value) -> Result<Vec<CachedItem>, StoreError> {
+    let entries: Vec<(Option<String>, Value)> = match data {
+        Value::Null | Value::Bool(false) => Vec::new(),
+        Value::Array(items) => items.into_iter().map(|v| (None, v)).collect(),
+        Value::Object(map) => map.into_iter().map(|(k, v)| (Some(k), v)).collect(),
+        _ => return Err(unexpected(CHECKCACHED)),
+    };
+    let mut items = Vec::with_capacity(entries.len());
+    for (map_key, value) in entries {
+        let torrent: CachedTorrent = read(value, CHECKCACHED)?;
+        let raw_hash = if torrent.hash.trim().is_empty() {
+            map_key.unwrap_or_default()
+        } else {
+            torrent.hash
+        };
+        let Some(hash) = InfoHash::parse(&raw_hash) else {
+            tracing::debug!(
+                store = STORE,
+                "checkcached returned an item without a valid hash; skipped"
+            );
+            continue;
+        };
+        let files = torrent
+            .files
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| StoreFile {
+                id: i as u64,
+                name: file_name(&f.name),
+                path: path_without_root(&f.name),
+                size: f.size,
+            })
+            .collect();
+        items.push(CachedItem { hash, files });
+    }
+    Ok(items)
+}
+
+/// `mylist?id=` data: one torrent object. Null, `{}`, `[]` or `id: 0` mean "not in this account".
+fn parse_mylist(data: Value, id: u64) -> Result<Magnet, StoreError> {
+    let torrent = match data {
+        Value::Null => None,
+        Value::Array(items) => {
+            let mut found = None;
+            for item in items {
+                let torrent: MyTorrent = read(item, MYLIST)?;
+                if torrent.id == id {
+                    found = Some(torrent);
+                    break;
+                }
+            }
+            found
+        }
+        value @ Value::Object(_) => Some(read::<MyTorrent>(value, MYLIST)?),
+        _ => return Err(unexpected(MYLIST)),
+    };
+    let torrent = torrent
+        .filter(|t| t.id != 0)
+        .ok_or_else(|| error(Kind::NotFound, format!("torrent {id} is not in this account"), None))?;
+    let hash = InfoHash::parse(&torrent.hash)
+        .ok_or_else(|| error(Kind::Upstream, format!("torrent {id} has no valid info hash"), None))?;
+    let status = if torrent.download_finished && torrent.download_present {
+        MagnetStatus::Downloaded
+    } else if torrent.progress > 0.0 {
+        MagnetStatus::Downloading
+    } else {
+        MagnetStatus::Queued
+    };
+    let name = if !torrent.name.trim().is_empty() {
+        torrent.name.clone()
+    } else {
+        torrent
+            .files
+            .first()
+            .and_then(|f| root_folder(&f.name))
+            .unwrap_or(hash.as_str())
+            .to_string()
+    };
+    let files = torrent
+        .files
+        .into_iter()
+        .map(|f| StoreFile {
+            id: f.id,
+            name: if f.short_name.trim().is_empty() {
+                file_name(&f.name)
+            } else {
+                f.short_name
+            },
+            path: path_without_root(&f.name),
+            size: f.size,
+        })
+        .collect();
+    Ok(Magnet {
+        id: torrent.id.to_string(),
+        hash,
+        name,
+        size: torrent.size,
+        status,
+        files,
+    })
+}
+
+/// The meaningful segments of a TorBox file path (`.` and `..` dropped).
+fn segments(full: &str) -> Vec<&str> {
+    full.split('/')
+        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
+        .collect()
+}
+
+/// `Show/Season 1/e01.mkv` → `/Season 1/e01.mkv`; a path without a folder stays as it is:
+/// `e01.mkv` → `/e01.mkv`.
+pub(crate) fn path_without_root(full: &str) -> String {
+    let parts = segments(full);
+    let rest = if parts.len() > 1 { &parts[1..] } else { &parts[..] };
+    format!("/{}", rest.join("/"))
+}
+
+/// The last path component: `Show/Season 1/e01.mkv` → `e01.mkv`.
+pub(crate) fn file_name(full: &str) -> String {
+    segments(full).last().copied().unwrap_or_default().to_string()
+}
+
+/// The torrent's root folder, if the path has one.
+fn root_folder(full: &str) -> Option<&str> {
+    let parts = segments(full);
+    (parts.len() > 1).then(|| parts[0])
+}
+
+#[derive(Deserialize)]
+struct CachedTorrent {
+    #[serde(default, deserialize_with = "nullable")]
+    hash: String,
+    #[serde(default, deserialize_with = "nullable")]
+    files: Vec<CachedFile>,
+}
+
+#[derive(Deserialize)]
+struct CachedFile {
+    #[serde(default, deserialize_with = "nullable")]
+    name: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    size: u64,
+}
+
+#[derive(Deserialize, Default)]
+struct Created {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    torrent_id: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    queued_id: u64,
+}
+
+#[derive(Deserialize)]
+struct MyTorrent {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    id: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    hash: String,
+    #[serde(default, deserialize_with = "nullable")]
+    name: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    size: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    download_finished: bool,
+    #[serde(default, deserialize_with = "nullable")]
+    download_present: bool,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    progress: f64,
+    #[serde(default, deserialize_with = "nullable")]
+    files: Vec<MyFile>,
+}
+
+#[derive(Deserialize)]
+struct MyFile {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    id: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    name: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    size: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    short_name: String,
+}
+
+#[derive(Deserialize)]
+struct Me {
+    #[serde(default)]
+    id: Value,
+    #[serde(default, deserialize_with = "nullable")]
+    email: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    plan: u64,
+}
+
+/// `null` reads as the type's default.
+fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A non-negative integer given as a number, a float or a string; anything else reads as 0.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            .unwrap_or(0),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
+}
+
+fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        Value::String(s) => s.trim().parse().unwrap_or(0.0),
+        _ => 0.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H1: &str = "0123456789abcdef0123456789abcdef01234567";
+    const H2: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn paths_lose_the_root_folder() {
+        assert_eq!(path_without_root("Show.S01/Season 1/e01.mkv"), "/Season 1/e01.mkv");
+        assert_eq!(path_without_root("Movie/movie.mkv"), "/movie.mkv");
+        assert_eq!(path_without_root("movie.mkv"), "/movie.mkv");
+        assert_eq!(path_without_root("/Movie//movie.mkv"), "/movie.mkv");
+        assert_eq!(path_without_root("Movie/../x/./a.mkv"), "/x/a.mkv");
+        assert_eq!(path_without_root(""), "/");
+        assert_eq!(file_name("Show.S01/Season 1/e01.mkv"), "e01.mkv");
+        assert_eq!(file_name("movie.mkv"), "movie.mkv");
+        assert_eq!(root_folder("Show.S01/Season 1/e01.mkv"), Some("Show.S01"));
+        assert_eq!(root_folder("movie.mkv"), None);
+    }
+
+    #[test]
+    fn checkcached_list_and_empty_shapes() {
+        let data = json!([{
+            "name": "Movie", "size": 30, "hash": H1.to_uppercase(),
+            "files": [{"name": "Movie/movie.mkv", "size": 20}, {"name": "Movie/Subs/en.srt", "size": 10}]
+        }]);
+        let items = parse_checkcached(data).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].hash.as_str(), H1);
+        assert_eq!(
+            items[0].files,
+            vec![
+                StoreFile {
+                    id: 0,
+                    name: "movie.mkv".into(),
+                    path: "/movie.mkv".into(),
+                    size: 20
+                },
+                StoreFile {
+                    id: 1,
+                    name: "en.srt".into(),
+                    path: "/Subs/en.srt".into(),
+                    size: 10
+                },
+            ]
+        );
+        for empty in [Value::Null, json!({}), json!([])] {
+            assert!(parse_checkcached(empty).unwrap().is_empty());
+        }
+        let by_key = json!({ H2: {"name": "x", "size": 1, "files": null} });
+        let items = parse_checkcached(by_key).unwrap();
+        assert_eq!(items[0].hash.as_str(), H2);
+        assert!(items[0].files.is_empty());
+        assert!(parse_checkcached(json!("nope")).is_err());
+    }
+
+    #[test]
+    fn mylist_status_and_files() {
+        let mut data = json!({
+            "id": 42, "hash": H1, "name": "Show.S01", "size": 100,
+            "created_at": "2024-01-01T00:00:00Z",
+            "download_finished": true, "download_present": true, "progress": 1.0,
+            "files": [{"id": 3, "name": "Show.S01/Season 1/e01.mkv", "size": 100, "short_name": "e01.mkv"}]
+        });
+        let m = parse_mylist(data.clone(), 42).unwrap();
+        assert_eq!(m.id, "42");
+        assert_eq!(m.status, MagnetStatus::Downloaded);
+        assert_eq!(
+            m.files,
+            vec![StoreFile {
+                id: 3,
+                name: "e01.mkv".into(),
+                path: "/Season 1/e01.mkv".into(),
+                size: 100
+            }]
+        );
+
+        data["download_present"] = json!(false);
+        data["progress"] = json!(0.4);
+        assert_eq!(
+            parse_mylist(data.clone(), 42).unwrap().status,
+            MagnetStatus::Downloading
+        );
+        data["progress"] = json!(0);
+        data["download_finished"] = json!(null);
+        assert_eq!(parse_mylist(data.clone(), 42).unwrap().status, MagnetStatus::Queued);
+
+        for missing in [Value::Null, json!({}), json!({"id": 0}), json!([])] {
+            let e = parse_mylist(missing, 42).unwrap_err();
+            assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn ids_and_plans() {
+        assert_eq!(parse_id(" 17 ", "k").unwrap(), 17);
+        assert!(matches!(parse_id("0", "k"), Err(StoreError::NotFound { .. })));
+        let e = parse_id("abc-secret-k", "secret-k").unwrap_err();
+        assert!(!e.to_string().contains("secret-k"), "{e}");
+        assert_eq!(subscription(0), "expired");
+        for plan in [1, 2, 3] {
+            assert_eq!(subscription(plan), "premium");
+        }
     }
 }

@@ -168,8 +168,8 @@ fn lock(state: &Shared) -> MutexGuard<'_, Inner> {
     state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Records the call and checks the Bearer key. `Err` is the response to send.
-fn admit(state: &Shared, path: &str, headers: &HeaderMap, body: &Value) -> Result<(), Response> {
+/// Records the call and checks the Bearer key. `false`: answer [`unauthorized`].
+fn admit(state: &Shared, path: &str, headers: &HeaderMap, body: &Value) -> bool {
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -180,10 +180,11 @@ fn admit(state: &Shared, path: &str, headers: &HeaderMap, body: &Value) -> Resul
         authorization: authorization.clone(),
         body: body.clone(),
     });
-    if authorization.as_deref() != Some(format!("Bearer {}", inner.api_key).as_str()) {
-        return Err((StatusCode::FORBIDDEN, Json(json!({"error": "Unauthorized"}))).into_response());
-    }
-    Ok(())
+    authorization.as_deref() == Some(format!("Bearer {}", inner.api_key).as_str())
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::FORBIDDEN, Json(json!({"error": "Unauthorized"}))).into_response()
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
@@ -192,8 +193,8 @@ fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
 
 async fn get_key(State(state): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if let Err(response) = admit(&state, "/api/v1/internal/pool/get-key", &headers, &body) {
-        return response;
+    if !admit(&state, "/api/v1/internal/pool/get-key", &headers, &body) {
+        return unauthorized();
     }
     let mode = lock(&state).mode;
     match mode {
@@ -238,8 +239,8 @@ async fn get_key(State(state): State<Shared>, headers: HeaderMap, body: axum::bo
 
 async fn log_usage(State(state): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if let Err(response) = admit(&state, "/api/v1/internal/pool/log-usage", &headers, &body) {
-        return response;
+    if !admit(&state, "/api/v1/internal/pool/log-usage", &headers, &body) {
+        return unauthorized();
     }
     if field(&body, "userId").is_none() || field(&body, "action").is_none() {
         return (

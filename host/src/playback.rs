@@ -1,0 +1,207 @@
+//! Playback: credential → add the torrent → wait (bounded) until the store has it → pick the
+//! file → direct link → 302. Usage is reported in the background for credentials that carry a
+//! usage tag (Chillstreams).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chillproxy_core::{
+    AuthChainError, AuthPurpose, AuthRequest, InfoHash, MagnetStatus, MediaQuery, StoreError, UsageEvent,
+};
+
+use crate::client::ClientInfo;
+use crate::streams::pick_file;
+use crate::userconfig::UserConfig;
+use crate::AppState;
+
+pub struct PlaybackRequest<'a> {
+    pub config: &'a UserConfig,
+    pub media: &'a MediaQuery,
+    pub store_code: &'a str,
+    pub hash: InfoHash,
+    pub file_idx: Option<u64>,
+    pub file_name: Option<&'a str>,
+    pub client: &'a ClientInfo,
+}
+
+/// Why playback failed; each answers a short plain-text message with a fitting status.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaybackError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Auth(AuthChainError),
+    #[error("{1}")]
+    Store(&'static str, StoreError),
+    #[error("{store} is still downloading this torrent ({status}); try again in a few minutes")]
+    StillDownloading { store: &'static str, status: &'static str },
+    #[error("no video file for this title in the torrent")]
+    NoFile,
+}
+
+impl IntoResponse for PlaybackError {
+    fn into_response(self) -> Response {
+        let mut retry_after = None;
+        let status = match &self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Auth(AuthChainError::Denied { .. }) => StatusCode::FORBIDDEN,
+            Self::Auth(AuthChainError::Failed { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(AuthChainError::NoCredentials { .. }) => StatusCode::UNAUTHORIZED,
+            Self::Store(_, error) => match error {
+                StoreError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+                StoreError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+                StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+                StoreError::RateLimited { retry_after: after, .. } => {
+                    retry_after = *after;
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                StoreError::LimitExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+                StoreError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                StoreError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
+                StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                StoreError::BadRequest { .. } | StoreError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            },
+            Self::StillDownloading { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::NoFile => StatusCode::NOT_FOUND,
+        };
+        let message = match &self {
+            Self::Auth(error) => {
+                let (_, description) = crate::streams::auth_problem("TorBox", error);
+                description
+            }
+            Self::Store(store, error) => crate::streams::store_problem(store, error).1,
+            other => other.to_string(),
+        };
+        let mut response = (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response();
+        if let Some(after) = retry_after {
+            if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// Resolves a playback request to a direct link.
+pub async fn resolve_link(state: &AppState, request: &PlaybackRequest<'_>) -> Result<String, PlaybackError> {
+    let plugins = state.plugins();
+    let entry = request
+        .config
+        .stores
+        .iter()
+        .find(|s| s.c == request.store_code)
+        .ok_or_else(|| PlaybackError::BadRequest(format!("store {:?} is not in this config", request.store_code)))?;
+    let store = plugins
+        .store_by_code(&entry.c)
+        .ok_or_else(|| PlaybackError::BadRequest(format!("store {:?} is not enabled here", entry.c)))?;
+    let display = store.display_name();
+    let auth = AuthRequest {
+        entry,
+        device: &request.client.device,
+        purpose: AuthPurpose::Playback {
+            hash: request.hash.clone(),
+        },
+    };
+    let credential = plugins.auth.resolve(&auth).await.map_err(PlaybackError::Auth)?;
+    let user_ip = public_ip(request.client.ip);
+
+    let started = Instant::now();
+    let settings = &state.config().playback;
+    let mut magnet = store
+        .add_magnet(&credential, &request.hash, user_ip)
+        .await
+        .map_err(|e| PlaybackError::Store(display, e))?;
+    let cached = magnet.status == MagnetStatus::Downloaded;
+    while magnet.status != MagnetStatus::Downloaded {
+        match magnet.status {
+            MagnetStatus::Failed | MagnetStatus::Invalid => {
+                return Err(PlaybackError::Store(
+                    display,
+                    StoreError::Upstream {
+                        store: display,
+                        message: "the torrent failed to download".into(),
+                    },
+                ))
+            }
+            _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
+                return Err(PlaybackError::StillDownloading {
+                    store: display,
+                    status: status_name(magnet.status),
+                })
+            }
+            _ => {}
+        }
+        tokio::time::sleep(settings.poll_interval()).await;
+        magnet = store
+            .get_magnet(&credential, &magnet.id, user_ip)
+            .await
+            .map_err(|e| PlaybackError::Store(display, e))?;
+    }
+
+    let file =
+        pick_file(&magnet.files, request.media, request.file_name, request.file_idx).ok_or(PlaybackError::NoFile)?;
+    let link = store
+        .generate_link(&credential, &magnet, file, user_ip)
+        .await
+        .map_err(|e| PlaybackError::Store(display, e))?;
+    tracing::info!(
+        store = store.name(),
+        hash = %request.hash,
+        cached,
+        provider = credential.provider,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "playback resolved"
+    );
+
+    if credential.usage.is_some() {
+        if let Some(provider) = plugins.auth.provider(credential.provider).cloned() {
+            let event = UsageEvent {
+                hash: request.hash.clone(),
+                cached,
+                bytes: file.size,
+            };
+            tokio::spawn(async move { provider.record_usage(&credential, &event).await });
+        }
+    }
+    Ok(link)
+}
+
+fn status_name(status: MagnetStatus) -> &'static str {
+    match status {
+        MagnetStatus::Queued => "queued",
+        MagnetStatus::Downloading => "downloading",
+        MagnetStatus::Processing => "processing",
+        MagnetStatus::Uploading => "uploading",
+        MagnetStatus::Downloaded => "downloaded",
+        MagnetStatus::Failed => "failed",
+        MagnetStatus::Invalid => "invalid",
+        MagnetStatus::Unknown => "unknown",
+    }
+}
+
+/// Stores want the viewer's public IP (TorBox `user_ip`); loopback and private ranges mean
+/// nothing to them.
+fn public_ip(ip: IpAddr) -> Option<IpAddr> {
+    let private = match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    (!private).then_some(ip)
+}
+
+/// `[playback]` settings as durations.
+pub trait PlaybackTiming {
+    fn wait(&self) -> Duration;
+    fn poll_interval(&self) -> Duration;
+}
+
+impl PlaybackTiming for crate::config::PlaybackConfig {
+    fn wait(&self) -> Duration {
+        Duration::from_millis(self.wait_ms)
+    }
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}

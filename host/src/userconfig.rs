@@ -1,0 +1,209 @@
+//! The user's config: the `{config}` path segment, base64 of JSON
+//! `{"stores":[{"c","t","auth"}],"indexers":[{"n","u","ak"}],"cached":bool}`.
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use chillproxy_core::{StoreEntry, UserIndexer};
+use serde::Deserialize;
+
+pub const MAX_ENCODED_BYTES: usize = 8 * 1024;
+pub const MAX_STORES: usize = 5;
+pub const MAX_INDEXERS: usize = 5;
+
+/// A decoded and validated user config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserConfig {
+    #[serde(default)]
+    pub stores: Vec<StoreEntry>,
+    #[serde(default)]
+    pub indexers: Vec<UserIndexer>,
+    /// Only show cached streams.
+    #[serde(default)]
+    pub cached: bool,
+}
+
+/// What is wrong with a config, phrased for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigProblem(pub String);
+
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+impl UserConfig {
+    /// Decodes the path segment (standard or URL-safe base64, padded or not) and validates it
+    /// against the stores this server has enabled.
+    pub fn decode(segment: &str, enabled_codes: &[&str]) -> Result<Self, ConfigProblem> {
+        if segment.len() > MAX_ENCODED_BYTES {
+            return Err(ConfigProblem(format!(
+                "the config is {} bytes; at most {MAX_ENCODED_BYTES} are accepted",
+                segment.len()
+            )));
+        }
+        let segment = segment.trim();
+        let bytes = STANDARD
+            .decode(segment)
+            .or_else(|_| URL_SAFE.decode(segment))
+            .map_err(|_| ConfigProblem("the config in the URL is not valid base64".into()))?;
+        let config: UserConfig = serde_json::from_slice(&bytes).map_err(|e| {
+            ConfigProblem(format!(
+                "the config is not valid JSON of the expected shape ({})",
+                json_reason(&e)
+            ))
+        })?;
+        config.validate(enabled_codes)?;
+        Ok(config)
+    }
+
+    fn validate(&self, enabled_codes: &[&str]) -> Result<(), ConfigProblem> {
+        if self.stores.is_empty() {
+            return Err(ConfigProblem("stores: add at least one store".into()));
+        }
+        if self.stores.len() > MAX_STORES {
+            return Err(ConfigProblem(format!(
+                "stores: at most {MAX_STORES} stores are allowed"
+            )));
+        }
+        if self.indexers.len() > MAX_INDEXERS {
+            return Err(ConfigProblem(format!(
+                "indexers: at most {MAX_INDEXERS} indexers are allowed"
+            )));
+        }
+        for (i, store) in self.stores.iter().enumerate() {
+            if !enabled_codes.contains(&store.c.as_str()) {
+                return Err(ConfigProblem(format!(
+                    "stores[{i}].c: unknown store code {:?}; this server offers: {}",
+                    truncate(&store.c, 16),
+                    enabled_codes.join(", ")
+                )));
+            }
+            if self.stores[..i].iter().any(|s| s.c == store.c) {
+                return Err(ConfigProblem(format!(
+                    "stores[{i}].c: store {:?} is listed twice",
+                    store.c
+                )));
+            }
+            if store.token().is_none() && store.auth().is_none() {
+                return Err(ConfigProblem(format!(
+                    "stores[{i}]: needs an API token (t) or a Chillstreams user id (auth)"
+                )));
+            }
+        }
+        for (i, indexer) in self.indexers.iter().enumerate() {
+            let url = indexer.u.trim();
+            if url.is_empty() {
+                return Err(ConfigProblem(format!("indexers[{i}].u: the Torznab URL is empty")));
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigProblem(format!(
+                    "indexers[{i}].u: the Torznab URL must start with http:// or https://"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The store codes, in config order, for the manifest description.
+    pub fn store_codes(&self) -> Vec<&str> {
+        self.stores.iter().map(|s| s.c.as_str()).collect()
+    }
+}
+
+/// serde_json's message names the expected type and the position, but it may quote the input
+/// (which can hold a token): blank out every quoted part.
+fn json_reason(error: &serde_json::Error) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for ch in error.to_string().chars() {
+        match quote {
+            Some(q) if ch == q => {
+                out.push('…');
+                out.push(ch);
+                quote = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(ch);
+                if ch == '"' || ch == '`' {
+                    quote = Some(ch);
+                }
+            }
+        }
+    }
+    truncate(&out, 160).to_string()
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD as STD, URL_SAFE_NO_PAD};
+
+    const CODES: &[&str] = &["tb", "rd", "ad"];
+
+    #[test]
+    fn accepts_both_alphabets_padded_or_not() {
+        // A JSON whose base64 contains both '+'/'/' (standard) or '-'/'_' (URL-safe).
+        let json = r#"{"stores":[{"c":"tb","t":"??>>??>>"}],"cached":true}"#;
+        for encoded in [
+            STD.encode(json),
+            STD.encode(json).trim_end_matches('=').to_string(),
+            URL_SAFE_NO_PAD.encode(json),
+        ] {
+            let config = UserConfig::decode(&encoded, CODES).unwrap();
+            assert_eq!(config.stores[0].token().unwrap().expose(), "??>>??>>");
+            assert!(config.cached);
+        }
+    }
+
+    #[test]
+    fn problems_name_the_field() {
+        let check = |json: &str| UserConfig::decode(&STD.encode(json), CODES).unwrap_err().0;
+        assert!(check(r#"{"stores":[]}"#).starts_with("stores: add at least one"));
+        assert!(check(r#"{"stores":[{"c":"xx","t":"a"}]}"#).starts_with("stores[0].c: unknown store code \"xx\""));
+        assert!(check(r#"{"stores":[{"c":"tb"}]}"#).starts_with("stores[0]: needs an API token"));
+        assert!(check(r#"{"stores":[{"c":"tb","t":""}]}"#).starts_with("stores[0]: needs"));
+        assert!(
+            check(r#"{"stores":[{"c":"tb","t":"a"}],"indexers":[{"n":"x","u":"ftp://x"}]}"#)
+                .starts_with("indexers[0].u")
+        );
+        assert!(check(r#"{"stores":"tb"}"#).starts_with("the config is not valid JSON"));
+        let many = format!(r#"{{"stores":[{}]}}"#, [r#"{"c":"tb","t":"a"}"#; 6].join(","));
+        assert!(check(&many).contains("at most 5 stores"));
+        assert!(UserConfig::decode("%%%", CODES)
+            .unwrap_err()
+            .0
+            .contains("not valid base64"));
+        assert!(UserConfig::decode(&"A".repeat(9000), CODES)
+            .unwrap_err()
+            .0
+            .contains("at most 8192"));
+    }
+
+    #[test]
+    fn problems_never_echo_a_token() {
+        for json in [
+            r#"{"stores":[{"c":"tb","t":"SECRET-TOKEN","auth":5}]}"#,
+            r#"{"stores":"SECRET-TOKEN"}"#,
+            r#"{"stores":[{"c":"tb","t":987654321}]}"#,
+        ] {
+            let problem = UserConfig::decode(&STD.encode(json), CODES).unwrap_err().0;
+            assert!(
+                !problem.contains("SECRET-TOKEN") && !problem.contains("987654321"),
+                "{problem}"
+            );
+            assert!(problem.contains("column"), "{problem}");
+        }
+    }
+}

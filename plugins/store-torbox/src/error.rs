@@ -1,0 +1,223 @@
+//! TorBox error codes and HTTP statuses mapped to [`StoreError`], and the message hygiene every
+//! error goes through (length cap, no control characters, never the API key).
+
+use std::time::Duration;
+
+use chillproxy_core::StoreError;
+
+/// The store name shown in errors.
+pub(crate) const STORE: &str = "TorBox";
+
+/// Longest message kept from TorBox (its `detail`, a text body, a transport error).
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// The kind of failure a TorBox error code stands for (`store/torbox/error.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Unauthorized,
+    PaymentRequired,
+    LimitExceeded,
+    RateLimited,
+    NotFound,
+    BadRequest,
+    Unavailable,
+    Upstream,
+}
+
+/// Maps one TorBox `error` code. Codes are compared without regard to case.
+pub(crate) fn kind_of_code(code: &str) -> Kind {
+    match code.trim().to_ascii_uppercase().as_str() {
+        "NO_AUTH" | "BAD_TOKEN" | "AUTH_ERROR" | "OAUTH_VERIFICATION_ERROR" => Kind::Unauthorized,
+        "PLAN_RESTRICTED_FEATURE" => Kind::PaymentRequired,
+        "MONTHLY_LIMIT" | "ACTIVE_LIMIT" => Kind::LimitExceeded,
+        "COOLDOWN_LIMIT" => Kind::RateLimited,
+        "ENDPOINT_NOT_FOUND" | "ITEM_NOT_FOUND" => Kind::NotFound,
+        "INVALID_OPTION"
+        | "BOZO_RSS_FEED"
+        | "MISSING_REQUIRED_OPTION"
+        | "TOO_MANY_OPTIONS"
+        | "BOZO_TORRENT"
+        | "BOZO_NZB"
+        | "INVALID_DEVICE" => Kind::BadRequest,
+        "NO_SERVERS_AVAILABLE_ERROR" | "LINK_OFFLINE" | "VENDOR_DISABLED" => Kind::Unavailable,
+        // DUPLICATE_ITEM, TOO_MUCH_DATA, DOWNLOAD_TOO_LARGE, DATABASE_ERROR, UNKNOWN_ERROR, ...
+        _ => Kind::Upstream,
+    }
+}
+
+/// Maps an HTTP status when the reply carries no TorBox error code.
+pub(crate) fn kind_of_status(status: u16) -> Kind {
+    match status {
+        401 | 403 => Kind::Unauthorized,
+        402 => Kind::PaymentRequired,
+        404 | 410 => Kind::NotFound,
+        400 | 405 | 409 | 413 | 415 | 422 => Kind::BadRequest,
+        429 => Kind::RateLimited,
+        502..=599 => Kind::Unavailable,
+        _ => Kind::Upstream,
+    }
+}
+
+/// Builds the error. `message` must already be clean (see [`clean_message`]).
+pub(crate) fn error(kind: Kind, message: String, retry_after: Option<Duration>) -> StoreError {
+    let store = STORE;
+    match kind {
+        Kind::Unauthorized => StoreError::Unauthorized { store, message },
+        Kind::PaymentRequired => StoreError::PaymentRequired { store, message },
+        Kind::LimitExceeded => StoreError::LimitExceeded { store, message },
+        Kind::RateLimited => StoreError::RateLimited {
+            store,
+            retry_after,
+            message,
+        },
+        Kind::NotFound => StoreError::NotFound { store, message },
+        Kind::BadRequest => StoreError::BadRequest { store, message },
+        Kind::Unavailable => StoreError::Unavailable { store, message },
+        Kind::Upstream => StoreError::Upstream { store, message },
+    }
+}
+
+/// Makes upstream text safe to show: the API key (if it appears) is replaced, control
+/// characters and runs of whitespace become one space, and the result is capped at about 200
+/// characters.
+pub(crate) fn clean_message(raw: &str, key: &str) -> String {
+    let scrubbed = if key.trim().is_empty() {
+        raw.to_string()
+    } else {
+        raw.replace(key, "[redacted]")
+    };
+    let mut out = String::with_capacity(scrubbed.len().min(MAX_MESSAGE_CHARS + 4));
+    let mut chars = 0;
+    let mut pending_space = false;
+    for c in scrubbed.chars() {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if chars >= MAX_MESSAGE_CHARS {
+            out.push('…');
+            return out;
+        }
+        if pending_space {
+            out.push(' ');
+            chars += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
+/// Parses a `Retry-After` value given in seconds (an HTTP date is not used by TorBox).
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_every_documented_code() {
+        for code in [
+            "NO_AUTH",
+            "BAD_TOKEN",
+            "AUTH_ERROR",
+            "OAUTH_VERIFICATION_ERROR",
+            "bad_token",
+        ] {
+            assert_eq!(kind_of_code(code), Kind::Unauthorized, "{code}");
+        }
+        assert_eq!(kind_of_code("PLAN_RESTRICTED_FEATURE"), Kind::PaymentRequired);
+        assert_eq!(kind_of_code("MONTHLY_LIMIT"), Kind::LimitExceeded);
+        assert_eq!(kind_of_code("ACTIVE_LIMIT"), Kind::LimitExceeded);
+        assert_eq!(kind_of_code("COOLDOWN_LIMIT"), Kind::RateLimited);
+        assert_eq!(kind_of_code("ENDPOINT_NOT_FOUND"), Kind::NotFound);
+        assert_eq!(kind_of_code("ITEM_NOT_FOUND"), Kind::NotFound);
+        for code in [
+            "INVALID_OPTION",
+            "BOZO_RSS_FEED",
+            "MISSING_REQUIRED_OPTION",
+            "TOO_MANY_OPTIONS",
+            "BOZO_TORRENT",
+            "BOZO_NZB",
+            "INVALID_DEVICE",
+        ] {
+            assert_eq!(kind_of_code(code), Kind::BadRequest, "{code}");
+        }
+        for code in ["NO_SERVERS_AVAILABLE_ERROR", "LINK_OFFLINE", "VENDOR_DISABLED"] {
+            assert_eq!(kind_of_code(code), Kind::Unavailable, "{code}");
+        }
+        for code in [
+            "DATABASE_ERROR",
+            "UNKNOWN_ERROR",
+            "DIFF_ISSUE",
+            "DUPLICATE_ITEM",
+            "SOMETHING_NEW",
+            "",
+        ] {
+            assert_eq!(kind_of_code(code), Kind::Upstream, "{code}");
+        }
+    }
+
+    #[test]
+    fn maps_statuses() {
+        assert_eq!(kind_of_status(401), Kind::Unauthorized);
+        assert_eq!(kind_of_status(403), Kind::Unauthorized);
+        assert_eq!(kind_of_status(404), Kind::NotFound);
+        assert_eq!(kind_of_status(429), Kind::RateLimited);
+        assert_eq!(kind_of_status(502), Kind::Unavailable);
+        assert_eq!(kind_of_status(503), Kind::Unavailable);
+        assert_eq!(kind_of_status(522), Kind::Unavailable);
+        assert_eq!(kind_of_status(500), Kind::Upstream);
+        assert_eq!(kind_of_status(200), Kind::Upstream);
+    }
+
+    #[test]
+    fn builds_typed_errors() {
+        let e = error(Kind::RateLimited, "slow down".into(), Some(Duration::from_secs(7)));
+        assert_eq!(
+            e,
+            StoreError::RateLimited {
+                store: "TorBox",
+                retry_after: Some(Duration::from_secs(7)),
+                message: "slow down".into()
+            }
+        );
+        let e = error(Kind::Unauthorized, "bad".into(), None);
+        assert_eq!(e.to_string(), "TorBox rejected the API key: bad");
+    }
+
+    #[test]
+    fn messages_are_short_single_line_and_keyless() {
+        assert_eq!(clean_message("  a\n\tb  c \r\n", "k3y"), "a b c");
+        assert_eq!(
+            clean_message("token tb-secret-123 is bad", "tb-secret-123"),
+            "token [redacted] is bad"
+        );
+        let long = "x".repeat(5000);
+        let cleaned = clean_message(&long, "");
+        assert_eq!(cleaned.chars().count(), 201);
+        assert!(cleaned.ends_with('…'));
+        let multibyte = "é".repeat(300);
+        assert_eq!(clean_message(&multibyte, "").chars().count(), 201);
+    }
+
+    #[test]
+    fn retry_after_is_seconds() {
+        assert_eq!(parse_retry_after("17"), Some(Duration::from_secs(17)));
+        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-3"), None);
+    }
+}

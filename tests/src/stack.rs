@@ -1,0 +1,251 @@
+//! A whole test deployment: the fakes (Chillstreams, TorBox, two Torznab indexers) with a few
+//! real-looking movies and episodes, and the real host configured against them. Used by the
+//! end-to-end tests and by the `devstack` binary.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chillproxy_core::Env;
+use serde_json::Value;
+
+use crate::fakes::chillstreams::FakeChillstreams;
+use crate::fakes::torbox::FakeTorBox;
+use crate::fakes::torznab::{FakeTorznab, Release};
+use crate::fakes::{closed_port_url, Running};
+use crate::host::Host;
+
+pub const INTERNAL_API_KEY: &str = "chs-internal-4f1c2b9e8d7a6c5b4a39281706f5e4d3";
+pub const USER: &str = "550e8400-e29b-41d4-a716-446655440000";
+pub const POOL_KEY: &str = "0d9c8b7a-6f5e-4d3c-2b1a-098f7e6d5c4b";
+pub const POOL_KEY_ID: &str = "a3f1c2d4-0000-4000-8000-00000000abcd";
+pub const TOKEN: &str = "tb-users-own-token-7e57c0ffee";
+pub const INDEXER_KEY: &str = "prowlarr-key-91b2c3d4e5f6";
+pub const USER_INDEXER_KEY: &str = "jackett-key-0a1b2c3d";
+
+pub const MOVIE: &str = "tt0111161";
+pub const MOVIE_2160: &str = "2222222222222222222222222222222222222222";
+pub const MOVIE_1080: &str = "1111111111111111111111111111111111111111";
+pub const MOVIE_720_UNCACHED: &str = "7777777777777777777777777777777777777777";
+pub const MOVIE_480_UNKNOWN: &str = "4444444444444444444444444444444444444444";
+pub const MOVIE_1080_BYTES: u64 = 8_400_000_000;
+
+pub const SERIES: &str = "tt0903747";
+pub const EPISODE_S01E03: &str = "3333333333333333333333333333333333333333";
+pub const SEASON_1_PACK: &str = "5555555555555555555555555555555555555555";
+pub const EPISODE_S01E04: &str = "6666666666666666666666666666666666666666";
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Point chillproxy at a closed port instead of the fake Chillstreams.
+    pub chillstreams_down: bool,
+    pub enable_chillstreams: bool,
+    /// `mylist` polls an uncached torrent needs before it is downloaded.
+    pub uncached_polls: u32,
+    /// Extra TOML appended to the host's config.
+    pub extra_toml: String,
+    /// Where the host listens (a random loopback port by default).
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            chillstreams_down: false,
+            enable_chillstreams: true,
+            uncached_polls: 2,
+            extra_toml: String::new(),
+            listen: None,
+        }
+    }
+}
+
+pub struct Stack {
+    pub chillstreams: FakeChillstreams,
+    pub torbox: FakeTorBox,
+    _torbox_server: Running,
+    /// The operator's indexer (in plugins.toml).
+    pub torznab: FakeTorznab,
+    /// An indexer users can add to their own config.
+    pub user_torznab: FakeTorznab,
+    pub host: Host,
+    pub plugins_toml: String,
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Stack {
+        let chillstreams = FakeChillstreams::start(INTERNAL_API_KEY).await;
+        chillstreams.add_user(USER, POOL_KEY, POOL_KEY_ID);
+        let (torbox, torbox_server) = FakeTorBox::start().await;
+        torbox.add_key(POOL_KEY);
+        torbox.add_key(TOKEN);
+        seed_torbox(&torbox, options.uncached_polls);
+        let torznab = FakeTorznab::start(INDEXER_KEY).await;
+        seed_releases(&torznab);
+        let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
+
+        let chillstreams_url = if options.chillstreams_down {
+            closed_port_url()
+        } else {
+            chillstreams.url()
+        };
+        let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml);
+        let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
+        let host = match options.listen {
+            Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
+            None => Host::start(&plugins_toml, env).await,
+        };
+        Stack {
+            chillstreams,
+            torbox,
+            _torbox_server: torbox_server,
+            torznab,
+            user_torznab,
+            host,
+            plugins_toml,
+        }
+    }
+
+    /// The environment the host runs with.
+    pub fn env_pairs(options: &StackOptions, chillstreams_url: &str) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "ENABLE_CHILLSTREAMS_AUTH",
+                (if options.enable_chillstreams { "true" } else { "false" }).to_string(),
+            ),
+            ("CHILLSTREAMS_API_URL", chillstreams_url.to_string()),
+            ("CHILLSTREAMS_API_KEY", INTERNAL_API_KEY.to_string()),
+            ("DEVSTACK_INDEXER_KEY", INDEXER_KEY.to_string()),
+        ]
+    }
+
+    /// The `{config}` segment for a user config JSON.
+    pub fn config(json: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    pub fn stream_url(&self, config: &str, kind: &str, id: &str) -> String {
+        format!("{}/stremio/torz/{config}/stream/{kind}/{id}.json", self.host.url())
+    }
+
+    pub fn manifest_url(&self, config: &str) -> String {
+        format!("{}/stremio/torz/{config}/manifest.json", self.host.url())
+    }
+}
+
+/// The host's plugins.toml for the fakes.
+pub fn plugins_toml(torbox_url: &str, torznab_url: &str, extra: &str) -> String {
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+
+[playback]
+wait_ms = 3000
+poll_interval_ms = 20
+
+[auth]
+chain = ["chillstreams", "token"]
+
+[auth.chillstreams]
+timeout_ms = 1000
+
+[store]
+enabled = ["torbox", "realdebrid", "alldebrid"]
+
+[store.torbox]
+api_url = "{torbox_url}"
+timeout_ms = 2000
+
+[source]
+chain = ["torznab"]
+
+[source.torznab]
+timeout_ms = 1500
+indexers = [{{ name = "Prowlarr", url = "{torznab_url}", api_key_env = "DEVSTACK_INDEXER_KEY" }}]
+{extra}"#
+    )
+}
+
+fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
+    torbox.add_cached(
+        MOVIE_2160,
+        "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT",
+        &[(
+            "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT.mkv",
+            61_000_000_000,
+        )],
+    );
+    torbox.add_cached(
+        MOVIE_1080,
+        "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE",
+        &[
+            (
+                "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv",
+                MOVIE_1080_BYTES,
+            ),
+            ("Sample/sample.mkv", 52_000_000),
+            ("The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.nfo", 4_000),
+        ],
+    );
+    torbox.add_uncached(
+        MOVIE_720_UNCACHED,
+        "The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP",
+        &[("The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP.mkv", 1_300_000_000)],
+        polls,
+    );
+    torbox.add_cached(
+        EPISODE_S01E03,
+        "Breaking.Bad.S01E03.1080p.WEB-DL.x264",
+        &[("Breaking.Bad.S01E03.1080p.WEB-DL.x264.mkv", 2_100_000_000)],
+    );
+    let pack: Vec<(String, u64)> = (1..=7)
+        .map(|e| {
+            (
+                format!("Breaking.Bad.S01E{e:02}.720p.BluRay.x264.mkv"),
+                900_000_000 + e * 1_000,
+            )
+        })
+        .collect();
+    let pack: Vec<(&str, u64)> = pack.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    torbox.add_cached(SEASON_1_PACK, "Breaking.Bad.S01.720p.BluRay.x264", &pack);
+    torbox.add_cached(
+        EPISODE_S01E04,
+        "Breaking.Bad.S01E04.1080p.WEB-DL.x264",
+        &[("Breaking.Bad.S01E04.1080p.WEB-DL.x264.mkv", 2_000_000_000)],
+    );
+}
+
+fn seed_releases(torznab: &FakeTorznab) {
+    torznab.add_releases([
+        Release::movie(
+            MOVIE,
+            "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE",
+            MOVIE_1080,
+        )
+        .size(MOVIE_1080_BYTES + 52_004_000)
+        .seeders(412),
+        Release::movie(
+            MOVIE,
+            "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT",
+            MOVIE_2160,
+        )
+        .size(61_000_000_000)
+        .seeders(57),
+        Release::movie(
+            MOVIE,
+            "The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP",
+            MOVIE_720_UNCACHED,
+        )
+        .size(1_300_000_000)
+        .seeders(88),
+        Release::movie(
+            MOVIE,
+            "The.Shawshank.Redemption.1994.480p.DVDRip.XviD",
+            MOVIE_480_UNKNOWN,
+        )
+        .size(700_000_000)
+        .seeders(3),
+        Release::episode(SERIES, 1, 3, "Breaking.Bad.S01E03.1080p.WEB-DL.x264", EPISODE_S01E03).size(2_100_000_000),
+        Release::episode(SERIES, 1, 4, "Breaking.Bad.S01E04.1080p.WEB-DL.x264", EPISODE_S01E04).size(2_000_000_000),
+        Release::season_pack(SERIES, 1, "Breaking.Bad.S01.720p.BluRay.x264", SEASON_1_PACK).size(6_300_000_000),
+    ]);
+}

@@ -1,0 +1,663 @@
+//! The `torznab` source plugin against fake Torznab indexers over real sockets.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chillproxy_core::{
+    registry, Candidate, ConfigError, Env, MediaKind, MediaQuery, PluginSettings, Secret, SourceError, SourcePlugin,
+    SourceProvider, SourceQuery, UserIndexer,
+};
+use chillproxy_tests::fakes::closed_port_url;
+use chillproxy_tests::fakes::torznab::{FakeTorznab, HashIn, Mode, Release};
+use tracing_subscriber::fmt::MakeWriter;
+
+const KEY: &str = "jackett-key-7f3a9c";
+const OTHER_KEY: &str = "prowlarr-key-51be02";
+const SHAWSHANK: &str = "tt0111161";
+const BREAKING_BAD: &str = "tt0903747";
+
+fn hash(n: u64) -> String {
+    format!("{n:040x}")
+}
+
+fn build(table: toml::Table, env: Env) -> Result<Arc<dyn SourceProvider>, ConfigError> {
+    chillproxy_tests::link_plugins();
+    let plugins = registry::list::<SourcePlugin>().expect("source plugins");
+    let descriptor = plugins
+        .iter()
+        .find(|d| d.name == "torznab")
+        .expect("the torznab plugin is registered");
+    (descriptor.build)(&PluginSettings::new("source.torznab", table, env))
+}
+
+fn indexer(name: &str, url: &str, api_key: &str) -> toml::Table {
+    let mut table = toml::Table::new();
+    table.insert("name".into(), name.into());
+    table.insert("url".into(), url.into());
+    table.insert("api_key".into(), api_key.into());
+    table
+}
+
+fn config(timeout_ms: i64, indexers: Vec<toml::Table>) -> toml::Table {
+    let mut table = toml::Table::new();
+    table.insert("timeout_ms".into(), timeout_ms.into());
+    table.insert(
+        "indexers".into(),
+        toml::Value::Array(indexers.into_iter().map(toml::Value::Table).collect()),
+    );
+    table
+}
+
+fn source(timeout_ms: i64, indexers: Vec<toml::Table>) -> Arc<dyn SourceProvider> {
+    build(config(timeout_ms, indexers), Env::default()).expect("build the torznab source")
+}
+
+fn movie(imdb_id: &str) -> MediaQuery {
+    MediaQuery {
+        kind: MediaKind::Movie,
+        imdb_id: imdb_id.to_string(),
+        season: None,
+        episode: None,
+    }
+}
+
+fn episode(imdb_id: &str, season: u32, episode: u32) -> MediaQuery {
+    MediaQuery {
+        kind: MediaKind::Series,
+        imdb_id: imdb_id.to_string(),
+        season: Some(season),
+        episode: Some(episode),
+    }
+}
+
+fn user(n: &str, u: &str, ak: &str) -> UserIndexer {
+    UserIndexer {
+        n: n.to_string(),
+        u: u.to_string(),
+        ak: Some(Secret::new(ak)),
+    }
+}
+
+async fn search(
+    source: &dyn SourceProvider,
+    media: &MediaQuery,
+    user_indexers: &[UserIndexer],
+) -> Result<Vec<Candidate>, SourceError> {
+    source.search(&SourceQuery { media, user_indexers }).await
+}
+
+fn sorted_hashes(candidates: &[Candidate]) -> Vec<String> {
+    let mut hashes: Vec<String> = candidates.iter().map(|c| c.hash.to_string()).collect();
+    hashes.sort();
+    hashes
+}
+
+fn find<'a>(candidates: &'a [Candidate], h: &str) -> &'a Candidate {
+    candidates
+        .iter()
+        .find(|c| c.hash.as_str() == h)
+        .unwrap_or_else(|| panic!("no candidate {h} in {candidates:?}"))
+}
+
+fn upstream_message(result: Result<Vec<Candidate>, SourceError>) -> String {
+    match result {
+        Err(SourceError::Upstream { source_name, message }) => {
+            assert_eq!(source_name, "torznab");
+            message
+        }
+        other => panic!("expected Err(Upstream), got {other:?}"),
+    }
+}
+
+/// Captured log output, for a current-thread test that sets it as the default subscriber.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+    let buffer = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(buffer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn movie_query_returns_candidates_and_sends_t_movie_with_imdbid_and_apikey() {
+    let fake = FakeTorznab::start(KEY).await;
+    fake.add_release(
+        Release::movie(SHAWSHANK, "The Shawshank Redemption 1994 1080p BluRay x264", &hash(1))
+            .size(2_147_483_648)
+            .seeders(120),
+    );
+    fake.add_release(
+        Release::movie(SHAWSHANK, "The.Shawshank.Redemption.1994.2160p.UHD", &hash(2))
+            .size(9_000_000_000)
+            .seeders(7),
+    );
+    fake.add_release(Release::movie("tt0068646", "The Godfather 1972", &hash(3)));
+    fake.add_release(Release::episode(BREAKING_BAD, 1, 1, "Breaking Bad S01E01", &hash(4)));
+    let source = source(5_000, vec![indexer("jackett", &fake.torznab_url(), KEY)]);
+
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert_eq!(sorted_hashes(&candidates), vec![hash(1), hash(2)]);
+    let best = find(&candidates, &hash(1));
+    assert_eq!(best.title, "The Shawshank Redemption 1994 1080p BluRay x264");
+    assert_eq!(best.size, Some(2_147_483_648));
+    assert_eq!(best.seeders, Some(120));
+    assert_eq!(best.indexer, "jackett");
+    assert_eq!(find(&candidates, &hash(2)).seeders, Some(7));
+
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let call = &calls[0];
+    assert_eq!(call.path, "/api/v2.0/indexers/all/results/torznab/api");
+    assert_eq!(call.indexer_id.as_deref(), Some("all"));
+    assert_eq!(call.t(), Some("movie"));
+    assert_eq!(call.param("imdbid"), Some(SHAWSHANK));
+    assert_eq!(call.param("apikey"), Some(KEY));
+    assert_eq!(call.param("season"), None);
+    assert_eq!(call.param("ep"), None);
+}
+
+#[tokio::test]
+async fn episode_query_sends_tvsearch_and_returns_the_episode_and_the_season_pack_only() {
+    let fake = FakeTorznab::start(KEY).await;
+    fake.add_releases([
+        Release::episode(BREAKING_BAD, 1, 2, "Breaking Bad S01E02 720p", &hash(1)).seeders(30),
+        Release::episode(BREAKING_BAD, 1, 3, "Breaking Bad S01E03 720p", &hash(2)),
+        Release::season_pack(BREAKING_BAD, 1, "Breaking Bad Season 1 Complete 1080p", &hash(3)).seeders(80),
+        Release::season_pack(BREAKING_BAD, 2, "Breaking Bad Season 2 Complete", &hash(4)),
+        Release::episode(BREAKING_BAD, 2, 2, "Breaking Bad S02E02", &hash(5)),
+        Release::episode("tt0000001", 1, 2, "Another Show S01E02", &hash(6)),
+    ]);
+    let source = source(5_000, vec![indexer("jackett", &fake.torznab_url(), KEY)]);
+
+    let candidates = search(&*source, &episode(BREAKING_BAD, 1, 2), &[]).await.unwrap();
+
+    assert_eq!(sorted_hashes(&candidates), vec![hash(1), hash(3)]);
+    assert_eq!(
+        find(&candidates, &hash(3)).title,
+        "Breaking Bad Season 1 Complete 1080p"
+    );
+    assert_eq!(find(&candidates, &hash(3)).seeders, Some(80));
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].t(), Some("tvsearch"));
+    assert_eq!(calls[0].param("imdbid"), Some(BREAKING_BAD));
+    assert_eq!(calls[0].param("season"), Some("1"));
+    assert_eq!(calls[0].param("ep"), Some("2"));
+    assert_eq!(calls[0].param("apikey"), Some(KEY));
+}
+
+#[tokio::test]
+async fn hashes_come_from_magneturl_in_hex_or_base32_and_from_magnet_links() {
+    let fake = FakeTorznab::start(KEY).await;
+    let base32_hash = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
+    fake.add_releases([
+        Release::movie(SHAWSHANK, "hex magnet", &hash(0xabc)).hash_in(HashIn::MagnetHex),
+        Release::movie(SHAWSHANK, "base32 magnet", base32_hash).hash_in(HashIn::MagnetBase32),
+        Release::movie(SHAWSHANK, "magnet link", &hash(0xdef)).hash_in(HashIn::LinkMagnet),
+        Release::movie(SHAWSHANK, "torrent file only", &hash(0x123)).hash_in(HashIn::Nowhere),
+        Release::movie(SHAWSHANK, "infohash attr", &hash(0x456)),
+    ]);
+    let source = source(5_000, vec![indexer("jackett", &fake.torznab_url(), KEY)]);
+
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    let mut got: Vec<(&str, &str)> = candidates.iter().map(|c| (c.title.as_str(), c.hash.as_str())).collect();
+    got.sort();
+    let (hex, link, attr) = (hash(0xabc), hash(0xdef), hash(0x456));
+    let mut want = vec![
+        ("hex magnet", hex.as_str()),
+        ("base32 magnet", base32_hash),
+        ("magnet link", link.as_str()),
+        ("infohash attr", attr.as_str()),
+    ];
+    want.sort();
+    assert_eq!(got, want, "the item with only a .torrent link is skipped");
+}
+
+#[tokio::test]
+async fn duplicates_across_two_indexers_are_merged_keeping_the_most_seeders() {
+    let jackett = FakeTorznab::start(KEY).await;
+    let prowlarr = FakeTorznab::start(OTHER_KEY).await;
+    jackett.add_releases([
+        Release::movie(SHAWSHANK, "Shawshank 1080p (jackett)", &hash(1))
+            .seeders(5)
+            .size(100),
+        Release::movie(SHAWSHANK, "Shawshank 720p", &hash(2)).seeders(40),
+    ]);
+    prowlarr.add_releases([
+        Release::movie(SHAWSHANK, "Shawshank 1080p (prowlarr)", &hash(1))
+            .seeders(50)
+            .size(100),
+        Release::movie(SHAWSHANK, "Shawshank 720p again", &hash(2)).seeders(3),
+        Release::movie(SHAWSHANK, "Shawshank 480p", &hash(3)).seeders(1),
+    ]);
+    let source = source(
+        5_000,
+        vec![
+            indexer("jackett", &jackett.torznab_url(), KEY),
+            indexer("prowlarr", &prowlarr.torznab_url(), OTHER_KEY),
+        ],
+    );
+
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert_eq!(candidates.len(), 3, "{candidates:?}");
+    assert_eq!(sorted_hashes(&candidates), vec![hash(1), hash(2), hash(3)]);
+    let merged = find(&candidates, &hash(1));
+    assert_eq!(
+        (merged.seeders, merged.indexer.as_str(), merged.title.as_str()),
+        (Some(50), "prowlarr", "Shawshank 1080p (prowlarr)")
+    );
+    let merged = find(&candidates, &hash(2));
+    assert_eq!((merged.seeders, merged.indexer.as_str()), (Some(40), "jackett"));
+    assert_eq!(find(&candidates, &hash(3)).indexer, "prowlarr");
+    assert_eq!(prowlarr.calls()[0].param("apikey"), Some(OTHER_KEY));
+}
+
+#[tokio::test]
+async fn a_slow_indexer_is_dropped_at_the_timeout_and_the_other_answers() {
+    let slow = FakeTorznab::start(KEY).await;
+    let fast = FakeTorznab::start(KEY).await;
+    slow.set_mode(Mode::Slow(Duration::from_secs(10)));
+    slow.add_release(Release::movie(SHAWSHANK, "slow one", &hash(1)));
+    fast.add_release(Release::movie(SHAWSHANK, "fast one", &hash(2)));
+    let source = source(
+        500,
+        vec![
+            indexer("slow", &slow.torznab_url(), KEY),
+            indexer("fast", &fast.torznab_url(), KEY),
+        ],
+    );
+
+    let started = Instant::now();
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+    let elapsed = started.elapsed();
+
+    assert!(
+        elapsed < Duration::from_millis(1_500),
+        "took {elapsed:?} with a 500 ms timeout"
+    );
+    assert_eq!(sorted_hashes(&candidates), vec![hash(2)]);
+    assert_eq!(slow.call_count(), 1, "the slow indexer was asked");
+}
+
+#[tokio::test]
+async fn indexers_are_queried_in_parallel() {
+    let a = FakeTorznab::start(KEY).await;
+    let b = FakeTorznab::start(KEY).await;
+    let c = FakeTorznab::start(KEY).await;
+    for (fake, n) in [(&a, 1), (&b, 2), (&c, 3)] {
+        fake.set_mode(Mode::Slow(Duration::from_millis(400)));
+        fake.add_release(Release::movie(SHAWSHANK, "x", &hash(n)));
+    }
+    let source = source(
+        5_000,
+        vec![
+            indexer("a", &a.torznab_url(), KEY),
+            indexer("b", &b.torznab_url(), KEY),
+            indexer("c", &c.torznab_url(), KEY),
+        ],
+    );
+
+    let started = Instant::now();
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+    let elapsed = started.elapsed();
+
+    assert_eq!(candidates.len(), 3);
+    assert!(
+        elapsed < Duration::from_millis(1_000),
+        "three 400 ms indexers took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_indexer_answering_500_is_dropped_and_the_other_answers() {
+    let broken = FakeTorznab::start(KEY).await;
+    let good = FakeTorznab::start(KEY).await;
+    broken.set_mode(Mode::ServerError);
+    broken.add_release(Release::movie(SHAWSHANK, "never seen", &hash(1)));
+    good.add_release(Release::movie(SHAWSHANK, "good", &hash(2)));
+    let source = source(
+        2_000,
+        vec![
+            indexer("broken", &broken.torznab_url(), KEY),
+            indexer("good", &good.torznab_url(), KEY),
+        ],
+    );
+
+    let started = Instant::now();
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert!(started.elapsed() < Duration::from_millis(3_000));
+    assert_eq!(sorted_hashes(&candidates), vec![hash(2)]);
+    assert_eq!(candidates[0].indexer, "good");
+    assert_eq!(broken.call_count(), 1);
+}
+
+#[tokio::test]
+async fn every_indexer_down_is_an_upstream_error_naming_each() {
+    let broken = FakeTorznab::start(KEY).await;
+    broken.set_mode(Mode::ServerError);
+    let slow = FakeTorznab::start(KEY).await;
+    slow.set_mode(Mode::Slow(Duration::from_secs(10)));
+    let source = source(
+        300,
+        vec![
+            indexer("closed", &closed_port_url(), KEY),
+            indexer("broken", &broken.torznab_url(), KEY),
+            indexer("sleepy", &slow.torznab_url(), KEY),
+        ],
+    );
+
+    let started = Instant::now();
+    let message = upstream_message(search(&*source, &movie(SHAWSHANK), &[]).await);
+
+    assert!(started.elapsed() < Duration::from_millis(1_300));
+    assert!(message.contains("closed: could not connect"), "{message}");
+    assert!(message.contains("broken: HTTP 500"), "{message}");
+    assert!(message.contains("sleepy: timed out after 300 ms"), "{message}");
+    assert!(!message.contains(KEY), "{message}");
+    assert!(!message.contains("127.0.0.1"), "no URLs in the message: {message}");
+}
+
+#[tokio::test]
+async fn no_indexers_at_all_is_invalid_input() {
+    let source = source(1_000, vec![]);
+    match search(&*source, &movie(SHAWSHANK), &[]).await {
+        Err(SourceError::InvalidInput { source_name, message }) => {
+            assert_eq!(source_name, "torznab");
+            assert_eq!(message, "no indexers configured: add a Torznab indexer to your config");
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    // A user entry with no URL is no indexer either.
+    let blank = UserIndexer {
+        n: "jackett".to_string(),
+        u: " ".to_string(),
+        ak: None,
+    };
+    assert!(matches!(
+        search(&*source, &movie(SHAWSHANK), &[blank]).await,
+        Err(SourceError::InvalidInput { .. })
+    ));
+}
+
+#[tokio::test]
+async fn invalid_xml_and_huge_bodies_drop_only_that_indexer() {
+    let invalid = FakeTorznab::start(KEY).await;
+    invalid.set_mode(Mode::InvalidXml);
+    let huge = FakeTorznab::start(KEY).await;
+    huge.set_mode(Mode::HugeBody);
+    let chunked = FakeTorznab::start(KEY).await;
+    chunked.set_mode(Mode::HugeChunkedBody);
+    let good = FakeTorznab::start(KEY).await;
+    good.add_release(Release::movie(SHAWSHANK, "good", &hash(9)));
+    let bad = vec![
+        indexer("invalid", &invalid.torznab_url(), KEY),
+        indexer("huge", &huge.torznab_url(), KEY),
+        indexer("chunked", &chunked.torznab_url(), KEY),
+    ];
+
+    let mut with_good = bad.clone();
+    with_good.push(indexer("good", &good.torznab_url(), KEY));
+    let candidates = search(&*source(5_000, with_good), &movie(SHAWSHANK), &[])
+        .await
+        .unwrap();
+    assert_eq!(sorted_hashes(&candidates), vec![hash(9)]);
+
+    let message = upstream_message(search(&*source(5_000, bad), &movie(SHAWSHANK), &[]).await);
+    assert!(message.contains("invalid: invalid XML"), "{message}");
+    assert!(message.contains("huge: the response is larger than 5 MiB"), "{message}");
+    assert!(
+        message.contains("chunked: the response is larger than 5 MiB"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_is_that_indexers_error() {
+    let fake = FakeTorznab::start(KEY).await;
+    fake.add_release(Release::movie(SHAWSHANK, "x", &hash(1)));
+    let good = FakeTorznab::start(OTHER_KEY).await;
+    good.add_release(Release::movie(SHAWSHANK, "y", &hash(2)));
+    let wrong = "wrong-key-d41d8c";
+
+    let only = source(2_000, vec![indexer("jackett", &fake.torznab_url(), wrong)]);
+    let message = upstream_message(search(&*only, &movie(SHAWSHANK), &[]).await);
+    assert_eq!(
+        message,
+        "the only indexer failed: jackett: Torznab error 100: Invalid API Key"
+    );
+    assert_eq!(
+        fake.calls()[0].param("apikey"),
+        Some(wrong),
+        "the configured key was sent"
+    );
+
+    let both = source(
+        2_000,
+        vec![
+            indexer("jackett", &fake.torznab_url(), wrong),
+            indexer("prowlarr", &good.torznab_url(), OTHER_KEY),
+        ],
+    );
+    let candidates = search(&*both, &movie(SHAWSHANK), &[]).await.unwrap();
+    assert_eq!(sorted_hashes(&candidates), vec![hash(2)]);
+}
+
+#[tokio::test]
+async fn api_key_env_reads_the_key_and_a_missing_variable_is_a_config_error() {
+    let fake = FakeTorznab::start(KEY).await;
+    fake.add_release(Release::movie(SHAWSHANK, "x", &hash(1)));
+    let mut entry = indexer("prowlarr", &fake.torznab_url(), "");
+    entry.remove("api_key");
+    entry.insert("api_key_env".into(), "PROWLARR_API_KEY".into());
+
+    let err = build(config(1_000, vec![entry.clone()]), Env::from_pairs([("OTHER", KEY)]))
+        .err()
+        .expect("a ConfigError");
+    assert!(err.0.contains("PROWLARR_API_KEY"), "{err}");
+    assert!(err.0.contains("not set"), "{err}");
+    assert!(!err.0.contains(KEY), "{err}");
+
+    let source = build(config(1_000, vec![entry]), Env::from_pairs([("PROWLARR_API_KEY", KEY)])).unwrap();
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+    assert_eq!(sorted_hashes(&candidates), vec![hash(1)]);
+    assert_eq!(fake.calls()[0].param("apikey"), Some(KEY));
+}
+
+#[tokio::test]
+async fn user_indexers_are_queried_with_their_key_and_named_by_n_or_host() {
+    let operator = FakeTorznab::start(KEY).await;
+    operator.add_release(Release::movie(SHAWSHANK, "operator", &hash(1)));
+    let mine = FakeTorznab::start(OTHER_KEY).await;
+    mine.add_release(Release::movie(SHAWSHANK, "mine", &hash(2)));
+    let source = source(2_000, vec![indexer("house", &operator.torznab_url(), KEY)]);
+
+    let users = [user("my-jackett", &mine.torznab_url(), OTHER_KEY)];
+    let candidates = search(&*source, &movie(SHAWSHANK), &users).await.unwrap();
+    assert_eq!(find(&candidates, &hash(1)).indexer, "house");
+    assert_eq!(find(&candidates, &hash(2)).indexer, "my-jackett");
+    assert_eq!(mine.calls()[0].param("apikey"), Some(OTHER_KEY));
+    assert_eq!(
+        operator.calls()[0].param("apikey"),
+        Some(KEY),
+        "each indexer gets its own key"
+    );
+
+    let no_operator = source_without_indexers();
+    let users = [user("", &mine.torznab_url(), OTHER_KEY)];
+    let candidates = search(&*no_operator, &movie(SHAWSHANK), &users).await.unwrap();
+    assert_eq!(candidates[0].indexer, "127.0.0.1");
+}
+
+fn source_without_indexers() -> Arc<dyn SourceProvider> {
+    source(2_000, vec![])
+}
+
+#[tokio::test]
+async fn at_most_five_user_indexers_are_used() {
+    let fake = FakeTorznab::start(KEY).await;
+    fake.add_release(Release::movie(SHAWSHANK, "x", &hash(1)));
+    let users: Vec<UserIndexer> = (1..=7)
+        .map(|i| user(&format!("user{i}"), &fake.torznab_url_for(&format!("ix{i}")), KEY))
+        .collect();
+
+    let candidates = search(&*source_without_indexers(), &movie(SHAWSHANK), &users)
+        .await
+        .unwrap();
+
+    assert_eq!(candidates.len(), 1, "one hash, merged");
+    let mut ids: Vec<String> = fake.calls().into_iter().filter_map(|c| c.indexer_id).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["ix1", "ix2", "ix3", "ix4", "ix5"]);
+}
+
+#[tokio::test]
+async fn a_url_already_ending_in_api_is_not_doubled() {
+    let fake = FakeTorznab::start(KEY).await;
+    fake.add_release(Release::movie(SHAWSHANK, "x", &hash(1)));
+    let url = format!("{}/api", fake.torznab_url_for("yts"));
+    let source = source(2_000, vec![indexer("yts", &url, KEY)]);
+
+    let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(fake.calls()[0].path, "/api/v2.0/indexers/yts/results/torznab/api");
+}
+
+#[tokio::test]
+async fn api_keys_never_reach_errors_or_logs() {
+    let (logs, _guard) = capture_logs();
+    let user_key = "user-secret-key-9e107d";
+    let wrong = FakeTorznab::start(KEY).await;
+    let broken = FakeTorznab::start(KEY).await;
+    broken.set_mode(Mode::ServerError);
+    let slow = FakeTorznab::start(KEY).await;
+    slow.set_mode(Mode::Slow(Duration::from_secs(5)));
+    let invalid = FakeTorznab::start(KEY).await;
+    invalid.set_mode(Mode::InvalidXml);
+    let good = FakeTorznab::start(KEY).await;
+    good.add_release(Release::movie(SHAWSHANK, "good", &hash(1)));
+    let source = source(
+        400,
+        vec![
+            indexer("wrongkey", &wrong.torznab_url(), "operator-wrong-key-a1b2c3"),
+            indexer("broken", &broken.torznab_url(), KEY),
+            indexer("closed", &closed_port_url(), KEY),
+            indexer("sleepy", &slow.torznab_url(), KEY),
+            indexer("invalid", &invalid.torznab_url(), KEY),
+        ],
+    );
+    let users = [
+        user("user-broken", &broken.torznab_url(), user_key),
+        user("user-good", &good.torznab_url(), KEY),
+    ];
+
+    // Some indexers answer: the failures are logged.
+    let candidates = search(&*source, &movie(SHAWSHANK), &users).await.unwrap();
+    assert_eq!(sorted_hashes(&candidates), vec![hash(1)]);
+    // None answers: the failures are in the error too.
+    let users = [user("user-broken", &broken.torznab_url(), user_key)];
+    let message = upstream_message(search(&*source, &episode(BREAKING_BAD, 1, 1), &users).await);
+
+    let logs = logs.text();
+    for name in [
+        "wrongkey",
+        "broken",
+        "closed",
+        "sleepy",
+        "invalid",
+        "user-broken",
+        "user-good",
+    ] {
+        assert!(logs.contains(name), "the log names {name}: {logs}");
+    }
+    for secret in [KEY, "operator-wrong-key-a1b2c3", user_key, "apikey="] {
+        assert!(!logs.contains(secret), "the log leaks {secret}: {logs}");
+        assert!(!message.contains(secret), "the error leaks {secret}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn the_fake_answers_caps_and_rejects_a_wrong_key_like_jackett() {
+    let fake = FakeTorznab::start(KEY).await;
+    let client = reqwest::Client::new();
+    let get = |query: String| {
+        let client = client.clone();
+        let url = format!("{}/api?{query}", fake.torznab_url());
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+
+    let (status, caps) = get(format!("t=caps&apikey={KEY}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        caps.contains(r#"<movie-search available="yes" supportedParams="q,imdbid" />"#),
+        "{caps}"
+    );
+    assert!(
+        caps.contains(r#"<tv-search available="yes" supportedParams="q,season,ep,imdbid" />"#),
+        "{caps}"
+    );
+
+    let (status, body) = get("t=movie&imdbid=tt0111161&apikey=nope".to_string()).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"<error code="100" description="Invalid API Key" />"#),
+        "{body}"
+    );
+    let (_, body) = get("t=movie&imdbid=tt0111161".to_string()).await;
+    assert!(body.contains(r#"code="100""#), "{body}");
+
+    fake.add_release(Release::movie(SHAWSHANK, "A & B <1080p>", &hash(1)));
+    let (_, feed) = get(format!("t=movie&imdbid=tt0111161&apikey={KEY}")).await;
+    assert!(
+        feed.contains(r#"xmlns:torznab="http://torznab.com/schemas/2015/feed""#),
+        "{feed}"
+    );
+    assert!(feed.contains("<title>A &amp; B &lt;1080p&gt;</title>"), "{feed}");
+    assert!(feed.contains(r#"type="application/x-bittorrent""#), "{feed}");
+    assert!(
+        feed.contains(&format!(r#"<torznab:attr name="infohash" value="{}" />"#, hash(1))),
+        "{feed}"
+    );
+
+    assert_eq!(fake.count_t("caps"), 1);
+    assert_eq!(fake.count_t("movie"), 3);
+    assert_eq!(fake.call_count(), 4);
+}
