@@ -43,11 +43,7 @@ pub struct Credential {
 
 impl Credential {
     pub fn new(key: Secret, provider: &'static str) -> Self {
-        Self {
-            key,
-            provider,
-            usage: None,
-        }
+        Self { key, provider, usage: None }
     }
 }
 
@@ -78,6 +74,31 @@ pub struct UsageEvent {
     pub bytes: u64,
 }
 
+/// A usage event as the host's spool stores it and a provider delivers it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsageRecord {
+    /// Unique per event, so a receiver can drop a duplicate after a lost reply.
+    pub event_id: String,
+    /// The auth provider that granted the credential and delivers the record.
+    pub provider: String,
+    pub user_id: String,
+    pub pool_key_id: String,
+    pub hash: String,
+    pub cached: bool,
+    pub bytes: u64,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+}
+
+/// Why a delivery failed. A retryable failure (timeout, 5xx) is tried again later; any other
+/// (the receiver rejected the record) is dropped with an error log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub retryable: bool,
+    pub message: String,
+}
+
 #[async_trait]
 pub trait AuthProvider: Send + Sync {
     /// The registry name (`chillstreams`, `token`).
@@ -85,9 +106,11 @@ pub trait AuthProvider: Send + Sync {
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome;
 
-    /// Called in the background after a successful playback with a credential this provider
-    /// granted. It must not fail the playback; errors are the provider's to log.
-    async fn record_usage(&self, _credential: &Credential, _event: &UsageEvent) {}
+    /// Delivers one usage event (the host's durable spool calls this from a background worker,
+    /// with retries). `Ok` means the receiver has it and the spool may delete it.
+    async fn deliver_usage(&self, _record: &UsageRecord) -> Result<(), UsageError> {
+        Ok(())
+    }
 }
 
 /// Why the chain found no credential, most specific first.
@@ -145,23 +168,15 @@ impl AuthChain {
                 }
                 AuthOutcome::Denied { message } => {
                     tracing::info!(provider = name, store = %request.entry.c, reason = %message, "auth denied; trying next provider");
-                    denied.get_or_insert(AuthChainError::Denied {
-                        provider: name,
-                        message,
-                    });
+                    denied.get_or_insert(AuthChainError::Denied { provider: name, message });
                 }
                 AuthOutcome::Failed { message } => {
                     tracing::warn!(provider = name, store = %request.entry.c, reason = %message, "auth provider failed; trying next provider");
-                    failed.get_or_insert(AuthChainError::Failed {
-                        provider: name,
-                        message,
-                    });
+                    failed.get_or_insert(AuthChainError::Failed { provider: name, message });
                 }
             }
         }
-        Err(denied.or(failed).unwrap_or_else(|| AuthChainError::NoCredentials {
-            store: request.entry.c.clone(),
-        }))
+        Err(denied.or(failed).unwrap_or_else(|| AuthChainError::NoCredentials { store: request.entry.c.clone() }))
     }
 }
 
@@ -184,27 +199,13 @@ mod tests {
     type Scripted = (&'static str, fn() -> AuthOutcome);
 
     fn chain(outcomes: &[Scripted]) -> AuthChain {
-        AuthChain::new(
-            outcomes
-                .iter()
-                .map(|(n, f)| Arc::new(Fixed(n, *f)) as Arc<dyn AuthProvider>)
-                .collect(),
-        )
+        AuthChain::new(outcomes.iter().map(|(n, f)| Arc::new(Fixed(n, *f)) as Arc<dyn AuthProvider>).collect())
     }
 
     async fn run(chain: &AuthChain) -> Result<Credential, AuthChainError> {
-        let entry = StoreEntry {
-            c: "tb".into(),
-            ..Default::default()
-        };
+        let entry = StoreEntry { c: "tb".into(), ..Default::default() };
         let device = DeviceId::from_client([127, 0, 0, 1].into(), "ua");
-        chain
-            .resolve(&AuthRequest {
-                entry: &entry,
-                device: &device,
-                purpose: AuthPurpose::StreamList,
-            })
-            .await
+        chain.resolve(&AuthRequest { entry: &entry, device: &device, purpose: AuthPurpose::StreamList }).await
     }
 
     fn granted() -> AuthOutcome {
@@ -222,9 +223,7 @@ mod tests {
 
     #[tokio::test]
     async fn first_grant_wins_after_denials_and_failures() {
-        let c = run(&chain(&[("a", denied), ("c", failed), ("b", granted)]))
-            .await
-            .unwrap();
+        let c = run(&chain(&[("a", denied), ("c", failed), ("b", granted)])).await.unwrap();
         assert_eq!(c.provider, "b");
         assert_eq!(c.key.expose(), "k");
     }
@@ -232,21 +231,9 @@ mod tests {
     #[tokio::test]
     async fn denial_beats_failure_beats_nothing() {
         let e = run(&chain(&[("a", failed), ("b", denied)])).await.unwrap_err();
-        assert_eq!(
-            e,
-            AuthChainError::Denied {
-                provider: "b",
-                message: "no".into()
-            }
-        );
+        assert_eq!(e, AuthChainError::Denied { provider: "b", message: "no".into() });
         let e = run(&chain(&[("a", failed), ("b", skip)])).await.unwrap_err();
-        assert_eq!(
-            e,
-            AuthChainError::Failed {
-                provider: "a",
-                message: "down".into()
-            }
-        );
+        assert_eq!(e, AuthChainError::Failed { provider: "a", message: "down".into() });
         let e = run(&chain(&[("a", skip)])).await.unwrap_err();
         assert!(e.to_string().contains("no usable credentials"), "{e}");
         let e = run(&chain(&[])).await.unwrap_err();

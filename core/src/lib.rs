@@ -4,6 +4,7 @@
 //! This crate must not depend on the host, on any plugin crate, or on an HTTP server.
 
 pub mod auth;
+pub mod cache;
 pub mod device;
 pub mod hash;
 pub mod registry;
@@ -17,7 +18,8 @@ pub use async_trait::async_trait;
 pub use inventory;
 
 pub use auth::{
-    AuthChain, AuthChainError, AuthOutcome, AuthProvider, AuthPurpose, AuthRequest, Credential, UsageEvent, UsageTag,
+    AuthChain, AuthChainError, AuthOutcome, AuthProvider, AuthPurpose, AuthRequest, Credential, UsageError, UsageEvent,
+    UsageRecord, UsageTag,
 };
 pub use device::DeviceId;
 pub use hash::InfoHash;

@@ -49,9 +49,7 @@ impl Env {
             None => Ok(None),
             Some(v) if v == "true" || v == "1" => Ok(Some(true)),
             Some(v) if v == "false" || v == "0" => Ok(Some(false)),
-            Some(v) => Err(ConfigError::new(format!(
-                "{name}={v:?} is not a valid flag: use true, false, 1 or 0"
-            ))),
+            Some(v) => Err(ConfigError::new(format!("{name}={v:?} is not a valid flag: use true, false, 1 or 0"))),
         }
     }
 }
@@ -77,11 +75,7 @@ impl fmt::Debug for PluginSettings {
 
 impl PluginSettings {
     pub fn new(section: impl Into<String>, table: toml::Table, env: Env) -> Self {
-        Self {
-            section: section.into(),
-            table,
-            env,
-        }
+        Self { section: section.into(), table, env }
     }
 
     /// Deserialises the table into the plugin's config type. Config types use
@@ -132,14 +126,10 @@ mod tests {
             url: Option<String>,
         }
         let table: toml::Table = toml::from_str("urll = 'x'").unwrap();
-        let err = PluginSettings::new("store.x", table, Env::default())
-            .parse::<C>()
-            .unwrap_err();
+        let err = PluginSettings::new("store.x", table, Env::default()).parse::<C>().unwrap_err();
         assert!(err.0.contains("[store.x]") && err.0.contains("urll"), "{err}");
         let table: toml::Table = toml::from_str("url = 5").unwrap();
-        let err = PluginSettings::new("store.x", table, Env::default())
-            .parse::<C>()
-            .unwrap_err();
+        let err = PluginSettings::new("store.x", table, Env::default()).parse::<C>().unwrap_err();
         assert!(err.0.starts_with("[store.x] url: invalid type"), "{err}");
     }
 }

@@ -70,11 +70,7 @@ pub enum StoreError {
     #[error("{store} needs a paid plan for this: {message}")]
     PaymentRequired { store: &'static str, message: String },
     #[error("{store} is rate limiting requests: {message}")]
-    RateLimited {
-        store: &'static str,
-        retry_after: Option<Duration>,
-        message: String,
-    },
+    RateLimited { store: &'static str, retry_after: Option<Duration>, message: String },
     #[error("{store} account limit reached: {message}")]
     LimitExceeded { store: &'static str, message: String },
     #[error("{store}: not found: {message}")]
@@ -86,10 +82,7 @@ pub enum StoreError {
     #[error("{store} did not answer in time")]
     Timeout { store: &'static str },
     #[error("{store} support is not available yet ({operation} is not implemented)")]
-    NotImplemented {
-        store: &'static str,
-        operation: &'static str,
-    },
+    NotImplemented { store: &'static str, operation: &'static str },
     #[error("{store} failed: {message}")]
     Upstream { store: &'static str, message: String },
 }
@@ -147,10 +140,7 @@ pub struct NotImplementedStore {
 
 impl NotImplementedStore {
     fn err<T>(&self, operation: &'static str) -> Result<T, StoreError> {
-        Err(StoreError::NotImplemented {
-            store: self.display_name,
-            operation,
-        })
+        Err(StoreError::NotImplemented { store: self.display_name, operation })
     }
 }
 

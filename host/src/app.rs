@@ -11,7 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chillproxy_core::{InfoHash, MediaKind};
+use chillproxy_core::{ConfigError, InfoHash, MediaKind};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::client::{public_base_url, ClientInfo};
@@ -22,6 +22,7 @@ use crate::playback::{resolve_link, PlaybackError, PlaybackRequest};
 use crate::plugins::Plugins;
 use crate::streams::{list_streams, StreamRequest};
 use crate::stremio::{encode_segment, warning, StreamList};
+use crate::usage::UsageSpool;
 use crate::userconfig::{ConfigProblem, UserConfig};
 
 /// Everything a request handler may need. Cheap to clone.
@@ -34,18 +35,24 @@ struct Inner {
     config: Config,
     plugins: Plugins,
     store_codes: Vec<&'static str>,
+    usage: UsageSpool,
 }
 
 impl AppState {
-    pub fn new(config: Config, plugins: Plugins) -> Self {
+    /// Opens the usage spool; call [`AppState::start_background`] inside the runtime.
+    pub fn new(config: Config, plugins: Plugins) -> Result<Self, ConfigError> {
         let store_codes = plugins.stores.iter().map(|s| s.code()).collect();
-        Self {
-            inner: Arc::new(Inner {
-                config,
-                plugins,
-                store_codes,
-            }),
-        }
+        let usage = UsageSpool::open(&config.usage)?;
+        Ok(Self { inner: Arc::new(Inner { config, plugins, store_codes, usage }) })
+    }
+
+    /// Starts background work (usage delivery).
+    pub fn start_background(&self) {
+        self.inner.usage.start(self.inner.plugins.auth.clone());
+    }
+
+    pub fn usage(&self) -> &UsageSpool {
+        &self.inner.usage
     }
 
     pub fn config(&self) -> &Config {
@@ -71,33 +78,22 @@ pub fn app(state: AppState) -> Router {
         .allow_headers(Any);
     let strem = get(playback);
     let addon = Router::new()
-        .route(
-            "/stremio/torz/",
-            get(|| async { Redirect::to("/stremio/torz/configure") }),
-        )
+        .route("/stremio/torz/", get(|| async { Redirect::to("/stremio/torz/configure") }))
         .route("/stremio/torz/manifest.json", get(unconfigured_manifest))
         .route("/stremio/torz/configure", get(configure_page))
         .route("/stremio/torz/{config}/manifest.json", get(configured_manifest))
         .route("/stremio/torz/{config}/configure", get(configure_page))
         .route("/stremio/torz/{config}/stream/{kind}/{id}", get(stream_list))
-        .route(
-            "/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}",
-            strem.clone(),
-        )
-        .route(
-            "/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/",
-            strem.clone(),
-        )
-        .route(
-            "/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}",
-            strem,
-        )
+        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}", strem.clone())
+        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/", strem.clone())
+        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}", strem)
         .layer(middleware::from_fn(answer_options))
         .layer(cors);
-    Router::new()
-        .route("/health", get(health))
-        .merge(addon)
-        .with_state(state)
+    let mut router = Router::new().route("/health", get(health)).merge(addon);
+    if state.config().server.bench_endpoint {
+        router = router.route("/_bench/fixed/{bytes}", get(bench_fixed));
+    }
+    router.with_state(state)
 }
 
 /// Stremio and browsers may send a bare `OPTIONS` (no preflight headers): answer 200, empty.
@@ -106,6 +102,13 @@ async fn answer_options(request: Request, next: Next) -> Response {
         return StatusCode::OK.into_response();
     }
     next.run(request).await
+}
+
+/// The load benchmark's ceiling: a JSON body of `bytes` bytes (at most 1 MiB), no work.
+async fn bench_fixed(Path(bytes): Path<usize>) -> Response {
+    let bytes = bytes.clamp(16, 1024 * 1024);
+    let body = format!("{{\"streams\":\"{}\"}}", "x".repeat(bytes - 14));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn health() -> impl IntoResponse {
@@ -207,10 +210,7 @@ async fn playback_link(
     let hash = InfoHash::parse(param("hash")).ok_or_else(|| PlaybackError::BadRequest("invalid info hash".into()))?;
     let file_idx = match param("file_idx") {
         "-1" => None,
-        raw => Some(
-            raw.parse::<u64>()
-                .map_err(|_| PlaybackError::BadRequest("invalid file index".into()))?,
-        ),
+        raw => Some(raw.parse::<u64>().map_err(|_| PlaybackError::BadRequest("invalid file index".into()))?),
     };
     let file_name = params.get("file_name").map(String::as_str).filter(|n| !n.is_empty());
     let client = ClientInfo::from_request(peer, headers, &state.config().server);
@@ -291,11 +291,7 @@ document.getElementById('make').onclick = function () {{
 }
 
 fn encode_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 #[allow(dead_code)]

@@ -27,11 +27,7 @@ impl ClientInfo {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
 fn is_trusted(peer: IpAddr, trusted: &[IpNet]) -> bool {
@@ -46,21 +42,14 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(peer, trusted) {
         return peer;
     }
-    let forwarded = header(headers, "x-forwarded-for")
-        .and_then(|v| v.split(',').next())
-        .and_then(parse_ip);
-    forwarded
-        .or_else(|| header(headers, "x-real-ip").and_then(parse_ip))
-        .unwrap_or(peer)
+    let forwarded = header(headers, "x-forwarded-for").and_then(|v| v.split(',').next()).and_then(parse_ip);
+    forwarded.or_else(|| header(headers, "x-real-ip").and_then(parse_ip)).unwrap_or(peer)
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:80` or `::1`.
 fn parse_ip(raw: &str) -> Option<IpAddr> {
     let raw = raw.trim();
-    raw.parse::<IpAddr>()
-        .ok()
-        .or_else(|| raw.parse::<SocketAddr>().ok().map(|s| s.ip()))
-        .map(|ip| ip.to_canonical())
+    raw.parse::<IpAddr>().ok().or_else(|| raw.parse::<SocketAddr>().ok().map(|s| s.ip())).map(|ip| ip.to_canonical())
 }
 
 /// The base URL for links this server generates: `[server] public_url`, else the request's
@@ -89,9 +78,7 @@ pub fn public_base_url(peer: SocketAddr, headers: &HeaderMap, server: &ServerCon
 fn is_valid_host(host: &str) -> bool {
     host.len() <= 255
         && !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
 }
 
 #[cfg(test)]
@@ -111,24 +98,12 @@ mod tests {
     fn forwarding_headers_count_only_from_trusted_peers() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let h = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.2")]);
-        assert_eq!(
-            client_ip("192.0.2.1".parse().unwrap(), &h, &trusted),
-            "192.0.2.1".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            client_ip("10.1.2.3".parse().unwrap(), &h, &trusted),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_ip("192.0.2.1".parse().unwrap(), &h, &trusted), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
         let h = headers(&[("x-real-ip", "198.51.100.4")]);
-        assert_eq!(
-            client_ip("10.1.2.3".parse().unwrap(), &h, &trusted),
-            "198.51.100.4".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "198.51.100.4".parse::<IpAddr>().unwrap());
         let h = headers(&[("x-forwarded-for", "garbage")]);
-        assert_eq!(
-            client_ip("10.1.2.3".parse().unwrap(), &h, &trusted),
-            "10.1.2.3".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "10.1.2.3".parse::<IpAddr>().unwrap());
         // IPv4-mapped IPv6 peers match IPv4 ranges.
         let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(
@@ -139,33 +114,18 @@ mod tests {
 
     #[test]
     fn base_url_prefers_public_url_then_trusted_forwarded_headers() {
-        let mut server = ServerConfig {
-            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
-            ..Default::default()
-        };
+        let mut server = ServerConfig { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Default::default() };
         let h = headers(&[
             ("host", "addon.local:8080"),
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "addon.example.com"),
         ]);
-        assert_eq!(
-            public_base_url("127.0.0.1:5000".parse().unwrap(), &h, &server),
-            "https://addon.example.com"
-        );
-        assert_eq!(
-            public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server),
-            "http://addon.local:8080"
-        );
+        assert_eq!(public_base_url("127.0.0.1:5000".parse().unwrap(), &h, &server), "https://addon.example.com");
+        assert_eq!(public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server), "http://addon.local:8080");
         server.public_url = Some("https://fixed.example".into());
-        assert_eq!(
-            public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server),
-            "https://fixed.example"
-        );
+        assert_eq!(public_base_url("192.0.2.1:5000".parse().unwrap(), &h, &server), "https://fixed.example");
         let bad = headers(&[("host", "evil.com/<script>")]);
         server.public_url = None;
-        assert_eq!(
-            public_base_url("192.0.2.1:5000".parse().unwrap(), &bad, &server),
-            "http://0.0.0.0:8080"
-        );
+        assert_eq!(public_base_url("192.0.2.1:5000".parse().unwrap(), &bad, &server), "http://0.0.0.0:8080");
     }
 }

@@ -25,6 +25,10 @@ pub struct ServerConfig {
     /// Peers allowed to set `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto`/`X-Forwarded-Host`.
     #[serde(default = "default_trusted_proxies", with = "nets")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Serve `GET /_bench/fixed/{bytes}`, a fixed JSON body, as the load benchmark's ceiling.
+    /// Off in production.
+    #[serde(default)]
+    pub bench_endpoint: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -32,10 +36,7 @@ fn default_listen() -> SocketAddr {
 }
 
 fn default_trusted_proxies() -> Vec<IpNet> {
-    vec![
-        IpNet::from(IpAddr::from([127, 0, 0, 1])),
-        IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
-    ]
+    vec![IpNet::from(IpAddr::from([127, 0, 0, 1])), IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST))]
 }
 
 impl Default for ServerConfig {
@@ -44,6 +45,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             public_url: None,
             trusted_proxies: default_trusted_proxies(),
+            bench_endpoint: false,
         }
     }
 }
@@ -91,9 +93,59 @@ fn default_poll_interval_ms() -> u64 {
 
 impl Default for PlaybackConfig {
     fn default() -> Self {
+        Self { wait_ms: default_wait_ms(), poll_interval_ms: default_poll_interval_ms() }
+    }
+}
+
+/// `[usage]`: the durable spool of usage events (Chillstreams `log-usage`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageConfig {
+    /// The spool file (an embedded database); its folder is created when missing.
+    #[serde(default = "default_spool_path")]
+    pub spool_path: std::path::PathBuf,
+    /// At most this many undelivered events are kept; beyond it new events are dropped with an
+    /// error log and a counter.
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    /// Deliveries in flight at once.
+    #[serde(default = "default_usage_concurrency")]
+    pub max_in_flight: usize,
+    /// First and largest pause after a failed delivery (exponential backoff between them).
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+}
+
+fn default_spool_path() -> std::path::PathBuf {
+    "./data/usage.db".into()
+}
+
+fn default_max_events() -> u64 {
+    1_000_000
+}
+
+fn default_usage_concurrency() -> usize {
+    8
+}
+
+fn default_backoff_initial_ms() -> u64 {
+    500
+}
+
+fn default_backoff_max_ms() -> u64 {
+    60_000
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
         Self {
-            wait_ms: default_wait_ms(),
-            poll_interval_ms: default_poll_interval_ms(),
+            spool_path: default_spool_path(),
+            max_events: default_max_events(),
+            max_in_flight: default_usage_concurrency(),
+            backoff_initial_ms: default_backoff_initial_ms(),
+            backoff_max_ms: default_backoff_max_ms(),
         }
     }
 }
@@ -101,6 +153,8 @@ impl Default for PlaybackConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    usage: UsageConfig,
     #[serde(default)]
     server: ServerConfig,
     #[serde(default)]
@@ -194,9 +248,7 @@ impl<T: Descriptor> Section<T> {
                 None => descriptor.enabled_by_default(),
                 Some(toml::Value::Boolean(b)) => b,
                 Some(other) => {
-                    return Err(ConfigError::new(format!(
-                        "[{section}] enabled must be true or false, found {other}"
-                    )))
+                    return Err(ConfigError::new(format!("[{section}] enabled must be true or false, found {other}")))
                 }
             };
             if let Some(var) = descriptor.enable_env() {
@@ -206,12 +258,7 @@ impl<T: Descriptor> Section<T> {
             }
             let settings = PluginSettings::new(section, table, env.clone());
             (descriptor.check())(&settings)?;
-            plugins.push(PluginState {
-                descriptor,
-                settings,
-                enabled,
-                listed: listed.iter().any(|n| n == name),
-            });
+            plugins.push(PluginState { descriptor, settings, enabled, listed: listed.iter().any(|n| n == name) });
         }
 
         let mut active = Vec::new();
@@ -224,11 +271,7 @@ impl<T: Descriptor> Section<T> {
                 }
             }
         }
-        Ok(Self {
-            list_key,
-            plugins,
-            active,
-        })
+        Ok(Self { list_key, plugins, active })
     }
 
     pub fn state(&self, name: &str) -> Option<&PluginState<T>> {
@@ -239,12 +282,7 @@ impl<T: Descriptor> Section<T> {
         let mut out = toml::Table::new();
         out.insert(
             self.list_key.to_string(),
-            toml::Value::Array(
-                self.active
-                    .iter()
-                    .map(|p| toml::Value::String(p.name().to_string()))
-                    .collect(),
-            ),
+            toml::Value::Array(self.active.iter().map(|p| toml::Value::String(p.name().to_string())).collect()),
         );
         for state in &self.plugins {
             let mut table = toml::Table::new();
@@ -263,6 +301,7 @@ impl<T: Descriptor> Section<T> {
 pub struct Config {
     pub server: ServerConfig,
     pub playback: PlaybackConfig,
+    pub usage: UsageConfig,
     pub auth: Section<AuthPlugin>,
     pub store: Section<StorePlugin>,
     pub source: Section<SourcePlugin>,
@@ -301,6 +340,7 @@ impl Config {
         Ok(Self {
             server,
             playback,
+            usage: raw.usage,
             auth: Section::load(raw.auth, "chain", env)?,
             store: Section::load(raw.store, "enabled", env)?,
             source: Section::load(raw.source, "chain", env)?,
@@ -315,6 +355,9 @@ impl Config {
         }
         if let Ok(playback) = toml::Table::try_from(&self.playback) {
             root.insert("playback".into(), toml::Value::Table(playback));
+        }
+        if let Ok(usage) = toml::Table::try_from(&self.usage) {
+            root.insert("usage".into(), toml::Value::Table(usage));
         }
         root.insert("auth".into(), toml::Value::Table(self.auth.effective()));
         root.insert("store".into(), toml::Value::Table(self.store.effective()));

@@ -47,10 +47,7 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn load(path: &std::path::Path, env: &Env) -> Result<(Config, Plugins), String> {
@@ -84,9 +81,17 @@ fn serve(path: &std::path::Path, env: &Env) -> ExitCode {
             }
         };
         tracing::info!(%listen, version = env!("CARGO_PKG_VERSION"), "chillproxy listening");
-        let state = AppState::new(config, plugins);
-        match server::serve(listener, state, server::shutdown_signal()).await {
+        let state = match AppState::new(config, plugins) {
+            Ok(state) => state,
+            Err(e) => {
+                eprintln!("chillproxy: invalid configuration: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        state.start_background();
+        match server::serve(listener, state.clone(), server::shutdown_signal()).await {
             Ok(()) => {
+                state.usage().shutdown().await;
                 tracing::info!("chillproxy stopped");
                 ExitCode::SUCCESS
             }
@@ -101,10 +106,7 @@ fn serve(path: &std::path::Path, env: &Env) -> ExitCode {
 fn check_config(path: &std::path::Path, env: &Env) -> ExitCode {
     match load(path, env) {
         Ok((config, _)) => {
-            println!(
-                "# {} is valid. Effective configuration (secrets redacted):\n",
-                path.display()
-            );
+            println!("# {} is valid. Effective configuration (secrets redacted):\n", path.display());
             print!("{}", config.effective_toml());
             ExitCode::SUCCESS
         }
@@ -131,42 +133,23 @@ fn list_plugins(path: &std::path::Path, env: &Env) -> ExitCode {
     fn active<T: Descriptor>(section: Option<&Section<T>>, name: &str) -> Option<bool> {
         section.map(|s| s.active.iter().any(|p| p.name() == name))
     }
-    let lists = (
-        registry::list::<AuthPlugin>(),
-        registry::stores(),
-        registry::list::<SourcePlugin>(),
-    );
+    let lists = (registry::list::<AuthPlugin>(), registry::stores(), registry::list::<SourcePlugin>());
     let (Ok(auth), Ok(stores), Ok(sources)) = lists else {
         eprintln!("chillproxy: the plugin registry is inconsistent (duplicate names or codes)");
         return ExitCode::FAILURE;
     };
     println!("auth plugins (tried in [auth] chain order):");
     for p in auth {
-        println!(
-            "  {:<16} {:<9} {}",
-            p.name,
-            status(active(config.as_ref().map(|c| &c.auth), p.name)),
-            p.summary
-        );
+        println!("  {:<16} {:<9} {}", p.name, status(active(config.as_ref().map(|c| &c.auth), p.name)), p.summary);
     }
     println!("store plugins:");
     for p in stores {
         let code = format!("{} ({})", p.name, p.code);
-        println!(
-            "  {:<16} {:<9} {}",
-            code,
-            status(active(config.as_ref().map(|c| &c.store), p.name)),
-            p.summary
-        );
+        println!("  {:<16} {:<9} {}", code, status(active(config.as_ref().map(|c| &c.store), p.name)), p.summary);
     }
     println!("source plugins:");
     for p in sources {
-        println!(
-            "  {:<16} {:<9} {}",
-            p.name,
-            status(active(config.as_ref().map(|c| &c.source), p.name)),
-            p.summary
-        );
+        println!("  {:<16} {:<9} {}", p.name, status(active(config.as_ref().map(|c| &c.source), p.name)), p.summary);
     }
     ExitCode::SUCCESS
 }

@@ -32,12 +32,7 @@ pub fn parse_media(kind: &str, id: &str) -> Option<MediaQuery> {
         (MediaKind::Series, None) => return None,
         _ => {}
     }
-    Some(MediaQuery {
-        kind,
-        imdb_id: imdb_id.to_string(),
-        season,
-        episode,
-    })
+    Some(MediaQuery { kind, imdb_id: imdb_id.to_string(), season, episode })
 }
 
 fn parse_number(s: &str, max: u32) -> Option<u32> {
@@ -109,18 +104,12 @@ impl Release {
         } else {
             None
         };
-        Self {
-            resolution,
-            quality,
-            codec,
-        }
+        Self { resolution, quality, codec }
     }
 
     /// Higher is better.
     pub fn resolution_rank(&self) -> u32 {
-        self.resolution
-            .and_then(|r| r.trim_end_matches('p').parse().ok())
-            .unwrap_or(0)
+        self.resolution.and_then(|r| r.trim_end_matches('p').parse().ok()).unwrap_or(0)
     }
 
     /// Higher is better.
@@ -142,11 +131,7 @@ impl Release {
 
 /// Lowercase alphanumeric runs: `The.Movie.2019.1080p.WEB-DL` → `the movie 2019 1080p web dl`.
 fn tokens(title: &str) -> Vec<String> {
-    title
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect()
+    title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_ascii_lowercase).collect()
 }
 
 /// The (season, episode) a file or release name carries: `S01E03`, `s1e3`, `1x03`.
@@ -180,9 +165,7 @@ const VIDEO_EXTENSIONS: &[&str] = &[
 ];
 
 pub fn is_video(name: &str) -> bool {
-    name.rsplit_once('.')
-        .map(|(_, ext)| VIDEO_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
-        .unwrap_or(false)
+    name.rsplit_once('.').map(|(_, ext)| VIDEO_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())).unwrap_or(false)
 }
 
 /// Human size: `1.4 GB`, `700 MB`.
@@ -230,15 +213,9 @@ mod tests {
     #[test]
     fn release_titles() {
         let r = Release::parse("The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-GRP");
-        assert_eq!(
-            (r.resolution, r.quality, r.codec),
-            (Some("2160p"), Some("BluRay REMUX"), Some("HEVC"))
-        );
+        assert_eq!((r.resolution, r.quality, r.codec), (Some("2160p"), Some("BluRay REMUX"), Some("HEVC")));
         let r = Release::parse("Breaking Bad S01E01 720p WEB-DL x264");
-        assert_eq!(
-            (r.resolution, r.quality, r.codec),
-            (Some("720p"), Some("WEB-DL"), Some("AVC"))
-        );
+        assert_eq!((r.resolution, r.quality, r.codec), (Some("720p"), Some("WEB-DL"), Some("AVC")));
         assert!(Release::parse("x 1080p").resolution_rank() > Release::parse("x 720p").resolution_rank());
         assert_eq!(Release::parse("Something").resolution_rank(), 0);
     }

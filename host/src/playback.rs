@@ -87,12 +87,10 @@ impl IntoResponse for PlaybackError {
 /// Resolves a playback request to a direct link.
 pub async fn resolve_link(state: &AppState, request: &PlaybackRequest<'_>) -> Result<String, PlaybackError> {
     let plugins = state.plugins();
-    let entry = request
-        .config
-        .stores
-        .iter()
-        .find(|s| s.c == request.store_code)
-        .ok_or_else(|| PlaybackError::BadRequest(format!("store {:?} is not in this config", request.store_code)))?;
+    let entry =
+        request.config.stores.iter().find(|s| s.c == request.store_code).ok_or_else(|| {
+            PlaybackError::BadRequest(format!("store {:?} is not in this config", request.store_code))
+        })?;
     let store = plugins
         .store_by_code(&entry.c)
         .ok_or_else(|| PlaybackError::BadRequest(format!("store {:?} is not enabled here", entry.c)))?;
@@ -100,52 +98,38 @@ pub async fn resolve_link(state: &AppState, request: &PlaybackRequest<'_>) -> Re
     let auth = AuthRequest {
         entry,
         device: &request.client.device,
-        purpose: AuthPurpose::Playback {
-            hash: request.hash.clone(),
-        },
+        purpose: AuthPurpose::Playback { hash: request.hash.clone() },
     };
     let credential = plugins.auth.resolve(&auth).await.map_err(PlaybackError::Auth)?;
     let user_ip = public_ip(request.client.ip);
 
     let started = Instant::now();
     let settings = &state.config().playback;
-    let mut magnet = store
-        .add_magnet(&credential, &request.hash, user_ip)
-        .await
-        .map_err(|e| PlaybackError::Store(display, e))?;
+    let mut magnet =
+        store.add_magnet(&credential, &request.hash, user_ip).await.map_err(|e| PlaybackError::Store(display, e))?;
     let cached = magnet.status == MagnetStatus::Downloaded;
     while magnet.status != MagnetStatus::Downloaded {
         match magnet.status {
             MagnetStatus::Failed | MagnetStatus::Invalid => {
                 return Err(PlaybackError::Store(
                     display,
-                    StoreError::Upstream {
-                        store: display,
-                        message: "the torrent failed to download".into(),
-                    },
+                    StoreError::Upstream { store: display, message: "the torrent failed to download".into() },
                 ))
             }
             _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
-                return Err(PlaybackError::StillDownloading {
-                    store: display,
-                    status: status_name(magnet.status),
-                })
+                return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) })
             }
             _ => {}
         }
         tokio::time::sleep(settings.poll_interval()).await;
-        magnet = store
-            .get_magnet(&credential, &magnet.id, user_ip)
-            .await
-            .map_err(|e| PlaybackError::Store(display, e))?;
+        magnet =
+            store.get_magnet(&credential, &magnet.id, user_ip).await.map_err(|e| PlaybackError::Store(display, e))?;
     }
 
     let file =
         pick_file(&magnet.files, request.media, request.file_name, request.file_idx).ok_or(PlaybackError::NoFile)?;
-    let link = store
-        .generate_link(&credential, &magnet, file, user_ip)
-        .await
-        .map_err(|e| PlaybackError::Store(display, e))?;
+    let link =
+        store.generate_link(&credential, &magnet, file, user_ip).await.map_err(|e| PlaybackError::Store(display, e))?;
     tracing::info!(
         store = store.name(),
         hash = %request.hash,
@@ -155,16 +139,7 @@ pub async fn resolve_link(state: &AppState, request: &PlaybackRequest<'_>) -> Re
         "playback resolved"
     );
 
-    if credential.usage.is_some() {
-        if let Some(provider) = plugins.auth.provider(credential.provider).cloned() {
-            let event = UsageEvent {
-                hash: request.hash.clone(),
-                cached,
-                bytes: file.size,
-            };
-            tokio::spawn(async move { provider.record_usage(&credential, &event).await });
-        }
-    }
+    state.usage().record(&credential, &UsageEvent { hash: request.hash.clone(), cached, bytes: file.size });
     Ok(link)
 }
 

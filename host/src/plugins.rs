@@ -40,11 +40,7 @@ impl Plugins {
             sources = ?sources.iter().map(|s| s.name()).collect::<Vec<_>>(),
             "plugins built"
         );
-        Ok(Self {
-            auth: AuthChain::new(auth),
-            stores,
-            sources,
-        })
+        Ok(Self { auth: AuthChain::new(auth), stores, sources })
     }
 
     /// The enabled store for a user-config code (`tb`).

@@ -30,11 +30,7 @@ pub struct StreamRequest<'a> {
 
 impl StreamRequest<'_> {
     fn configure_url(&self) -> String {
-        format!(
-            "{}/stremio/torz/{}/configure",
-            self.base_url,
-            encode_segment(self.config_segment)
-        )
+        format!("{}/stremio/torz/{}/configure", self.base_url, encode_segment(self.config_segment))
     }
 }
 
@@ -76,10 +72,7 @@ pub fn store_problem(store: &str, error: &StoreError) -> (String, String) {
         StoreError::RateLimited { retry_after, .. } => (
             format!("{store} is busy"),
             match retry_after {
-                Some(after) => format!(
-                    "{store} is rate limiting requests; try again in {} s.",
-                    after.as_secs().max(1)
-                ),
+                Some(after) => format!("{store} is rate limiting requests; try again in {} s.", after.as_secs().max(1)),
                 None => format!("{store} is rate limiting requests; try again in a minute."),
             },
         ),
@@ -96,11 +89,7 @@ pub async fn list_streams(state: &AppState, request: &StreamRequest<'_>) -> Vec<
     // 1. A credential for every store entry, concurrently.
     let resolutions = join_all(request.config.stores.iter().map(|entry| async move {
         let store = plugins.store_by_code(&entry.c).cloned();
-        let auth = AuthRequest {
-            entry,
-            device: &request.client.device,
-            purpose: AuthPurpose::StreamList,
-        };
+        let auth = AuthRequest { entry, device: &request.client.device, purpose: AuthPurpose::StreamList };
         (store, plugins.auth.resolve(&auth).await)
     }))
     .await;
@@ -158,13 +147,7 @@ pub async fn list_streams(state: &AppState, request: &StreamRequest<'_>) -> Vec<
     let mut streams = Vec::new();
     for (rank, candidate) in &ranked {
         if let Some((index, _)) = cached.get(&candidate.hash) {
-            streams.push(format_stream(
-                request,
-                sessions[*index].store.code(),
-                candidate,
-                rank,
-                true,
-            ));
+            streams.push(format_stream(request, sessions[*index].store.code(), candidate, rank, true));
         }
     }
     if !request.config.cached {
@@ -198,15 +181,9 @@ struct Ranked {
 async fn find_candidates(state: &AppState, request: &StreamRequest<'_>) -> (Vec<Candidate>, Option<String>) {
     let sources = &state.plugins().sources;
     if sources.is_empty() {
-        return (
-            Vec::new(),
-            Some("This server has no torrent source enabled; tell its operator.".into()),
-        );
+        return (Vec::new(), Some("This server has no torrent source enabled; tell its operator.".into()));
     }
-    let query = SourceQuery {
-        media: request.media,
-        user_indexers: &request.config.indexers,
-    };
+    let query = SourceQuery { media: request.media, user_indexers: &request.config.indexers };
     let results = join_all(sources.iter().map(|s| s.search(&query))).await;
     let mut merged: HashMap<InfoHash, Candidate> = HashMap::new();
     let mut errors = Vec::new();
@@ -260,11 +237,7 @@ async fn check_cached(
         }
     };
     let first = &sessions[0];
-    absorb(
-        &mut cached,
-        0,
-        first.store.check_cached(&first.credential, hashes).await,
-    );
+    absorb(&mut cached, 0, first.store.check_cached(&first.credential, hashes).await);
     if sessions.len() > 1 {
         let left: Vec<InfoHash> = hashes.iter().filter(|h| !cached.contains_key(*h)).cloned().collect();
         let rest = join_all(sessions[1..].iter().map(|s| s.store.check_cached(&s.credential, &left))).await;
@@ -347,13 +320,10 @@ fn format_stream(
     }
 
     let mut lines = Vec::new();
-    let quality: Vec<String> = [
-        release.quality.map(|q| format!("💿 {q}")),
-        release.codec.map(|c| format!("🎞️ {c}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let quality: Vec<String> = [release.quality.map(|q| format!("💿 {q}")), release.codec.map(|c| format!("🎞️ {c}"))]
+        .into_iter()
+        .flatten()
+        .collect();
     if !quality.is_empty() {
         lines.push(quality.join(" "));
     }
@@ -383,13 +353,7 @@ fn format_stream(
         filename: file_name,
         video_size: rank.file.as_ref().map(|f| f.size),
     };
-    Stream {
-        url: Some(url),
-        external_url: None,
-        name,
-        description: lines.join("\n"),
-        behavior_hints: Some(hints),
-    }
+    Stream { url: Some(url), external_url: None, name, description: lines.join("\n"), behavior_hints: Some(hints) }
 }
 
 #[cfg(test)]
@@ -397,12 +361,7 @@ mod tests {
     use super::*;
 
     fn file(id: u64, name: &str, size: u64) -> StoreFile {
-        StoreFile {
-            id,
-            name: name.into(),
-            path: format!("/{name}"),
-            size,
-        }
+        StoreFile { id, name: name.into(), path: format!("/{name}"), size }
     }
 
     #[test]
@@ -414,29 +373,13 @@ mod tests {
             file(3, "Show.S01E02.mkv", 900),
             file(4, "notes.txt", 9999),
         ];
-        let episode = MediaQuery {
-            kind: MediaKind::Series,
-            imdb_id: "tt1".into(),
-            season: Some(1),
-            episode: Some(3),
-        };
+        let episode = MediaQuery { kind: MediaKind::Series, imdb_id: "tt1".into(), season: Some(1), episode: Some(3) };
         assert_eq!(pick_file(&files, &episode, None, None).unwrap().id, 1);
-        let movie = MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt1".into(),
-            season: None,
-            episode: None,
-        };
+        let movie = MediaQuery { kind: MediaKind::Movie, imdb_id: "tt1".into(), season: None, episode: None };
         assert_eq!(pick_file(&files, &movie, Some("sample.mkv"), Some(1)).unwrap().id, 2);
         assert_eq!(pick_file(&files, &movie, None, Some(1)).unwrap().id, 1);
         assert_eq!(pick_file(&files, &movie, None, None).unwrap().id, 3);
-        let missing = MediaQuery {
-            episode: Some(9),
-            ..episode
-        };
-        assert!(
-            pick_file(&files, &missing, None, None).is_none(),
-            "no file of another episode, no sample"
-        );
+        let missing = MediaQuery { episode: Some(9), ..episode };
+        assert!(pick_file(&files, &missing, None, None).is_none(), "no file of another episode, no sample");
     }
 }

@@ -67,10 +67,7 @@ mod tests {
     #[test]
     fn segments_are_encoded() {
         assert_eq!(encode_segment("eyJ+/a=="), "eyJ+%2Fa==");
-        assert_eq!(
-            encode_segment("Movie (2019) [1080p].mkv"),
-            "Movie%20%282019%29%20%5B1080p%5D.mkv"
-        );
+        assert_eq!(encode_segment("Movie (2019) [1080p].mkv"), "Movie%20%282019%29%20%5B1080p%5D.mkv");
         assert_eq!(encode_segment("../x"), "..%2Fx");
         assert_eq!(encode_segment(".."), "%2E%2E");
     }

@@ -51,10 +51,7 @@ impl UserConfig {
             .or_else(|_| URL_SAFE.decode(segment))
             .map_err(|_| ConfigProblem("the config in the URL is not valid base64".into()))?;
         let config: UserConfig = serde_json::from_slice(&bytes).map_err(|e| {
-            ConfigProblem(format!(
-                "the config is not valid JSON of the expected shape ({})",
-                json_reason(&e)
-            ))
+            ConfigProblem(format!("the config is not valid JSON of the expected shape ({})", json_reason(&e)))
         })?;
         config.validate(enabled_codes)?;
         Ok(config)
@@ -65,14 +62,10 @@ impl UserConfig {
             return Err(ConfigProblem("stores: add at least one store".into()));
         }
         if self.stores.len() > MAX_STORES {
-            return Err(ConfigProblem(format!(
-                "stores: at most {MAX_STORES} stores are allowed"
-            )));
+            return Err(ConfigProblem(format!("stores: at most {MAX_STORES} stores are allowed")));
         }
         if self.indexers.len() > MAX_INDEXERS {
-            return Err(ConfigProblem(format!(
-                "indexers: at most {MAX_INDEXERS} indexers are allowed"
-            )));
+            return Err(ConfigProblem(format!("indexers: at most {MAX_INDEXERS} indexers are allowed")));
         }
         for (i, store) in self.stores.iter().enumerate() {
             if !enabled_codes.contains(&store.c.as_str()) {
@@ -83,10 +76,7 @@ impl UserConfig {
                 )));
             }
             if self.stores[..i].iter().any(|s| s.c == store.c) {
-                return Err(ConfigProblem(format!(
-                    "stores[{i}].c: store {:?} is listed twice",
-                    store.c
-                )));
+                return Err(ConfigProblem(format!("stores[{i}].c: store {:?} is listed twice", store.c)));
             }
             if store.token().is_none() && store.auth().is_none() {
                 return Err(ConfigProblem(format!(
@@ -156,11 +146,9 @@ mod tests {
     fn accepts_both_alphabets_padded_or_not() {
         // A JSON whose base64 contains both '+'/'/' (standard) or '-'/'_' (URL-safe).
         let json = r#"{"stores":[{"c":"tb","t":"??>>??>>"}],"cached":true}"#;
-        for encoded in [
-            STD.encode(json),
-            STD.encode(json).trim_end_matches('=').to_string(),
-            URL_SAFE_NO_PAD.encode(json),
-        ] {
+        for encoded in
+            [STD.encode(json), STD.encode(json).trim_end_matches('=').to_string(), URL_SAFE_NO_PAD.encode(json)]
+        {
             let config = UserConfig::decode(&encoded, CODES).unwrap();
             assert_eq!(config.stores[0].token().unwrap().expose(), "??>>??>>");
             assert!(config.cached);
@@ -174,21 +162,13 @@ mod tests {
         assert!(check(r#"{"stores":[{"c":"xx","t":"a"}]}"#).starts_with("stores[0].c: unknown store code \"xx\""));
         assert!(check(r#"{"stores":[{"c":"tb"}]}"#).starts_with("stores[0]: needs an API token"));
         assert!(check(r#"{"stores":[{"c":"tb","t":""}]}"#).starts_with("stores[0]: needs"));
-        assert!(
-            check(r#"{"stores":[{"c":"tb","t":"a"}],"indexers":[{"n":"x","u":"ftp://x"}]}"#)
-                .starts_with("indexers[0].u")
-        );
+        assert!(check(r#"{"stores":[{"c":"tb","t":"a"}],"indexers":[{"n":"x","u":"ftp://x"}]}"#)
+            .starts_with("indexers[0].u"));
         assert!(check(r#"{"stores":"tb"}"#).starts_with("the config is not valid JSON"));
         let many = format!(r#"{{"stores":[{}]}}"#, [r#"{"c":"tb","t":"a"}"#; 6].join(","));
         assert!(check(&many).contains("at most 5 stores"));
-        assert!(UserConfig::decode("%%%", CODES)
-            .unwrap_err()
-            .0
-            .contains("not valid base64"));
-        assert!(UserConfig::decode(&"A".repeat(9000), CODES)
-            .unwrap_err()
-            .0
-            .contains("at most 8192"));
+        assert!(UserConfig::decode("%%%", CODES).unwrap_err().0.contains("not valid base64"));
+        assert!(UserConfig::decode(&"A".repeat(9000), CODES).unwrap_err().0.contains("at most 8192"));
     }
 
     #[test]
@@ -199,10 +179,7 @@ mod tests {
             r#"{"stores":[{"c":"tb","t":987654321}]}"#,
         ] {
             let problem = UserConfig::decode(&STD.encode(json), CODES).unwrap_err().0;
-            assert!(
-                !problem.contains("SECRET-TOKEN") && !problem.contains("987654321"),
-                "{problem}"
-            );
+            assert!(!problem.contains("SECRET-TOKEN") && !problem.contains("987654321"), "{problem}");
             assert!(problem.contains("column"), "{problem}");
         }
     }

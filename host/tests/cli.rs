@@ -33,11 +33,7 @@ fn chillproxy() -> Command {
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output { status, stdout, stderr } = cmd.output().expect("run chillproxy");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into(),
-        String::from_utf8_lossy(&stderr).into(),
-    )
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
 }
 
 fn temp_config(name: &str, text: &str) -> PathBuf {
@@ -52,10 +48,7 @@ fn temp_config(name: &str, text: &str) -> PathBuf {
 fn check_config_accepts_the_repo_config_and_redacts_secrets() {
     let (code, out, err) = run(chillproxy().arg("check-config").arg("--config").arg(repo_config()));
     assert_eq!(code, 0, "{err}");
-    assert!(
-        out.contains("chain = [\"token\"]"),
-        "chillstreams is off by default:\n{out}"
-    );
+    assert!(out.contains("chain = [\"token\"]"), "chillstreams is off by default:\n{out}");
     assert!(out.contains("[store.torbox]"), "{out}");
 
     let (code, out, err) = run(chillproxy()
@@ -78,10 +71,7 @@ fn check_config_rejects_bad_configs_with_a_reason() {
     let cases = [
         (
             "unknown-chain.toml",
-            base.replace(
-                "chain = [\"chillstreams\", \"token\"]",
-                "chain = [\"chillstreams\", \"tokn\"]",
-            ),
+            base.replace("chain = [\"chillstreams\", \"token\"]", "chain = [\"chillstreams\", \"tokn\"]"),
             "unknown auth plugin `tokn`; available: chillstreams, token",
         ),
         (
@@ -91,10 +81,7 @@ fn check_config_rejects_bad_configs_with_a_reason() {
         ),
         (
             "unknown-key.toml",
-            base.replace(
-                "[auth.token]\nenabled = true",
-                "[auth.token]\nenabled = true\ncolour = \"blue\"",
-            ),
+            base.replace("[auth.token]\nenabled = true", "[auth.token]\nenabled = true\ncolour = \"blue\""),
             "unknown field `colour`",
         ),
         (
@@ -102,20 +89,13 @@ fn check_config_rejects_bad_configs_with_a_reason() {
             base.replace("[server]\n", "[server]\nlisten_port = 9\n"),
             "unknown field `listen_port`",
         ),
-        (
-            "bad-value.toml",
-            base.replace("timeout_ms = 5000", "timeout_ms = \"soon\""),
-            "timeout_ms",
-        ),
+        ("bad-value.toml", base.replace("timeout_ms = 5000", "timeout_ms = \"soon\""), "timeout_ms"),
     ];
     for (name, text, expected) in cases {
         let path = temp_config(name, &text);
         let (code, out, err) = run(chillproxy().arg("check-config").arg("--config").arg(&path));
         assert_ne!(code, 0, "{name} was accepted:\n{out}");
-        let reasons: Vec<&str> = err
-            .lines()
-            .filter(|l| l.starts_with("chillproxy: invalid configuration: "))
-            .collect();
+        let reasons: Vec<&str> = err.lines().filter(|l| l.starts_with("chillproxy: invalid configuration: ")).collect();
         assert_eq!(reasons.len(), 1, "{name}: one one-line reason expected: {err}");
         assert!(reasons[0].contains(expected), "{name}: {err}");
     }
@@ -126,10 +106,7 @@ fn check_config_rejects_bad_configs_with_a_reason() {
         .arg(repo_config())
         .env("ENABLE_CHILLSTREAMS_AUTH", "maybe"));
     assert_ne!(code, 0);
-    assert!(
-        err.contains("ENABLE_CHILLSTREAMS_AUTH=\"maybe\" is not a valid flag"),
-        "{err}"
-    );
+    assert!(err.contains("ENABLE_CHILLSTREAMS_AUTH=\"maybe\" is not a valid flag"), "{err}");
 
     let (code, _, err) = run(chillproxy()
         .arg("check-config")
@@ -137,10 +114,7 @@ fn check_config_rejects_bad_configs_with_a_reason() {
         .arg(repo_config())
         .env("ENABLE_CHILLSTREAMS_AUTH", "true"));
     assert_ne!(code, 0);
-    assert!(
-        err.contains("no API key") && err.contains("CHILLSTREAMS_API_KEY"),
-        "{err}"
-    );
+    assert!(err.contains("no API key") && err.contains("CHILLSTREAMS_API_KEY"), "{err}");
 }
 
 #[test]
@@ -159,11 +133,7 @@ fn plugins_lists_every_plugin_with_its_state() {
 fn http_get(addr: &str, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)
@@ -171,11 +141,7 @@ fn http_get(addr: &str, path: &str) -> Option<String> {
 
 #[test]
 fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = chillproxy()
         .arg("--config")
@@ -199,10 +165,7 @@ fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
 
     let manifest = http_get(&addr, "/stremio/torz/manifest.json").unwrap();
     assert!(manifest.starts_with("HTTP/1.1 200"), "{manifest}");
-    assert!(
-        manifest.to_ascii_lowercase().contains("access-control-allow-origin: *"),
-        "{manifest}"
-    );
+    assert!(manifest.to_ascii_lowercase().contains("access-control-allow-origin: *"), "{manifest}");
     let body = manifest.split("\r\n\r\n").nth(1).unwrap();
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
@@ -214,10 +177,7 @@ fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
     assert_eq!(json["behaviorHints"]["configurationRequired"], true);
     assert_eq!(json["id"], "local.chillproxy.torz");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let started = Instant::now();
     let status = loop {

@@ -24,7 +24,8 @@ impl Host {
         crate::link_plugins();
         let config = Config::from_toml(plugins_toml, &env).expect("valid test config");
         let plugins = Plugins::build(&config).expect("plugins build");
-        let state = AppState::new(config, plugins);
+        let state = AppState::new(config, plugins).expect("usage spool opens");
+        state.start_background();
         let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -35,11 +36,7 @@ impl Host {
             })
             .await;
         });
-        Host {
-            addr,
-            state,
-            _stop: stop,
-        }
+        Host { addr, state, _stop: stop }
     }
 
     pub fn url(&self) -> String {

@@ -83,35 +83,20 @@ impl Stack {
         seed_releases(&torznab);
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
 
-        let chillstreams_url = if options.chillstreams_down {
-            closed_port_url()
-        } else {
-            chillstreams.url()
-        };
+        let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
         let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml);
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
             Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
             None => Host::start(&plugins_toml, env).await,
         };
-        Stack {
-            chillstreams,
-            torbox,
-            _torbox_server: torbox_server,
-            torznab,
-            user_torznab,
-            host,
-            plugins_toml,
-        }
+        Stack { chillstreams, torbox, _torbox_server: torbox_server, torznab, user_torznab, host, plugins_toml }
     }
 
     /// The environment the host runs with.
     pub fn env_pairs(options: &StackOptions, chillstreams_url: &str) -> Vec<(&'static str, String)> {
         vec![
-            (
-                "ENABLE_CHILLSTREAMS_AUTH",
-                (if options.enable_chillstreams { "true" } else { "false" }).to_string(),
-            ),
+            ("ENABLE_CHILLSTREAMS_AUTH", (if options.enable_chillstreams { "true" } else { "false" }).to_string()),
             ("CHILLSTREAMS_API_URL", chillstreams_url.to_string()),
             ("CHILLSTREAMS_API_KEY", INTERNAL_API_KEY.to_string()),
             ("DEVSTACK_INDEXER_KEY", INDEXER_KEY.to_string()),
@@ -169,19 +154,13 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
     torbox.add_cached(
         MOVIE_2160,
         "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT",
-        &[(
-            "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT.mkv",
-            61_000_000_000,
-        )],
+        &[("The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT.mkv", 61_000_000_000)],
     );
     torbox.add_cached(
         MOVIE_1080,
         "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE",
         &[
-            (
-                "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv",
-                MOVIE_1080_BYTES,
-            ),
+            ("The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv", MOVIE_1080_BYTES),
             ("Sample/sample.mkv", 52_000_000),
             ("The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.nfo", 4_000),
         ],
@@ -197,14 +176,8 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
         "Breaking.Bad.S01E03.1080p.WEB-DL.x264",
         &[("Breaking.Bad.S01E03.1080p.WEB-DL.x264.mkv", 2_100_000_000)],
     );
-    let pack: Vec<(String, u64)> = (1..=7)
-        .map(|e| {
-            (
-                format!("Breaking.Bad.S01E{e:02}.720p.BluRay.x264.mkv"),
-                900_000_000 + e * 1_000,
-            )
-        })
-        .collect();
+    let pack: Vec<(String, u64)> =
+        (1..=7).map(|e| (format!("Breaking.Bad.S01E{e:02}.720p.BluRay.x264.mkv"), 900_000_000 + e * 1_000)).collect();
     let pack: Vec<(&str, u64)> = pack.iter().map(|(n, s)| (n.as_str(), *s)).collect();
     torbox.add_cached(SEASON_1_PACK, "Breaking.Bad.S01.720p.BluRay.x264", &pack);
     torbox.add_cached(
@@ -216,34 +189,18 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
 
 fn seed_releases(torznab: &FakeTorznab) {
     torznab.add_releases([
-        Release::movie(
-            MOVIE,
-            "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE",
-            MOVIE_1080,
-        )
-        .size(MOVIE_1080_BYTES + 52_004_000)
-        .seeders(412),
-        Release::movie(
-            MOVIE,
-            "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT",
-            MOVIE_2160,
-        )
-        .size(61_000_000_000)
-        .seeders(57),
-        Release::movie(
-            MOVIE,
-            "The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP",
-            MOVIE_720_UNCACHED,
-        )
-        .size(1_300_000_000)
-        .seeders(88),
-        Release::movie(
-            MOVIE,
-            "The.Shawshank.Redemption.1994.480p.DVDRip.XviD",
-            MOVIE_480_UNKNOWN,
-        )
-        .size(700_000_000)
-        .seeders(3),
+        Release::movie(MOVIE, "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE", MOVIE_1080)
+            .size(MOVIE_1080_BYTES + 52_004_000)
+            .seeders(412),
+        Release::movie(MOVIE, "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT", MOVIE_2160)
+            .size(61_000_000_000)
+            .seeders(57),
+        Release::movie(MOVIE, "The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP", MOVIE_720_UNCACHED)
+            .size(1_300_000_000)
+            .seeders(88),
+        Release::movie(MOVIE, "The.Shawshank.Redemption.1994.480p.DVDRip.XviD", MOVIE_480_UNKNOWN)
+            .size(700_000_000)
+            .seeders(3),
         Release::episode(SERIES, 1, 3, "Breaking.Bad.S01E03.1080p.WEB-DL.x264", EPISODE_S01E03).size(2_100_000_000),
         Release::episode(SERIES, 1, 4, "Breaking.Bad.S01E04.1080p.WEB-DL.x264", EPISODE_S01E04).size(2_000_000_000),
         Release::season_pack(SERIES, 1, "Breaking.Bad.S01.720p.BluRay.x264", SEASON_1_PACK).size(6_300_000_000),

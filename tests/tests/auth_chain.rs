@@ -43,11 +43,7 @@ timeout_ms = {timeout_ms}
 }
 
 fn entry(t: Option<&str>, auth: Option<&str>) -> StoreEntry {
-    StoreEntry {
-        c: "tb".into(),
-        t: t.map(Secret::new),
-        auth: auth.map(str::to_string),
-    }
+    StoreEntry { c: "tb".into(), t: t.map(Secret::new), auth: auth.map(str::to_string) }
 }
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -66,11 +62,7 @@ async fn resolve_from(
     extra_headers: &[(&'static str, &str)],
 ) -> (Result<Credential, AuthChainError>, ClientInfo) {
     let client = ClientInfo::from_request(peer.parse().unwrap(), &headers(extra_headers), &config.server);
-    let request = AuthRequest {
-        entry,
-        device: &client.device,
-        purpose: AuthPurpose::StreamList,
-    };
+    let request = AuthRequest { entry, device: &client.device, purpose: AuthPurpose::StreamList };
     (plugins.auth.resolve(&request).await, client)
 }
 
@@ -95,10 +87,7 @@ async fn auth_only_gets_the_pool_key_with_one_call() {
 
     let calls = fake.get_key_calls();
     assert_eq!(calls.len(), 1);
-    assert_eq!(
-        calls[0].authorization.as_deref(),
-        Some(format!("Bearer {API_KEY}").as_str())
-    );
+    assert_eq!(calls[0].authorization.as_deref(), Some(format!("Bearer {API_KEY}").as_str()));
     assert_eq!(calls[0].body["userId"], USER);
     assert_eq!(calls[0].body["action"], "init");
     assert_eq!(calls[0].body["hash"], "");
@@ -123,17 +112,10 @@ async fn playback_sends_the_hash() {
     let device = DeviceId::from_client("192.0.2.10".parse().unwrap(), UA);
     let hash = chillproxy_core::InfoHash::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
     let entry = entry(None, Some(USER));
-    let request = AuthRequest {
-        entry: &entry,
-        device: &device,
-        purpose: AuthPurpose::Playback { hash },
-    };
+    let request = AuthRequest { entry: &entry, device: &device, purpose: AuthPurpose::Playback { hash } };
     plugins.auth.resolve(&request).await.unwrap();
     drop(config);
-    assert_eq!(
-        fake.get_key_calls()[0].body["hash"],
-        "0123456789abcdef0123456789abcdef01234567"
-    );
+    assert_eq!(fake.get_key_calls()[0].body["hash"], "0123456789abcdef0123456789abcdef01234567");
 }
 
 /// Denied (4th device), down, slow, 500, garbage, allowed-without-key: with `t` the token is
@@ -156,11 +138,7 @@ async fn chillstreams_problems_fall_back_to_the_token() {
 
         let started = Instant::now();
         let credential = resolve(&setup, &entry(Some(TOKEN), Some(USER))).await.unwrap();
-        assert!(
-            started.elapsed() < Duration::from_millis(timeout_ms + 1000),
-            "{case}: took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_millis(timeout_ms + 1000), "{case}: took {:?}", started.elapsed());
         assert_eq!(credential.key.expose(), TOKEN, "{case}");
         assert_eq!(credential.provider, "token", "{case}");
 
@@ -168,13 +146,7 @@ async fn chillstreams_problems_fall_back_to_the_token() {
         match case {
             "denied" => {
                 assert_eq!(error.to_string(), DEVICE_LIMIT_MESSAGE);
-                assert!(matches!(
-                    error,
-                    AuthChainError::Denied {
-                        provider: "chillstreams",
-                        ..
-                    }
-                ));
+                assert!(matches!(error, AuthChainError::Denied { provider: "chillstreams", .. }));
                 assert_eq!(fake.devices(USER).len(), 3, "a denied device is not registered");
             }
             _ => {
@@ -213,10 +185,7 @@ async fn wrong_internal_api_key_is_a_failure_not_a_denial() {
     let setup = config(&fake.url(), "true", 5000);
     let error = resolve(&setup, &entry(None, Some(USER))).await.unwrap_err();
     assert!(matches!(error, AuthChainError::Failed { .. }), "{error:?}");
-    assert!(
-        error.to_string().contains("rejected this server's API key (HTTP 403)"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("rejected this server's API key (HTTP 403)"), "{error}");
     let credential = resolve(&setup, &entry(Some(TOKEN), Some(USER))).await.unwrap();
     assert_eq!(credential.key.expose(), TOKEN);
 }
@@ -237,11 +206,7 @@ async fn disabled_flag_skips_chillstreams_entirely() {
 async fn non_uuid_auth_is_rejected_without_a_call() {
     let fake = fake().await;
     let setup = config(&fake.url(), "true", 5000);
-    for bad in [
-        "not-a-uuid",
-        "550e8400e29b41d4a716446655440000",
-        "550e8400-e29b-41d4-a716-44665544000z",
-    ] {
+    for bad in ["not-a-uuid", "550e8400e29b41d4a716446655440000", "550e8400-e29b-41d4-a716-44665544000z"] {
         let error = resolve(&setup, &entry(None, Some(bad))).await.unwrap_err();
         assert_eq!(error.to_string(), "invalid auth format, expected UUID");
     }
@@ -267,23 +232,10 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
     // Trusted proxy (10.0.0.0/8): the header names the client.
     let (_, proxied) = resolve_from(&setup, &auth, "10.0.0.5:1002", &spoof).await;
     assert_eq!(proxied.ip.to_string(), "198.51.100.77");
-    assert_eq!(
-        proxied.device,
-        DeviceId::from_client("198.51.100.77".parse().unwrap(), UA)
-    );
+    assert_eq!(proxied.device, DeviceId::from_client("198.51.100.77".parse().unwrap(), UA));
 
-    let seen: Vec<String> = fake
-        .get_key_calls()
-        .iter()
-        .map(|c| c.body["deviceId"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        seen,
-        vec![
-            plain.device.to_string(),
-            plain.device.to_string(),
-            proxied.device.to_string()
-        ]
-    );
+    let seen: Vec<String> =
+        fake.get_key_calls().iter().map(|c| c.body["deviceId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(seen, vec![plain.device.to_string(), plain.device.to_string(), proxied.device.to_string()]);
     assert_eq!(fake.devices(USER).len(), 2);
 }

@@ -12,10 +12,7 @@ const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
 const PLAYER_UA: &str = "mpv/0.38";
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 async fn get_streams(url: &str) -> Vec<Value> {
@@ -27,10 +24,7 @@ async fn get_streams(url: &str) -> Vec<Value> {
 }
 
 fn names(streams: &[Value]) -> Vec<String> {
-    streams
-        .iter()
-        .map(|s| s["name"].as_str().unwrap_or_default().replace('\n', " "))
-        .collect()
+    streams.iter().map(|s| s["name"].as_str().unwrap_or_default().replace('\n', " ")).collect()
 }
 
 fn playable(streams: &[Value]) -> Vec<&Value> {
@@ -38,12 +32,9 @@ fn playable(streams: &[Value]) -> Vec<&Value> {
 }
 
 fn with_hash<'a>(streams: &'a [Value], hash: &str) -> &'a Value {
-    streams
-        .iter()
-        .find(|s| s["url"].as_str().is_some_and(|u| u.contains(hash)))
-        .unwrap_or_else(|| {
-            panic!("no stream for {hash} in {:#?}", names(streams));
-        })
+    streams.iter().find(|s| s["url"].as_str().is_some_and(|u| u.contains(hash))).unwrap_or_else(|| {
+        panic!("no stream for {hash} in {:#?}", names(streams));
+    })
 }
 
 fn warnings(streams: &[Value]) -> Vec<String> {
@@ -55,12 +46,7 @@ fn warnings(streams: &[Value]) -> Vec<String> {
 }
 
 async fn play(url: &str, method: reqwest::Method) -> reqwest::Response {
-    http()
-        .request(method, url)
-        .header("user-agent", PLAYER_UA)
-        .send()
-        .await
-        .unwrap()
+    http().request(method, url).header("user-agent", PLAYER_UA).send().await.unwrap()
 }
 
 async fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
@@ -86,24 +72,13 @@ async fn movie_with_chillstreams_auth_lists_cached_first_and_plays_with_the_pool
     let names = names(&streams);
     assert_eq!(
         names,
-        [
-            "⚡️ [TB] chillproxy 2160p",
-            "⚡️ [TB] chillproxy 1080p",
-            "[TB] chillproxy 720p",
-            "[TB] chillproxy 480p",
-        ],
+        ["⚡️ [TB] chillproxy 2160p", "⚡️ [TB] chillproxy 1080p", "[TB] chillproxy 720p", "[TB] chillproxy 480p",],
         "{streams:#?}"
     );
     let cached = with_hash(&streams, MOVIE_1080);
-    assert_eq!(
-        cached["behaviorHints"]["filename"],
-        "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv"
-    );
+    assert_eq!(cached["behaviorHints"]["filename"], "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv");
     assert_eq!(cached["behaviorHints"]["videoSize"], MOVIE_1080_BYTES);
-    assert!(cached["behaviorHints"]["bingeGroup"]
-        .as_str()
-        .unwrap()
-        .starts_with("chillproxy|tb|1080p"));
+    assert!(cached["behaviorHints"]["bingeGroup"].as_str().unwrap().starts_with("chillproxy|tb|1080p"));
     let description = cached["description"].as_str().unwrap();
     assert!(description.contains("💿 BluRay") && description.contains("👤 412") && description.contains("🔍 Prowlarr"));
 
@@ -111,14 +86,8 @@ async fn movie_with_chillstreams_auth_lists_cached_first_and_plays_with_the_pool
     let response = play(url, reqwest::Method::GET).await;
     assert_eq!(response.status(), 302);
     let location = response.headers()["location"].to_str().unwrap().to_string();
-    assert!(
-        location.starts_with(&format!("{}/cdn/", stack.torbox.state().base_url)),
-        "{location}"
-    );
-    assert!(
-        location.ends_with("/0/The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv"),
-        "{location}"
-    );
+    assert!(location.starts_with(&format!("{}/cdn/", stack.torbox.state().base_url)), "{location}");
+    assert!(location.ends_with("/0/The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv"), "{location}");
     let head = play(url, reqwest::Method::HEAD).await;
     assert_eq!(head.status(), 302);
     assert_eq!(head.headers()["location"].to_str().unwrap(), location);
@@ -130,10 +99,7 @@ async fn movie_with_chillstreams_auth_lists_cached_first_and_plays_with_the_pool
         assert_eq!(call.bearer(), Some(POOL_KEY), "{} {}", call.method, call.path);
     }
     assert_eq!(stack.torbox.checkcached_batches().len(), 1);
-    assert_eq!(
-        stack.torbox.calls_to(REQUESTDL)[0].query_param("token").as_deref(),
-        Some(POOL_KEY)
-    );
+    assert_eq!(stack.torbox.calls_to(REQUESTDL)[0].query_param("token").as_deref(), Some(POOL_KEY));
 
     // The usage report reached Chillstreams in the background.
     let reports = wait_for(|| {
@@ -155,35 +121,18 @@ async fn episode_with_auth_picks_the_episode_and_the_season_pack_file() {
     let stack = Stack::start(StackOptions::default()).await;
     let config = auth_config();
     let streams = get_streams(&stack.stream_url(&config, "series", &format!("{SERIES}:1:3"))).await;
-    assert_eq!(
-        names(&streams),
-        ["⚡️ [TB] chillproxy 1080p", "⚡️ [TB] chillproxy 720p"],
-        "{streams:#?}"
-    );
-    assert!(!streams
-        .iter()
-        .any(|s| s["url"].as_str().unwrap_or_default().contains(EPISODE_S01E04)));
+    assert_eq!(names(&streams), ["⚡️ [TB] chillproxy 1080p", "⚡️ [TB] chillproxy 720p"], "{streams:#?}");
+    assert!(!streams.iter().any(|s| s["url"].as_str().unwrap_or_default().contains(EPISODE_S01E04)));
 
     let pack = with_hash(&streams, SEASON_1_PACK);
-    assert_eq!(
-        pack["behaviorHints"]["filename"],
-        "Breaking.Bad.S01E03.720p.BluRay.x264.mkv"
-    );
+    assert_eq!(pack["behaviorHints"]["filename"], "Breaking.Bad.S01E03.720p.BluRay.x264.mkv");
     let response = play(pack["url"].as_str().unwrap(), reqwest::Method::GET).await;
     assert_eq!(response.status(), 302);
     let location = response.headers()["location"].to_str().unwrap();
-    assert!(
-        location.ends_with("/2/Breaking.Bad.S01E03.720p.BluRay.x264.mkv"),
-        "{location}"
-    );
+    assert!(location.ends_with("/2/Breaking.Bad.S01E03.720p.BluRay.x264.mkv"), "{location}");
 
     // The indexer was asked for the episode.
-    let call = stack
-        .torznab
-        .calls()
-        .into_iter()
-        .find(|c| c.t() == Some("tvsearch"))
-        .unwrap();
+    let call = stack.torznab.calls().into_iter().find(|c| c.t() == Some("tvsearch")).unwrap();
     assert_eq!((call.param("season"), call.param("ep")), (Some("1"), Some("3")));
 }
 
@@ -193,37 +142,22 @@ async fn token_only_uses_the_token_and_never_asks_chillstreams() {
     let config = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
     let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
     assert_eq!(playable(&streams).len(), 4);
-    let response = play(
-        with_hash(&streams, MOVIE_2160)["url"].as_str().unwrap(),
-        reqwest::Method::GET,
-    )
-    .await;
+    let response = play(with_hash(&streams, MOVIE_2160)["url"].as_str().unwrap(), reqwest::Method::GET).await;
     assert_eq!(response.status(), 302);
     assert!(stack.chillstreams.calls().is_empty());
     assert!(stack.torbox.calls().iter().all(|c| c.bearer() == Some(TOKEN)));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        stack.chillstreams.usage_reports().is_empty(),
-        "no usage report for a user's own token"
-    );
+    assert!(stack.chillstreams.usage_reports().is_empty(), "no usage report for a user's own token");
 }
 
 #[tokio::test]
 async fn token_is_the_fallback_when_chillstreams_is_down() {
-    let stack = Stack::start(StackOptions {
-        chillstreams_down: true,
-        ..Default::default()
-    })
-    .await;
+    let stack = Stack::start(StackOptions { chillstreams_down: true, ..Default::default() }).await;
     let config = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN, "auth": USER}]}));
     let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
     assert_eq!(playable(&streams).len(), 4, "{streams:#?}");
     assert!(warnings(&streams).is_empty());
-    let response = play(
-        with_hash(&streams, MOVIE_1080)["url"].as_str().unwrap(),
-        reqwest::Method::GET,
-    )
-    .await;
+    let response = play(with_hash(&streams, MOVIE_1080)["url"].as_str().unwrap(), reqwest::Method::GET).await;
     assert_eq!(response.status(), 302);
     assert!(stack.torbox.calls().iter().all(|c| c.bearer() == Some(TOKEN)));
 
@@ -237,11 +171,7 @@ async fn token_is_the_fallback_when_chillstreams_is_down() {
 
 #[tokio::test]
 async fn uncached_torrent_is_added_polled_and_played() {
-    let stack = Stack::start(StackOptions {
-        uncached_polls: 3,
-        ..Default::default()
-    })
-    .await;
+    let stack = Stack::start(StackOptions { uncached_polls: 3, ..Default::default() }).await;
     let config = auth_config();
     let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
     let uncached = with_hash(&streams, MOVIE_720_UNCACHED);
@@ -251,10 +181,7 @@ async fn uncached_torrent_is_added_polled_and_played() {
 
     let response = play(url, reqwest::Method::GET).await;
     assert_eq!(response.status(), 302);
-    assert!(response.headers()["location"]
-        .to_str()
-        .unwrap()
-        .ends_with("720p.WEB-DL.x264-GRP.mkv"));
+    assert!(response.headers()["location"].to_str().unwrap().ends_with("720p.WEB-DL.x264-GRP.mkv"));
     assert_eq!(stack.torbox.count(CREATETORRENT), 1);
     assert_eq!(stack.torbox.count(MYLIST), 4, "added, then polled until downloaded");
     let report = wait_for(|| stack.chillstreams.usage_reports().first().cloned()).await;
@@ -264,14 +191,8 @@ async fn uncached_torrent_is_added_polled_and_played() {
     let config = Stack::config(&json!({"stores": [{"c": "tb", "auth": USER}], "cached": true}));
     let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
     // The 720p torrent is now on TorBox, so it counts as cached; the 480p one is not.
-    assert!(
-        names(&streams).iter().all(|n| n.starts_with("⚡️")),
-        "{:?}",
-        names(&streams)
-    );
-    assert!(!streams
-        .iter()
-        .any(|s| s["url"].as_str().unwrap_or_default().contains(MOVIE_480_UNKNOWN)));
+    assert!(names(&streams).iter().all(|n| n.starts_with("⚡️")), "{:?}", names(&streams));
+    assert!(!streams.iter().any(|s| s["url"].as_str().unwrap_or_default().contains(MOVIE_480_UNKNOWN)));
 }
 
 #[tokio::test]
@@ -279,11 +200,7 @@ async fn playback_that_never_finishes_answers_504() {
     let stack = Stack::start(StackOptions::default()).await;
     let config = auth_config();
     let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
-    let response = play(
-        with_hash(&streams, MOVIE_480_UNKNOWN)["url"].as_str().unwrap(),
-        reqwest::Method::GET,
-    )
-    .await;
+    let response = play(with_hash(&streams, MOVIE_480_UNKNOWN)["url"].as_str().unwrap(), reqwest::Method::GET).await;
     assert_eq!(response.status(), 504);
     let text = response.text().await.unwrap();
     assert!(text.contains("still downloading"), "{text}");
@@ -296,17 +213,10 @@ async fn device_limit_is_a_warning_stream_with_chillstreams_message() {
     let streams = get_streams(&stack.stream_url(&auth_config(), "movie", MOVIE)).await;
     assert_eq!(streams.len(), 1);
     let description = streams[0]["description"].as_str().unwrap();
-    assert!(
-        description.contains(&format!("Device limit reached: {DEVICE_LIMIT_MESSAGE}")),
-        "{description}"
-    );
+    assert!(description.contains(&format!("Device limit reached: {DEVICE_LIMIT_MESSAGE}")), "{description}");
     assert!(streams[0]["name"].as_str().unwrap().starts_with("⚠️"));
     assert_eq!(stack.torbox.calls().len(), 0);
-    assert_eq!(
-        stack.torznab.call_count(),
-        0,
-        "no source is asked when no store can be used"
-    );
+    assert_eq!(stack.torznab.call_count(), 0, "no source is asked when no store can be used");
 }
 
 #[tokio::test]
@@ -331,12 +241,7 @@ async fn torbox_rate_limit_is_passed_on() {
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "7");
     let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
-    assert!(
-        warnings(&streams)
-            .iter()
-            .any(|w| w.contains("rate limiting") && w.contains("7 s")),
-        "{streams:#?}"
-    );
+    assert!(warnings(&streams).iter().any(|w| w.contains("rate limiting") && w.contains("7 s")), "{streams:#?}");
 }
 
 #[tokio::test]
@@ -370,14 +275,10 @@ async fn realdebrid_next_to_torbox_says_it_is_not_available_yet() {
         warnings(&streams),
         ["RealDebrid support is not available yet. Use TorBox for now; your other stores still work."]
     );
-    let cached: Vec<_> = playable(&streams)
-        .into_iter()
-        .filter(|s| s["name"].as_str().unwrap().starts_with("⚡️ [TB]"))
-        .collect();
+    let cached: Vec<_> =
+        playable(&streams).into_iter().filter(|s| s["name"].as_str().unwrap().starts_with("⚡️ [TB]")).collect();
     assert_eq!(cached.len(), 2, "{streams:#?}");
-    assert!(!streams
-        .iter()
-        .any(|s| s["name"].as_str().unwrap_or_default().contains("[RD]")));
+    assert!(!streams.iter().any(|s| s["name"].as_str().unwrap_or_default().contains("[RD]")));
 }
 
 #[tokio::test]
@@ -386,18 +287,9 @@ async fn bad_configs_and_ids_answer_clearly() {
     for (config, expected) in [
         ("not-base64!!".to_string(), "not valid base64"),
         (Stack::config(&json!({"stores": []})), "at least one store"),
-        (
-            Stack::config(&json!({"stores": [{"c": "zz", "t": "x"}]})),
-            "unknown store code",
-        ),
-        (
-            Stack::config(&json!({"stores": [{"c": "tb"}]})),
-            "needs an API token (t) or a Chillstreams user id (auth)",
-        ),
-        (
-            Stack::config(&json!({"stores": [{"c": "tb", "auth": "not-a-uuid"}]})),
-            "invalid auth format, expected UUID",
-        ),
+        (Stack::config(&json!({"stores": [{"c": "zz", "t": "x"}]})), "unknown store code"),
+        (Stack::config(&json!({"stores": [{"c": "tb"}]})), "needs an API token (t) or a Chillstreams user id (auth)"),
+        (Stack::config(&json!({"stores": [{"c": "tb", "auth": "not-a-uuid"}]})), "invalid auth format, expected UUID"),
     ] {
         let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
         assert_eq!(streams.len(), 1);
@@ -406,54 +298,23 @@ async fn bad_configs_and_ids_answer_clearly() {
         assert!(streams[0]["externalUrl"].as_str().unwrap().contains("/configure"));
     }
     let config = auth_config();
-    for (kind, id) in [
-        ("movie", "tt"),
-        ("series", "tt1:x:y"),
-        ("anime", MOVIE),
-        ("movie", "kitsu:1"),
-    ] {
+    for (kind, id) in [("movie", "tt"), ("series", "tt1:x:y"), ("anime", MOVIE), ("movie", "kitsu:1")] {
         let response = http().get(stack.stream_url(&config, kind, id)).send().await.unwrap();
         assert_eq!(response.status(), 400, "{kind}/{id}");
     }
     let bad_hash = format!("{}/stremio/torz/{config}/_/strem/{MOVIE}/tb/xyz/0/", stack.host.url());
     assert_eq!(play(&bad_hash, reqwest::Method::GET).await.status(), 400);
-    assert_eq!(
-        stack.chillstreams.calls().len(),
-        0,
-        "nothing reached Chillstreams for bad input"
-    );
+    assert_eq!(stack.chillstreams.calls().len(), 0, "nothing reached Chillstreams for bad input");
 
     // Manifest: configured when valid, configurationRequired otherwise.
-    let manifest: Value = http()
-        .get(stack.manifest_url(&config))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let manifest: Value = http().get(stack.manifest_url(&config)).send().await.unwrap().json().await.unwrap();
     assert!(manifest["behaviorHints"].get("configurationRequired").is_none());
     assert!(manifest["description"].as_str().unwrap().ends_with("— TB"));
-    let manifest: Value = http()
-        .get(stack.manifest_url("bad"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let manifest: Value = http().get(stack.manifest_url("bad")).send().await.unwrap().json().await.unwrap();
     assert_eq!(manifest["behaviorHints"]["configurationRequired"], true);
-    let options = http()
-        .request(reqwest::Method::OPTIONS, stack.manifest_url(&config))
-        .send()
-        .await
-        .unwrap();
+    let options = http().request(reqwest::Method::OPTIONS, stack.manifest_url(&config)).send().await.unwrap();
     assert_eq!(options.status(), 200);
-    let page = http()
-        .get(format!("{}/stremio/torz/configure", stack.host.url()))
-        .send()
-        .await
-        .unwrap();
+    let page = http().get(format!("{}/stremio/torz/configure", stack.host.url())).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Install in Stremio"));
 }
@@ -490,12 +351,8 @@ async fn no_secret_in_any_response() {
         }
     }
     stack.chillstreams.add_devices(USER, &["a", "b", "c"]);
-    let denied = http()
-        .get(stack.stream_url(&config, "movie", MOVIE))
-        .header("user-agent", "new-device")
-        .send()
-        .await
-        .unwrap();
+    let denied =
+        http().get(stack.stream_url(&config, "movie", MOVIE)).header("user-agent", "new-device").send().await.unwrap();
     seen.push_str(&denied.text().await.unwrap());
     assert!(seen.contains("/_/strem/") && seen.contains("Device limit reached"));
     for secret in [POOL_KEY, INTERNAL_API_KEY, INDEXER_KEY] {

@@ -53,38 +53,17 @@ async fn no_secret_reaches_a_trace_log() {
 
     let hash = InfoHash::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
     let entries = [
-        StoreEntry {
-            c: "tb".into(),
-            t: None,
-            auth: Some(USER.into()),
-        },
-        StoreEntry {
-            c: "tb".into(),
-            t: Some(Secret::new(TOKEN)),
-            auth: Some(USER.into()),
-        },
-        StoreEntry {
-            c: "tb".into(),
-            t: Some(Secret::new(TOKEN)),
-            auth: None,
-        },
+        StoreEntry { c: "tb".into(), t: None, auth: Some(USER.into()) },
+        StoreEntry { c: "tb".into(), t: Some(Secret::new(TOKEN)), auth: Some(USER.into()) },
+        StoreEntry { c: "tb".into(), t: Some(Secret::new(TOKEN)), auth: None },
     ];
     let mut granted = 0;
-    for mode in [
-        Mode::Normal,
-        Mode::Error500,
-        Mode::Garbage,
-        Mode::Slow(std::time::Duration::from_secs(2)),
-    ] {
+    for mode in [Mode::Normal, Mode::Error500, Mode::Garbage, Mode::Slow(std::time::Duration::from_secs(2))] {
         fake.set_mode(mode);
         for (i, entry) in entries.iter().enumerate() {
             let device = DeviceId::from_client([192, 0, 2, i as u8].into(), "ua");
             for purpose in [AuthPurpose::StreamList, AuthPurpose::Playback { hash: hash.clone() }] {
-                let request = AuthRequest {
-                    entry,
-                    device: &device,
-                    purpose,
-                };
+                let request = AuthRequest { entry, device: &device, purpose };
                 match plugins.auth.resolve(&request).await {
                     Ok(credential) => {
                         granted += 1;

@@ -24,10 +24,7 @@ fn hash(n: u64) -> String {
 fn build(table: toml::Table, env: Env) -> Result<Arc<dyn SourceProvider>, ConfigError> {
     chillproxy_tests::link_plugins();
     let plugins = registry::list::<SourcePlugin>().expect("source plugins");
-    let descriptor = plugins
-        .iter()
-        .find(|d| d.name == "torznab")
-        .expect("the torznab plugin is registered");
+    let descriptor = plugins.iter().find(|d| d.name == "torznab").expect("the torznab plugin is registered");
     (descriptor.build)(&PluginSettings::new("source.torznab", table, env))
 }
 
@@ -42,10 +39,7 @@ fn indexer(name: &str, url: &str, api_key: &str) -> toml::Table {
 fn config(timeout_ms: i64, indexers: Vec<toml::Table>) -> toml::Table {
     let mut table = toml::Table::new();
     table.insert("timeout_ms".into(), timeout_ms.into());
-    table.insert(
-        "indexers".into(),
-        toml::Value::Array(indexers.into_iter().map(toml::Value::Table).collect()),
-    );
+    table.insert("indexers".into(), toml::Value::Array(indexers.into_iter().map(toml::Value::Table).collect()));
     table
 }
 
@@ -54,29 +48,15 @@ fn source(timeout_ms: i64, indexers: Vec<toml::Table>) -> Arc<dyn SourceProvider
 }
 
 fn movie(imdb_id: &str) -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Movie,
-        imdb_id: imdb_id.to_string(),
-        season: None,
-        episode: None,
-    }
+    MediaQuery { kind: MediaKind::Movie, imdb_id: imdb_id.to_string(), season: None, episode: None }
 }
 
 fn episode(imdb_id: &str, season: u32, episode: u32) -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Series,
-        imdb_id: imdb_id.to_string(),
-        season: Some(season),
-        episode: Some(episode),
-    }
+    MediaQuery { kind: MediaKind::Series, imdb_id: imdb_id.to_string(), season: Some(season), episode: Some(episode) }
 }
 
 fn user(n: &str, u: &str, ak: &str) -> UserIndexer {
-    UserIndexer {
-        n: n.to_string(),
-        u: u.to_string(),
-        ak: Some(Secret::new(ak)),
-    }
+    UserIndexer { n: n.to_string(), u: u.to_string(), ak: Some(Secret::new(ak)) }
 }
 
 async fn search(
@@ -94,10 +74,7 @@ fn sorted_hashes(candidates: &[Candidate]) -> Vec<String> {
 }
 
 fn find<'a>(candidates: &'a [Candidate], h: &str) -> &'a Candidate {
-    candidates
-        .iter()
-        .find(|c| c.hash.as_str() == h)
-        .unwrap_or_else(|| panic!("no candidate {h} in {candidates:?}"))
+    candidates.iter().find(|c| c.hash.as_str() == h).unwrap_or_else(|| panic!("no candidate {h} in {candidates:?}"))
 }
 
 fn upstream_message(result: Result<Vec<Candidate>, SourceError>) -> String {
@@ -158,9 +135,7 @@ async fn movie_query_returns_candidates_and_sends_t_movie_with_imdbid_and_apikey
             .seeders(120),
     );
     fake.add_release(
-        Release::movie(SHAWSHANK, "The.Shawshank.Redemption.1994.2160p.UHD", &hash(2))
-            .size(9_000_000_000)
-            .seeders(7),
+        Release::movie(SHAWSHANK, "The.Shawshank.Redemption.1994.2160p.UHD", &hash(2)).size(9_000_000_000).seeders(7),
     );
     fake.add_release(Release::movie("tt0068646", "The Godfather 1972", &hash(3)));
     fake.add_release(Release::episode(BREAKING_BAD, 1, 1, "Breaking Bad S01E01", &hash(4)));
@@ -204,10 +179,7 @@ async fn episode_query_sends_tvsearch_and_returns_the_episode_and_the_season_pac
     let candidates = search(&*source, &episode(BREAKING_BAD, 1, 2), &[]).await.unwrap();
 
     assert_eq!(sorted_hashes(&candidates), vec![hash(1), hash(3)]);
-    assert_eq!(
-        find(&candidates, &hash(3)).title,
-        "Breaking Bad Season 1 Complete 1080p"
-    );
+    assert_eq!(find(&candidates, &hash(3)).title, "Breaking Bad Season 1 Complete 1080p");
     assert_eq!(find(&candidates, &hash(3)).seeders, Some(80));
     let calls = fake.calls();
     assert_eq!(calls.len(), 1);
@@ -251,24 +223,17 @@ async fn duplicates_across_two_indexers_are_merged_keeping_the_most_seeders() {
     let jackett = FakeTorznab::start(KEY).await;
     let prowlarr = FakeTorznab::start(OTHER_KEY).await;
     jackett.add_releases([
-        Release::movie(SHAWSHANK, "Shawshank 1080p (jackett)", &hash(1))
-            .seeders(5)
-            .size(100),
+        Release::movie(SHAWSHANK, "Shawshank 1080p (jackett)", &hash(1)).seeders(5).size(100),
         Release::movie(SHAWSHANK, "Shawshank 720p", &hash(2)).seeders(40),
     ]);
     prowlarr.add_releases([
-        Release::movie(SHAWSHANK, "Shawshank 1080p (prowlarr)", &hash(1))
-            .seeders(50)
-            .size(100),
+        Release::movie(SHAWSHANK, "Shawshank 1080p (prowlarr)", &hash(1)).seeders(50).size(100),
         Release::movie(SHAWSHANK, "Shawshank 720p again", &hash(2)).seeders(3),
         Release::movie(SHAWSHANK, "Shawshank 480p", &hash(3)).seeders(1),
     ]);
     let source = source(
         5_000,
-        vec![
-            indexer("jackett", &jackett.torznab_url(), KEY),
-            indexer("prowlarr", &prowlarr.torznab_url(), OTHER_KEY),
-        ],
+        vec![indexer("jackett", &jackett.torznab_url(), KEY), indexer("prowlarr", &prowlarr.torznab_url(), OTHER_KEY)],
     );
 
     let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
@@ -293,22 +258,14 @@ async fn a_slow_indexer_is_dropped_at_the_timeout_and_the_other_answers() {
     slow.set_mode(Mode::Slow(Duration::from_secs(10)));
     slow.add_release(Release::movie(SHAWSHANK, "slow one", &hash(1)));
     fast.add_release(Release::movie(SHAWSHANK, "fast one", &hash(2)));
-    let source = source(
-        500,
-        vec![
-            indexer("slow", &slow.torznab_url(), KEY),
-            indexer("fast", &fast.torznab_url(), KEY),
-        ],
-    );
+    let source =
+        source(500, vec![indexer("slow", &slow.torznab_url(), KEY), indexer("fast", &fast.torznab_url(), KEY)]);
 
     let started = Instant::now();
     let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
     let elapsed = started.elapsed();
 
-    assert!(
-        elapsed < Duration::from_millis(1_500),
-        "took {elapsed:?} with a 500 ms timeout"
-    );
+    assert!(elapsed < Duration::from_millis(1_500), "took {elapsed:?} with a 500 ms timeout");
     assert_eq!(sorted_hashes(&candidates), vec![hash(2)]);
     assert_eq!(slow.call_count(), 1, "the slow indexer was asked");
 }
@@ -336,10 +293,7 @@ async fn indexers_are_queried_in_parallel() {
     let elapsed = started.elapsed();
 
     assert_eq!(candidates.len(), 3);
-    assert!(
-        elapsed < Duration::from_millis(1_000),
-        "three 400 ms indexers took {elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_millis(1_000), "three 400 ms indexers took {elapsed:?}");
 }
 
 #[tokio::test]
@@ -349,13 +303,8 @@ async fn an_indexer_answering_500_is_dropped_and_the_other_answers() {
     broken.set_mode(Mode::ServerError);
     broken.add_release(Release::movie(SHAWSHANK, "never seen", &hash(1)));
     good.add_release(Release::movie(SHAWSHANK, "good", &hash(2)));
-    let source = source(
-        2_000,
-        vec![
-            indexer("broken", &broken.torznab_url(), KEY),
-            indexer("good", &good.torznab_url(), KEY),
-        ],
-    );
+    let source =
+        source(2_000, vec![indexer("broken", &broken.torznab_url(), KEY), indexer("good", &good.torznab_url(), KEY)]);
 
     let started = Instant::now();
     let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
@@ -403,15 +352,8 @@ async fn no_indexers_at_all_is_invalid_input() {
         other => panic!("expected InvalidInput, got {other:?}"),
     }
     // A user entry with no URL is no indexer either.
-    let blank = UserIndexer {
-        n: "jackett".to_string(),
-        u: " ".to_string(),
-        ak: None,
-    };
-    assert!(matches!(
-        search(&*source, &movie(SHAWSHANK), &[blank]).await,
-        Err(SourceError::InvalidInput { .. })
-    ));
+    let blank = UserIndexer { n: "jackett".to_string(), u: " ".to_string(), ak: None };
+    assert!(matches!(search(&*source, &movie(SHAWSHANK), &[blank]).await, Err(SourceError::InvalidInput { .. })));
 }
 
 #[tokio::test]
@@ -432,18 +374,13 @@ async fn invalid_xml_and_huge_bodies_drop_only_that_indexer() {
 
     let mut with_good = bad.clone();
     with_good.push(indexer("good", &good.torznab_url(), KEY));
-    let candidates = search(&*source(5_000, with_good), &movie(SHAWSHANK), &[])
-        .await
-        .unwrap();
+    let candidates = search(&*source(5_000, with_good), &movie(SHAWSHANK), &[]).await.unwrap();
     assert_eq!(sorted_hashes(&candidates), vec![hash(9)]);
 
     let message = upstream_message(search(&*source(5_000, bad), &movie(SHAWSHANK), &[]).await);
     assert!(message.contains("invalid: invalid XML"), "{message}");
     assert!(message.contains("huge: the response is larger than 5 MiB"), "{message}");
-    assert!(
-        message.contains("chunked: the response is larger than 5 MiB"),
-        "{message}"
-    );
+    assert!(message.contains("chunked: the response is larger than 5 MiB"), "{message}");
 }
 
 #[tokio::test]
@@ -456,22 +393,12 @@ async fn a_wrong_api_key_is_that_indexers_error() {
 
     let only = source(2_000, vec![indexer("jackett", &fake.torznab_url(), wrong)]);
     let message = upstream_message(search(&*only, &movie(SHAWSHANK), &[]).await);
-    assert_eq!(
-        message,
-        "the only indexer failed: jackett: Torznab error 100: Invalid API Key"
-    );
-    assert_eq!(
-        fake.calls()[0].param("apikey"),
-        Some(wrong),
-        "the configured key was sent"
-    );
+    assert_eq!(message, "the only indexer failed: jackett: Torznab error 100: Invalid API Key");
+    assert_eq!(fake.calls()[0].param("apikey"), Some(wrong), "the configured key was sent");
 
     let both = source(
         2_000,
-        vec![
-            indexer("jackett", &fake.torznab_url(), wrong),
-            indexer("prowlarr", &good.torznab_url(), OTHER_KEY),
-        ],
+        vec![indexer("jackett", &fake.torznab_url(), wrong), indexer("prowlarr", &good.torznab_url(), OTHER_KEY)],
     );
     let candidates = search(&*both, &movie(SHAWSHANK), &[]).await.unwrap();
     assert_eq!(sorted_hashes(&candidates), vec![hash(2)]);
@@ -485,9 +412,8 @@ async fn api_key_env_reads_the_key_and_a_missing_variable_is_a_config_error() {
     entry.remove("api_key");
     entry.insert("api_key_env".into(), "PROWLARR_API_KEY".into());
 
-    let err = build(config(1_000, vec![entry.clone()]), Env::from_pairs([("OTHER", KEY)]))
-        .err()
-        .expect("a ConfigError");
+    let err =
+        build(config(1_000, vec![entry.clone()]), Env::from_pairs([("OTHER", KEY)])).err().expect("a ConfigError");
     assert!(err.0.contains("PROWLARR_API_KEY"), "{err}");
     assert!(err.0.contains("not set"), "{err}");
     assert!(!err.0.contains(KEY), "{err}");
@@ -511,11 +437,7 @@ async fn user_indexers_are_queried_with_their_key_and_named_by_n_or_host() {
     assert_eq!(find(&candidates, &hash(1)).indexer, "house");
     assert_eq!(find(&candidates, &hash(2)).indexer, "my-jackett");
     assert_eq!(mine.calls()[0].param("apikey"), Some(OTHER_KEY));
-    assert_eq!(
-        operator.calls()[0].param("apikey"),
-        Some(KEY),
-        "each indexer gets its own key"
-    );
+    assert_eq!(operator.calls()[0].param("apikey"), Some(KEY), "each indexer gets its own key");
 
     let no_operator = source_without_indexers();
     let users = [user("", &mine.torznab_url(), OTHER_KEY)];
@@ -531,13 +453,10 @@ fn source_without_indexers() -> Arc<dyn SourceProvider> {
 async fn at_most_five_user_indexers_are_used() {
     let fake = FakeTorznab::start(KEY).await;
     fake.add_release(Release::movie(SHAWSHANK, "x", &hash(1)));
-    let users: Vec<UserIndexer> = (1..=7)
-        .map(|i| user(&format!("user{i}"), &fake.torznab_url_for(&format!("ix{i}")), KEY))
-        .collect();
+    let users: Vec<UserIndexer> =
+        (1..=7).map(|i| user(&format!("user{i}"), &fake.torznab_url_for(&format!("ix{i}")), KEY)).collect();
 
-    let candidates = search(&*source_without_indexers(), &movie(SHAWSHANK), &users)
-        .await
-        .unwrap();
+    let candidates = search(&*source_without_indexers(), &movie(SHAWSHANK), &users).await.unwrap();
 
     assert_eq!(candidates.len(), 1, "one hash, merged");
     let mut ids: Vec<String> = fake.calls().into_iter().filter_map(|c| c.indexer_id).collect();
@@ -581,10 +500,7 @@ async fn api_keys_never_reach_errors_or_logs() {
             indexer("invalid", &invalid.torznab_url(), KEY),
         ],
     );
-    let users = [
-        user("user-broken", &broken.torznab_url(), user_key),
-        user("user-good", &good.torznab_url(), KEY),
-    ];
+    let users = [user("user-broken", &broken.torznab_url(), user_key), user("user-good", &good.torznab_url(), KEY)];
 
     // Some indexers answer: the failures are logged.
     let candidates = search(&*source, &movie(SHAWSHANK), &users).await.unwrap();
@@ -594,15 +510,7 @@ async fn api_keys_never_reach_errors_or_logs() {
     let message = upstream_message(search(&*source, &episode(BREAKING_BAD, 1, 1), &users).await);
 
     let logs = logs.text();
-    for name in [
-        "wrongkey",
-        "broken",
-        "closed",
-        "sleepy",
-        "invalid",
-        "user-broken",
-        "user-good",
-    ] {
+    for name in ["wrongkey", "broken", "closed", "sleepy", "invalid", "user-broken", "user-good"] {
         assert!(logs.contains(name), "the log names {name}: {logs}");
     }
     for secret in [KEY, "operator-wrong-key-a1b2c3", user_key, "apikey="] {
@@ -626,36 +534,21 @@ async fn the_fake_answers_caps_and_rejects_a_wrong_key_like_jackett() {
 
     let (status, caps) = get(format!("t=caps&apikey={KEY}")).await;
     assert_eq!(status, 200);
-    assert!(
-        caps.contains(r#"<movie-search available="yes" supportedParams="q,imdbid" />"#),
-        "{caps}"
-    );
-    assert!(
-        caps.contains(r#"<tv-search available="yes" supportedParams="q,season,ep,imdbid" />"#),
-        "{caps}"
-    );
+    assert!(caps.contains(r#"<movie-search available="yes" supportedParams="q,imdbid" />"#), "{caps}");
+    assert!(caps.contains(r#"<tv-search available="yes" supportedParams="q,season,ep,imdbid" />"#), "{caps}");
 
     let (status, body) = get("t=movie&imdbid=tt0111161&apikey=nope".to_string()).await;
     assert_eq!(status, 200);
-    assert!(
-        body.contains(r#"<error code="100" description="Invalid API Key" />"#),
-        "{body}"
-    );
+    assert!(body.contains(r#"<error code="100" description="Invalid API Key" />"#), "{body}");
     let (_, body) = get("t=movie&imdbid=tt0111161".to_string()).await;
     assert!(body.contains(r#"code="100""#), "{body}");
 
     fake.add_release(Release::movie(SHAWSHANK, "A & B <1080p>", &hash(1)));
     let (_, feed) = get(format!("t=movie&imdbid=tt0111161&apikey={KEY}")).await;
-    assert!(
-        feed.contains(r#"xmlns:torznab="http://torznab.com/schemas/2015/feed""#),
-        "{feed}"
-    );
+    assert!(feed.contains(r#"xmlns:torznab="http://torznab.com/schemas/2015/feed""#), "{feed}");
     assert!(feed.contains("<title>A &amp; B &lt;1080p&gt;</title>"), "{feed}");
     assert!(feed.contains(r#"type="application/x-bittorrent""#), "{feed}");
-    assert!(
-        feed.contains(&format!(r#"<torznab:attr name="infohash" value="{}" />"#, hash(1))),
-        "{feed}"
-    );
+    assert!(feed.contains(&format!(r#"<torznab:attr name="infohash" value="{}" />"#, hash(1))), "{feed}");
 
     assert_eq!(fake.count_t("caps"), 1);
     assert_eq!(fake.count_t("movie"), 3);

@@ -51,26 +51,15 @@ fn assert_all_calls_carry(fake: &FakeTorBox, key: &str) {
     let calls = fake.calls();
     assert!(!calls.is_empty());
     for call in calls {
-        assert_eq!(
-            call.authorization.as_deref(),
-            Some(format!("Bearer {key}").as_str()),
-            "{call:?}"
-        );
+        assert_eq!(call.authorization.as_deref(), Some(format!("Bearer {key}").as_str()), "{call:?}");
     }
 }
 
 #[tokio::test]
 async fn the_registry_builds_the_real_store() {
     let (_fake, running, store) = setup().await;
-    assert_eq!(
-        (store.name(), store.code(), store.display_name()),
-        ("torbox", "tb", "TorBox")
-    );
-    let direct = TorBoxStore::new(&TorBoxConfig {
-        api_url: running.url(),
-        timeout_ms: 1_000,
-    })
-    .expect("client");
+    assert_eq!((store.name(), store.code(), store.display_name()), ("torbox", "tb", "TorBox"));
+    let direct = TorBoxStore::new(&TorBoxConfig { api_url: running.url(), timeout_ms: 1_000 }).expect("client");
     assert_eq!(direct.code(), "tb");
 }
 
@@ -80,11 +69,7 @@ async fn check_cached_returns_exactly_the_cached_hashes_with_files() {
     fake.add_cached(
         hash(1).as_str(),
         "Show.S01",
-        &[
-            ("Season 1/e01.mkv", 1_000),
-            ("Season 1/e02.mkv", 2_000),
-            ("info.nfo", 10),
-        ],
+        &[("Season 1/e01.mkv", 1_000), ("Season 1/e02.mkv", 2_000), ("info.nfo", 10)],
     );
     fake.add_cached(hash(2).as_str(), "Movie.2020", &[("movie.mkv", 5_000)]);
     fake.add_uncached(hash(3).as_str(), "Uncached", &[("u.mkv", 1)], 1);
@@ -97,34 +82,14 @@ async fn check_cached_returns_exactly_the_cached_hashes_with_files() {
         vec![
             CachedItem {
                 hash: hash(2),
-                files: vec![StoreFile {
-                    id: 0,
-                    name: "movie.mkv".into(),
-                    path: "/movie.mkv".into(),
-                    size: 5_000
-                }],
+                files: vec![StoreFile { id: 0, name: "movie.mkv".into(), path: "/movie.mkv".into(), size: 5_000 }],
             },
             CachedItem {
                 hash: hash(1),
                 files: vec![
-                    StoreFile {
-                        id: 0,
-                        name: "e01.mkv".into(),
-                        path: "/Season 1/e01.mkv".into(),
-                        size: 1_000
-                    },
-                    StoreFile {
-                        id: 1,
-                        name: "e02.mkv".into(),
-                        path: "/Season 1/e02.mkv".into(),
-                        size: 2_000
-                    },
-                    StoreFile {
-                        id: 2,
-                        name: "info.nfo".into(),
-                        path: "/info.nfo".into(),
-                        size: 10
-                    },
+                    StoreFile { id: 0, name: "e01.mkv".into(), path: "/Season 1/e01.mkv".into(), size: 1_000 },
+                    StoreFile { id: 1, name: "e02.mkv".into(), path: "/Season 1/e02.mkv".into(), size: 2_000 },
+                    StoreFile { id: 2, name: "info.nfo".into(), path: "/info.nfo".into(), size: 10 },
                 ],
             },
         ]
@@ -136,20 +101,14 @@ async fn check_cached_returns_exactly_the_cached_hashes_with_files() {
     assert_eq!(calls[0].query_param("format").as_deref(), Some("list"));
     assert_eq!(calls[0].query_param("list_files").as_deref(), Some("true"));
     // Duplicates are asked once.
-    assert_eq!(
-        fake.checkcached_batches(),
-        vec![[3, 2, 9, 1].map(|n| hash(n).to_string()).to_vec()]
-    );
+    assert_eq!(fake.checkcached_batches(), vec![[3, 2, 9, 1].map(|n| hash(n).to_string()).to_vec()]);
     assert_all_calls_carry(&fake, KEY);
 }
 
 #[tokio::test]
 async fn nothing_cached_is_an_empty_answer_and_no_hashes_is_no_call() {
     let (fake, _running, store) = setup().await;
-    let items = store
-        .check_cached(&credential(KEY), &[hash(1), hash(2)])
-        .await
-        .expect("check");
+    let items = store.check_cached(&credential(KEY), &[hash(1), hash(2)]).await.expect("check");
     assert!(items.is_empty());
     assert_eq!(fake.count(CHECKCACHED), 1);
 
@@ -184,30 +143,16 @@ async fn one_hundred_fifty_hashes_are_sent_in_two_batches() {
 #[tokio::test]
 async fn a_failing_batch_fails_the_whole_check() {
     let (fake, _running, store) = setup().await;
-    fake.set_fault(Fault::Error {
-        status: 500,
-        code: "DATABASE_ERROR".into(),
-        detail: "Database is down.".into(),
-    });
+    fake.set_fault(Fault::Error { status: 500, code: "DATABASE_ERROR".into(), detail: "Database is down.".into() });
     let hashes: Vec<InfoHash> = (0..150).map(hash).collect();
     let err = store.check_cached(&credential(KEY), &hashes).await.unwrap_err();
-    assert_eq!(
-        err,
-        StoreError::Upstream {
-            store: "TorBox",
-            message: "Database is down.".into()
-        }
-    );
+    assert_eq!(err, StoreError::Upstream { store: "TorBox", message: "Database is down.".into() });
 }
 
 #[tokio::test]
 async fn add_magnet_for_a_cached_hash_is_downloaded_with_files() {
     let (fake, _running, store) = setup().await;
-    fake.add_cached(
-        hash(7).as_str(),
-        "Movie.2020",
-        &[("movie.mkv", 5_000), ("Subs/en.srt", 20)],
-    );
+    fake.add_cached(hash(7).as_str(), "Movie.2020", &[("movie.mkv", 5_000), ("Subs/en.srt", 20)]);
 
     let magnet = store.add_magnet(&credential(KEY), &hash(7), None).await.expect("add");
 
@@ -218,18 +163,8 @@ async fn add_magnet_for_a_cached_hash_is_downloaded_with_files() {
     assert_eq!(
         magnet.files,
         vec![
-            StoreFile {
-                id: 0,
-                name: "movie.mkv".into(),
-                path: "/movie.mkv".into(),
-                size: 5_000
-            },
-            StoreFile {
-                id: 1,
-                name: "en.srt".into(),
-                path: "/Subs/en.srt".into(),
-                size: 20
-            },
+            StoreFile { id: 0, name: "movie.mkv".into(), path: "/movie.mkv".into(), size: 5_000 },
+            StoreFile { id: 1, name: "en.srt".into(), path: "/Subs/en.srt".into(), size: 20 },
         ]
     );
     let created = fake.calls_to(CREATETORRENT);
@@ -243,10 +178,7 @@ async fn add_magnet_for_a_cached_hash_is_downloaded_with_files() {
     assert_eq!(listed[0].query_param("bypass_cache").as_deref(), Some("true"));
 
     // Adding it again finds the same torrent.
-    let again = store
-        .add_magnet(&credential(KEY), &hash(7), None)
-        .await
-        .expect("add again");
+    let again = store.add_magnet(&credential(KEY), &hash(7), None).await.expect("add again");
     assert_eq!(again.id, magnet.id);
     assert_eq!(fake.torrents_of(KEY).len(), 1);
     assert_all_calls_carry(&fake, KEY);
@@ -264,14 +196,7 @@ async fn an_uncached_hash_is_queued_then_downloaded_after_polls() {
     for _ in 0..3 {
         statuses.push(store.get_magnet(&cred, &added.id, None).await.expect("poll").status);
     }
-    assert_eq!(
-        statuses,
-        vec![
-            MagnetStatus::Downloading,
-            MagnetStatus::Downloading,
-            MagnetStatus::Downloaded
-        ]
-    );
+    assert_eq!(statuses, vec![MagnetStatus::Downloading, MagnetStatus::Downloading, MagnetStatus::Downloaded]);
     let done = store.get_magnet(&cred, &added.id, None).await.expect("poll");
     assert_eq!(done.status, MagnetStatus::Downloaded);
     assert_eq!(done.files[0].path, "/Season 1/e01.mkv");
@@ -289,18 +214,12 @@ async fn get_magnet_only_sees_the_callers_torrents() {
     fake.add_cached(hash(1).as_str(), "Mine", &[("a.mkv", 1)]);
     let mine = store.add_magnet(&credential(KEY), &hash(1), None).await.expect("add");
 
-    let err = store
-        .get_magnet(&credential(OTHER_KEY), &mine.id, None)
-        .await
-        .unwrap_err();
+    let err = store.get_magnet(&credential(OTHER_KEY), &mine.id, None).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     let err = store.get_magnet(&credential(KEY), "999999", None).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     let calls_before = fake.calls().len();
-    let err = store
-        .get_magnet(&credential(KEY), "not-a-number", None)
-        .await
-        .unwrap_err();
+    let err = store.get_magnet(&credential(KEY), "not-a-number", None).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     assert_eq!(fake.calls().len(), calls_before, "an invalid id is not sent");
 }
@@ -308,25 +227,13 @@ async fn get_magnet_only_sees_the_callers_torrents() {
 #[tokio::test]
 async fn generate_link_returns_the_cdn_url_and_sends_the_documented_query() {
     let (fake, running, store) = setup().await;
-    fake.add_cached(
-        hash(4).as_str(),
-        "Movie",
-        &[("Extras/extra.mkv", 10), ("The Movie.mkv", 5_000)],
-    );
+    fake.add_cached(hash(4).as_str(), "Movie", &[("Extras/extra.mkv", 10), ("The Movie.mkv", 5_000)]);
     let cred = credential(KEY);
     let magnet = store.add_magnet(&cred, &hash(4), None).await.expect("add");
-    let file = magnet
-        .files
-        .iter()
-        .find(|f| f.name == "The Movie.mkv")
-        .expect("file")
-        .clone();
+    let file = magnet.files.iter().find(|f| f.name == "The Movie.mkv").expect("file").clone();
     let ip: IpAddr = "203.0.113.9".parse().expect("ip");
 
-    let link = store
-        .generate_link(&cred, &magnet, &file, Some(ip))
-        .await
-        .expect("link");
+    let link = store.generate_link(&cred, &magnet, &file, Some(ip)).await.expect("link");
 
     assert_eq!(link, format!("{}/cdn/{}/1/The%20Movie.mkv", running.url(), magnet.id));
     let calls = fake.calls_to(REQUESTDL);
@@ -340,21 +247,11 @@ async fn generate_link_returns_the_cdn_url_and_sends_the_documented_query() {
     assert_eq!(call.query_param("user_ip").as_deref(), Some("203.0.113.9"));
     assert_all_calls_carry(&fake, KEY);
 
-    let body = reqwest::get(&link)
-        .await
-        .expect("cdn")
-        .error_for_status()
-        .expect("200")
-        .text()
-        .await
-        .expect("body");
+    let body = reqwest::get(&link).await.expect("cdn").error_for_status().expect("200").text().await.expect("body");
     assert!(body.contains("fake torbox cdn"), "{body}");
 
     // Without a client IP there is no user_ip.
-    store
-        .generate_link(&cred, &magnet, &magnet.files[0], None)
-        .await
-        .expect("link");
+    store.generate_link(&cred, &magnet, &magnet.files[0], None).await.expect("link");
     assert_eq!(fake.calls_to(REQUESTDL)[1].query_param("user_ip"), None);
 }
 
@@ -364,12 +261,7 @@ async fn generate_link_for_an_unfinished_torrent_is_not_found() {
     fake.add_uncached(hash(6).as_str(), "Slow", &[("s.mkv", 1)], 5);
     let cred = credential(KEY);
     let magnet = store.add_magnet(&cred, &hash(6), None).await.expect("add");
-    let file = StoreFile {
-        id: 0,
-        name: "s.mkv".into(),
-        path: "/s.mkv".into(),
-        size: 1,
-    };
+    let file = StoreFile { id: 0, name: "s.mkv".into(), path: "/s.mkv".into(), size: 1 };
     let err = store.generate_link(&cred, &magnet, &file, None).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     assert!(!err.to_string().contains(KEY), "{err}");
@@ -431,10 +323,7 @@ async fn a_bad_key_is_unauthorized_with_torboxs_detail() {
     );
     for err in [
         store.account(&credential(BAD_KEY)).await.unwrap_err(),
-        store
-            .add_magnet(&credential(BAD_KEY), &hash(1), None)
-            .await
-            .unwrap_err(),
+        store.add_magnet(&credential(BAD_KEY), &hash(1), None).await.unwrap_err(),
         store.get_magnet(&credential(BAD_KEY), "1001", None).await.unwrap_err(),
     ] {
         assert!(matches!(err, StoreError::Unauthorized { .. }), "{err:?}");
@@ -451,24 +340,16 @@ async fn torbox_error_codes_become_typed_errors() {
     let (fake, _running, store) = setup().await;
     type IsExpected = fn(&StoreError) -> bool;
     let cases: [(&str, u16, IsExpected); 6] = [
-        ("PLAN_RESTRICTED_FEATURE", 403, |e| {
-            matches!(e, StoreError::PaymentRequired { .. })
-        }),
+        ("PLAN_RESTRICTED_FEATURE", 403, |e| matches!(e, StoreError::PaymentRequired { .. })),
         ("ACTIVE_LIMIT", 403, |e| matches!(e, StoreError::LimitExceeded { .. })),
         ("COOLDOWN_LIMIT", 400, |e| matches!(e, StoreError::RateLimited { .. })),
         ("BOZO_TORRENT", 400, |e| matches!(e, StoreError::BadRequest { .. })),
-        ("NO_SERVERS_AVAILABLE_ERROR", 503, |e| {
-            matches!(e, StoreError::Unavailable { .. })
-        }),
+        ("NO_SERVERS_AVAILABLE_ERROR", 503, |e| matches!(e, StoreError::Unavailable { .. })),
         ("DIFF_ISSUE", 500, |e| matches!(e, StoreError::Upstream { .. })),
     ];
     for (code, status, expected) in cases {
         let detail = format!("detail for {code}");
-        fake.set_fault(Fault::Error {
-            status,
-            code: code.into(),
-            detail: detail.clone(),
-        });
+        fake.set_fault(Fault::Error { status, code: code.into(), detail: detail.clone() });
         let err = store.add_magnet(&credential(KEY), &hash(1), None).await.unwrap_err();
         assert!(expected(&err), "{code}: {err:?}");
         assert!(err.to_string().contains(&detail), "{code}: {err}");
@@ -501,34 +382,20 @@ async fn server_errors_html_pages_and_truncated_json_are_errors_not_panics() {
     let cred = credential(KEY);
     let magnet = store.add_magnet(&cred, &hash(1), None).await.expect("add");
 
-    for fault in [
-        Fault::ServerError { status: 500 },
-        Fault::HtmlPage { status: 502 },
-        Fault::TruncatedJson,
-    ] {
+    for fault in [Fault::ServerError { status: 500 }, Fault::HtmlPage { status: 502 }, Fault::TruncatedJson] {
         fake.set_fault(fault.clone());
         let errors = [
             store.check_cached(&cred, &[hash(1)]).await.map(|_| ()).unwrap_err(),
             store.add_magnet(&cred, &hash(1), None).await.map(|_| ()).unwrap_err(),
             store.get_magnet(&cred, &magnet.id, None).await.map(|_| ()).unwrap_err(),
-            store
-                .generate_link(&cred, &magnet, &magnet.files[0], None)
-                .await
-                .map(|_| ())
-                .unwrap_err(),
+            store.generate_link(&cred, &magnet, &magnet.files[0], None).await.map(|_| ()).unwrap_err(),
             store.account(&cred).await.map(|_| ()).unwrap_err(),
         ];
         for err in errors {
-            assert!(
-                matches!(err, StoreError::Unavailable { .. } | StoreError::Upstream { .. }),
-                "{fault:?}: {err:?}"
-            );
+            assert!(matches!(err, StoreError::Unavailable { .. } | StoreError::Upstream { .. }), "{fault:?}: {err:?}");
             let text = err.to_string();
             assert!(text.len() < 300, "{fault:?}: {text}");
-            assert!(
-                !text.contains("FAKE-HTML-ERROR-PAGE") && !text.contains("<html"),
-                "{fault:?}: {text}"
-            );
+            assert!(!text.contains("FAKE-HTML-ERROR-PAGE") && !text.contains("<html"), "{fault:?}: {text}");
             assert!(!text.contains(KEY), "{fault:?}: {text}");
         }
     }
@@ -567,21 +434,13 @@ async fn a_hanging_torbox_times_out_within_the_budget() {
     let started = Instant::now();
     let err = store.account(&credential(KEY)).await.unwrap_err();
     assert_eq!(err, StoreError::Timeout { store: "TorBox" });
-    assert!(
-        started.elapsed() < Duration::from_millis(1_500),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
 
     let started = Instant::now();
     let hashes: Vec<InfoHash> = (0..150).map(hash).collect();
     let err = store.check_cached(&credential(KEY), &hashes).await.unwrap_err();
     assert_eq!(err, StoreError::Timeout { store: "TorBox" });
-    assert!(
-        started.elapsed() < Duration::from_millis(1_500),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
 }
 
 #[derive(Clone, Default)]
@@ -617,30 +476,13 @@ async fn the_key_reaches_no_log_line_and_no_error_message() {
 
     let magnet = store.add_magnet(&cred, &hash(1), None).await.expect("add");
     store.check_cached(&cred, &[hash(1), hash(2)]).await.expect("check");
-    store
-        .generate_link(&cred, &magnet, &magnet.files[0], None)
-        .await
-        .expect("link");
+    store.generate_link(&cred, &magnet, &magnet.files[0], None).await.expect("link");
     store.account(&cred).await.expect("account");
 
     errors.push(store.account(&credential(BAD_KEY)).await.unwrap_err());
-    errors.push(
-        store
-            .generate_link(&credential(BAD_KEY), &magnet, &magnet.files[0], None)
-            .await
-            .unwrap_err(),
-    );
-    fake.set_fault(Fault::Error {
-        status: 400,
-        code: "BAD_TOKEN".into(),
-        detail: format!("token {KEY} is not valid"),
-    });
-    errors.push(
-        store
-            .generate_link(&cred, &magnet, &magnet.files[0], None)
-            .await
-            .unwrap_err(),
-    );
+    errors.push(store.generate_link(&credential(BAD_KEY), &magnet, &magnet.files[0], None).await.unwrap_err());
+    fake.set_fault(Fault::Error { status: 400, code: "BAD_TOKEN".into(), detail: format!("token {KEY} is not valid") });
+    errors.push(store.generate_link(&cred, &magnet, &magnet.files[0], None).await.unwrap_err());
     for fault in [
         Fault::RateLimited { retry_after_secs: 1 },
         Fault::ServerError { status: 503 },
@@ -648,29 +490,14 @@ async fn the_key_reaches_no_log_line_and_no_error_message() {
         Fault::TruncatedJson,
     ] {
         fake.set_fault(fault);
-        errors.push(
-            store
-                .generate_link(&cred, &magnet, &magnet.files[0], None)
-                .await
-                .unwrap_err(),
-        );
+        errors.push(store.generate_link(&cred, &magnet, &magnet.files[0], None).await.unwrap_err());
         errors.push(store.check_cached(&cred, &[hash(1)]).await.unwrap_err());
     }
     fake.set_fault(Fault::Hang(Duration::from_secs(5)));
     let quick = build_store(&running.url(), 200);
-    errors.push(
-        quick
-            .generate_link(&cred, &magnet, &magnet.files[0], None)
-            .await
-            .unwrap_err(),
-    );
+    errors.push(quick.generate_link(&cred, &magnet, &magnet.files[0], None).await.unwrap_err());
     let closed = build_store(&closed_port_url(), 500);
-    errors.push(
-        closed
-            .generate_link(&cred, &magnet, &magnet.files[0], None)
-            .await
-            .unwrap_err(),
-    );
+    errors.push(closed.generate_link(&cred, &magnet, &magnet.files[0], None).await.unwrap_err());
 
     for err in &errors {
         for text in [err.to_string(), format!("{err:?}")] {
@@ -681,12 +508,6 @@ async fn the_key_reaches_no_log_line_and_no_error_message() {
     let logs = String::from_utf8_lossy(&buffer.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
     assert!(logs.contains("torbox call"), "the plugin logs its calls:\n{logs}");
     assert!(logs.contains("/v1/api/torrents/requestdl"), "{logs}");
-    assert!(
-        !logs.contains(KEY) && !logs.contains(BAD_KEY),
-        "a key reached the logs:\n{logs}"
-    );
-    assert!(
-        !logs.contains("token="),
-        "the requestdl query reached the logs:\n{logs}"
-    );
+    assert!(!logs.contains(KEY) && !logs.contains(BAD_KEY), "a key reached the logs:\n{logs}");
+    assert!(!logs.contains("token="), "the requestdl query reached the logs:\n{logs}");
 }

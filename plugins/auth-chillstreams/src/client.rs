@@ -42,14 +42,8 @@ struct GetKeyReply {
 
 #[derive(Debug)]
 pub enum KeyAnswer {
-    Granted {
-        pool_key: Secret,
-        pool_key_id: String,
-        device_count: u32,
-    },
-    Denied {
-        message: String,
-    },
+    Granted { pool_key: Secret, pool_key_id: String, device_count: u32 },
+    Denied { message: String },
 }
 
 /// Why get-key gave no answer. Displayed to users after "Chillstreams unavailable: ", so it
@@ -84,6 +78,8 @@ impl fmt::Display for GetKeyError {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageReport {
+    /// Unique per event: lets Chillstreams drop a duplicate after a lost reply.
+    pub event_id: String,
     pub user_id: String,
     pub pool_key_id: String,
     pub action: String,
@@ -100,12 +96,7 @@ impl ChillstreamsClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self {
-            http,
-            api_url: api_url.trim_end_matches('/').to_string(),
-            api_key,
-            timeout,
-        })
+        Ok(Self { http, api_url: api_url.trim_end_matches('/').to_string(), api_key, timeout })
     }
 
     /// `POST {api_url}/api/v1/internal/pool/get-key`, bounded by the timeout as a whole.
@@ -115,12 +106,7 @@ impl ChillstreamsClient {
                 .http
                 .post(format!("{}/api/v1/internal/pool/get-key", self.api_url))
                 .bearer_auth(self.api_key.expose())
-                .json(&GetKeyBody {
-                    user_id,
-                    device_id,
-                    action: "init",
-                    hash,
-                })
+                .json(&GetKeyBody { user_id, device_id, action: "init", hash })
                 .send()
                 .await
                 .map_err(|e| self.transport_error(&e))?;
@@ -128,10 +114,7 @@ impl ChillstreamsClient {
             match status {
                 200 => {}
                 401 | 403 => {
-                    tracing::error!(
-                        status,
-                        "chillstreams rejected the internal API key; check CHILLSTREAMS_API_KEY"
-                    );
+                    tracing::error!(status, "chillstreams rejected the internal API key; check CHILLSTREAMS_API_KEY");
                     return Err(GetKeyError::Rejected(status));
                 }
                 _ => return Err(GetKeyError::Status(status)),

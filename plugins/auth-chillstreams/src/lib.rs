@@ -12,7 +12,7 @@ use std::time::Duration;
 use chillproxy_core::settings::effective_table;
 use chillproxy_core::{
     async_trait, AuthOutcome, AuthPlugin, AuthProvider, AuthPurpose, AuthRequest, ConfigError, Credential,
-    PluginSettings, Secret, UsageEvent, UsageTag,
+    PluginSettings, Secret, UsageError, UsageRecord, UsageTag,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,10 +59,7 @@ impl ChillstreamsConfig {
         }
         config.api_url = config.api_url.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&config.api_url).map_err(|e| {
-            ConfigError::new(format!(
-                "[{}] api_url {:?} is not a URL: {e}",
-                settings.section, config.api_url
-            ))
+            ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ConfigError::new(format!(
@@ -147,20 +144,14 @@ impl AuthProvider for ChillstreamsAuth {
             return AuthOutcome::NotApplicable;
         };
         let Some(user_id) = parse_user_id(auth) else {
-            return AuthOutcome::Denied {
-                message: INVALID_UUID.to_string(),
-            };
+            return AuthOutcome::Denied { message: INVALID_UUID.to_string() };
         };
         let hash = match &request.purpose {
             AuthPurpose::Playback { hash } => hash.as_str(),
             AuthPurpose::StreamList | AuthPurpose::Configure => "",
         };
         match self.client.get_key(&user_id, request.device.as_str(), hash).await {
-            Ok(client::KeyAnswer::Granted {
-                pool_key,
-                pool_key_id,
-                device_count,
-            }) => {
+            Ok(client::KeyAnswer::Granted { pool_key, pool_key_id, device_count }) => {
                 tracing::info!(user_id = %user_id, device = ?request.device, device_count, "chillstreams granted a pool key");
                 AuthOutcome::Granted(Credential {
                     key: pool_key,
@@ -174,33 +165,29 @@ impl AuthProvider for ChillstreamsAuth {
             }
             Err(error) => {
                 tracing::warn!(user_id = %user_id, error = %error, "chillstreams get-key failed");
-                AuthOutcome::Failed {
-                    message: format!("Chillstreams unavailable: {error}"),
-                }
+                AuthOutcome::Failed { message: format!("Chillstreams unavailable: {error}") }
             }
         }
     }
 
-    async fn record_usage(&self, credential: &Credential, event: &UsageEvent) {
-        let Some(tag) = &credential.usage else { return };
+    async fn deliver_usage(&self, record: &UsageRecord) -> Result<(), UsageError> {
         let report = UsageReport {
-            user_id: tag.user_id.clone(),
-            pool_key_id: tag.pool_key_id.clone(),
+            event_id: record.event_id.clone(),
+            user_id: record.user_id.clone(),
+            pool_key_id: record.pool_key_id.clone(),
             action: "stream-served".to_string(),
-            hash: event.hash.to_string(),
-            cached: event.cached,
-            bytes: event.bytes,
+            hash: record.hash.clone(),
+            cached: record.cached,
+            bytes: record.bytes,
         };
         match self.client.log_usage(&report).await {
-            Ok(status) if (200..300).contains(&status) => {
-                tracing::debug!(user_id = %tag.user_id, hash = %event.hash, "usage reported to chillstreams");
+            Ok(status) if (200..300).contains(&status) => Ok(()),
+            // A rejected record stays rejected; anything else may work later.
+            Ok(status) if (400..500).contains(&status) && status != 408 && status != 429 => {
+                Err(UsageError { retryable: false, message: format!("chillstreams rejected it (HTTP {status})") })
             }
-            Ok(status) => {
-                tracing::warn!(user_id = %tag.user_id, hash = %event.hash, status, "chillstreams refused a usage report");
-            }
-            Err(error) => {
-                tracing::warn!(user_id = %tag.user_id, hash = %event.hash, %error, "usage report to chillstreams failed");
-            }
+            Ok(status) => Err(UsageError { retryable: true, message: format!("chillstreams answered HTTP {status}") }),
+            Err(error) => Err(UsageError { retryable: true, message: error.to_string() }),
         }
     }
 }

@@ -26,11 +26,7 @@ pub struct Indexer {
 
 impl Indexer {
     pub fn new(name: String, url: &str, api_key: Option<Secret>) -> Self {
-        Self {
-            name,
-            endpoint: endpoint(url),
-            api_key: api_key.filter(|k| !k.is_empty()),
-        }
+        Self { name, endpoint: endpoint(url), api_key: api_key.filter(|k| !k.is_empty()) }
     }
 
     /// Replaces the API key wherever it shows up in `message`, as a last line of defence.
@@ -63,10 +59,7 @@ pub fn endpoint(url: &str) -> Result<Url, String> {
 
 /// The host of a URL, for an indexer that has no name.
 pub fn host_of(url: &str) -> Option<String> {
-    Url::parse(url.trim())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .filter(|h| !h.is_empty())
+    Url::parse(url.trim()).ok().and_then(|u| u.host_str().map(str::to_string)).filter(|h| !h.is_empty())
 }
 
 /// `{endpoint}?apikey=…&t=movie&imdbid=tt…` or `…&t=tvsearch&imdbid=tt…&season=S&ep=E`.
@@ -169,21 +162,11 @@ mod tests {
     use super::*;
 
     fn movie() -> MediaQuery {
-        MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt0111161".to_string(),
-            season: None,
-            episode: None,
-        }
+        MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".to_string(), season: None, episode: None }
     }
 
     fn episode() -> MediaQuery {
-        MediaQuery {
-            kind: MediaKind::Series,
-            imdb_id: "tt0903747".to_string(),
-            season: Some(1),
-            episode: Some(2),
-        }
+        MediaQuery { kind: MediaKind::Series, imdb_id: "tt0903747".to_string(), season: Some(1), episode: Some(2) }
     }
 
     #[test]
@@ -227,13 +210,8 @@ mod tests {
             request_url(&ep, None, &episode()).as_str(),
             "http://h/api/v2.0/indexers/all/results/torznab/api?t=tvsearch&imdbid=tt0903747&season=1&ep=2"
         );
-        let season_only = MediaQuery {
-            episode: None,
-            ..episode()
-        };
-        assert!(request_url(&ep, None, &season_only)
-            .as_str()
-            .ends_with("t=tvsearch&imdbid=tt0903747&season=1"));
+        let season_only = MediaQuery { episode: None, ..episode() };
+        assert!(request_url(&ep, None, &season_only).as_str().ends_with("t=tvsearch&imdbid=tt0903747&season=1"));
     }
 
     #[test]

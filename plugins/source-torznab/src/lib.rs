@@ -140,11 +140,7 @@ impl TorznabSource {
             .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
-        Ok(Self {
-            client,
-            indexers,
-            timeout,
-        })
+        Ok(Self { client, indexers, timeout })
     }
 
     /// The operator's indexers' display names, in config order.
@@ -249,18 +245,10 @@ impl SourceProvider for TorznabSource {
         }
         let given: Vec<&UserIndexer> = query.user_indexers.iter().filter(|u| !u.u.trim().is_empty()).collect();
         if given.len() > MAX_USER_INDEXERS {
-            tracing::debug!(
-                given = given.len(),
-                used = MAX_USER_INDEXERS,
-                "ignoring user indexers past the limit"
-            );
+            tracing::debug!(given = given.len(), used = MAX_USER_INDEXERS, "ignoring user indexers past the limit");
         }
-        let user: Vec<Indexer> = given
-            .iter()
-            .take(MAX_USER_INDEXERS)
-            .enumerate()
-            .map(|(i, entry)| user_indexer(i, entry))
-            .collect();
+        let user: Vec<Indexer> =
+            given.iter().take(MAX_USER_INDEXERS).enumerate().map(|(i, entry)| user_indexer(i, entry)).collect();
         let indexers: Vec<&Indexer> = self.indexers.iter().chain(user.iter()).collect();
         if indexers.is_empty() {
             return Err(SourceError::InvalidInput {
@@ -286,10 +274,7 @@ impl SourceProvider for TorznabSource {
             } else {
                 format!("all {} indexers failed: {}", failures.len(), failures.join("; "))
             };
-            return Err(SourceError::Upstream {
-                source_name: NAME.to_string(),
-                message,
-            });
+            return Err(SourceError::Upstream { source_name: NAME.to_string(), message });
         }
         Ok(merge(answered))
     }
@@ -300,13 +285,7 @@ mod tests {
     use super::*;
 
     fn item(hash: &str, title: &str, size: Option<u64>, seeders: Option<u32>) -> FeedItem {
-        FeedItem {
-            title: title.to_string(),
-            hash: InfoHash::parse(hash),
-            size,
-            seeders,
-            peers: None,
-        }
+        FeedItem { title: title.to_string(), hash: InfoHash::parse(hash), size, seeders, peers: None }
     }
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -317,39 +296,21 @@ mod tests {
         let merged = merge([
             (
                 "one",
-                vec![
-                    item(A, "a1", None, Some(5)),
-                    item(B, "b1", Some(10), Some(9)),
-                    item("x", "nohash", None, None),
-                ],
+                vec![item(A, "a1", None, Some(5)), item(B, "b1", Some(10), Some(9)), item("x", "nohash", None, None)],
             ),
-            (
-                "two",
-                vec![item(A, "a2", Some(7), Some(50)), item(B, "b2", None, Some(9))],
-            ),
+            ("two", vec![item(A, "a2", Some(7), Some(50)), item(B, "b2", None, Some(9))]),
         ]);
         assert_eq!(merged.len(), 2);
         assert_eq!(
-            (
-                merged[0].title.as_str(),
-                merged[0].indexer.as_str(),
-                merged[0].size,
-                merged[0].seeders
-            ),
+            (merged[0].title.as_str(), merged[0].indexer.as_str(), merged[0].size, merged[0].seeders),
             ("a2", "two", Some(7), Some(50))
         );
-        assert_eq!(
-            (merged[1].title.as_str(), merged[1].indexer.as_str(), merged[1].size),
-            ("b1", "one", Some(10))
-        );
+        assert_eq!((merged[1].title.as_str(), merged[1].indexer.as_str(), merged[1].size), ("b1", "one", Some(10)));
     }
 
     #[test]
     fn merge_prefers_known_seeders_over_unknown() {
-        let merged = merge([
-            ("one", vec![item(A, "a1", Some(1), None)]),
-            ("two", vec![item(A, "a2", None, Some(0))]),
-        ]);
+        let merged = merge([("one", vec![item(A, "a1", Some(1), None)]), ("two", vec![item(A, "a2", None, Some(0))])]);
         assert_eq!((merged[0].indexer.as_str(), merged[0].size), ("two", Some(1)));
     }
 
@@ -364,34 +325,18 @@ mod tests {
 
     #[test]
     fn user_indexer_names() {
-        let entry = UserIndexer {
-            n: " jackett\n".to_string(),
-            u: "http://h:9117/x".to_string(),
-            ak: None,
-        };
+        let entry = UserIndexer { n: " jackett\n".to_string(), u: "http://h:9117/x".to_string(), ak: None };
         assert_eq!(user_indexer(0, &entry).name, "jackett");
-        let entry = UserIndexer {
-            n: String::new(),
-            u: "http://prowlarr.lan:9696/1".to_string(),
-            ak: None,
-        };
+        let entry = UserIndexer { n: String::new(), u: "http://prowlarr.lan:9696/1".to_string(), ak: None };
         assert_eq!(user_indexer(0, &entry).name, "prowlarr.lan");
-        let entry = UserIndexer {
-            n: String::new(),
-            u: "nonsense".to_string(),
-            ak: None,
-        };
+        let entry = UserIndexer { n: String::new(), u: "nonsense".to_string(), ak: None };
         let indexer = user_indexer(2, &entry);
         assert_eq!(indexer.name, "user indexer 3");
         assert!(indexer.endpoint.is_err());
     }
 
     fn settings(toml_text: &str, env: &[(&str, &str)]) -> PluginSettings {
-        PluginSettings::new(
-            "source.torznab",
-            toml::from_str(toml_text).unwrap(),
-            Env::from_pairs(env.iter().copied()),
-        )
+        PluginSettings::new("source.torznab", toml::from_str(toml_text).unwrap(), Env::from_pairs(env.iter().copied()))
     }
 
     #[test]
@@ -412,32 +357,19 @@ mod tests {
         assert_eq!(ok.indexer_names(), vec!["p"]);
 
         let both = "indexers = [{ name = 'p', url = 'http://h/x', api_key = 'a', api_key_env = 'B' }]";
-        assert!(TorznabConfig::from_settings(&settings(both, &[]))
-            .unwrap_err()
-            .0
-            .contains("not both"));
+        assert!(TorznabConfig::from_settings(&settings(both, &[])).unwrap_err().0.contains("not both"));
         let nameless = "indexers = [{ name = ' ', url = 'http://h/x' }]";
-        assert!(TorznabConfig::from_settings(&settings(nameless, &[]))
-            .unwrap_err()
-            .0
-            .contains("name"));
+        assert!(TorznabConfig::from_settings(&settings(nameless, &[])).unwrap_err().0.contains("name"));
         let bad_url = "indexers = [{ name = 'p', url = 'ftp://h/x', api_key = 'zzz' }]";
         let err = TorznabConfig::from_settings(&settings(bad_url, &[])).unwrap_err();
         assert!(err.0.contains("\"p\"") && !err.0.contains("zzz"), "{err}");
         let slow = "timeout_ms = 60001";
-        assert!(TorznabConfig::from_settings(&settings(slow, &[]))
-            .unwrap_err()
-            .0
-            .contains("timeout_ms"));
+        assert!(TorznabConfig::from_settings(&settings(slow, &[])).unwrap_err().0.contains("timeout_ms"));
     }
 
     #[test]
     fn effective_config_redacts_the_key() {
-        let table = check(&settings(
-            "indexers = [{ name = 'p', url = 'http://h/x', api_key = 'zzz' }]",
-            &[],
-        ))
-        .unwrap();
+        let table = check(&settings("indexers = [{ name = 'p', url = 'http://h/x', api_key = 'zzz' }]", &[])).unwrap();
         let printed = table.to_string();
         assert!(!printed.contains("zzz") && printed.contains("[redacted]"), "{printed}");
     }

@@ -99,18 +99,9 @@ mod tests {
     fn base32_decodes_to_hex() {
         assert_eq!(base32_to_hex(B32).as_deref(), Some(HEX));
         assert_eq!(base32_to_hex(&B32.to_ascii_lowercase()).as_deref(), Some(HEX));
-        assert_eq!(
-            base32_to_hex("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").as_deref(),
-            Some(&"0".repeat(40)[..])
-        );
-        assert_eq!(
-            base32_to_hex("77777777777777777777777777777777").as_deref(),
-            Some(&"f".repeat(40)[..])
-        );
-        assert!(
-            base32_to_hex("YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKE1").is_none(),
-            "1 is not base32"
-        );
+        assert_eq!(base32_to_hex("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").as_deref(), Some(&"0".repeat(40)[..]));
+        assert_eq!(base32_to_hex("77777777777777777777777777777777").as_deref(), Some(&"f".repeat(40)[..]));
+        assert!(base32_to_hex("YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKE1").is_none(), "1 is not base32");
         assert!(base32_to_hex("YEX6DQDL").is_none());
     }
 

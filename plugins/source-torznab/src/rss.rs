@@ -183,9 +183,8 @@ pub fn parse_feed(xml: &str) -> Result<Vec<FeedItem>, FeedError> {
     let mut text = String::new();
 
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| FeedError::Xml(format!("{e} (at byte {})", reader.error_position())))?;
+        let event =
+            reader.read_event().map_err(|e| FeedError::Xml(format!("{e} (at byte {})", reader.error_position())))?;
         match event {
             Event::Start(ref element) | Event::Empty(ref element) => {
                 let is_empty = matches!(event, Event::Empty(_));
@@ -217,10 +216,7 @@ pub fn parse_feed(xml: &str) -> Result<Vec<FeedItem>, FeedError> {
                         text.clear();
                     }
                 } else if name.as_ref() == b"item" && !is_empty {
-                    item = Some(ItemBuilder {
-                        depth: depth + 1,
-                        ..ItemBuilder::default()
-                    });
+                    item = Some(ItemBuilder { depth: depth + 1, ..ItemBuilder::default() });
                 }
                 if !is_empty {
                     depth += 1;
@@ -249,10 +245,7 @@ pub fn parse_feed(xml: &str) -> Result<Vec<FeedItem>, FeedError> {
                 push_limited(&mut text, &content);
             }
             Event::GeneralRef(ref reference) if field.is_some() => {
-                if let Some(ch) = reference
-                    .resolve_char_ref()
-                    .map_err(|e| FeedError::Xml(e.to_string()))?
-                {
+                if let Some(ch) = reference.resolve_char_ref().map_err(|e| FeedError::Xml(e.to_string()))? {
                     push_limited(&mut text, ch.encode_utf8(&mut [0; 4]));
                 } else {
                     let name = reference.decode().map_err(|e| FeedError::Xml(e.to_string()))?;
@@ -342,10 +335,7 @@ mod tests {
 <item><title>bad infohash, good magnet</title><torznab:attr name="infohash" value="nope"/><torznab:attr name="magneturl" value="magnet:?xt=urn:btih:{HEX}"/></item>"#
         ));
         let items = parse_feed(&xml).unwrap();
-        let hashes: Vec<_> = items
-            .iter()
-            .map(|i| (i.title.as_str(), i.hash.as_ref().map(InfoHash::as_str)))
-            .collect();
+        let hashes: Vec<_> = items.iter().map(|i| (i.title.as_str(), i.hash.as_ref().map(InfoHash::as_str))).collect();
         assert_eq!(
             hashes,
             vec![
@@ -370,10 +360,7 @@ mod tests {
         ));
         let items = parse_feed(&xml).unwrap();
         let got: Vec<_> = items.iter().map(|i| (i.size, i.seeders)).collect();
-        assert_eq!(
-            got,
-            vec![(Some(7), None), (Some(9), None), (None, None), (Some(11), Some(3))]
-        );
+        assert_eq!(got, vec![(Some(7), None), (Some(9), None), (None, None), (Some(11), Some(3))]);
     }
 
     #[test]
@@ -383,10 +370,7 @@ mod tests {
         );
         let items = parse_feed(&xml).unwrap();
         assert_eq!(items[0].seeders, Some(4));
-        assert_eq!(
-            parse_feed("<rss version=\"2.0\"><channel></channel></rss>").unwrap(),
-            vec![]
-        );
+        assert_eq!(parse_feed("<rss version=\"2.0\"><channel></channel></rss>").unwrap(), vec![]);
         assert_eq!(parse_feed("<rss/>").unwrap(), vec![]);
     }
 
@@ -410,13 +394,7 @@ mod tests {
         let err =
             parse_feed(r#"<?xml version="1.0" encoding="UTF-8"?><error code="100" description="Invalid API Key" />"#)
                 .unwrap_err();
-        assert_eq!(
-            err,
-            FeedError::Torznab {
-                code: "100".to_string(),
-                description: "Invalid API Key".to_string()
-            }
-        );
+        assert_eq!(err, FeedError::Torznab { code: "100".to_string(), description: "Invalid API Key".to_string() });
         assert_eq!(err.to_string(), "Torznab error 100: Invalid API Key");
         let err = parse_feed(r#"<error code="201"></error>"#).unwrap_err();
         assert_eq!(err.to_string(), "Torznab error 201");
@@ -434,19 +412,13 @@ mod tests {
             "not xml at all <<<",
         ] {
             let err = parse_feed(body).unwrap_err();
-            assert!(
-                matches!(err, FeedError::Xml(_) | FeedError::NotAFeed(_)),
-                "{body}: {err:?}"
-            );
+            assert!(matches!(err, FeedError::Xml(_) | FeedError::NotAFeed(_)), "{body}: {err:?}");
         }
     }
 
     #[test]
     fn other_documents_are_not_feeds() {
-        assert!(matches!(
-            parse_feed("<html><body>Login</body></html>"),
-            Err(FeedError::NotAFeed(_))
-        ));
+        assert!(matches!(parse_feed("<html><body>Login</body></html>"), Err(FeedError::NotAFeed(_))));
         assert!(matches!(parse_feed(""), Err(FeedError::NotAFeed(_))));
         assert!(matches!(parse_feed("   "), Err(FeedError::NotAFeed(_))));
     }
@@ -454,9 +426,7 @@ mod tests {
     #[test]
     fn very_long_titles_are_cut() {
         let long = "x".repeat(10_000);
-        let xml = feed(&format!(
-            r#"<item><title>{long}</title><torznab:attr name="infohash" value="{HEX}"/></item>"#
-        ));
+        let xml = feed(&format!(r#"<item><title>{long}</title><torznab:attr name="infohash" value="{HEX}"/></item>"#));
         assert_eq!(parse_feed(&xml).unwrap()[0].title.len(), MAX_FIELD_BYTES);
     }
 

@@ -22,11 +22,7 @@ fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
 
 fn build(settings: &PluginSettings) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     settings.parse::<AllDebridStubConfig>()?;
-    Ok(Arc::new(NotImplementedStore {
-        name: "alldebrid",
-        code: "ad",
-        display_name: "AllDebrid",
-    }))
+    Ok(Arc::new(NotImplementedStore { name: "alldebrid", code: "ad", display_name: "AllDebrid" }))
 }
 
 chillproxy_core::inventory::submit! {

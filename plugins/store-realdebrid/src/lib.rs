@@ -22,11 +22,7 @@ fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
 
 fn build(settings: &PluginSettings) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     settings.parse::<RealDebridStubConfig>()?;
-    Ok(Arc::new(NotImplementedStore {
-        name: "realdebrid",
-        code: "rd",
-        display_name: "RealDebrid",
-    }))
+    Ok(Arc::new(NotImplementedStore { name: "realdebrid", code: "rd", display_name: "RealDebrid" }))
 }
 
 chillproxy_core::inventory::submit! {

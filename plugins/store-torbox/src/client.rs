@@ -48,11 +48,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self {
-            http,
-            api_url: api_url.trim_end_matches('/').to_string(),
-            timeout,
-        })
+        Ok(Self { http, api_url: api_url.trim_end_matches('/').to_string(), timeout })
     }
 
     /// Calls `path` (which starts with `/v1/api/`) and returns the envelope's `data`
@@ -116,15 +112,9 @@ impl Client {
         let mut response = request.send().await.map_err(|e| transport_error(e, key))?;
         let status = response.status().as_u16();
         let headers = response.headers();
-        let retry_after = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        let content_type =
+            headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
         if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(too_large(status));
         }
@@ -135,22 +125,14 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(RawReply {
-            status,
-            retry_after,
-            content_type,
-            body,
-        })
+        Ok(RawReply { status, retry_after, content_type, body })
     }
 }
 
 fn too_large(status: u16) -> StoreError {
     error(
         Kind::Upstream,
-        format!(
-            "the reply (HTTP {status}) is larger than {} MiB",
-            MAX_BODY_BYTES / (1024 * 1024)
-        ),
+        format!("the reply (HTTP {status}) is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
         None,
     )
 }
@@ -223,23 +205,13 @@ pub(crate) fn interpret(
     body: &[u8],
     key: &str,
 ) -> Result<Value, StoreError> {
-    let envelope = serde_json::from_slice::<Envelope>(body)
-        .ok()
-        .filter(Envelope::is_envelope);
+    let envelope = serde_json::from_slice::<Envelope>(body).ok().filter(Envelope::is_envelope);
     let Some(envelope) = envelope else {
         let what = describe_body(content_type, body, key);
         if (200..300).contains(&status) {
-            return Err(error(
-                Kind::Upstream,
-                format!("the reply could not be read ({what})"),
-                None,
-            ));
+            return Err(error(Kind::Upstream, format!("the reply could not be read ({what})"), None));
         }
-        return Err(error(
-            kind_of_status(status),
-            format!("HTTP {status} with {what}"),
-            retry_after,
-        ));
+        return Err(error(kind_of_status(status), format!("HTTP {status} with {what}"), retry_after));
     };
     let code = envelope.code();
     let ok_status = (200..300).contains(&status);
@@ -266,10 +238,7 @@ pub(crate) fn interpret(
 fn describe_body(content_type: &str, body: &[u8], key: &str) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
     let trimmed = text.trim_start();
-    let lower = trimmed
-        .get(..trimmed.len().min(64))
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let lower = trimmed.get(..trimmed.len().min(64)).unwrap_or_default().to_ascii_lowercase();
     if body.iter().all(u8::is_ascii_whitespace) {
         "an empty body".to_string()
     } else if content_type.contains("html") || lower.starts_with("<!doctype") || lower.starts_with("<html") {
@@ -310,35 +279,16 @@ mod tests {
             KEY,
         )
         .unwrap_err();
-        assert_eq!(
-            e,
-            StoreError::Unauthorized {
-                store: "TorBox",
-                message: "Invalid API token.".into()
-            }
-        );
+        assert_eq!(e, StoreError::Unauthorized { store: "TorBox", message: "Invalid API token.".into() });
         let e = ok(r#"{"success":false,"error":"ACTIVE_LIMIT","detail":"Too many active.","data":null}"#).unwrap_err();
         assert!(matches!(e, StoreError::LimitExceeded { .. }), "{e:?}");
         let e = ok(r#"{"success":true,"error":"ITEM_NOT_FOUND","detail":"","data":null}"#).unwrap_err();
-        assert_eq!(
-            e,
-            StoreError::NotFound {
-                store: "TorBox",
-                message: "ITEM_NOT_FOUND".into()
-            }
-        );
+        assert_eq!(e, StoreError::NotFound { store: "TorBox", message: "ITEM_NOT_FOUND".into() });
     }
 
     #[test]
     fn rate_limit_keeps_retry_after() {
-        let e = interpret(
-            429,
-            Some(Duration::from_secs(9)),
-            "text/html",
-            b"<html>slow</html>",
-            KEY,
-        )
-        .unwrap_err();
+        let e = interpret(429, Some(Duration::from_secs(9)), "text/html", b"<html>slow</html>", KEY).unwrap_err();
         assert!(
             matches!(e, StoreError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(9)),
             "{e:?}"
@@ -384,13 +334,7 @@ mod tests {
     #[test]
     fn fastapi_detail_only_replies_are_read() {
         let e = interpret(404, None, "application/json", br#"{"detail":"Not Found"}"#, KEY).unwrap_err();
-        assert_eq!(
-            e,
-            StoreError::NotFound {
-                store: "TorBox",
-                message: "Not Found".into()
-            }
-        );
+        assert_eq!(e, StoreError::NotFound { store: "TorBox", message: "Not Found".into() });
     }
 
     #[test]

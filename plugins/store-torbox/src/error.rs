@@ -65,11 +65,7 @@ pub(crate) fn error(kind: Kind, message: String, retry_after: Option<Duration>) 
         Kind::Unauthorized => StoreError::Unauthorized { store, message },
         Kind::PaymentRequired => StoreError::PaymentRequired { store, message },
         Kind::LimitExceeded => StoreError::LimitExceeded { store, message },
-        Kind::RateLimited => StoreError::RateLimited {
-            store,
-            retry_after,
-            message,
-        },
+        Kind::RateLimited => StoreError::RateLimited { store, retry_after, message },
         Kind::NotFound => StoreError::NotFound { store, message },
         Kind::BadRequest => StoreError::BadRequest { store, message },
         Kind::Unavailable => StoreError::Unavailable { store, message },
@@ -81,11 +77,7 @@ pub(crate) fn error(kind: Kind, message: String, retry_after: Option<Duration>) 
 /// characters and runs of whitespace become one space, and the result is capped at about 200
 /// characters.
 pub(crate) fn clean_message(raw: &str, key: &str) -> String {
-    let scrubbed = if key.trim().is_empty() {
-        raw.to_string()
-    } else {
-        raw.replace(key, "[redacted]")
-    };
+    let scrubbed = if key.trim().is_empty() { raw.to_string() } else { raw.replace(key, "[redacted]") };
     let mut out = String::with_capacity(scrubbed.len().min(MAX_MESSAGE_CHARS + 4));
     let mut chars = 0;
     let mut pending_space = false;
@@ -115,11 +107,7 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-        .map(Duration::from_secs_f64)
+    value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9).map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]
@@ -128,13 +116,7 @@ mod tests {
 
     #[test]
     fn maps_every_documented_code() {
-        for code in [
-            "NO_AUTH",
-            "BAD_TOKEN",
-            "AUTH_ERROR",
-            "OAUTH_VERIFICATION_ERROR",
-            "bad_token",
-        ] {
+        for code in ["NO_AUTH", "BAD_TOKEN", "AUTH_ERROR", "OAUTH_VERIFICATION_ERROR", "bad_token"] {
             assert_eq!(kind_of_code(code), Kind::Unauthorized, "{code}");
         }
         assert_eq!(kind_of_code("PLAN_RESTRICTED_FEATURE"), Kind::PaymentRequired);
@@ -157,14 +139,7 @@ mod tests {
         for code in ["NO_SERVERS_AVAILABLE_ERROR", "LINK_OFFLINE", "VENDOR_DISABLED"] {
             assert_eq!(kind_of_code(code), Kind::Unavailable, "{code}");
         }
-        for code in [
-            "DATABASE_ERROR",
-            "UNKNOWN_ERROR",
-            "DIFF_ISSUE",
-            "DUPLICATE_ITEM",
-            "SOMETHING_NEW",
-            "",
-        ] {
+        for code in ["DATABASE_ERROR", "UNKNOWN_ERROR", "DIFF_ISSUE", "DUPLICATE_ITEM", "SOMETHING_NEW", ""] {
             assert_eq!(kind_of_code(code), Kind::Upstream, "{code}");
         }
     }
@@ -200,10 +175,7 @@ mod tests {
     #[test]
     fn messages_are_short_single_line_and_keyless() {
         assert_eq!(clean_message("  a\n\tb  c \r\n", "k3y"), "a b c");
-        assert_eq!(
-            clean_message("token tb-secret-123 is bad", "tb-secret-123"),
-            "token [redacted] is bad"
-        );
+        assert_eq!(clean_message("token tb-secret-123 is bad", "tb-secret-123"), "token [redacted] is bad");
         let long = "x".repeat(5000);
         let cleaned = clean_message(&long, "");
         assert_eq!(cleaned.chars().count(), 201);

@@ -42,10 +42,7 @@ impl TorBoxConfig {
         let mut config: Self = settings.parse()?;
         config.api_url = config.api_url.trim().trim_end_matches('/').to_string();
         reqwest::Url::parse(&config.api_url).map_err(|e| {
-            ConfigError::new(format!(
-                "[{}] api_url {:?} is not a URL: {e}",
-                settings.section, config.api_url
-            ))
+            ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
         })?;
         if !(100..=120_000).contains(&config.timeout_ms) {
             return Err(ConfigError::new(format!(

@@ -33,22 +33,14 @@ pub struct TorBoxStore {
 
 impl TorBoxStore {
     pub fn new(config: &TorBoxConfig) -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            client: Client::new(&config.api_url, Duration::from_millis(config.timeout_ms))?,
-        })
+        Ok(Self { client: Client::new(&config.api_url, Duration::from_millis(config.timeout_ms))? })
     }
 
     async fn check_batch(&self, key: &Secret, batch: &[&InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
         let body = json!({ "hashes": batch.iter().map(|h| h.as_str()).collect::<Vec<_>>() });
         let data = self
             .client
-            .call(
-                key,
-                Method::POST,
-                CHECKCACHED,
-                &[("format", "list"), ("list_files", "true")],
-                Body::Json(&body),
-            )
+            .call(key, Method::POST, CHECKCACHED, &[("format", "list"), ("list_files", "true")], Body::Json(&body))
             .await?;
         parse_checkcached(data)
     }
@@ -57,13 +49,7 @@ impl TorBoxStore {
         let id_text = id.to_string();
         let data = self
             .client
-            .call(
-                key,
-                Method::GET,
-                MYLIST,
-                &[("bypass_cache", "true"), ("id", &id_text)],
-                Body::Empty,
-            )
+            .call(key, Method::GET, MYLIST, &[("bypass_cache", "true"), ("id", &id_text)], Body::Empty)
             .await?;
         parse_mylist(data, id)
     }
@@ -87,9 +73,7 @@ impl StoreProvider for TorBoxStore {
         if asked.is_empty() {
             return Ok(Vec::new());
         }
-        let batches = asked
-            .chunks(CHECK_BATCH_SIZE)
-            .map(|batch| self.check_batch(&credential.key, batch));
+        let batches = asked.chunks(CHECK_BATCH_SIZE).map(|batch| self.check_batch(&credential.key, batch));
         let replies = futures::future::try_join_all(batches).await?;
         let mut found: HashMap<InfoHash, Vec<StoreFile>> = HashMap::new();
         for item in replies.into_iter().flatten() {
@@ -99,12 +83,7 @@ impl StoreProvider for TorBoxStore {
         }
         Ok(asked
             .into_iter()
-            .filter_map(|hash| {
-                found.remove(hash).map(|files| CachedItem {
-                    hash: hash.clone(),
-                    files,
-                })
-            })
+            .filter_map(|hash| found.remove(hash).map(|files| CachedItem { hash: hash.clone(), files }))
             .collect())
     }
 
@@ -116,10 +95,7 @@ impl StoreProvider for TorBoxStore {
     ) -> Result<Magnet, StoreError> {
         let magnet = hash.magnet();
         let form = [("magnet", magnet.as_str()), ("allow_zip", "false")];
-        let data = self
-            .client
-            .call(&credential.key, Method::POST, CREATETORRENT, &[], Body::Form(&form))
-            .await?;
+        let data = self.client.call(&credential.key, Method::POST, CREATETORRENT, &[], Body::Form(&form)).await?;
         let created: Created = read(data, CREATETORRENT)?;
         match (created.torrent_id, created.queued_id) {
             (id, _) if id > 0 => self.torrent(&credential.key, id).await,
@@ -128,11 +104,7 @@ impl StoreProvider for TorBoxStore {
                 "TorBox queued the torrent instead of starting it (the account's active limit is reached)".to_string(),
                 None,
             )),
-            _ => Err(error(
-                Kind::Upstream,
-                "createtorrent returned no torrent id".to_string(),
-                None,
-            )),
+            _ => Err(error(Kind::Upstream, "createtorrent returned no torrent id".to_string(), None)),
         }
     }
 
@@ -160,31 +132,16 @@ impl StoreProvider for TorBoxStore {
         if let Some(ip) = &user_ip {
             query.push(("user_ip", ip.as_str()));
         }
-        let data = self
-            .client
-            .call(&credential.key, Method::GET, REQUESTDL, &query, Body::Empty)
-            .await?;
+        let data = self.client.call(&credential.key, Method::GET, REQUESTDL, &query, Body::Empty).await?;
         match data {
             Value::String(link) if link.starts_with("https://") || link.starts_with("http://") => Ok(link),
-            _ => Err(error(
-                Kind::Upstream,
-                "requestdl returned no download link".to_string(),
-                None,
-            )),
+            _ => Err(error(Kind::Upstream, "requestdl returned no download link".to_string(), None)),
         }
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {
-        let data = self
-            .client
-            .call(
-                &credential.key,
-                Method::GET,
-                USER_ME,
-                &[("settings", "true")],
-                Body::Empty,
-            )
-            .await?;
+        let data =
+            self.client.call(&credential.key, Method::GET, USER_ME, &[("settings", "true")], Body::Empty).await?;
         if !data.is_object() {
             return Err(unexpected(USER_ME));
         }
@@ -194,11 +151,7 @@ impl StoreProvider for TorBoxStore {
             Value::Number(id) => id.to_string(),
             _ => return Err(unexpected(USER_ME)),
         };
-        Ok(Account {
-            id,
-            email: me.email,
-            subscription: subscription(me.plan).to_string(),
-        })
+        Ok(Account { id, email: me.email, subscription: subscription(me.plan).to_string() })
     }
 }
 
@@ -213,13 +166,11 @@ fn subscription(plan: u64) -> &'static str {
 
 /// A torrent id as the host hands it back: a positive integer.
 fn parse_id(id: &str, key: &str) -> Result<u64, StoreError> {
-    id.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        error(
-            Kind::NotFound,
-            format!("{:?} is not a TorBox torrent id", clean_message(id, key)),
-            None,
-        )
-    })
+    id.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| error(Kind::NotFound, format!("{:?} is not a TorBox torrent id", clean_message(id, key)), None))
 }
 
 fn unexpected(endpoint: &str) -> StoreError {
@@ -245,16 +196,9 @@ fn parse_checkcached(data: Value) -> Result<Vec<CachedItem>, StoreError> {
     let mut items = Vec::with_capacity(entries.len());
     for (map_key, value) in entries {
         let torrent: CachedTorrent = read(value, CHECKCACHED)?;
-        let raw_hash = if torrent.hash.trim().is_empty() {
-            map_key.unwrap_or_default()
-        } else {
-            torrent.hash
-        };
+        let raw_hash = if torrent.hash.trim().is_empty() { map_key.unwrap_or_default() } else { torrent.hash };
         let Some(hash) = InfoHash::parse(&raw_hash) else {
-            tracing::debug!(
-                store = STORE,
-                "checkcached returned an item without a valid hash; skipped"
-            );
+            tracing::debug!(store = STORE, "checkcached returned an item without a valid hash; skipped");
             continue;
         };
         let files = torrent
@@ -306,42 +250,24 @@ fn parse_mylist(data: Value, id: u64) -> Result<Magnet, StoreError> {
     let name = if !torrent.name.trim().is_empty() {
         torrent.name.clone()
     } else {
-        torrent
-            .files
-            .first()
-            .and_then(|f| root_folder(&f.name))
-            .unwrap_or(hash.as_str())
-            .to_string()
+        torrent.files.first().and_then(|f| root_folder(&f.name)).unwrap_or(hash.as_str()).to_string()
     };
     let files = torrent
         .files
         .into_iter()
         .map(|f| StoreFile {
             id: f.id,
-            name: if f.short_name.trim().is_empty() {
-                file_name(&f.name)
-            } else {
-                f.short_name
-            },
+            name: if f.short_name.trim().is_empty() { file_name(&f.name) } else { f.short_name },
             path: path_without_root(&f.name),
             size: f.size,
         })
         .collect();
-    Ok(Magnet {
-        id: torrent.id.to_string(),
-        hash,
-        name,
-        size: torrent.size,
-        status,
-        files,
-    })
+    Ok(Magnet { id: torrent.id.to_string(), hash, name, size: torrent.size, status, files })
 }
 
 /// The meaningful segments of a TorBox file path (`.` and `..` dropped).
 fn segments(full: &str) -> Vec<&str> {
-    full.split('/')
-        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
-        .collect()
+    full.split('/').filter(|s| !s.is_empty() && *s != "." && *s != "..").collect()
 }
 
 /// `Show/Season 1/e01.mkv` → `/Season 1/e01.mkv`; a path without a folder stays as it is:
@@ -437,10 +363,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> R
 /// A non-negative integer given as a number, a float or a string; anything else reads as 0.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-            .unwrap_or(0),
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)).unwrap_or(0),
         Value::String(s) => s.trim().parse().unwrap_or(0),
         _ => 0,
     })
@@ -487,18 +410,8 @@ mod tests {
         assert_eq!(
             items[0].files,
             vec![
-                StoreFile {
-                    id: 0,
-                    name: "movie.mkv".into(),
-                    path: "/movie.mkv".into(),
-                    size: 20
-                },
-                StoreFile {
-                    id: 1,
-                    name: "en.srt".into(),
-                    path: "/Subs/en.srt".into(),
-                    size: 10
-                },
+                StoreFile { id: 0, name: "movie.mkv".into(), path: "/movie.mkv".into(), size: 20 },
+                StoreFile { id: 1, name: "en.srt".into(), path: "/Subs/en.srt".into(), size: 10 },
             ]
         );
         for empty in [Value::Null, json!({}), json!([])] {
@@ -524,20 +437,12 @@ mod tests {
         assert_eq!(m.status, MagnetStatus::Downloaded);
         assert_eq!(
             m.files,
-            vec![StoreFile {
-                id: 3,
-                name: "e01.mkv".into(),
-                path: "/Season 1/e01.mkv".into(),
-                size: 100
-            }]
+            vec![StoreFile { id: 3, name: "e01.mkv".into(), path: "/Season 1/e01.mkv".into(), size: 100 }]
         );
 
         data["download_present"] = json!(false);
         data["progress"] = json!(0.4);
-        assert_eq!(
-            parse_mylist(data.clone(), 42).unwrap().status,
-            MagnetStatus::Downloading
-        );
+        assert_eq!(parse_mylist(data.clone(), 42).unwrap().status, MagnetStatus::Downloading);
         data["progress"] = json!(0);
         data["download_finished"] = json!(null);
         assert_eq!(parse_mylist(data.clone(), 42).unwrap().status, MagnetStatus::Queued);

@@ -9,11 +9,8 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() {
-    let port = std::env::args()
-        .skip_while(|a| a != "--port")
-        .nth(1)
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(7000);
+    let port =
+        std::env::args().skip_while(|a| a != "--port").nth(1).and_then(|p| p.parse::<u16>().ok()).unwrap_or(7000);
     let listen = SocketAddr::from(([127, 0, 0, 1], port));
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -22,20 +19,14 @@ async fn main() {
         )
         .init();
 
-    let options = StackOptions {
-        listen: Some(listen),
-        uncached_polls: 3,
-        ..Default::default()
-    };
+    let options = StackOptions { listen: Some(listen), uncached_polls: 3, ..Default::default() };
     let stack = Stack::start(options.clone()).await;
     let base = stack.host.url();
     let auth = Stack::config(&json!({"stores": [{"c": "tb", "auth": USER}]}));
     let token = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
     let both = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN, "auth": USER}]}));
-    let env: Vec<String> = Stack::env_pairs(&options, &stack.chillstreams.url())
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let env: Vec<String> =
+        Stack::env_pairs(&options, &stack.chillstreams.url()).into_iter().map(|(k, v)| format!("{k}={v}")).collect();
 
     println!(
         r#"

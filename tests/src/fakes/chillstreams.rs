@@ -99,12 +99,7 @@ impl FakeChillstreams {
     pub fn add_user(&self, user_id: &str, pool_key: &str, pool_key_id: &str) {
         self.lock().users.insert(
             user_id.to_string(),
-            User {
-                active: true,
-                pool_key: pool_key.into(),
-                pool_key_id: pool_key_id.into(),
-                devices: Vec::new(),
-            },
+            User { active: true, pool_key: pool_key.into(), pool_key_id: pool_key_id.into(), devices: Vec::new() },
         );
     }
 
@@ -112,12 +107,7 @@ impl FakeChillstreams {
     pub fn add_inactive_user(&self, user_id: &str) {
         self.lock().users.insert(
             user_id.to_string(),
-            User {
-                active: false,
-                pool_key: String::new(),
-                pool_key_id: String::new(),
-                devices: Vec::new(),
-            },
+            User { active: false, pool_key: String::new(), pool_key_id: String::new(), devices: Vec::new() },
         );
     }
 
@@ -129,11 +119,7 @@ impl FakeChillstreams {
     }
 
     pub fn devices(&self, user_id: &str) -> Vec<String> {
-        self.lock()
-            .users
-            .get(user_id)
-            .map(|u| u.devices.clone())
-            .unwrap_or_default()
+        self.lock().users.get(user_id).map(|u| u.devices.clone()).unwrap_or_default()
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -150,10 +136,7 @@ impl FakeChillstreams {
     }
 
     pub fn get_key_calls(&self) -> Vec<Call> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.path.ends_with("/get-key"))
-            .collect()
+        self.calls().into_iter().filter(|c| c.path.ends_with("/get-key")).collect()
     }
 
     /// Usage reports accepted with a 2xx.
@@ -170,16 +153,9 @@ fn lock(state: &Shared) -> MutexGuard<'_, Inner> {
 
 /// Records the call and checks the Bearer key. `false`: answer [`unauthorized`].
 fn admit(state: &Shared, path: &str, headers: &HeaderMap, body: &Value) -> bool {
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut inner = lock(state);
-    inner.calls.push(Call {
-        path: path.to_string(),
-        authorization: authorization.clone(),
-        body: body.clone(),
-    });
+    inner.calls.push(Call { path: path.to_string(), authorization: authorization.clone(), body: body.clone() });
     authorization.as_deref() == Some(format!("Bearer {}", inner.api_key).as_str())
 }
 
@@ -200,22 +176,14 @@ async fn get_key(State(state): State<Shared>, headers: HeaderMap, body: axum::bo
     match mode {
         Mode::Slow(delay) => tokio::time::sleep(delay).await,
         Mode::Error500 => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"error": "Internal server error"})),
-            )
-                .into_response()
+            return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "Internal server error"}))).into_response()
         }
         Mode::Garbage => return (StatusCode::OK, "<html>oops</html>").into_response(),
         Mode::AllowedWithoutKey => return Json(json!({"allowed": true, "deviceCount": 1})).into_response(),
         Mode::Normal => {}
     }
     let (Some(user_id), Some(device_id)) = (field(&body, "userId"), field(&body, "deviceId")) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "userId and deviceId are required"})),
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "userId and deviceId are required"}))).into_response();
     };
     let mut inner = lock(&state);
     let Some(user) = inner.users.get_mut(user_id).filter(|u| u.active) else {
@@ -243,11 +211,7 @@ async fn log_usage(State(state): State<Shared>, headers: HeaderMap, body: axum::
         return unauthorized();
     }
     if field(&body, "userId").is_none() || field(&body, "action").is_none() {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "userId and action are required"})),
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "userId and action are required"}))).into_response();
     }
     let mut inner = lock(&state);
     let status = inner.usage_status;

@@ -24,9 +24,7 @@ impl Running {
 
 /// Serves `router` on a fresh loopback port until the returned handle is dropped.
 pub async fn serve(router: Router) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

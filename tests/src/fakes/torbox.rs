@@ -85,11 +85,7 @@ pub struct RecordedCall {
 impl RecordedCall {
     /// Every decoded value of a query parameter.
     pub fn query_params(&self, name: &str) -> Vec<String> {
-        parse_urlencoded(&self.query)
-            .into_iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .collect()
+        parse_urlencoded(&self.query).into_iter().filter(|(k, _)| k == name).map(|(_, v)| v).collect()
     }
 
     /// The first decoded value of a query parameter.
@@ -99,10 +95,7 @@ impl RecordedCall {
 
     /// The first decoded value of a form-urlencoded body field.
     pub fn form_param(&self, name: &str) -> Option<String> {
-        parse_urlencoded(&self.body)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+        parse_urlencoded(&self.body).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
     /// The body parsed as JSON, if it is JSON.
@@ -196,14 +189,7 @@ impl FakeTorBox {
     pub fn add_key_with_plan(&self, key: &str, plan: u8) {
         let mut state = self.state();
         let id = state.accounts.len() as u64 + 1;
-        state.accounts.insert(
-            key.to_string(),
-            FakeAccount {
-                id,
-                email: format!("user{id}@torbox.fake"),
-                plan,
-            },
-        );
+        state.accounts.insert(key.to_string(), FakeAccount { id, email: format!("user{id}@torbox.fake"), plan });
     }
 
     /// Adds a torrent that TorBox already has: it shows in `checkcached` and finishes as soon as
@@ -223,10 +209,7 @@ impl FakeTorBox {
         let torrent = SwarmTorrent {
             hash: hash.clone(),
             name: name.to_string(),
-            files: files
-                .iter()
-                .map(|(p, s)| (p.trim_start_matches('/').to_string(), *s))
-                .collect(),
+            files: files.iter().map(|(p, s)| (p.trim_start_matches('/').to_string(), *s)).collect(),
             cached,
             polls,
         };
@@ -273,10 +256,7 @@ async fn handle(State(fake): State<FakeTorBox>, method: Method, uri: Uri, header
         method: method.to_string(),
         path: uri.path().to_string(),
         query: uri.query().unwrap_or_default().to_string(),
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        authorization: headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
     if call.path.starts_with("/cdn/") {
@@ -290,36 +270,22 @@ async fn handle(State(fake): State<FakeTorBox>, method: Method, uri: Uri, header
     match fault {
         Fault::None => {}
         Fault::RateLimited { retry_after_secs } => {
-            let mut response = envelope(
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                "Too many requests. Please slow down.",
-                Value::Null,
-            );
+            let mut response =
+                envelope(StatusCode::TOO_MANY_REQUESTS, None, "Too many requests. Please slow down.", Value::Null);
             if let Ok(value) = retry_after_secs.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
             return response;
         }
         Fault::ServerError { status } => {
-            return envelope(
-                status_code(status),
-                Some("UNKNOWN_ERROR"),
-                "An unknown error occurred.",
-                Value::Null,
-            );
+            return envelope(status_code(status), Some("UNKNOWN_ERROR"), "An unknown error occurred.", Value::Null);
         }
         Fault::HtmlPage { status } => {
             let page = format!(
                 "<!DOCTYPE html><html><head><title>{status} Bad Gateway</title></head><body><h1>FAKE-HTML-ERROR-PAGE</h1>{}</body></html>",
                 "<p>The origin server did not answer.</p>".repeat(50)
             );
-            return (
-                status_code(status),
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                page,
-            )
-                .into_response();
+            return (status_code(status), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
         }
         Fault::TruncatedJson => {
             let body = r#"{"success":true,"error":null,"detail":"ok","data":[{"name":"Trunc","size":1,"hash":"0123"#;
@@ -354,11 +320,7 @@ fn route(state: &mut TorBoxState, method: &Method, call: &RecordedCall) -> Respo
             Value::Null,
         );
     }
-    let Some(key) = call
-        .bearer()
-        .filter(|k| state.accounts.contains_key(*k))
-        .map(str::to_string)
-    else {
+    let Some(key) = call.bearer().filter(|k| state.accounts.contains_key(*k)).map(str::to_string) else {
         return bad_token();
     };
     match call.path.as_str() {
@@ -422,39 +384,19 @@ fn createtorrent(state: &mut TorBoxState, key: &str, call: &RecordedCall) -> Res
         );
     };
     let Some(hash) = btih(&magnet) else {
-        return envelope(
-            StatusCode::BAD_REQUEST,
-            Some("INVALID_OPTION"),
-            "The magnet link is not valid.",
-            Value::Null,
-        );
+        return envelope(StatusCode::BAD_REQUEST, Some("INVALID_OPTION"), "The magnet link is not valid.", Value::Null);
     };
     let auth_id = format!("auth-{}", state.accounts.get(key).map(|a| a.id).unwrap_or_default());
     if let Some(existing) = state.torrents.iter().find(|t| t.key == key && t.hash == hash) {
         let data = json!({ "torrent_id": existing.id, "hash": hash, "auth_id": auth_id });
-        return envelope(
-            StatusCode::OK,
-            None,
-            "Found Cached Torrent. Using Cached Torrent.",
-            data,
-        );
+        return envelope(StatusCode::OK, None, "Found Cached Torrent. Using Cached Torrent.", data);
     }
     state.next_torrent_id += 1;
     let id = 1000 + state.next_torrent_id;
     let cached = state.swarm.get(&hash).is_some_and(|t| t.cached);
-    state.torrents.push(UserTorrent {
-        id,
-        key: key.to_string(),
-        hash: hash.clone(),
-        polls_seen: 0,
-        finished: cached,
-    });
+    state.torrents.push(UserTorrent { id, key: key.to_string(), hash: hash.clone(), polls_seen: 0, finished: cached });
     let data = json!({ "torrent_id": id, "hash": hash, "auth_id": auth_id });
-    let detail = if cached {
-        "Found Cached Torrent. Using Cached Torrent."
-    } else {
-        "Successfully added torrent."
-    };
+    let detail = if cached { "Found Cached Torrent. Using Cached Torrent." } else { "Successfully added torrent." };
     envelope(StatusCode::OK, None, detail, data)
 }
 
@@ -465,12 +407,7 @@ fn mylist(state: &mut TorBoxState, key: &str, call: &RecordedCall) -> Response {
         let list: Vec<Value> = ids.into_iter().filter_map(|id| poll(state, key, id)).collect();
         return envelope(StatusCode::OK, None, detail, Value::Array(list));
     };
-    let data = id
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|id| poll(state, key, id))
-        .unwrap_or(Value::Null);
+    let data = id.trim().parse::<u64>().ok().and_then(|id| poll(state, key, id)).unwrap_or(Value::Null);
     envelope(StatusCode::OK, None, detail, data)
 }
 
@@ -562,9 +499,7 @@ fn requestdl(state: &TorBoxState, call: &RecordedCall) -> Response {
     let Some(key) = call.query_param("token").filter(|k| state.accounts.contains_key(k)) else {
         return bad_token();
     };
-    let torrent_id = call
-        .query_param("torrent_id")
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let torrent_id = call.query_param("torrent_id").and_then(|v| v.trim().parse::<u64>().ok());
     let Some(torrent) = torrent_id.and_then(|id| state.torrents.iter().find(|t| t.id == id && t.key == key)) else {
         return envelope(
             StatusCode::NOT_FOUND,
@@ -581,10 +516,7 @@ fn requestdl(state: &TorBoxState, call: &RecordedCall) -> Response {
             Value::Null,
         );
     }
-    let file_id = call
-        .query_param("file_id")
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
+    let file_id = call.query_param("file_id").and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
     let file = state.swarm.get(&torrent.hash).and_then(|s| s.files.get(file_id));
     let Some((path, _)) = file else {
         return envelope(
@@ -595,13 +527,7 @@ fn requestdl(state: &TorBoxState, call: &RecordedCall) -> Response {
         );
     };
     let file_name = path.rsplit('/').next().unwrap_or(path);
-    let link = format!(
-        "{}/cdn/{}/{}/{}",
-        state.base_url,
-        torrent.id,
-        file_id,
-        encode_segment(file_name)
-    );
+    let link = format!("{}/cdn/{}/{}/{}", state.base_url, torrent.id, file_id, encode_segment(file_name));
     envelope(StatusCode::OK, None, "Download link generated.", Value::String(link))
 }
 
@@ -632,12 +558,7 @@ fn user_me(state: &TorBoxState, key: &str, call: &RecordedCall) -> Response {
 
 fn cdn(call: &RecordedCall) -> Response {
     let body = format!("fake torbox cdn {}\n", call.path.trim_start_matches("/cdn/"));
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        body,
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
 }
 
 fn bad_token() -> Response {
@@ -670,15 +591,9 @@ pub fn requested_hashes(call: &RecordedCall) -> Vec<String> {
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect()
     } else {
-        call.query_params("hash")
-            .iter()
-            .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
-            .collect()
+        call.query_params("hash").iter().flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>()).collect()
     };
-    raw.into_iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect()
+    raw.into_iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
 }
 
 /// The info hash of a magnet link (`xt=urn:btih:<40 hex>`), lowercased.

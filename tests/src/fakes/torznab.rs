@@ -197,14 +197,9 @@ pub struct TorznabControl {
 
 impl TorznabControl {
     pub fn new(api_key: &str) -> Self {
-        let state = FakeState {
-            api_key: api_key.to_string(),
-            title: "Fake Torznab".to_string(),
-            ..FakeState::default()
-        };
-        Self {
-            state: Arc::new(Mutex::new(state)),
-        }
+        let state =
+            FakeState { api_key: api_key.to_string(), title: "Fake Torznab".to_string(), ..FakeState::default() };
+        Self { state: Arc::new(Mutex::new(state)) }
     }
 
     fn lock(&self) -> MutexGuard<'_, FakeState> {
@@ -314,9 +309,7 @@ impl FakeTorznab {
 
 /// `/api/v2.0/indexers/{id}/results/torznab/api` → `{id}`.
 fn indexer_id(path: &str) -> Option<String> {
-    let id = path
-        .strip_prefix("/api/v2.0/indexers/")?
-        .strip_suffix("/results/torznab/api")?;
+    let id = path.strip_prefix("/api/v2.0/indexers/")?.strip_suffix("/results/torznab/api")?;
     (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
 }
 
@@ -330,11 +323,7 @@ async fn handle(
     let id = indexer_id(&path);
     let (mode, api_key, title) = {
         let mut state = control.lock();
-        state.calls.push(TorznabCall {
-            path: path.clone(),
-            indexer_id: id.clone(),
-            params: params.clone(),
-        });
+        state.calls.push(TorznabCall { path: path.clone(), indexer_id: id.clone(), params: params.clone() });
         (state.mode.clone(), state.api_key.clone(), state.title.clone())
     };
     if id.is_none() {
@@ -357,22 +346,14 @@ async fn handle(
     if param("apikey") != Some(api_key.as_str()) {
         return xml(error_document(100, "Invalid API Key"));
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     let base = format!("http://{host}");
     match param("t") {
         None => xml(error_document(200, "Missing parameter (t)")),
         Some("caps") => xml(CAPS.to_string()),
         Some(t @ ("movie" | "tvsearch" | "search")) => {
-            let releases: Vec<Release> = control
-                .lock()
-                .releases
-                .iter()
-                .filter(|r| r.matches(t, &params))
-                .cloned()
-                .collect();
+            let releases: Vec<Release> =
+                control.lock().releases.iter().filter(|r| r.matches(t, &params)).cloned().collect();
             xml(feed(&title, &base, &api_key, &releases))
         }
         Some(_) => xml(error_document(202, "No such function")),
@@ -473,21 +454,11 @@ fn feed(title: &str, base: &str, api_key: &str, releases: &[Release]) -> String 
 }
 
 fn item(out: &mut String, index: usize, base: &str, api_key: &str, r: &Release) {
-    let torrent_link = format!(
-        "{base}/dl/fake/?jackett_apikey={api_key}&path={index}&file={}",
-        r.info_hash
-    );
+    let torrent_link = format!("{base}/dl/fake/?jackett_apikey={api_key}&path={index}&file={}", r.info_hash);
     let dn = r.title.replace(' ', "+");
-    let magnet_hex = format!(
-        "magnet:?xt=urn:btih:{}&dn={dn}&tr=udp%3A%2F%2Ftracker.example%3A1337",
-        r.info_hash
-    );
+    let magnet_hex = format!("magnet:?xt=urn:btih:{}&dn={dn}&tr=udp%3A%2F%2Ftracker.example%3A1337", r.info_hash);
     let magnet_b32 = format!("magnet:?xt=urn:btih:{}&dn={dn}", hex_to_base32(&r.info_hash));
-    let link = if r.hash_in == HashIn::LinkMagnet {
-        magnet_hex.clone()
-    } else {
-        torrent_link.clone()
-    };
+    let link = if r.hash_in == HashIn::LinkMagnet { magnet_hex.clone() } else { torrent_link.clone() };
     let category = if r.season.is_some() { 5000 } else { 2000 };
     let _ = write!(
         out,
@@ -527,11 +498,7 @@ fn item(out: &mut String, index: usize, base: &str, api_key: &str, r: &Release) 
         let _ = writeln!(out, r#"      <torznab:attr name="infohash" value="{hash}" />"#);
     }
     if let Some(magnet) = magnet {
-        let _ = writeln!(
-            out,
-            r#"      <torznab:attr name="magneturl" value="{}" />"#,
-            escape(magnet)
-        );
+        let _ = writeln!(out, r#"      <torznab:attr name="magneturl" value="{}" />"#, escape(magnet));
     }
     out.push_str(
         "      <torznab:attr name=\"downloadvolumefactor\" value=\"0\" />\n      <torznab:attr name=\"uploadvolumefactor\" value=\"1\" />\n    </item>\n",
@@ -555,10 +522,7 @@ mod tests {
 
     #[test]
     fn base32_of_a_known_hash() {
-        assert_eq!(
-            hex_to_base32("c12fe1c06bba254a9dc9f519b335aa7c1367a88a"),
-            "YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK"
-        );
+        assert_eq!(hex_to_base32("c12fe1c06bba254a9dc9f519b335aa7c1367a88a"), "YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK");
     }
 
     #[test]
@@ -581,10 +545,7 @@ mod tests {
 
     #[test]
     fn jackett_paths() {
-        assert_eq!(
-            indexer_id("/api/v2.0/indexers/all/results/torznab/api").as_deref(),
-            Some("all")
-        );
+        assert_eq!(indexer_id("/api/v2.0/indexers/all/results/torznab/api").as_deref(), Some("all"));
         assert_eq!(indexer_id("/api/v2.0/indexers/all/results/torznab"), None);
         assert_eq!(indexer_id("/api/v2.0/indexers/all/results/torznab/api/api"), None);
     }
