@@ -106,6 +106,13 @@ pub trait AuthProvider: Send + Sync {
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome;
 
+    /// Forgets anything cached for this request's credential, because the store rejected it
+    /// (e.g. a pooled key was revoked). Returns whether asking again may give another
+    /// credential (worth one retry).
+    async fn invalidate(&self, _request: &AuthRequest<'_>) -> bool {
+        false
+    }
+
     /// Delivers one usage event (the host's durable spool calls this from a background worker,
     /// with retries). `Ok` means the receiver has it and the spool may delete it.
     async fn deliver_usage(&self, _record: &UsageRecord) -> Result<(), UsageError> {
@@ -139,6 +146,15 @@ impl fmt::Debug for AuthChain {
 impl AuthChain {
     pub fn new(providers: Vec<Arc<dyn AuthProvider>>) -> Self {
         Self { providers }
+    }
+
+    /// Tells the provider that granted `credential` that the store rejected it. `true`: resolving
+    /// again may give a different credential.
+    pub async fn invalidate(&self, request: &AuthRequest<'_>, credential: &Credential) -> bool {
+        match self.provider(credential.provider) {
+            Some(provider) => provider.invalidate(request).await,
+            None => false,
+        }
     }
 
     /// The provider registered under `name`, if it is in the chain.

@@ -24,6 +24,18 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.trim().is_empty()
     }
+
+    /// A stable, one-way identifier of the value (hex SHA-256), for cache keys: equal secrets
+    /// give equal fingerprints, and the fingerprint does not reveal the secret.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(self.0.as_bytes())
+    }
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl fmt::Debug for Secret {

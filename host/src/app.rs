@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use chillproxy_core::{ConfigError, InfoHash, MediaKind};
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::caches::Caches;
 use crate::client::{public_base_url, ClientInfo};
 use crate::config::Config;
 use crate::manifest::manifest;
@@ -36,6 +37,7 @@ struct Inner {
     plugins: Plugins,
     store_codes: Vec<&'static str>,
     usage: UsageSpool,
+    caches: Caches,
 }
 
 impl AppState {
@@ -43,7 +45,8 @@ impl AppState {
     pub fn new(config: Config, plugins: Plugins) -> Result<Self, ConfigError> {
         let store_codes = plugins.stores.iter().map(|s| s.code()).collect();
         let usage = UsageSpool::open(&config.usage)?;
-        Ok(Self { inner: Arc::new(Inner { config, plugins, store_codes, usage }) })
+        let caches = Caches::new(config.cache.clone());
+        Ok(Self { inner: Arc::new(Inner { config, plugins, store_codes, usage, caches }) })
     }
 
     /// Starts background work (usage delivery).
@@ -53,6 +56,10 @@ impl AppState {
 
     pub fn usage(&self) -> &UsageSpool {
         &self.inner.usage
+    }
+
+    pub fn caches(&self) -> &Caches {
+        &self.inner.caches
     }
 
     pub fn config(&self) -> &Config {

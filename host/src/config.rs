@@ -9,6 +9,8 @@ use chillproxy_core::{AuthPlugin, ConfigError, Env, PluginSettings, SourcePlugin
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use crate::caches::CacheConfig;
+
 pub const LISTEN_ENV: &str = "CHILLPROXY_LISTEN";
 pub const CONFIG_ENV: &str = "CHILLPROXY_CONFIG";
 
@@ -116,6 +118,10 @@ pub struct UsageConfig {
     pub backoff_initial_ms: u64,
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// On shutdown, how long deliveries already in flight may still finish; what is left stays
+    /// in the spool for the next start.
+    #[serde(default = "default_shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
 }
 
 fn default_spool_path() -> std::path::PathBuf {
@@ -138,6 +144,10 @@ fn default_backoff_max_ms() -> u64 {
     60_000
 }
 
+fn default_shutdown_grace_ms() -> u64 {
+    5_000
+}
+
 impl Default for UsageConfig {
     fn default() -> Self {
         Self {
@@ -146,6 +156,7 @@ impl Default for UsageConfig {
             max_in_flight: default_usage_concurrency(),
             backoff_initial_ms: default_backoff_initial_ms(),
             backoff_max_ms: default_backoff_max_ms(),
+            shutdown_grace_ms: default_shutdown_grace_ms(),
         }
     }
 }
@@ -153,6 +164,8 @@ impl Default for UsageConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    cache: CacheConfig,
     #[serde(default)]
     usage: UsageConfig,
     #[serde(default)]
@@ -301,6 +314,7 @@ impl<T: Descriptor> Section<T> {
 pub struct Config {
     pub server: ServerConfig,
     pub playback: PlaybackConfig,
+    pub cache: CacheConfig,
     pub usage: UsageConfig,
     pub auth: Section<AuthPlugin>,
     pub store: Section<StorePlugin>,
@@ -340,6 +354,7 @@ impl Config {
         Ok(Self {
             server,
             playback,
+            cache: raw.cache,
             usage: raw.usage,
             auth: Section::load(raw.auth, "chain", env)?,
             store: Section::load(raw.store, "enabled", env)?,
@@ -355,6 +370,9 @@ impl Config {
         }
         if let Ok(playback) = toml::Table::try_from(&self.playback) {
             root.insert("playback".into(), toml::Value::Table(playback));
+        }
+        if let Ok(cache) = toml::Table::try_from(&self.cache) {
+            root.insert("cache".into(), toml::Value::Table(cache));
         }
         if let Ok(usage) = toml::Table::try_from(&self.usage) {
             root.insert("usage".into(), toml::Value::Table(usage));

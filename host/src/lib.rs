@@ -3,6 +3,7 @@
 //! no plugin crate directly.
 
 pub mod app;
+pub mod caches;
 pub mod client;
 pub mod config;
 pub mod manifest;

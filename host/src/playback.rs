@@ -3,14 +3,17 @@
 //! usage tag (Chillstreams).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chillproxy_core::{
-    AuthChainError, AuthPurpose, AuthRequest, InfoHash, MagnetStatus, MediaQuery, StoreError, UsageEvent,
+    AuthChainError, AuthPurpose, AuthRequest, Credential, InfoHash, MagnetStatus, MediaQuery, StoreError,
+    StoreProvider, UsageEvent,
 };
 
+use crate::caches::LinkKey;
 use crate::client::ClientInfo;
 use crate::streams::pick_file;
 use crate::userconfig::UserConfig;
@@ -27,7 +30,7 @@ pub struct PlaybackRequest<'a> {
 }
 
 /// Why playback failed; each answers a short plain-text message with a fitting status.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PlaybackError {
     #[error("{0}")]
     BadRequest(String),
@@ -84,7 +87,9 @@ impl IntoResponse for PlaybackError {
     }
 }
 
-/// Resolves a playback request to a direct link.
+/// Resolves a playback request to a direct link. Concurrent identical requests (same store,
+/// credential, hash and file) share one resolution, and links are reused for `links_ttl_s`.
+/// A pooled key the store rejects is forgotten and asked for again, once.
 pub async fn resolve_link(state: &AppState, request: &PlaybackRequest<'_>) -> Result<String, PlaybackError> {
     let plugins = state.plugins();
     let entry =
@@ -94,53 +99,108 @@ pub async fn resolve_link(state: &AppState, request: &PlaybackRequest<'_>) -> Re
     let store = plugins
         .store_by_code(&entry.c)
         .ok_or_else(|| PlaybackError::BadRequest(format!("store {:?} is not enabled here", entry.c)))?;
-    let display = store.display_name();
     let auth = AuthRequest {
         entry,
         device: &request.client.device,
         purpose: AuthPurpose::Playback { hash: request.hash.clone() },
     };
     let credential = plugins.auth.resolve(&auth).await.map_err(PlaybackError::Auth)?;
-    let user_ip = public_ip(request.client.ip);
-
-    let started = Instant::now();
-    let settings = &state.config().playback;
-    let mut magnet =
-        store.add_magnet(&credential, &request.hash, user_ip).await.map_err(|e| PlaybackError::Store(display, e))?;
-    let cached = magnet.status == MagnetStatus::Downloaded;
-    while magnet.status != MagnetStatus::Downloaded {
-        match magnet.status {
-            MagnetStatus::Failed | MagnetStatus::Invalid => {
-                return Err(PlaybackError::Store(
-                    display,
-                    StoreError::Upstream { store: display, message: "the torrent failed to download".into() },
-                ))
-            }
-            _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
-                return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) })
-            }
-            _ => {}
+    match resolve_shared(state, store, credential.clone(), request).await {
+        Err(PlaybackError::Store(_, StoreError::Unauthorized { .. }))
+            if plugins.auth.invalidate(&auth, &credential).await =>
+        {
+            let credential = plugins.auth.resolve(&auth).await.map_err(PlaybackError::Auth)?;
+            resolve_shared(state, store, credential, request).await
         }
-        tokio::time::sleep(settings.poll_interval()).await;
-        magnet =
-            store.get_magnet(&credential, &magnet.id, user_ip).await.map_err(|e| PlaybackError::Store(display, e))?;
+        other => other,
     }
+}
 
-    let file =
-        pick_file(&magnet.files, request.media, request.file_name, request.file_idx).ok_or(PlaybackError::NoFile)?;
-    let link =
-        store.generate_link(&credential, &magnet, file, user_ip).await.map_err(|e| PlaybackError::Store(display, e))?;
-    tracing::info!(
-        store = store.name(),
-        hash = %request.hash,
-        cached,
-        provider = credential.provider,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "playback resolved"
-    );
+async fn resolve_shared(
+    state: &AppState,
+    store: &Arc<dyn StoreProvider>,
+    credential: Credential,
+    request: &PlaybackRequest<'_>,
+) -> Result<String, PlaybackError> {
+    let key = LinkKey {
+        store: store.name(),
+        credential: credential.key.fingerprint(),
+        hash: request.hash.clone(),
+        file_idx: request.file_idx,
+        file_name: request.file_name.map(str::to_string),
+        episode: request.media.season.zip(request.media.episode),
+    };
+    let job = Resolution {
+        state: state.clone(),
+        store: store.clone(),
+        credential,
+        hash: request.hash.clone(),
+        media: request.media.clone(),
+        file_name: request.file_name.map(str::to_string),
+        file_idx: request.file_idx,
+        user_ip: public_ip(request.client.ip),
+    };
+    let ttl = state.caches().links_ttl();
+    state.caches().links.get_or_load(key, move |r| r.is_ok().then_some(ttl), move || job.run()).await
+}
 
-    state.usage().record(&credential, &UsageEvent { hash: request.hash.clone(), cached, bytes: file.size });
-    Ok(link)
+/// One playback resolution, owned so that it can outlive the request that started it while
+/// others wait on it.
+struct Resolution {
+    state: AppState,
+    store: Arc<dyn StoreProvider>,
+    credential: Credential,
+    hash: InfoHash,
+    media: MediaQuery,
+    file_name: Option<String>,
+    file_idx: Option<u64>,
+    user_ip: Option<IpAddr>,
+}
+
+impl Resolution {
+    /// Add the torrent, wait (bounded) until the store has it, pick the file, get its link.
+    async fn run(self) -> Result<String, PlaybackError> {
+        let Self { state, store, credential, hash, media, file_name, file_idx, user_ip } = self;
+        let display = store.display_name();
+        let store_error = |e| PlaybackError::Store(display, e);
+        let started = Instant::now();
+        let settings = &state.config().playback;
+        let mut magnet = store.add_magnet(&credential, &hash, user_ip).await.map_err(store_error)?;
+        let cached = magnet.status == MagnetStatus::Downloaded;
+        while magnet.status != MagnetStatus::Downloaded {
+            match magnet.status {
+                MagnetStatus::Failed | MagnetStatus::Invalid => {
+                    let message = "the torrent failed to download".to_string();
+                    return Err(store_error(StoreError::Upstream { store: display, message }));
+                }
+                _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
+                    return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) })
+                }
+                _ => {}
+            }
+            tokio::time::sleep(settings.poll_interval()).await;
+            magnet = store.get_magnet(&credential, &magnet.id, user_ip).await.map_err(store_error)?;
+        }
+        // The store has it now, whatever an earlier cache check said.
+        state.caches().availability.insert(
+            (store.name(), hash.clone()),
+            Some(magnet.files.clone()),
+            state.caches().cached_ttl(),
+        );
+
+        let file = pick_file(&magnet.files, &media, file_name.as_deref(), file_idx).ok_or(PlaybackError::NoFile)?;
+        let link = store.generate_link(&credential, &magnet, file, user_ip).await.map_err(store_error)?;
+        tracing::info!(
+            store = store.name(),
+            hash = %hash,
+            cached,
+            provider = credential.provider,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "playback resolved"
+        );
+        state.usage().record(&credential, &UsageEvent { hash, cached, bytes: file.size });
+        Ok(link)
+    }
 }
 
 fn status_name(status: MagnetStatus) -> &'static str {

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chillproxy_core::{
-    AuthChainError, AuthPurpose, AuthRequest, CachedItem, Candidate, Credential, InfoHash, MediaKind, MediaQuery,
-    SourceError, SourceQuery, StoreError, StoreFile, StoreProvider,
+    AuthChainError, AuthPurpose, AuthRequest, CachedItem, Candidate, Credential, DeviceId, InfoHash, MediaKind,
+    MediaQuery, SourceError, SourceQuery, StoreEntry, StoreError, StoreFile, StoreProvider, UserIndexer,
 };
 use futures::future::join_all;
 
+use crate::caches::SourceKey;
 use crate::client::ClientInfo;
 use crate::media::{episode_of, human_size, is_video, Release};
 use crate::stremio::{encode_segment, warning, BehaviorHints, Stream};
@@ -35,7 +36,8 @@ impl StreamRequest<'_> {
 }
 
 /// A store entry with a credential.
-struct Session {
+struct Session<'a> {
+    entry: &'a StoreEntry,
     store: Arc<dyn StoreProvider>,
     credential: Credential,
 }
@@ -90,14 +92,14 @@ pub async fn list_streams(state: &AppState, request: &StreamRequest<'_>) -> Vec<
     let resolutions = join_all(request.config.stores.iter().map(|entry| async move {
         let store = plugins.store_by_code(&entry.c).cloned();
         let auth = AuthRequest { entry, device: &request.client.device, purpose: AuthPurpose::StreamList };
-        (store, plugins.auth.resolve(&auth).await)
+        (entry, store, plugins.auth.resolve(&auth).await)
     }))
     .await;
     let mut sessions = Vec::new();
-    for (store, resolution) in resolutions {
+    for (entry, store, resolution) in resolutions {
         let Some(store) = store else { continue };
         match resolution {
-            Ok(credential) => sessions.push(Session { store, credential }),
+            Ok(credential) => sessions.push(Session { entry, store, credential }),
             Err(error) => {
                 let (title, description) = auth_problem(store.display_name(), &error);
                 warnings.push(warning(&title, description, &configure));
@@ -119,7 +121,7 @@ pub async fn list_streams(state: &AppState, request: &StreamRequest<'_>) -> Vec<
 
     // 3. Which store has which hash cached.
     let hashes: Vec<InfoHash> = candidates.iter().map(|c| c.hash.clone()).collect();
-    let (cached, failed) = check_cached(&sessions, &hashes).await;
+    let (cached, failed) = check_cached(state, &sessions, &request.client.device, &hashes).await;
     for (index, error) in &failed {
         let (title, description) = store_problem(sessions[*index].store.display_name(), error);
         warnings.push(warning(&title, description, &configure));
@@ -127,7 +129,7 @@ pub async fn list_streams(state: &AppState, request: &StreamRequest<'_>) -> Vec<
 
     // 4. Format, best first: cached streams, then uncached ones on every working store.
     let mut ranked: Vec<(Ranked, &Candidate)> = Vec::new();
-    for candidate in &candidates {
+    for candidate in candidates.iter() {
         let release = Release::parse(&candidate.title);
         let file = match cached.get(&candidate.hash) {
             Some((_, files)) => match pick_file(files, request.media, None, None) {
@@ -176,15 +178,40 @@ struct Ranked {
     file: Option<StoreFile>,
 }
 
-/// Queries every source in parallel and merges their candidates by hash. The second value is
+/// The candidates for the request's title: from the sources cache, or from every source in
+/// parallel (one search shared by concurrent requests for the same title). The second value is
 /// a message when no source answered.
-async fn find_candidates(state: &AppState, request: &StreamRequest<'_>) -> (Vec<Candidate>, Option<String>) {
-    let sources = &state.plugins().sources;
-    if sources.is_empty() {
-        return (Vec::new(), Some("This server has no torrent source enabled; tell its operator.".into()));
+async fn find_candidates(state: &AppState, request: &StreamRequest<'_>) -> (Arc<Vec<Candidate>>, Option<String>) {
+    if state.plugins().sources.is_empty() {
+        return (Arc::default(), Some("This server has no torrent source enabled; tell its operator.".into()));
     }
-    let query = SourceQuery { media: request.media, user_indexers: &request.config.indexers };
-    let results = join_all(sources.iter().map(|s| s.search(&query))).await;
+    let key = SourceKey::new(request.media, &request.config.indexers);
+    let (job_state, media, indexers) = (state.clone(), request.media.clone(), request.config.indexers.clone());
+    let ttl = state.caches().sources_ttl();
+    let result = state
+        .caches()
+        .sources
+        .get_or_load(
+            key,
+            move |r| r.is_ok().then_some(ttl),
+            move || async move { search_all(&job_state, &media, &indexers).await },
+        )
+        .await;
+    match result {
+        Ok(candidates) => (candidates, None),
+        Err(problem) => (Arc::default(), Some(problem)),
+    }
+}
+
+/// Asks every source and merges their candidates by hash (the copy with most seeders wins).
+/// `Err` when no source answered.
+async fn search_all(
+    state: &AppState,
+    media: &MediaQuery,
+    indexers: &[UserIndexer],
+) -> Result<Arc<Vec<Candidate>>, String> {
+    let query = SourceQuery { media, user_indexers: indexers };
+    let results = join_all(state.plugins().sources.iter().map(|s| s.search(&query))).await;
     let mut merged: HashMap<InfoHash, Candidate> = HashMap::new();
     let mut errors = Vec::new();
     let mut answered = false;
@@ -210,15 +237,20 @@ async fn find_candidates(state: &AppState, request: &StreamRequest<'_>) -> (Vec<
             }
         }
     }
-    let problem = (!answered).then(|| format!("{}. Check your indexers, or try again later.", errors.join("; ")));
-    (merged.into_values().collect(), problem)
+    if answered {
+        Ok(Arc::new(merged.into_values().collect()))
+    } else {
+        Err(format!("{}. Check your indexers, or try again later.", errors.join("; ")))
+    }
 }
 
 /// The first store checks every hash; the next stores check what is left, in parallel. The
 /// first store in config order that has a hash wins it. Returns hash → (session index, files)
 /// and the stores that failed.
 async fn check_cached(
-    sessions: &[Session],
+    state: &AppState,
+    sessions: &[Session<'_>],
+    device: &DeviceId,
     hashes: &[InfoHash],
 ) -> (HashMap<InfoHash, (usize, Vec<StoreFile>)>, Vec<(usize, StoreError)>) {
     type Found = Result<Vec<CachedItem>, StoreError>;
@@ -236,16 +268,76 @@ async fn check_cached(
             failed.push((index, error));
         }
     };
-    let first = &sessions[0];
-    absorb(&mut cached, 0, first.store.check_cached(&first.credential, hashes).await);
+    absorb(&mut cached, 0, check_store(state, &sessions[0], device, hashes).await);
     if sessions.len() > 1 {
         let left: Vec<InfoHash> = hashes.iter().filter(|h| !cached.contains_key(*h)).cloned().collect();
-        let rest = join_all(sessions[1..].iter().map(|s| s.store.check_cached(&s.credential, &left))).await;
+        let rest = join_all(sessions[1..].iter().map(|s| check_store(state, s, device, &left))).await;
         for (offset, result) in rest.into_iter().enumerate() {
             absorb(&mut cached, offset + 1, result);
         }
     }
     (cached, failed)
+}
+
+/// One store's answer for `hashes`: known answers from the availability cache, the rest in one
+/// upstream call. A credential the store rejects is forgotten and asked for again, once.
+async fn check_store(
+    state: &AppState,
+    session: &Session<'_>,
+    device: &DeviceId,
+    hashes: &[InfoHash],
+) -> Result<Vec<CachedItem>, StoreError> {
+    let caches = state.caches();
+    let store = &session.store;
+    let mut found = Vec::new();
+    let mut misses = Vec::new();
+    for hash in hashes {
+        match caches.availability.get(&(store.name(), hash.clone())) {
+            Some(Some(files)) => found.push(CachedItem { hash: hash.clone(), files }),
+            Some(None) => {}
+            None => misses.push(hash.clone()),
+        }
+    }
+    if misses.is_empty() {
+        return Ok(found);
+    }
+    let items = match shared_check(state, store, &session.credential, &misses).await {
+        Err(error @ StoreError::Unauthorized { .. }) => {
+            let auth = AuthRequest { entry: session.entry, device, purpose: AuthPurpose::StreamList };
+            if !state.plugins().auth.invalidate(&auth, &session.credential).await {
+                return Err(error);
+            }
+            let credential = state.plugins().auth.resolve(&auth).await.map_err(|_| error)?;
+            shared_check(state, store, &credential, &misses).await?
+        }
+        other => other?,
+    };
+    for hash in misses {
+        let files = items.iter().find(|item| item.hash == hash).map(|item| item.files.clone());
+        let ttl = if files.is_some() { caches.cached_ttl() } else { caches.uncached_ttl() };
+        caches.availability.insert((store.name(), hash), files, ttl);
+    }
+    found.extend(items.iter().cloned());
+    Ok(found)
+}
+
+/// One upstream cache check, shared by concurrent requests asking the same store the same
+/// question with the same credential.
+async fn shared_check(
+    state: &AppState,
+    store: &Arc<dyn StoreProvider>,
+    credential: &Credential,
+    hashes: &[InfoHash],
+) -> Result<Arc<Vec<CachedItem>>, StoreError> {
+    let joined: Vec<&str> = hashes.iter().map(InfoHash::as_str).collect();
+    let key =
+        (store.name(), credential.key.fingerprint(), chillproxy_core::secret::fingerprint(joined.join(",").as_bytes()));
+    let (store, credential, hashes) = (store.clone(), credential.clone(), hashes.to_vec());
+    state
+        .caches()
+        .checks
+        .get_or_load(key, |_| None, move || async move { store.check_cached(&credential, &hashes).await.map(Arc::new) })
+        .await
 }
 
 /// The file to play: the episode's (`SxxEyy`), else the named one, else the one with the

@@ -45,6 +45,8 @@ pub struct StackOptions {
     pub extra_toml: String,
     /// Where the host listens (a random loopback port by default).
     pub listen: Option<std::net::SocketAddr>,
+    /// Extra lines for the `[auth.chillstreams]` table (e.g. `deny_ttl_s = 1`).
+    pub chillstreams_settings: String,
 }
 
 impl Default for StackOptions {
@@ -55,6 +57,7 @@ impl Default for StackOptions {
             uncached_polls: 2,
             extra_toml: String::new(),
             listen: None,
+            chillstreams_settings: String::new(),
         }
     }
 }
@@ -84,7 +87,10 @@ impl Stack {
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
-        let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml);
+        let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml).replace(
+            "[auth.chillstreams]\ntimeout_ms = 1000\n",
+            &format!("[auth.chillstreams]\ntimeout_ms = 1000\n{}\n", options.chillstreams_settings),
+        );
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
             Some(listen) => Host::start_on(listen, &plugins_toml, env).await,

@@ -1,15 +1,19 @@
 //! The Chillstreams internal API: `pool/get-key` and `pool/log-usage`.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chillproxy_core::Secret;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 /// One pooled HTTP client for the plugin. The internal API key is a [`Secret`].
 #[derive(Clone)]
 pub struct ChillstreamsClient {
     http: reqwest::Client,
+    /// Bounds the calls in flight to Chillstreams.
+    permits: Arc<Semaphore>,
     api_url: String,
     api_key: Secret,
     timeout: Duration,
@@ -40,7 +44,7 @@ struct GetKeyReply {
     message: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum KeyAnswer {
     Granted { pool_key: Secret, pool_key_id: String, device_count: u32 },
     Denied { message: String },
@@ -48,7 +52,7 @@ pub enum KeyAnswer {
 
 /// Why get-key gave no answer. Displayed to users after "Chillstreams unavailable: ", so it
 /// names the cause and nothing secret.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GetKeyError {
     Timeout(Duration),
     Connect,
@@ -58,6 +62,11 @@ pub enum GetKeyError {
     Status(u16),
     BadReply,
     NoPoolKey,
+    /// The circuit breaker is open: no call was made.
+    CircuitOpen {
+        failures: u32,
+        open_s: u64,
+    },
 }
 
 impl fmt::Display for GetKeyError {
@@ -70,6 +79,9 @@ impl fmt::Display for GetKeyError {
             Self::Status(s) => write!(f, "it answered HTTP {s}"),
             Self::BadReply => f.write_str("its reply could not be read"),
             Self::NoPoolKey => f.write_str("it granted access but sent no pool key"),
+            Self::CircuitOpen { failures, open_s } => {
+                write!(f, "it failed {failures} times in a row; not asking again for up to {open_s} s")
+            }
         }
     }
 }
@@ -89,19 +101,31 @@ pub struct UsageReport {
 }
 
 impl ChillstreamsClient {
-    pub fn new(api_url: &str, api_key: Secret, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        api_url: &str,
+        api_key: Secret,
+        timeout: Duration,
+        max_in_flight: usize,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, api_url: api_url.trim_end_matches('/').to_string(), api_key, timeout })
+        Ok(Self {
+            http,
+            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            api_url: api_url.trim_end_matches('/').to_string(),
+            api_key,
+            timeout,
+        })
     }
 
     /// `POST {api_url}/api/v1/internal/pool/get-key`, bounded by the timeout as a whole.
     pub async fn get_key(&self, user_id: &str, device_id: &str, hash: &str) -> Result<KeyAnswer, GetKeyError> {
         let call = async {
+            let _permit = self.permits.acquire().await.map_err(|_| GetKeyError::Transport)?;
             let response = self
                 .http
                 .post(format!("{}/api/v1/internal/pool/get-key", self.api_url))
@@ -146,6 +170,7 @@ impl ChillstreamsClient {
     /// `POST {api_url}/api/v1/internal/pool/log-usage`. Returns the HTTP status on a reply.
     pub async fn log_usage(&self, report: &UsageReport) -> Result<u16, GetKeyError> {
         let call = async {
+            let _permit = self.permits.acquire().await.map_err(|_| GetKeyError::Transport)?;
             let response = self
                 .http
                 .post(format!("{}/api/v1/internal/pool/log-usage", self.api_url))

@@ -4,11 +4,13 @@
 //!
 //! Depends on chillproxy-core only (plus its HTTP client).
 
+mod breaker;
 mod client;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chillproxy_core::cache::FlightCache;
 use chillproxy_core::settings::effective_table;
 use chillproxy_core::{
     async_trait, AuthOutcome, AuthPlugin, AuthProvider, AuthPurpose, AuthRequest, ConfigError, Credential,
@@ -16,7 +18,8 @@ use chillproxy_core::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use client::{ChillstreamsClient, GetKeyError, UsageReport};
+pub use breaker::{Breaker, BreakerState};
+pub use client::{ChillstreamsClient, GetKeyError, KeyAnswer, UsageReport};
 
 pub const NAME: &str = "chillstreams";
 pub const ENABLE_ENV: &str = "ENABLE_CHILLSTREAMS_AUTH";
@@ -36,6 +39,48 @@ pub struct ChillstreamsConfig {
     /// Budget for one get-key call, connect to last byte.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How long a granted pool key is reused for the same (user, device).
+    #[serde(default = "default_key_ttl_s")]
+    pub key_ttl_s: u64,
+    /// How long a denial is remembered for the same (user, device). Failures are never cached.
+    #[serde(default = "default_deny_ttl_s")]
+    pub deny_ttl_s: u64,
+    /// Consecutive failures that open the circuit breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long the breaker stays open (answering "unavailable" at once) before one probe.
+    #[serde(default = "default_breaker_open_s")]
+    pub breaker_open_s: u64,
+    /// Calls to Chillstreams in flight at once.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Most (user, device) answers kept in memory.
+    #[serde(default = "default_cache_entries")]
+    pub cache_entries: usize,
+}
+
+fn default_key_ttl_s() -> u64 {
+    300
+}
+
+fn default_deny_ttl_s() -> u64 {
+    30
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+
+fn default_breaker_open_s() -> u64 {
+    15
+}
+
+fn default_max_in_flight() -> usize {
+    64
+}
+
+fn default_cache_entries() -> usize {
+    100_000
 }
 
 fn default_api_url() -> String {
@@ -73,6 +118,18 @@ impl ChillstreamsConfig {
                 settings.section, config.timeout_ms
             )));
         }
+        if config.breaker_failures == 0 || config.max_in_flight == 0 || config.cache_entries == 0 {
+            return Err(ConfigError::new(format!(
+                "[{}] breaker_failures, max_in_flight and cache_entries must be at least 1",
+                settings.section
+            )));
+        }
+        if config.key_ttl_s > 86_400 || config.deny_ttl_s > 86_400 || config.breaker_open_s > 3_600 {
+            return Err(ConfigError::new(format!(
+                "[{}] key_ttl_s and deny_ttl_s must be at most 86400, breaker_open_s at most 3600",
+                settings.section
+            )));
+        }
         Ok(config)
     }
 }
@@ -90,9 +147,20 @@ fn build(settings: &PluginSettings) -> Result<Arc<dyn AuthProvider>, ConfigError
             settings.section
         ))
     })?;
-    let client = ChillstreamsClient::new(&config.api_url, api_key, Duration::from_millis(config.timeout_ms))
-        .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
-    Ok(Arc::new(ChillstreamsAuth { client }))
+    let client = ChillstreamsClient::new(
+        &config.api_url,
+        api_key,
+        Duration::from_millis(config.timeout_ms),
+        config.max_in_flight,
+    )
+    .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
+    Ok(Arc::new(ChillstreamsAuth {
+        client,
+        answers: FlightCache::new(config.cache_entries),
+        breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s)),
+        key_ttl: Duration::from_secs(config.key_ttl_s),
+        deny_ttl: Duration::from_secs(config.deny_ttl_s),
+    }))
 }
 
 chillproxy_core::inventory::submit! {
@@ -106,13 +174,58 @@ chillproxy_core::inventory::submit! {
     }
 }
 
+/// Answers are cached per (user id, device id).
+type AnswerKey = (String, String);
+
 pub struct ChillstreamsAuth {
     client: ChillstreamsClient,
+    /// Grants for `key_ttl`, denials for `deny_ttl`; concurrent misses share one call.
+    answers: FlightCache<AnswerKey, KeyAnswer, GetKeyError>,
+    breaker: Breaker,
+    key_ttl: Duration,
+    deny_ttl: Duration,
 }
 
 impl ChillstreamsAuth {
     pub fn client(&self) -> &ChillstreamsClient {
         &self.client
+    }
+
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// The cached answer for (user, device), else one get-key call shared by everyone asking
+    /// for it now, unless the breaker is open.
+    async fn answer(&self, user_id: &str, device_id: &str, hash: &str) -> Result<KeyAnswer, GetKeyError> {
+        let key = (user_id.to_string(), device_id.to_string());
+        if let Some(answer) = self.answers.get(&key) {
+            return Ok(answer);
+        }
+        if !self.breaker.allow() {
+            return Err(GetKeyError::CircuitOpen {
+                failures: self.breaker.threshold(),
+                open_s: self.breaker.open_for().as_secs(),
+            });
+        }
+        let (client, breaker) = (self.client.clone(), self.breaker.clone());
+        let (user_id, device_id, hash) = (user_id.to_string(), device_id.to_string(), hash.to_string());
+        let (key_ttl, deny_ttl) = (self.key_ttl, self.deny_ttl);
+        let ttl = move |result: &Result<KeyAnswer, GetKeyError>| match result {
+            Ok(KeyAnswer::Granted { .. }) => Some(key_ttl),
+            Ok(KeyAnswer::Denied { .. }) => Some(deny_ttl),
+            Err(_) => None,
+        };
+        self.answers
+            .get_or_load(key, ttl, move || async move {
+                let result = client.get_key(&user_id, &device_id, &hash).await;
+                match &result {
+                    Ok(_) => breaker.record_success(),
+                    Err(_) => breaker.record_failure(),
+                }
+                result
+            })
+            .await
     }
 }
 
@@ -150,7 +263,7 @@ impl AuthProvider for ChillstreamsAuth {
             AuthPurpose::Playback { hash } => hash.as_str(),
             AuthPurpose::StreamList | AuthPurpose::Configure => "",
         };
-        match self.client.get_key(&user_id, request.device.as_str(), hash).await {
+        match self.answer(&user_id, request.device.as_str(), hash).await {
             Ok(client::KeyAnswer::Granted { pool_key, pool_key_id, device_count }) => {
                 tracing::info!(user_id = %user_id, device = ?request.device, device_count, "chillstreams granted a pool key");
                 AuthOutcome::Granted(Credential {
@@ -168,6 +281,13 @@ impl AuthProvider for ChillstreamsAuth {
                 AuthOutcome::Failed { message: format!("Chillstreams unavailable: {error}") }
             }
         }
+    }
+
+    async fn invalidate(&self, request: &AuthRequest<'_>) -> bool {
+        let Some(user_id) = request.entry.auth().and_then(parse_user_id) else { return false };
+        tracing::info!(user_id = %user_id, "forgetting a pool key the store rejected");
+        self.answers.remove(&(user_id, request.device.as_str().to_string()));
+        true
     }
 
     async fn deliver_usage(&self, record: &UsageRecord) -> Result<(), UsageError> {

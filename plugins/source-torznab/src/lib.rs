@@ -48,10 +48,17 @@ pub struct TorznabConfig {
     pub timeout_ms: u64,
     #[serde(default)]
     pub indexers: Vec<IndexerConfig>,
+    /// Indexer queries in flight at once, across all requests.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
 }
 
 fn default_timeout_ms() -> u64 {
     10_000
+}
+
+fn default_max_in_flight() -> usize {
+    32
 }
 
 impl TorznabConfig {
@@ -128,6 +135,8 @@ pub struct TorznabSource {
     client: reqwest::Client,
     indexers: Vec<Indexer>,
     timeout: Duration,
+    /// Bounds the queries in flight; waiting for a permit counts against the timeout.
+    permits: tokio::sync::Semaphore,
 }
 
 impl TorznabSource {
@@ -140,7 +149,8 @@ impl TorznabSource {
             .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
-        Ok(Self { client, indexers, timeout })
+        let permits = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
+        Ok(Self { client, indexers, timeout, permits })
     }
 
     /// The operator's indexers' display names, in config order.
@@ -150,7 +160,11 @@ impl TorznabSource {
 
     async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<Vec<FeedItem>, String> {
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.timeout, client::search(&self.client, indexer, media)).await {
+        let bounded = async {
+            let _permit = self.permits.acquire().await.map_err(|_| "shutting down".to_string())?;
+            client::search(&self.client, indexer, media).await
+        };
+        let outcome = match tokio::time::timeout(self.timeout, bounded).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!("timed out after {} ms", self.timeout.as_millis())),
         };

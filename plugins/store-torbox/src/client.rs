@@ -26,6 +26,8 @@ pub(crate) enum Body<'a> {
 /// The TorBox API client. It holds no key: every call takes the caller's.
 pub(crate) struct Client {
     http: reqwest::Client,
+    /// Bounds the calls in flight; waiting for a permit counts against the timeout.
+    permits: tokio::sync::Semaphore,
     api_url: String,
     timeout: Duration,
 }
@@ -39,7 +41,7 @@ struct RawReply {
 }
 
 impl Client {
-    pub(crate) fn new(api_url: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(api_url: &str, timeout: Duration, max_in_flight: usize) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)
@@ -48,7 +50,12 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, api_url: api_url.trim_end_matches('/').to_string(), timeout })
+        Ok(Self {
+            http,
+            permits: tokio::sync::Semaphore::new(max_in_flight.max(1)),
+            api_url: api_url.trim_end_matches('/').to_string(),
+            timeout,
+        })
     }
 
     /// Calls `path` (which starts with `/v1/api/`) and returns the envelope's `data`
@@ -78,7 +85,11 @@ impl Client {
             Body::Json(value) => request.json(value),
             Body::Form(fields) => request.form(fields),
         };
-        let result = match tokio::time::timeout(self.timeout, self.exchange(request, key)).await {
+        let bounded = async {
+            let _permit = self.permits.acquire().await.map_err(|_| StoreError::Timeout { store: STORE })?;
+            self.exchange(request, key).await
+        };
+        let result = match tokio::time::timeout(self.timeout, bounded).await {
             Ok(Ok(raw)) => {
                 let result = interpret(raw.status, raw.retry_after, &raw.content_type, &raw.body, key.expose());
                 tracing::debug!(

@@ -27,6 +27,13 @@ pub struct TorBoxConfig {
     /// Budget for one API call.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// API calls in flight at once, across all users.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+}
+
+fn default_max_in_flight() -> usize {
+    64
 }
 
 fn default_api_url() -> String {

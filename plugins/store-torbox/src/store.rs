@@ -33,7 +33,9 @@ pub struct TorBoxStore {
 
 impl TorBoxStore {
     pub fn new(config: &TorBoxConfig) -> Result<Self, reqwest::Error> {
-        Ok(Self { client: Client::new(&config.api_url, Duration::from_millis(config.timeout_ms))? })
+        Ok(Self {
+            client: Client::new(&config.api_url, Duration::from_millis(config.timeout_ms), config.max_in_flight)?,
+        })
     }
 
     async fn check_batch(&self, key: &Secret, batch: &[&InfoHash]) -> Result<Vec<CachedItem>, StoreError> {

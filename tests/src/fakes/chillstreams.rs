@@ -103,6 +103,13 @@ impl FakeChillstreams {
         );
     }
 
+    /// Rotates a user's pool key (as Chillstreams does when a key is retired); devices stay.
+    pub fn set_pool_key(&self, user_id: &str, pool_key: &str) {
+        if let Some(user) = self.lock().users.get_mut(user_id) {
+            user.pool_key = pool_key.to_string();
+        }
+    }
+
     /// A user whose subscription is inactive.
     pub fn add_inactive_user(&self, user_id: &str) {
         self.lock().users.insert(

@@ -1,0 +1,145 @@
+//! The host's in-process caches (DESIGN §6): store availability per (store, hash), source
+//! results per title, and resolved playback links. Pool keys are cached by the Chillstreams
+//! plugin itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chillproxy_core::cache::{CacheStats, FlightCache};
+use chillproxy_core::{CachedItem, Candidate, InfoHash, MediaQuery, StoreError, StoreFile, UserIndexer};
+use serde::{Deserialize, Serialize};
+
+use crate::playback::PlaybackError;
+
+/// `[cache]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Most entries per cache.
+    #[serde(default = "default_max_entries")]
+    pub max_entries: usize,
+    /// How long "the store has this hash cached" is believed.
+    #[serde(default = "default_cached_ttl_s")]
+    pub cached_ttl_s: u64,
+    /// How long "the store does not have this hash" is believed.
+    #[serde(default = "default_uncached_ttl_s")]
+    pub uncached_ttl_s: u64,
+    /// How long the candidates for one title are reused.
+    #[serde(default = "default_sources_ttl_s")]
+    pub sources_ttl_s: u64,
+    /// How long a generated direct link is reused.
+    #[serde(default = "default_links_ttl_s")]
+    pub links_ttl_s: u64,
+}
+
+fn default_max_entries() -> usize {
+    100_000
+}
+fn default_cached_ttl_s() -> u64 {
+    24 * 3600
+}
+fn default_uncached_ttl_s() -> u64 {
+    8 * 3600
+}
+fn default_sources_ttl_s() -> u64 {
+    3600
+}
+fn default_links_ttl_s() -> u64 {
+    3600
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: default_max_entries(),
+            cached_ttl_s: default_cached_ttl_s(),
+            uncached_ttl_s: default_uncached_ttl_s(),
+            sources_ttl_s: default_sources_ttl_s(),
+            links_ttl_s: default_links_ttl_s(),
+        }
+    }
+}
+
+/// What a store said about one hash: `Some(files)` cached, `None` not cached.
+pub type Availability = Option<Vec<StoreFile>>;
+
+/// Candidates for one title and one set of user indexers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourceKey {
+    pub media: MediaQuery,
+    /// Fingerprint of the user's own indexers (they differ per user; the key is not stored).
+    pub user_indexers: String,
+}
+
+impl SourceKey {
+    pub fn new(media: &MediaQuery, indexers: &[UserIndexer]) -> Self {
+        let mut material = String::new();
+        for indexer in indexers {
+            material.push_str(&indexer.n);
+            material.push('\u{1f}');
+            material.push_str(&indexer.u);
+            material.push('\u{1f}');
+            material.push_str(indexer.ak.as_ref().map(|k| k.expose()).unwrap_or_default());
+            material.push('\u{1e}');
+        }
+        Self { media: media.clone(), user_indexers: chillproxy_core::secret::fingerprint(material.as_bytes()) }
+    }
+}
+
+/// One playback resolution: same store, credential, hash and file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LinkKey {
+    pub store: &'static str,
+    /// Fingerprint of the credential's key.
+    pub credential: String,
+    pub hash: InfoHash,
+    pub file_idx: Option<u64>,
+    pub file_name: Option<String>,
+    pub episode: Option<(u32, u32)>,
+}
+
+/// One upstream cache check in flight: store, credential fingerprint, fingerprint of the hashes.
+pub type CheckKey = (&'static str, String, String);
+
+pub struct Caches {
+    pub config: CacheConfig,
+    pub availability: FlightCache<(&'static str, InfoHash), Availability, ()>,
+    /// Not a cache (nothing is kept): lets concurrent identical cache checks share one call.
+    pub checks: FlightCache<CheckKey, Arc<Vec<CachedItem>>, StoreError>,
+    pub sources: FlightCache<SourceKey, Arc<Vec<Candidate>>, String>,
+    pub links: FlightCache<LinkKey, String, PlaybackError>,
+}
+
+impl Caches {
+    pub fn new(config: CacheConfig) -> Self {
+        let n = config.max_entries;
+        Self {
+            availability: FlightCache::new(n),
+            checks: FlightCache::new(n),
+            sources: FlightCache::new(n),
+            links: FlightCache::new(n),
+            config,
+        }
+    }
+
+    pub fn cached_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.cached_ttl_s)
+    }
+
+    pub fn uncached_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.uncached_ttl_s)
+    }
+
+    pub fn sources_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.sources_ttl_s)
+    }
+
+    pub fn links_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.links_ttl_s)
+    }
+
+    /// (name, stats) of every cache, for metrics.
+    pub fn stats(&self) -> [(&'static str, CacheStats); 3] {
+        [("availability", self.availability.stats()), ("sources", self.sources.stats()), ("links", self.links.stats())]
+    }
+}
