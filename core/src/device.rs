@@ -22,6 +22,20 @@ impl DeviceId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The 32 digest bytes.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&self.0[i * 2..i * 2 + 2], 16).unwrap_or(0);
+        }
+        out
+    }
+
+    /// A device id from its 32 digest bytes (as carried, encrypted, in a playback binding).
+    pub fn from_digest(digest: &[u8; 32]) -> Self {
+        Self(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
 }
 
 impl fmt::Debug for DeviceId {
@@ -51,5 +65,6 @@ mod tests {
         assert_eq!(id.as_str().len(), 64);
         let other = DeviceId::from_client("203.0.113.8".parse().unwrap(), "Stremio/4.4");
         assert_ne!(id, other);
+        assert_eq!(DeviceId::from_digest(&id.digest()), id);
     }
 }

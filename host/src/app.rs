@@ -5,21 +5,23 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chillproxy_core::{ConfigError, InfoHash, MediaKind};
+use chillproxy_core::ConfigError;
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::binding::Binder;
 use crate::caches::Caches;
 use crate::client::{public_base_url, ClientInfo};
 use crate::config::Config;
+use crate::guard::{protect, Limits};
 use crate::manifest::manifest;
 use crate::media::parse_media;
-use crate::playback::{resolve_link, PlaybackError, PlaybackRequest};
+use crate::playback::{resolve_link, PlaybackError, PlaybackRequest, PlaybackSegments, PlaybackTarget};
 use crate::plugins::Plugins;
 use crate::streams::{list_streams, StreamRequest};
 use crate::stremio::{encode_segment, warning, StreamList};
@@ -38,6 +40,7 @@ struct Inner {
     store_codes: Vec<&'static str>,
     usage: UsageSpool,
     caches: Caches,
+    binder: Binder,
 }
 
 impl AppState {
@@ -46,7 +49,15 @@ impl AppState {
         let store_codes = plugins.stores.iter().map(|s| s.code()).collect();
         let usage = UsageSpool::open(&config.usage)?;
         let caches = Caches::new(config.cache.clone());
-        Ok(Self { inner: Arc::new(Inner { config, plugins, store_codes, usage, caches }) })
+        let secret = config.server.secret.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \
+                 bindings will not survive a restart or work across replicas"
+            );
+            Binder::random_secret()
+        });
+        let binder = Binder::new(secret, std::time::Duration::from_secs(config.server.binding_ttl_s));
+        Ok(Self { inner: Arc::new(Inner { config, plugins, store_codes, usage, caches, binder }) })
     }
 
     /// Starts background work (usage delivery).
@@ -62,12 +73,21 @@ impl AppState {
         &self.inner.caches
     }
 
+    pub fn binder(&self) -> &Binder {
+        &self.inner.binder
+    }
+
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
     pub fn plugins(&self) -> &Plugins {
         &self.inner.plugins
+    }
+
+    /// The codes of the enabled stores.
+    pub fn store_codes(&self) -> &[&'static str] {
+        &self.inner.store_codes
     }
 
     /// Decodes and validates a `{config}` segment against the enabled stores.
@@ -100,7 +120,9 @@ pub fn app(state: AppState) -> Router {
     if state.config().server.bench_endpoint {
         router = router.route("/_bench/fixed/{bytes}", get(bench_fixed));
     }
-    router.with_state(state)
+    let server = &state.config().server;
+    let limits = Limits { max_uri_bytes: server.max_uri_bytes, max_header_bytes: server.max_header_bytes };
+    protect(router, limits).with_state(state)
 }
 
 /// Stremio and browsers may send a bare `OPTIONS` (no preflight headers): answer 200, empty.
@@ -171,6 +193,7 @@ async fn stream_list(
         }
     };
     let client = ClientInfo::from_request(peer, &headers, &state.config().server);
+    let binding = state.binder().seal(&client.device, client.ip);
     let request = StreamRequest {
         config: &config,
         config_segment: &segment,
@@ -178,9 +201,17 @@ async fn stream_list(
         media: &media,
         client: &client,
         base_url: &base,
+        binding,
     };
     let streams = list_streams(&state, &request).await;
     Json(StreamList { streams }).into_response()
+}
+
+/// The query of a playback URL.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PlaybackQuery {
+    /// The device binding (see `binding`).
+    b: Option<String>,
 }
 
 async fn playback(
@@ -188,8 +219,10 @@ async fn playback(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<PlaybackQuery>,
 ) -> Response {
-    match playback_link(&state, peer, &headers, &params).await {
+    let binding = query.b;
+    match playback_link(&state, peer, &headers, &params, binding.as_deref()).await {
         Ok(link) => match HeaderValue::from_str(&link) {
             Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
             Err(_) => PlaybackError::BadRequest("the store returned an unusable link".into()).into_response(),
@@ -206,29 +239,31 @@ async fn playback_link(
     peer: SocketAddr,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
+    binding: Option<&str>,
 ) -> Result<String, PlaybackError> {
     let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
-    let config = state
-        .decode_user_config(param("config"))
-        .map_err(|p| PlaybackError::BadRequest(format!("invalid configuration: {p}")))?;
-    let id = param("id");
-    let kind = if id.contains(':') { "series" } else { "movie" };
-    let media = parse_media(kind, id).ok_or_else(|| PlaybackError::BadRequest("invalid id".into()))?;
-    let hash = InfoHash::parse(param("hash")).ok_or_else(|| PlaybackError::BadRequest("invalid info hash".into()))?;
-    let file_idx = match param("file_idx") {
-        "-1" => None,
-        raw => Some(raw.parse::<u64>().map_err(|_| PlaybackError::BadRequest("invalid file index".into()))?),
+    let segments = PlaybackSegments {
+        config: param("config"),
+        id: param("id"),
+        store: param("store"),
+        hash: param("hash"),
+        file_idx: param("file_idx"),
+        file_name: params.get("file_name").map(String::as_str),
     };
-    let file_name = params.get("file_name").map(String::as_str).filter(|n| !n.is_empty());
-    let client = ClientInfo::from_request(peer, headers, &state.config().server);
-    debug_assert!(media.kind == MediaKind::Movie || media.episode.is_some());
+    let target = PlaybackTarget::parse(&segments, state.store_codes())?;
+    let mut client = ClientInfo::from_request(peer, headers, &state.config().server);
+    // The player has another User-Agent than the app that listed the streams: a valid binding
+    // from the same IP says which device this is.
+    if let Some(device) = binding.and_then(|token| state.binder().open(token, client.ip)) {
+        client.device = device;
+    }
     let request = PlaybackRequest {
-        config: &config,
-        media: &media,
-        store_code: param("store"),
-        hash,
-        file_idx,
-        file_name,
+        config: &target.config,
+        media: &target.media,
+        store_code: &target.store_code,
+        hash: target.hash.clone(),
+        file_idx: target.file_idx,
+        file_name: target.file_name.as_deref(),
         client: &client,
     };
     resolve_link(state, &request).await

@@ -36,14 +36,29 @@ fn is_trusted(peer: IpAddr, trusted: &[IpNet]) -> bool {
 }
 
 /// The socket peer, unless the peer is a trusted proxy that names the client in
-/// `X-Forwarded-For` (first entry) or `X-Real-IP`.
+/// `X-Forwarded-For` (first entry), `X-Real-IP` or `Forwarded` (`for=`, first element).
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     if !is_trusted(peer, trusted) {
         return peer;
     }
-    let forwarded = header(headers, "x-forwarded-for").and_then(|v| v.split(',').next()).and_then(parse_ip);
-    forwarded.or_else(|| header(headers, "x-real-ip").and_then(parse_ip)).unwrap_or(peer)
+    let forwarded_for = header(headers, "x-forwarded-for").and_then(|v| v.split(',').next()).and_then(parse_ip);
+    forwarded_for
+        .or_else(|| header(headers, "x-real-ip").and_then(parse_ip))
+        .or_else(|| header(headers, "forwarded").and_then(forwarded_for_element))
+        .unwrap_or(peer)
+}
+
+/// `for=` of the first element of an RFC 7239 `Forwarded` header: `for=192.0.2.60`,
+/// `for="[2001:db8::1]:4711"`.
+fn forwarded_for_element(value: &str) -> Option<IpAddr> {
+    let first = value.split(',').next()?;
+    let node = first.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.trim().eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"'))
+    })?;
+    let node = node.strip_prefix('[').map_or(node, |rest| rest.split(']').next().unwrap_or(rest));
+    parse_ip(node)
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:80` or `::1`.
@@ -102,6 +117,11 @@ mod tests {
         assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
         let h = headers(&[("x-real-ip", "198.51.100.4")]);
         assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "198.51.100.4".parse::<IpAddr>().unwrap());
+        let h = headers(&[("forwarded", "for=\"[2001:db8::7]:4711\";proto=https, for=10.0.0.1")]);
+        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "2001:db8::7".parse::<IpAddr>().unwrap());
+        let h = headers(&[("forwarded", "proto=https;For=198.51.100.9")]);
+        assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "198.51.100.9".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip("192.0.2.1".parse().unwrap(), &h, &trusted), "192.0.2.1".parse::<IpAddr>().unwrap());
         let h = headers(&[("x-forwarded-for", "garbage")]);
         assert_eq!(client_ip("10.1.2.3".parse().unwrap(), &h, &trusted), "10.1.2.3".parse::<IpAddr>().unwrap());
         // IPv4-mapped IPv6 peers match IPv4 ranges.

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use chillproxy_core::registry::{self, Descriptor};
-use chillproxy_core::{AuthPlugin, ConfigError, Env, PluginSettings, SourcePlugin, StorePlugin};
+use chillproxy_core::{AuthPlugin, ConfigError, Env, PluginSettings, Secret, SourcePlugin, StorePlugin};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ pub use crate::caches::CacheConfig;
 
 pub const LISTEN_ENV: &str = "CHILLPROXY_LISTEN";
 pub const CONFIG_ENV: &str = "CHILLPROXY_CONFIG";
+pub const SECRET_ENV: &str = "CHILLPROXY_SECRET";
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -31,6 +32,39 @@ pub struct ServerConfig {
     /// Off in production.
     #[serde(default)]
     pub bench_endpoint: bool,
+    /// Signs the device binding in playback URLs. Env `CHILLPROXY_SECRET` beats it; when
+    /// neither is set, a random per-process secret is used (links then do not survive a
+    /// restart or span replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// How long a playback URL's device binding is honoured.
+    #[serde(default = "default_binding_ttl_s")]
+    pub binding_ttl_s: u64,
+    /// Longest request target (path and query) accepted; longer gets 414.
+    #[serde(default = "default_max_uri_bytes")]
+    pub max_uri_bytes: usize,
+    /// Largest total of request header names and values accepted; larger gets 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// On SIGTERM/SIGINT, how long in-flight requests may still finish.
+    #[serde(default = "default_server_grace_ms")]
+    pub shutdown_grace_ms: u64,
+}
+
+fn default_binding_ttl_s() -> u64 {
+    6 * 3600
+}
+
+fn default_max_uri_bytes() -> usize {
+    16 * 1024
+}
+
+fn default_max_header_bytes() -> usize {
+    32 * 1024
+}
+
+fn default_server_grace_ms() -> u64 {
+    10_000
 }
 
 fn default_listen() -> SocketAddr {
@@ -48,6 +82,11 @@ impl Default for ServerConfig {
             public_url: None,
             trusted_proxies: default_trusted_proxies(),
             bench_endpoint: false,
+            secret: None,
+            binding_ttl_s: default_binding_ttl_s(),
+            max_uri_bytes: default_max_uri_bytes(),
+            max_header_bytes: default_max_header_bytes(),
+            shutdown_grace_ms: default_server_grace_ms(),
         }
     }
 }
@@ -335,6 +374,24 @@ impl Config {
             server.listen = listen.trim().parse().map_err(|_| {
                 ConfigError::new(format!("{LISTEN_ENV}={listen:?} is not an address like 0.0.0.0:8080"))
             })?;
+        }
+        if let Some(secret) = env.get(SECRET_ENV) {
+            server.secret = Some(Secret::new(secret.trim()));
+        }
+        if server.secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
+            return Err(ConfigError::new(format!("[server] secret (or {SECRET_ENV}) must be at least 16 characters")));
+        }
+        if !(1024..=1024 * 1024).contains(&server.max_uri_bytes)
+            || !(1024..=1024 * 1024).contains(&server.max_header_bytes)
+        {
+            return Err(ConfigError::new(
+                "[server] max_uri_bytes and max_header_bytes must be between 1024 and 1048576",
+            ));
+        }
+        if server.binding_ttl_s == 0 || server.binding_ttl_s > 7 * 86_400 || server.shutdown_grace_ms > 600_000 {
+            return Err(ConfigError::new(
+                "[server] binding_ttl_s must be 1..=604800 and shutdown_grace_ms at most 600000",
+            ));
         }
         if let Some(url) = &server.public_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8;

@@ -3,9 +3,11 @@
 //! no plugin crate directly.
 
 pub mod app;
+pub mod binding;
 pub mod caches;
 pub mod client;
 pub mod config;
+pub mod guard;
 pub mod manifest;
 pub mod media;
 pub mod playback;

@@ -15,9 +15,64 @@ use chillproxy_core::{
 
 use crate::caches::LinkKey;
 use crate::client::ClientInfo;
+use crate::media::parse_media;
 use crate::streams::pick_file;
 use crate::userconfig::UserConfig;
 use crate::AppState;
+
+/// The raw path segments of a playback URL:
+/// `/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlaybackSegments<'a> {
+    pub config: &'a str,
+    pub id: &'a str,
+    pub store: &'a str,
+    pub hash: &'a str,
+    pub file_idx: &'a str,
+    pub file_name: Option<&'a str>,
+}
+
+/// A playback URL, parsed and validated.
+#[derive(Debug, Clone)]
+pub struct PlaybackTarget {
+    pub config: UserConfig,
+    pub media: MediaQuery,
+    pub store_code: String,
+    pub hash: InfoHash,
+    pub file_idx: Option<u64>,
+    pub file_name: Option<String>,
+}
+
+/// Longest file name accepted in a playback URL.
+pub const MAX_FILE_NAME_BYTES: usize = 1024;
+
+impl PlaybackTarget {
+    /// Parses the segments against the stores this server has enabled. Any problem is a
+    /// `BadRequest` that says which part is wrong.
+    pub fn parse(segments: &PlaybackSegments<'_>, enabled_codes: &[&str]) -> Result<Self, PlaybackError> {
+        let bad = |what: &str| PlaybackError::BadRequest(what.to_string());
+        let config = UserConfig::decode(segments.config, enabled_codes)
+            .map_err(|p| PlaybackError::BadRequest(format!("invalid configuration: {p}")))?;
+        let kind = if segments.id.contains(':') { "series" } else { "movie" };
+        let media = parse_media(kind, segments.id).ok_or_else(|| bad("invalid id"))?;
+        if !enabled_codes.contains(&segments.store) {
+            return Err(bad("unknown store code"));
+        }
+        let hash = InfoHash::parse(segments.hash).ok_or_else(|| bad("invalid info hash"))?;
+        let file_idx = match segments.file_idx {
+            "-1" => None,
+            raw if raw.len() <= 9 => Some(raw.parse::<u64>().map_err(|_| bad("invalid file index"))?),
+            _ => return Err(bad("invalid file index")),
+        };
+        let file_name = match segments.file_name.filter(|n| !n.is_empty()) {
+            Some(name) if name.len() > MAX_FILE_NAME_BYTES || name.chars().any(char::is_control) => {
+                return Err(bad("invalid file name"))
+            }
+            other => other.map(str::to_string),
+        };
+        Ok(Self { config, media, store_code: segments.store.to_string(), hash, file_idx, file_name })
+    }
+}
 
 pub struct PlaybackRequest<'a> {
     pub config: &'a UserConfig,

@@ -1,21 +1,44 @@
 //! Running the server: bind, serve, shut down gracefully on SIGTERM/SIGINT.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 use crate::{app, AppState};
 
-/// Serves on an already-bound listener until `shutdown` resolves, then lets in-flight
-/// requests finish.
+/// Serves on an already-bound listener until `shutdown` resolves, then stops accepting and
+/// lets in-flight requests finish for at most `[server] shutdown_grace_ms`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let grace = Duration::from_millis(state.config().server.shutdown_grace_ms);
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    let (stopping, stopped) = oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let server = axum::serve(listener, service).with_graceful_shutdown(signal).into_future();
+    tokio::pin!(server);
+    let deadline = async {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = &mut server => result,
+        _ = deadline => {
+            tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time; stopping anyway");
+            Ok(())
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -27,6 +27,8 @@ pub struct StreamRequest<'a> {
     pub media: &'a MediaQuery,
     pub client: &'a ClientInfo,
     pub base_url: &'a str,
+    /// The device binding appended to every playback URL (see `binding`).
+    pub binding: String,
 }
 
 impl StreamRequest<'_> {
@@ -400,6 +402,8 @@ fn format_stream(
     if let Some(name) = &file_name {
         url.push_str(&encode_segment(name));
     }
+    url.push_str("?b=");
+    url.push_str(&request.binding);
 
     let mut name = String::new();
     if cached {

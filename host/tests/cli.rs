@@ -143,7 +143,11 @@ fn http_get(addr: &str, path: &str) -> Option<String> {
 fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
+    // Run where an operator would, but in a scratch folder: the usage spool goes to ./data.
+    let workdir = std::env::temp_dir().join(format!("chillproxy-cli-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir).unwrap();
     let mut child = chillproxy()
+        .current_dir(&workdir)
         .arg("--config")
         .arg(repo_config())
         .env("CHILLPROXY_LISTEN", &addr)
@@ -188,4 +192,6 @@ fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status:?}");
+    assert!(workdir.join("data/usage.db").exists(), "the usage spool was created in ./data");
+    let _ = std::fs::remove_dir_all(&workdir);
 }

@@ -87,10 +87,8 @@ impl Stack {
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
-        let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml).replace(
-            "[auth.chillstreams]\ntimeout_ms = 1000\n",
-            &format!("[auth.chillstreams]\ntimeout_ms = 1000\n{}\n", options.chillstreams_settings),
-        );
+        let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
+            .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings));
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
             Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
@@ -211,4 +209,10 @@ fn seed_releases(torznab: &FakeTorznab) {
         Release::episode(SERIES, 1, 4, "Breaking.Bad.S01E04.1080p.WEB-DL.x264", EPISODE_S01E04).size(2_000_000_000),
         Release::season_pack(SERIES, 1, "Breaking.Bad.S01.720p.BluRay.x264", SEASON_1_PACK).size(6_300_000_000),
     ]);
+}
+
+/// The `[auth.chillstreams]` table: the test's settings, with a 1 s timeout unless they set one.
+fn chillstreams_table(settings: &str) -> String {
+    let timeout = if settings.contains("timeout_ms") { "" } else { "timeout_ms = 1000\n" };
+    format!("[auth.chillstreams]\n{timeout}{settings}\n")
 }

@@ -150,6 +150,11 @@ impl FakeChillstreams {
     pub fn usage_reports(&self) -> Vec<Value> {
         self.lock().usage.clone()
     }
+
+    /// Every `log-usage` request that reached the fake, whatever it answered.
+    pub fn usage_attempts(&self) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.path.ends_with("/log-usage")).collect()
+    }
 }
 
 type Shared = Arc<Mutex<Inner>>;

@@ -1,0 +1,163 @@
+//! Device binding for playback URLs. Stremio lists streams with one User-Agent and its player
+//! fetches the playback URL with another, which Chillstreams would count as a second device.
+//! So each playback URL carries the list request's device id, bound to the client IP and an
+//! expiry, encrypted and authenticated under the server secret:
+//!
+//! `b = base64url(nonce[12] | expiry[8] | E(device)[32] | tag[16])`, where
+//! `E(device) = device XOR HMAC(secret, "enc" | nonce)` and
+//! `tag = HMAC(secret, "mac" | nonce | expiry | E(device) | client IP)[..16]`.
+//!
+//! The IP is only inside the MAC (never in the token), the device id is encrypted with a
+//! one-time pad derived from a fresh nonce, and any change to the token, another IP or a past
+//! expiry fails verification, in which case the device id is computed from the request.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chillproxy_core::{DeviceId, Secret};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const NONCE: usize = 12;
+const TAG: usize = 16;
+const TOKEN_BYTES: usize = NONCE + 8 + 32 + TAG;
+
+/// Signs and checks device bindings.
+pub struct Binder {
+    secret: Secret,
+    ttl: Duration,
+}
+
+impl Binder {
+    pub fn new(secret: Secret, ttl: Duration) -> Self {
+        Self { secret, ttl }
+    }
+
+    /// A random secret for this process only (links then do not survive a restart).
+    pub fn random_secret() -> Secret {
+        let bytes: Vec<u8> = (0..3).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
+        Secret::new(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    #[allow(clippy::expect_used)] // HMAC accepts keys of any length: this cannot fail.
+    fn mac(&self) -> HmacSha256 {
+        <HmacSha256 as Mac>::new_from_slice(self.secret.expose().as_bytes()).expect("HMAC takes any key length")
+    }
+
+    fn pad(&self, nonce: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(b"chillproxy binding enc");
+        mac.update(nonce);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn tag(&self, nonce: &[u8], expiry: &[u8], sealed: &[u8], ip: IpAddr) -> HmacSha256 {
+        let mut mac = self.mac();
+        mac.update(b"chillproxy binding mac");
+        mac.update(nonce);
+        mac.update(expiry);
+        mac.update(sealed);
+        mac.update(ip.to_string().as_bytes());
+        mac
+    }
+
+    /// A binding of `device` to `ip` that expires after the configured TTL.
+    pub fn seal(&self, device: &DeviceId, ip: IpAddr) -> String {
+        self.seal_until(device, ip, now_secs() + self.ttl.as_secs())
+    }
+
+    fn seal_until(&self, device: &DeviceId, ip: IpAddr, expires_at: u64) -> String {
+        let nonce_source = uuid::Uuid::new_v4();
+        let nonce = &nonce_source.as_bytes()[..NONCE];
+        let expiry = expires_at.to_be_bytes();
+        let pad = self.pad(nonce);
+        let mut sealed = device.digest();
+        for (byte, key) in sealed.iter_mut().zip(pad) {
+            *byte ^= key;
+        }
+        let tag = self.tag(nonce, &expiry, &sealed, ip).finalize().into_bytes();
+        let mut token = Vec::with_capacity(TOKEN_BYTES);
+        token.extend_from_slice(nonce);
+        token.extend_from_slice(&expiry);
+        token.extend_from_slice(&sealed);
+        token.extend_from_slice(&tag[..TAG]);
+        URL_SAFE_NO_PAD.encode(token)
+    }
+
+    /// The bound device, if `token` is intact, unexpired and was made for `ip`.
+    pub fn open(&self, token: &str, ip: IpAddr) -> Option<DeviceId> {
+        if token.len() > 2 * TOKEN_BYTES {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        if bytes.len() != TOKEN_BYTES {
+            return None;
+        }
+        let (nonce, rest) = bytes.split_at(NONCE);
+        let (expiry, rest) = rest.split_at(8);
+        let (sealed, tag) = rest.split_at(32);
+        self.tag(nonce, expiry, sealed, ip).verify_truncated_left(tag).ok()?;
+        let expires_at = u64::from_be_bytes(expiry.try_into().ok()?);
+        if expires_at <= now_secs() {
+            return None;
+        }
+        let pad = self.pad(nonce);
+        let mut digest = [0u8; 32];
+        for ((out, byte), key) in digest.iter_mut().zip(sealed).zip(pad) {
+            *out = byte ^ key;
+        }
+        Some(DeviceId::from_digest(&digest))
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binder() -> Binder {
+        Binder::new(Secret::new("test-secret-0123456789abcdef"), Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn round_trips_for_the_same_ip_only() {
+        let device = DeviceId::from_client("203.0.113.5".parse().unwrap(), "Stremio");
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let token = binder().seal(&device, ip);
+        assert_eq!(binder().open(&token, ip), Some(device.clone()));
+        assert_eq!(binder().open(&token, "203.0.113.6".parse().unwrap()), None, "another IP");
+        let other = Binder::new(Secret::new("another-secret-0123456789"), Duration::from_secs(3600));
+        assert_eq!(other.open(&token, ip), None, "another server secret");
+        // Reveals neither the device id nor the IP.
+        let raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        assert!(!raw.windows(32).any(|w| w == device.digest()));
+        assert!(!token.contains("203.0.113.5") && !token.contains(device.as_str()));
+    }
+
+    #[test]
+    fn tampered_or_expired_tokens_are_ignored() {
+        let device = DeviceId::from_client("198.51.100.1".parse().unwrap(), "Stremio");
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        let token = binder().seal(&device, ip);
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        for i in [0, 13, 30, TOKEN_BYTES - 1] {
+            bytes[i] ^= 1;
+            assert_eq!(binder().open(&URL_SAFE_NO_PAD.encode(&bytes), ip), None, "byte {i}");
+            bytes[i] ^= 1;
+        }
+        let expired = binder().seal_until(&device, ip, now_secs() - 1);
+        assert_eq!(binder().open(&expired, ip), None);
+        for junk in ["", "!!!", "AAAA", &"A".repeat(500)] {
+            assert_eq!(binder().open(junk, ip), None);
+        }
+        // Two bindings of one device differ (fresh nonce).
+        assert_ne!(binder().seal(&device, ip), binder().seal(&device, ip));
+    }
+}

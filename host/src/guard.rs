@@ -1,0 +1,165 @@
+//! The outermost layers: a request id for every request (`x-request-id`, and a tracing span
+//! that carries it), request-size limits, and turning a handler panic into a 500 that names the
+//! request id while the server keeps serving.
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+pub const REQUEST_ID: &str = "x-request-id";
+/// Set by the panic handler, replaced by the guard with the request id.
+const PANICKED: &str = "x-chillproxy-panicked";
+
+/// Request-size limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_uri_bytes: usize,
+    pub max_header_bytes: usize,
+}
+
+/// Wraps `router` in the guard layers.
+pub fn protect<S: Clone + Send + Sync + 'static>(router: Router<S>, limits: Limits) -> Router<S> {
+    router.layer(CatchPanicLayer::custom(panic_response)).layer(middleware::from_fn_with_state(limits, guard))
+}
+
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.headers_mut().insert(PANICKED, HeaderValue::from_static("1"));
+    response
+}
+
+fn new_request_id() -> String {
+    let id = uuid::Uuid::new_v4();
+    id.simple().to_string()[..16].to_string()
+}
+
+/// The path as it may be logged: the user's config segment (which can hold their token) is
+/// replaced by `{config}`, and the rest is cut short.
+pub fn loggable_path(path: &str) -> String {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    if parts.len() > 3
+        && parts[1] == "stremio"
+        && parts[2] == "torz"
+        && !matches!(parts[3], "" | "manifest.json" | "configure")
+    {
+        parts[3] = "{config}";
+    }
+    let joined = parts.join("/");
+    match joined.char_indices().nth(160) {
+        Some((i, _)) => format!("{}…", &joined[..i]),
+        None => joined,
+    }
+}
+
+async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let id = new_request_id();
+    let path = loggable_path(request.uri().path());
+    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %path);
+    let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let header_bytes: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    let started = Instant::now();
+    let mut response = if uri_bytes > limits.max_uri_bytes {
+        span.in_scope(|| tracing::info!(uri_bytes, "request target too long"));
+        too_large(StatusCode::URI_TOO_LONG, format!("request target too long (limit {} bytes)", limits.max_uri_bytes))
+    } else if header_bytes > limits.max_header_bytes {
+        span.in_scope(|| tracing::info!(header_bytes, "request headers too large"));
+        too_large(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("request headers too large (limit {} bytes)", limits.max_header_bytes),
+        )
+    } else {
+        next.run(request).instrument(span.clone()).await
+    };
+    if response.headers_mut().remove(PANICKED).is_some() {
+        span.in_scope(|| tracing::error!("handler panicked; answered 500"));
+        response = (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("internal error (request id {id})"),
+        )
+            .into_response();
+    }
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "served"
+        )
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+fn too_large(status: StatusCode, message: String) -> Response {
+    let mut response = Response::new(Body::from(message));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn raw(addr: std::net::SocketAddr, request: String) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    async fn boom() -> &'static str {
+        panic!("handler bug")
+    }
+
+    #[tokio::test]
+    async fn panics_answer_500_with_the_request_id_and_the_server_keeps_serving() {
+        let router: Router = Router::new().route("/boom", get(boom)).route("/ok", get(|| async { "fine" }));
+        let router = protect(router, Limits { max_uri_bytes: 2048, max_header_bytes: 4096 });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let boom = raw(addr, "GET /boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await;
+        assert!(boom.starts_with("HTTP/1.1 500"), "{boom}");
+        let id = boom.lines().find_map(|l| l.strip_prefix("x-request-id: ")).unwrap().trim().to_string();
+        assert!(boom.contains(&format!("internal error (request id {id})")), "{boom}");
+        assert!(!boom.contains(PANICKED));
+
+        let ok = raw(addr, "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await;
+        assert!(ok.starts_with("HTTP/1.1 200") && ok.contains("x-request-id: "), "{ok}");
+
+        let long =
+            raw(addr, format!("GET /ok?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "a".repeat(3000))).await;
+        assert!(long.starts_with("HTTP/1.1 414"), "{long}");
+        let big = raw(
+            addr,
+            format!("GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "b".repeat(5000)),
+        )
+        .await;
+        assert!(big.starts_with("HTTP/1.1 431"), "{big}");
+    }
+
+    #[test]
+    fn config_segments_never_reach_the_log_path() {
+        assert_eq!(
+            loggable_path("/stremio/torz/eyJTOKEN/stream/movie/tt1.json"),
+            "/stremio/torz/{config}/stream/movie/tt1.json"
+        );
+        assert_eq!(loggable_path("/stremio/torz/manifest.json"), "/stremio/torz/manifest.json");
+        assert_eq!(loggable_path("/health"), "/health");
+    }
+}
