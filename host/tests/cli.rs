@@ -195,3 +195,20 @@ fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
     assert!(workdir.join("data/usage.db").exists(), "the usage spool was created in ./data");
     let _ = std::fs::remove_dir_all(&workdir);
 }
+
+#[test]
+fn the_production_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/plugins.production.toml");
+    let (code, out, err) = run(chillproxy()
+        .arg("check-config")
+        .arg("--config")
+        .arg(&path)
+        .env("CHILLSTREAMS_API_KEY", "prod-internal-key-123")
+        .env("CHILLPROXY_SECRET", "a-production-secret-of-32-chars!!")
+        .env("PROWLARR_API_KEY", "prowlarr-key-456"));
+    assert_eq!(code, 0, "{err}");
+    for secret in ["prod-internal-key-123", "a-production-secret-of-32-chars!!", "prowlarr-key-456"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{secret} printed");
+    }
+    assert!(out.contains("secret = \"[redacted]\""), "{out}");
+}
