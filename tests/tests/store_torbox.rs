@@ -63,7 +63,6 @@ async fn the_registry_builds_the_real_store() {
         api_url: running.url(),
         timeout_ms: 1_000,
         max_in_flight: 8,
-        max_body_bytes: 1 << 20,
     })
     .expect("client");
     assert_eq!(direct.code(), "tb");
