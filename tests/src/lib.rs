@@ -7,6 +7,7 @@
 pub mod fakes;
 pub mod host;
 pub mod stack;
+pub mod stremio_check;
 
 /// Links every plugin crate, as the real binary does.
 pub fn link_plugins() {

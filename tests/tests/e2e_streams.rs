@@ -20,6 +20,8 @@ async fn get_streams(url: &str) -> Vec<Value> {
     assert_eq!(response.status(), 200, "{url}");
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     let body: Value = response.json().await.unwrap();
+    // Every stream the end-to-end tests produce is checked against the Stremio protocol.
+    chillproxy_tests::stremio_check::check_stream_list(&body).unwrap_or_else(|e| panic!("{url}: {e}"));
     body["streams"].as_array().cloned().unwrap_or_default()
 }
 
