@@ -4,8 +4,19 @@
 use serde_json::Value;
 
 const SOURCES: [&str; 4] = ["url", "ytId", "infoHash", "externalUrl"];
-const KNOWN: [&str; 11] =
-    ["url", "ytId", "infoHash", "fileIdx", "externalUrl", "name", "title", "description", "subtitles", "sources", "behaviorHints"];
+const KNOWN: [&str; 11] = [
+    "url",
+    "ytId",
+    "infoHash",
+    "fileIdx",
+    "externalUrl",
+    "name",
+    "title",
+    "description",
+    "subtitles",
+    "sources",
+    "behaviorHints",
+];
 
 /// `Ok` when `stream` is a valid Stremio stream object; the error says what is wrong.
 pub fn check_stream(stream: &Value) -> Result<(), String> {
@@ -84,6 +95,9 @@ mod tests {
         assert!(check_stream(&json!({"url": "/relative", "name": "n"})).is_err());
         assert!(check_stream(&json!({"url": "https://x", "name": 5})).is_err());
         assert!(check_stream(&json!({"url": "https://x", "name": "n", "behaviorHints": {"videoSize": "big"}})).is_err());
-        assert!(check_stream(&json!({"url": "https://x", "name": "n", "behaviorHints": {"bingeGroup": "g", "videoSize": 5}})).is_ok());
+        assert!(check_stream(
+            &json!({"url": "https://x", "name": "n", "behaviorHints": {"bingeGroup": "g", "videoSize": 5}})
+        )
+        .is_ok());
     }
 }

@@ -59,12 +59,8 @@ fn assert_all_calls_carry(fake: &FakeTorBox, key: &str) {
 async fn the_registry_builds_the_real_store() {
     let (_fake, running, store) = setup().await;
     assert_eq!((store.name(), store.code(), store.display_name()), ("torbox", "tb", "TorBox"));
-    let direct = TorBoxStore::new(&TorBoxConfig {
-        api_url: running.url(),
-        timeout_ms: 1_000,
-        max_in_flight: 8,
-    })
-    .expect("client");
+    let direct = TorBoxStore::new(&TorBoxConfig { api_url: running.url(), timeout_ms: 1_000, max_in_flight: 8 })
+        .expect("client");
     assert_eq!(direct.code(), "tb");
 }
 

@@ -40,7 +40,11 @@ async fn served_manifests_pass_the_stremio_addon_linter() {
     }
     let output = Command::new("node").arg(tool.join("lint.js")).args(&files).output().expect("node runs");
     let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "the linter rejected a manifest:\n{report}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the linter rejected a manifest:\n{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(report.lines().count(), 3, "{report}");
     let _ = std::fs::remove_dir_all(dir);
 }
