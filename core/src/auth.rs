@@ -168,7 +168,8 @@ impl AuthChain {
 
     /// Tries each provider in order. The first grant wins; denials and failures fall through to
     /// the next provider, and when nothing grants, the most specific reason is returned: a
-    /// denial before a failure before "no credentials".
+    /// denial before a failure before "no credentials". Each answer is counted in
+    /// `chillproxy_auth_outcomes_total{provider,outcome}`.
     pub async fn resolve(&self, request: &AuthRequest<'_>) -> Result<Credential, AuthChainError> {
         let mut denied = None;
         let mut failed = None;
@@ -176,17 +177,21 @@ impl AuthChain {
             let name = provider.name();
             match provider.authorize(request).await {
                 AuthOutcome::NotApplicable => {
+                    crate::metrics::record_auth_outcome(name, "not_applicable");
                     tracing::trace!(provider = name, store = %request.entry.c, "auth provider not applicable");
                 }
                 AuthOutcome::Granted(credential) => {
+                    crate::metrics::record_auth_outcome(name, "granted");
                     tracing::debug!(provider = name, store = %request.entry.c, "credential granted");
                     return Ok(credential);
                 }
                 AuthOutcome::Denied { message } => {
+                    crate::metrics::record_auth_outcome(name, "denied");
                     tracing::info!(provider = name, store = %request.entry.c, reason = %message, "auth denied; trying next provider");
                     denied.get_or_insert(AuthChainError::Denied { provider: name, message });
                 }
                 AuthOutcome::Failed { message } => {
+                    crate::metrics::record_auth_outcome(name, "failed");
                     tracing::warn!(provider = name, store = %request.entry.c, reason = %message, "auth provider failed; trying next provider");
                     failed.get_or_insert(AuthChainError::Failed { provider: name, message });
                 }

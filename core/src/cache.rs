@@ -70,12 +70,22 @@ where
         *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The cached value, if fresh.
+    /// The cached value, if fresh (counted as a hit). A caller that then loads the value itself
+    /// counts the miss with [`FlightCache::note_miss`] or through [`FlightCache::get_or_load`].
     pub fn get(&self, key: &K) -> Option<V> {
-        match self.lock().slots.get(key) {
+        let found = match self.lock().slots.get(key) {
             Some(Slot::Ready { value, expires }) if *expires > Instant::now() => Some(value.clone()),
             _ => None,
+        };
+        if found.is_some() {
+            self.count(|s| s.hits += 1);
         }
+        found
+    }
+
+    /// Counts a miss for a caller that fills the cache with [`FlightCache::insert`].
+    pub fn note_miss(&self) {
+        self.count(|s| s.misses += 1);
     }
 
     pub fn insert(&self, key: K, value: V, ttl: Duration) {
@@ -210,10 +220,11 @@ mod tests {
             assert_eq!(task.await.unwrap(), Ok(7));
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
-        assert_eq!(cache.get(&"k"), Some(7));
         let stats = cache.stats();
         assert_eq!(stats.misses, 1);
         assert_eq!(stats.hits + stats.shared, 49);
+        assert_eq!(cache.get(&"k"), Some(7));
+        assert_eq!(cache.stats().hits, stats.hits + 1, "a fresh get counts as a hit");
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cache;
 pub mod device;
 pub mod hash;
+pub mod metrics;
 pub mod registry;
 pub mod secret;
 pub mod settings;

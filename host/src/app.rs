@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chillproxy_core::ConfigError;
@@ -18,6 +18,7 @@ use crate::binding::Binder;
 use crate::caches::Caches;
 use crate::client::{public_base_url, ClientInfo};
 use crate::config::Config;
+use crate::configure;
 use crate::guard::{protect, Limits};
 use crate::manifest::manifest;
 use crate::media::parse_media;
@@ -107,16 +108,21 @@ pub fn app(state: AppState) -> Router {
     let addon = Router::new()
         .route("/stremio/torz/", get(|| async { Redirect::to("/stremio/torz/configure") }))
         .route("/stremio/torz/manifest.json", get(unconfigured_manifest))
-        .route("/stremio/torz/configure", get(configure_page))
+        .route("/stremio/torz/configure", get(configure::page))
+        .route("/stremio/torz/configure/check", configure::check_route())
         .route("/stremio/torz/{config}/manifest.json", get(configured_manifest))
-        .route("/stremio/torz/{config}/configure", get(configure_page))
+        .route("/stremio/torz/{config}/configure", get(configure::page_with_config))
         .route("/stremio/torz/{config}/stream/{kind}/{id}", get(stream_list))
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}", strem.clone())
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/", strem.clone())
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}", strem)
         .layer(middleware::from_fn(answer_options))
         .layer(cors);
-    let mut router = Router::new().route("/health", get(health)).merge(addon);
+    let mut router = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .merge(addon);
     if state.config().server.bench_endpoint {
         router = router.route("/_bench/fixed/{bytes}", get(bench_fixed));
     }
@@ -142,6 +148,113 @@ async fn bench_fixed(Path(bytes): Path<usize>) -> Response {
 
 async fn health() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Readiness: 503 with the reason while the usage spool cannot take events or no store or
+/// source plugin is enabled (a valid config is a given: the server does not start without one).
+async fn ready(State(state): State<AppState>) -> Response {
+    match readiness(&state) {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(reason) => {
+            let body = serde_json::json!({ "status": "not ready", "reason": reason });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+fn readiness(state: &AppState) -> Result<(), &'static str> {
+    if state.store_codes().is_empty() {
+        Err("no store plugin is enabled ([store] enabled)")
+    } else if state.plugins().sources.is_empty() {
+        Err("no source plugin is enabled ([source] chain)")
+    } else {
+        state.usage().health()
+    }
+}
+
+/// Prometheus metrics: the process-wide registry plus this instance's caches and usage spool.
+/// With `[server] metrics_token` set, only for `Authorization: Bearer <token>`.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.config().server.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        if !given.is_some_and(|given| same_secret(given.as_bytes(), token.expose().as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer"), (header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "metrics need Authorization: Bearer <[server] metrics_token>",
+            )
+                .into_response();
+        }
+    }
+    let body = chillproxy_core::metrics::render_with(&instance_samples(&state));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// Equality that takes as long for every difference (the length is not hidden).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// This instance's cache hit counters and usage spool state, read now.
+fn instance_samples(state: &AppState) -> Vec<chillproxy_core::metrics::Sample> {
+    use chillproxy_core::metrics::{Sample, CACHE_HITS, CACHE_HITS_HELP, CACHE_MISSES, CACHE_MISSES_HELP};
+    use std::sync::atomic::Ordering;
+    let mut samples = Vec::new();
+    for (cache, stats) in state.caches().stats() {
+        let labels = [("cache", cache)];
+        samples.push(Sample::counter(CACHE_HITS, CACHE_HITS_HELP, &labels, (stats.hits + stats.shared) as f64));
+        samples.push(Sample::counter(CACHE_MISSES, CACHE_MISSES_HELP, &labels, stats.misses as f64));
+    }
+    let usage = state.usage();
+    let counters = usage.counters();
+    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed) as f64;
+    samples.push(Sample::gauge(
+        "chillproxy_usage_spool_depth",
+        "Usage events waiting for delivery.",
+        &[],
+        usage.depth() as f64,
+    ));
+    samples.push(Sample::counter(
+        "chillproxy_usage_recorded_total",
+        "Usage events accepted into the spool.",
+        &[],
+        read(&counters.recorded),
+    ));
+    samples.push(Sample::counter(
+        "chillproxy_usage_delivered_total",
+        "Usage events the receiver accepted.",
+        &[],
+        read(&counters.delivered),
+    ));
+    samples.push(Sample::counter(
+        "chillproxy_usage_failed_attempts_total",
+        "Usage deliveries that failed and will be retried.",
+        &[],
+        read(&counters.failed_attempts),
+    ));
+    let dropped_help = "Usage events dropped, by reason (full: spool full; rejected: the receiver refused it; \
+                        error: storage error, unreadable row or recorded after shutdown).";
+    for (reason, counter) in
+        [("full", &counters.dropped_full), ("rejected", &counters.dropped_rejected), ("error", &counters.dropped_error)]
+    {
+        samples.push(Sample::counter(
+            "chillproxy_usage_dropped_total",
+            dropped_help,
+            &[("reason", reason)],
+            read(counter),
+        ));
+    }
+    samples.push(Sample::gauge(
+        "chillproxy_ready",
+        "1 when GET /ready answers 200.",
+        &[],
+        if readiness(state).is_ok() { 1.0 } else { 0.0 },
+    ));
+    samples
 }
 
 async fn unconfigured_manifest(
@@ -274,66 +387,6 @@ fn truncate(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
-}
-
-/// A minimal working configure page: builds the config in the browser and shows the install
-/// URL. (The full page comes with the configure-page issue.)
-async fn configure_page(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Html<String> {
-    let base = public_base_url(peer, &headers, &state.config().server);
-    let options: String = state
-        .plugins()
-        .stores
-        .iter()
-        .map(|s| format!("<option value=\"{}\">{}</option>", s.code(), s.display_name()))
-        .collect();
-    let chillstreams = state.plugins().auth.provider("chillstreams").is_some();
-    let auth_field = if chillstreams {
-        "<label>Chillstreams user id (UUID) <input id=auth placeholder=\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\"></label>"
-    } else {
-        ""
-    };
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>chillproxy — configure</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}label{{display:block;margin:.8rem 0}}input,select{{width:100%;padding:.4rem}}code{{word-break:break-all}}</style>
-</head><body>
-<h1>chillproxy</h1>
-<p>Streams from your debrid service for torrents found on Torznab indexers.</p>
-<label>Store <select id=store>{options}</select></label>
-<label>API token <input id=token autocomplete=off></label>
-{auth_field}
-<label>Torznab URL (optional) <input id=iurl placeholder="https://jackett.example/api/v2.0/indexers/all/results/torznab"></label>
-<label>Torznab API key <input id=ikey autocomplete=off></label>
-<label><input type=checkbox id=cached style="width:auto"> Only cached streams</label>
-<button id=make>Make install link</button>
-<p id=out></p>
-<script>
-document.getElementById('make').onclick = function () {{
-  var v = function (id) {{ var e = document.getElementById(id); return e ? e.value.trim() : ''; }};
-  var store = {{ c: v('store') }};
-  if (v('token')) store.t = v('token');
-  if (v('auth')) store.auth = v('auth');
-  var config = {{ stores: [store], cached: document.getElementById('cached').checked }};
-  if (v('iurl')) config.indexers = [{{ n: 'jackett', u: v('iurl'), ak: v('ikey') }}];
-  var encoded = btoa(unescape(encodeURIComponent(JSON.stringify(config)))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  var url = '{base}/stremio/torz/' + encoded + '/manifest.json';
-  document.getElementById('out').innerHTML = 'Manifest: <code></code><br><a>Install in Stremio</a>';
-  document.querySelector('#out code').textContent = url;
-  document.querySelector('#out a').href = url.replace(/^https?:/, 'stremio:');
-}};
-</script>
-</body></html>"#,
-        base = encode_html(&base),
-    ))
-}
-
-fn encode_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 #[allow(dead_code)]

@@ -14,6 +14,18 @@ pub use crate::caches::CacheConfig;
 pub const LISTEN_ENV: &str = "CHILLPROXY_LISTEN";
 pub const CONFIG_ENV: &str = "CHILLPROXY_CONFIG";
 pub const SECRET_ENV: &str = "CHILLPROXY_SECRET";
+pub const METRICS_TOKEN_ENV: &str = "CHILLPROXY_METRICS_TOKEN";
+
+/// `[server] log_format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line, with the request span (and its request id).
+    Json,
+}
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -49,6 +61,21 @@ pub struct ServerConfig {
     /// On SIGTERM/SIGINT, how long in-flight requests may still finish.
     #[serde(default = "default_server_grace_ms")]
     pub shutdown_grace_ms: u64,
+    /// `pretty` or `json`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Log filter in tracing-subscriber syntax (`info`, `warn,chillproxy_host=debug`). Env
+    /// `RUST_LOG` beats it.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`. Env
+    /// `CHILLPROXY_METRICS_TOKEN` beats it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<Secret>,
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
 }
 
 fn default_binding_ttl_s() -> u64 {
@@ -87,6 +114,9 @@ impl Default for ServerConfig {
             max_uri_bytes: default_max_uri_bytes(),
             max_header_bytes: default_max_header_bytes(),
             shutdown_grace_ms: default_server_grace_ms(),
+            log_format: LogFormat::default(),
+            log_level: default_log_level(),
+            metrics_token: None,
         }
     }
 }
@@ -377,6 +407,30 @@ impl Config {
         }
         if let Some(secret) = env.get(SECRET_ENV) {
             server.secret = Some(Secret::new(secret.trim()));
+        }
+        if let Some(token) = env.get(METRICS_TOKEN_ENV) {
+            server.metrics_token = Some(Secret::new(token.trim()));
+        }
+        if server.metrics_token.as_ref().is_some_and(Secret::is_empty) {
+            return Err(ConfigError::new(format!(
+                "[server] metrics_token (or {METRICS_TOKEN_ENV}) is empty; set a token or leave it out"
+            )));
+        }
+        // A bare word must be a level: tracing would read a typo (`debugg`) as a target name and
+        // silence everything else.
+        let level = server.log_level.trim();
+        let bare_word = !level.contains(['=', ',', '[', ':']);
+        let invalid = if bare_word {
+            level.parse::<tracing_subscriber::filter::LevelFilter>().err().map(|e| e.to_string())
+        } else {
+            tracing_subscriber::EnvFilter::try_new(level).err().map(|e| e.to_string())
+        };
+        if let Some(e) = invalid {
+            return Err(ConfigError::new(format!(
+                "[server] log_level {:?} is not a level (off, error, warn, info, debug, trace) or a filter like \
+                 \"warn,chillproxy_host=debug\": {e}",
+                server.log_level
+            )));
         }
         if server.secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
             return Err(ConfigError::new(format!("[server] secret (or {SECRET_ENV}) must be at least 16 characters")));

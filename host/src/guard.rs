@@ -1,20 +1,29 @@
 //! The outermost layers: a request id for every request (`x-request-id`, and a tracing span
-//! that carries it), request-size limits, and turning a handler panic into a 500 that names the
-//! request id while the server keeps serving.
+//! that carries it), request-size limits, request metrics, and turning a handler panic into a
+//! 500 that names the request id while the server keeps serving.
+//!
+//! `Router::layer` wraps every route (and the fallback) after routing, so the guard sees the
+//! matched route pattern ([`MatchedPath`]): metrics are labelled with it, never with the raw
+//! path, which holds user configs. Requests no route matched are labelled `unmatched`.
 
 use std::any::Any;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use chillproxy_core::metrics;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
 pub const REQUEST_ID: &str = "x-request-id";
+/// The `route` label of requests no route matched.
+pub const UNMATCHED: &str = "unmatched";
+pub const HTTP_REQUESTS: &str = "chillproxy_http_requests_total";
+pub const HTTP_DURATION: &str = "chillproxy_http_request_duration_seconds";
 /// Set by the panic handler, replaced by the guard with the request id.
 const PANICKED: &str = "x-chillproxy-panicked";
 
@@ -62,7 +71,8 @@ pub fn loggable_path(path: &str) -> String {
 async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let id = new_request_id();
     let path = loggable_path(request.uri().path());
-    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %path);
+    let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_string();
+    let span = tracing::info_span!("request", id = %id, method = %request.method(), route = %route, path = %path);
     let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
     let header_bytes: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     let started = Instant::now();
@@ -94,10 +104,29 @@ async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Re
             "served"
         )
     });
+    record_request(&route, response.status().as_u16(), started.elapsed());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
+}
+
+/// `chillproxy_http_requests_total{route,status}` and
+/// `chillproxy_http_request_duration_seconds{route}` (until the response head is ready).
+fn record_request(route: &str, status: u16, elapsed: Duration) {
+    let status = status.to_string();
+    metrics::counter(
+        HTTP_REQUESTS,
+        "HTTP requests by matched route pattern and status.",
+        &[("route", route), ("status", &status)],
+    )
+    .inc();
+    metrics::histogram(
+        HTTP_DURATION,
+        "Time to answer HTTP requests (to the response head), by matched route pattern.",
+        &[("route", route)],
+    )
+    .observe_duration(elapsed);
 }
 
 fn too_large(status: StatusCode, message: String) -> Response {
@@ -151,6 +180,31 @@ mod tests {
         )
         .await;
         assert!(big.starts_with("HTTP/1.1 431"), "{big}");
+    }
+
+    #[tokio::test]
+    async fn requests_are_counted_by_route_pattern_never_by_path() {
+        let router: Router = Router::new()
+            .route("/metrics-unit/{config}/item", get(|| async { "fine" }))
+            .merge(Router::new().route("/metrics-unit/other", get(|| async { "other" })));
+        let router = protect(router, Limits { max_uri_bytes: 2048, max_header_bytes: 4096 });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let count = |route: &str, status: &str| {
+            metrics::counter(HTTP_REQUESTS, "", &[("route", route), ("status", status)]).get()
+        };
+        let (ok, other, missing) =
+            (count("/metrics-unit/{config}/item", "200"), count("/metrics-unit/other", "200"), count(UNMATCHED, "404"));
+        for path in ["/metrics-unit/eyJTOKENsecret/item", "/metrics-unit/other", "/metrics-unit/eyJTOKENsecret/nope"] {
+            raw(addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).await;
+        }
+        assert_eq!(count("/metrics-unit/{config}/item", "200"), ok + 1);
+        assert_eq!(count("/metrics-unit/other", "200"), other + 1);
+        assert!(count(UNMATCHED, "404") > missing);
+        let text = metrics::render();
+        assert!(text.contains("chillproxy_http_request_duration_seconds_count{route=\"/metrics-unit/{config}/item\"}"));
+        assert!(!text.contains("eyJTOKENsecret"), "{text}");
     }
 
     #[test]

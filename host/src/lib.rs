@@ -7,6 +7,7 @@ pub mod binding;
 pub mod caches;
 pub mod client;
 pub mod config;
+pub mod configure;
 pub mod guard;
 pub mod manifest;
 pub mod media;

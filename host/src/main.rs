@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use chillproxy_core::registry::{self, Descriptor};
 use chillproxy_core::{AuthPlugin, Env, SourcePlugin};
-use chillproxy_host::config::{Config, Section, CONFIG_ENV};
+use chillproxy_host::config::{Config, LogFormat, Section, ServerConfig, CONFIG_ENV};
 use chillproxy_host::{server, AppState, Plugins};
 use clap::{Parser, Subcommand};
 
@@ -35,8 +35,10 @@ enum Command {
 fn main() -> ExitCode {
     chillproxy_host::link_plugins();
     let cli = Cli::parse();
-    init_logging();
     let env = Env::from_process();
+    // Logging follows [server] log_format and log_level, so the config is read first. A config
+    // that cannot be read gets the default logging here; the command then says what is wrong.
+    init_logging(&logging_settings(&cli.config));
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config, &env),
         Command::Plugins => list_plugins(&cli.config, &env),
@@ -44,10 +46,48 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+/// The `[server]` table of the config at `path` (only what logging needs is used), or the
+/// defaults when the file cannot be read or is invalid. The full load comes after logging is
+/// set up, so its own logs (e.g. disabled plugins) follow the configured format.
+fn logging_settings(path: &std::path::Path) -> ServerConfig {
+    let Ok(text) = std::fs::read_to_string(path) else { return ServerConfig::default() };
+    let Ok(mut root) = text.parse::<toml::Table>() else { return ServerConfig::default() };
+    match root.remove("server") {
+        Some(server) => server.try_into().unwrap_or_default(),
+        None => ServerConfig::default(),
+    }
+}
+
+fn init_logging(server: &ServerConfig) {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    // `try_init` fails only when a logger is already installed, which `main` never does.
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = subscriber(server, rust_log.as_deref(), std::io::stderr).try_init();
+}
+
+/// The log subscriber: env `RUST_LOG` (when set and valid) beats `[server] log_level`; JSON
+/// lines carry the current span (the request span with its `id`) and the span list.
+fn subscriber<W>(
+    server: &ServerConfig,
+    rust_log: Option<&str>,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync + 'static>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::EnvFilter;
+    let filter = rust_log
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|value| EnvFilter::try_new(value).ok())
+        .or_else(|| EnvFilter::try_new(&server.log_level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    match server.log_format {
+        LogFormat::Pretty => Box::new(builder.finish()),
+        LogFormat::Json => {
+            Box::new(builder.json().with_ansi(false).with_current_span(true).with_span_list(true).finish())
+        }
+    }
 }
 
 fn load(path: &std::path::Path, env: &Env) -> Result<(Config, Plugins), String> {
@@ -152,4 +192,120 @@ fn list_plugins(path: &std::path::Path, env: &Env) -> ExitCode {
         println!("  {:<16} {:<9} {}", p.name, status(active(config.as_ref().map(|c| &c.source), p.name)), p.summary);
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use axum::routing::get;
+    use axum::Router;
+    use chillproxy_host::guard::{protect, Limits, REQUEST_ID};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn server(toml_text: &str) -> Result<ServerConfig, chillproxy_core::ConfigError> {
+        chillproxy_host::link_plugins();
+        Config::from_toml(toml_text, &Env::default()).map(|c| c.server)
+    }
+
+    #[test]
+    fn log_and_metrics_settings_have_defaults_env_and_validation() {
+        let defaults = server("").unwrap();
+        assert_eq!((defaults.log_format, defaults.log_level.as_str()), (LogFormat::Pretty, "info"));
+        assert!(defaults.metrics_token.is_none());
+
+        let set = server(
+            "[server]\nlog_format = 'json'\nlog_level = 'warn,chillproxy_host=debug'\nmetrics_token = 'file-token'\n",
+        )
+        .unwrap();
+        assert_eq!((set.log_format, set.log_level.as_str()), (LogFormat::Json, "warn,chillproxy_host=debug"));
+        assert_eq!(set.metrics_token.as_ref().unwrap().expose(), "file-token");
+
+        chillproxy_host::link_plugins();
+        let env = Env::from_pairs([("CHILLPROXY_METRICS_TOKEN", "env-token")]);
+        let config = Config::from_toml("[server]\nmetrics_token = 'file-token'\n", &env).unwrap();
+        assert_eq!(config.server.metrics_token.as_ref().unwrap().expose(), "env-token", "env beats the file");
+        assert!(!config.effective_toml().contains("env-token"), "the token is redacted");
+
+        let err = server("[server]\nlog_format = 'xml'\n").err().unwrap();
+        assert!(err.to_string().contains("xml"), "{err}");
+        let err = server("[server]\nlog_level = 'debugg'\n").err().unwrap();
+        assert!(err.to_string().contains("log_level") && err.to_string().contains("debugg"), "{err}");
+        assert!(server("[server]\nlog_level = 'chillproxy=bogus'\n").is_err());
+        let err = server("[server]\nmetrics_token = ' '\n").err().unwrap();
+        assert!(err.to_string().contains("metrics_token"), "{err}");
+    }
+
+    #[test]
+    fn logging_settings_fall_back_to_defaults() {
+        let missing = logging_settings(std::path::Path::new("/nonexistent/chillproxy/plugins.toml"));
+        assert_eq!(missing.log_format, LogFormat::Pretty);
+        let dir = std::env::temp_dir().join(format!("chillproxy-main-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("plugins.toml");
+        std::fs::write(&path, "[server]\nlog_format = 'json'\nlog_level = 'debug'\n[auth]\nchain = ['token']\n")
+            .unwrap();
+        let read = logging_settings(&path);
+        assert_eq!((read.log_format, read.log_level.as_str()), (LogFormat::Json, "debug"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn json_logs_carry_the_request_span_and_its_id() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let server = ServerConfig { log_format: LogFormat::Json, log_level: "debug".into(), ..Default::default() };
+        let subscriber = subscriber(&server, None, move || writer.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let request_id = tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                let router: Router = Router::new().route(
+                    "/stremio/torz/{config}/manifest.json",
+                    get(|| async {
+                        tracing::info!("inside the handler");
+                        "fine"
+                    }),
+                );
+                let router = protect(router, Limits { max_uri_bytes: 2048, max_header_bytes: 4096 });
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                tokio::spawn(async move { axum::serve(listener, router).await });
+                let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let request =
+                    "GET /stremio/torz/eyJsecretCONFIG/manifest.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+                stream.write_all(request.as_bytes()).await.unwrap();
+                let mut response = String::new();
+                stream.read_to_string(&mut response).await.unwrap();
+                let prefix = format!("{REQUEST_ID}: ");
+                response.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap().trim().to_string()
+            })
+        });
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let line = text.lines().find(|l| l.contains("inside the handler")).unwrap_or_else(|| panic!("{text}"));
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(event["span"]["name"], "request", "{line}");
+        assert_eq!(event["span"]["id"], request_id.as_str(), "{line}");
+        assert_eq!(event["span"]["route"], "/stremio/torz/{config}/manifest.json", "{line}");
+        assert_eq!(event["fields"]["message"], "inside the handler", "{line}");
+        assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{text}");
+        assert!(!text.contains("eyJsecretCONFIG"), "{text}");
+    }
 }

@@ -65,7 +65,13 @@ impl PlaybackTarget {
             _ => return Err(bad("invalid file index")),
         };
         let file_name = match segments.file_name.filter(|n| !n.is_empty()) {
-            Some(name) if name.len() > MAX_FILE_NAME_BYTES || name.chars().any(char::is_control) => {
+            // A file name is one path segment: no separators, no dot segments, no controls.
+            Some(name)
+                if name.len() > MAX_FILE_NAME_BYTES
+                    || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+                    || name == "."
+                    || name == ".." =>
+            {
                 return Err(bad("invalid file name"))
             }
             other => other.map(str::to_string),

@@ -297,7 +297,10 @@ async fn check_store(
         match caches.availability.get(&(store.name(), hash.clone())) {
             Some(Some(files)) => found.push(CachedItem { hash: hash.clone(), files }),
             Some(None) => {}
-            None => misses.push(hash.clone()),
+            None => {
+                caches.availability.note_miss();
+                misses.push(hash.clone());
+            }
         }
     }
     if misses.is_empty() {

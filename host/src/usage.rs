@@ -137,6 +137,8 @@ struct Shared {
     committed: Notify,
     max_events: u64,
     path: PathBuf,
+    /// The writer's last write transaction failed (cleared by the next one that succeeds).
+    write_failing: AtomicBool,
 }
 
 /// What the writer thread is asked to do, in order.
@@ -215,6 +217,7 @@ impl UsageSpool {
             committed: Notify::new(),
             max_events: config.max_events,
             path: path.clone(),
+            write_failing: AtomicBool::new(false),
         });
         let (ops, receiver) = mpsc::unbounded_channel();
         let writer_shared = shared.clone();
@@ -382,6 +385,25 @@ impl UsageSpool {
         self.inner.shared.occupied.load(Ordering::SeqCst)
     }
 
+    /// Whether the spool can take events, for readiness: `Err` names why not (shut down, the
+    /// writer thread ended, or its last write to the file failed). Cheap: no disk access.
+    pub fn health(&self) -> Result<(), &'static str> {
+        let writer_running = lock(&self.inner.writer).as_ref().is_some_and(|w| !w.is_finished());
+        if *self.inner.stop.borrow() {
+            Err("the usage spool is shut down")
+        } else if !writer_running || self.inner.ops.is_closed() {
+            Err("the usage spool's writer thread has stopped")
+        } else if self.inner.shared.write_failing.load(Ordering::Relaxed) {
+            Err("the usage spool file cannot be written (see the error log)")
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.health().is_ok()
+    }
+
     /// The spool file.
     pub fn path(&self) -> &Path {
         &self.inner.shared.path
@@ -477,6 +499,7 @@ fn apply(db: &Database, shared: &Shared, next_key: &mut u64, batch: Vec<Op>) {
         let inserted = inserts.len() as u64;
         match write(db, *next_key, &deletes, &inserts) {
             Ok(removed) => {
+                shared.write_failing.store(false, Ordering::Relaxed);
                 *next_key += inserted;
                 shared.queued.fetch_sub(inserted, Ordering::SeqCst);
                 shared.occupied.fetch_sub(removed, Ordering::SeqCst);
@@ -485,6 +508,7 @@ fn apply(db: &Database, shared: &Shared, next_key: &mut u64, batch: Vec<Op>) {
                 }
             }
             Err(error) => {
+                shared.write_failing.store(true, Ordering::Relaxed);
                 shared.queued.fetch_sub(inserted, Ordering::SeqCst);
                 shared.occupied.fetch_sub(inserted, Ordering::SeqCst);
                 shared.counters.dropped_error.fetch_add(inserted, Ordering::Relaxed);
@@ -909,6 +933,17 @@ mod tests {
         spool.record(&credential("receiver"), &event(20));
         assert_eq!(count(&spool.counters().dropped_error), 1, "record after shutdown is not silent");
         assert_eq!(spool.depth(), 0);
+        cleanup(&config);
+    }
+
+    #[tokio::test]
+    async fn health_follows_the_writer() {
+        let config = temp_config();
+        let spool = UsageSpool::open(&config).unwrap();
+        assert_eq!(spool.health(), Ok(()));
+        assert!(spool.is_healthy());
+        spool.shutdown().await;
+        assert!(spool.health().unwrap_err().contains("shut down"));
         cleanup(&config);
     }
 

@@ -47,6 +47,8 @@ pub struct StackOptions {
     pub listen: Option<std::net::SocketAddr>,
     /// Extra lines for the `[auth.chillstreams]` table (e.g. `deny_ttl_s = 1`).
     pub chillstreams_settings: String,
+    /// Extra lines for the `[server]` table (e.g. `metrics_token = "..."`).
+    pub server_settings: String,
 }
 
 impl Default for StackOptions {
@@ -58,6 +60,7 @@ impl Default for StackOptions {
             extra_toml: String::new(),
             listen: None,
             chillstreams_settings: String::new(),
+            server_settings: String::new(),
         }
     }
 }
@@ -88,7 +91,8 @@ impl Stack {
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
         let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
-            .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings));
+            .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
+            .replace(SERVER_TABLE, &server_table(&options.server_settings));
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
             Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
@@ -120,6 +124,9 @@ impl Stack {
         format!("{}/stremio/torz/{config}/manifest.json", self.host.url())
     }
 }
+
+/// The start of the `[server]` table in [`plugins_toml`].
+const SERVER_TABLE: &str = "[server]\nlisten = \"127.0.0.1:0\"\n";
 
 /// The host's plugins.toml for the fakes.
 pub fn plugins_toml(torbox_url: &str, torznab_url: &str, extra: &str) -> String {
@@ -209,6 +216,16 @@ fn seed_releases(torznab: &FakeTorznab) {
         Release::episode(SERIES, 1, 4, "Breaking.Bad.S01E04.1080p.WEB-DL.x264", EPISODE_S01E04).size(2_000_000_000),
         Release::season_pack(SERIES, 1, "Breaking.Bad.S01.720p.BluRay.x264", SEASON_1_PACK).size(6_300_000_000),
     ]);
+}
+
+/// The start of the `[server]` table with the test's settings.
+fn server_table(settings: &str) -> String {
+    let settings = settings.trim();
+    if settings.is_empty() {
+        SERVER_TABLE.to_string()
+    } else {
+        format!("{SERVER_TABLE}{settings}\n")
+    }
 }
 
 /// The `[auth.chillstreams]` table: the test's settings, with a 1 s timeout unless they set one.

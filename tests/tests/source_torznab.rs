@@ -116,14 +116,21 @@ impl<'a> MakeWriter<'a> for LogBuffer {
     }
 }
 
-fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
-    let buffer = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(buffer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    (buffer, tracing::subscriber::set_default(subscriber))
+/// Every log line of this test binary, at TRACE. A process-wide subscriber: a thread-scoped one
+/// misses events whose callsite another test thread registered first.
+fn capture_logs() -> LogBuffer {
+    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        buffer
+    })
+    .clone()
 }
 
 #[tokio::test]
@@ -479,7 +486,7 @@ async fn a_url_already_ending_in_api_is_not_doubled() {
 
 #[tokio::test]
 async fn api_keys_never_reach_errors_or_logs() {
-    let (logs, _guard) = capture_logs();
+    let logs = capture_logs();
     let user_key = "user-secret-key-9e107d";
     let wrong = FakeTorznab::start(KEY).await;
     let broken = FakeTorznab::start(KEY).await;

@@ -59,8 +59,13 @@ fn assert_all_calls_carry(fake: &FakeTorBox, key: &str) {
 async fn the_registry_builds_the_real_store() {
     let (_fake, running, store) = setup().await;
     assert_eq!((store.name(), store.code(), store.display_name()), ("torbox", "tb", "TorBox"));
-    let direct = TorBoxStore::new(&TorBoxConfig { api_url: running.url(), timeout_ms: 1_000, max_in_flight: 8 })
-        .expect("client");
+    let direct = TorBoxStore::new(&TorBoxConfig {
+        api_url: running.url(),
+        timeout_ms: 1_000,
+        max_in_flight: 8,
+        max_body_bytes: 1 << 20,
+    })
+    .expect("client");
     assert_eq!(direct.code(), "tb");
 }
 
@@ -457,18 +462,29 @@ impl Write for LogBuffer {
     }
 }
 
-/// Runs every operation, successful and failing, with logs captured at TRACE on this thread, and
-/// checks that neither the key nor the requestdl query reaches a log line or an error message.
+/// Every log line of this test binary, at TRACE. A process-wide subscriber: a thread-scoped one
+/// misses events whose callsite another test thread registered first.
+fn captured_logs() -> LogBuffer {
+    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = LogBuffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        buffer
+    })
+    .clone()
+}
+
+/// Runs every operation, successful and failing, with logs captured at TRACE, and checks that
+/// neither the key nor the requestdl query reaches a log line or an error message.
 #[tokio::test(flavor = "current_thread")]
 async fn the_key_reaches_no_log_line_and_no_error_message() {
-    let buffer = LogBuffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let buffer = captured_logs();
 
     let (fake, running, store) = setup().await;
     fake.add_cached(hash(1).as_str(), "A", &[("a.mkv", 1)]);

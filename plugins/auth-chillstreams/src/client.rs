@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chillproxy_core::metrics::{self, Outcome};
 use chillproxy_core::Secret;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -124,6 +125,7 @@ impl ChillstreamsClient {
 
     /// `POST {api_url}/api/v1/internal/pool/get-key`, bounded by the timeout as a whole.
     pub async fn get_key(&self, user_id: &str, device_id: &str, hash: &str) -> Result<KeyAnswer, GetKeyError> {
+        let started = Instant::now();
         let call = async {
             let _permit = self.permits.acquire().await.map_err(|_| GetKeyError::Transport)?;
             let response = self
@@ -161,14 +163,23 @@ impl ChillstreamsClient {
                 None => Err(GetKeyError::NoPoolKey),
             }
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(GetKeyError::Timeout(self.timeout)),
-        }
+        };
+        // A denial is an answer: `ok`.
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(GetKeyError::Timeout(_)) => Outcome::Timeout,
+            Err(_) => Outcome::Error,
+        };
+        metrics::record_upstream(crate::NAME, "get_key", outcome, started.elapsed());
+        result
     }
 
     /// `POST {api_url}/api/v1/internal/pool/log-usage`. Returns the HTTP status on a reply.
     pub async fn log_usage(&self, report: &UsageReport) -> Result<u16, GetKeyError> {
+        let started = Instant::now();
         let call = async {
             let _permit = self.permits.acquire().await.map_err(|_| GetKeyError::Transport)?;
             let response = self
@@ -181,10 +192,17 @@ impl ChillstreamsClient {
                 .map_err(|e| self.transport_error(&e))?;
             Ok(response.status().as_u16())
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(GetKeyError::Timeout(self.timeout)),
-        }
+        };
+        let outcome = match &result {
+            Ok(status) if (200..300).contains(status) => Outcome::Ok,
+            Err(GetKeyError::Timeout(_)) => Outcome::Timeout,
+            _ => Outcome::Error,
+        };
+        metrics::record_upstream(crate::NAME, "log_usage", outcome, started.elapsed());
+        result
     }
 
     fn transport_error(&self, error: &reqwest::Error) -> GetKeyError {

@@ -154,13 +154,55 @@ fn build(settings: &PluginSettings) -> Result<Arc<dyn AuthProvider>, ConfigError
         config.max_in_flight,
     )
     .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
-    Ok(Arc::new(ChillstreamsAuth {
+    let auth = Arc::new(ChillstreamsAuth {
         client,
         answers: FlightCache::new(config.cache_entries),
         breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s)),
         key_ttl: Duration::from_secs(config.key_ttl_s),
         deny_ttl: Duration::from_secs(config.deny_ttl_s),
-    }))
+    });
+    register_metrics(&auth);
+    Ok(auth)
+}
+
+/// `chillproxy_breaker_open{plugin="chillstreams"}` (0 closed, 0.5 half-open, 1 open) and the
+/// answer cache's `chillproxy_cache_{hits,misses}_total{cache="chillstreams_answers"}`, read at
+/// render time for as long as this instance lives.
+fn register_metrics(auth: &Arc<ChillstreamsAuth>) {
+    use chillproxy_core::metrics;
+    let weak = Arc::downgrade(auth);
+    metrics::register_gauge_fn(
+        "chillproxy_breaker_open",
+        "Circuit breaker state by plugin: 0 closed, 0.5 half-open (one probe allowed), 1 open.",
+        &[("plugin", NAME)],
+        Arc::new(move || {
+            weak.upgrade().map(|auth| match auth.breaker.state() {
+                BreakerState::Closed => 0.0,
+                BreakerState::HalfOpen => 0.5,
+                BreakerState::Open => 1.0,
+            })
+        }),
+    );
+    let labels = [("cache", "chillstreams_answers")];
+    let weak = Arc::downgrade(auth);
+    metrics::register_counter_fn(
+        metrics::CACHE_HITS,
+        metrics::CACHE_HITS_HELP,
+        &labels,
+        Arc::new(move || {
+            weak.upgrade().map(|auth| {
+                let stats = auth.answers.stats();
+                (stats.hits + stats.shared) as f64
+            })
+        }),
+    );
+    let weak = Arc::downgrade(auth);
+    metrics::register_counter_fn(
+        metrics::CACHE_MISSES,
+        metrics::CACHE_MISSES_HELP,
+        &labels,
+        Arc::new(move || weak.upgrade().map(|auth| auth.answers.stats().misses as f64)),
+    );
 }
 
 chillproxy_core::inventory::submit! {

@@ -8,7 +8,8 @@ use reqwest::{Client, Url};
 
 use crate::rss::{parse_feed, FeedError, FeedItem};
 
-/// Bodies larger than this are refused: a search answer is a few hundred KiB at most.
+/// Bodies larger than this are refused unless `[source.torznab] max_body_bytes` says otherwise:
+/// a search answer is a few hundred KiB at most.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 /// Query parameters the plugin sets itself; copies in the configured URL are dropped.
@@ -101,21 +102,27 @@ pub fn request_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery)
     url
 }
 
-/// Queries one indexer and parses its feed. The error is a short reason without the URL.
-pub async fn search(client: &Client, indexer: &Indexer, media: &MediaQuery) -> Result<Vec<FeedItem>, String> {
+/// Queries one indexer and parses its feed; a body over `max_body_bytes` is refused. The error
+/// is a short reason without the URL.
+pub async fn search(
+    client: &Client,
+    indexer: &Indexer,
+    media: &MediaQuery,
+    max_body_bytes: usize,
+) -> Result<Vec<FeedItem>, String> {
     let endpoint = indexer.endpoint.as_ref().map_err(Clone::clone)?;
     let url = request_url(endpoint, indexer.api_key.as_ref(), media);
     let mut response = client.get(url).send().await.map_err(describe)?;
     let status = response.status();
     if let Some(length) = response.content_length() {
-        if length > MAX_BODY_BYTES as u64 {
-            return Err(too_large());
+        if length > max_body_bytes as u64 {
+            return Err(too_large(max_body_bytes));
         }
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(describe)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
+        if body.len() + chunk.len() > max_body_bytes {
+            return Err(too_large(max_body_bytes));
         }
         body.extend_from_slice(&chunk);
     }
@@ -128,8 +135,19 @@ pub async fn search(client: &Client, indexer: &Indexer, media: &MediaQuery) -> R
     }
 }
 
-fn too_large() -> String {
-    format!("the response is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))
+/// The message names the limit: `the response is larger than 5 MiB ([source.torznab]
+/// max_body_bytes = 5242880)`.
+fn too_large(limit: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    let size = if limit >= MIB && limit.is_multiple_of(MIB) {
+        format!("{} MiB", limit / MIB)
+    } else if limit >= KIB && limit.is_multiple_of(KIB) {
+        format!("{} KiB", limit / KIB)
+    } else {
+        format!("{limit} bytes")
+    };
+    format!("the response is larger than {size} ([source.torznab] max_body_bytes = {limit})")
 }
 
 /// A reqwest error as a short reason: what failed plus the innermost cause (an I/O error,
@@ -227,6 +245,16 @@ mod tests {
             request_url(&ep, None, &movie()).as_str(),
             "http://h/1/api?apikey=old&extended=1&t=movie&imdbid=tt0111161"
         );
+    }
+
+    #[test]
+    fn the_body_limit_is_named() {
+        assert_eq!(
+            too_large(MAX_BODY_BYTES),
+            "the response is larger than 5 MiB ([source.torznab] max_body_bytes = 5242880)"
+        );
+        assert!(too_large(64 * 1024).contains("larger than 64 KiB"));
+        assert!(too_large(1500).contains("larger than 1500 bytes"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chillproxy_core::metrics::{self, Outcome};
 use chillproxy_core::settings::effective_table;
 use chillproxy_core::{
     async_trait, Candidate, ConfigError, Env, InfoHash, MediaQuery, PluginSettings, Secret, SourceError, SourcePlugin,
@@ -51,6 +52,16 @@ pub struct TorznabConfig {
     /// Indexer queries in flight at once, across all requests.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Largest indexer reply read, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// Bounds of `max_body_bytes`: 1 KiB to 64 MiB.
+pub const MAX_BODY_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+
+fn default_max_body_bytes() -> usize {
+    MAX_BODY_BYTES
 }
 
 fn default_timeout_ms() -> u64 {
@@ -69,6 +80,14 @@ impl TorznabConfig {
             return Err(ConfigError::new(format!(
                 "[{section}] timeout_ms must be between 100 and 60000, got {}",
                 config.timeout_ms
+            )));
+        }
+        if !MAX_BODY_BYTES_RANGE.contains(&config.max_body_bytes) {
+            return Err(ConfigError::new(format!(
+                "[{section}] max_body_bytes must be between {} and {}, got {}",
+                MAX_BODY_BYTES_RANGE.start(),
+                MAX_BODY_BYTES_RANGE.end(),
+                config.max_body_bytes
             )));
         }
         for indexer in &config.indexers {
@@ -137,6 +156,7 @@ pub struct TorznabSource {
     timeout: Duration,
     /// Bounds the queries in flight; waiting for a permit counts against the timeout.
     permits: tokio::sync::Semaphore,
+    max_body_bytes: usize,
 }
 
 impl TorznabSource {
@@ -150,7 +170,7 @@ impl TorznabSource {
             .build()
             .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
         let permits = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
-        Ok(Self { client, indexers, timeout, permits })
+        Ok(Self { client, indexers, timeout, permits, max_body_bytes: config.max_body_bytes })
     }
 
     /// The operator's indexers' display names, in config order.
@@ -162,13 +182,22 @@ impl TorznabSource {
         let started = Instant::now();
         let bounded = async {
             let _permit = self.permits.acquire().await.map_err(|_| "shutting down".to_string())?;
-            client::search(&self.client, indexer, media).await
+            client::search(&self.client, indexer, media, self.max_body_bytes).await
         };
         let outcome = match tokio::time::timeout(self.timeout, bounded).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!("timed out after {} ms", self.timeout.as_millis())),
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Never the indexer's name (users name their own): `search` for the operator's indexers,
+        // `user_search` for indexers from a user's config.
+        let operation = if self.indexers.iter().any(|i| std::ptr::eq(i, indexer)) { "search" } else { "user_search" };
+        let result = match &outcome {
+            Ok(_) => Outcome::Ok,
+            Err(reason) if reason.starts_with("timed out") => Outcome::Timeout,
+            Err(_) => Outcome::Error,
+        };
+        metrics::record_upstream(NAME, operation, result, started.elapsed());
         match outcome {
             Ok(items) => {
                 let without_hash = items.iter().filter(|i| i.hash.is_none()).count();
@@ -379,6 +408,12 @@ mod tests {
         assert!(err.0.contains("\"p\"") && !err.0.contains("zzz"), "{err}");
         let slow = "timeout_ms = 60001";
         assert!(TorznabConfig::from_settings(&settings(slow, &[])).unwrap_err().0.contains("timeout_ms"));
+        assert_eq!(TorznabConfig::from_settings(&settings("", &[])).unwrap().max_body_bytes, MAX_BODY_BYTES);
+        for bad in ["max_body_bytes = 1023", "max_body_bytes = 67108865"] {
+            let err = TorznabConfig::from_settings(&settings(bad, &[])).unwrap_err();
+            assert!(err.0.contains("max_body_bytes must be between 1024 and 67108864"), "{err}");
+        }
+        assert_eq!(TorznabConfig::from_settings(&settings("max_body_bytes = 1024", &[])).unwrap().max_body_bytes, 1024);
     }
 
     #[test]

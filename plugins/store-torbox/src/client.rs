@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use chillproxy_core::metrics::{self, Outcome};
 use chillproxy_core::{Secret, StoreError};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Method;
@@ -13,8 +14,8 @@ use serde_json::Value;
 
 use crate::error::{clean_message, error, kind_of_code, kind_of_status, parse_retry_after, Kind, STORE};
 
-/// Largest reply body read from TorBox.
-pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Largest reply body read from TorBox unless `[store.torbox] max_body_bytes` says otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What a call sends besides the query string.
 pub(crate) enum Body<'a> {
@@ -30,6 +31,8 @@ pub(crate) struct Client {
     permits: tokio::sync::Semaphore,
     api_url: String,
     timeout: Duration,
+    /// Largest reply body read; a longer reply is an error naming the limit.
+    max_body_bytes: usize,
 }
 
 /// A reply as read off the wire, before the envelope is looked at.
@@ -41,7 +44,12 @@ struct RawReply {
 }
 
 impl Client {
-    pub(crate) fn new(api_url: &str, timeout: Duration, max_in_flight: usize) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(
+        api_url: &str,
+        timeout: Duration,
+        max_in_flight: usize,
+        max_body_bytes: usize,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)
@@ -55,6 +63,7 @@ impl Client {
             permits: tokio::sync::Semaphore::new(max_in_flight.max(1)),
             api_url: api_url.trim_end_matches('/').to_string(),
             timeout,
+            max_body_bytes,
         })
     }
 
@@ -116,6 +125,12 @@ impl Client {
                 "torbox call failed"
             );
         }
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(StoreError::Timeout { .. }) => Outcome::Timeout,
+            Err(_) => Outcome::Error,
+        };
+        metrics::record_upstream(crate::NAME, path.trim_start_matches("/v1/api/"), outcome, started.elapsed());
         result
     }
 
@@ -126,13 +141,14 @@ impl Client {
         let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let content_type =
             headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
-        if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large(status));
+        let limit = self.max_body_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large(status, limit));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(e, key))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(too_large(status));
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(status, limit));
             }
             body.extend_from_slice(&chunk);
         }
@@ -140,12 +156,29 @@ impl Client {
     }
 }
 
-fn too_large(status: u16) -> StoreError {
+/// The reply is over `[store.torbox] max_body_bytes`: the message names the limit.
+fn too_large(status: u16, limit: usize) -> StoreError {
     error(
         Kind::Upstream,
-        format!("the reply (HTTP {status}) is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
+        format!(
+            "the reply (HTTP {status}) is larger than {} ([store.torbox] max_body_bytes = {limit})",
+            size_text(limit)
+        ),
         None,
     )
+}
+
+/// `2 MiB`, `64 KiB` or `1500 bytes`.
+pub(crate) fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 /// A transport failure, described without the URL and without the key.
@@ -340,6 +373,16 @@ mod tests {
         assert!(!e.to_string().contains(KEY), "{e}");
         let e = interpret(200, None, "", b"", KEY).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn the_body_limit_is_named() {
+        assert_eq!(size_text(DEFAULT_MAX_BODY_BYTES), "2 MiB");
+        assert_eq!(size_text(64 * 1024), "64 KiB");
+        assert_eq!(size_text(1500), "1500 bytes");
+        let e = too_large(200, 1500);
+        assert!(matches!(e, StoreError::Upstream { .. }), "{e:?}");
+        assert!(e.to_string().contains("larger than 1500 bytes ([store.torbox] max_body_bytes = 1500)"), "{e}");
     }
 
     #[test]

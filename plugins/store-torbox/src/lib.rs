@@ -12,7 +12,20 @@ use chillproxy_core::settings::effective_table;
 use chillproxy_core::{ConfigError, PluginSettings, StorePlugin, StoreProvider};
 use serde::{Deserialize, Serialize};
 
+pub use client::DEFAULT_MAX_BODY_BYTES;
 pub use store::TorBoxStore;
+
+/// The reply interpreter (envelope → `data` or a typed error, `key` scrubbed from messages),
+/// for the fuzz targets and property tests only; not a stable API.
+#[doc(hidden)]
+pub fn fuzz_interpret_reply(
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    key: &str,
+) -> Result<serde_json::Value, chillproxy_core::StoreError> {
+    client::interpret(status, None, content_type, body, key)
+}
 
 pub const NAME: &str = "torbox";
 pub const CODE: &str = "tb";
@@ -30,6 +43,16 @@ pub struct TorBoxConfig {
     /// API calls in flight at once, across all users.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Largest reply body read from TorBox, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// Bounds of `max_body_bytes`: 1 KiB to 64 MiB.
+pub const MAX_BODY_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+
+fn default_max_body_bytes() -> usize {
+    client::DEFAULT_MAX_BODY_BYTES
 }
 
 fn default_max_in_flight() -> usize {
@@ -57,6 +80,15 @@ impl TorBoxConfig {
                 settings.section, config.timeout_ms
             )));
         }
+        if !MAX_BODY_BYTES_RANGE.contains(&config.max_body_bytes) {
+            return Err(ConfigError::new(format!(
+                "[{}] max_body_bytes must be between {} and {}, got {}",
+                settings.section,
+                MAX_BODY_BYTES_RANGE.start(),
+                MAX_BODY_BYTES_RANGE.end(),
+                config.max_body_bytes
+            )));
+        }
         Ok(config)
     }
 }
@@ -80,5 +112,26 @@ chillproxy_core::inventory::submit! {
         summary: "TorBox (api.torbox.app)",
         check,
         build,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::Env;
+
+    fn settings(toml_text: &str) -> PluginSettings {
+        PluginSettings::new("store.torbox", toml::from_str(toml_text).unwrap(), Env::default())
+    }
+
+    #[test]
+    fn max_body_bytes_defaults_to_2_mib_and_is_bounded() {
+        assert_eq!(TorBoxConfig::from_settings(&settings("")).unwrap().max_body_bytes, 2 * 1024 * 1024);
+        assert_eq!(TorBoxConfig::from_settings(&settings("max_body_bytes = 4096")).unwrap().max_body_bytes, 4096);
+        for bad in ["max_body_bytes = 1023", "max_body_bytes = 67108865", "max_body_bytes = 0"] {
+            let err = TorBoxConfig::from_settings(&settings(bad)).unwrap_err();
+            assert!(err.0.contains("[store.torbox] max_body_bytes must be between 1024 and 67108864"), "{err}");
+        }
+        assert!(check(&settings("")).unwrap().contains_key("max_body_bytes"));
     }
 }

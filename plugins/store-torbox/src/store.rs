@@ -34,7 +34,12 @@ pub struct TorBoxStore {
 impl TorBoxStore {
     pub fn new(config: &TorBoxConfig) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            client: Client::new(&config.api_url, Duration::from_millis(config.timeout_ms), config.max_in_flight)?,
+            client: Client::new(
+                &config.api_url,
+                Duration::from_millis(config.timeout_ms),
+                config.max_in_flight,
+                config.max_body_bytes,
+            )?,
         })
     }
 

@@ -14,7 +14,8 @@
 //!   `seeders`, `peers`, `size`, `infohash` and/or `magneturl` depending on [`HashIn`]. As in
 //!   Jackett, `<link>` and the enclosure are `.torrent` links that carry `jackett_apikey=<key>`.
 //! - **Modes** ([`Mode`]): slow (sleep, then answer normally), HTTP 500, invalid XML, and a
-//!   6 MiB body with or without `Content-Length`.
+//!   6 MiB body with or without `Content-Length` (another size with
+//!   [`TorznabControl::set_huge_body_bytes`]).
 //! - **Calls.** Every request that reaches the server is recorded ([`TorznabCall`]), including
 //!   ones to a wrong path (those get a 404), before the mode applies.
 
@@ -31,7 +32,8 @@ use axum::Router;
 
 use super::{serve, Running};
 
-/// Size of the [`Mode::HugeBody`] and [`Mode::HugeChunkedBody`] answers.
+/// Size of the [`Mode::HugeBody`] and [`Mode::HugeChunkedBody`] answers, unless
+/// [`TorznabControl::set_huge_body_bytes`] sets another.
 pub const HUGE_BODY_BYTES: usize = 6 * 1024 * 1024;
 
 /// Where an item carries its info hash.
@@ -151,7 +153,8 @@ pub enum Mode {
     ServerError,
     /// HTTP 200 with a body that is not well-formed XML.
     InvalidXml,
-    /// HTTP 200 with [`HUGE_BODY_BYTES`] of (otherwise valid) RSS and a `Content-Length`.
+    /// HTTP 200 with [`HUGE_BODY_BYTES`] (or the size set with
+    /// [`TorznabControl::set_huge_body_bytes`]) of (otherwise valid) RSS and a `Content-Length`.
     HugeBody,
     /// As `HugeBody`, but chunked: no `Content-Length`, so only counting the bytes catches it.
     HugeChunkedBody,
@@ -186,6 +189,8 @@ struct FakeState {
     releases: Vec<Release>,
     mode: Mode,
     calls: Vec<TorznabCall>,
+    /// Size of the huge bodies; `None` is [`HUGE_BODY_BYTES`].
+    huge_body_bytes: Option<usize>,
 }
 
 /// The fake's state and router, without a socket: clone it freely. [`FakeTorznab`] derefs to
@@ -242,6 +247,12 @@ impl TorznabControl {
 
     pub fn mode(&self) -> Mode {
         self.lock().mode.clone()
+    }
+
+    /// The size of the [`Mode::HugeBody`] and [`Mode::HugeChunkedBody`] answers (default
+    /// [`HUGE_BODY_BYTES`]), e.g. 50 MB.
+    pub fn set_huge_body_bytes(&self, bytes: usize) {
+        self.lock().huge_body_bytes = Some(bytes);
     }
 
     /// Every request so far, oldest first.
@@ -321,10 +332,15 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     let id = indexer_id(&path);
-    let (mode, api_key, title) = {
+    let (mode, api_key, title, huge) = {
         let mut state = control.lock();
         state.calls.push(TorznabCall { path: path.clone(), indexer_id: id.clone(), params: params.clone() });
-        (state.mode.clone(), state.api_key.clone(), state.title.clone())
+        (
+            state.mode.clone(),
+            state.api_key.clone(),
+            state.title.clone(),
+            state.huge_body_bytes.unwrap_or(HUGE_BODY_BYTES),
+        )
     };
     if id.is_none() {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -336,9 +352,9 @@ async fn handle(
         Mode::InvalidXml => {
             return xml(r#"<?xml version="1.0"?><rss><channel><item><title>broken</item></channel>"#.to_string())
         }
-        Mode::HugeBody => return xml(huge_feed()),
+        Mode::HugeBody => return xml(huge_feed(huge)),
         Mode::HugeChunkedBody => {
-            let body = Body::from_stream(Body::from(huge_feed()).into_data_stream());
+            let body = Body::from_stream(Body::from(huge_feed(huge)).into_data_stream());
             return ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], body).into_response();
         }
     }
@@ -505,13 +521,13 @@ fn item(out: &mut String, index: usize, base: &str, api_key: &str, r: &Release) 
     );
 }
 
-/// A feed padded with a comment to [`HUGE_BODY_BYTES`].
-fn huge_feed() -> String {
+/// A feed padded with a comment to `bytes` bytes.
+fn huge_feed(bytes: usize) -> String {
     let head = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><!--";
     let tail = "--></channel></rss>\n";
-    let mut out = String::with_capacity(HUGE_BODY_BYTES);
+    let mut out = String::with_capacity(bytes.max(head.len() + tail.len()));
     out.push_str(head);
-    out.push_str(&"x".repeat(HUGE_BODY_BYTES.saturating_sub(head.len() + tail.len())));
+    out.push_str(&"x".repeat(bytes.saturating_sub(head.len() + tail.len())));
     out.push_str(tail);
     out
 }

@@ -1,0 +1,1142 @@
+//! `cargo run --release -p chillproxy-tests --bin loadbench [-- FLAGS]`: a load benchmark of the
+//! release `chillproxy` binary against the fakes with realistic upstream latency.
+//!
+//! It builds the host (`cargo build --release -p chillproxy-host`, a no-op when up to date; or
+//! `--host-bin PATH`), starts the fake Chillstreams, TorBox and Torznab in this process with
+//! latency (100/50/300 ms by default), seeds them with many distinct movies, and then, for every
+//! scenario and client count, starts a fresh host process (so peak RSS is per run), drives it
+//! for a fixed time from in-process tokio tasks over keep-alive HTTP/1.1 on loopback, counts the
+//! calls that reached each fake, and finally prints a Markdown report (see BENCHMARKS.md).
+//!
+//! Scenarios: `warm` (the same title again and again), `cold` (a new title on every request),
+//! `play` (playback of files TorBox has cached: 302s, not followed) and `fixed`
+//! (`GET /_bench/fixed/{bytes}`, as large as the warm stream list: the machine's ceiling).
+
+mod http;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::{middleware, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chillproxy_tests::fakes::chillstreams::{FakeChillstreams, Mode as ChillstreamsMode};
+use chillproxy_tests::fakes::torbox::{FakeTorBox, Fault};
+use chillproxy_tests::fakes::torznab::{Mode as TorznabMode, Release, TorznabControl};
+use chillproxy_tests::fakes::{serve, Running};
+use chillproxy_tests::stack::{INDEXER_KEY, INTERNAL_API_KEY, POOL_KEY, POOL_KEY_ID, USER};
+use serde_json::Value;
+use tokio::runtime::Runtime;
+
+use crate::http::Conn;
+
+/// Every simulated client sends this, from 127.0.0.1: one Chillstreams device.
+const USER_AGENT: &str = "Mozilla/5.0 (loadbench) Stremio/4.4";
+/// The env var the generated plugins.toml names for the indexer key.
+const INDEXER_KEY_ENV: &str = "LOADBENCH_INDEXER_KEY";
+/// First IMDb number used; title `n` is `tt{FIRST_IMDB + n}`.
+const FIRST_IMDB: usize = 7_000_000;
+
+const USAGE: &str = "\
+loadbench: load benchmark of the release chillproxy binary against latency-injecting fakes.
+
+usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
+
+  --concurrency LIST     client counts, comma-separated            (default 64,256)
+  --duration SECS        length of each run                        (default 10)
+  --scenarios LIST       warm,cold,play,fixed (any subset, in order) (default all four)
+  --max-requests N       stop a run after N requests               (default 1000000)
+  --timeout SECS         per-request timeout (counted as an error) (default 10)
+  --chillstreams-ms MS   Chillstreams get-key latency              (default 100)
+  --torbox-ms MS         latency of every TorBox API call          (default 50)
+  --torznab-ms MS        Torznab indexer latency                   (default 300)
+  --titles N             distinct movies for the cold scenario     (default: enough for the
+                         client counts and duration at the fakes' latency, at least 2000)
+  --releases N           releases per movie (even ones cached)     (default 2)
+  --play-files N         distinct cached files the play scenario cycles through (default 100)
+  --threads N            load generator worker threads             (default: CPU count)
+  --host-bin PATH        benchmark this binary instead of building target/release/chillproxy
+  --no-build             skip `cargo build --release -p chillproxy-host` (still run when the
+                         binary is missing); by default it runs first, a no-op when up to date
+  -h, --help             this text
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Warm,
+    Cold,
+    Play,
+    Fixed,
+}
+
+impl Scenario {
+    fn parse(name: &str) -> Option<Self> {
+        match name.trim() {
+            "warm" => Some(Self::Warm),
+            "cold" => Some(Self::Cold),
+            "play" => Some(Self::Play),
+            "fixed" => Some(Self::Fixed),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Warm => "stream list, warm (same title)",
+            Self::Cold => "stream list, cold (new title each request)",
+            Self::Play => "playback of cached files (302)",
+            Self::Fixed => "`/_bench/fixed` (ceiling)",
+        }
+    }
+
+    fn expected_status(self) -> u16 {
+        match self {
+            Self::Play => 302,
+            _ => 200,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Args {
+    concurrency: Vec<usize>,
+    duration: Duration,
+    scenarios: Vec<Scenario>,
+    max_requests: u64,
+    timeout: Duration,
+    chillstreams_ms: u64,
+    torbox_ms: u64,
+    torznab_ms: u64,
+    /// `None`: [`Args::cold_titles`] works it out.
+    titles: Option<usize>,
+    releases: usize,
+    play_files: usize,
+    threads: usize,
+    host_bin: Option<PathBuf>,
+    no_build: bool,
+}
+
+impl Args {
+    /// Distinct movies for the cold scenario: `--titles`, else what every cold run could use if
+    /// each request took only the Torznab and one TorBox latency (get-key cached), plus 20%.
+    fn cold_titles(&self) -> usize {
+        self.titles.unwrap_or_else(|| {
+            let floor_ms = (self.torznab_ms + self.torbox_ms).max(100) as f64;
+            let clients: usize = self.concurrency.iter().sum();
+            let most = clients as f64 * self.duration.as_secs_f64() * 1000.0 / floor_ms * 1.2;
+            (most.ceil() as usize).max(2000)
+        })
+    }
+}
+
+fn cpu_count() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        concurrency: vec![64, 256],
+        duration: Duration::from_secs(10),
+        scenarios: vec![Scenario::Warm, Scenario::Cold, Scenario::Play, Scenario::Fixed],
+        max_requests: 1_000_000,
+        timeout: Duration::from_secs(10),
+        chillstreams_ms: 100,
+        torbox_ms: 50,
+        torznab_ms: 300,
+        titles: None,
+        releases: 2,
+        play_files: 100,
+        threads: cpu_count(),
+        host_bin: None,
+        no_build: false,
+    };
+    let mut raw = std::env::args().skip(1);
+    while let Some(arg) = raw.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Err(String::new()),
+            "--no-build" => {
+                args.no_build = true;
+                continue;
+            }
+            _ => {}
+        }
+        let value = match inline.or_else(|| raw.next()) {
+            Some(v) => v,
+            None => return Err(format!("{name} needs a value")),
+        };
+        let number = |v: &str| v.trim().parse::<u64>().map_err(|_| format!("{name}: {v:?} is not a whole number"));
+        let seconds = |v: &str| {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("{name}: {v:?} is not a positive number of seconds"))
+        };
+        match name.as_str() {
+            "--concurrency" => {
+                args.concurrency = value
+                    .split(',')
+                    .map(|c| number(c).map(|n| n as usize))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .filter(|c| *c > 0)
+                    .collect();
+                if args.concurrency.is_empty() {
+                    return Err("--concurrency: give at least one client count above 0".into());
+                }
+            }
+            "--duration" => args.duration = seconds(&value)?,
+            "--timeout" => args.timeout = seconds(&value)?,
+            "--scenarios" => {
+                args.scenarios = value
+                    .split(',')
+                    .map(|s| Scenario::parse(s).ok_or_else(|| format!("--scenarios: unknown scenario {s:?}")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--max-requests" => args.max_requests = number(&value)?.max(1),
+            "--chillstreams-ms" => args.chillstreams_ms = number(&value)?,
+            "--torbox-ms" => args.torbox_ms = number(&value)?,
+            "--torznab-ms" => args.torznab_ms = number(&value)?,
+            "--titles" => args.titles = Some(number(&value)?.max(1) as usize),
+            "--releases" => args.releases = number(&value)?.clamp(1, 50) as usize,
+            "--play-files" => args.play_files = number(&value)?.max(1) as usize,
+            "--threads" => args.threads = number(&value)?.max(1) as usize,
+            "--host-bin" => args.host_bin = Some(PathBuf::from(value)),
+            _ => return Err(format!("unknown flag {name}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) if message.is_empty() => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("loadbench: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("loadbench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (this crate's parent folder).
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The host binary to benchmark, built first unless told otherwise.
+fn host_binary(args: &Args) -> Result<PathBuf, String> {
+    if let Some(path) = &args.host_bin {
+        return if path.is_file() {
+            Ok(path.clone())
+        } else {
+            Err(format!("--host-bin {}: no such file", path.display()))
+        };
+    }
+    let root = workspace_root();
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    };
+    let binary = target.join("release").join("chillproxy");
+    if !args.no_build || !binary.is_file() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        eprintln!("loadbench: cargo build --release -p chillproxy-host");
+        let status = Command::new(cargo)
+            .args(["build", "--release", "-p", "chillproxy-host"])
+            .current_dir(&root)
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build --release -p chillproxy-host failed ({status})"));
+        }
+    }
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!("{} not found after the build; pass --host-bin", binary.display()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fakes.
+
+struct Fakes {
+    chillstreams: FakeChillstreams,
+    torbox: FakeTorBox,
+    _torbox_server: Running,
+    /// The Torznab fake, sharded by IMDb id (see [`torznab_router`]).
+    torznab: Vec<TorznabControl>,
+    torznab_server: Running,
+}
+
+/// Most movies one Torznab shard holds.
+const TITLES_PER_SHARD: usize = 250;
+
+/// The Torznab shard of an IMDb id (`tt0123` → 123 mod `shards`); 0 without one.
+fn shard_of(imdb_id: Option<&str>, shards: usize) -> usize {
+    let digits = imdb_id.map(|id| id.trim().trim_start_matches(['t', 'T'])).unwrap_or_default();
+    digits.parse::<usize>().map(|n| n % shards.max(1)).unwrap_or(0)
+}
+
+/// One Torznab URL in front of many fake indexers. The fake answers a query by scanning all its
+/// releases under a lock, so one fake holding thousands of movies would be the bottleneck of the
+/// cold scenario; here each shard holds at most [`TITLES_PER_SHARD`] movies. A request for
+/// `/api/v2.0/indexers/all/...` is rewritten to `/s{shard}/api/v2.0/indexers/all/...`, which is
+/// routed (prefix stripped) to the shard that holds the requested `imdbid`.
+fn torznab_router(shards: &[TorznabControl]) -> Router {
+    let mut inner = Router::new();
+    for (i, shard) in shards.iter().enumerate() {
+        inner = inner.nest(&format!("/s{i}"), shard.router());
+    }
+    let inner = inner.fallback(|| async { (StatusCode::NOT_FOUND, "not found") });
+    let count = shards.len();
+    // A layer runs after its router's routing, so the rewrite wraps `inner` from outside.
+    Router::new().fallback_service(inner).layer(middleware::map_request(move |mut request: Request| async move {
+        let query = request.uri().query().unwrap_or_default().to_string();
+        let imdb_id = query.split('&').find_map(|pair| pair.strip_prefix("imdbid="));
+        let shard = shard_of(imdb_id, count);
+        if let Some(rest) = request.uri().path().strip_prefix("/api/v2.0/indexers/all/") {
+            if let Ok(uri) = format!("/s{shard}/api/v2.0/indexers/all/{rest}?{query}").parse() {
+                *request.uri_mut() = uri;
+            }
+        }
+        request
+    }))
+}
+
+fn imdb(n: usize) -> String {
+    format!("tt{}", FIRST_IMDB + n)
+}
+
+fn info_hash(n: usize, release: usize) -> String {
+    format!("be{n:030x}{release:08x}")
+}
+
+/// Release names, one per release index (wrapping).
+const FLAVOURS: [(&str, u64); 6] = [
+    ("1080p.BluRay.x264-AMIABLE", 8_400_000_000),
+    ("720p.WEB-DL.x264-GRP", 1_300_000_000),
+    ("2160p.UHD.BluRay.REMUX.HEVC-FGT", 61_000_000_000),
+    ("1080p.WEB-DL.DDP5.1.H.264-NTb", 5_200_000_000),
+    ("480p.DVDRip.XviD", 700_000_000),
+    ("2160p.WEB-DL.DV.HEVC-FLUX", 18_000_000_000),
+];
+
+/// Titles `0..count`: every release is at the indexer; even ones are cached at TorBox, odd ones
+/// are unknown to it (listed as uncached streams).
+fn seed(fakes: &Fakes, count: usize, releases: usize) {
+    let mut all = Vec::with_capacity(count * releases);
+    for n in 0..count {
+        for r in 0..releases {
+            let (flavour, size) = FLAVOURS[r % FLAVOURS.len()];
+            let name = format!("Bench.Movie.{n}.2020.{flavour}");
+            let hash = info_hash(n, r);
+            if r % 2 == 0 {
+                fakes.torbox.add_cached(&hash, &name, &[(&format!("{name}.mkv"), size)]);
+            }
+            all.push(Release::movie(&imdb(n), &name, &hash).size(size).seeders(10 + (n % 90) as u32));
+        }
+    }
+    let shards = fakes.torznab.len();
+    let mut by_shard: Vec<Vec<Release>> = vec![Vec::new(); shards];
+    for release in all {
+        by_shard[shard_of(Some(&release.imdb_id), shards)].push(release);
+    }
+    for (shard, releases) in fakes.torznab.iter().zip(by_shard) {
+        shard.add_releases(releases);
+    }
+}
+
+async fn start_fakes(args: &Args, titles: usize) -> Fakes {
+    let chillstreams = FakeChillstreams::start(INTERNAL_API_KEY).await;
+    chillstreams.add_user(USER, POOL_KEY, POOL_KEY_ID);
+    let (torbox, torbox_server) = FakeTorBox::start().await;
+    torbox.add_key(POOL_KEY);
+    let torznab: Vec<TorznabControl> =
+        (0..titles.div_ceil(TITLES_PER_SHARD).max(1)).map(|_| TorznabControl::new(INDEXER_KEY)).collect();
+    let torznab_server = serve(torznab_router(&torznab)).await;
+    if args.chillstreams_ms > 0 {
+        chillstreams.set_mode(ChillstreamsMode::Slow(Duration::from_millis(args.chillstreams_ms)));
+    }
+    if args.torbox_ms > 0 {
+        torbox.set_fault(Fault::Hang(Duration::from_millis(args.torbox_ms)));
+    }
+    if args.torznab_ms > 0 {
+        for shard in &torznab {
+            shard.set_mode(TorznabMode::Slow(Duration::from_millis(args.torznab_ms)));
+        }
+    }
+    Fakes { chillstreams, torbox, _torbox_server: torbox_server, torznab, torznab_server }
+}
+
+/// Calls that reached the fakes so far.
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    get_key: usize,
+    log_usage: usize,
+    torbox: usize,
+    torbox_by_path: BTreeMap<String, usize>,
+    torznab: usize,
+}
+
+impl Fakes {
+    fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for call in self.chillstreams.calls() {
+            if call.path.ends_with("/get-key") {
+                counts.get_key += 1;
+            } else if call.path.ends_with("/log-usage") {
+                counts.log_usage += 1;
+            }
+        }
+        let torbox = self.torbox.state();
+        counts.torbox = torbox.calls.len();
+        for call in &torbox.calls {
+            let short = call.path.trim_start_matches("/v1/api/").to_string();
+            *counts.torbox_by_path.entry(short).or_default() += 1;
+        }
+        drop(torbox);
+        counts.torznab = self.torznab.iter().map(TorznabControl::call_count).sum();
+        counts
+    }
+}
+
+impl Counts {
+    fn minus(&self, before: &Counts) -> Counts {
+        let mut by_path = self.torbox_by_path.clone();
+        for (path, n) in by_path.iter_mut() {
+            *n -= before.torbox_by_path.get(path).copied().unwrap_or(0);
+        }
+        by_path.retain(|_, n| *n > 0);
+        Counts {
+            get_key: self.get_key - before.get_key,
+            log_usage: self.log_usage - before.log_usage,
+            torbox: self.torbox - before.torbox,
+            torbox_by_path: by_path,
+            torznab: self.torznab - before.torznab,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host process.
+
+fn plugins_toml(fakes: &Fakes, spool: &Path) -> String {
+    let spool = toml::Value::String(spool.display().to_string());
+    format!(
+        r#"# Generated by loadbench. Chillstreams' URL and key come from the environment.
+[server]
+listen = "127.0.0.1:8080"
+bench_endpoint = true
+
+[auth]
+chain = ["chillstreams", "token"]
+
+[store]
+enabled = ["torbox", "realdebrid", "alldebrid"]
+
+[store.torbox]
+api_url = "{torbox}"
+
+[source]
+chain = ["torznab"]
+
+[source.torznab]
+indexers = [{{ name = "Prowlarr", url = "{torznab}/api/v2.0/indexers/all/results/torznab", api_key_env = "{INDEXER_KEY_ENV}" }}]
+
+[usage]
+spool_path = {spool}
+"#,
+        torbox = fakes.torbox.state().base_url,
+        torznab = fakes.torznab_server.url(),
+    )
+}
+
+/// A running `chillproxy`; killed when dropped.
+struct HostProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl HostProcess {
+    fn host_header(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// (VmHWM, VmRSS) in KiB.
+    fn memory_kib(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        Some((field("VmHWM:")?, field("VmRSS:")?))
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+struct Launcher {
+    binary: PathBuf,
+    temp: PathBuf,
+    log: PathBuf,
+    chillstreams_url: String,
+    runs: usize,
+}
+
+impl Launcher {
+    /// Starts a fresh host with its own config and usage spool, and waits until it answers.
+    fn start(&mut self, fakes: &Fakes, rt: &Runtime) -> Result<HostProcess, String> {
+        self.runs += 1;
+        let dir = self.temp.join(format!("run-{}", self.runs));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let config = dir.join("plugins.toml");
+        std::fs::write(&config, plugins_toml(fakes, &dir.join("usage.db")))
+            .map_err(|e| format!("{}: {e}", config.display()))?;
+        let port = free_port()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| format!("{}: {e}", self.log.display()))?;
+        let log_err = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(&self.binary)
+            .arg("--config")
+            .arg(&config)
+            .env("CHILLPROXY_LISTEN", addr.to_string())
+            .env("RUST_LOG", "warn")
+            .env("CHILLPROXY_SECRET", "loadbench-link-secret-0123456789")
+            .env("ENABLE_CHILLSTREAMS_AUTH", "true")
+            .env("CHILLSTREAMS_API_URL", &self.chillstreams_url)
+            .env("CHILLSTREAMS_API_KEY", INTERNAL_API_KEY)
+            .env(INDEXER_KEY_ENV, INDEXER_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?;
+        let mut host = HostProcess { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = host.child.try_wait() {
+                return Err(format!("chillproxy exited at startup ({status}); see its log:\n{}", tail(&self.log, 20)));
+            }
+            let up = rt.block_on(async {
+                let request = tokio::time::timeout(Duration::from_secs(1), fetch(addr, "/health"));
+                matches!(request.await, Ok(Ok(response)) if response.status == 200)
+            });
+            if up {
+                return Ok(host);
+            }
+            if Instant::now() > deadline {
+                return Err("chillproxy did not answer /health within 20 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// One request on a fresh connection.
+async fn fetch(addr: SocketAddr, path: &str) -> std::io::Result<http::Response> {
+    let mut conn = Conn::connect(addr).await?;
+    conn.get(&addr.to_string(), path, USER_AGENT).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator.
+
+/// Which paths a run requests.
+struct Target {
+    paths: Arc<Vec<String>>,
+    cursor: Arc<AtomicUsize>,
+    /// Round-robin over `paths`; else each path once, then stop.
+    wrap: bool,
+}
+
+impl Target {
+    fn next(&self) -> Option<&str> {
+        let i = self.cursor.fetch_add(1, Ordering::Relaxed);
+        if self.wrap {
+            Some(&self.paths[i % self.paths.len()])
+        } else {
+            self.paths.get(i).map(String::as_str)
+        }
+    }
+}
+
+struct RunSpec {
+    addr: SocketAddr,
+    host: String,
+    target: Target,
+    expect: u16,
+    /// A 200 stream list holding a ⚠️ stream is an error too.
+    check_warnings: bool,
+    deadline: Instant,
+    max_requests: u64,
+    issued: AtomicU64,
+    timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    latencies_us: Vec<u64>,
+    wrong_status: BTreeMap<u16, u64>,
+    warnings: u64,
+    transport: u64,
+    timeouts: u64,
+    /// A fresh-title run ran out of titles.
+    exhausted: bool,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        for (status, n) in other.wrong_status {
+            *self.wrong_status.entry(status).or_default() += n;
+        }
+        self.warnings += other.warnings;
+        self.transport += other.transport;
+        self.timeouts += other.timeouts;
+        self.exhausted |= other.exhausted;
+    }
+
+    fn errors(&self) -> u64 {
+        self.wrong_status.values().sum::<u64>() + self.warnings + self.transport + self.timeouts
+    }
+
+    /// Completed responses plus failed attempts.
+    fn requests(&self) -> u64 {
+        self.latencies_us.len() as u64 + self.transport + self.timeouts
+    }
+}
+
+/// The UTF-8 of ⚠ (U+26A0), which starts every warning stream's name.
+const WARNING_SIGN: &[u8] = "\u{26a0}".as_bytes();
+
+async fn client(spec: Arc<RunSpec>) -> Tally {
+    let mut tally = Tally::default();
+    let mut conn: Option<Conn> = None;
+    loop {
+        if Instant::now() >= spec.deadline || spec.issued.fetch_add(1, Ordering::Relaxed) >= spec.max_requests {
+            break;
+        }
+        let Some(path) = spec.target.next() else {
+            tally.exhausted = true;
+            break;
+        };
+        let started = Instant::now();
+        let attempt = tokio::time::timeout(spec.timeout, async {
+            if conn.is_none() {
+                conn = Some(Conn::connect(spec.addr).await?);
+            }
+            match conn.as_mut() {
+                Some(c) => c.get(&spec.host, path, USER_AGENT).await,
+                None => Err(std::io::ErrorKind::NotConnected.into()),
+            }
+        })
+        .await;
+        let elapsed = started.elapsed();
+        match attempt {
+            Ok(Ok(response)) => {
+                tally.latencies_us.push(elapsed.as_micros() as u64);
+                if response.status != spec.expect {
+                    *tally.wrong_status.entry(response.status).or_default() += 1;
+                } else if spec.check_warnings && contains(&response.body, WARNING_SIGN) {
+                    tally.warnings += 1;
+                }
+                if response.close {
+                    conn = None;
+                }
+            }
+            Ok(Err(_)) => {
+                tally.transport += 1;
+                conn = None;
+            }
+            Err(_) => {
+                tally.timeouts += 1;
+                conn = None;
+            }
+        }
+    }
+    tally
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Runs `clients` clients until the deadline; the merged tally and the wall time.
+fn drive(rt: &Runtime, spec: RunSpec, clients: usize) -> (Tally, Duration) {
+    let spec = Arc::new(spec);
+    let started = Instant::now();
+    let tally = rt.block_on(async {
+        let handles: Vec<_> = (0..clients).map(|_| tokio::spawn(client(spec.clone()))).collect();
+        let mut total = Tally::default();
+        for handle in handles {
+            if let Ok(tally) = handle.await {
+                total.merge(tally);
+            }
+        }
+        total
+    });
+    (tally, started.elapsed())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preparation: the warm body size and the playback paths.
+
+fn config_segment() -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({"stores": [{"c": "tb", "auth": USER}]}).to_string())
+}
+
+fn stream_path(config: &str, n: usize) -> String {
+    format!("/stremio/torz/{config}/stream/movie/{}.json", imdb(n))
+}
+
+/// Fetches a stream list and checks it is a real one (200, streams, no ⚠️).
+async fn stream_list(addr: SocketAddr, path: &str) -> Result<(usize, Vec<Value>), String> {
+    let response = fetch(addr, path).await.map_err(|e| format!("GET {path}: {e}"))?;
+    if response.status != 200 {
+        return Err(format!("GET {path}: HTTP {}", response.status));
+    }
+    if contains(&response.body, WARNING_SIGN) {
+        return Err(format!("GET {path}: a warning stream: {}", String::from_utf8_lossy(&response.body)));
+    }
+    let json: Value = serde_json::from_slice(&response.body).map_err(|e| format!("GET {path}: {e}"))?;
+    let streams = json.get("streams").and_then(Value::as_array).cloned().unwrap_or_default();
+    if streams.is_empty() {
+        return Err(format!("GET {path}: no streams"));
+    }
+    Ok((response.body.len(), streams))
+}
+
+/// The playback path (no scheme/host) of each play title's cached release 0.
+fn play_paths(
+    rt: &Runtime,
+    addr: SocketAddr,
+    config: &str,
+    titles: std::ops::Range<usize>,
+) -> Result<Vec<String>, String> {
+    rt.block_on(async {
+        let mut handles = Vec::new();
+        for n in titles {
+            let path = stream_path(config, n);
+            handles.push(tokio::spawn(async move {
+                let (_, streams) = stream_list(addr, &path).await?;
+                let hash = info_hash(n, 0);
+                let url = streams
+                    .iter()
+                    .filter_map(|s| s.get("url").and_then(Value::as_str))
+                    .find(|u| u.contains(&hash))
+                    .ok_or_else(|| format!("GET {path}: no stream for the cached release {hash}"))?;
+                let start = url.find("/stremio/").ok_or_else(|| format!("unexpected playback URL {url}"))?;
+                Ok::<_, String>(url[start..].to_string())
+            }));
+        }
+        let mut paths = Vec::new();
+        for handle in handles {
+            paths.push(handle.await.map_err(|e| e.to_string())??);
+        }
+        Ok(paths)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting.
+
+struct Row {
+    scenario: Scenario,
+    clients: usize,
+    tally: Tally,
+    elapsed: Duration,
+    upstream: Counts,
+    /// (peak, end) RSS in KiB.
+    memory: Option<(u64, u64)>,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn ms(us: Option<u64>) -> String {
+    match us {
+        None => "–".into(),
+        Some(us) if us < 10_000 => format!("{:.2}", us as f64 / 1000.0),
+        Some(us) => format!("{:.0}", us as f64 / 1000.0),
+    }
+}
+
+fn per_request(calls: usize, requests: u64) -> String {
+    if requests == 0 {
+        return "–".into();
+    }
+    match calls as f64 / requests as f64 {
+        0.0 => "0".into(),
+        r if r < 0.01 => format!("{r:.4}"),
+        r => format!("{r:.2}"),
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).current_dir(workspace_root()).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map(|kib| format!("{:.1} GiB RAM", kib as f64 / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown RAM".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|k| k.trim().to_string()).ok();
+    let kernel = kernel.map(|k| format!(", Linux {k}")).unwrap_or_default();
+    format!("{} CPUs ({model}), {memory}{kernel}", cpu_count())
+}
+
+fn commit() -> String {
+    match command_output("git", &["rev-parse", "--short", "HEAD"]) {
+        Some(hash) => {
+            let dirty = command_output("git", &["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("`{hash}` + uncommitted changes")
+            } else {
+                format!("`{hash}`")
+            }
+        }
+        None => "unknown (no git)".into(),
+    }
+}
+
+/// `line` without terminal colour codes (`ESC [ … m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn report(args: &Args, rows: &[Row], body_bytes: usize, shards: usize, log: &Path, started: Instant) -> String {
+    let mut out = String::new();
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
+    let _ = writeln!(out, "### loadbench run {date}\n");
+    let _ = writeln!(out, "- Machine: {}", machine());
+    let _ = writeln!(out, "- Commit: {}", commit());
+    let _ = writeln!(
+        out,
+        "- Fake upstream latency: Chillstreams get-key {} ms, TorBox {} ms per API call, Torznab {} ms",
+        args.chillstreams_ms, args.torbox_ms, args.torznab_ms
+    );
+    let _ = writeln!(
+        out,
+        "- {:.0} s per run, a fresh release `chillproxy` process per run (RUST_LOG=warn), one Chillstreams user and device, \
+         {} releases per movie (even ones cached at TorBox), warm stream-list body {body_bytes} bytes",
+        args.duration.as_secs_f64(),
+        args.releases
+    );
+    let _ = writeln!(
+        out,
+        "- Cold scenario: {} distinct movies available; the Torznab fake is split into {} shards by IMDb id behind one \
+         URL, so its linear scan of releases is not the bottleneck",
+        args.cold_titles(),
+        shards
+    );
+    let _ = writeln!(
+        out,
+        "- The load generator ({} threads, keep-alive HTTP/1.1 on 127.0.0.1) and the fakes run in the loadbench process \
+         on the same {} cores as the host: the numbers are lower than a dedicated host would reach",
+        args.threads,
+        cpu_count()
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| scenario | clients | requests | req/s | p50 ms | p90 ms | p99 ms | errors | get-key/req | TorBox/req | Torznab/req | peak RSS MiB | end RSS MiB |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for row in rows {
+        let mut sorted = row.tally.latencies_us.clone();
+        sorted.sort_unstable();
+        let requests = row.tally.requests();
+        let rate = requests as f64 / row.elapsed.as_secs_f64().max(1e-9);
+        let (peak, end) = match row.memory {
+            Some((peak, end)) => (mib(peak), mib(end)),
+            None => ("–".into(), "–".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.scenario.label(),
+            row.clients,
+            requests,
+            rate,
+            ms(percentile(&sorted, 50.0)),
+            ms(percentile(&sorted, 90.0)),
+            ms(percentile(&sorted, 99.0)),
+            row.tally.errors(),
+            per_request(row.upstream.get_key, requests),
+            per_request(row.upstream.torbox, requests),
+            per_request(row.upstream.torznab, requests),
+            peak,
+            end,
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Details:\n");
+    for row in rows {
+        let requests = row.tally.requests();
+        let by_path: Vec<String> = row
+            .upstream
+            .torbox_by_path
+            .iter()
+            .map(|(path, n)| format!("{path} {}", per_request(*n, requests)))
+            .collect();
+        let mut line = format!(
+            "- {} × {}: {:.1} s; TorBox per request: {}; Chillstreams log-usage per request: {}",
+            row.scenario.label(),
+            row.clients,
+            row.elapsed.as_secs_f64(),
+            if by_path.is_empty() { "none".to_string() } else { by_path.join(", ") },
+            per_request(row.upstream.log_usage, requests),
+        );
+        if row.tally.errors() > 0 {
+            let statuses: Vec<String> = row.tally.wrong_status.iter().map(|(s, n)| format!("{n}× HTTP {s}")).collect();
+            let _ = write!(
+                line,
+                "; errors: {} unexpected status [{}], {} ⚠️ warning stream lists, {} transport, {} timeouts",
+                row.tally.wrong_status.values().sum::<u64>(),
+                statuses.join(", "),
+                row.tally.warnings,
+                row.tally.transport,
+                row.tally.timeouts
+            );
+        }
+        if row.tally.exhausted {
+            let _ = write!(line, "; **ran out of fresh titles** (raise --titles)");
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let log_lines: Vec<String> = File::open(log)
+        .map(|f| BufReader::new(f).lines().map_while(Result::ok).map(|l| strip_ansi(&l)).collect())
+        .unwrap_or_default();
+    let _ = writeln!(out, "\nHost log (warn and above): {} lines.", log_lines.len());
+    let mut shown = Vec::new();
+    for line in &log_lines {
+        // Skip the timestamp when deduplicating.
+        let key = line.split_once(' ').map(|(_, rest)| rest).unwrap_or(line).to_string();
+        if !shown.iter().any(|(k, _): &(String, &String)| *k == key) {
+            shown.push((key, line));
+        }
+        if shown.len() == 5 {
+            break;
+        }
+    }
+    for (_, line) in shown {
+        let _ = writeln!(out, "    {line}");
+    }
+    let _ = writeln!(out, "\nBenchmark wall time (after the build): {:.0} s.", started.elapsed().as_secs_f64());
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn run(args: &Args) -> Result<(), String> {
+    let binary = host_binary(args)?;
+    let started = Instant::now();
+    let temp = std::env::temp_dir().join(format!("chillproxy-loadbench-{}", std::process::id()));
+    std::fs::create_dir_all(&temp).map_err(|e| format!("{}: {e}", temp.display()))?;
+    let result = bench(args, binary, &temp, started);
+    let _ = std::fs::remove_dir_all(&temp);
+    let report = result?;
+    println!("{report}");
+    Ok(())
+}
+
+fn build_runtime(threads: usize, name: &str) -> Result<Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
+fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<String, String> {
+    // The fakes get their own runtime so their latency timers do not queue behind the clients.
+    let fakes_rt = build_runtime(cpu_count(), "fakes")?;
+    let rt = build_runtime(args.threads, "loadgen")?;
+
+    let warm_title = 0;
+    let play_titles = 1..1 + args.play_files;
+    let cold_titles = play_titles.end..play_titles.end + args.cold_titles();
+    let seeding = Instant::now();
+    let fakes = fakes_rt.block_on(start_fakes(args, cold_titles.end));
+    seed(&fakes, cold_titles.end, args.releases);
+    eprintln!(
+        "loadbench: fakes up with {} movies × {} releases, Torznab in {} shards ({:.1} s); host {}",
+        cold_titles.end,
+        args.releases,
+        fakes.torznab.len(),
+        seeding.elapsed().as_secs_f64(),
+        binary.display()
+    );
+
+    let log = temp.join("host.log");
+    let mut launcher = Launcher {
+        binary,
+        temp: temp.to_path_buf(),
+        log: log.clone(),
+        chillstreams_url: fakes.chillstreams.url(),
+        runs: 0,
+    };
+    let config = config_segment();
+    let warm_path = stream_path(&config, warm_title);
+
+    // Preparation on a host of its own: the warm body size and the playback paths.
+    let (body_bytes, play) = {
+        let host = launcher.start(&fakes, &rt)?;
+        let (body_bytes, _) = rt.block_on(stream_list(host.addr, &warm_path))?;
+        let play = if args.scenarios.contains(&Scenario::Play) {
+            play_paths(&rt, host.addr, &config, play_titles)?
+        } else {
+            Vec::new()
+        };
+        (body_bytes, play)
+    };
+    eprintln!("loadbench: warm stream list is {body_bytes} bytes; {} playback paths", play.len());
+
+    let warm = Arc::new(vec![warm_path.clone()]);
+    let fixed = Arc::new(vec![format!("/_bench/fixed/{body_bytes}")]);
+    let play = Arc::new(play);
+    let cold = Arc::new(cold_titles.map(|n| stream_path(&config, n)).collect::<Vec<_>>());
+    let cold_cursor = Arc::new(AtomicUsize::new(0));
+
+    let mut rows = Vec::new();
+    for &scenario in &args.scenarios {
+        for &clients in &args.concurrency {
+            eprintln!("loadbench: {} × {clients} clients, {:.0} s", scenario.label(), args.duration.as_secs_f64());
+            let host = launcher.start(&fakes, &rt)?;
+            let (paths, cursor, wrap) = match scenario {
+                Scenario::Warm => (warm.clone(), Arc::new(AtomicUsize::new(0)), true),
+                Scenario::Cold => (cold.clone(), cold_cursor.clone(), false),
+                Scenario::Play => (play.clone(), Arc::new(AtomicUsize::new(0)), true),
+                Scenario::Fixed => (fixed.clone(), Arc::new(AtomicUsize::new(0)), true),
+            };
+            // Warm-up: one request, so the run measures steady state (and a broken setup shows).
+            match scenario {
+                Scenario::Warm => {
+                    rt.block_on(stream_list(host.addr, &warm_path))?;
+                }
+                Scenario::Fixed => {
+                    let response = rt.block_on(fetch(host.addr, &fixed[0])).map_err(|e| e.to_string())?;
+                    if response.status != 200 {
+                        return Err(format!(
+                            "GET {}: HTTP {} (is bench_endpoint supported?)",
+                            fixed[0], response.status
+                        ));
+                    }
+                }
+                Scenario::Cold | Scenario::Play => {}
+            }
+            let before = fakes.counts();
+            let spec = RunSpec {
+                addr: host.addr,
+                host: host.host_header(),
+                target: Target { paths, cursor, wrap },
+                expect: scenario.expected_status(),
+                check_warnings: matches!(scenario, Scenario::Warm | Scenario::Cold),
+                deadline: Instant::now() + args.duration,
+                max_requests: args.max_requests,
+                issued: AtomicU64::new(0),
+                timeout: args.timeout,
+            };
+            let (tally, elapsed) = drive(&rt, spec, clients);
+            let upstream = fakes.counts().minus(&before);
+            let memory = host.memory_kib();
+            drop(host);
+            eprintln!(
+                "loadbench:   {} requests in {:.1} s, {} errors",
+                tally.requests(),
+                elapsed.as_secs_f64(),
+                tally.errors()
+            );
+            rows.push(Row { scenario, clients, tally, elapsed, upstream, memory });
+        }
+    }
+    Ok(report(args, &rows, body_bytes, fakes.torznab.len(), &log, started))
+}

@@ -1,0 +1,330 @@
+//! The configure page in a real browser: headless Chromium driven over WebDriver (chromedriver)
+//! against the whole test stack (fakes + host). Needs Debian's `chromium` and `chromium-driver`
+//! packages; `CHILLPROXY_SKIP_BROWSER=1` skips the browser test where they cannot be installed.
+//!
+//! A screenshot of the checked page is saved to `target/browser-artifacts/configure.png` (and one
+//! of the validation errors to `configure-invalid.png`).
+//!
+//! fantoccini is built without TLS (`default-features = false`) and given hyper-util's plain
+//! `HttpConnector`: chromedriver is on loopback HTTP. Its `rustls-tls` feature would bring
+//! hyper-rustls' default aws-lc-rs provider next to reqwest's ring, and with both compiled in
+//! rustls cannot pick a process default, so `ClientBuilder::rustls()` panics.
+
+use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chillproxy_tests::stack::{Stack, StackOptions, POOL_KEY, TOKEN, USER, USER_INDEXER_KEY};
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const SKIP_ENV: &str = "CHILLPROXY_SKIP_BROWSER";
+
+fn artifacts_dir() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().unwrap_or(tests).join("target").join("browser-artifacts")
+}
+
+/// A chromedriver on a free loopback port, with a fresh Chromium profile folder. Dropping it
+/// stops chromedriver and removes the profile.
+struct Driver {
+    child: Child,
+    url: String,
+    profile: PathBuf,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let log = artifacts_dir().join("chromedriver.log");
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {CHROMEDRIVER}: {e}"));
+        let profile = std::env::temp_dir().join(format!(
+            "chillproxy-chromium-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&profile).expect("profile folder");
+        Driver { child, url: format!("http://127.0.0.1:{port}"), profile }
+    }
+
+    async fn wait_ready(&mut self) {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("chromedriver exited early ({status}); see target/browser-artifacts/chromedriver.log");
+            }
+            if let Ok(response) = reqwest::get(format!("{}/status", self.url)).await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not become ready in 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn connect(&self) -> Client {
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1000,1500",
+            &format!("--user-data-dir={}", self.profile.display()),
+        ];
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("could not start a Chromium session through chromedriver: {e}"))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// `None` when the test should be skipped; panics with the install command when the browser is
+/// missing.
+fn browser_available() -> Option<()> {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
+    if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED: browser test ({SKIP_ENV}=1)");
+        return None;
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test needs {} (Debian packages `chromium` and `chromium-driver`): install them with \
+         `apt-get install -y chromium chromium-driver`, or set {SKIP_ENV}=1 to skip this test",
+        missing.join(" and ")
+    );
+    Some(())
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
+}
+
+async fn value(client: &Client, css: &str) -> String {
+    let element = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+    element.prop("value").await.unwrap().unwrap_or_default()
+}
+
+fn save(name: &str, png: &[u8]) -> PathBuf {
+    let dir = artifacts_dir();
+    std::fs::create_dir_all(&dir).expect("artifacts folder");
+    let path = dir.join(name);
+    std::fs::write(&path, png).expect("write screenshot");
+    path
+}
+
+/// What the page produced, checked after the browser is closed.
+struct Outcome {
+    manifest_url: String,
+    install_href: String,
+}
+
+async fn drive(client: &Client, stack: &Stack) -> Outcome {
+    let base = stack.host.url();
+    client.set_window_size(1000, 1500).await.unwrap();
+    client.goto(&format!("{base}/stremio/torz/configure")).await.unwrap();
+    assert_eq!(client.title().await.unwrap(), "chillproxy · Configure");
+
+    // One store row to start with; nothing to install yet.
+    let store = "#stores .store:nth-child(1)";
+    assert_eq!(value(client, "#manifest").await, "");
+    let select = client.find(Locator::Css(&format!("{store} select[name=c]"))).await.unwrap();
+    select.select_by_value("tb").await.unwrap();
+    let options = text(client, &format!("{store} select[name=c]")).await;
+    assert!(options.contains("TorBox") && options.contains("RealDebrid — not available yet"), "{options}");
+
+    // Client-side validation: a bad user id is flagged next to its field, and no link is made.
+    let auth = client.find(Locator::Css(&format!("{store} input[name=auth]"))).await.unwrap();
+    auth.send_keys("not-a-uuid").await.unwrap();
+    client.find(Locator::Css("#check")).await.unwrap().click().await.unwrap();
+    let error = text(client, &format!("{store} .field.invalid .err")).await;
+    assert!(error.contains("Not a user id"), "{error}");
+    assert_eq!(value(client, "#manifest").await, "");
+    save("configure-invalid.png", &client.screenshot().await.unwrap());
+    let status = text(client, "#check-status").await;
+    assert_eq!(status, "Fix the fields marked in red first.", "the click on Check landed");
+
+    // The Chillstreams user id: Check asks the auth chain and TorBox.
+    auth.clear().await.unwrap();
+    auth.send_keys(USER).await.unwrap();
+    assert!(value(client, "#manifest").await.ends_with("/manifest.json"));
+    client.find(Locator::Css("#check")).await.unwrap().click().await.unwrap();
+    let result = client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(&format!("{store} .result[data-state=done]")))
+        .await
+        .expect("the check answered");
+    let result_text = result.text().await.unwrap();
+    assert_eq!(result.attr("class").await.unwrap().as_deref(), Some("result ok"), "{result_text}");
+    assert!(result_text.contains("The Chillstreams credential works"), "{result_text}");
+    assert!(result_text.contains("premium"), "{result_text}");
+    assert!(result_text.contains("via Chillstreams"), "{result_text}");
+    let status = text(client, "#check-status").await;
+    assert!(status.contains("Your store works"), "{status}");
+    let path = save("configure.png", &client.screenshot().await.unwrap());
+    eprintln!("screenshot: {}", path.display());
+
+    // Nothing secret or personal reached the page.
+    let source = client.source().await.unwrap();
+    assert!(!source.contains(POOL_KEY), "the pool key reached the page");
+    assert!(!source.contains("@torbox.fake"), "the account email reached the page");
+
+    let manifest_url = value(client, "#manifest").await;
+    let install_href =
+        client.find(Locator::Css("#install")).await.unwrap().attr("href").await.unwrap().unwrap_or_default();
+
+    // The configured page is filled from its config.
+    let configure_url = manifest_url.replace("/manifest.json", "/configure");
+    client.goto(&configure_url).await.unwrap();
+    assert_eq!(value(client, &format!("{store} input[name=auth]")).await, USER);
+    assert_eq!(value(client, &format!("{store} select[name=c]")).await, "tb");
+    assert_eq!(value(client, "#manifest").await, manifest_url, "the same config gives the same link");
+    assert!(client.find(Locator::Css(".banner.bad[role=alert]")).await.is_err(), "a valid config shows no problem");
+
+    // The user's own token and indexer fill their fields; the link rebuilds the same config.
+    let indexer = json!({"n": "jackett", "u": stack.user_torznab.torznab_url(), "ak": USER_INDEXER_KEY});
+    let own = json!({"stores": [{"c": "tb", "t": TOKEN}], "indexers": [indexer], "cached": true});
+    client.goto(&format!("{base}/stremio/torz/{}/configure", Stack::config(&own))).await.unwrap();
+    assert_eq!(value(client, &format!("{store} input[name=t]")).await, TOKEN);
+    assert_eq!(value(client, "#indexers .indexer input[name=u]").await, stack.user_torznab.torznab_url());
+    assert_eq!(value(client, "#indexers .indexer input[name=ak]").await, USER_INDEXER_KEY);
+    let cached = client.find(Locator::Css("#cached")).await.unwrap().prop("checked").await.unwrap();
+    assert_eq!(cached.as_deref(), Some("true"));
+    assert_eq!(config_of(&value(client, "#manifest").await), own);
+
+    // An invalid config is shown with its problem and can be fixed in place.
+    let twice = json!({"stores": [{"c": "tb", "t": TOKEN}, {"c": "tb", "auth": USER}]});
+    client.goto(&format!("{base}/stremio/torz/{}/configure", Stack::config(&twice))).await.unwrap();
+    let banner = text(client, ".banner.bad[role=alert]").await;
+    assert!(banner.contains("listed twice"), "{banner}");
+    let error = text(client, "#stores .store:nth-child(2) .field.invalid .err").await;
+    assert_eq!(error, "TorBox is listed twice: remove one.");
+    assert_eq!(value(client, "#manifest").await, "");
+    client.find(Locator::Css("#stores .store:nth-child(2) .remove")).await.unwrap().click().await.unwrap();
+    assert_eq!(config_of(&value(client, "#manifest").await), json!({"stores": [{"c": "tb", "t": TOKEN}]}));
+
+    Outcome { manifest_url, install_href }
+}
+
+/// The user config inside a manifest URL.
+fn config_of(manifest_url: &str) -> Value {
+    let segment = manifest_url.rsplit('/').nth(1).unwrap_or_default();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).expect("URL-safe base64")).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configure_page_in_chromium() {
+    let started = Instant::now();
+    if browser_available().is_none() {
+        return;
+    }
+    std::fs::create_dir_all(artifacts_dir()).expect("artifacts folder");
+    let stack = Stack::start(StackOptions::default()).await;
+    let mut driver = Driver::start();
+    driver.wait_ready().await;
+    let client = driver.connect().await;
+
+    let outcome =
+        AssertUnwindSafe(tokio::time::timeout(Duration::from_secs(90), drive(&client, &stack))).catch_unwind().await;
+    if !matches!(outcome, Ok(Ok(_))) {
+        if let Ok(png) = client.screenshot().await {
+            eprintln!("failure screenshot: {}", save("configure-failure.png", &png).display());
+        }
+    }
+    let _ = client.close().await;
+    drop(driver);
+    let outcome = match outcome {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => panic!("the browser test took longer than 90 s"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+
+    // The link installs a configured addon.
+    let Outcome { manifest_url, install_href } = outcome;
+    let prefix = format!("{}/stremio/torz/", stack.host.url());
+    assert!(manifest_url.starts_with(&prefix) && manifest_url.ends_with("/manifest.json"), "{manifest_url}");
+    assert_eq!(install_href, manifest_url.replacen("http://", "stremio://", 1));
+    assert_eq!(config_of(&manifest_url), json!({"stores": [{"c": "tb", "auth": USER}]}));
+    let manifest: Value = reqwest::get(&manifest_url).await.unwrap().json().await.unwrap();
+    assert!(manifest["behaviorHints"].get("configurationRequired").is_none(), "{manifest}");
+    assert_eq!(manifest["behaviorHints"]["configurable"], true);
+    let description = manifest["description"].as_str().unwrap_or_default();
+    assert!(description.ends_with("— TB"), "{description}");
+    eprintln!("browser test took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// The check endpoint over plain HTTP: answers per store, never echoes a secret, and reports
+/// invalid configs with the field they are about.
+#[tokio::test]
+async fn check_endpoint_answers_without_secrets() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let url = format!("{}/stremio/torz/configure/check", stack.host.url());
+    let http = reqwest::Client::new();
+    let post = |body: String| http.post(&url).header("content-type", "application/json").body(body).send();
+
+    let body = json!({"stores": [{"c": "tb", "t": TOKEN}, {"c": "rd", "t": "rd-token"}]}).to_string();
+    let response = post(body).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(TOKEN) && !text.contains("rd-token") && !text.contains('@'), "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    let tb = &answer["stores"][0];
+    assert_eq!((tb["c"].as_str(), tb["ok"].as_bool(), tb["auth"].as_str()), (Some("tb"), Some(true), Some("token")));
+    assert_eq!(tb["account"], json!({"subscription": "premium"}));
+    let rd = &answer["stores"][1];
+    assert_eq!(rd["ok"], false);
+    assert!(rd["message"].as_str().unwrap().contains("not available yet"), "{rd}");
+
+    // The stream list's wording for a rejected key.
+    let body = json!({"stores": [{"c": "tb", "t": "wrong-key"}]}).to_string();
+    let answer: Value = post(body).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["stores"][0]["ok"], false);
+    assert!(answer["stores"][0]["message"].as_str().unwrap().contains("TorBox rejected the API key"), "{answer}");
+
+    let response = post(json!({"stores": [{"c": "tb"}]}).to_string()).await.unwrap();
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["field"], "stores[0]");
+
+    let response = post(format!(r#"{{"stores":[{{"c":"tb","t":"{}"}}]}}"#, "x".repeat(20_000))).await.unwrap();
+    assert_eq!(response.status(), 413);
+    let problem: Value = response.json().await.unwrap();
+    assert!(problem["problem"].as_str().unwrap().contains("16384"), "{problem}");
+}
