@@ -12,8 +12,30 @@ use clap::{Parser, Subcommand};
 /// A Stremio addon host for debrid services: finds torrents on Torznab indexers, asks debrid
 /// stores which are cached, and plays them. Auth, stores and sources are plugins, enabled and
 /// ordered in plugins.toml.
+const AFTER_HELP: &str = "\
+Environment (beats plugins.toml):
+  CHILLPROXY_CONFIG          path of plugins.toml
+  CHILLPROXY_LISTEN          listen address, e.g. 0.0.0.0:8080
+  CHILLPROXY_SECRET          signs playback links' device binding (set it in production)
+  CHILLPROXY_METRICS_TOKEN   bearer token required by /metrics
+  ENABLE_CHILLSTREAMS_AUTH   true/1 or false/0: the chillstreams auth plugin
+  CHILLSTREAMS_API_URL       Chillstreams base URL
+  CHILLSTREAMS_API_KEY       Chillstreams internal API key
+  RUST_LOG                   log filter (beats [server] log_level)
+
+Exit status: 0 ok, 2 invalid configuration, 1 other failure.
+Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests (bounded), flush usage events.
+Docs: README.md (run, configure, install in Stremio), SECURITY.md, docs/writing-a-plugin.md.";
+
 #[derive(Parser)]
-#[command(name = "chillproxy", version, about, long_about = None)]
+#[command(
+    name = "chillproxy",
+    version,
+    about = "A Stremio addon host for debrid services: finds torrents on Torznab indexers, asks debrid \
+             stores which are cached, and plays them. Auth, stores and sources are plugins, enabled and \
+             ordered in plugins.toml.",
+    after_help = AFTER_HELP
+)]
 struct Cli {
     /// Path of plugins.toml.
     #[arg(long, global = true, env = CONFIG_ENV, default_value = "./plugins.toml")]

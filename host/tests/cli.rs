@@ -212,3 +212,26 @@ fn the_production_example_config_is_valid() {
     }
     assert!(out.contains("secret = \"[redacted]\""), "{out}");
 }
+
+#[test]
+fn help_and_version_are_complete() {
+    let (code, out, _) = run(chillproxy().arg("--help"));
+    assert_eq!(code, 0);
+    for needle in [
+        "serve",
+        "plugins",
+        "check-config",
+        "--config",
+        "CHILLPROXY_LISTEN",
+        "CHILLPROXY_SECRET",
+        "ENABLE_CHILLSTREAMS_AUTH",
+        "CHILLSTREAMS_API_URL",
+        "CHILLSTREAMS_API_KEY",
+        "Exit status",
+    ] {
+        assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
+    }
+    let (code, out, _) = run(chillproxy().arg("--version"));
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), format!("chillproxy {}", env!("CARGO_PKG_VERSION")));
+}
