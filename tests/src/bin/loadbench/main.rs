@@ -65,6 +65,8 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
   --releases N           releases per movie (even ones cached)     (default 2)
   --play-files N         distinct cached files the play scenario cycles through (default 100)
   --threads N            load generator worker threads             (default: CPU count)
+  --set KEY=VALUE        override the generated plugins.toml, e.g. --set source.torznab.max_in_flight=128
+                         (repeatable; VALUE is TOML, else taken as a string)
   --host-bin PATH        benchmark this binary instead of building target/release/chillproxy
   --no-build             skip `cargo build --release -p chillproxy-host` (still run when the
                          binary is missing); by default it runs first, a no-op when up to date
@@ -124,6 +126,8 @@ struct Args {
     threads: usize,
     host_bin: Option<PathBuf>,
     no_build: bool,
+    /// `--set` overrides of the generated plugins.toml: (dotted key, value).
+    overrides: Vec<(String, toml::Value)>,
 }
 
 impl Args {
@@ -159,6 +163,7 @@ fn parse_args() -> Result<Args, String> {
         threads: cpu_count(),
         host_bin: None,
         no_build: false,
+        overrides: Vec::new(),
     };
     let mut raw = std::env::args().skip(1);
     while let Some(arg) = raw.next() {
@@ -217,6 +222,15 @@ fn parse_args() -> Result<Args, String> {
             "--play-files" => args.play_files = number(&value)?.max(1) as usize,
             "--threads" => args.threads = number(&value)?.max(1) as usize,
             "--host-bin" => args.host_bin = Some(PathBuf::from(value)),
+            "--set" => {
+                let (key, raw) = value.split_once('=').ok_or_else(|| format!("--set {value:?}: expected KEY=VALUE"))?;
+                let value = format!("v = {raw}")
+                    .parse::<toml::Table>()
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+                args.overrides.push((key.trim().to_string(), value));
+            }
             _ => return Err(format!("unknown flag {name}")),
         }
     }
@@ -479,6 +493,28 @@ spool_path = {spool}
     )
 }
 
+/// `text` with every `--set` applied.
+fn with_overrides(text: String, overrides: &[(String, toml::Value)]) -> Result<String, String> {
+    if overrides.is_empty() {
+        return Ok(text);
+    }
+    let mut root: toml::Table = text.parse().map_err(|e| format!("generated plugins.toml: {e}"))?;
+    for (key, value) in overrides {
+        let parts: Vec<&str> = key.split('.').collect();
+        let Some((last, parents)) = parts.split_last() else { continue };
+        let mut table = &mut root;
+        for part in parents {
+            table = table
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| format!("--set {key}: {part} is not a table"))?;
+        }
+        table.insert(last.to_string(), value.clone());
+    }
+    toml::to_string(&root).map_err(|e| format!("plugins.toml with --set: {e}"))
+}
+
 /// A running `chillproxy`; killed when dropped.
 struct HostProcess {
     child: Child,
@@ -521,6 +557,7 @@ struct Launcher {
     temp: PathBuf,
     log: PathBuf,
     chillstreams_url: String,
+    overrides: Vec<(String, toml::Value)>,
     runs: usize,
 }
 
@@ -531,8 +568,8 @@ impl Launcher {
         let dir = self.temp.join(format!("run-{}", self.runs));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let config = dir.join("plugins.toml");
-        std::fs::write(&config, plugins_toml(fakes, &dir.join("usage.db")))
-            .map_err(|e| format!("{}: {e}", config.display()))?;
+        let text = with_overrides(plugins_toml(fakes, &dir.join("usage.db")), &self.overrides)?;
+        std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = std::fs::OpenOptions::new()
@@ -823,7 +860,8 @@ fn per_request(calls: usize, requests: u64) -> String {
     }
     match calls as f64 / requests as f64 {
         0.0 => "0".into(),
-        r if r < 0.01 => format!("{r:.4}"),
+        // Two significant digits for small ratios (0.0018, 0.000020).
+        r if r < 0.01 => format!("{r:.*}", (1 - r.log10().floor() as i64).clamp(3, 9) as usize),
         r => format!("{r:.2}"),
     }
 }
@@ -891,11 +929,29 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
-fn report(args: &Args, rows: &[Row], body_bytes: usize, shards: usize, log: &Path, started: Instant) -> String {
+struct Context<'a> {
+    body_bytes: usize,
+    shards: usize,
+    log: &'a Path,
+    started: Instant,
+    /// `/proc/loadavg`'s first three fields when the benchmark started.
+    load_before: Option<String>,
+}
+
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(text.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+}
+
+fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
+    let Context { body_bytes, shards, log, started, ref load_before } = *context;
     let mut out = String::new();
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
     let _ = writeln!(out, "### loadbench run {date}\n");
     let _ = writeln!(out, "- Machine: {}", machine());
+    if let Some(load) = load_before {
+        let _ = writeln!(out, "- Load average before the benchmark (1, 5, 15 min): {load}");
+    }
     let _ = writeln!(out, "- Commit: {}", commit());
     let _ = writeln!(
         out,
@@ -909,6 +965,10 @@ fn report(args: &Args, rows: &[Row], body_bytes: usize, shards: usize, log: &Pat
         args.duration.as_secs_f64(),
         args.releases
     );
+    if !args.overrides.is_empty() {
+        let sets: Vec<String> = args.overrides.iter().map(|(k, v)| format!("`{k} = {v}`")).collect();
+        let _ = writeln!(out, "- plugins.toml overrides (`--set`): {}", sets.join(", "));
+    }
     let _ = writeln!(
         out,
         "- Cold scenario: {} distinct movies available; the Torznab fake is split into {} shards by IMDb id behind one \
@@ -967,10 +1027,14 @@ fn report(args: &Args, rows: &[Row], body_bytes: usize, shards: usize, log: &Pat
             .map(|(path, n)| format!("{path} {}", per_request(*n, requests)))
             .collect();
         let mut line = format!(
-            "- {} × {}: {:.1} s; TorBox per request: {}; Chillstreams log-usage per request: {}",
+            "- {} × {}: {:.1} s; calls: get-key {}, TorBox {}, Torznab {}; TorBox per request: {}; Chillstreams \
+             log-usage per request: {}",
             row.scenario.label(),
             row.clients,
             row.elapsed.as_secs_f64(),
+            row.upstream.get_key,
+            row.upstream.torbox,
+            row.upstream.torznab,
             if by_path.is_empty() { "none".to_string() } else { by_path.join(", ") },
             per_request(row.upstream.log_usage, requests),
         );
@@ -1018,13 +1082,28 @@ fn report(args: &Args, rows: &[Row], body_bytes: usize, shards: usize, log: &Pat
 fn run(args: &Args) -> Result<(), String> {
     let binary = host_binary(args)?;
     let started = Instant::now();
-    let temp = std::env::temp_dir().join(format!("chillproxy-loadbench-{}", std::process::id()));
-    std::fs::create_dir_all(&temp).map_err(|e| format!("{}: {e}", temp.display()))?;
-    let result = bench(args, binary, &temp, started);
-    let _ = std::fs::remove_dir_all(&temp);
-    let report = result?;
+    let temp = TempDir::create()?;
+    let report = bench(args, binary, &temp.0, started)?;
     println!("{report}");
     Ok(())
+}
+
+/// The run's scratch folder (configs, usage spools, the host log), removed on drop, panics
+/// included.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> Result<Self, String> {
+        let path = std::env::temp_dir().join(format!("chillproxy-loadbench-{}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn build_runtime(threads: usize, name: &str) -> Result<Runtime, String> {
@@ -1038,6 +1117,7 @@ fn build_runtime(threads: usize, name: &str) -> Result<Runtime, String> {
 
 fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<String, String> {
     // The fakes get their own runtime so their latency timers do not queue behind the clients.
+    let load_before = load_average();
     let fakes_rt = build_runtime(cpu_count(), "fakes")?;
     let rt = build_runtime(args.threads, "loadgen")?;
 
@@ -1062,6 +1142,7 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
         temp: temp.to_path_buf(),
         log: log.clone(),
         chillstreams_url: fakes.chillstreams.url(),
+        overrides: args.overrides.clone(),
         runs: 0,
     };
     let config = config_segment();
@@ -1138,5 +1219,6 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
             rows.push(Row { scenario, clients, tally, elapsed, upstream, memory });
         }
     }
-    Ok(report(args, &rows, body_bytes, fakes.torznab.len(), &log, started))
+    let context = Context { body_bytes, shards: fakes.torznab.len(), log: &log, started, load_before };
+    Ok(report(args, &rows, &context))
 }
