@@ -69,7 +69,7 @@ fn default_timeout_ms() -> u64 {
 }
 
 fn default_max_in_flight() -> usize {
-    32
+    128
 }
 
 impl TorznabConfig {
