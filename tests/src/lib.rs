@@ -6,6 +6,7 @@
 
 pub mod fakes;
 pub mod host;
+pub mod logs;
 pub mod stack;
 pub mod stremio_check;
 

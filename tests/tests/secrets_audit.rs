@@ -9,9 +9,6 @@
 //!
 //! One test in this binary: it installs the global subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 use chillproxy_tests::fakes::chillstreams::Mode as ChillMode;
@@ -19,23 +16,9 @@ use chillproxy_tests::fakes::torbox::Fault;
 use chillproxy_tests::fakes::torznab::Mode as TorznabMode;
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// A user token TorBox does not know (the TorBox 401 path).
 const REVOKED_TOKEN: &str = "tb-revoked-token-4a7d9c2e1b";
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Everything the server sent back, and every URL it generated.
 #[derive(Default)]
@@ -204,15 +187,7 @@ fn find_secrets(text: &str, secrets: &[(&str, &str)]) -> Vec<String> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_in_logs_responses_or_generated_urls() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish()
-        .try_init()
-        .expect("first subscriber in this test binary");
+    let buffer = chillproxy_tests::logs::capture();
 
     let mut seen = Seen::default();
     let ua = "Stremio/4.4.168 (Windows)";
@@ -354,7 +329,7 @@ async fn no_secret_in_logs_responses_or_generated_urls() {
         ("operator indexer key", INDEXER_KEY),
         ("user indexer key", USER_INDEXER_KEY),
     ];
-    let logs = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    let logs = buffer.text();
     assert!(logs.contains("TRACE"), "TRACE level was captured");
     assert!(logs.contains("chillstreams granted a pool key"), "the host's own logs were captured");
     assert!(logs.contains("torbox call"), "the TorBox plugin's logs were captured");

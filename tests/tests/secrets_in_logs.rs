@@ -1,43 +1,18 @@
 //! Captures every log line of auth-chain runs at TRACE (including the HTTP client's own `log`
 //! records) and asserts that no pool key, internal API key or user token appears.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use chillproxy_core::{AuthPurpose, AuthRequest, DeviceId, Env, InfoHash, Secret, StoreEntry};
 use chillproxy_host::{Config, Plugins};
 use chillproxy_tests::fakes::chillstreams::{FakeChillstreams, Mode};
-use tracing_subscriber::util::SubscriberInitExt;
 
 const API_KEY: &str = "internal-api-key-SECRET-5f4dcc3b5aa765d61d8327deb882cf99";
 const POOL_KEY: &str = "pool-key-SECRET-e99a18c4-28cb-38d5-f260-853678922e03";
 const TOKEN: &str = "user-token-SECRET-0cc175b9c0f1b6a831c399e269772661";
 const USER: &str = "550e8400-e29b-41d4-a716-446655440000";
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_reaches_a_trace_log() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish()
-        .try_init()
-        .expect("first subscriber in this test binary");
+    let buffer = chillproxy_tests::logs::capture();
 
     chillproxy_tests::link_plugins();
     let fake = FakeChillstreams::start(API_KEY).await;
@@ -76,7 +51,7 @@ async fn no_secret_reaches_a_trace_log() {
     }
     assert!(granted >= 8);
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(logs.contains("chillstreams granted a pool key"), "the capture works");
     assert!(logs.contains("TRACE"), "TRACE level was captured");
     for secret in [API_KEY, POOL_KEY, TOKEN] {

@@ -1,7 +1,6 @@
 //! The `torznab` source plugin against fake Torznab indexers over real sockets.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::{
@@ -10,7 +9,6 @@ use chillproxy_core::{
 };
 use chillproxy_tests::fakes::closed_port_url;
 use chillproxy_tests::fakes::torznab::{FakeTorznab, HashIn, Mode, Release};
-use tracing_subscriber::fmt::MakeWriter;
 
 const KEY: &str = "jackett-key-7f3a9c";
 const OTHER_KEY: &str = "prowlarr-key-51be02";
@@ -85,52 +83,6 @@ fn upstream_message(result: Result<Vec<Candidate>, SourceError>) -> String {
         }
         other => panic!("expected Err(Upstream), got {other:?}"),
     }
-}
-
-/// Captured log output, for a current-thread test that sets it as the default subscriber.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl LogBuffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-/// Every log line of this test binary, at TRACE. A process-wide subscriber: a thread-scoped one
-/// misses events whose callsite another test thread registered first.
-fn capture_logs() -> LogBuffer {
-    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(buffer.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
-        buffer
-    })
-    .clone()
 }
 
 #[tokio::test]
@@ -486,7 +438,7 @@ async fn a_url_already_ending_in_api_is_not_doubled() {
 
 #[tokio::test]
 async fn api_keys_never_reach_errors_or_logs() {
-    let logs = capture_logs();
+    let logs = chillproxy_tests::logs::capture();
     let user_key = "user-secret-key-9e107d";
     let wrong = FakeTorznab::start(KEY).await;
     let broken = FakeTorznab::start(KEY).await;

@@ -1,9 +1,8 @@
 //! The TorBox store plugin against the fake TorBox, over real sockets: what the user gets back
 //! and what reached TorBox.
 
-use std::io::Write;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::{
@@ -449,42 +448,11 @@ async fn a_hanging_torbox_times_out_within_the_budget() {
     assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
 }
 
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this test binary, at TRACE. A process-wide subscriber: a thread-scoped one
-/// misses events whose callsite another test thread registered first.
-fn captured_logs() -> LogBuffer {
-    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
-        buffer
-    })
-    .clone()
-}
-
 /// Runs every operation, successful and failing, with logs captured at TRACE, and checks that
 /// neither the key nor the requestdl query reaches a log line or an error message.
 #[tokio::test(flavor = "current_thread")]
 async fn the_key_reaches_no_log_line_and_no_error_message() {
-    let buffer = captured_logs();
+    let buffer = chillproxy_tests::logs::capture();
 
     let (fake, running, store) = setup().await;
     fake.add_cached(hash(1).as_str(), "A", &[("a.mkv", 1)]);
@@ -522,7 +490,7 @@ async fn the_key_reaches_no_log_line_and_no_error_message() {
             assert!(!text.contains("token="), "{text}");
         }
     }
-    let logs = String::from_utf8_lossy(&buffer.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let logs = buffer.text();
     assert!(logs.contains("torbox call"), "the plugin logs its calls:\n{logs}");
     assert!(logs.contains("/v1/api/torrents/requestdl"), "{logs}");
     assert!(!logs.contains(KEY) && !logs.contains(BAD_KEY), "a key reached the logs:\n{logs}");

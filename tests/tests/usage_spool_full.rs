@@ -2,30 +2,14 @@
 //! never silently. Its own test binary because it installs the global log subscriber.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
-use tracing_subscriber::util::SubscriberInitExt;
 
 const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
 const PLAYER_UA: &str = "mpv/0.38";
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
@@ -41,15 +25,7 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_drops_new_events_with_an_error_log_and_a_counter() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish()
-        .try_init()
-        .expect("first subscriber in this test binary");
+    let buffer = chillproxy_tests::logs::capture();
 
     let usage = "[usage]\nmax_events = 5\nbackoff_initial_ms = 10\nbackoff_max_ms = 100\n";
     let stack = Stack::start(StackOptions { extra_toml: usage.into(), ..Default::default() }).await;
@@ -83,7 +59,7 @@ async fn a_full_spool_drops_new_events_with_an_error_log_and_a_counter() {
     assert_eq!(counters.dropped_full.load(Ordering::SeqCst), 3);
     assert_eq!(counters.recorded.load(Ordering::SeqCst), 5);
     assert_eq!(spool.depth(), 5);
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     let dropped: Vec<&str> = logs.lines().filter(|l| l.contains("usage spool is full")).collect();
     assert_eq!(dropped.len(), 3, "{logs}");
     assert!(dropped.iter().all(|l| l.contains("ERROR")), "{dropped:#?}");
