@@ -8,8 +8,14 @@ use chillproxy_store_torbox::fuzz_interpret_reply;
 use libfuzzer_sys::fuzz_target;
 
 const KEY: &str = "tb-secret-key-0123456789";
-const CONTENT_TYPES: &[&str] =
-    &["application/json", "application/json; charset=utf-8", "text/html", "text/plain", "text/plain; charset=utf-8", ""];
+const CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/html",
+    "text/plain",
+    "text/plain; charset=utf-8",
+    "",
+];
 
 fuzz_target!(|data: &[u8]| {
     let (status, content_type, body) = match data {

@@ -273,7 +273,8 @@ proptest! {
         episode in proptest::option::of((0u32..=1000, 0u32..=100_000)),
         hash in "[0-9a-fA-F]{40}",
         file_idx in prop_oneof![Just(-1i64), 0i64..=999_999_999],
-        file_name in proptest::option::of("[A-Za-z0-9 ._-]{1,64}"),
+        // Not starting with a dot: `.` and `..` are refused as file names.
+        file_name in proptest::option::of("[A-Za-z0-9 _-][A-Za-z0-9 ._-]{0,63}"),
     ) {
         let config = URL_SAFE_NO_PAD.encode(json_text.as_bytes());
         let id = match episode {
