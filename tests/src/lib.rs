@@ -4,6 +4,7 @@
 //!
 //! The test files live in `tests/tests/`.
 
+pub mod client;
 pub mod fakes;
 pub mod host;
 pub mod logs;

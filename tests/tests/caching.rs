@@ -2,15 +2,12 @@
 
 use std::time::Duration;
 
+use chillproxy_tests::client::http;
 use chillproxy_tests::fakes::chillstreams::Mode as ChillMode;
 use chillproxy_tests::fakes::torbox::{CHECKCACHED, CREATETORRENT, REQUESTDL};
 use chillproxy_tests::stack::*;
 use futures::future::join_all;
 use serde_json::{json, Value};
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 async fn streams(url: &str, user_agent: &str) -> Vec<Value> {
     let response = http().get(url).header("user-agent", user_agent).send().await.unwrap();

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use chillproxy_tests::client::{http, warning_descriptions as warnings};
 use chillproxy_tests::fakes::chillstreams::DEVICE_LIMIT_MESSAGE;
 use chillproxy_tests::fakes::torbox::{Fault, CREATETORRENT, MYLIST, REQUESTDL};
 use chillproxy_tests::fakes::torznab::Mode as TorznabMode;
@@ -10,10 +11,6 @@ use serde_json::{json, Value};
 
 const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
 const PLAYER_UA: &str = "mpv/0.38";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 async fn get_streams(url: &str) -> Vec<Value> {
     let response = http().get(url).header("user-agent", STREMIO_UA).send().await.unwrap();
@@ -37,14 +34,6 @@ fn with_hash<'a>(streams: &'a [Value], hash: &str) -> &'a Value {
     streams.iter().find(|s| s["url"].as_str().is_some_and(|u| u.contains(hash))).unwrap_or_else(|| {
         panic!("no stream for {hash} in {:#?}", names(streams));
     })
-}
-
-fn warnings(streams: &[Value]) -> Vec<String> {
-    streams
-        .iter()
-        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with("⚠️")))
-        .map(|s| s["description"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 async fn play(url: &str, method: reqwest::Method) -> reqwest::Response {

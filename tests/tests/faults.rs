@@ -12,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use chillproxy_core::Env;
+use chillproxy_tests::client::http;
 use chillproxy_tests::fakes::chillstreams::Mode as ChillMode;
 use chillproxy_tests::fakes::torbox::{Fault, CHECKCACHED, CREATETORRENT};
 use chillproxy_tests::fakes::torznab::{Mode as TorznabMode, Release};
@@ -26,14 +27,6 @@ const SLACK: Duration = Duration::from_secs(1);
 
 const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
 const FILE: &str = "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 /// A stream list and how long it took.
 async fn timed_streams(url: &str) -> (Vec<Value>, Duration) {

@@ -4,13 +4,10 @@ use std::time::{Duration, Instant};
 
 use chillproxy_core::Env;
 use chillproxy_host::{server, AppState, Config, Plugins};
+use chillproxy_tests::client::http;
 use chillproxy_tests::fakes::chillstreams::Mode as ChillMode;
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 async fn get(url: &str, user_agent: &str, client_ip: &str) -> reqwest::Response {
     // 127.0.0.1 is a trusted proxy in the test config, so X-Forwarded-For names the client.

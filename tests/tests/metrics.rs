@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use chillproxy_tests::client::http;
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
 
@@ -13,10 +14,6 @@ const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
 const PLAYER_UA: &str = "mpv/0.38";
 const METRICS_TOKEN: &str = "metrics-token-5f0e1d2c3b4a";
 const STREAM_ROUTE: &str = "/stremio/torz/{config}/stream/{kind}/{id}";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 /// One scrape: `name{sorted labels}` → value.
 #[derive(Debug, Default)]

@@ -11,6 +11,7 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
+use chillproxy_tests::client::warning_descriptions as warnings;
 use chillproxy_tests::fakes::chillstreams::Mode as ChillMode;
 use chillproxy_tests::fakes::torbox::Fault;
 use chillproxy_tests::fakes::torznab::Mode as TorznabMode;
@@ -139,14 +140,6 @@ fn collect_urls(value: &Value, context: &str, out: &mut Vec<(String, String)>) {
         Value::Object(map) => map.values().for_each(|v| collect_urls(v, context, out)),
         _ => {}
     }
-}
-
-fn warnings(streams: &[Value]) -> Vec<String> {
-    streams
-        .iter()
-        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with("⚠️")))
-        .map(|s| s["description"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 /// The forms a secret could take in text: as it is, and base64 at each of the three byte

@@ -8,8 +8,8 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
+use chillproxy_tests::client::{http, wait_until as wait_for};
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
 
@@ -18,18 +18,6 @@ const PLAYER_UA: &str = "mpv/0.38";
 
 /// Short backoff so that a test finishes in seconds.
 const FAST_USAGE: &str = "[usage]\nmax_in_flight = 4\nbackoff_initial_ms = 10\nbackoff_max_ms = 100\n";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// The playback URL of the cached 1080p movie, for a Chillstreams user.
 async fn cached_movie_url(stack: &Stack) -> String {

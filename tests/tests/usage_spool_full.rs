@@ -3,25 +3,13 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
+use chillproxy_tests::client::{http, wait_until as wait_for};
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
 
 const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
 const PLAYER_UA: &str = "mpv/0.38";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_drops_new_events_with_an_error_log_and_a_counter() {
