@@ -96,6 +96,30 @@ impl PluginSettings {
     }
 }
 
+impl PluginSettings {
+    /// `Ok` when `value` of `key` lies in `range`, else the error every plugin uses:
+    /// `[section] key must be between A and B, got V`.
+    pub fn check_range<T: PartialOrd + fmt::Display>(
+        &self,
+        key: &str,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<(), ConfigError> {
+        if range.contains(&value) {
+            return Ok(());
+        }
+        Err(ConfigError::new(format!(
+            "[{}] {key} must be between {} and {}, got {value}",
+            self.section,
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+/// Bounds every plugin applies to its `max_body_bytes`: 1 KiB to 64 MiB.
+pub const MAX_BODY_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+
 /// Renders a plugin's effective config for `chillproxy check-config`. Secrets serialise as
 /// `[redacted]`, so this is safe to print.
 pub fn effective_table<T: Serialize>(config: &T) -> toml::Table {

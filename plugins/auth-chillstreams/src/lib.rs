@@ -112,12 +112,7 @@ impl ChillstreamsConfig {
                 settings.section, config.api_url
             )));
         }
-        if !(100..=60_000).contains(&config.timeout_ms) {
-            return Err(ConfigError::new(format!(
-                "[{}] timeout_ms must be between 100 and 60000, got {}",
-                settings.section, config.timeout_ms
-            )));
-        }
+        settings.check_range("timeout_ms", config.timeout_ms, 100..=60_000)?;
         if config.breaker_failures == 0 || config.max_in_flight == 0 || config.cache_entries == 0 {
             return Err(ConfigError::new(format!(
                 "[{}] breaker_failures, max_in_flight and cache_entries must be at least 1",

@@ -57,8 +57,7 @@ pub struct TorznabConfig {
     pub max_body_bytes: usize,
 }
 
-/// Bounds of `max_body_bytes`: 1 KiB to 64 MiB.
-pub const MAX_BODY_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+pub use chillproxy_core::settings::MAX_BODY_BYTES_RANGE;
 
 fn default_max_body_bytes() -> usize {
     MAX_BODY_BYTES
@@ -76,20 +75,8 @@ impl TorznabConfig {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let config: Self = settings.parse()?;
         let section = &settings.section;
-        if !(100..=60_000).contains(&config.timeout_ms) {
-            return Err(ConfigError::new(format!(
-                "[{section}] timeout_ms must be between 100 and 60000, got {}",
-                config.timeout_ms
-            )));
-        }
-        if !MAX_BODY_BYTES_RANGE.contains(&config.max_body_bytes) {
-            return Err(ConfigError::new(format!(
-                "[{section}] max_body_bytes must be between {} and {}, got {}",
-                MAX_BODY_BYTES_RANGE.start(),
-                MAX_BODY_BYTES_RANGE.end(),
-                config.max_body_bytes
-            )));
-        }
+        settings.check_range("timeout_ms", config.timeout_ms, 100..=60_000)?;
+        settings.check_range("max_body_bytes", config.max_body_bytes, MAX_BODY_BYTES_RANGE)?;
         for indexer in &config.indexers {
             if indexer.name.trim().is_empty() {
                 return Err(ConfigError::new(format!("[{section}] every indexer needs a name")));

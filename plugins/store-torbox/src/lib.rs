@@ -48,8 +48,7 @@ pub struct TorBoxConfig {
     pub max_body_bytes: usize,
 }
 
-/// Bounds of `max_body_bytes`: 1 KiB to 64 MiB.
-pub const MAX_BODY_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+pub use chillproxy_core::settings::MAX_BODY_BYTES_RANGE;
 
 fn default_max_body_bytes() -> usize {
     client::DEFAULT_MAX_BODY_BYTES
@@ -74,21 +73,8 @@ impl TorBoxConfig {
         reqwest::Url::parse(&config.api_url).map_err(|e| {
             ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
         })?;
-        if !(100..=120_000).contains(&config.timeout_ms) {
-            return Err(ConfigError::new(format!(
-                "[{}] timeout_ms must be between 100 and 120000, got {}",
-                settings.section, config.timeout_ms
-            )));
-        }
-        if !MAX_BODY_BYTES_RANGE.contains(&config.max_body_bytes) {
-            return Err(ConfigError::new(format!(
-                "[{}] max_body_bytes must be between {} and {}, got {}",
-                settings.section,
-                MAX_BODY_BYTES_RANGE.start(),
-                MAX_BODY_BYTES_RANGE.end(),
-                config.max_body_bytes
-            )));
-        }
+        settings.check_range("timeout_ms", config.timeout_ms, 100..=120_000)?;
+        settings.check_range("max_body_bytes", config.max_body_bytes, MAX_BODY_BYTES_RANGE)?;
         Ok(config)
     }
 }
