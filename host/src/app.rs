@@ -25,9 +25,9 @@ use crate::media::parse_media;
 use crate::playback::{resolve_link, PlaybackError, PlaybackRequest, PlaybackSegments, PlaybackTarget};
 use crate::plugins::Plugins;
 use crate::streams::{list_streams, StreamRequest};
-use crate::stremio::{encode_segment, warning, StreamList};
+use crate::stremio::{warning, StreamList};
 use crate::usage::UsageSpool;
-use crate::userconfig::{ConfigProblem, UserConfig};
+use crate::userconfig::{truncate, ConfigProblem, UserConfig};
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
@@ -380,16 +380,4 @@ async fn playback_link(
         client: &client,
     };
     resolve_link(state, &request).await
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-#[allow(dead_code)]
-fn configure_url(base: &str, segment: &str) -> String {
-    format!("{base}/stremio/torz/{}/configure", encode_segment(segment))
 }

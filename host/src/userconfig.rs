@@ -128,7 +128,8 @@ fn json_reason(error: &serde_json::Error) -> String {
     truncate(&out, 160).to_string()
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// The first `max` characters of `s` (for echoing user input in messages).
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
