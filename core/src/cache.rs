@@ -1,9 +1,25 @@
 //! An in-process TTL cache with single-flight loading: concurrent misses for one key share one
 //! load, and the loader decides per result how long (if at all) it is kept.
+//!
+//! Two rules keep it safe under clients that hang up (issue 9):
+//! - **A load runs on its own task.** Waiters only hold a handle on it. When every waiter goes
+//!   away (a Stremio client closed its socket), the load still runs to its end under its own
+//!   deadline, releases whatever it holds (in-flight permits, locks) and fills the cache for the
+//!   next request. Nothing is ever held by a future that nobody polls.
+//! - **Storage and eviction are `moka`'s** (LRU with O(1) amortised eviction), bounded
+//!   by entries *and* by estimated bytes: each entry weighs `max(its size, max_bytes /
+//!   max_entries)`, so neither bound can be exceeded. No full scan ever happens on the request
+//!   path.
+//!
+//! moka's own single-flight loaders (`get_with`) run the load on the caller's task and cancel it
+//! with that caller; we want the opposite (every flight in chillproxy is bounded by its own
+//! timeout, and its result is useful to the next viewer), so flights are a small map of spawned
+//! tasks next to the moka store.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -11,14 +27,50 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 
 type Flight<V, E> = Shared<BoxFuture<'static, Result<V, E>>>;
 
-enum Slot<V, E> {
-    Ready { value: V, expires: Instant },
-    Loading { flight: Flight<V, E>, generation: u64 },
+/// Estimated heap size of a cache entry, in bytes (key and value). An estimate, used for the
+/// memory bound; it should err on the large side.
+pub type Weigher<K, V> = fn(&K, &V) -> usize;
+
+/// How big a cache may grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    /// Most entries held.
+    pub max_entries: usize,
+    /// Most estimated bytes held (entries and values, as the weigher counts them).
+    pub max_bytes: usize,
 }
 
-struct Inner<K, V, E> {
-    slots: HashMap<K, Slot<V, E>>,
-    next_generation: u64,
+impl CacheLimits {
+    /// Only an entry bound; the byte bound is what `max_entries` entries of 4 KiB would take.
+    pub fn entries(max_entries: usize) -> Self {
+        Self { max_entries, max_bytes: max_entries.saturating_mul(4096) }
+    }
+}
+
+#[derive(Clone)]
+struct Stored<V> {
+    value: V,
+    expires: Instant,
+    /// Time to live at insertion, read by moka's per-entry expiry.
+    ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl<K, V> moka::Expiry<K, Stored<V>> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &K, value: &Stored<V>, _created_at: Instant) -> Option<Duration> {
+        Some(value.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &K,
+        value: &Stored<V>,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
 }
 
 /// Hit/miss counters, for metrics.
@@ -29,16 +81,34 @@ pub struct CacheStats {
     pub shared: u64,
 }
 
-/// A TTL cache whose loads are shared by concurrent callers. Cheap to clone (one shared map).
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    shared: AtomicU64,
+}
+
+struct Flights<K, V, E> {
+    running: HashMap<K, (u64, Flight<V, E>)>,
+    next_generation: u64,
+}
+
+/// A TTL cache whose loads are shared by concurrent callers. Cheap to clone (one shared store).
 pub struct FlightCache<K, V, E> {
-    inner: Arc<Mutex<Inner<K, V, E>>>,
-    stats: Arc<Mutex<CacheStats>>,
-    capacity: usize,
+    store: moka::sync::Cache<K, Stored<V>>,
+    flights: Arc<Mutex<Flights<K, V, E>>>,
+    stats: Arc<Counters>,
+    limits: CacheLimits,
 }
 
 impl<K, V, E> Clone for FlightCache<K, V, E> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), stats: self.stats.clone(), capacity: self.capacity }
+        Self {
+            store: self.store.clone(),
+            flights: self.flights.clone(),
+            stats: self.stats.clone(),
+            limits: self.limits,
+        }
     }
 }
 
@@ -48,144 +118,170 @@ where
     V: Clone + Send + Sync + 'static,
     E: Clone + Send + Sync + 'static,
 {
-    /// A cache holding at most `capacity` entries; beyond that, expired entries are dropped
-    /// first and then arbitrary ones.
+    /// A cache holding at most `capacity` entries of typical size.
     pub fn new(capacity: usize) -> Self {
+        Self::with_limits(CacheLimits::entries(capacity), |_, _| 0)
+    }
+
+    /// A cache bounded by entries and by the bytes `weigher` estimates. Past either bound, moka
+    /// evicts the entries least likely to be used again.
+    pub fn with_limits(limits: CacheLimits, weigher: Weigher<K, V>) -> Self {
+        let max_entries = limits.max_entries.max(1);
+        let max_bytes = limits.max_bytes.max(max_entries);
+        // Every entry weighs at least max_bytes / max_entries, so at most max_entries fit.
+        let floor = (max_bytes / max_entries).max(1);
+        let store = moka::sync::Cache::builder()
+            .max_capacity(max_bytes as u64)
+            // Plain LRU: a title looked up a minute ago must still hit. TinyLFU's admission
+            // filter would refuse new entries once the cache is full of one-hit titles.
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
+            .weigher(move |key: &K, stored: &Stored<V>| {
+                let size = weigher(key, &stored.value).max(floor);
+                u32::try_from(size).unwrap_or(u32::MAX)
+            })
+            .expire_after(PerEntryTtl)
+            .build();
         Self {
-            inner: Arc::new(Mutex::new(Inner { slots: HashMap::new(), next_generation: 0 })),
-            stats: Arc::new(Mutex::new(CacheStats::default())),
-            capacity: capacity.max(1),
+            store,
+            flights: Arc::new(Mutex::new(Flights { running: HashMap::new(), next_generation: 0 })),
+            stats: Arc::new(Counters::default()),
+            limits: CacheLimits { max_entries, max_bytes },
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<K, V, E>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn flights(&self) -> MutexGuard<'_, Flights<K, V, E>> {
+        self.flights.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn count(&self, f: impl FnOnce(&mut CacheStats)) {
-        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    pub fn limits(&self) -> CacheLimits {
+        self.limits
     }
 
     pub fn stats(&self) -> CacheStats {
-        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+        CacheStats {
+            hits: self.stats.hits.load(Ordering::Relaxed),
+            misses: self.stats.misses.load(Ordering::Relaxed),
+            shared: self.stats.shared.load(Ordering::Relaxed),
+        }
+    }
+
+    fn fresh(&self, key: &K) -> Option<V> {
+        self.store.get(key).filter(|stored| stored.expires > Instant::now()).map(|stored| stored.value)
     }
 
     /// The cached value, if fresh (counted as a hit). A caller that then loads the value itself
     /// counts the miss with [`FlightCache::note_miss`] or through [`FlightCache::get_or_load`].
     pub fn get(&self, key: &K) -> Option<V> {
-        let found = match self.lock().slots.get(key) {
-            Some(Slot::Ready { value, expires }) if *expires > Instant::now() => Some(value.clone()),
-            _ => None,
-        };
+        let found = self.fresh(key);
         if found.is_some() {
-            self.count(|s| s.hits += 1);
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
         }
         found
     }
 
     /// Counts a miss for a caller that fills the cache with [`FlightCache::insert`].
     pub fn note_miss(&self) {
-        self.count(|s| s.misses += 1);
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn insert(&self, key: K, value: V, ttl: Duration) {
-        let mut inner = self.lock();
-        self.make_room(&mut inner);
-        inner.slots.insert(key, Slot::Ready { value, expires: Instant::now() + ttl });
+        self.store.insert(key, Stored { value, expires: Instant::now() + ttl, ttl });
     }
 
     /// Forgets a key (a load in flight still completes for its waiters, but is not stored).
     pub fn remove(&self, key: &K) {
-        self.lock().slots.remove(key);
+        let mut flights = self.flights();
+        flights.running.remove(key);
+        self.store.invalidate(key);
     }
 
+    /// Entries held, after pending evictions are applied. Not for the request path.
     pub fn len(&self) -> usize {
-        self.lock().slots.len()
+        self.store.run_pending_tasks();
+        usize::try_from(self.store.entry_count()).unwrap_or(usize::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Returns the fresh cached value, or joins the load in flight, or starts `load`. The
-    /// result is kept for `ttl(&result)` (`None`: not kept, e.g. for failures).
+    /// Estimated bytes held (as weighed, with each entry at least `max_bytes / max_entries`),
+    /// after pending evictions are applied. Not for the request path.
+    pub fn weighted_size(&self) -> u64 {
+        self.store.run_pending_tasks();
+        self.store.weighted_size()
+    }
+
+    /// Loads in flight right now (each on its own task).
+    pub fn in_flight(&self) -> usize {
+        self.flights().running.len()
+    }
+
+    /// Returns the fresh cached value, or joins the load in flight, or starts `load` on its own
+    /// task. The result is kept for `ttl(&result)` (`None`: not kept, e.g. for failures).
+    ///
+    /// Must be called inside a Tokio runtime. Dropping the returned future never cancels the
+    /// load: it runs to its end (bounded by the loader's own timeouts) and fills the cache.
     pub async fn get_or_load<F, Fut, T>(&self, key: K, ttl: T, load: F) -> Result<V, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         T: FnOnce(&Result<V, E>) -> Option<Duration> + Send + 'static,
     {
+        if let Some(value) = self.fresh(&key) {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(value);
+        }
         let flight = {
-            let mut inner = self.lock();
-            match inner.slots.get(&key) {
-                Some(Slot::Ready { value, expires }) if *expires > Instant::now() => {
-                    let value = value.clone();
-                    drop(inner);
-                    self.count(|s| s.hits += 1);
-                    return Ok(value);
-                }
-                Some(Slot::Loading { flight, .. }) => {
-                    let flight = flight.clone();
-                    drop(inner);
-                    self.count(|s| s.shared += 1);
-                    flight
-                }
-                _ => {
-                    let generation = inner.next_generation;
-                    inner.next_generation += 1;
-                    let cache = self.clone();
-                    let slot_key = key.clone();
-                    let fut = load();
-                    // The flight stores its own result, so it completes even if the caller
-                    // that started it goes away while others still wait.
-                    let flight = async move {
-                        let result = fut.await;
-                        cache.settle(slot_key, generation, &result, ttl(&result));
-                        result
+            let mut flights = self.flights();
+            if let Some((_, flight)) = flights.running.get(&key) {
+                self.stats.shared.fetch_add(1, Ordering::Relaxed);
+                flight.clone()
+            } else if let Some(value) = self.fresh(&key) {
+                // A load settled between the first look and taking the lock.
+                drop(flights);
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(value);
+            } else {
+                let generation = flights.next_generation;
+                flights.next_generation += 1;
+                let cache = self.clone();
+                let slot_key = key.clone();
+                let fut = load();
+                let task = tokio::spawn(async move {
+                    let result = fut.await;
+                    let keep = ttl(&result);
+                    cache.settle(slot_key, generation, &result, keep);
+                    result
+                });
+                let flight = async move {
+                    match task.await {
+                        Ok(result) => result,
+                        // The loader panicked: surface it to the waiters as the panic it was.
+                        Err(e) => std::panic::resume_unwind(e.into_panic()),
                     }
-                    .boxed()
-                    .shared();
-                    self.make_room(&mut inner);
-                    inner.slots.insert(key, Slot::Loading { flight: flight.clone(), generation });
-                    drop(inner);
-                    self.count(|s| s.misses += 1);
-                    flight
                 }
+                .boxed()
+                .shared();
+                flights.running.insert(key, (generation, flight.clone()));
+                drop(flights);
+                self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                flight
             }
         };
         flight.await
     }
 
     fn settle(&self, key: K, generation: u64, result: &Result<V, E>, ttl: Option<Duration>) {
-        let mut inner = self.lock();
-        let ours = matches!(inner.slots.get(&key), Some(Slot::Loading { generation: g, .. }) if *g == generation);
+        let mut flights = self.flights();
+        let ours = matches!(flights.running.get(&key), Some((g, _)) if *g == generation);
         if !ours {
             return;
         }
-        match (result, ttl) {
-            (Ok(value), Some(ttl)) => {
-                inner.slots.insert(key, Slot::Ready { value: value.clone(), expires: Instant::now() + ttl });
-            }
-            _ => {
-                inner.slots.remove(&key);
-            }
+        if let (Ok(value), Some(ttl)) = (result, ttl) {
+            self.insert(key.clone(), value.clone(), ttl);
         }
-    }
-
-    fn make_room(&self, inner: &mut Inner<K, V, E>) {
-        if inner.slots.len() < self.capacity {
-            return;
-        }
-        let now = Instant::now();
-        inner.slots.retain(|_, slot| !matches!(slot, Slot::Ready { expires, .. } if *expires <= now));
-        while inner.slots.len() >= self.capacity {
-            let Some(victim) =
-                inner.slots.iter().find(|(_, s)| matches!(s, Slot::Ready { .. })).map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            inner.slots.remove(&victim);
-        }
+        flights.running.remove(&key);
     }
 }
 
@@ -248,5 +344,74 @@ mod tests {
         assert!(cache.len() <= 3);
         cache.remove(&9);
         assert_eq!(cache.get(&9), None);
+    }
+
+    /// The wedge of issue 9: every waiter hangs up while the load holds a permit. The load must
+    /// still finish, release its permit and fill the cache.
+    #[tokio::test]
+    async fn a_load_whose_waiters_all_left_still_finishes_and_releases_what_it_holds() {
+        let cache: FlightCache<u32, u32, String> = FlightCache::new(100);
+        let permits = Arc::new(tokio::sync::Semaphore::new(2));
+        for key in 0..2 {
+            let permits = permits.clone();
+            let waiter = cache.get_or_load(key, keep_ok, move || async move {
+                let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(key + 10)
+            });
+            // The client hangs up after 10 ms.
+            assert!(tokio::time::timeout(Duration::from_millis(10), waiter).await.is_err());
+        }
+        assert_eq!(permits.available_permits(), 0, "both loads hold a permit");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(permits.available_permits(), 2, "the permits came back with nobody polling");
+        assert_eq!(cache.in_flight(), 0);
+        assert_eq!(cache.get(&0), Some(10), "the abandoned load filled the cache");
+        assert_eq!(cache.get(&1), Some(11));
+    }
+
+    /// A timeout inside the load expires on its own task even when nobody waits on it.
+    #[tokio::test]
+    async fn a_deadline_inside_an_abandoned_load_still_expires() {
+        let cache: FlightCache<u32, u32, String> = FlightCache::new(100);
+        let finished = Arc::new(AtomicUsize::new(0));
+        let done = finished.clone();
+        let waiter = cache.get_or_load(1, keep_ok, move || async move {
+            let r = tokio::time::timeout(Duration::from_millis(50), std::future::pending::<()>()).await;
+            done.fetch_add(1, Ordering::SeqCst);
+            r.map(|_| 0).map_err(|_| "timed out".to_string())
+        });
+        drop(waiter.boxed());
+        // Dropped before it was ever polled: nothing started, nothing is held.
+        assert_eq!(cache.in_flight(), 0);
+        let waiter = cache.get_or_load(1, keep_ok, move || async move {
+            let r = tokio::time::timeout(Duration::from_millis(50), std::future::pending::<()>()).await;
+            r.map(|_| 0).map_err(|_| "timed out".to_string())
+        });
+        let _ = tokio::time::timeout(Duration::from_millis(5), waiter).await;
+        assert_eq!(cache.in_flight(), 1);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(cache.in_flight(), 0, "the flight ended on its own deadline");
+        assert_eq!(finished.load(Ordering::SeqCst), 0, "the first loader was never started");
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_evicts_keeps_recent_entries_and_stays_within_its_byte_bound() {
+        let limits = CacheLimits { max_entries: 1_000, max_bytes: 64 * 1024 };
+        let cache: FlightCache<u64, Vec<u8>, String> =
+            FlightCache::with_limits(limits, |_, v| std::mem::size_of::<u64>() + v.capacity());
+        for k in 0..20_000u64 {
+            cache.insert(k, vec![0u8; 200], Duration::from_secs(600));
+        }
+        assert!(cache.len() <= 1_000, "entries bounded: {}", cache.len());
+        assert!(cache.weighted_size() <= 64 * 1024, "bytes bounded: {}", cache.weighted_size());
+        assert!(cache.len() >= 100, "the cache still holds entries: {}", cache.len());
+        // Recent, used entries stay: read one repeatedly while inserting more.
+        cache.insert(1_000_000, vec![1], Duration::from_secs(600));
+        for k in 20_000..40_000u64 {
+            assert_eq!(cache.get(&1_000_000), Some(vec![1]), "hot entry evicted at {k}");
+            cache.insert(k, vec![0u8; 200], Duration::from_secs(600));
+        }
+        assert!(cache.weighted_size() <= 64 * 1024);
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::cache::{CacheStats, FlightCache};
+use chillproxy_core::cache::{CacheLimits, CacheStats, FlightCache};
 use chillproxy_core::{CachedItem, Candidate, InfoHash, MediaQuery, StoreError, StoreFile, UserIndexer};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,11 @@ pub struct CacheConfig {
     /// Most entries per cache.
     #[serde(default = "default_max_entries")]
     pub max_entries: usize,
+    /// Most memory per cache, in MiB of estimated entry size (keys, file lists, titles, links).
+    /// Each of the host's caches (availability, sources, links) is bounded by both this and
+    /// `max_entries`; past either, the least recently used entries go.
+    #[serde(default = "default_max_memory_mb")]
+    pub max_memory_mb: usize,
     /// How long "the store has this hash cached" is believed.
     #[serde(default = "default_cached_ttl_s")]
     pub cached_ttl_s: u64,
@@ -34,6 +39,9 @@ pub struct CacheConfig {
 
 fn default_max_entries() -> usize {
     100_000
+}
+fn default_max_memory_mb() -> usize {
+    64
 }
 fn default_cached_ttl_s() -> u64 {
     24 * 3600
@@ -52,6 +60,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             max_entries: default_max_entries(),
+            max_memory_mb: default_max_memory_mb(),
             cached_ttl_s: default_cached_ttl_s(),
             uncached_ttl_s: default_uncached_ttl_s(),
             sources_ttl_s: default_sources_ttl_s(),
@@ -86,6 +95,30 @@ impl SourceKey {
     }
 }
 
+/// Fixed cost of one cache entry (moka's node, key and bookkeeping), on top of what it holds.
+const ENTRY_OVERHEAD: usize = 128;
+
+fn weigh_availability(_: &(&'static str, InfoHash), files: &Availability) -> usize {
+    let files = files.as_deref().unwrap_or_default();
+    ENTRY_OVERHEAD
+        + 40
+        + files.iter().map(|f| std::mem::size_of::<StoreFile>() + f.name.len() + f.path.len()).sum::<usize>()
+}
+
+fn weigh_sources(key: &SourceKey, candidates: &Arc<Vec<Candidate>>) -> usize {
+    ENTRY_OVERHEAD
+        + key.user_indexers.len()
+        + candidates
+            .iter()
+            .map(|c| std::mem::size_of::<Candidate>() + 40 + c.title.len() + c.indexer.len())
+            .sum::<usize>()
+}
+
+#[allow(clippy::ptr_arg)] // the weigher's signature is fn(&K, &V), and V is String
+fn weigh_link(key: &LinkKey, link: &String) -> usize {
+    ENTRY_OVERHEAD + 40 + key.credential.len() + key.file_name.as_ref().map_or(0, String::len) + link.len()
+}
+
 /// One playback resolution: same store, credential, hash and file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LinkKey {
@@ -112,12 +145,16 @@ pub struct Caches {
 
 impl Caches {
     pub fn new(config: CacheConfig) -> Self {
-        let n = config.max_entries;
+        let limits = CacheLimits {
+            max_entries: config.max_entries,
+            max_bytes: config.max_memory_mb.saturating_mul(1024 * 1024),
+        };
         Self {
-            availability: FlightCache::new(n),
-            checks: FlightCache::new(n),
-            sources: FlightCache::new(n),
-            links: FlightCache::new(n),
+            availability: FlightCache::with_limits(limits, weigh_availability),
+            // Holds flights only; results are never kept.
+            checks: FlightCache::new(config.max_entries),
+            sources: FlightCache::with_limits(limits, weigh_sources),
+            links: FlightCache::with_limits(limits, weigh_link),
             config,
         }
     }

@@ -317,17 +317,13 @@ async fn check_store(
         }
         other => other?,
     };
-    for hash in misses {
-        let files = items.iter().find(|item| item.hash == hash).map(|item| item.files.clone());
-        let ttl = if files.is_some() { caches.cached_ttl() } else { caches.uncached_ttl() };
-        caches.availability.insert((store.name(), hash), files, ttl);
-    }
     found.extend(items.iter().cloned());
     Ok(found)
 }
 
 /// One upstream cache check, shared by concurrent requests asking the same store the same
-/// question with the same credential.
+/// question with the same credential. The flight itself records every answer in the
+/// availability cache, so a check whose clients all hung up still serves the next request.
 async fn shared_check(
     state: &AppState,
     store: &Arc<dyn StoreProvider>,
@@ -338,10 +334,24 @@ async fn shared_check(
     let key =
         (store.name(), credential.key.fingerprint(), chillproxy_core::secret::fingerprint(joined.join(",").as_bytes()));
     let (store, credential, hashes) = (store.clone(), credential.clone(), hashes.to_vec());
-    state
-        .caches()
+    let caches = state.caches();
+    let (availability, cached_ttl, uncached_ttl) =
+        (caches.availability.clone(), caches.cached_ttl(), caches.uncached_ttl());
+    caches
         .checks
-        .get_or_load(key, |_| None, move || async move { store.check_cached(&credential, &hashes).await.map(Arc::new) })
+        .get_or_load(
+            key,
+            |_| None,
+            move || async move {
+                let items = store.check_cached(&credential, &hashes).await?;
+                for hash in hashes {
+                    let files = items.iter().find(|item| item.hash == hash).map(|item| item.files.clone());
+                    let ttl = if files.is_some() { cached_ttl } else { uncached_ttl };
+                    availability.insert((store.name(), hash), files, ttl);
+                }
+                Ok(Arc::new(items))
+            },
+        )
         .await
 }
 

@@ -49,6 +49,9 @@ pub struct StackOptions {
     pub chillstreams_settings: String,
     /// Extra lines for the `[server]` table (e.g. `metrics_token = "..."`).
     pub server_settings: String,
+    /// Extra lines for other tables the stack writes, by header: `("[store.torbox]",
+    /// "max_in_flight = 2")`.
+    pub table_settings: Vec<(&'static str, String)>,
 }
 
 impl Default for StackOptions {
@@ -61,6 +64,7 @@ impl Default for StackOptions {
             listen: None,
             chillstreams_settings: String::new(),
             server_settings: String::new(),
+            table_settings: Vec::new(),
         }
     }
 }
@@ -90,9 +94,13 @@ impl Stack {
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
-        let plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
+        let mut plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
             .replace(SERVER_TABLE, &server_table(&options.server_settings));
+        for (header, lines) in &options.table_settings {
+            assert!(plugins_toml.contains(&format!("{header}\n")), "the stack writes no {header} table");
+            plugins_toml = plugins_toml.replacen(&format!("{header}\n"), &format!("{header}\n{}\n", lines.trim()), 1);
+        }
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
             Some(listen) => Host::start_on(listen, &plugins_toml, env).await,

@@ -11,6 +11,9 @@
 //! Scenarios: `warm` (the same title again and again), `cold` (a new title on every request),
 //! `play` (playback of files TorBox has cached: 302s, not followed) and `fixed`
 //! (`GET /_bench/fixed/{bytes}`, as large as the warm stream list: the machine's ceiling).
+//! Two more for issue 9: `hangup` (clients hang up on new titles while TorBox is slow, then
+//! normal clients measure latency and errors) and `soak` (a long cold run over more titles than
+//! the caches hold, reported per quarter of the run).
 
 mod http;
 
@@ -54,7 +57,8 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
 
   --concurrency LIST     client counts, comma-separated            (default 64,256)
   --duration SECS        length of each run                        (default 10)
-  --scenarios LIST       warm,cold,play,fixed (any subset, in order) (default all four)
+  --scenarios LIST       warm,cold,play,fixed,hangup,soak (any subset, in order)
+                         (default warm,cold,play,fixed)
   --max-requests N       stop a run after N requests               (default 1000000)
   --timeout SECS         per-request timeout (counted as an error) (default 10)
   --chillstreams-ms MS   Chillstreams get-key latency              (default 100)
@@ -64,6 +68,9 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
                          client counts and duration at the fakes' latency, at least 2000)
   --releases N           releases per movie (even ones cached)     (default 2)
   --play-files N         distinct cached files the play scenario cycles through (default 100)
+  --hangup-after MS      hangup: clients hang up after this long   (default: Torznab latency
+                         + 150, so they leave while TorBox's cache check is in flight)
+  --hangup-torbox-ms MS  hangup: TorBox latency while clients hang up (default 500)
   --threads N            load generator worker threads             (default: CPU count)
   --set KEY=VALUE        override the generated plugins.toml, e.g. --set source.torznab.max_in_flight=128
                          (repeatable; VALUE is TOML, else taken as a string)
@@ -79,6 +86,8 @@ enum Scenario {
     Cold,
     Play,
     Fixed,
+    Hangup,
+    Soak,
 }
 
 impl Scenario {
@@ -88,6 +97,8 @@ impl Scenario {
             "cold" => Some(Self::Cold),
             "play" => Some(Self::Play),
             "fixed" => Some(Self::Fixed),
+            "hangup" => Some(Self::Hangup),
+            "soak" => Some(Self::Soak),
             _ => None,
         }
     }
@@ -98,7 +109,14 @@ impl Scenario {
             Self::Cold => "stream list, cold (new title each request)",
             Self::Play => "playback of cached files (302)",
             Self::Fixed => "`/_bench/fixed` (ceiling)",
+            Self::Hangup => "stream list, new titles, after clients hung up",
+            Self::Soak => "stream list, cold soak (new title each request)",
         }
+    }
+
+    /// Whether a run takes fresh titles from the cold list.
+    fn uses_fresh_titles(self) -> bool {
+        matches!(self, Self::Cold | Self::Hangup | Self::Soak)
     }
 
     fn expected_status(self) -> u16 {
@@ -123,6 +141,9 @@ struct Args {
     titles: Option<usize>,
     releases: usize,
     play_files: usize,
+    /// `None`: the Torznab latency + 150 ms.
+    hangup_after: Option<Duration>,
+    hangup_torbox_ms: u64,
     threads: usize,
     host_bin: Option<PathBuf>,
     no_build: bool,
@@ -137,7 +158,18 @@ impl Args {
         self.titles.unwrap_or_else(|| {
             let floor_ms = (self.torznab_ms + self.torbox_ms).max(100) as f64;
             let clients: usize = self.concurrency.iter().sum();
-            let most = clients as f64 * self.duration.as_secs_f64() * 1000.0 / floor_ms * 1.2;
+            // A hang-up run takes titles twice (the hung-up clients, then the normal ones).
+            let runs: usize = self
+                .scenarios
+                .iter()
+                .map(|s| match s {
+                    Scenario::Hangup => 2,
+                    s if s.uses_fresh_titles() => 1,
+                    _ => 0,
+                })
+                .sum::<usize>()
+                .max(1);
+            let most = (clients * runs) as f64 * self.duration.as_secs_f64() * 1000.0 / floor_ms * 1.2;
             (most.ceil() as usize).max(2000)
         })
     }
@@ -160,6 +192,8 @@ fn parse_args() -> Result<Args, String> {
         titles: None,
         releases: 2,
         play_files: 100,
+        hangup_after: None,
+        hangup_torbox_ms: 500,
         threads: cpu_count(),
         host_bin: None,
         no_build: false,
@@ -220,6 +254,8 @@ fn parse_args() -> Result<Args, String> {
             "--titles" => args.titles = Some(number(&value)?.max(1) as usize),
             "--releases" => args.releases = number(&value)?.clamp(1, 50) as usize,
             "--play-files" => args.play_files = number(&value)?.max(1) as usize,
+            "--hangup-after" => args.hangup_after = Some(Duration::from_millis(number(&value)?.max(1))),
+            "--hangup-torbox-ms" => args.hangup_torbox_ms = number(&value)?,
             "--threads" => args.threads = number(&value)?.max(1) as usize,
             "--host-bin" => args.host_bin = Some(PathBuf::from(value)),
             "--set" => {
@@ -399,9 +435,7 @@ async fn start_fakes(args: &Args, titles: usize) -> Fakes {
     if args.chillstreams_ms > 0 {
         chillstreams.set_mode(ChillstreamsMode::Slow(Duration::from_millis(args.chillstreams_ms)));
     }
-    if args.torbox_ms > 0 {
-        torbox.set_fault(Fault::Hang(Duration::from_millis(args.torbox_ms)));
-    }
+    torbox.set_fault(torbox_latency(args.torbox_ms));
     if args.torznab_ms > 0 {
         for shard in &torznab {
             shard.set_mode(TorznabMode::Slow(Duration::from_millis(args.torznab_ms)));
@@ -655,6 +689,7 @@ struct RunSpec {
     expect: u16,
     /// A 200 stream list holding a ⚠️ stream is an error too.
     check_warnings: bool,
+    started: Instant,
     deadline: Instant,
     max_requests: u64,
     issued: AtomicU64,
@@ -664,6 +699,8 @@ struct RunSpec {
 #[derive(Debug, Default)]
 struct Tally {
     latencies_us: Vec<u64>,
+    /// When each response in `latencies_us` completed, in ms since the run started.
+    finished_ms: Vec<u32>,
     wrong_status: BTreeMap<u16, u64>,
     warnings: u64,
     transport: u64,
@@ -675,6 +712,7 @@ struct Tally {
 impl Tally {
     fn merge(&mut self, other: Tally) {
         self.latencies_us.extend(other.latencies_us);
+        self.finished_ms.extend(other.finished_ms);
         for (status, n) in other.wrong_status {
             *self.wrong_status.entry(status).or_default() += n;
         }
@@ -723,6 +761,7 @@ async fn client(spec: Arc<RunSpec>) -> Tally {
         match attempt {
             Ok(Ok(response)) => {
                 tally.latencies_us.push(elapsed.as_micros() as u64);
+                tally.finished_ms.push(spec.started.elapsed().as_millis() as u32);
                 if response.status != spec.expect {
                     *tally.wrong_status.entry(response.status).or_default() += 1;
                 } else if spec.check_warnings && contains(&response.body, WARNING_SIGN) {
@@ -836,6 +875,8 @@ struct Row {
     upstream: Counts,
     /// (peak, end) RSS in KiB.
     memory: Option<(u64, u64)>,
+    /// What happened before the measured run (the hang-ups).
+    note: Option<String>,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -844,6 +885,72 @@ fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// req/s and p50/p99 of the first and the last quarter of a run (by completion time).
+fn quarters(tally: &Tally, elapsed: Duration) -> String {
+    let total_ms = elapsed.as_millis().max(4) as u32;
+    let quarter = |from: u32, to: u32| {
+        let mut sorted: Vec<u64> = tally
+            .latencies_us
+            .iter()
+            .zip(&tally.finished_ms)
+            .filter(|(_, at)| (from..to).contains(*at))
+            .map(|(us, _)| *us)
+            .collect();
+        sorted.sort_unstable();
+        let rate = sorted.len() as f64 / (f64::from(to - from) / 1000.0);
+        format!("{rate:.0} req/s, p50 {} ms, p99 {} ms", ms(percentile(&sorted, 50.0)), ms(percentile(&sorted, 99.0)))
+    };
+    let q = total_ms / 4;
+    format!("first quarter: {}; last quarter: {}", quarter(0, q), quarter(total_ms - q, total_ms + 1))
+}
+
+/// The hang-up phase of the `hangup` scenario: TorBox turns slow, `clients` clients ask for new
+/// titles and close their connections after `--hangup-after`, for `--duration`; then TorBox gets
+/// its normal latency back. What happened, for the report.
+fn hang_up(
+    args: &Args,
+    fakes: &Fakes,
+    rt: &Runtime,
+    host: &HostProcess,
+    cold: &Arc<Vec<String>>,
+    cursor: &Arc<AtomicUsize>,
+    clients: usize,
+) -> String {
+    let after = args.hangup_after.unwrap_or(Duration::from_millis(args.torznab_ms + 150));
+    fakes.torbox.set_fault(Fault::Hang(Duration::from_millis(args.hangup_torbox_ms)));
+    let spec = RunSpec {
+        addr: host.addr,
+        host: host.host_header(),
+        target: Target { paths: cold.clone(), cursor: cursor.clone(), wrap: false },
+        expect: 200,
+        check_warnings: true,
+        started: Instant::now(),
+        deadline: Instant::now() + args.duration,
+        max_requests: args.max_requests,
+        issued: AtomicU64::new(0),
+        timeout: after,
+    };
+    let (tally, elapsed) = drive(rt, spec, clients);
+    fakes.torbox.set_fault(torbox_latency(args.torbox_ms));
+    format!(
+        "before it, {} clients hung up {} times in {:.1} s (after {} ms each, TorBox answering in {} ms; {}          requests completed before their client left)",
+        clients,
+        tally.timeouts,
+        elapsed.as_secs_f64(),
+        after.as_millis(),
+        args.hangup_torbox_ms,
+        tally.latencies_us.len()
+    )
+}
+
+fn torbox_latency(ms: u64) -> Fault {
+    if ms > 0 {
+        Fault::Hang(Duration::from_millis(ms))
+    } else {
+        Fault::None
+    }
 }
 
 fn ms(us: Option<u64>) -> String {
@@ -1050,6 +1157,12 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
                 row.tally.timeouts
             );
         }
+        if let Some(note) = &row.note {
+            let _ = write!(line, "; {note}");
+        }
+        if row.scenario == Scenario::Soak {
+            let _ = write!(line, "; {}", quarters(&row.tally, row.elapsed));
+        }
         if row.tally.exhausted {
             let _ = write!(line, "; **ran out of fresh titles** (raise --titles)");
         }
@@ -1174,7 +1287,7 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
             let host = launcher.start(&fakes, &rt)?;
             let (paths, cursor, wrap) = match scenario {
                 Scenario::Warm => (warm.clone(), Arc::new(AtomicUsize::new(0)), true),
-                Scenario::Cold => (cold.clone(), cold_cursor.clone(), false),
+                Scenario::Cold | Scenario::Hangup | Scenario::Soak => (cold.clone(), cold_cursor.clone(), false),
                 Scenario::Play => (play.clone(), Arc::new(AtomicUsize::new(0)), true),
                 Scenario::Fixed => (fixed.clone(), Arc::new(AtomicUsize::new(0)), true),
             };
@@ -1192,15 +1305,20 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
                         ));
                     }
                 }
-                Scenario::Cold | Scenario::Play => {}
+                Scenario::Cold | Scenario::Play | Scenario::Soak | Scenario::Hangup => {}
             }
+            let note = match scenario {
+                Scenario::Hangup => Some(hang_up(args, &fakes, &rt, &host, &cold, &cold_cursor, clients)),
+                _ => None,
+            };
             let before = fakes.counts();
             let spec = RunSpec {
                 addr: host.addr,
                 host: host.host_header(),
                 target: Target { paths, cursor, wrap },
                 expect: scenario.expected_status(),
-                check_warnings: matches!(scenario, Scenario::Warm | Scenario::Cold),
+                check_warnings: !matches!(scenario, Scenario::Play | Scenario::Fixed),
+                started: Instant::now(),
                 deadline: Instant::now() + args.duration,
                 max_requests: args.max_requests,
                 issued: AtomicU64::new(0),
@@ -1216,7 +1334,7 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
                 elapsed.as_secs_f64(),
                 tally.errors()
             );
-            rows.push(Row { scenario, clients, tally, elapsed, upstream, memory });
+            rows.push(Row { scenario, clients, tally, elapsed, upstream, memory, note });
         }
     }
     let context = Context { body_bytes, shards: fakes.torznab.len(), log: &log, started, load_before };
