@@ -935,7 +935,7 @@ fn hang_up(
     let (tally, elapsed) = drive(rt, spec, clients);
     fakes.torbox.set_fault(torbox_latency(args.torbox_ms));
     format!(
-        "before it, {} clients hung up {} times in {:.1} s (after {} ms each, TorBox answering in {} ms; {}          requests completed before their client left)",
+        "before it, {} clients hung up {} times in {:.1} s (after {} ms each, TorBox answering in {} ms; {} requests completed before their client left)",
         clients,
         tally.timeouts,
         elapsed.as_secs_f64(),
