@@ -2,6 +2,7 @@
 //! auth chain tries them in the operator's order.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -47,6 +48,17 @@ impl Credential {
     }
 }
 
+/// Why a provider said no, so the host can word it without knowing who answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenyReason {
+    /// Too many devices on the account. The counts are the provider's, when it gave them.
+    DeviceLimit { devices: Option<u32> },
+    /// The account is not active (no subscription, suspended).
+    Inactive,
+    /// Anything else (a malformed id, a rule the provider applies).
+    Other,
+}
+
 /// A provider's answer for one store entry.
 #[derive(Debug)]
 pub enum AuthOutcome {
@@ -55,6 +67,7 @@ pub enum AuthOutcome {
     Granted(Credential),
     /// A definitive "no", such as a device limit. The message is shown to the user.
     Denied {
+        reason: DenyReason,
         message: String,
     },
     /// The provider could not decide (timeout, 5xx, unreadable reply). The message is shown to
@@ -99,10 +112,42 @@ pub struct UsageError {
     pub message: String,
 }
 
+/// How the host presents a provider to users, so it never names one itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthPresentation {
+    /// The provider as users know it (`Chillstreams`), used in "… is unavailable" and "your …
+    /// account".
+    pub display_name: &'static str,
+    /// Who vouches for a working credential, for the configure page's check
+    /// ("The Chillstreams credential", "Your API token").
+    pub credential_label: &'static str,
+    /// A store-entry field of the user config this provider reads, which the configure page
+    /// offers, if the provider has one of its own.
+    pub entry_field: Option<EntryField>,
+}
+
+/// A field of a store entry that an auth provider reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryField {
+    /// The JSON key in the store entry (`auth`).
+    pub key: &'static str,
+    /// The form label (`Chillstreams user id`).
+    pub label: &'static str,
+    /// One sentence for the form's hint.
+    pub hint: &'static str,
+    /// What the check says when this field was set but another provider granted the credential.
+    pub unused_note: &'static str,
+}
+
 #[async_trait]
 pub trait AuthProvider: Send + Sync {
     /// The registry name (`chillstreams`, `token`).
     fn name(&self) -> &'static str;
+
+    /// How users see this provider. By default, its registry name and nothing to configure.
+    fn presentation(&self) -> AuthPresentation {
+        AuthPresentation { display_name: self.name(), credential_label: "The credential", entry_field: None }
+    }
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome;
 
@@ -120,13 +165,14 @@ pub trait AuthProvider: Send + Sync {
     }
 }
 
-/// Why the chain found no credential, most specific first.
+/// Why the chain found no credential, most specific first. `display` is the answering
+/// provider's [`AuthPresentation::display_name`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthChainError {
     #[error("{message}")]
-    Denied { provider: &'static str, message: String },
+    Denied { provider: &'static str, display: &'static str, reason: DenyReason, message: String },
     #[error("{message}")]
-    Failed { provider: &'static str, message: String },
+    Failed { provider: &'static str, display: &'static str, message: String },
     #[error("no usable credentials for store `{store}`: add your own API token (t) to the store entry")]
     NoCredentials { store: String },
 }
@@ -166,6 +212,38 @@ impl AuthChain {
         self.providers.iter().map(|p| p.name()).collect()
     }
 
+    /// The presentation of every provider in the chain, in order.
+    pub fn presentations(&self) -> Vec<(&'static str, AuthPresentation)> {
+        self.providers.iter().map(|p| (p.name(), p.presentation())).collect()
+    }
+
+    /// Runs `op` with `credential`; when the store rejects it (`is_rejected`) and its provider
+    /// says asking again may give another one (a revoked pool key), resolves once more and runs
+    /// `op` again. Returns the last result and the credential it used. If the second resolve
+    /// fails, the store's rejection stands: it says more than "no credential".
+    pub async fn retry_if_rejected<T, E, F, Fut>(
+        &self,
+        request: &AuthRequest<'_>,
+        credential: Credential,
+        is_rejected: impl Fn(&E) -> bool,
+        op: F,
+    ) -> (Result<T, E>, Credential)
+    where
+        F: Fn(Credential) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let result = op(credential.clone()).await;
+        match &result {
+            Err(error) if is_rejected(error) && self.invalidate(request, &credential).await => {
+                match self.resolve(request).await {
+                    Ok(again) => (op(again.clone()).await, again),
+                    Err(_) => (result, credential),
+                }
+            }
+            _ => (result, credential),
+        }
+    }
+
     /// Tries each provider in order. The first grant wins; denials and failures fall through to
     /// the next provider, and when nothing grants, the most specific reason is returned: a
     /// denial before a failure before "no credentials". Each answer is counted in
@@ -175,6 +253,7 @@ impl AuthChain {
         let mut failed = None;
         for provider in &self.providers {
             let name = provider.name();
+            let display = provider.presentation().display_name;
             match provider.authorize(request).await {
                 AuthOutcome::NotApplicable => {
                     crate::metrics::record_auth_outcome(name, "not_applicable");
@@ -185,15 +264,15 @@ impl AuthChain {
                     tracing::debug!(provider = name, store = %request.entry.c, "credential granted");
                     return Ok(credential);
                 }
-                AuthOutcome::Denied { message } => {
+                AuthOutcome::Denied { reason, message } => {
                     crate::metrics::record_auth_outcome(name, "denied");
                     tracing::info!(provider = name, store = %request.entry.c, reason = %message, "auth denied; trying next provider");
-                    denied.get_or_insert(AuthChainError::Denied { provider: name, message });
+                    denied.get_or_insert(AuthChainError::Denied { provider: name, display, reason, message });
                 }
                 AuthOutcome::Failed { message } => {
                     crate::metrics::record_auth_outcome(name, "failed");
                     tracing::warn!(provider = name, store = %request.entry.c, reason = %message, "auth provider failed; trying next provider");
-                    failed.get_or_insert(AuthChainError::Failed { provider: name, message });
+                    failed.get_or_insert(AuthChainError::Failed { provider: name, display, message });
                 }
             }
         }
@@ -233,7 +312,7 @@ mod tests {
         AuthOutcome::Granted(Credential::new(Secret::new("k"), "b"))
     }
     fn denied() -> AuthOutcome {
-        AuthOutcome::Denied { message: "no".into() }
+        AuthOutcome::Denied { reason: DenyReason::Other, message: "no".into() }
     }
     fn failed() -> AuthOutcome {
         AuthOutcome::Failed { message: "down".into() }
@@ -252,9 +331,12 @@ mod tests {
     #[tokio::test]
     async fn denial_beats_failure_beats_nothing() {
         let e = run(&chain(&[("a", failed), ("b", denied)])).await.unwrap_err();
-        assert_eq!(e, AuthChainError::Denied { provider: "b", message: "no".into() });
+        assert_eq!(
+            e,
+            AuthChainError::Denied { provider: "b", display: "b", reason: DenyReason::Other, message: "no".into() }
+        );
         let e = run(&chain(&[("a", failed), ("b", skip)])).await.unwrap_err();
-        assert_eq!(e, AuthChainError::Failed { provider: "a", message: "down".into() });
+        assert_eq!(e, AuthChainError::Failed { provider: "a", display: "a", message: "down".into() });
         let e = run(&chain(&[("a", skip)])).await.unwrap_err();
         assert!(e.to_string().contains("no usable credentials"), "{e}");
         let e = run(&chain(&[])).await.unwrap_err();

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod registry;
 pub mod secret;
 pub mod settings;
+pub mod shared;
 pub mod source;
 pub mod store;
 pub mod user;
@@ -19,14 +20,17 @@ pub use async_trait::async_trait;
 pub use inventory;
 
 pub use auth::{
-    AuthChain, AuthChainError, AuthOutcome, AuthProvider, AuthPurpose, AuthRequest, Credential, UsageError, UsageEvent,
-    UsageRecord, UsageTag,
+    AuthChain, AuthChainError, AuthOutcome, AuthPresentation, AuthProvider, AuthPurpose, AuthRequest, Credential,
+    DenyReason, EntryField, UsageError, UsageEvent, UsageRecord, UsageTag,
 };
 pub use device::DeviceId;
 pub use hash::InfoHash;
-pub use registry::{AuthPlugin, SourcePlugin, StorePlugin};
+pub use registry::{check_config, AuthPlugin, EnvVar, PluginConfig, PluginContext, SourcePlugin, StorePlugin};
 pub use secret::Secret;
 pub use settings::{ConfigError, Env, PluginSettings};
+pub use shared::SharedState;
 pub use source::{Candidate, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
-pub use store::{Account, CachedItem, Magnet, MagnetStatus, StoreError, StoreFile, StoreProvider};
+pub use store::{
+    Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreFile, StoreProvider,
+};
 pub use user::{StoreEntry, UserIndexer};

@@ -3,6 +3,11 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
+
+use crate::settings::effective_table;
+use crate::shared::SharedState;
+use crate::store::StoreCapabilities;
 use crate::{AuthProvider, ConfigError, PluginSettings, SourceProvider, StoreProvider};
 
 /// Checks a plugin's settings and returns its effective config with secrets redacted (what
@@ -10,14 +15,56 @@ use crate::{AuthProvider, ConfigError, PluginSettings, SourceProvider, StoreProv
 /// because a disabled plugin needs no secret.
 pub type CheckFn = fn(&PluginSettings) -> Result<toml::Table, ConfigError>;
 
+/// What a plugin's `build` receives: its settings and the services every plugin shares.
+#[derive(Debug, Clone)]
+pub struct PluginContext<'a> {
+    pub settings: &'a PluginSettings,
+    /// The shared-state tier (in-process, or cluster-wide): per-key budgets, shared caches.
+    pub shared: SharedState,
+}
+
+impl<'a> PluginContext<'a> {
+    /// A context with a fresh in-process shared tier (a single node, or a test).
+    pub fn new(settings: &'a PluginSettings) -> Self {
+        Self { settings, shared: SharedState::default() }
+    }
+
+    pub fn with_shared(settings: &'a PluginSettings, shared: SharedState) -> Self {
+        Self { settings, shared }
+    }
+}
+
+/// Builds the plugin's provider from its context.
+pub type BuildFn<T> = fn(&PluginContext<'_>) -> Result<Arc<T>, ConfigError>;
+
+/// A plugin's config type: parsed and validated from its settings. The descriptor's `check` is
+/// then [`check_config::<TheConfig>`](check_config), written once for every plugin.
+pub trait PluginConfig: Serialize + Sized {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError>;
+}
+
+/// The generic [`CheckFn`]: parse and validate, then render the effective config.
+pub fn check_config<C: PluginConfig>(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
+    C::from_settings(settings).map(|config| effective_table(&config))
+}
+
+/// An environment variable a plugin reads, for `chillproxy --help`.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
 pub struct AuthPlugin {
     pub name: &'static str,
     pub summary: &'static str,
     /// An environment flag that turns the plugin on or off, beating the file.
     pub enable_env: Option<&'static str>,
     pub enabled_by_default: bool,
+    /// Environment variables it reads (besides `enable_env`).
+    pub env: &'static [EnvVar],
     pub check: CheckFn,
-    pub build: fn(&PluginSettings) -> Result<Arc<dyn AuthProvider>, ConfigError>,
+    pub build: BuildFn<dyn AuthProvider>,
 }
 
 pub struct StorePlugin {
@@ -26,15 +73,22 @@ pub struct StorePlugin {
     pub code: &'static str,
     pub display_name: &'static str,
     pub summary: &'static str,
+    pub capabilities: StoreCapabilities,
+    /// One sentence for the configure page: where users find their API token.
+    pub token_help: &'static str,
+    pub env: &'static [EnvVar],
     pub check: CheckFn,
-    pub build: fn(&PluginSettings) -> Result<Arc<dyn StoreProvider>, ConfigError>,
+    pub build: BuildFn<dyn StoreProvider>,
 }
 
 pub struct SourcePlugin {
     pub name: &'static str,
     pub summary: &'static str,
+    /// What it searches, as users read it in the manifest (`Torznab indexers`).
+    pub searches: &'static str,
+    pub env: &'static [EnvVar],
     pub check: CheckFn,
-    pub build: fn(&PluginSettings) -> Result<Arc<dyn SourceProvider>, ConfigError>,
+    pub build: BuildFn<dyn SourceProvider>,
 }
 
 inventory::collect!(AuthPlugin);
@@ -55,6 +109,8 @@ pub trait Descriptor: inventory::Collect {
     fn enabled_by_default(&self) -> bool {
         true
     }
+    /// Environment variables it reads.
+    fn env(&self) -> &'static [EnvVar];
 }
 
 macro_rules! descriptor {
@@ -69,6 +125,9 @@ macro_rules! descriptor {
             }
             fn check(&self) -> CheckFn {
                 self.check
+            }
+            fn env(&self) -> &'static [EnvVar] {
+                self.env
             }
             $($extra)*
         }

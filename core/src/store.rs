@@ -87,6 +87,32 @@ pub enum StoreError {
     Upstream { store: &'static str, message: String },
 }
 
+/// How a store can tell whether it has a torrent ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheKnowledge {
+    /// The store answers a cache check exactly (TorBox `checkcached`).
+    Exact,
+    /// The store has no cache check any more; only what resolved before (by anyone) and the
+    /// user's own library say "cached".
+    HistoryOnly,
+    /// Nothing tells: every stream is listed as uncached.
+    None,
+}
+
+/// What a store plugin can do, read by the host (manifest, configure page, messages) instead of
+/// its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreCapabilities {
+    pub cache: CacheKnowledge,
+    /// Registered so configs naming it get a clear answer, but not written yet.
+    pub stub: bool,
+}
+
+impl StoreCapabilities {
+    pub const EXACT: Self = Self { cache: CacheKnowledge::Exact, stub: false };
+    pub const STUB: Self = Self { cache: CacheKnowledge::None, stub: true };
+}
+
 #[async_trait]
 pub trait StoreProvider: Send + Sync {
     /// The registry name (`torbox`).
@@ -95,6 +121,10 @@ pub trait StoreProvider: Send + Sync {
     fn code(&self) -> &'static str;
     /// The name shown to users (`TorBox`).
     fn display_name(&self) -> &'static str;
+    /// What the store can do.
+    fn capabilities(&self) -> StoreCapabilities {
+        StoreCapabilities::EXACT
+    }
 
     /// Which of `hashes` the store has cached, with their files. Hashes not returned are not
     /// cached.
@@ -154,6 +184,9 @@ impl StoreProvider for NotImplementedStore {
     }
     fn display_name(&self) -> &'static str {
         self.display_name
+    }
+    fn capabilities(&self) -> StoreCapabilities {
+        StoreCapabilities::STUB
     }
     async fn check_cached(&self, _: &Credential, _: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
         self.err("check_cached")

@@ -6,7 +6,7 @@
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use chillproxy_host::userconfig::{UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
+use chillproxy_stremio::{UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
 use libfuzzer_sys::fuzz_target;
 
 const CODES: &[&str] = &["tb", "rd", "ad"];

@@ -1,14 +1,15 @@
 //! A playback path `{config}/{id}/{store}/{hash}/{file_idx}[/{file_name}]` (lossy UTF-8, split
-//! on '/'): `PlaybackTarget::parse` with the given config segment and again with a valid one (so
+//! on '/'): `PlaybackPath::parse` with the given config segment and again with a valid one (so
 //! the fuzzer gets past the config check), plus `parse_media`, `episode_of` and `Release::parse`
 //! on the whole input and on the id segment.
 
 #![no_main]
 
 use chillproxy_core::MediaKind;
-use chillproxy_host::media::{episode_of, parse_media, Release};
-use chillproxy_host::playback::{PlaybackSegments, PlaybackTarget, MAX_FILE_NAME_BYTES};
-use chillproxy_host::userconfig::MAX_STORES;
+use chillproxy_stremio::parse_media;
+use chillproxy_stremio::release::{episode_of, Release};
+use chillproxy_stremio::{PlaybackPath, PlaybackSegments, MAX_FILE_NAME_BYTES};
+use chillproxy_stremio::MAX_STORES;
 use libfuzzer_sys::fuzz_target;
 
 const CODES: &[&str] = &["tb", "rd", "ad"];
@@ -35,7 +36,7 @@ fn check_media(text: &str) {
 }
 
 fn check_target(segments: &PlaybackSegments<'_>) {
-    if let Ok(target) = PlaybackTarget::parse(segments, CODES) {
+    if let Ok(target) = PlaybackPath::parse(segments, CODES) {
         assert!(is_lower_hex_40(target.hash.as_str()), "hash {:?}", target.hash.as_str());
         assert!(CODES.contains(&target.store_code.as_str()));
         assert!((1..=MAX_STORES).contains(&target.config.stores.len()));

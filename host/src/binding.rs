@@ -1,5 +1,5 @@
 //! Device binding for playback URLs. Stremio lists streams with one User-Agent and its player
-//! fetches the playback URL with another, which Chillstreams would count as a second device.
+//! fetches the playback URL with another, which a pooled-key auth provider would count as a second device.
 //! So each playback URL carries the list request's device id, bound to the client IP and an
 //! expiry, encrypted and authenticated under the server secret:
 //!

@@ -1,5 +1,5 @@
 //! The host's in-process caches (DESIGN §6): store availability per (store, hash), source
-//! results per title, and resolved playback links. Pool keys are cached by the Chillstreams
+//! results per title, and resolved playback links. Pool keys are cached by the auth
 //! plugin itself.
 
 use std::sync::Arc;

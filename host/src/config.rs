@@ -168,7 +168,7 @@ impl Default for PlaybackConfig {
     }
 }
 
-/// `[usage]`: the durable spool of usage events (Chillstreams `log-usage`).
+/// `[usage]`: the durable spool of usage events, delivered by the auth provider that granted the key.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsageConfig {

@@ -1,27 +1,33 @@
 //! chillproxy-host: the HTTP server (`pub fn app(state) -> Router`), `plugins.toml` loading and
 //! the `chillproxy` command line. Plugins come in through chillproxy-plugins; this crate names
-//! no plugin crate directly.
+//! no plugin: it reads what they can do from the registry and from their providers.
+//!
+//! Layout, by behaviour: `http` (router, extractors, layers, operator routes, serving),
+//! `streams` (the stream list: availability across stores, ranking, formatting), `playback`
+//! (resolution, its error and response), `configure` (the page and its credential check),
+//! `problems` (what the user reads), `state` (what handlers share), `config`, `plugins`,
+//! `caches`, `binding`, `usage`.
 
-pub mod app;
-pub mod binding;
-pub mod caches;
-pub mod client;
+mod binding;
+mod caches;
 pub mod config;
-pub mod configure;
-pub mod guard;
-pub mod manifest;
-pub mod media;
-pub mod playback;
-pub mod plugins;
-pub mod server;
-pub mod streams;
-pub mod stremio;
+mod configure;
+mod http;
+mod playback;
+mod plugins;
+mod problems;
+mod state;
+mod streams;
+#[cfg(test)]
+mod testing;
 pub mod usage;
-pub mod userconfig;
 
-pub use app::{app, AppState};
 pub use config::Config;
+pub use http::client::ClientInfo;
+pub use http::serve as server;
+pub use http::{app, guard};
 pub use plugins::Plugins;
+pub use state::AppState;
 
 /// Makes sure every plugin crate is linked in (see chillproxy-plugins).
 pub fn link_plugins() {

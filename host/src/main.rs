@@ -4,37 +4,56 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chillproxy_core::registry::{self, Descriptor};
-use chillproxy_core::{AuthPlugin, Env, SourcePlugin};
+use chillproxy_core::{AuthPlugin, Env, SourcePlugin, StorePlugin};
 use chillproxy_host::config::{Config, LogFormat, Section, ServerConfig, CONFIG_ENV};
 use chillproxy_host::{server, AppState, Plugins};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// A Stremio addon host for debrid services: finds torrents on Torznab indexers, asks debrid
-/// stores which are cached, and plays them. Auth, stores and sources are plugins, enabled and
-/// ordered in plugins.toml.
-const AFTER_HELP: &str = "\
-Environment (beats plugins.toml):
-  CHILLPROXY_CONFIG          path of plugins.toml
-  CHILLPROXY_LISTEN          listen address, e.g. 0.0.0.0:8080
-  CHILLPROXY_SECRET          signs playback links' device binding (set it in production)
-  CHILLPROXY_METRICS_TOKEN   bearer token required by /metrics
-  ENABLE_CHILLSTREAMS_AUTH   true/1 or false/0: the chillstreams auth plugin
-  CHILLSTREAMS_API_URL       Chillstreams base URL
-  CHILLSTREAMS_API_KEY       Chillstreams internal API key
-  RUST_LOG                   log filter (beats [server] log_level)
+/// The environment the host itself reads; plugins add theirs (see [`after_help`]).
+const HOST_ENV: [(&str, &str); 5] = [
+    ("CHILLPROXY_CONFIG", "path of plugins.toml"),
+    ("CHILLPROXY_LISTEN", "listen address, e.g. 0.0.0.0:8080"),
+    ("CHILLPROXY_SECRET", "signs playback links' device binding (set it in production)"),
+    ("CHILLPROXY_METRICS_TOKEN", "bearer token required by /metrics"),
+    ("RUST_LOG", "log filter (beats [server] log_level)"),
+];
 
-Exit status: 0 ok, 2 invalid configuration, 1 other failure.
-Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests (bounded), flush usage events.
-Docs: README.md (run, configure, install in Stremio), SECURITY.md, docs/writing-a-plugin.md.";
+/// `--help`'s closing text: every environment variable, the host's and each registered
+/// plugin's, then exit status, signals and docs.
+fn after_help() -> String {
+    let mut vars: Vec<(String, String)> = HOST_ENV.iter().map(|(n, h)| (n.to_string(), h.to_string())).collect();
+    fn add<T: Descriptor>(vars: &mut Vec<(String, String)>, plugins: &[&'static T]) {
+        for plugin in plugins {
+            if let Some(flag) = plugin.enable_env() {
+                vars.push((flag.into(), format!("true/1 or false/0: the {} {} plugin", plugin.name(), T::KIND)));
+            }
+            for var in plugin.env() {
+                vars.push((var.name.into(), var.help.into()));
+            }
+        }
+    }
+    add(&mut vars, &registry::list::<AuthPlugin>().unwrap_or_default());
+    add(&mut vars, &registry::list::<StorePlugin>().unwrap_or_default());
+    add(&mut vars, &registry::list::<SourcePlugin>().unwrap_or_default());
+    let mut text = String::from("Environment (beats plugins.toml):\n");
+    for (name, help) in vars {
+        text.push_str(&format!("  {name:<26} {help}\n"));
+    }
+    text.push_str(
+        "\nExit status: 0 ok, 2 invalid configuration, 1 other failure.\n\
+         Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests (bounded), flush usage events.\n\
+         Docs: README.md (run, configure, install in Stremio), SECURITY.md, docs/writing-a-plugin.md.",
+    );
+    text
+}
 
 #[derive(Parser)]
 #[command(
     name = "chillproxy",
     version,
-    about = "A Stremio addon host for debrid services: finds torrents on Torznab indexers, asks debrid \
-             stores which are cached, and plays them. Auth, stores and sources are plugins, enabled and \
-             ordered in plugins.toml.",
-    after_help = AFTER_HELP
+    about = "A Stremio addon host for debrid services: finds torrents through its source plugins, asks \
+             debrid stores which are cached, and plays them. Auth, stores and sources are plugins, enabled \
+             and ordered in plugins.toml."
 )]
 struct Cli {
     /// Path of plugins.toml.
@@ -56,7 +75,11 @@ enum Command {
 
 fn main() -> ExitCode {
     chillproxy_host::link_plugins();
-    let cli = Cli::parse();
+    let matches = Cli::command().after_help(after_help()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let env = Env::from_process();
     // Logging follows [server] log_format and log_level, so the config is read first. A config
     // that cannot be read gets the default logging here; the command then says what is wrong.

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue};
 use chillproxy_core::{AuthChainError, AuthPurpose, AuthRequest, Credential, DeviceId, Env, Secret, StoreEntry};
-use chillproxy_host::client::ClientInfo;
-use chillproxy_host::{Config, Plugins};
+use chillproxy_host::{ClientInfo, Config, Plugins};
 use chillproxy_tests::fakes::chillstreams::{FakeChillstreams, Mode, DEVICE_LIMIT_MESSAGE};
 use chillproxy_tests::fakes::closed_port_url;
 

@@ -5,11 +5,12 @@
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chillproxy_core::MediaKind;
-use chillproxy_host::media::{episode_of, parse_media, Release};
-use chillproxy_host::playback::{PlaybackSegments, PlaybackTarget};
-use chillproxy_host::userconfig::{UserConfig, MAX_STORES};
 use chillproxy_source_torznab::parse_feed;
 use chillproxy_store_torbox::fuzz_interpret_reply;
+use chillproxy_stremio::parse_media;
+use chillproxy_stremio::release::{episode_of, Release};
+use chillproxy_stremio::{PlaybackPath, PlaybackSegments};
+use chillproxy_stremio::{UserConfig, MAX_STORES};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -261,7 +262,7 @@ proptest! {
             file_idx: &file_idx,
             file_name: file_name.as_deref(),
         };
-        if let Ok(target) = PlaybackTarget::parse(&segments, CODES) {
+        if let Ok(target) = PlaybackPath::parse(&segments, CODES) {
             prop_assert!(is_lower_hex_40(target.hash.as_str()));
         }
     }
@@ -294,7 +295,7 @@ proptest! {
             file_idx: &file_idx_text,
             file_name: file_name.as_deref(),
         };
-        let target = PlaybackTarget::parse(&segments, CODES);
+        let target = PlaybackPath::parse(&segments, CODES);
         prop_assert!(target.is_ok(), "{:?}", target.err());
         let Ok(target) = target else { return Ok(()) };
         prop_assert_eq!(target.hash.as_str(), hash.to_ascii_lowercase());

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chillproxy_core::registry::PluginContext;
 use chillproxy_core::{
     registry, Candidate, ConfigError, Env, MediaKind, MediaQuery, PluginSettings, Secret, SourceError, SourcePlugin,
     SourceProvider, SourceQuery, UserIndexer,
@@ -23,7 +24,7 @@ fn build(table: toml::Table, env: Env) -> Result<Arc<dyn SourceProvider>, Config
     chillproxy_tests::link_plugins();
     let plugins = registry::list::<SourcePlugin>().expect("source plugins");
     let descriptor = plugins.iter().find(|d| d.name == "torznab").expect("the torznab plugin is registered");
-    (descriptor.build)(&PluginSettings::new("source.torznab", table, env))
+    (descriptor.build)(&PluginContext::new(&PluginSettings::new("source.torznab", table, env)))
 }
 
 fn indexer(name: &str, url: &str, api_key: &str) -> toml::Table {

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chillproxy_core::registry::PluginContext;
 use chillproxy_core::{
     registry, CachedItem, Credential, Env, InfoHash, MagnetStatus, PluginSettings, Secret, StoreError, StoreFile,
     StoreProvider,
@@ -36,7 +37,8 @@ fn build_store(api_url: &str, timeout_ms: u64) -> Arc<dyn StoreProvider> {
     let mut table = toml::Table::new();
     table.insert("api_url".into(), toml::Value::String(api_url.to_string()));
     table.insert("timeout_ms".into(), toml::Value::Integer(timeout_ms as i64));
-    (descriptor.build)(&PluginSettings::new("store.torbox", table, Env::default())).expect("store builds")
+    (descriptor.build)(&PluginContext::new(&PluginSettings::new("store.torbox", table, Env::default())))
+        .expect("store builds")
 }
 
 async fn setup() -> (FakeTorBox, Running, Arc<dyn StoreProvider>) {

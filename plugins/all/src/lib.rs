@@ -1,19 +1,13 @@
 //! chillproxy-plugins: names every plugin crate so the linker keeps it, and with it the
 //! plugin's `inventory::submit!`. A crate nothing names is dropped silently, so each plugin has
-//! one cargo feature and one `extern crate` line here. The host and the tests name this crate.
+//! one cargo feature here; `build.rs` turns the enabled features into `extern crate` lines. The
+//! host and the tests name this crate.
+//!
+//! **The plugin list is this crate's `Cargo.toml`**: a new plugin adds its feature, its
+//! dependency and its name in `default`. The registry guard test and CI's one-plugin-at-a-time
+//! builds read the list from there.
 
-#[cfg(feature = "auth-chillstreams")]
-extern crate chillproxy_auth_chillstreams;
-#[cfg(feature = "auth-token")]
-extern crate chillproxy_auth_token;
-#[cfg(feature = "source-torznab")]
-extern crate chillproxy_source_torznab;
-#[cfg(feature = "store-alldebrid")]
-extern crate chillproxy_store_alldebrid;
-#[cfg(feature = "store-realdebrid")]
-extern crate chillproxy_store_realdebrid;
-#[cfg(feature = "store-torbox")]
-extern crate chillproxy_store_torbox;
+include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 
 /// Call once (e.g. at the start of `main`) to make the dependency on this crate explicit.
 pub fn link() {}

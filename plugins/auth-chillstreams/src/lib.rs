@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chillproxy_core::cache::FlightCache;
-use chillproxy_core::settings::effective_table;
+use chillproxy_core::registry::check_config;
 use chillproxy_core::{
-    async_trait, AuthOutcome, AuthPlugin, AuthProvider, AuthPurpose, AuthRequest, ConfigError, Credential,
-    PluginSettings, Secret, UsageError, UsageRecord, UsageTag,
+    async_trait, AuthOutcome, AuthPlugin, AuthPresentation, AuthProvider, AuthPurpose, AuthRequest, ConfigError,
+    Credential, DenyReason, EntryField, EnvVar, PluginConfig, PluginContext, PluginSettings, Secret, UsageError,
+    UsageRecord, UsageTag,
 };
 use serde::{Deserialize, Serialize};
 
@@ -129,11 +130,14 @@ impl ChillstreamsConfig {
     }
 }
 
-fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
-    ChillstreamsConfig::from_settings(settings).map(|c| effective_table(&c))
+impl PluginConfig for ChillstreamsConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        ChillstreamsConfig::from_settings(settings)
+    }
 }
 
-fn build(settings: &PluginSettings) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+    let settings = context.settings;
     let config = ChillstreamsConfig::from_settings(settings)?;
     let api_key = config.api_key.clone().filter(|k| !k.is_empty()).ok_or_else(|| {
         ConfigError::new(format!(
@@ -206,7 +210,11 @@ chillproxy_core::inventory::submit! {
         summary: "pooled TorBox keys from the Chillstreams internal API (`auth` = user UUID)",
         enable_env: Some(ENABLE_ENV),
         enabled_by_default: false,
-        check,
+        env: &[
+            EnvVar { name: API_URL_ENV, help: "Chillstreams base URL" },
+            EnvVar { name: API_KEY_ENV, help: "Chillstreams internal API key" },
+        ],
+        check: check_config::<ChillstreamsConfig>,
         build,
     }
 }
@@ -276,6 +284,35 @@ fn parse_user_id(auth: &str) -> Option<String> {
 
 pub const INVALID_UUID: &str = "invalid auth format, expected UUID";
 
+/// The service as users know it.
+pub const DISPLAY_NAME: &str = "Chillstreams";
+
+/// How the configure page and messages present this provider.
+const PRESENTATION: AuthPresentation = AuthPresentation {
+    display_name: DISPLAY_NAME,
+    credential_label: "The Chillstreams credential",
+    entry_field: Some(EntryField {
+        key: "auth",
+        label: "Chillstreams user id",
+        hint: "Chillstreams members: enter your Chillstreams user id instead of a token; the TorBox key is provided \
+               for you and never shown. With both, Chillstreams is tried first, then your token.",
+        unused_note: "Your Chillstreams user id was not used for it; your own API token was.",
+    }),
+};
+
+/// What a Chillstreams denial is about. Its API answers `allowed: false` with a message and no
+/// code; the messages it documents name the device limit or an inactive account.
+fn deny_reason(message: &str) -> DenyReason {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("device") {
+        DenyReason::DeviceLimit { devices: None }
+    } else if lower.contains("inactive") || lower.contains("subscription") || lower.contains("expired") {
+        DenyReason::Inactive
+    } else {
+        DenyReason::Other
+    }
+}
+
 /// The store whose keys Chillstreams pools.
 pub const POOLED_STORE_CODE: &str = "tb";
 
@@ -283,6 +320,10 @@ pub const POOLED_STORE_CODE: &str = "tb";
 impl AuthProvider for ChillstreamsAuth {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn presentation(&self) -> AuthPresentation {
+        PRESENTATION
     }
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome {
@@ -294,7 +335,7 @@ impl AuthProvider for ChillstreamsAuth {
             return AuthOutcome::NotApplicable;
         };
         let Some(user_id) = parse_user_id(auth) else {
-            return AuthOutcome::Denied { message: INVALID_UUID.to_string() };
+            return AuthOutcome::Denied { reason: DenyReason::Other, message: INVALID_UUID.to_string() };
         };
         let hash = match &request.purpose {
             AuthPurpose::Playback { hash } => hash.as_str(),
@@ -311,11 +352,11 @@ impl AuthProvider for ChillstreamsAuth {
             }
             Ok(client::KeyAnswer::Denied { message }) => {
                 tracing::info!(user_id = %user_id, device = ?request.device, reason = %message, "chillstreams denied access");
-                AuthOutcome::Denied { message }
+                AuthOutcome::Denied { reason: deny_reason(&message), message }
             }
             Err(error) => {
                 tracing::warn!(user_id = %user_id, error = %error, "chillstreams get-key failed");
-                AuthOutcome::Failed { message: format!("Chillstreams unavailable: {error}") }
+                AuthOutcome::Failed { message: format!("{DISPLAY_NAME} unavailable: {error}") }
             }
         }
     }
@@ -372,14 +413,14 @@ mod tests {
         let config = ChillstreamsConfig::from_settings(&settings).unwrap();
         assert_eq!(config.api_url, "http://env:2");
         assert_eq!(config.api_key.as_ref().unwrap().expose(), "envkey");
-        let shown = check(&settings).unwrap().to_string();
+        let shown = check_config::<ChillstreamsConfig>(&settings).unwrap().to_string();
         assert!(!shown.contains("envkey") && shown.contains("[redacted]"), "{shown}");
     }
 
     #[test]
     fn enabled_without_key_is_an_error_that_says_so() {
         let settings = PluginSettings::new("auth.chillstreams", toml::Table::new(), chillproxy_core::Env::default());
-        let err = build(&settings).err().unwrap();
+        let err = build(&PluginContext::new(&settings)).err().unwrap();
         assert!(err.0.contains("no API key") && err.0.contains(API_KEY_ENV), "{err}");
     }
 }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use chillproxy_core::settings::effective_table;
 use chillproxy_core::{
-    async_trait, AuthOutcome, AuthPlugin, AuthProvider, AuthRequest, ConfigError, Credential, PluginSettings,
+    async_trait, check_config, AuthOutcome, AuthPlugin, AuthPresentation, AuthProvider, AuthRequest, ConfigError,
+    Credential, PluginConfig, PluginContext, PluginSettings,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,12 +16,14 @@ pub const NAME: &str = "token";
 #[serde(deny_unknown_fields)]
 struct TokenConfig {}
 
-fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
-    settings.parse::<TokenConfig>().map(|c| effective_table(&c))
+impl PluginConfig for TokenConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        settings.parse()
+    }
 }
 
-fn build(settings: &PluginSettings) -> Result<Arc<dyn AuthProvider>, ConfigError> {
-    settings.parse::<TokenConfig>()?;
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigError> {
+    TokenConfig::from_settings(context.settings)?;
     Ok(Arc::new(TokenAuth))
 }
 
@@ -31,7 +33,8 @@ chillproxy_core::inventory::submit! {
         summary: "the user's own debrid API token (`t`)",
         enable_env: None,
         enabled_by_default: true,
-        check,
+        env: &[],
+        check: check_config::<TokenConfig>,
         build,
     }
 }
@@ -43,6 +46,10 @@ pub struct TokenAuth;
 impl AuthProvider for TokenAuth {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn presentation(&self) -> AuthPresentation {
+        AuthPresentation { display_name: "your API token", credential_label: "Your API token", entry_field: None }
     }
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome {

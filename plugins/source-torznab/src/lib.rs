@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::metrics::{self, Outcome};
-use chillproxy_core::settings::effective_table;
 use chillproxy_core::{
-    async_trait, Candidate, ConfigError, Env, InfoHash, MediaQuery, PluginSettings, Secret, SourceError, SourcePlugin,
-    SourceProvider, SourceQuery, UserIndexer,
+    async_trait, check_config, Candidate, ConfigError, Env, InfoHash, MediaQuery, PluginConfig, PluginContext,
+    PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
 };
 use serde::{Deserialize, Serialize};
 
@@ -118,19 +117,23 @@ impl TorznabConfig {
     }
 }
 
-fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
-    TorznabConfig::from_settings(settings).map(|c| effective_table(&c))
+impl PluginConfig for TorznabConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        TorznabConfig::from_settings(settings)
+    }
 }
 
-fn build(settings: &PluginSettings) -> Result<Arc<dyn SourceProvider>, ConfigError> {
-    Ok(Arc::new(TorznabSource::from_settings(settings)?))
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
+    Ok(Arc::new(TorznabSource::from_settings(context.settings)?))
 }
 
 chillproxy_core::inventory::submit! {
     SourcePlugin {
         name: NAME,
         summary: "Torznab indexers: Jackett, Prowlarr",
-        check,
+        searches: "Torznab indexers",
+        env: &[],
+        check: check_config::<TorznabConfig>,
         build,
     }
 }
@@ -405,7 +408,11 @@ mod tests {
 
     #[test]
     fn effective_config_redacts_the_key() {
-        let table = check(&settings("indexers = [{ name = 'p', url = 'http://h/x', api_key = 'zzz' }]", &[])).unwrap();
+        let table = check_config::<TorznabConfig>(&settings(
+            "indexers = [{ name = 'p', url = 'http://h/x', api_key = 'zzz' }]",
+            &[],
+        ))
+        .unwrap();
         let printed = table.to_string();
         assert!(!printed.contains("zzz") && printed.contains("[redacted]"), "{printed}");
     }

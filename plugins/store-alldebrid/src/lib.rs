@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use chillproxy_core::settings::effective_table;
 use chillproxy_core::store::NotImplementedStore;
-use chillproxy_core::{ConfigError, PluginSettings, StorePlugin, StoreProvider};
+use chillproxy_core::{
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
+    StoreProvider,
+};
 use serde::{Deserialize, Serialize};
 
 /// `[store.alldebrid]`: accepted now so operators can prepare their config.
@@ -16,12 +18,14 @@ struct AllDebridStubConfig {
     api_url: Option<String>,
 }
 
-fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
-    settings.parse::<AllDebridStubConfig>().map(|c| effective_table(&c))
+impl PluginConfig for AllDebridStubConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        settings.parse()
+    }
 }
 
-fn build(settings: &PluginSettings) -> Result<Arc<dyn StoreProvider>, ConfigError> {
-    settings.parse::<AllDebridStubConfig>()?;
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
+    AllDebridStubConfig::from_settings(context.settings)?;
     Ok(Arc::new(NotImplementedStore { name: "alldebrid", code: "ad", display_name: "AllDebrid" }))
 }
 
@@ -31,7 +35,10 @@ chillproxy_core::inventory::submit! {
         code: "ad",
         display_name: "AllDebrid",
         summary: "AllDebrid (stub: not implemented yet)",
-        check,
+        capabilities: StoreCapabilities::STUB,
+        token_help: "",
+        env: &[],
+        check: check_config::<AllDebridStubConfig>,
         build,
     }
 }

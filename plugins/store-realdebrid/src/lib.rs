@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use chillproxy_core::settings::effective_table;
 use chillproxy_core::store::NotImplementedStore;
-use chillproxy_core::{ConfigError, PluginSettings, StorePlugin, StoreProvider};
+use chillproxy_core::{
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
+    StoreProvider,
+};
 use serde::{Deserialize, Serialize};
 
 /// `[store.realdebrid]`: accepted now so operators can prepare their config.
@@ -16,12 +18,14 @@ struct RealDebridStubConfig {
     api_url: Option<String>,
 }
 
-fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
-    settings.parse::<RealDebridStubConfig>().map(|c| effective_table(&c))
+impl PluginConfig for RealDebridStubConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        settings.parse()
+    }
 }
 
-fn build(settings: &PluginSettings) -> Result<Arc<dyn StoreProvider>, ConfigError> {
-    settings.parse::<RealDebridStubConfig>()?;
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
+    RealDebridStubConfig::from_settings(context.settings)?;
     Ok(Arc::new(NotImplementedStore { name: "realdebrid", code: "rd", display_name: "RealDebrid" }))
 }
 
@@ -31,7 +35,10 @@ chillproxy_core::inventory::submit! {
         code: "rd",
         display_name: "RealDebrid",
         summary: "RealDebrid (stub: not implemented yet)",
-        check,
+        capabilities: StoreCapabilities::STUB,
+        token_help: "",
+        env: &[],
+        check: check_config::<RealDebridStubConfig>,
         build,
     }
 }

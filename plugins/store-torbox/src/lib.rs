@@ -8,8 +8,10 @@ mod store;
 
 use std::sync::Arc;
 
-use chillproxy_core::settings::effective_table;
-use chillproxy_core::{ConfigError, PluginSettings, StorePlugin, StoreProvider};
+use chillproxy_core::{
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
+    StoreProvider,
+};
 use serde::{Deserialize, Serialize};
 
 pub use client::DEFAULT_MAX_BODY_BYTES;
@@ -79,11 +81,14 @@ impl TorBoxConfig {
     }
 }
 
-fn check(settings: &PluginSettings) -> Result<toml::Table, ConfigError> {
-    TorBoxConfig::from_settings(settings).map(|c| effective_table(&c))
+impl PluginConfig for TorBoxConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        TorBoxConfig::from_settings(settings)
+    }
 }
 
-fn build(settings: &PluginSettings) -> Result<Arc<dyn StoreProvider>, ConfigError> {
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
+    let settings = context.settings;
     let config = TorBoxConfig::from_settings(settings)?;
     TorBoxStore::new(&config)
         .map(|s| Arc::new(s) as Arc<dyn StoreProvider>)
@@ -96,7 +101,10 @@ chillproxy_core::inventory::submit! {
         code: CODE,
         display_name: "TorBox",
         summary: "TorBox (api.torbox.app)",
-        check,
+        capabilities: StoreCapabilities::EXACT,
+        token_help: "Your API key is under Settings → API on torbox.app.",
+        env: &[],
+        check: check_config::<TorBoxConfig>,
         build,
     }
 }
@@ -118,6 +126,6 @@ mod tests {
             let err = TorBoxConfig::from_settings(&settings(bad)).unwrap_err();
             assert!(err.0.contains("[store.torbox] max_body_bytes must be between 1024 and 67108864"), "{err}");
         }
-        assert!(check(&settings("")).unwrap().contains_key("max_body_bytes"));
+        assert!(check_config::<TorBoxConfig>(&settings("")).unwrap().contains_key("max_body_bytes"));
     }
 }

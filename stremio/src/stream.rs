@@ -1,4 +1,4 @@
-//! Stremio's stream objects, the warning stream used to show errors, and URL path encoding.
+//! Stremio's stream objects, the warning stream used to show problems, and URL path encoding.
 
 use serde::Serialize;
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::{app, AppState};
+use crate::http::app;
+use crate::AppState;
 
 /// Serves on an already-bound listener until `shutdown` resolves, then stops accepting and
 /// lets in-flight requests finish for at most `[server] shutdown_grace_ms`.

@@ -8,6 +8,8 @@ use base64::Engine;
 use chillproxy_core::{StoreEntry, UserIndexer};
 use serde::Deserialize;
 
+use crate::truncate;
+
 pub const MAX_ENCODED_BYTES: usize = 8 * 1024;
 pub const MAX_STORES: usize = 5;
 pub const MAX_INDEXERS: usize = 5;
@@ -24,10 +26,36 @@ pub struct UserConfig {
     pub cached: bool,
 }
 
-/// What is wrong with a config, phrased for the user.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigProblem(pub String);
+/// What is wrong with a config, phrased for the user: the field it is about (`stores[0].c`,
+/// `indexers`), when there is one, and the rule. Displays as `field: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ConfigProblem {
+    /// A problem with the config as a whole (unreadable, too large).
+    pub fn whole(message: impl Into<String>) -> Self {
+        Self { field: None, message: message.into() }
+    }
+
+    /// A problem with one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: Some(field.into()), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigProblem {}
 
 const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_padding_mode(DecodePaddingMode::Indifferent)
@@ -40,7 +68,7 @@ impl UserConfig {
     /// against the stores this server has enabled.
     pub fn decode(segment: &str, enabled_codes: &[&str]) -> Result<Self, ConfigProblem> {
         if segment.len() > MAX_ENCODED_BYTES {
-            return Err(ConfigProblem(format!(
+            return Err(ConfigProblem::whole(format!(
                 "the config is {} bytes; at most {MAX_ENCODED_BYTES} are accepted",
                 segment.len()
             )));
@@ -49,9 +77,9 @@ impl UserConfig {
         let bytes = STANDARD
             .decode(segment)
             .or_else(|_| URL_SAFE.decode(segment))
-            .map_err(|_| ConfigProblem("the config in the URL is not valid base64".into()))?;
+            .map_err(|_| ConfigProblem::whole("the config in the URL is not valid base64"))?;
         let config: UserConfig = serde_json::from_slice(&bytes).map_err(|e| {
-            ConfigProblem(format!("the config is not valid JSON of the expected shape ({})", json_reason(&e)))
+            ConfigProblem::whole(format!("the config is not valid JSON of the expected shape ({})", json_reason(&e)))
         })?;
         config.validate(enabled_codes)?;
         Ok(config)
@@ -59,43 +87,62 @@ impl UserConfig {
 
     fn validate(&self, enabled_codes: &[&str]) -> Result<(), ConfigProblem> {
         if self.stores.is_empty() {
-            return Err(ConfigProblem("stores: add at least one store".into()));
+            return Err(ConfigProblem::field("stores", "add at least one store"));
         }
         if self.stores.len() > MAX_STORES {
-            return Err(ConfigProblem(format!("stores: at most {MAX_STORES} stores are allowed")));
+            return Err(ConfigProblem::field("stores", format!("at most {MAX_STORES} stores are allowed")));
         }
         if self.indexers.len() > MAX_INDEXERS {
-            return Err(ConfigProblem(format!("indexers: at most {MAX_INDEXERS} indexers are allowed")));
+            return Err(ConfigProblem::field("indexers", format!("at most {MAX_INDEXERS} indexers are allowed")));
         }
         for (i, store) in self.stores.iter().enumerate() {
             if !enabled_codes.contains(&store.c.as_str()) {
-                return Err(ConfigProblem(format!(
-                    "stores[{i}].c: unknown store code {:?}; this server offers: {}",
-                    truncate(&store.c, 16),
-                    enabled_codes.join(", ")
-                )));
+                return Err(ConfigProblem::field(
+                    format!("stores[{i}].c"),
+                    format!(
+                        "unknown store code {:?}; this server offers: {}",
+                        truncate(&store.c, 16),
+                        enabled_codes.join(", ")
+                    ),
+                ));
             }
             if self.stores[..i].iter().any(|s| s.c == store.c) {
-                return Err(ConfigProblem(format!("stores[{i}].c: store {:?} is listed twice", store.c)));
+                return Err(ConfigProblem::field(
+                    format!("stores[{i}].c"),
+                    format!("store {:?} is listed twice", store.c),
+                ));
             }
             if store.token().is_none() && store.auth().is_none() {
-                return Err(ConfigProblem(format!(
-                    "stores[{i}]: needs an API token (t) or a Chillstreams user id (auth)"
-                )));
+                return Err(ConfigProblem::field(
+                    format!("stores[{i}]"),
+                    "needs an API token (t) or a Chillstreams user id (auth)",
+                ));
             }
         }
         for (i, indexer) in self.indexers.iter().enumerate() {
             let url = indexer.u.trim();
             if url.is_empty() {
-                return Err(ConfigProblem(format!("indexers[{i}].u: the Torznab URL is empty")));
+                return Err(ConfigProblem::field(format!("indexers[{i}].u"), "the Torznab URL is empty"));
             }
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigProblem(format!(
-                    "indexers[{i}].u: the Torznab URL must start with http:// or https://"
-                )));
+                return Err(ConfigProblem::field(
+                    format!("indexers[{i}].u"),
+                    "the Torznab URL must start with http:// or https://",
+                ));
             }
         }
         Ok(())
+    }
+
+    /// A config the server rejected, read without its rules (and with a larger size bound), so
+    /// the configure page can show it for fixing. `None` when it is not readable at all.
+    pub fn read_unvalidated(segment: &str) -> Option<Self> {
+        let segment = segment.trim();
+        if segment.len() > 2 * MAX_ENCODED_BYTES {
+            return None;
+        }
+        let bytes = STANDARD.decode(segment).or_else(|_| URL_SAFE.decode(segment)).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The store codes, in config order, for the manifest description.
@@ -128,14 +175,6 @@ fn json_reason(error: &serde_json::Error) -> String {
     truncate(&out, 160).to_string()
 }
 
-/// The first `max` characters of `s` (for echoing user input in messages).
-pub(crate) fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,7 +197,7 @@ mod tests {
 
     #[test]
     fn problems_name_the_field() {
-        let check = |json: &str| UserConfig::decode(&STD.encode(json), CODES).unwrap_err().0;
+        let check = |json: &str| UserConfig::decode(&STD.encode(json), CODES).unwrap_err().to_string();
         assert!(check(r#"{"stores":[]}"#).starts_with("stores: add at least one"));
         assert!(check(r#"{"stores":[{"c":"xx","t":"a"}]}"#).starts_with("stores[0].c: unknown store code \"xx\""));
         assert!(check(r#"{"stores":[{"c":"tb"}]}"#).starts_with("stores[0]: needs an API token"));
@@ -168,8 +207,8 @@ mod tests {
         assert!(check(r#"{"stores":"tb"}"#).starts_with("the config is not valid JSON"));
         let many = format!(r#"{{"stores":[{}]}}"#, [r#"{"c":"tb","t":"a"}"#; 6].join(","));
         assert!(check(&many).contains("at most 5 stores"));
-        assert!(UserConfig::decode("%%%", CODES).unwrap_err().0.contains("not valid base64"));
-        assert!(UserConfig::decode(&"A".repeat(9000), CODES).unwrap_err().0.contains("at most 8192"));
+        assert!(UserConfig::decode("%%%", CODES).unwrap_err().to_string().contains("not valid base64"));
+        assert!(UserConfig::decode(&"A".repeat(9000), CODES).unwrap_err().to_string().contains("at most 8192"));
     }
 
     #[test]
@@ -179,7 +218,7 @@ mod tests {
             r#"{"stores":"SECRET-TOKEN"}"#,
             r#"{"stores":[{"c":"tb","t":987654321}]}"#,
         ] {
-            let problem = UserConfig::decode(&STD.encode(json), CODES).unwrap_err().0;
+            let problem = UserConfig::decode(&STD.encode(json), CODES).unwrap_err().to_string();
             assert!(!problem.contains("SECRET-TOKEN") && !problem.contains("987654321"), "{problem}");
             assert!(problem.contains("column"), "{problem}");
         }

@@ -1,5 +1,5 @@
 //! Who is asking: the client IP (forwarding headers count only from trusted proxies), the
-//! device id Chillstreams counts, and the public base URL for generated links.
+//! device id auth providers count, and the public base URL for generated links.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -13,16 +13,15 @@ use crate::config::ServerConfig;
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
     pub ip: IpAddr,
-    pub user_agent: String,
     pub device: DeviceId,
 }
 
 impl ClientInfo {
     pub fn from_request(peer: SocketAddr, headers: &HeaderMap, server: &ServerConfig) -> Self {
         let ip = client_ip(peer.ip(), headers, &server.trusted_proxies);
-        let user_agent = header(headers, "user-agent").unwrap_or_default().to_string();
-        let device = DeviceId::from_client(ip, &user_agent);
-        Self { ip, user_agent, device }
+        let user_agent = header(headers, "user-agent").unwrap_or_default();
+        let device = DeviceId::from_client(ip, user_agent);
+        Self { ip, device }
     }
 }
 
@@ -37,7 +36,7 @@ fn is_trusted(peer: IpAddr, trusted: &[IpNet]) -> bool {
 
 /// The socket peer, unless the peer is a trusted proxy that names the client in
 /// `X-Forwarded-For` (first entry), `X-Real-IP` or `Forwarded` (`for=`, first element).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     if !is_trusted(peer, trusted) {
         return peer;
@@ -69,7 +68,7 @@ fn parse_ip(raw: &str) -> Option<IpAddr> {
 
 /// The base URL for links this server generates: `[server] public_url`, else the request's
 /// `Host` (and, from a trusted proxy, `X-Forwarded-Proto`/`X-Forwarded-Host`).
-pub fn public_base_url(peer: SocketAddr, headers: &HeaderMap, server: &ServerConfig) -> String {
+pub(crate) fn public_base_url(peer: SocketAddr, headers: &HeaderMap, server: &ServerConfig) -> String {
     if let Some(url) = &server.public_url {
         return url.clone();
     }

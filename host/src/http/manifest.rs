@@ -2,11 +2,11 @@
 
 use serde_json::{json, Value};
 
-pub const ADDON_NAME: &str = "chillproxy Torz";
+pub(crate) const ADDON_NAME: &str = "chillproxy Torz";
 
 /// The addon id: the public host with its labels reversed, plus `.torz`, as StremThru does, so
 /// each deployment has a stable id of its own. Local addresses map to `local.chillproxy.torz`.
-pub fn addon_id(base_url: &str) -> String {
+pub(crate) fn addon_id(base_url: &str) -> String {
     let host = base_url.split("://").nth(1).unwrap_or(base_url);
     let host = host.split('/').next().unwrap_or(host);
     let host = if host.starts_with('[') {
@@ -22,11 +22,20 @@ pub fn addon_id(base_url: &str) -> String {
     format!("{}.torz", labels.join("."))
 }
 
+/// What this server offers, as the enabled plugins describe themselves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Offer<'a> {
+    /// Display names of the enabled stores.
+    pub stores: &'a [&'a str],
+    /// What the enabled sources search, as their plugins word it.
+    pub searches: &'a [&'a str],
+}
+
 /// The manifest. `configured` is `Some(store codes)` for a valid user config.
-pub fn manifest(base_url: &str, configured: Option<&[&str]>) -> Value {
-    let mut description = "Streams from your debrid service (TorBox, RealDebrid, AllDebrid) for torrents \
-                           found on Torznab indexers."
-        .to_string();
+pub(crate) fn manifest(base_url: &str, offer: Offer<'_>, configured: Option<&[&str]>) -> Value {
+    let searches = if offer.searches.is_empty() { "torrent sources".to_string() } else { offer.searches.join(" and ") };
+    let mut description =
+        format!("Streams from your debrid service ({}) for torrents found on {searches}.", offer.stores.join(", "));
     if let Some(codes) = configured {
         let codes: Vec<String> = codes.iter().map(|c| c.to_ascii_uppercase()).collect();
         description.push_str(" — ");

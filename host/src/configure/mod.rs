@@ -1,0 +1,169 @@
+//! The configure page (`GET /stremio/torz/configure`, `GET /stremio/torz/{config}/configure`)
+//! and its credential check (`POST /stremio/torz/configure/check`).
+//!
+//! The page works offline: inline CSS and a little vanilla JS (files next to this one), no
+//! external resource. What it offers comes from the enabled plugins: their stores, the entry
+//! field an auth provider reads, what the sources search.
+
+mod check;
+mod page;
+#[cfg(test)]
+mod tests;
+
+use std::sync::LazyLock;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, MethodRouter};
+use axum::Json;
+use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chillproxy_stremio::{ConfigProblem, UserConfig, MAX_ENCODED_BYTES};
+use futures::future::join_all;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::http::Requester;
+use crate::problems::use_instead;
+use crate::AppState;
+use check::{check_store, CheckAnswer};
+use page::{render, Page, StoreChoice, SCRIPT, STYLE};
+
+/// The largest check request body read.
+pub(crate) const MAX_CHECK_BODY_BYTES: usize = 16 * 1024;
+
+/// `GET /stremio/torz/configure`: an empty form.
+pub(crate) async fn page(State(state): State<AppState>, requester: Requester) -> Response {
+    html_response(render_for(&state, &requester.base_url, None, None))
+}
+
+/// `GET /stremio/torz/{config}/configure`: the form filled from the user's config. A config the
+/// server rejects is still shown (when it is readable at all) under a banner naming the problem.
+pub(crate) async fn page_with_config(
+    State(state): State<AppState>,
+    requester: Requester,
+    Path(segment): Path<String>,
+) -> Response {
+    let (config, problem) = match state.decode_user_config(&segment) {
+        Ok(config) => (Some(config), None),
+        Err(problem) => (UserConfig::read_unvalidated(&segment), Some(problem.to_string())),
+    };
+    html_response(render_for(&state, &requester.base_url, config.as_ref(), problem.as_deref()))
+}
+
+/// The page for this server's plugins: its stores (stubs marked), the entry field an auth
+/// provider reads, what its sources search.
+fn render_for(state: &AppState, base_url: &str, config: Option<&UserConfig>, problem: Option<&str>) -> String {
+    let plugins = state.plugins();
+    let stores: Vec<StoreChoice> = plugins
+        .stores
+        .iter()
+        .map(|store| StoreChoice {
+            code: store.code().to_string(),
+            name: store.display_name().to_string(),
+            available: !store.capabilities().stub,
+        })
+        .collect();
+    let presentations = plugins.auth.presentations();
+    let auth_field = presentations.iter().find_map(|(_, p)| p.entry_field.filter(|f| f.key == "auth"));
+    let auth_names: Vec<(&str, &str)> = presentations.iter().map(|(name, p)| (*name, p.display_name)).collect();
+    let searches = plugins.searches.join(" and ");
+    let use_instead = use_instead(&plugins.available_stores);
+    render(&Page {
+        base_url,
+        stores: &stores,
+        auth_field,
+        auth_names: &auth_names,
+        searches: &searches,
+        use_instead: &use_instead,
+        config,
+        problem,
+    })
+}
+
+/// The check route: `POST` with the JSON user config as the body, at most
+/// [`MAX_CHECK_BODY_BYTES`].
+pub(crate) fn check_route() -> MethodRouter<AppState> {
+    post(check).layer(DefaultBodyLimit::max(MAX_CHECK_BODY_BYTES))
+}
+
+/// An invalid config (or body): the server's rule, and the field it is about when it names one
+/// (`stores[0].c`, `indexers[1].u`).
+#[derive(Debug, Serialize)]
+struct CheckProblem {
+    problem: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+async fn check(State(state): State<AppState>, requester: Requester, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) if body.len() <= MAX_CHECK_BODY_BYTES => body,
+        Ok(_) => return too_large(),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+        Err(_) => {
+            return problem_response(StatusCode::BAD_REQUEST, ConfigProblem::whole("could not read the request body"))
+        }
+    };
+    // Validate exactly as the manifest URL will be: the same encoding, the same rules.
+    let segment = URL_SAFE_NO_PAD.encode(&body);
+    let config = match state.decode_user_config(&segment) {
+        Ok(config) => config,
+        Err(problem) => return problem_response(StatusCode::UNPROCESSABLE_ENTITY, problem),
+    };
+    let device = &requester.client.device;
+    let stores = join_all(config.stores.iter().map(|entry| check_store(state.plugins(), entry, device))).await;
+    let ok = stores.iter().filter(|s| s.ok).count();
+    tracing::info!(stores = stores.len(), ok, "configure check");
+    no_store(Json(CheckAnswer { stores }).into_response())
+}
+
+fn too_large() -> Response {
+    problem_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ConfigProblem::whole(format!(
+            "the config is larger than {MAX_CHECK_BODY_BYTES} bytes; at most {MAX_ENCODED_BYTES} encoded bytes are accepted"
+        )),
+    )
+}
+
+fn problem_response(status: StatusCode, problem: ConfigProblem) -> Response {
+    let field = problem.field.clone();
+    no_store((status, Json(CheckProblem { problem: problem.to_string(), field })).into_response())
+}
+
+/// `'sha256-…'` of an inline script or style, for the Content-Security-Policy.
+pub(super) fn csp_hash(source: &str) -> String {
+    format!("'sha256-{}'", BASE64.encode(Sha256::digest(source.as_bytes())))
+}
+
+/// Only this page's own script and style run; it may talk to its own origin only (the check)
+/// and load nothing from elsewhere.
+pub(super) static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "default-src 'none'; script-src {}; style-src {}; img-src data:; connect-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'",
+        csp_hash(SCRIPT),
+        csp_hash(STYLE)
+    )
+});
+
+fn html_response(body: String) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    let headers = response.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    // The filled page holds the user's own credentials: keep it out of caches and referrers.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    no_store(response)
+}
+
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

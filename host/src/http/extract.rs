@@ -1,0 +1,104 @@
+//! Request parsing that every route repeats, as axum extractors: who is asking, the user config
+//! of a stream list (its rejection is a ⚠️ stream list), and a typed playback path (its
+//! rejection is a 400).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chillproxy_stremio::{warning, PlaybackPath, PlaybackSegments, StreamList, UserConfig};
+
+use super::client::{public_base_url, ClientInfo};
+use crate::playback::PlaybackError;
+use crate::AppState;
+
+/// The requesting client and the public base URL for links, from the socket peer and the
+/// headers (forwarding headers only from trusted proxies).
+pub(crate) struct Requester {
+    pub client: ClientInfo,
+    pub base_url: String,
+}
+
+impl FromRequestParts<AppState> for Requester {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, "the connection's peer address is unknown").into_response());
+        };
+        let server = &state.config().server;
+        Ok(Self {
+            client: ClientInfo::from_request(peer, &parts.headers, server),
+            base_url: public_base_url(peer, &parts.headers, server),
+        })
+    }
+}
+
+async fn path_params(parts: &mut Parts, state: &AppState) -> HashMap<String, String> {
+    Path::<HashMap<String, String>>::from_request_parts(parts, state).await.map(|p| p.0).unwrap_or_default()
+}
+
+/// A stream list's `{config}` segment, decoded and valid for this server. An invalid one is
+/// answered with a ⚠️ stream naming the problem and linking to the configure page.
+pub(crate) struct StreamConfig {
+    pub segment: String,
+    pub config: UserConfig,
+}
+
+impl FromRequestParts<AppState> for StreamConfig {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let segment = path_params(parts, state).await.remove("config").unwrap_or_default();
+        match state.decode_user_config(&segment) {
+            Ok(config) => Ok(Self { segment, config }),
+            Err(problem) => {
+                let requester = Requester::from_request_parts(parts, state).await?;
+                let configure = format!("{}/stremio/torz/configure", requester.base_url);
+                let stream = warning(
+                    "Invalid configuration",
+                    format!("Invalid configuration: {problem}. Open the configure page to fix it and reinstall."),
+                    &configure,
+                );
+                Err(Json(StreamList { streams: vec![stream] }).into_response())
+            }
+        }
+    }
+}
+
+/// The query of a playback URL.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PlaybackQuery {
+    /// The device binding (see `binding`).
+    b: Option<String>,
+}
+
+/// A playback URL's path and device binding, parsed against the enabled stores.
+pub(crate) struct Playback {
+    pub path: PlaybackPath,
+    pub binding: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Playback {
+    type Rejection = PlaybackError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let params = path_params(parts, state).await;
+        let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        let segments = PlaybackSegments {
+            config: param("config"),
+            id: param("id"),
+            store: param("store"),
+            hash: param("hash"),
+            file_idx: param("file_idx"),
+            file_name: params.get("file_name").map(String::as_str),
+        };
+        let path = PlaybackPath::parse(&segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
+        let binding = Query::<PlaybackQuery>::from_request_parts(parts, state).await.ok().and_then(|q| q.0.b);
+        Ok(Self { path, binding })
+    }
+}

@@ -1,0 +1,153 @@
+//! The HTTP surface: the router, its layers and thin handlers. A handler extracts (see
+//! [`extract`]), calls one domain function (streams, playback, configure) and maps the result.
+
+pub(crate) mod client;
+mod extract;
+pub(crate) use extract::Requester;
+pub mod guard;
+mod manifest;
+mod ops;
+pub mod serve;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chillproxy_stremio::{parse_media, truncate, StreamList};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::configure;
+use crate::playback::{resolve_link, PlaybackError, PlaybackRequest};
+use crate::streams::{list_streams, StreamRequest};
+use crate::AppState;
+use extract::{Playback, StreamConfig};
+use guard::{protect, Limits};
+use manifest::{manifest, Offer};
+
+/// The router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: handlers
+/// need the socket peer to decide which forwarding headers to believe.
+pub fn app(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(Any);
+    let strem = get(playback);
+    let addon = Router::new()
+        .route("/stremio/torz/", get(|| async { Redirect::to("/stremio/torz/configure") }))
+        .route("/stremio/torz/manifest.json", get(unconfigured_manifest))
+        .route("/stremio/torz/configure", get(configure::page))
+        .route("/stremio/torz/configure/check", configure::check_route())
+        .route("/stremio/torz/{config}/manifest.json", get(configured_manifest))
+        .route("/stremio/torz/{config}/configure", get(configure::page_with_config))
+        .route("/stremio/torz/{config}/stream/{kind}/{id}", get(stream_list))
+        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}", strem.clone())
+        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/", strem.clone())
+        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}", strem)
+        .layer(middleware::from_fn(answer_options))
+        .layer(cors);
+    let mut router = Router::new()
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .merge(addon);
+    if state.config().server.bench_endpoint {
+        router = router.route("/_bench/fixed/{bytes}", get(ops::bench_fixed));
+    }
+    let server = &state.config().server;
+    let limits = Limits { max_uri_bytes: server.max_uri_bytes, max_header_bytes: server.max_header_bytes };
+    protect(router, limits).with_state(state)
+}
+
+/// Stremio and browsers may send a bare `OPTIONS` (no preflight headers): answer 200, empty.
+async fn answer_options(request: Request, next: Next) -> Response {
+    if request.method() == Method::OPTIONS {
+        return StatusCode::OK.into_response();
+    }
+    next.run(request).await
+}
+
+fn offered_manifest(state: &AppState, base_url: &str, configured: Option<&[&str]>) -> Json<serde_json::Value> {
+    let plugins = state.plugins();
+    let stores: Vec<&str> = plugins.stores.iter().map(|s| s.display_name()).collect();
+    Json(manifest(base_url, Offer { stores: &stores, searches: &plugins.searches }, configured))
+}
+
+async fn unconfigured_manifest(State(state): State<AppState>, requester: Requester) -> impl IntoResponse {
+    offered_manifest(&state, &requester.base_url, None)
+}
+
+async fn configured_manifest(
+    State(state): State<AppState>,
+    requester: Requester,
+    Path(segment): Path<String>,
+) -> impl IntoResponse {
+    match state.decode_user_config(&segment) {
+        Ok(config) => offered_manifest(&state, &requester.base_url, Some(&config.store_codes())),
+        Err(_) => offered_manifest(&state, &requester.base_url, None),
+    }
+}
+
+async fn stream_list(
+    State(state): State<AppState>,
+    Path((_, kind, id)): Path<(String, String, String)>,
+    requester: Requester,
+    user: Result<StreamConfig, Response>,
+) -> Response {
+    let Some(id) = id.strip_suffix(".json") else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let Some(media) = parse_media(&kind, id) else {
+        let error = serde_json::json!({ "error": format!("unsupported type or id: {kind}/{}", truncate(id, 40)) });
+        return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+    };
+    // The id is checked first: a bad id is a 400 whatever the config.
+    let user = match user {
+        Ok(user) => user,
+        Err(warning) => return warning,
+    };
+    let binding = state.binder().seal(&requester.client.device, requester.client.ip);
+    let request = StreamRequest {
+        config: &user.config,
+        config_segment: &user.segment,
+        id,
+        media: &media,
+        client: &requester.client,
+        base_url: &requester.base_url,
+        binding,
+    };
+    let streams = list_streams(state.services(), &request).await;
+    Json(StreamList { streams }).into_response()
+}
+
+async fn playback(State(state): State<AppState>, target: Playback, requester: Requester) -> Response {
+    let Playback { path, binding } = target;
+    let mut client = requester.client;
+    // The player has another User-Agent than the app that listed the streams: a valid binding
+    // from the same IP says which device this is.
+    if let Some(device) = binding.as_deref().and_then(|token| state.binder().open(token, client.ip)) {
+        client.device = device;
+    }
+    let request = PlaybackRequest {
+        config: &path.config,
+        media: &path.media,
+        store_code: &path.store_code,
+        hash: path.hash.clone(),
+        file_idx: path.file_idx,
+        file_name: path.file_name.as_deref(),
+        client: &client,
+    };
+    let result = resolve_link(state.services(), &request).await;
+    let available = &state.plugins().available_stores;
+    match result {
+        Ok(link) => match HeaderValue::from_str(&link) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => PlaybackError::BadRequest("the store returned an unusable link".into()).respond(available),
+        },
+        Err(error) => {
+            tracing::info!(%error, "playback failed");
+            error.respond(available)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Why playback failed, and the short plain-text answer with a fitting status a player gets.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chillproxy_core::{AuthChainError, StoreError};
+
+use crate::problems::{auth_problem, store_problem};
+
+/// Why playback failed. The `&'static str` is the store's display name.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum PlaybackError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{1}")]
+    Auth(&'static str, AuthChainError),
+    #[error("{1}")]
+    Store(&'static str, StoreError),
+    #[error("{store} is still downloading this torrent ({status}); try again in a few minutes")]
+    StillDownloading { store: &'static str, status: &'static str },
+    #[error("no video file for this title in the torrent")]
+    NoFile,
+}
+
+impl PlaybackError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Auth(_, AuthChainError::Denied { .. }) => StatusCode::FORBIDDEN,
+            Self::Auth(_, AuthChainError::Failed { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(_, AuthChainError::NoCredentials { .. }) => StatusCode::UNAUTHORIZED,
+            Self::Store(_, error) => match error {
+                StoreError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+                StoreError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+                StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+                StoreError::RateLimited { .. } | StoreError::LimitExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+                StoreError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                StoreError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
+                StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                StoreError::BadRequest { .. } | StoreError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            },
+            Self::StillDownloading { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::NoFile => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// The answer, worded like the stream list's ⚠️ streams. `available` names the stores of
+    /// this server that work, for the advice on a store that is not written yet.
+    pub(crate) fn respond(&self, available: &[&str]) -> Response {
+        let message = match self {
+            Self::Auth(store, error) => auth_problem(store, error).description,
+            Self::Store(store, error) => store_problem(store, error, available).description,
+            other => other.to_string(),
+        };
+        let mut response =
+            (self.status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response();
+        if let Self::Store(_, StoreError::RateLimited { retry_after: Some(after), .. }) = self {
+            if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl IntoResponse for PlaybackError {
+    fn into_response(self) -> Response {
+        self.respond(&[])
+    }
+}

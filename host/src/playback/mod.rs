@@ -1,0 +1,182 @@
+//! Playback: credential → add the torrent → wait (bounded) until the store has it → pick the
+//! file → direct link → 302. Usage is reported in the background for credentials that carry a
+//! usage tag (a pooled key's provider).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chillproxy_core::{
+    AuthPurpose, AuthRequest, Credential, InfoHash, MagnetStatus, MediaQuery, StoreError, StoreProvider, UsageEvent,
+};
+use chillproxy_stremio::UserConfig;
+
+use crate::caches::LinkKey;
+use crate::http::client::ClientInfo;
+use crate::state::Services;
+use crate::streams::pick_file;
+
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use error::PlaybackError;
+
+pub(crate) struct PlaybackRequest<'a> {
+    pub config: &'a UserConfig,
+    pub media: &'a MediaQuery,
+    pub store_code: &'a str,
+    pub hash: InfoHash,
+    pub file_idx: Option<u64>,
+    pub file_name: Option<&'a str>,
+    pub client: &'a ClientInfo,
+}
+
+/// Resolves a playback request to a direct link. Concurrent identical requests (same store,
+/// credential, hash and file) share one resolution, and links are reused for `links_ttl_s`.
+/// A pooled key the store rejects is forgotten and asked for again, once.
+pub(crate) async fn resolve_link(services: &Services, request: &PlaybackRequest<'_>) -> Result<String, PlaybackError> {
+    let plugins = &services.plugins;
+    let entry =
+        request.config.stores.iter().find(|s| s.c == request.store_code).ok_or_else(|| {
+            PlaybackError::BadRequest(format!("store {:?} is not in this config", request.store_code))
+        })?;
+    let store = plugins
+        .store_by_code(&entry.c)
+        .ok_or_else(|| PlaybackError::BadRequest(format!("store {:?} is not enabled here", entry.c)))?;
+    let auth = AuthRequest {
+        entry,
+        device: &request.client.device,
+        purpose: AuthPurpose::Playback { hash: request.hash.clone() },
+    };
+    let display = store.display_name();
+    let credential = plugins.auth.resolve(&auth).await.map_err(|e| PlaybackError::Auth(display, e))?;
+    let rejected = |e: &PlaybackError| matches!(e, PlaybackError::Store(_, StoreError::Unauthorized { .. }));
+    let resolve = |credential| resolve_shared(services, store, credential, request);
+    plugins.auth.retry_if_rejected(&auth, credential, rejected, resolve).await.0
+}
+
+async fn resolve_shared(
+    services: &Services,
+    store: &Arc<dyn StoreProvider>,
+    credential: Credential,
+    request: &PlaybackRequest<'_>,
+) -> Result<String, PlaybackError> {
+    let key = LinkKey {
+        store: store.name(),
+        credential: credential.key.fingerprint(),
+        hash: request.hash.clone(),
+        file_idx: request.file_idx,
+        file_name: request.file_name.map(str::to_string),
+        episode: request.media.season.zip(request.media.episode),
+    };
+    let job = Resolution {
+        services: services.clone(),
+        store: store.clone(),
+        credential,
+        hash: request.hash.clone(),
+        media: request.media.clone(),
+        file_name: request.file_name.map(str::to_string),
+        file_idx: request.file_idx,
+        user_ip: public_ip(request.client.ip),
+    };
+    let ttl = services.caches.links_ttl();
+    services.caches.links.get_or_load(key, move |r| r.is_ok().then_some(ttl), move || job.run()).await
+}
+
+/// One playback resolution, owned so that it can outlive the request that started it while
+/// others wait on it.
+struct Resolution {
+    services: Services,
+    store: Arc<dyn StoreProvider>,
+    credential: Credential,
+    hash: InfoHash,
+    media: MediaQuery,
+    file_name: Option<String>,
+    file_idx: Option<u64>,
+    user_ip: Option<IpAddr>,
+}
+
+impl Resolution {
+    /// Add the torrent, wait (bounded) until the store has it, pick the file, get its link.
+    async fn run(self) -> Result<String, PlaybackError> {
+        let Self { services, store, credential, hash, media, file_name, file_idx, user_ip } = self;
+        let display = store.display_name();
+        let store_error = |e| PlaybackError::Store(display, e);
+        let started = Instant::now();
+        let settings = &services.playback;
+        let mut magnet = store.add_magnet(&credential, &hash, user_ip).await.map_err(store_error)?;
+        let cached = magnet.status == MagnetStatus::Downloaded;
+        while magnet.status != MagnetStatus::Downloaded {
+            match magnet.status {
+                MagnetStatus::Failed | MagnetStatus::Invalid => {
+                    let message = "the torrent failed to download".to_string();
+                    return Err(store_error(StoreError::Upstream { store: display, message }));
+                }
+                _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
+                    return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) })
+                }
+                _ => {}
+            }
+            tokio::time::sleep(settings.poll_interval()).await;
+            magnet = store.get_magnet(&credential, &magnet.id, user_ip).await.map_err(store_error)?;
+        }
+        // The store has it now, whatever an earlier cache check said.
+        services.caches.availability.insert(
+            (store.name(), hash.clone()),
+            Some(magnet.files.clone()),
+            services.caches.cached_ttl(),
+        );
+
+        let file = pick_file(&magnet.files, &media, file_name.as_deref(), file_idx).ok_or(PlaybackError::NoFile)?;
+        let link = store.generate_link(&credential, &magnet, file, user_ip).await.map_err(store_error)?;
+        tracing::info!(
+            store = store.name(),
+            hash = %hash,
+            cached,
+            provider = credential.provider,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "playback resolved"
+        );
+        services.usage.record(&credential, &UsageEvent { hash, cached, bytes: file.size });
+        Ok(link)
+    }
+}
+
+fn status_name(status: MagnetStatus) -> &'static str {
+    match status {
+        MagnetStatus::Queued => "queued",
+        MagnetStatus::Downloading => "downloading",
+        MagnetStatus::Processing => "processing",
+        MagnetStatus::Uploading => "uploading",
+        MagnetStatus::Downloaded => "downloaded",
+        MagnetStatus::Failed => "failed",
+        MagnetStatus::Invalid => "invalid",
+        MagnetStatus::Unknown => "unknown",
+    }
+}
+
+/// Stores want the viewer's public IP (e.g. a `user_ip` parameter); loopback and private ranges mean
+/// nothing to them.
+fn public_ip(ip: IpAddr) -> Option<IpAddr> {
+    let private = match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    (!private).then_some(ip)
+}
+
+/// `[playback]` settings as durations.
+pub(crate) trait PlaybackTiming {
+    fn wait(&self) -> Duration;
+    fn poll_interval(&self) -> Duration;
+}
+
+impl PlaybackTiming for crate::config::PlaybackConfig {
+    fn wait(&self) -> Duration {
+        Duration::from_millis(self.wait_ms)
+    }
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}

@@ -1,0 +1,126 @@
+//! What the user reads when something goes wrong, in one place: a [`Problem`] has a short title
+//! (the ⚠️ stream's name) and a description that names the cause and what to do. Streams,
+//! playback and the configure check all word problems here, from typed errors; nothing here
+//! knows which plugin answered: names come from the plugins themselves.
+
+use chillproxy_core::{AuthChainError, DenyReason, StoreError};
+
+/// A problem, phrased for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub title: String,
+    pub description: String,
+}
+
+impl Problem {
+    fn new(title: impl Into<String>, description: impl Into<String>) -> Self {
+        Self { title: title.into(), description: description.into() }
+    }
+}
+
+/// Why the auth chain gave no credential for `store` (its display name).
+pub(crate) fn auth_problem(store: &str, error: &AuthChainError) -> Problem {
+    match error {
+        AuthChainError::Denied { reason: DenyReason::DeviceLimit { .. }, display, message, .. } => Problem::new(
+            "Device limit reached",
+            format!(
+                "Device limit reached: {message}. Remove a device from your {display} account, or add your own {store} \
+                 API token."
+            ),
+        ),
+        AuthChainError::Denied { reason: DenyReason::Inactive, display, message, .. } => Problem::new(
+            "Account not active",
+            format!("{display}: your account is not active: {message}. Renew it, or add your own {store} API token."),
+        ),
+        AuthChainError::Denied { message, .. } => {
+            Problem::new("Access denied", format!("{store}: access denied: {message}."))
+        }
+        AuthChainError::Failed { display, message, .. } => {
+            let cause = message.strip_prefix(&format!("{display} unavailable: ")).unwrap_or(message);
+            Problem::new(
+                format!("{} is unavailable", capitalised(display)),
+                format!(
+                    "{} is unavailable ({cause}). Try again in a minute, or add your own {store} API token.",
+                    capitalised(display)
+                ),
+            )
+        }
+        AuthChainError::NoCredentials { .. } => Problem::new("No credentials", format!("{store}: {error}.")),
+    }
+}
+
+/// What a store's error means for the user. `available` names the stores of this server that
+/// work (not stubs), for the advice on a store that is not written yet.
+pub(crate) fn store_problem(store: &str, error: &StoreError, available: &[&str]) -> Problem {
+    match error {
+        StoreError::Unauthorized { .. } => Problem::new(
+            format!("{store} rejected the key"),
+            format!("{store} rejected the API key. Check the token in your config, or ask your provider."),
+        ),
+        StoreError::NotImplemented { .. } => Problem::new(
+            format!("{store} not available"),
+            match use_instead(available) {
+                advice if advice.is_empty() => {
+                    format!("{store} support is not available yet; your other stores still work.")
+                }
+                advice => format!("{store} support is not available yet.{advice}; your other stores still work."),
+            },
+        ),
+        StoreError::RateLimited { retry_after, .. } => Problem::new(
+            format!("{store} is busy"),
+            match retry_after {
+                Some(after) => format!("{store} is rate limiting requests; try again in {} s.", after.as_secs().max(1)),
+                None => format!("{store} is rate limiting requests; try again in a minute."),
+            },
+        ),
+        other => Problem::new(format!("{store} failed"), format!("{other}.")),
+    }
+}
+
+/// " Use A or B for now" (with a leading space), or nothing when no store works.
+pub(crate) fn use_instead(available: &[&str]) -> String {
+    match available {
+        [] => String::new(),
+        [one] => format!(" Use {one} for now"),
+        [first @ .., last] => format!(" Use {} or {last} for now", first.join(", ")),
+    }
+}
+
+/// `your API token` → `Your API token`: display names may start a sentence.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_name_the_provider_that_failed() {
+        let failed = |display| AuthChainError::Failed { provider: "x", display, message: "timed out".into() };
+        let problem = auth_problem("TorBox", &failed("Chillstreams"));
+        assert_eq!(problem.title, "Chillstreams is unavailable");
+        assert!(problem.description.starts_with("Chillstreams is unavailable (timed out)."));
+        let problem = auth_problem("RealDebrid", &failed("Acme vault"));
+        assert_eq!(problem.title, "Acme vault is unavailable");
+        assert!(!problem.description.contains("Chillstreams"), "{problem:?}");
+    }
+
+    #[test]
+    fn a_stub_store_points_at_the_stores_that_work() {
+        let stub = StoreError::NotImplemented { store: "RealDebrid", operation: "add_magnet" };
+        assert_eq!(
+            store_problem("RealDebrid", &stub, &["TorBox"]).description,
+            "RealDebrid support is not available yet. Use TorBox for now; your other stores still work."
+        );
+        assert_eq!(
+            store_problem("RealDebrid", &stub, &[]).description,
+            "RealDebrid support is not available yet; your other stores still work."
+        );
+        assert_eq!(use_instead(&["A", "B", "C"]), " Use A, B or C for now");
+    }
+}

@@ -1,0 +1,106 @@
+//! What request handlers share: [`AppState`] for the HTTP layer, and the narrow [`Services`]
+//! that the domain functions (stream listing, playback resolution) take instead, so they can be
+//! tested with in-memory providers and no socket or file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chillproxy_core::{ConfigError, Credential, UsageEvent};
+use chillproxy_stremio::{ConfigProblem, UserConfig};
+
+use crate::binding::Binder;
+use crate::caches::Caches;
+use crate::config::{Config, PlaybackConfig};
+use crate::plugins::Plugins;
+use crate::usage::UsageSpool;
+
+/// Where usage events go (the durable spool in production; nothing, or a list, in unit tests).
+pub(crate) trait UsageSink: Send + Sync {
+    fn record(&self, credential: &Credential, event: &UsageEvent);
+}
+
+impl UsageSink for UsageSpool {
+    fn record(&self, credential: &Credential, event: &UsageEvent) {
+        UsageSpool::record(self, credential, event);
+    }
+}
+
+/// What listing streams and resolving playback need, and nothing else. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Services {
+    pub plugins: Arc<Plugins>,
+    pub caches: Arc<Caches>,
+    pub playback: PlaybackConfig,
+    pub usage: Arc<dyn UsageSink>,
+}
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    services: Services,
+    usage: Arc<UsageSpool>,
+    binder: Binder,
+}
+
+impl AppState {
+    /// Opens the usage spool; call [`AppState::start_background`] inside the runtime.
+    pub fn new(config: Config, plugins: Plugins) -> Result<Self, ConfigError> {
+        let usage = Arc::new(UsageSpool::open(&config.usage)?);
+        let caches = Arc::new(Caches::new(config.cache.clone()));
+        let secret = config.server.secret.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \
+                 bindings will not survive a restart or work across replicas"
+            );
+            Binder::random_secret()
+        });
+        let binder = Binder::new(secret, Duration::from_secs(config.server.binding_ttl_s));
+        let services =
+            Services { plugins: Arc::new(plugins), caches, playback: config.playback.clone(), usage: usage.clone() };
+        Ok(Self { inner: Arc::new(Inner { config, services, usage, binder }) })
+    }
+
+    /// Starts background work (usage delivery).
+    pub fn start_background(&self) {
+        self.inner.usage.start(self.inner.services.plugins.auth.clone());
+    }
+
+    pub fn usage(&self) -> &UsageSpool {
+        &self.inner.usage
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn plugins(&self) -> &Plugins {
+        &self.inner.services.plugins
+    }
+
+    pub(crate) fn caches(&self) -> &Caches {
+        &self.inner.services.caches
+    }
+
+    pub(crate) fn services(&self) -> &Services {
+        &self.inner.services
+    }
+
+    pub(crate) fn binder(&self) -> &Binder {
+        &self.inner.binder
+    }
+
+    /// The codes of the enabled stores.
+    pub(crate) fn store_codes(&self) -> &[&'static str] {
+        &self.plugins().store_codes
+    }
+
+    /// Decodes and validates a `{config}` segment against the enabled stores.
+    pub(crate) fn decode_user_config(&self, segment: &str) -> Result<UserConfig, ConfigProblem> {
+        UserConfig::decode(segment, self.store_codes())
+    }
+}

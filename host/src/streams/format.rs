@@ -1,0 +1,85 @@
+//! One candidate as a Stremio stream: its name and description lines, its playback URL and its
+//! behaviour hints. Problems are not formatted here: see `problems` and `stremio::warning`.
+
+use chillproxy_core::{Candidate, StoreFile};
+use chillproxy_stremio::{BehaviorHints, PlaybackUrl, Stream};
+
+use super::StreamRequest;
+use chillproxy_stremio::release::{human_size, Release};
+
+/// A candidate with what ranking needs: the sort key (resolution, quality, size), the parsed
+/// release name and the file that would play, when the store said.
+pub(super) struct Ranked {
+    pub key: (u32, u32, u64),
+    pub release: Release,
+    pub file: Option<StoreFile>,
+}
+
+pub(super) fn format_stream(
+    request: &StreamRequest<'_>,
+    code: &str,
+    candidate: &Candidate,
+    rank: &Ranked,
+    cached: bool,
+) -> Stream {
+    let code_upper = code.to_ascii_uppercase();
+    let release = &rank.release;
+    let file_name = rank.file.as_ref().map(|file| file.name.clone());
+    let url = PlaybackUrl {
+        base_url: request.base_url,
+        config_segment: request.config_segment,
+        id: request.id,
+        store_code: code,
+        hash: &candidate.hash,
+        file_idx: rank.file.as_ref().map(|file| file.id),
+        file_name: file_name.as_deref(),
+        binding: &request.binding,
+    }
+    .build();
+
+    let mut name = String::new();
+    if cached {
+        name.push_str("⚡️ ");
+    }
+    name.push_str(&format!("[{code_upper}]\nchillproxy"));
+    if let Some(resolution) = release.resolution {
+        name.push('\n');
+        name.push_str(resolution);
+    }
+
+    let mut lines = Vec::new();
+    let quality: Vec<String> = [release.quality.map(|q| format!("💿 {q}")), release.codec.map(|c| format!("🎞️ {c}"))]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !quality.is_empty() {
+        lines.push(quality.join(" "));
+    }
+    let mut facts = Vec::new();
+    if let Some(file) = rank.file.as_ref().filter(|f| Some(f.size) != candidate.size) {
+        facts.push(format!("💾 {}", human_size(file.size)));
+    }
+    if let Some(size) = candidate.size {
+        facts.push(format!("📦 {}", human_size(size)));
+    }
+    if let Some(seeders) = candidate.seeders.filter(|s| *s > 0) {
+        facts.push(format!("👤 {seeders}"));
+    }
+    facts.push(format!("🔍 {}", candidate.indexer));
+    lines.push(facts.join(" "));
+    lines.push(match &file_name {
+        Some(file) => format!("📄 {file}"),
+        None => format!("📁 {}", candidate.title),
+    });
+
+    let hints = BehaviorHints {
+        binge_group: Some(format!(
+            "chillproxy|{code}|{}|{}",
+            release.resolution.unwrap_or("any"),
+            release.quality.unwrap_or("any")
+        )),
+        filename: file_name,
+        video_size: rank.file.as_ref().map(|f| f.size),
+    };
+    Stream { url: Some(url), external_url: None, name, description: lines.join("\n"), behavior_hints: Some(hints) }
+}

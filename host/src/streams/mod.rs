@@ -1,0 +1,144 @@
+//! The stream list: a credential per store entry, candidates from the sources, cache checks on
+//! the stores, then ranked and formatted Stremio streams. Problems become ⚠️ streams; the list
+//! never fails.
+
+mod availability;
+mod format;
+mod pick;
+mod sources;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use chillproxy_core::{
+    AuthPurpose, AuthRequest, Candidate, Credential, InfoHash, MediaKind, MediaQuery, StoreEntry, StoreProvider,
+};
+use chillproxy_stremio::{encode_segment, warning, Stream, UserConfig};
+use futures::future::join_all;
+
+use crate::http::client::ClientInfo;
+use crate::problems::{auth_problem, store_problem};
+use crate::state::Services;
+use availability::check_cached;
+use chillproxy_stremio::release::Release;
+use format::{format_stream, Ranked};
+pub(crate) use pick::pick_file;
+use sources::find_candidates;
+
+/// Everything one stream-list request is about.
+pub(crate) struct StreamRequest<'a> {
+    pub config: &'a UserConfig,
+    /// The `{config}` segment as the user sent it, re-used in playback URLs.
+    pub config_segment: &'a str,
+    /// The Stremio id as requested (`tt…` or `tt…:S:E`).
+    pub id: &'a str,
+    pub media: &'a MediaQuery,
+    pub client: &'a ClientInfo,
+    pub base_url: &'a str,
+    /// The device binding appended to every playback URL (see `binding`).
+    pub binding: String,
+}
+
+impl StreamRequest<'_> {
+    fn configure_url(&self) -> String {
+        format!("{}/stremio/torz/{}/configure", self.base_url, encode_segment(self.config_segment))
+    }
+}
+
+/// A store entry with a credential.
+struct Session<'a> {
+    entry: &'a StoreEntry,
+    store: Arc<dyn StoreProvider>,
+    credential: Credential,
+}
+
+/// Builds the stream list. Never fails: problems are returned as ⚠️ streams.
+pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_>) -> Vec<Stream> {
+    let plugins = &services.plugins;
+    let configure = request.configure_url();
+    let mut warnings = Vec::new();
+
+    // 1. A credential for every store entry, concurrently.
+    let resolutions = join_all(request.config.stores.iter().map(|entry| async move {
+        let store = plugins.store_by_code(&entry.c).cloned();
+        let auth = AuthRequest { entry, device: &request.client.device, purpose: AuthPurpose::StreamList };
+        (entry, store, plugins.auth.resolve(&auth).await)
+    }))
+    .await;
+    let mut sessions = Vec::new();
+    for (entry, store, resolution) in resolutions {
+        let Some(store) = store else { continue };
+        match resolution {
+            Ok(credential) => sessions.push(Session { entry, store, credential }),
+            Err(error) => {
+                let problem = auth_problem(store.display_name(), &error);
+                warnings.push(warning(&problem.title, problem.description, &configure));
+            }
+        }
+    }
+    if sessions.is_empty() {
+        return warnings;
+    }
+
+    // 2. Candidates from every source, concurrently.
+    let (candidates, source_problem) = find_candidates(services, request.media, &request.config.indexers).await;
+    if let Some(problem) = source_problem {
+        warnings.push(warning("No indexer answered", problem, &configure));
+    }
+    if candidates.is_empty() {
+        return warnings;
+    }
+
+    // 3. Which store has which hash cached.
+    let hashes: Vec<InfoHash> = candidates.iter().map(|c| c.hash.clone()).collect();
+    let (cached, failed) = check_cached(services, &sessions, &request.client.device, &hashes).await;
+    for (index, error) in &failed {
+        let problem = store_problem(sessions[*index].store.display_name(), error, &plugins.available_stores);
+        warnings.push(warning(&problem.title, problem.description, &configure));
+    }
+
+    // 4. Format, best first: cached streams, then uncached ones on every working store.
+    let mut ranked: Vec<(Ranked, &Candidate)> = Vec::new();
+    for candidate in candidates.iter() {
+        let release = Release::parse(&candidate.title);
+        let file = match cached.get(&candidate.hash) {
+            Some((_, files)) => match pick_file(files, request.media, None, None) {
+                Some(file) => Some(file.clone()),
+                // The store knows the files and none is the wanted episode.
+                None if request.media.kind == MediaKind::Series && !files.is_empty() => continue,
+                None => None,
+            },
+            None => None,
+        };
+        let size = file.as_ref().map(|f| f.size).or(candidate.size).unwrap_or(0);
+        let key = (release.resolution_rank(), release.quality_rank(), size);
+        ranked.push((Ranked { key, release, file }, candidate));
+    }
+    ranked.sort_by_key(|(rank, _)| std::cmp::Reverse(rank.key));
+
+    let mut streams = Vec::new();
+    for (rank, candidate) in &ranked {
+        if let Some((index, _)) = cached.get(&candidate.hash) {
+            streams.push(format_stream(request, sessions[*index].store.code(), candidate, rank, true));
+        }
+    }
+    if !request.config.cached {
+        for (rank, candidate) in &ranked {
+            if cached.contains_key(&candidate.hash) {
+                continue;
+            }
+            for (index, session) in sessions.iter().enumerate() {
+                if !failed.iter().any(|(i, _)| *i == index) {
+                    streams.push(format_stream(request, session.store.code(), candidate, rank, false));
+                }
+            }
+        }
+    }
+    if streams.is_empty() {
+        warnings
+    } else {
+        streams.extend(warnings);
+        streams
+    }
+}

@@ -1,0 +1,86 @@
+//! `list_streams` with in-memory auth, store and source providers: no socket, no file.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use chillproxy_core::{AuthOutcome, DeviceId, MediaKind, MediaQuery, StoreEntry};
+use chillproxy_stremio::UserConfig;
+
+use super::{list_streams, StreamRequest};
+use crate::http::client::ClientInfo;
+use crate::testing::*;
+
+fn movie() -> MediaQuery {
+    MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".into(), season: None, episode: None }
+}
+
+fn config(code: &str) -> UserConfig {
+    UserConfig {
+        stores: vec![StoreEntry { c: code.into(), t: None, auth: Some("user".into()) }],
+        indexers: vec![],
+        cached: false,
+    }
+}
+
+fn client() -> ClientInfo {
+    let ip = [203, 0, 113, 7].into();
+    ClientInfo { ip, device: DeviceId::from_client(ip, "test") }
+}
+
+fn auth(display: &'static str, outcome: fn() -> AuthOutcome) -> Arc<ScriptedAuth> {
+    Arc::new(ScriptedAuth { name: "scripted", display, outcome, calls: Default::default() })
+}
+
+#[tokio::test]
+async fn cached_streams_come_first_and_a_second_list_asks_the_store_nothing() {
+    let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.1994.1080p.mkv", 8_000)])]));
+    let source = Arc::new(FixedSource(vec![
+        candidate(hash('b'), "Movie.1994.2160p.WEB-DL", 20_000),
+        candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
+    ]));
+    let services = services(vec![auth("Auth", granting)], vec![store.clone()], vec![source], Default::default());
+    let (config, client, media) = (config("tb"), client(), movie());
+    let request = StreamRequest {
+        config: &config,
+        config_segment: "seg",
+        id: "tt0111161",
+        media: &media,
+        client: &client,
+        base_url: "http://h",
+        binding: "bind".into(),
+    };
+    let streams = list_streams(&services, &request).await;
+    assert_eq!(streams.len(), 2, "{streams:#?}");
+    assert!(streams[0].name.starts_with("⚡️ [TB]"), "the cached one first: {streams:#?}");
+    let url = streams[0].url.as_deref().unwrap();
+    assert!(url.starts_with("http://h/stremio/torz/seg/_/strem/tt0111161/tb/"), "{url}");
+    assert!(url.contains(&hash('a').to_string()) && url.ends_with("/0/Movie.1994.1080p.mkv?b=bind"), "{url}");
+    assert!(!streams[1].name.contains('⚡'), "the uncached one after: {streams:#?}");
+    assert_eq!(store.checks.load(Ordering::SeqCst), 1);
+
+    let again = list_streams(&services, &request).await;
+    assert_eq!(again, streams);
+    assert_eq!(store.checks.load(Ordering::SeqCst), 1, "availability came from the cache");
+}
+
+#[tokio::test]
+async fn a_failing_auth_provider_is_named_and_no_other_is_blamed() {
+    let failing = || AuthOutcome::Failed { message: "timed out".into() };
+    let store = Arc::new(MemoryStore::new("rd", "Memory Debrid", &[]));
+    let source = Arc::new(FixedSource(vec![candidate(hash('a'), "Movie.1994.1080p", 1)]));
+    let services = services(vec![auth("Acme vault", failing)], vec![store], vec![source], Default::default());
+    let (config, client, media) = (config("rd"), client(), movie());
+    let request = StreamRequest {
+        config: &config,
+        config_segment: "seg",
+        id: "tt0111161",
+        media: &media,
+        client: &client,
+        base_url: "http://h",
+        binding: String::new(),
+    };
+    let streams = list_streams(&services, &request).await;
+    assert_eq!(streams.len(), 1);
+    assert_eq!(streams[0].name, "⚠️ chillproxy\nAcme vault is unavailable");
+    assert!(streams[0].description.contains("add your own Memory Debrid API token"), "{streams:#?}");
+}

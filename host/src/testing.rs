@@ -1,0 +1,176 @@
+//! In-memory providers for unit tests of the domain functions: an auth provider with scripted
+//! outcomes, a store that knows a few torrents, a source with fixed candidates, and a usage sink
+//! that keeps what it is given. No socket, no file.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chillproxy_core::async_trait;
+use chillproxy_core::{
+    Account, AuthChain, AuthOutcome, AuthPresentation, AuthProvider, AuthRequest, CachedItem, Candidate, Credential,
+    InfoHash, Magnet, MagnetStatus, Secret, SharedState, SourceError, SourceProvider, SourceQuery, StoreError,
+    StoreFile, StoreProvider, UsageEvent,
+};
+
+use crate::caches::{CacheConfig, Caches};
+use crate::config::PlaybackConfig;
+use crate::plugins::Plugins;
+use crate::state::{Services, UsageSink};
+
+pub(crate) fn hash(c: char) -> InfoHash {
+    InfoHash::parse(&c.to_string().repeat(40)).unwrap()
+}
+
+/// Answers every request with `outcome()`; counts the calls.
+pub(crate) struct ScriptedAuth {
+    pub name: &'static str,
+    pub display: &'static str,
+    pub outcome: fn() -> AuthOutcome,
+    pub calls: AtomicUsize,
+}
+
+#[async_trait]
+impl AuthProvider for ScriptedAuth {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn presentation(&self) -> AuthPresentation {
+        AuthPresentation { display_name: self.display, credential_label: "The credential", entry_field: None }
+    }
+    async fn authorize(&self, _: &AuthRequest<'_>) -> AuthOutcome {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        (self.outcome)()
+    }
+}
+
+pub(crate) fn granting() -> AuthOutcome {
+    AuthOutcome::Granted(Credential::new(Secret::new("memory-key"), "memory"))
+}
+
+/// A store holding `torrents` (hash → files), all ready; it counts its calls.
+pub(crate) struct MemoryStore {
+    pub code: &'static str,
+    pub display: &'static str,
+    pub torrents: HashMap<InfoHash, Vec<StoreFile>>,
+    pub checks: AtomicUsize,
+    pub adds: AtomicUsize,
+}
+
+impl MemoryStore {
+    pub(crate) fn new(code: &'static str, display: &'static str, torrents: &[(InfoHash, &[(&str, u64)])]) -> Self {
+        let torrents = torrents
+            .iter()
+            .map(|(hash, files)| {
+                let files = files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, size))| StoreFile {
+                        id: i as u64,
+                        name: name.to_string(),
+                        path: format!("/{name}"),
+                        size: *size,
+                    })
+                    .collect();
+                (hash.clone(), files)
+            })
+            .collect();
+        Self { code, display, torrents, checks: AtomicUsize::new(0), adds: AtomicUsize::new(0) }
+    }
+
+    fn magnet(&self, hash: &InfoHash) -> Result<Magnet, StoreError> {
+        let files =
+            self.torrents.get(hash).ok_or(StoreError::NotFound { store: self.display, message: "no".into() })?;
+        Ok(Magnet {
+            id: hash.to_string(),
+            hash: hash.clone(),
+            name: "memory".into(),
+            size: files.iter().map(|f| f.size).sum(),
+            status: MagnetStatus::Downloaded,
+            files: files.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl StoreProvider for MemoryStore {
+    fn name(&self) -> &'static str {
+        self.code
+    }
+    fn code(&self) -> &'static str {
+        self.code
+    }
+    fn display_name(&self) -> &'static str {
+        self.display
+    }
+    async fn check_cached(&self, _: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        Ok(hashes
+            .iter()
+            .filter_map(|h| self.torrents.get(h).map(|files| CachedItem { hash: h.clone(), files: files.clone() }))
+            .collect())
+    }
+    async fn add_magnet(&self, _: &Credential, hash: &InfoHash, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
+        self.adds.fetch_add(1, Ordering::SeqCst);
+        self.magnet(hash)
+    }
+    async fn get_magnet(&self, _: &Credential, id: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
+        self.magnet(&InfoHash::parse(id).ok_or(StoreError::NotFound { store: self.display, message: id.into() })?)
+    }
+    async fn generate_link(
+        &self,
+        _: &Credential,
+        magnet: &Magnet,
+        file: &StoreFile,
+        _: Option<IpAddr>,
+    ) -> Result<String, StoreError> {
+        Ok(format!("https://cdn.memory/{}/{}", magnet.hash, file.name))
+    }
+    async fn account(&self, _: &Credential) -> Result<Account, StoreError> {
+        Ok(Account { id: "1".into(), email: "m@example".into(), subscription: "premium".into() })
+    }
+}
+
+/// A source that always answers `candidates`.
+pub(crate) struct FixedSource(pub Vec<Candidate>);
+
+#[async_trait]
+impl SourceProvider for FixedSource {
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+    async fn search(&self, _: &SourceQuery<'_>) -> Result<Vec<Candidate>, SourceError> {
+        Ok(self.0.clone())
+    }
+}
+
+pub(crate) fn candidate(hash: InfoHash, title: &str, size: u64) -> Candidate {
+    Candidate { hash, title: title.into(), size: Some(size), seeders: Some(5), indexer: "memory".into() }
+}
+
+/// Keeps every usage event.
+#[derive(Default)]
+pub(crate) struct RecordedUsage(pub Mutex<Vec<UsageEvent>>);
+
+impl UsageSink for RecordedUsage {
+    fn record(&self, _: &Credential, event: &UsageEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+/// Services over the given providers, with default caches and a short playback wait.
+pub(crate) fn services(
+    auth: Vec<Arc<dyn AuthProvider>>,
+    stores: Vec<Arc<dyn StoreProvider>>,
+    sources: Vec<Arc<dyn SourceProvider>>,
+    usage: Arc<RecordedUsage>,
+) -> Services {
+    let plugins = Plugins::assemble(AuthChain::new(auth), stores, sources, vec!["memory"], SharedState::default());
+    Services {
+        plugins: Arc::new(plugins),
+        caches: Arc::new(Caches::new(CacheConfig::default())),
+        playback: PlaybackConfig { wait_ms: 200, poll_interval_ms: 10 },
+        usage,
+    }
+}

@@ -1,0 +1,28 @@
+//! chillproxy-stremio: the Stremio addon protocol as chillproxy speaks it, pure (no I/O): ids
+//! (`tt…`, `tt…:S:E`), the user config carried in the `{config}` path segment (one decoder),
+//! the playback URL (built and parsed in one file), the stream objects a stream list holds, and
+//! release-name parsing.
+//!
+//! It depends on chillproxy-core's plain types only (info hashes, store entries); it must not
+//! depend on the host, on a plugin, or on anything that does I/O. The fuzz targets and
+//! property tests exercise it directly, and a source plugin that reads another Stremio addon
+//! can use its types.
+
+pub mod config;
+pub mod ids;
+pub mod playback;
+pub mod release;
+pub mod stream;
+
+pub use config::{ConfigProblem, UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
+pub use ids::parse_media;
+pub use playback::{PlaybackPath, PlaybackSegments, PlaybackUrl, MAX_FILE_NAME_BYTES};
+pub use stream::{encode_segment, warning, BehaviorHints, Stream, StreamList};
+
+/// The first `max` characters of `s` (for echoing user input in messages).
+pub fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

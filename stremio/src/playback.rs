@@ -1,0 +1,162 @@
+//! The playback URL, built and parsed here only:
+//! `{base}/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}?b={binding}`.
+//!
+//! `file_idx` is the store's file id, or `-1` when unknown; `file_name` is the file's name
+//! (so players see its extension), or empty.
+
+use chillproxy_core::{InfoHash, MediaQuery};
+
+use crate::config::UserConfig;
+use crate::ids::parse_media;
+use crate::stream::encode_segment;
+
+/// Longest file name accepted in a playback URL.
+pub const MAX_FILE_NAME_BYTES: usize = 1024;
+
+/// What a playback URL points at, for [`PlaybackUrl::build`].
+#[derive(Debug, Clone, Copy)]
+pub struct PlaybackUrl<'a> {
+    /// The public base URL (`https://addon.example`).
+    pub base_url: &'a str,
+    /// The `{config}` segment, as the user's install URL carries it.
+    pub config_segment: &'a str,
+    /// The Stremio id as requested (`tt…` or `tt…:S:E`).
+    pub id: &'a str,
+    pub store_code: &'a str,
+    pub hash: &'a InfoHash,
+    pub file_idx: Option<u64>,
+    pub file_name: Option<&'a str>,
+    /// The device binding (`?b=`), already URL-safe.
+    pub binding: &'a str,
+}
+
+impl PlaybackUrl<'_> {
+    pub fn build(&self) -> String {
+        let mut url = String::with_capacity(
+            self.base_url.len() + self.config_segment.len() + self.binding.len() + self.id.len() + 120,
+        );
+        url.push_str(self.base_url);
+        url.push_str("/stremio/torz/");
+        url.push_str(&encode_segment(self.config_segment));
+        url.push_str("/_/strem/");
+        url.push_str(&encode_segment(self.id));
+        url.push('/');
+        url.push_str(self.store_code);
+        url.push('/');
+        url.push_str(self.hash.as_str());
+        url.push('/');
+        match self.file_idx {
+            Some(idx) => url.push_str(&idx.to_string()),
+            None => url.push_str("-1"),
+        }
+        url.push('/');
+        if let Some(name) = self.file_name {
+            url.push_str(&encode_segment(name));
+        }
+        url.push_str("?b=");
+        url.push_str(self.binding);
+        url
+    }
+}
+
+/// The raw path segments of a playback URL, as the router extracted them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlaybackSegments<'a> {
+    pub config: &'a str,
+    pub id: &'a str,
+    pub store: &'a str,
+    pub hash: &'a str,
+    pub file_idx: &'a str,
+    pub file_name: Option<&'a str>,
+}
+
+/// A playback URL's path, parsed and validated.
+#[derive(Debug, Clone)]
+pub struct PlaybackPath {
+    pub config: UserConfig,
+    pub media: MediaQuery,
+    pub store_code: String,
+    pub hash: InfoHash,
+    pub file_idx: Option<u64>,
+    pub file_name: Option<String>,
+}
+
+impl PlaybackPath {
+    /// Parses the segments against the stores this server has enabled. The error says which
+    /// part is wrong, for a 400.
+    pub fn parse(segments: &PlaybackSegments<'_>, enabled_codes: &[&str]) -> Result<Self, String> {
+        let bad = |what: &str| what.to_string();
+        let config =
+            UserConfig::decode(segments.config, enabled_codes).map_err(|p| format!("invalid configuration: {p}"))?;
+        let kind = if segments.id.contains(':') { "series" } else { "movie" };
+        let media = parse_media(kind, segments.id).ok_or_else(|| bad("invalid id"))?;
+        if !enabled_codes.contains(&segments.store) {
+            return Err(bad("unknown store code"));
+        }
+        let hash = InfoHash::parse(segments.hash).ok_or_else(|| bad("invalid info hash"))?;
+        let file_idx = match segments.file_idx {
+            "-1" => None,
+            raw if raw.len() <= 9 => Some(raw.parse::<u64>().map_err(|_| bad("invalid file index"))?),
+            _ => return Err(bad("invalid file index")),
+        };
+        let file_name = match segments.file_name.filter(|n| !n.is_empty()) {
+            // A file name is one path segment: no separators, no dot segments, no controls.
+            Some(name)
+                if name.len() > MAX_FILE_NAME_BYTES
+                    || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+                    || name == "."
+                    || name == ".." =>
+            {
+                return Err(bad("invalid file name"))
+            }
+            other => other.map(str::to_string),
+        };
+        Ok(Self { config, media, store_code: segments.store.to_string(), hash, file_idx, file_name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    #[test]
+    fn a_built_url_parses_back() {
+        let config = URL_SAFE_NO_PAD.encode(r#"{"stores":[{"c":"tb","t":"tok"}]}"#);
+        let hash = InfoHash::parse(&"ab".repeat(20)).unwrap();
+        let url = PlaybackUrl {
+            base_url: "http://h",
+            config_segment: &config,
+            id: "tt0903747:1:3",
+            store_code: "tb",
+            hash: &hash,
+            file_idx: Some(7),
+            file_name: Some("Show S01E03 [1080p].mkv"),
+            binding: "bind",
+        }
+        .build();
+        assert!(url.ends_with("/tb/abababababababababababababababababababab/7/Show%20S01E03%20%5B1080p%5D.mkv?b=bind"));
+        let path = url.strip_prefix("http://h/stremio/torz/").unwrap().split('?').next().unwrap();
+        let parts: Vec<&str> = path.split('/').collect();
+        let name = "Show S01E03 [1080p].mkv";
+        let segments = PlaybackSegments {
+            config: parts[0],
+            id: parts[3],
+            store: parts[4],
+            hash: parts[5],
+            file_idx: parts[6],
+            file_name: Some(name),
+        };
+        let parsed = PlaybackPath::parse(&segments, &["tb"]).unwrap();
+        assert_eq!((parsed.media.season, parsed.media.episode, parsed.file_idx), (Some(1), Some(3), Some(7)));
+        assert_eq!(parsed.hash, hash);
+        assert_eq!(parsed.file_name.as_deref(), Some(name));
+        let unknown = PlaybackSegments { file_idx: "-1", file_name: None, ..segments };
+        assert_eq!(PlaybackPath::parse(&unknown, &["tb"]).unwrap().file_idx, None);
+        assert_eq!(
+            PlaybackPath::parse(&segments, &["rd"]).unwrap_err(),
+            "invalid configuration: stores[0].c: unknown store code \"tb\"; this server offers: rd"
+        );
+    }
+}
