@@ -10,6 +10,8 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t 
 # Share the build directory so only the workspace crates rebuild.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
 cd "$work"
+# A git baseline, so the guide can show which files adding a plugin touched.
+git init -q && git add -A && git -c user.name=ci -c user.email=ci@localhost commit -qm baseline
 python3 - "$repo/docs/writing-a-plugin.md" <<'PY'
 import re, subprocess, sys, pathlib
 text = pathlib.Path(sys.argv[1]).read_text()

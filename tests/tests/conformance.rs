@@ -28,6 +28,7 @@ fn fixtures() -> Vec<(&'static str, Setup)> {
         ("torbox", || torbox().boxed()),
         ("realdebrid", || async { (fixture(build("realdebrid", "")), None) }.boxed()),
         ("alldebrid", || async { (fixture(build("alldebrid", "")), None) }.boxed()),
+        // New store plugins: one line above this comment.
     ]
 }
 
