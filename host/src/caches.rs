@@ -11,60 +11,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::playback::PlaybackError;
 
-/// `[cache]`.
+/// `[cache]`. A missing key takes its value from [`CacheConfig::default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// Most entries per cache.
-    #[serde(default = "default_max_entries")]
     pub max_entries: usize,
     /// Most memory per cache, in MiB of estimated entry size (keys, file lists, titles, links).
     /// Each of the host's caches (availability, sources, links) is bounded by both this and
     /// `max_entries`; past either, the least recently used entries go.
-    #[serde(default = "default_max_memory_mb")]
     pub max_memory_mb: usize,
     /// How long "the store has this hash cached" is believed.
-    #[serde(default = "default_cached_ttl_s")]
     pub cached_ttl_s: u64,
     /// How long "the store does not have this hash" is believed.
-    #[serde(default = "default_uncached_ttl_s")]
     pub uncached_ttl_s: u64,
     /// How long the candidates for one title are reused.
-    #[serde(default = "default_sources_ttl_s")]
     pub sources_ttl_s: u64,
     /// How long a generated direct link is reused.
-    #[serde(default = "default_links_ttl_s")]
     pub links_ttl_s: u64,
-}
-
-fn default_max_entries() -> usize {
-    100_000
-}
-fn default_max_memory_mb() -> usize {
-    64
-}
-fn default_cached_ttl_s() -> u64 {
-    24 * 3600
-}
-fn default_uncached_ttl_s() -> u64 {
-    8 * 3600
-}
-fn default_sources_ttl_s() -> u64 {
-    3600
-}
-fn default_links_ttl_s() -> u64 {
-    3600
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
-            max_entries: default_max_entries(),
-            max_memory_mb: default_max_memory_mb(),
-            cached_ttl_s: default_cached_ttl_s(),
-            uncached_ttl_s: default_uncached_ttl_s(),
-            sources_ttl_s: default_sources_ttl_s(),
-            links_ttl_s: default_links_ttl_s(),
+            max_entries: 100_000,
+            max_memory_mb: 64,
+            cached_ttl_s: 24 * 3600,
+            uncached_ttl_s: 8 * 3600,
+            sources_ttl_s: 3600,
+            links_ttl_s: 3600,
         }
     }
 }

@@ -27,18 +27,17 @@ pub enum LogFormat {
     Json,
 }
 
-/// `[server]`.
+/// `[server]`. A missing key takes its value from [`ServerConfig::default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on. Env `CHILLPROXY_LISTEN` beats it.
-    #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The public base URL of this server; when unset it is taken from the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
     /// Peers allowed to set `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto`/`X-Forwarded-Host`.
-    #[serde(default = "default_trusted_proxies", with = "nets")]
+    #[serde(with = "nets")]
     pub trusted_proxies: Vec<IpNet>,
     /// Serve `GET /_bench/fixed/{bytes}`, a fixed JSON body, as the load benchmark's ceiling.
     /// Off in production.
@@ -50,23 +49,18 @@ pub struct ServerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Secret>,
     /// How long a playback URL's device binding is honoured.
-    #[serde(default = "default_binding_ttl_s")]
     pub binding_ttl_s: u64,
     /// Longest request target (path and query) accepted; longer gets 414.
-    #[serde(default = "default_max_uri_bytes")]
     pub max_uri_bytes: usize,
     /// Largest total of request header names and values accepted; larger gets 431.
-    #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
     /// On SIGTERM/SIGINT, how long in-flight requests may still finish.
-    #[serde(default = "default_server_grace_ms")]
     pub shutdown_grace_ms: u64,
     /// `pretty` or `json`.
     #[serde(default)]
     pub log_format: LogFormat,
     /// Log filter in tracing-subscriber syntax (`info`, `warn,chillproxy_host=debug`). Env
     /// `RUST_LOG` beats it.
-    #[serde(default = "default_log_level")]
     pub log_level: String,
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`. Env
     /// `CHILLPROXY_METRICS_TOKEN` beats it.
@@ -74,48 +68,23 @@ pub struct ServerConfig {
     pub metrics_token: Option<Secret>,
 }
 
-fn default_log_level() -> String {
-    "info".to_string()
-}
-
-fn default_binding_ttl_s() -> u64 {
-    6 * 3600
-}
-
-fn default_max_uri_bytes() -> usize {
-    16 * 1024
-}
-
-fn default_max_header_bytes() -> usize {
-    32 * 1024
-}
-
-fn default_server_grace_ms() -> u64 {
-    10_000
-}
-
-fn default_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8080))
-}
-
-fn default_trusted_proxies() -> Vec<IpNet> {
-    vec![IpNet::from(IpAddr::from([127, 0, 0, 1])), IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST))]
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            listen: default_listen(),
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             public_url: None,
-            trusted_proxies: default_trusted_proxies(),
+            trusted_proxies: vec![
+                IpNet::from(IpAddr::from([127, 0, 0, 1])),
+                IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ],
             bench_endpoint: false,
             secret: None,
-            binding_ttl_s: default_binding_ttl_s(),
-            max_uri_bytes: default_max_uri_bytes(),
-            max_header_bytes: default_max_header_bytes(),
-            shutdown_grace_ms: default_server_grace_ms(),
+            binding_ttl_s: 6 * 3600,
+            max_uri_bytes: 16 * 1024,
+            max_header_bytes: 32 * 1024,
+            shutdown_grace_ms: 10_000,
             log_format: LogFormat::default(),
-            log_level: default_log_level(),
+            log_level: "info".to_string(),
             metrics_token: None,
         }
     }
@@ -144,27 +113,17 @@ mod nets {
 
 /// `[playback]`: how long a playback request may wait for the store to finish a torrent.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PlaybackConfig {
     /// Total budget for waiting on an uncached torrent before answering 504.
-    #[serde(default = "default_wait_ms")]
     pub wait_ms: u64,
     /// Pause between status polls.
-    #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
-}
-
-fn default_wait_ms() -> u64 {
-    15_000
-}
-
-fn default_poll_interval_ms() -> u64 {
-    1_500
 }
 
 impl Default for PlaybackConfig {
     fn default() -> Self {
-        Self { wait_ms: default_wait_ms(), poll_interval_ms: default_poll_interval_ms() }
+        Self { wait_ms: 15_000, poll_interval_ms: 1_500 }
     }
 }
 
