@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chillproxy_core::ConfigError;
+use chillproxy_usage::UsageSpool;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::binding::Binder;
@@ -26,7 +27,6 @@ use crate::playback::{resolve_link, PlaybackError, PlaybackRequest, PlaybackSegm
 use crate::plugins::Plugins;
 use crate::streams::{list_streams, StreamRequest};
 use crate::stremio::{warning, StreamList};
-use crate::usage::UsageSpool;
 use crate::userconfig::{truncate, ConfigProblem, UserConfig};
 
 /// Everything a request handler may need. Cheap to clone.

@@ -16,7 +16,6 @@ pub mod plugins;
 pub mod server;
 pub mod streams;
 pub mod stremio;
-pub mod usage;
 pub mod userconfig;
 
 pub use app::{app, AppState};
