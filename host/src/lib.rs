@@ -20,7 +20,6 @@ mod state;
 mod streams;
 #[cfg(test)]
 mod testing;
-pub mod usage;
 
 pub use config::Config;
 pub use http::client::ClientInfo;

@@ -12,7 +12,7 @@ use crate::binding::Binder;
 use crate::caches::Caches;
 use crate::config::{Config, PlaybackConfig};
 use crate::plugins::Plugins;
-use crate::usage::UsageSpool;
+use chillproxy_usage::UsageSpool;
 
 /// Where usage events go (the durable spool in production; nothing, or a list, in unit tests).
 pub(crate) trait UsageSink: Send + Sync {

@@ -44,7 +44,7 @@ async fn play(url: &str, n: usize) {
     assert_eq!(response.status(), 302, "{url}");
 }
 
-fn counter(stack: &Stack, pick: fn(&chillproxy_host::usage::UsageCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
+fn counter(stack: &Stack, pick: fn(&chillproxy_usage::UsageCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
     pick(stack.host.state.usage().counters()).load(Ordering::SeqCst)
 }
 
