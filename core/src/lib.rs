@@ -1,7 +1,9 @@
 //! chillproxy-core: the contracts every plugin implements (auth, store, source), the shared
-//! types they exchange, the compile-time plugin registry and the auth chain.
+//! types they exchange, the compile-time plugin registry, the auth chain, and the upstream HTTP
+//! kit plugins call their services with.
 //!
-//! This crate must not depend on the host, on any plugin crate, or on an HTTP server.
+//! This crate must not depend on the host, on any plugin crate, or on an HTTP server (its
+//! tests use one as a fake upstream).
 
 pub mod auth;
 pub mod cache;
@@ -14,6 +16,7 @@ pub mod settings;
 pub mod shared;
 pub mod source;
 pub mod store;
+pub mod upstream;
 pub mod user;
 
 pub use async_trait::async_trait;

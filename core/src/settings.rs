@@ -78,22 +78,63 @@ impl PluginSettings {
         Self { section: section.into(), table, env }
     }
 
-    /// Deserialises the table into the plugin's config type. Config types use
-    /// `#[serde(deny_unknown_fields)]`, so a misspelt key is an error that names it.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+    /// Deserialises the table into the plugin's config type; a key the type does not know is an
+    /// error that names it (`[store.x] urll: unknown field `urll``).
+    ///
+    /// Unknown keys are rejected here rather than only by `#[serde(deny_unknown_fields)]`,
+    /// because serde cannot combine that attribute with `#[serde(flatten)]`, which configs use
+    /// to embed shared settings (such as [`crate::upstream::UpstreamSettings`]). After a
+    /// successful parse, the value is serialised back and every key of the table must come back:
+    /// a key that does not is one the type ignored. So a config type must serialise every key it
+    /// reads (no `skip_serializing` on a field that can be set, no `skip_serializing_if` that
+    /// hides a value that was given, no `alias`). Types without a flattened field keep
+    /// `deny_unknown_fields` too, for serde's own message, which lists the expected keys.
+    pub fn parse<T: DeserializeOwned + Serialize>(&self) -> Result<T, ConfigError> {
         // Deserialising from text (not from the Value) keeps a span, which names the key.
         let text = self.table.to_string();
-        toml::from_str(&text).map_err(|e: toml::de::Error| {
+        let value: T = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let message = e.message().trim();
             let key = e
                 .span()
                 .and_then(|span| text.get(..span.start))
                 .and_then(|before| before.rsplit('\n').next())
                 .and_then(|line| line.split_once('='))
-                .map(|(key, _)| format!(" {}:", key.trim()))
+                .map(|(key, _)| key.trim())
+                // A flattened struct's error has no position of its own; it names its key itself.
+                .filter(|key| !message.starts_with(&format!("{key}:")))
+                .map(|key| format!(" {key}:"))
                 .unwrap_or_default();
-            ConfigError::new(format!("[{}]{key} {}", self.section, e.message().trim()))
-        })
+            ConfigError::new(format!("[{}]{key} {message}", self.section))
+        })?;
+        let read_back = toml::Table::try_from(&value)
+            .map_err(|e| ConfigError::new(format!("[{}] cannot check the keys: {e}", self.section)))?;
+        if let Some(key) = unread_key(&self.table, &read_back, "") {
+            let name = key.rsplit('.').next().unwrap_or(&key);
+            return Err(ConfigError::new(format!("[{}] {key}: unknown field `{name}`", self.section)));
+        }
+        Ok(value)
     }
+}
+
+/// The first key of `given` (depth first, in order) that `read_back` lacks, as a dotted path
+/// (`indexers.0.urll`).
+fn unread_key(given: &toml::Table, read_back: &toml::Table, prefix: &str) -> Option<String> {
+    given.iter().find_map(|(key, value)| {
+        let path = format!("{prefix}{key}");
+        match (value, read_back.get(key)) {
+            (_, None) => Some(path),
+            (toml::Value::Table(given), Some(toml::Value::Table(back))) => unread_key(given, back, &format!("{path}.")),
+            (toml::Value::Array(given), Some(toml::Value::Array(back))) => {
+                given.iter().zip(back).enumerate().find_map(|(i, pair)| match pair {
+                    (toml::Value::Table(given), toml::Value::Table(back)) => {
+                        unread_key(given, back, &format!("{path}.{i}."))
+                    }
+                    _ => None,
+                })
+            }
+            _ => None,
+        }
+    })
 }
 
 impl PluginSettings {
@@ -143,7 +184,7 @@ mod tests {
 
     #[test]
     fn parse_names_the_unknown_key() {
-        #[derive(serde::Deserialize, Debug)]
+        #[derive(serde::Deserialize, serde::Serialize, Debug)]
         #[serde(deny_unknown_fields)]
         #[allow(dead_code)]
         struct C {
@@ -154,6 +195,46 @@ mod tests {
         assert!(err.0.contains("[store.x]") && err.0.contains("urll"), "{err}");
         let table: toml::Table = toml::from_str("url = 5").unwrap();
         let err = PluginSettings::new("store.x", table, Env::default()).parse::<C>().unwrap_err();
+        assert!(err.0.starts_with("[store.x] url: invalid type"), "{err}");
+    }
+
+    /// Shared settings embedded with `flatten`, the way plugins embed `UpstreamSettings`.
+    #[derive(serde::Deserialize, serde::Serialize, Debug)]
+    struct Shared {
+        #[serde(default)]
+        limit: u32,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize, Debug)]
+    struct Inner {
+        name: String,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize, Debug)]
+    struct Embedding {
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(flatten)]
+        shared: Shared,
+        #[serde(default)]
+        items: Vec<Inner>,
+    }
+
+    fn parse_embedding(text: &str) -> Result<Embedding, ConfigError> {
+        PluginSettings::new("store.x", toml::from_str(text).unwrap(), Env::default()).parse::<Embedding>()
+    }
+
+    #[test]
+    fn parse_rejects_unknown_keys_next_to_flattened_settings() {
+        let parsed = parse_embedding("url = 'u'\nlimit = 3\nitems = [{ name = 'a' }]").unwrap();
+        assert_eq!((parsed.url.as_deref(), parsed.shared.limit, parsed.items.len()), (Some("u"), 3, 1));
+        assert!(parse_embedding("").is_ok());
+
+        let err = parse_embedding("url = 'u'\ncolour = 'blue'").unwrap_err();
+        assert_eq!(err.0, "[store.x] colour: unknown field `colour`");
+        let err = parse_embedding("items = [{ name = 'a' }, { name = 'b', extra = 1 }]").unwrap_err();
+        assert_eq!(err.0, "[store.x] items.1.extra: unknown field `extra`");
+        let err = parse_embedding("url = 5").unwrap_err();
         assert!(err.0.starts_with("[store.x] url: invalid type"), "{err}");
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::registry::PluginContext;
+use chillproxy_core::upstream::UpstreamSettings;
 use chillproxy_core::{
     registry, CachedItem, Credential, Env, InfoHash, MagnetStatus, PluginSettings, Secret, StoreError, StoreFile,
     StoreProvider,
@@ -62,9 +63,13 @@ async fn the_registry_builds_the_real_store() {
     assert_eq!((store.name(), store.code(), store.display_name()), ("torbox", "tb", "TorBox"));
     let direct = TorBoxStore::new(&TorBoxConfig {
         api_url: running.url(),
-        timeout_ms: 1_000,
-        max_in_flight: 8,
-        max_body_bytes: 1 << 20,
+        upstream: UpstreamSettings {
+            timeout_ms: 1_000,
+            connect_timeout_ms: 1_000,
+            max_in_flight: 8,
+            max_body_bytes: 1 << 20,
+            proxy_url: None,
+        },
     })
     .expect("client");
     assert_eq!(direct.code(), "tb");

@@ -1,23 +1,25 @@
-//! The Chillstreams internal API: `pool/get-key` and `pool/log-usage`.
+//! The Chillstreams internal API: `pool/get-key` and `pool/log-usage`, over the upstream kit.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chillproxy_core::metrics::{self, Outcome};
+use chillproxy_core::upstream::{
+    BaseUrl, Method, Reply, Upstream, UpstreamBuildError, UpstreamError, UpstreamFailure, UpstreamOptions,
+    UpstreamSettings,
+};
 use chillproxy_core::Secret;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 
-/// One pooled HTTP client for the plugin. The internal API key is a [`Secret`].
+const GET_KEY: &str = "/api/v1/internal/pool/get-key";
+const LOG_USAGE: &str = "/api/v1/internal/pool/log-usage";
+
+/// One pooled HTTP client for the plugin (cloning shares it). The internal API key is a
+/// [`Secret`]. Redirects are not followed: the internal API never redirects, and the key must
+/// not travel elsewhere.
 #[derive(Clone)]
 pub struct ChillstreamsClient {
-    http: reqwest::Client,
-    /// Bounds the calls in flight to Chillstreams.
-    permits: Arc<Semaphore>,
-    api_url: String,
+    upstream: Upstream,
     api_key: Secret,
-    timeout: Duration,
 }
 
 #[derive(Serialize)]
@@ -101,117 +103,98 @@ pub struct UsageReport {
     pub bytes: u64,
 }
 
+impl UpstreamFailure for GetKeyError {
+    fn is_timeout(&self) -> bool {
+        matches!(self, GetKeyError::Timeout(_))
+    }
+}
+
 impl ChillstreamsClient {
-    pub fn new(
-        api_url: &str,
-        api_key: Secret,
-        timeout: Duration,
-        max_in_flight: usize,
-    ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self {
-            http,
-            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
-            api_url: api_url.trim_end_matches('/').to_string(),
-            api_key,
-            timeout,
-        })
+    pub fn new(api_url: BaseUrl, api_key: Secret, settings: &UpstreamSettings) -> Result<Self, UpstreamBuildError> {
+        let upstream = Upstream::new(crate::NAME, Some(api_url), settings, UpstreamOptions::default())?;
+        Ok(Self { upstream, api_key })
     }
 
-    /// `POST {api_url}/api/v1/internal/pool/get-key`, bounded by the timeout as a whole.
+    /// `POST {api_url}/api/v1/internal/pool/get-key`, bounded by the timeout as a whole. A
+    /// denial is an answer (`ok` in the metrics).
     pub async fn get_key(&self, user_id: &str, device_id: &str, hash: &str) -> Result<KeyAnswer, GetKeyError> {
-        let started = Instant::now();
-        let call = async {
-            let _permit = self.permits.acquire().await.map_err(|_| GetKeyError::Transport)?;
-            let response = self
-                .http
-                .post(format!("{}/api/v1/internal/pool/get-key", self.api_url))
-                .bearer_auth(self.api_key.expose())
-                .json(&GetKeyBody { user_id, device_id, action: "init", hash })
-                .send()
-                .await
-                .map_err(|e| self.transport_error(&e))?;
-            let status = response.status().as_u16();
-            match status {
-                200 => {}
-                401 | 403 => {
-                    tracing::error!(status, "chillstreams rejected the internal API key; check CHILLSTREAMS_API_KEY");
-                    return Err(GetKeyError::Rejected(status));
-                }
-                _ => return Err(GetKeyError::Status(status)),
-            }
-            let body = response.bytes().await.map_err(|e| self.transport_error(&e))?;
-            let reply: GetKeyReply = serde_json::from_slice(&body).map_err(|_| GetKeyError::BadReply)?;
-            if !reply.allowed {
-                let message = reply
-                    .message
-                    .filter(|m| !m.trim().is_empty())
-                    .unwrap_or_else(|| "Chillstreams refused access for this account".to_string());
-                return Ok(KeyAnswer::Denied { message });
-            }
-            match reply.pool_key.filter(|k| !k.is_empty()) {
-                Some(pool_key) => Ok(KeyAnswer::Granted {
-                    pool_key,
-                    pool_key_id: reply.pool_key_id.unwrap_or_default(),
-                    device_count: reply.device_count.unwrap_or(0),
-                }),
-                None => Err(GetKeyError::NoPoolKey),
-            }
-        };
-        let result = match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(GetKeyError::Timeout(self.timeout)),
-        };
-        // A denial is an answer: `ok`.
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(GetKeyError::Timeout(_)) => Outcome::Timeout,
-            Err(_) => Outcome::Error,
-        };
-        metrics::record_upstream(crate::NAME, "get_key", outcome, started.elapsed());
-        result
+        let request = self.upstream.request(Method::POST, "get_key", GET_KEY).bearer(&self.api_key).json(&GetKeyBody {
+            user_id,
+            device_id,
+            action: "init",
+            hash,
+        });
+        self.upstream.call(request, |reply| self.read_key_answer(reply)).await
     }
 
-    /// `POST {api_url}/api/v1/internal/pool/log-usage`. Returns the HTTP status on a reply.
-    pub async fn log_usage(&self, report: &UsageReport) -> Result<u16, GetKeyError> {
-        let started = Instant::now();
-        let call = async {
-            let _permit = self.permits.acquire().await.map_err(|_| GetKeyError::Transport)?;
-            let response = self
-                .http
-                .post(format!("{}/api/v1/internal/pool/log-usage", self.api_url))
-                .bearer_auth(self.api_key.expose())
-                .json(report)
-                .send()
-                .await
-                .map_err(|e| self.transport_error(&e))?;
-            Ok(response.status().as_u16())
+    fn read_key_answer(&self, reply: Result<Reply, UpstreamError>) -> Result<KeyAnswer, GetKeyError> {
+        let reply = match reply {
+            Ok(reply) => reply,
+            // An error status says more than its oversized body.
+            Err(UpstreamError::BodyTooLarge { status, .. }) => {
+                check_status(status)?;
+                return Err(GetKeyError::BadReply);
+            }
+            Err(e) => return Err(self.call_error(e)),
         };
-        let result = match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(GetKeyError::Timeout(self.timeout)),
-        };
-        let outcome = match &result {
-            Ok(status) if (200..300).contains(status) => Outcome::Ok,
-            Err(GetKeyError::Timeout(_)) => Outcome::Timeout,
-            _ => Outcome::Error,
-        };
-        metrics::record_upstream(crate::NAME, "log_usage", outcome, started.elapsed());
-        result
-    }
-
-    fn transport_error(&self, error: &reqwest::Error) -> GetKeyError {
-        if error.is_timeout() {
-            GetKeyError::Timeout(self.timeout)
-        } else if error.is_connect() {
-            GetKeyError::Connect
-        } else {
-            GetKeyError::Transport
+        check_status(reply.status.as_u16())?;
+        let reply: GetKeyReply = serde_json::from_slice(&reply.body).map_err(|_| GetKeyError::BadReply)?;
+        if !reply.allowed {
+            let message = reply
+                .message
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| "Chillstreams refused access for this account".to_string());
+            return Ok(KeyAnswer::Denied { message });
         }
+        match reply.pool_key.filter(|k| !k.is_empty()) {
+            Some(pool_key) => Ok(KeyAnswer::Granted {
+                pool_key,
+                pool_key_id: reply.pool_key_id.unwrap_or_default(),
+                device_count: reply.device_count.unwrap_or(0),
+            }),
+            None => Err(GetKeyError::NoPoolKey),
+        }
+    }
+
+    /// `POST {api_url}/api/v1/internal/pool/log-usage`. Any status but 2xx is
+    /// [`GetKeyError::Status`]; the caller decides whether to retry.
+    pub async fn log_usage(&self, report: &UsageReport) -> Result<(), GetKeyError> {
+        let request = self.upstream.request(Method::POST, "log_usage", LOG_USAGE).bearer(&self.api_key).json(report);
+        self.upstream
+            .call(request, |reply| {
+                let status = match reply {
+                    Ok(reply) => reply.status.as_u16(),
+                    // Only the status matters here.
+                    Err(UpstreamError::BodyTooLarge { status, .. }) => status,
+                    Err(e) => return Err(self.call_error(e)),
+                };
+                if (200..300).contains(&status) {
+                    Ok(())
+                } else {
+                    Err(GetKeyError::Status(status))
+                }
+            })
+            .await
+    }
+
+    fn call_error(&self, error: UpstreamError) -> GetKeyError {
+        match error {
+            UpstreamError::Timeout => GetKeyError::Timeout(self.upstream.timeout()),
+            UpstreamError::Connect(_) => GetKeyError::Connect,
+            UpstreamError::BodyTooLarge { .. } => GetKeyError::BadReply,
+            UpstreamError::Other { .. } => GetKeyError::Transport,
+        }
+    }
+}
+
+/// get-key's status: 200 reads on; 401/403 means this server's internal API key was rejected.
+fn check_status(status: u16) -> Result<(), GetKeyError> {
+    match status {
+        200 => Ok(()),
+        401 | 403 => {
+            tracing::error!(status, "chillstreams rejected the internal API key; check CHILLSTREAMS_API_KEY");
+            Err(GetKeyError::Rejected(status))
+        }
+        _ => Err(GetKeyError::Status(status)),
     }
 }

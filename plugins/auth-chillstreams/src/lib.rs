@@ -2,7 +2,7 @@
 //! for a pooled TorBox key from the Chillstreams internal API, enforcing its answer (device
 //! limits, inactive users). The pool key is injected server-side and never logged.
 //!
-//! Depends on chillproxy-core only (plus its HTTP client).
+//! Depends on chillproxy-core only (its upstream kit is the HTTP client).
 
 mod breaker;
 mod client;
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chillproxy_core::cache::FlightCache;
 use chillproxy_core::registry::check_config;
+use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
     async_trait, AuthOutcome, AuthPlugin, AuthPresentation, AuthProvider, AuthPurpose, AuthRequest, ConfigError,
     Credential, DenyReason, EntryField, EnvVar, PluginConfig, PluginContext, PluginSettings, Secret, UsageError,
@@ -27,9 +28,9 @@ pub const ENABLE_ENV: &str = "ENABLE_CHILLSTREAMS_AUTH";
 pub const API_URL_ENV: &str = "CHILLSTREAMS_API_URL";
 pub const API_KEY_ENV: &str = "CHILLSTREAMS_API_KEY";
 
-/// `[auth.chillstreams]`.
+/// `[auth.chillstreams]`. No `deny_unknown_fields`: serde does not support it next to
+/// `flatten`; [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct ChillstreamsConfig {
     /// Base URL of the Chillstreams server. Env `CHILLSTREAMS_API_URL` beats it.
     #[serde(default = "default_api_url")]
@@ -37,9 +38,10 @@ pub struct ChillstreamsConfig {
     /// The internal API key. Prefer env `CHILLSTREAMS_API_KEY`, which beats it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
-    /// Budget for one get-key call, connect to last byte.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// `timeout_ms` (budget for one get-key call, connect to last byte), `connect_timeout_ms`,
+    /// `max_in_flight` (calls to Chillstreams at once), `max_body_bytes`, `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, ChillstreamsUpstream>")]
+    pub upstream: UpstreamSettings,
     /// How long a granted pool key is reused for the same (user, device).
     #[serde(default = "default_key_ttl_s")]
     pub key_ttl_s: u64,
@@ -52,12 +54,19 @@ pub struct ChillstreamsConfig {
     /// How long the breaker stays open (answering "unavailable" at once) before one probe.
     #[serde(default = "default_breaker_open_s")]
     pub breaker_open_s: u64,
-    /// Calls to Chillstreams in flight at once.
-    #[serde(default = "default_max_in_flight")]
-    pub max_in_flight: usize,
     /// Most (user, device) answers kept in memory.
     #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
+}
+
+/// Chillstreams' upstream defaults: 5 s per call, 64 calls in flight, 1 MiB replies (its
+/// answers are a few hundred bytes).
+pub struct ChillstreamsUpstream;
+
+impl UpstreamDefaults for ChillstreamsUpstream {
+    const TIMEOUT_MS: u64 = 5000;
+    const MAX_IN_FLIGHT: usize = 64;
+    const MAX_BODY_BYTES: usize = 1024 * 1024;
 }
 
 fn default_key_ttl_s() -> u64 {
@@ -76,20 +85,12 @@ fn default_breaker_open_s() -> u64 {
     15
 }
 
-fn default_max_in_flight() -> usize {
-    64
-}
-
 fn default_cache_entries() -> usize {
     100_000
 }
 
 fn default_api_url() -> String {
     "http://localhost:3000".to_string()
-}
-
-fn default_timeout_ms() -> u64 {
-    5000
 }
 
 impl ChillstreamsConfig {
@@ -103,18 +104,9 @@ impl ChillstreamsConfig {
         if let Some(key) = settings.env.get(API_KEY_ENV) {
             config.api_key = Some(Secret::new(key.trim()));
         }
-        config.api_url = config.api_url.trim_end_matches('/').to_string();
-        let url = reqwest::Url::parse(&config.api_url).map_err(|e| {
-            ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConfigError::new(format!(
-                "[{}] api_url must be http or https, got {:?}",
-                settings.section, config.api_url
-            )));
-        }
-        settings.check_range("timeout_ms", config.timeout_ms, 100..=60_000)?;
-        if config.breaker_failures == 0 || config.max_in_flight == 0 || config.cache_entries == 0 {
+        config.api_url = check_base_url(&settings.section, "api_url", &config.api_url)?.as_str().to_string();
+        config.upstream.check(settings, 100..=60_000)?;
+        if config.breaker_failures == 0 || config.upstream.max_in_flight == 0 || config.cache_entries == 0 {
             return Err(ConfigError::new(format!(
                 "[{}] breaker_failures, max_in_flight and cache_entries must be at least 1",
                 settings.section
@@ -146,13 +138,9 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigErr
             settings.section
         ))
     })?;
-    let client = ChillstreamsClient::new(
-        &config.api_url,
-        api_key,
-        Duration::from_millis(config.timeout_ms),
-        config.max_in_flight,
-    )
-    .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
+    let api_url = check_base_url(&settings.section, "api_url", &config.api_url)?;
+    let client = ChillstreamsClient::new(api_url, api_key, &config.upstream)
+        .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
     let auth = Arc::new(ChillstreamsAuth {
         client,
         answers: FlightCache::new(config.cache_entries),
@@ -379,12 +367,14 @@ impl AuthProvider for ChillstreamsAuth {
             bytes: record.bytes,
         };
         match self.client.log_usage(&report).await {
-            Ok(status) if (200..300).contains(&status) => Ok(()),
+            Ok(()) => Ok(()),
             // A rejected record stays rejected; anything else may work later.
-            Ok(status) if (400..500).contains(&status) && status != 408 && status != 429 => {
+            Err(GetKeyError::Status(status)) if (400..500).contains(&status) && status != 408 && status != 429 => {
                 Err(UsageError { retryable: false, message: format!("chillstreams rejected it (HTTP {status})") })
             }
-            Ok(status) => Err(UsageError { retryable: true, message: format!("chillstreams answered HTTP {status}") }),
+            Err(GetKeyError::Status(status)) => {
+                Err(UsageError { retryable: true, message: format!("chillstreams answered HTTP {status}") })
+            }
             Err(error) => Err(UsageError { retryable: true, message: error.to_string() }),
         }
     }

@@ -1,10 +1,11 @@
-//! One Torznab query: the request URL, the capped body read, and error messages that never
+//! One Torznab query: the request URL, the feed read from the reply, and reasons that never
 //! carry the URL (which holds the API key) or the key itself.
 
-use std::error::Error as _;
+use std::fmt;
+use std::time::Duration;
 
+use chillproxy_core::upstream::{scrub, size_text, Reply, Stage, UpstreamError, UpstreamFailure, Url};
 use chillproxy_core::{MediaKind, MediaQuery, Secret};
-use reqwest::{Client, Url};
 
 use crate::rss::{parse_feed, FeedError, FeedItem};
 
@@ -33,10 +34,8 @@ impl Indexer {
     /// Replaces the API key wherever it shows up in `message`, as a last line of defence.
     pub fn scrub(&self, message: String) -> String {
         match &self.api_key {
-            Some(key) if message.contains(key.expose()) => {
-                message.replace(key.expose(), chillproxy_core::secret::REDACTED)
-            }
-            _ => message,
+            Some(key) => scrub(&message, key.expose()),
+            None => message,
         }
     }
 }
@@ -102,77 +101,63 @@ pub fn request_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery)
     url
 }
 
-/// Queries one indexer and parses its feed; a body over `max_body_bytes` is refused. The error
-/// is a short reason without the URL.
-pub async fn search(
-    client: &Client,
-    indexer: &Indexer,
-    media: &MediaQuery,
-    max_body_bytes: usize,
-) -> Result<Vec<FeedItem>, String> {
-    let endpoint = indexer.endpoint.as_ref().map_err(Clone::clone)?;
-    let url = request_url(endpoint, indexer.api_key.as_ref(), media);
-    let mut response = client.get(url).send().await.map_err(describe)?;
-    let status = response.status();
-    if let Some(length) = response.content_length() {
-        if length > max_body_bytes as u64 {
-            return Err(too_large(max_body_bytes));
+/// Why an indexer gave no results; `Display` is the reason shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryError {
+    /// No complete answer within `timeout_ms`.
+    TimedOut(Duration),
+    Failed(String),
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TimedOut(budget) => write!(f, "timed out after {} ms", budget.as_millis()),
+            Self::Failed(reason) => f.write_str(reason),
         }
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(describe)? {
-        if body.len() + chunk.len() > max_body_bytes {
-            return Err(too_large(max_body_bytes));
-        }
-        body.extend_from_slice(&chunk);
+}
+
+impl UpstreamFailure for QueryError {
+    fn is_timeout(&self) -> bool {
+        matches!(self, Self::TimedOut(_))
     }
-    let text = String::from_utf8_lossy(&body);
+}
+
+/// Parses the feed of one indexer's reply. A Torznab error element wins over the status; the
+/// reasons are short and carry no URL. `timeout` is the budget the call had.
+pub fn read_feed(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<FeedItem>, QueryError> {
+    let reply = reply.map_err(|e| describe(e, timeout))?;
+    let text = String::from_utf8_lossy(&reply.body);
     match parse_feed(&text) {
-        Err(error @ FeedError::Torznab { .. }) => Err(error.to_string()),
-        _ if !status.is_success() => Err(format!("HTTP {status}")),
+        Err(error @ FeedError::Torznab { .. }) => Err(QueryError::Failed(error.to_string())),
+        _ if !reply.status.is_success() => Err(QueryError::Failed(format!("HTTP {}", reply.status))),
         Ok(items) => Ok(items),
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(QueryError::Failed(error.to_string())),
     }
 }
 
 /// The message names the limit: `the response is larger than 5 MiB ([source.torznab]
 /// max_body_bytes = 5242880)`.
 fn too_large(limit: usize) -> String {
-    const KIB: usize = 1024;
-    const MIB: usize = 1024 * 1024;
-    let size = if limit >= MIB && limit.is_multiple_of(MIB) {
-        format!("{} MiB", limit / MIB)
-    } else if limit >= KIB && limit.is_multiple_of(KIB) {
-        format!("{} KiB", limit / KIB)
-    } else {
-        format!("{limit} bytes")
-    };
-    format!("the response is larger than {size} ([source.torznab] max_body_bytes = {limit})")
+    format!("the response is larger than {} ([source.torznab] max_body_bytes = {limit})", size_text(limit))
 }
 
-/// A reqwest error as a short reason: what failed plus the innermost cause (an I/O error,
-/// never a URL). `without_url` drops the URL from the error itself.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else if error.is_redirect() {
-        "too many redirects"
-    } else if error.is_body() || error.is_decode() {
-        "reading the response failed"
-    } else {
-        "request failed"
+/// A transport failure as a short reason: what failed plus the innermost cause (an I/O error,
+/// never a URL).
+fn describe(error: UpstreamError, timeout: Duration) -> QueryError {
+    let (what, failure) = match error {
+        UpstreamError::Timeout => return QueryError::TimedOut(timeout),
+        UpstreamError::BodyTooLarge { limit, .. } => return QueryError::Failed(too_large(limit)),
+        UpstreamError::Connect(failure) => ("could not connect", failure),
+        UpstreamError::Other { stage: Stage::Redirect, failure } => ("too many redirects", failure),
+        UpstreamError::Other { stage: Stage::Body, failure } => ("reading the response failed", failure),
+        UpstreamError::Other { stage: Stage::Request, failure } => ("request failed", failure),
     };
-    let mut cause: Option<&dyn std::error::Error> = error.source();
-    while let Some(next) = cause.and_then(|c| c.source()) {
-        cause = Some(next);
-    }
-    match cause {
+    QueryError::Failed(match failure.cause {
         Some(cause) => format!("{what}: {cause}"),
         None => what.to_string(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -8,16 +8,17 @@ mod rss;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chillproxy_core::metrics::{self, Outcome};
+use chillproxy_core::upstream::{Method, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings};
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, Env, InfoHash, MediaQuery, PluginConfig, PluginContext,
     PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
 };
 use serde::{Deserialize, Serialize};
 
-pub use client::{Indexer, MAX_BODY_BYTES};
+pub use client::{Indexer, QueryError, MAX_BODY_BYTES};
 pub use magnet::{base32_to_hex, hash_from_magnet, parse_hash};
 pub use rss::{parse_feed, FeedError, FeedItem};
 
@@ -39,43 +40,37 @@ pub struct IndexerConfig {
     pub api_key_env: Option<String>,
 }
 
-/// `[source.torznab]`.
+/// `[source.torznab]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
+/// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct TorznabConfig {
-    /// Budget for each indexer query.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// `timeout_ms` (budget for each indexer query), `connect_timeout_ms`, `max_in_flight`
+    /// (indexer queries at once, across all requests), `max_body_bytes` (largest indexer reply
+    /// read), `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, TorznabUpstream>")]
+    pub upstream: UpstreamSettings,
     #[serde(default)]
     pub indexers: Vec<IndexerConfig>,
-    /// Indexer queries in flight at once, across all requests.
-    #[serde(default = "default_max_in_flight")]
-    pub max_in_flight: usize,
-    /// Largest indexer reply read, in bytes.
-    #[serde(default = "default_max_body_bytes")]
-    pub max_body_bytes: usize,
+}
+
+/// Torznab's upstream defaults: 10 s per query (at most 5 s of it to connect), 128 queries in
+/// flight, 5 MiB replies.
+pub struct TorznabUpstream;
+
+impl UpstreamDefaults for TorznabUpstream {
+    const TIMEOUT_MS: u64 = 10_000;
+    const CONNECT_TIMEOUT_MS: Option<u64> = Some(5_000);
+    const MAX_IN_FLIGHT: usize = 128;
+    const MAX_BODY_BYTES: usize = MAX_BODY_BYTES;
 }
 
 pub use chillproxy_core::settings::MAX_BODY_BYTES_RANGE;
-
-fn default_max_body_bytes() -> usize {
-    MAX_BODY_BYTES
-}
-
-fn default_timeout_ms() -> u64 {
-    10_000
-}
-
-fn default_max_in_flight() -> usize {
-    128
-}
 
 impl TorznabConfig {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let config: Self = settings.parse()?;
         let section = &settings.section;
-        settings.check_range("timeout_ms", config.timeout_ms, 100..=60_000)?;
-        settings.check_range("max_body_bytes", config.max_body_bytes, MAX_BODY_BYTES_RANGE)?;
+        config.upstream.check(settings, 100..=60_000)?;
         for indexer in &config.indexers {
             if indexer.name.trim().is_empty() {
                 return Err(ConfigError::new(format!("[{section}] every indexer needs a name")));
@@ -141,26 +136,19 @@ chillproxy_core::inventory::submit! {
 /// Queries the operator's indexers and the user's own (at most [`MAX_USER_INDEXERS`]) in
 /// parallel, each within `timeout_ms`, and merges their results by info hash.
 pub struct TorznabSource {
-    client: reqwest::Client,
+    /// Follows redirects, as it always has: indexer URLs are typed by people, and Jackett or
+    /// Prowlarr behind a reverse proxy may redirect (say, to https).
+    upstream: Upstream,
     indexers: Vec<Indexer>,
-    timeout: Duration,
-    /// Bounds the queries in flight; waiting for a permit counts against the timeout.
-    permits: tokio::sync::Semaphore,
-    max_body_bytes: usize,
 }
 
 impl TorznabSource {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let config = TorznabConfig::from_settings(settings)?;
         let indexers = config.resolve_indexers(&settings.section, &settings.env)?;
-        let timeout = Duration::from_millis(config.timeout_ms);
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))?;
-        let permits = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
-        Ok(Self { client, indexers, timeout, permits, max_body_bytes: config.max_body_bytes })
+        let upstream = Upstream::new(NAME, None, &config.upstream, UpstreamOptions { follow_redirects: true })
+            .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
+        Ok(Self { upstream, indexers })
     }
 
     /// The operator's indexers' display names, in config order.
@@ -170,24 +158,26 @@ impl TorznabSource {
 
     async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<Vec<FeedItem>, String> {
         let started = Instant::now();
-        let bounded = async {
-            let _permit = self.permits.acquire().await.map_err(|_| "shutting down".to_string())?;
-            client::search(&self.client, indexer, media, self.max_body_bytes).await
-        };
-        let outcome = match tokio::time::timeout(self.timeout, bounded).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!("timed out after {} ms", self.timeout.as_millis())),
-        };
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // Never the indexer's name (users name their own): `search` for the operator's indexers,
         // `user_search` for indexers from a user's config.
         let operation = if self.indexers.iter().any(|i| std::ptr::eq(i, indexer)) { "search" } else { "user_search" };
-        let result = match &outcome {
-            Ok(_) => Outcome::Ok,
-            Err(reason) if reason.starts_with("timed out") => Outcome::Timeout,
-            Err(_) => Outcome::Error,
+        let outcome = match &indexer.endpoint {
+            Ok(endpoint) => {
+                let url = client::request_url(endpoint, indexer.api_key.as_ref(), media);
+                let mut request = self.upstream.request_url(Method::GET, operation, url);
+                if let Some(key) = &indexer.api_key {
+                    request = request.secret(key);
+                }
+                let timeout = self.upstream.timeout();
+                self.upstream.call(request, |reply| client::read_feed(reply, timeout)).await.map_err(|e| e.to_string())
+            }
+            Err(reason) => {
+                // No call is made, but an unusable URL counts as a failed search, as it always has.
+                metrics::record_upstream(NAME, operation, Outcome::Error, started.elapsed());
+                Err(reason.clone())
+            }
         };
-        metrics::record_upstream(NAME, operation, result, started.elapsed());
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match outcome {
             Ok(items) => {
                 let without_hash = items.iter().filter(|i| i.hash.is_none()).count();
@@ -398,12 +388,15 @@ mod tests {
         assert!(err.0.contains("\"p\"") && !err.0.contains("zzz"), "{err}");
         let slow = "timeout_ms = 60001";
         assert!(TorznabConfig::from_settings(&settings(slow, &[])).unwrap_err().0.contains("timeout_ms"));
-        assert_eq!(TorznabConfig::from_settings(&settings("", &[])).unwrap().max_body_bytes, MAX_BODY_BYTES);
+        assert_eq!(TorznabConfig::from_settings(&settings("", &[])).unwrap().upstream.max_body_bytes, MAX_BODY_BYTES);
         for bad in ["max_body_bytes = 1023", "max_body_bytes = 67108865"] {
             let err = TorznabConfig::from_settings(&settings(bad, &[])).unwrap_err();
             assert!(err.0.contains("max_body_bytes must be between 1024 and 67108864"), "{err}");
         }
-        assert_eq!(TorznabConfig::from_settings(&settings("max_body_bytes = 1024", &[])).unwrap().max_body_bytes, 1024);
+        assert_eq!(
+            TorznabConfig::from_settings(&settings("max_body_bytes = 1024", &[])).unwrap().upstream.max_body_bytes,
+            1024
+        );
     }
 
     #[test]

@@ -1,18 +1,17 @@
-//! The HTTP side of the TorBox API: one pooled client, the per-call Bearer key, the
-//! `{success,error,detail,data}` envelope, a capped body read, and transport errors mapped to
-//! [`StoreError`]. URLs never reach an error or a log line (`requestdl` carries the key in its
-//! query string), and neither does the key.
+//! The HTTP side of the TorBox API: the per-call Bearer key over the shared upstream kit, the
+//! `{success,error,detail,data}` envelope, and transport errors mapped to [`StoreError`]. URLs
+//! never reach an error or a log line (`requestdl` carries the key in its query string), and
+//! neither does the key.
 
 use std::time::{Duration, Instant};
 
-use chillproxy_core::metrics::{self, Outcome};
-use chillproxy_core::{Secret, StoreError};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::Method;
+use chillproxy_core::upstream::{check_base_url, size_text, Method, Stage, Upstream, UpstreamError, UpstreamOptions};
+use chillproxy_core::{ConfigError, Secret, StoreError};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{clean_message, error, kind_of_code, kind_of_status, parse_retry_after, Kind, STORE};
+use crate::error::{clean_message, error, kind_of_code, kind_of_status, Kind, STORE};
+use crate::TorBoxConfig;
 
 /// Largest reply body read from TorBox unless `[store.torbox] max_body_bytes` says otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -26,49 +25,23 @@ pub(crate) enum Body<'a> {
 
 /// The TorBox API client. It holds no key: every call takes the caller's.
 pub(crate) struct Client {
-    http: reqwest::Client,
-    /// Bounds the calls in flight; waiting for a permit counts against the timeout.
-    permits: tokio::sync::Semaphore,
-    api_url: String,
-    timeout: Duration,
-    /// Largest reply body read; a longer reply is an error naming the limit.
-    max_body_bytes: usize,
-}
-
-/// A reply as read off the wire, before the envelope is looked at.
-struct RawReply {
-    status: u16,
-    retry_after: Option<Duration>,
-    content_type: String,
-    body: Vec<u8>,
+    /// Redirects are not followed: an API reply is never one, and following one could carry
+    /// the key elsewhere.
+    upstream: Upstream,
 }
 
 impl Client {
-    pub(crate) fn new(
-        api_url: &str,
-        timeout: Duration,
-        max_in_flight: usize,
-        max_body_bytes: usize,
-    ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            // An API reply is never a redirect; following one could carry the key elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("chillproxy/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self {
-            http,
-            permits: tokio::sync::Semaphore::new(max_in_flight.max(1)),
-            api_url: api_url.trim_end_matches('/').to_string(),
-            timeout,
-            max_body_bytes,
-        })
+    pub(crate) fn new(config: &TorBoxConfig) -> Result<Self, ConfigError> {
+        let section = crate::SECTION;
+        let api_url = check_base_url(section, "api_url", &config.api_url)?;
+        let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
+            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
+        Ok(Self { upstream })
     }
 
     /// Calls `path` (which starts with `/v1/api/`) and returns the envelope's `data`
-    /// (`Value::Null` when absent). `path` is what gets logged, never the query.
+    /// (`Value::Null` when absent). `path` is what gets logged, never the query; the metrics
+    /// name it without `/v1/api/`.
     pub(crate) async fn call(
         &self,
         key: &Secret,
@@ -82,10 +55,10 @@ impl Client {
         }
         let started = Instant::now();
         let mut request = self
-            .http
-            .request(method.clone(), format!("{}{}", self.api_url, path))
-            .bearer_auth(key.expose())
-            .header(ACCEPT, "application/json");
+            .upstream
+            .request(method.clone(), path.trim_start_matches("/v1/api/"), path)
+            .bearer(key)
+            .accept("application/json");
         if !query.is_empty() {
             request = request.query(query);
         }
@@ -94,27 +67,24 @@ impl Client {
             Body::Json(value) => request.json(value),
             Body::Form(fields) => request.form(fields),
         };
-        let bounded = async {
-            let _permit = self.permits.acquire().await.map_err(|_| StoreError::Timeout { store: STORE })?;
-            self.exchange(request, key).await
-        };
-        let result = match tokio::time::timeout(self.timeout, bounded).await {
-            Ok(Ok(raw)) => {
-                let result = interpret(raw.status, raw.retry_after, &raw.content_type, &raw.body, key.expose());
+        let result = self
+            .upstream
+            .call(request, |reply| {
+                let raw = reply.map_err(|e| transport_error(e, key))?;
+                let status = raw.status.as_u16();
+                let result = interpret(status, raw.retry_after, &raw.content_type, &raw.body, key.expose());
                 tracing::debug!(
                     store = STORE,
                     %method,
                     endpoint = path,
-                    status = raw.status,
+                    status,
                     bytes = raw.body.len(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "torbox call"
                 );
                 result
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(StoreError::Timeout { store: STORE }),
-        };
+            })
+            .await;
         if let Err(e) = &result {
             tracing::debug!(
                 store = STORE,
@@ -125,34 +95,7 @@ impl Client {
                 "torbox call failed"
             );
         }
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(StoreError::Timeout { .. }) => Outcome::Timeout,
-            Err(_) => Outcome::Error,
-        };
-        metrics::record_upstream(crate::NAME, path.trim_start_matches("/v1/api/"), outcome, started.elapsed());
         result
-    }
-
-    async fn exchange(&self, request: reqwest::RequestBuilder, key: &Secret) -> Result<RawReply, StoreError> {
-        let mut response = request.send().await.map_err(|e| transport_error(e, key))?;
-        let status = response.status().as_u16();
-        let headers = response.headers();
-        let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let content_type =
-            headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
-        let limit = self.max_body_bytes;
-        if response.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(too_large(status, limit));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(e, key))? {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large(status, limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(RawReply { status, retry_after, content_type, body })
     }
 }
 
@@ -168,39 +111,27 @@ fn too_large(status: u16, limit: usize) -> StoreError {
     )
 }
 
-/// `2 MiB`, `64 KiB` or `1500 bytes`.
-pub(crate) fn size_text(bytes: usize) -> String {
-    const KIB: usize = 1024;
-    const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
-        format!("{} KiB", bytes / KIB)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
-/// A transport failure, described without the URL and without the key.
-fn transport_error(e: reqwest::Error, key: &Secret) -> StoreError {
-    if e.is_timeout() {
-        return StoreError::Timeout { store: STORE };
-    }
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    let text = clean_message(&text, key.expose());
-    if e.is_connect() {
-        error(Kind::Unavailable, format!("could not connect ({text})"), None)
-    } else if e.is_body() || e.is_decode() {
-        error(Kind::Upstream, format!("reading the reply failed ({text})"), None)
-    } else {
-        error(Kind::Unavailable, format!("the request failed ({text})"), None)
+/// A transport failure as a store error. The kit's text has neither the URL nor the key;
+/// `clean_message` shortens it (and scrubs the key once more).
+fn transport_error(e: UpstreamError, key: &Secret) -> StoreError {
+    match e {
+        UpstreamError::Timeout => StoreError::Timeout { store: STORE },
+        UpstreamError::BodyTooLarge { status, limit } => too_large(status, limit),
+        UpstreamError::Connect(failure) => error(
+            Kind::Unavailable,
+            format!("could not connect ({})", clean_message(&failure.text, key.expose())),
+            None,
+        ),
+        UpstreamError::Other { stage: Stage::Body, failure } => error(
+            Kind::Upstream,
+            format!("reading the reply failed ({})", clean_message(&failure.text, key.expose())),
+            None,
+        ),
+        UpstreamError::Other { failure, .. } => error(
+            Kind::Unavailable,
+            format!("the request failed ({})", clean_message(&failure.text, key.expose())),
+            None,
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chillproxy_core::upstream::scrub;
 use chillproxy_core::StoreError;
 
 /// The store name shown in errors.
@@ -77,7 +78,7 @@ pub(crate) fn error(kind: Kind, message: String, retry_after: Option<Duration>) 
 /// characters and runs of whitespace become one space, and the result is capped at about 200
 /// characters.
 pub(crate) fn clean_message(raw: &str, key: &str) -> String {
-    let scrubbed = if key.trim().is_empty() { raw.to_string() } else { raw.replace(key, "[redacted]") };
+    let scrubbed = scrub(raw, key);
     let mut out = String::with_capacity(scrubbed.len().min(MAX_MESSAGE_CHARS + 4));
     let mut chars = 0;
     let mut pending_space = false;
@@ -99,15 +100,6 @@ pub(crate) fn clean_message(raw: &str, key: &str) -> String {
         chars += 1;
     }
     out
-}
-
-/// Parses a `Retry-After` value given in seconds (an HTTP date is not used by TorBox).
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9).map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]
@@ -182,14 +174,5 @@ mod tests {
         assert!(cleaned.ends_with('…'));
         let multibyte = "é".repeat(300);
         assert_eq!(clean_message(&multibyte, "").chars().count(), 201);
-    }
-
-    #[test]
-    fn retry_after_is_seconds() {
-        assert_eq!(parse_retry_after("17"), Some(Duration::from_secs(17)));
-        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-3"), None);
     }
 }

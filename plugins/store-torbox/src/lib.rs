@@ -8,6 +8,7 @@ mod store;
 
 use std::sync::Arc;
 
+use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
     check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
     StoreProvider,
@@ -31,52 +32,42 @@ pub fn fuzz_interpret_reply(
 
 pub const NAME: &str = "torbox";
 pub const CODE: &str = "tb";
+/// The plugin's table in `plugins.toml`.
+pub const SECTION: &str = "store.torbox";
 
-/// `[store.torbox]`.
+/// `[store.torbox]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
+/// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct TorBoxConfig {
     /// Base URL of the TorBox API.
     #[serde(default = "default_api_url")]
     pub api_url: String,
-    /// Budget for one API call.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// API calls in flight at once, across all users.
-    #[serde(default = "default_max_in_flight")]
-    pub max_in_flight: usize,
-    /// Largest reply body read from TorBox, in bytes.
-    #[serde(default = "default_max_body_bytes")]
-    pub max_body_bytes: usize,
+    /// `timeout_ms` (budget for one API call), `connect_timeout_ms`, `max_in_flight` (API calls
+    /// at once, across all users), `max_body_bytes` (largest reply read), `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, TorBoxUpstream>")]
+    pub upstream: UpstreamSettings,
+}
+
+/// TorBox's upstream defaults: 15 s per call, 64 calls in flight, 2 MiB replies.
+pub struct TorBoxUpstream;
+
+impl UpstreamDefaults for TorBoxUpstream {
+    const TIMEOUT_MS: u64 = 15_000;
+    const MAX_IN_FLIGHT: usize = 64;
+    const MAX_BODY_BYTES: usize = client::DEFAULT_MAX_BODY_BYTES;
 }
 
 pub use chillproxy_core::settings::MAX_BODY_BYTES_RANGE;
-
-fn default_max_body_bytes() -> usize {
-    client::DEFAULT_MAX_BODY_BYTES
-}
-
-fn default_max_in_flight() -> usize {
-    64
-}
 
 fn default_api_url() -> String {
     "https://api.torbox.app".to_string()
 }
 
-fn default_timeout_ms() -> u64 {
-    15_000
-}
-
 impl TorBoxConfig {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let mut config: Self = settings.parse()?;
-        config.api_url = config.api_url.trim().trim_end_matches('/').to_string();
-        reqwest::Url::parse(&config.api_url).map_err(|e| {
-            ConfigError::new(format!("[{}] api_url {:?} is not a URL: {e}", settings.section, config.api_url))
-        })?;
-        settings.check_range("timeout_ms", config.timeout_ms, 100..=120_000)?;
-        settings.check_range("max_body_bytes", config.max_body_bytes, MAX_BODY_BYTES_RANGE)?;
+        config.api_url = check_base_url(&settings.section, "api_url", &config.api_url)?.as_str().to_string();
+        config.upstream.check(settings, 100..=120_000)?;
         Ok(config)
     }
 }
@@ -90,9 +81,7 @@ impl PluginConfig for TorBoxConfig {
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     let settings = context.settings;
     let config = TorBoxConfig::from_settings(settings)?;
-    TorBoxStore::new(&config)
-        .map(|s| Arc::new(s) as Arc<dyn StoreProvider>)
-        .map_err(|e| ConfigError::new(format!("[{}] cannot build the HTTP client: {e}", settings.section)))
+    Ok(Arc::new(TorBoxStore::new(&config)?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -120,8 +109,11 @@ mod tests {
 
     #[test]
     fn max_body_bytes_defaults_to_2_mib_and_is_bounded() {
-        assert_eq!(TorBoxConfig::from_settings(&settings("")).unwrap().max_body_bytes, 2 * 1024 * 1024);
-        assert_eq!(TorBoxConfig::from_settings(&settings("max_body_bytes = 4096")).unwrap().max_body_bytes, 4096);
+        assert_eq!(TorBoxConfig::from_settings(&settings("")).unwrap().upstream.max_body_bytes, 2 * 1024 * 1024);
+        assert_eq!(
+            TorBoxConfig::from_settings(&settings("max_body_bytes = 4096")).unwrap().upstream.max_body_bytes,
+            4096
+        );
         for bad in ["max_body_bytes = 1023", "max_body_bytes = 67108865", "max_body_bytes = 0"] {
             let err = TorBoxConfig::from_settings(&settings(bad)).unwrap_err();
             assert!(err.0.contains("[store.torbox] max_body_bytes must be between 1024 and 67108864"), "{err}");

@@ -3,13 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::time::Duration;
 
+use chillproxy_core::upstream::Method;
 use chillproxy_core::{
-    async_trait, Account, CachedItem, Credential, InfoHash, Magnet, MagnetStatus, Secret, StoreError, StoreFile,
-    StoreProvider,
+    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, StoreError,
+    StoreFile, StoreProvider,
 };
-use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
@@ -32,15 +31,9 @@ pub struct TorBoxStore {
 }
 
 impl TorBoxStore {
-    pub fn new(config: &TorBoxConfig) -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            client: Client::new(
-                &config.api_url,
-                Duration::from_millis(config.timeout_ms),
-                config.max_in_flight,
-                config.max_body_bytes,
-            )?,
-        })
+    /// The store over `config`; the error is the plugin's startup error (a bad `api_url`).
+    pub fn new(config: &TorBoxConfig) -> Result<Self, ConfigError> {
+        Ok(Self { client: Client::new(config)? })
     }
 
     async fn check_batch(&self, key: &Secret, batch: &[&InfoHash]) -> Result<Vec<CachedItem>, StoreError> {

@@ -1,0 +1,125 @@
+//! Why an upstream call got no reply: [`UpstreamError`], decided from reqwest's error kinds and
+//! described without the URL (query strings carry keys) and without any credential.
+
+use std::error::Error as _;
+use std::fmt;
+
+use super::text::{scrub, size_text};
+
+/// A call that ended without a usable reply. The plugin maps it to its own error type and
+/// wording; `Display` gives a plain default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// No complete reply within `timeout_ms` (waiting for a permit included), or the connect
+    /// budget ran out.
+    #[error("timed out")]
+    Timeout,
+    /// The connection could not be opened: refused, no route, DNS, TLS handshake.
+    #[error("could not connect: {0}")]
+    Connect(Failure),
+    /// The reply's body is over `max_body_bytes`; it was not read further.
+    #[error("the reply (HTTP {status}) is larger than {} (max_body_bytes = {limit})", size_text(*limit))]
+    BodyTooLarge { status: u16, limit: usize },
+    /// Anything else, at the given stage.
+    #[error("{}: {failure}", stage.as_str())]
+    Other { stage: Stage, failure: Failure },
+}
+
+/// Where a call failed that is neither a timeout nor a connect failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Sending the request or reading the reply's head.
+    Request,
+    /// Following redirects (only when the client follows them).
+    Redirect,
+    /// Reading the reply's body.
+    Body,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Request => "request failed",
+            Stage::Redirect => "too many redirects",
+            Stage::Body => "reading the reply failed",
+        }
+    }
+}
+
+/// A transport failure as text: never the URL, never a secret of the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error and its causes, joined by `: ` the way reqwest prints them
+    /// (`error sending request: client error (Connect): tcp connect error: Connection refused`).
+    pub text: String,
+    /// The innermost cause alone (`Connection refused (os error 111)`), when there is one.
+    pub cause: Option<String>,
+}
+
+impl Failure {
+    /// The innermost cause, else the whole text.
+    pub fn short(&self) -> &str {
+        self.cause.as_deref().unwrap_or(&self.text)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.short())
+    }
+}
+
+impl UpstreamError {
+    /// Classifies a reqwest error by its kind (never by its text) and describes it without the
+    /// URL and without `secrets`.
+    pub(crate) fn from_reqwest(error: reqwest::Error, secrets: &[&str]) -> Self {
+        if error.is_timeout() {
+            return Self::Timeout;
+        }
+        let error = error.without_url();
+        let clean = |text: String| secrets.iter().fold(text, |text, secret| scrub(&text, secret));
+        let mut text = error.to_string();
+        let mut innermost = None;
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            innermost = Some(cause.to_string());
+            source = cause.source();
+        }
+        let failure = Failure { text: clean(text), cause: innermost.map(clean) };
+        if error.is_connect() {
+            Self::Connect(failure)
+        } else if error.is_redirect() {
+            Self::Other { stage: Stage::Redirect, failure }
+        } else if error.is_body() || error.is_decode() {
+            Self::Other { stage: Stage::Body, failure }
+        } else {
+            Self::Other { stage: Stage::Request, failure }
+        }
+    }
+}
+
+/// What decides the `outcome` label of `chillproxy_upstream_requests_total` for a failed call:
+/// `timeout` when this says so, else `error`. Implemented by each plugin's error type.
+pub trait UpstreamFailure {
+    fn is_timeout(&self) -> bool;
+}
+
+impl UpstreamFailure for UpstreamError {
+    fn is_timeout(&self) -> bool {
+        matches!(self, UpstreamError::Timeout)
+    }
+}
+
+impl UpstreamFailure for crate::StoreError {
+    fn is_timeout(&self) -> bool {
+        matches!(self, crate::StoreError::Timeout { .. })
+    }
+}
+
+/// The HTTP client could not be built. The text never repeats the proxy URL, which may carry
+/// a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct UpstreamBuildError(pub(crate) String);
