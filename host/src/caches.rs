@@ -29,6 +29,16 @@ pub struct CacheConfig {
     pub sources_ttl_s: u64,
     /// How long a generated direct link is reused.
     pub links_ttl_s: u64,
+    /// `Cache-Control: max-age` of a stream list with real streams (players and proxies may
+    /// reuse it this long; keep it well under `[server] binding_ttl_s`).
+    pub list_max_age_s: u64,
+    /// `stale-while-revalidate` of a stream list with real streams.
+    pub list_stale_while_revalidate_s: u64,
+    /// `stale-if-error` of a stream list with real streams.
+    pub list_stale_if_error_s: u64,
+    /// `max-age` of a list that is only warnings (or empty): short, so a fixed problem shows.
+    /// 0 sends `no-store`.
+    pub warning_list_max_age_s: u64,
 }
 
 impl Default for CacheConfig {
@@ -40,6 +50,10 @@ impl Default for CacheConfig {
             uncached_ttl_s: 8 * 3600,
             sources_ttl_s: 3600,
             links_ttl_s: 3600,
+            list_max_age_s: 300,
+            list_stale_while_revalidate_s: 600,
+            list_stale_if_error_s: 86_400,
+            warning_list_max_age_s: 30,
         }
     }
 }
@@ -116,6 +130,9 @@ pub struct Caches {
     pub checks: FlightCache<CheckKey, Arc<Vec<CachedItem>>, StoreError>,
     pub sources: FlightCache<SourceKey, Arc<Vec<Candidate>>, String>,
     pub links: FlightCache<LinkKey, String, PlaybackError>,
+    /// Failed resolutions, remembered for `[playback] error_ttl_s` so a player's retries get the
+    /// same answer without another upstream call.
+    pub failures: FlightCache<LinkKey, PlaybackError, ()>,
 }
 
 impl Caches {
@@ -130,6 +147,7 @@ impl Caches {
             checks: FlightCache::new(config.max_entries),
             sources: FlightCache::with_limits(limits, weigh_sources),
             links: FlightCache::with_limits(limits, weigh_link),
+            failures: FlightCache::new(config.max_entries),
             config,
         }
     }

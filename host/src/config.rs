@@ -120,11 +120,15 @@ pub struct PlaybackConfig {
     pub wait_ms: u64,
     /// Pause between status polls.
     pub poll_interval_ms: u64,
+    /// How long a failed resolution is remembered per (store, credential, hash, file), so the
+    /// player's retries (Android sends about 20 requests per tap) get the same answer with no
+    /// upstream call. At most 60; 0 turns it off.
+    pub error_ttl_s: u64,
 }
 
 impl Default for PlaybackConfig {
     fn default() -> Self {
-        Self { wait_ms: 15_000, poll_interval_ms: 1_500 }
+        Self { wait_ms: 15_000, poll_interval_ms: 1_500, error_ttl_s: 15 }
     }
 }
 
@@ -358,6 +362,16 @@ impl Config {
         if playback.wait_ms > 120_000 || !(10..=30_000).contains(&playback.poll_interval_ms) {
             return Err(ConfigError::new(
                 "[playback] wait_ms must be at most 120000 and poll_interval_ms between 10 and 30000",
+            ));
+        }
+        if playback.error_ttl_s > 60 {
+            return Err(ConfigError::new("[playback] error_ttl_s must be at most 60 (0 turns it off)"));
+        }
+        let cache = &raw.cache;
+        if cache.list_max_age_s >= server.binding_ttl_s || cache.warning_list_max_age_s > 60 {
+            return Err(ConfigError::new(
+                "[cache] list_max_age_s must be shorter than [server] binding_ttl_s (a reused list carries \
+                 device bindings) and warning_list_max_age_s at most 60",
             ));
         }
         Ok(Self {

@@ -170,7 +170,7 @@ pub(crate) fn services(
     Services {
         plugins: Arc::new(plugins),
         caches: Arc::new(Caches::new(CacheConfig::default())),
-        playback: PlaybackConfig { wait_ms: 200, poll_interval_ms: 10 },
+        playback: PlaybackConfig { wait_ms: 200, poll_interval_ms: 10, error_ttl_s: 15 },
         usage,
     }
 }

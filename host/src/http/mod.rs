@@ -105,7 +105,7 @@ async fn stream_list(
     // The id is checked first: a bad id is a 400 whatever the config.
     let user = match user {
         Ok(user) => user,
-        Err(warning) => return warning,
+        Err(warning) => return with_list_caching(warning, &state, false),
     };
     let binding = state.binder().seal(&requester.client.device, requester.client.ip);
     let request = StreamRequest {
@@ -118,7 +118,27 @@ async fn stream_list(
         binding,
     };
     let streams = list_streams(state.services(), &request).await;
-    Json(StreamList { streams }).into_response()
+    let real = streams.iter().any(|s| s.url.is_some());
+    with_list_caching(Json(StreamList { streams }).into_response(), &state, real)
+}
+
+/// `Cache-Control` for a stream list: a list with real streams may be reused for minutes (and
+/// served stale while it is refreshed or when we fail); a list of warnings only briefly, so a
+/// fixed problem shows at once.
+fn with_list_caching(mut response: Response, state: &AppState, real: bool) -> Response {
+    let cache = &state.config().cache;
+    let value = match (real, cache.warning_list_max_age_s) {
+        (true, _) => format!(
+            "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
+            cache.list_max_age_s, cache.list_stale_while_revalidate_s, cache.list_stale_if_error_s
+        ),
+        (false, 0) => "no-store".to_string(),
+        (false, age) => format!("public, max-age={age}"),
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
 }
 
 async fn playback(State(state): State<AppState>, target: Playback, requester: Requester) -> Response {

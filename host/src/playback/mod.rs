@@ -80,8 +80,19 @@ async fn resolve_shared(
         file_idx: request.file_idx,
         user_ip: public_ip(request.client.ip),
     };
-    let ttl = services.caches.links_ttl();
-    services.caches.links.get_or_load(key, move |r| r.is_ok().then_some(ttl), move || job.run()).await
+    let caches = &services.caches;
+    if let Some(error) = caches.failures.get(&key) {
+        return Err(error);
+    }
+    let ttl = caches.links_ttl();
+    let result = caches.links.get_or_load(key.clone(), move |r| r.is_ok().then_some(ttl), move || job.run()).await;
+    if let Err(error) = &result {
+        let remember = Duration::from_secs(services.playback.error_ttl_s.min(60));
+        if !remember.is_zero() {
+            caches.failures.insert(key, error.clone(), remember);
+        }
+    }
+    result
 }
 
 /// One playback resolution, owned so that it can outlive the request that started it while
