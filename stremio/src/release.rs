@@ -12,6 +12,10 @@ pub struct Release {
     /// `BluRay REMUX`, `BluRay`, `WEB-DL`, … when known.
     pub quality: Option<&'static str>,
     pub codec: Option<&'static str>,
+    /// `DV`, `HDR10+`, `HDR10`, `HDR`, when the title says so.
+    pub hdr: Option<&'static str>,
+    /// The release group (`FGT` in `Movie.2019.1080p.BluRay.x264-FGT`), when there is one.
+    pub group: Option<String>,
 }
 
 impl Release {
@@ -66,7 +70,18 @@ impl Release {
         } else {
             None
         };
-        Self { resolution, quality, codec }
+        let hdr = if has("dv") || has("dovi") || joined.contains("dolby vision") {
+            Some("DV")
+        } else if title.to_ascii_uppercase().contains("HDR10+") {
+            Some("HDR10+")
+        } else if has("hdr10") {
+            Some("HDR10")
+        } else if has("hdr") {
+            Some("HDR")
+        } else {
+            None
+        };
+        Self { resolution, quality, codec, hdr, group: release_group(title) }
     }
 
     /// Higher is better.
@@ -89,6 +104,21 @@ impl Release {
             _ => 0,
         }
     }
+}
+
+/// The group after the last `-` of a scene name (`…x264-FGT`, `…-FLUX.mkv`): 2 to 20 letters
+/// and digits, not a known tag (`WEB-DL` ends in `DL`).
+fn release_group(title: &str) -> Option<String> {
+    let title = title.trim();
+    let stem = match title.rsplit_once('.') {
+        Some((stem, ext)) if ext.len() <= 4 && is_video(title) => stem,
+        _ => title,
+    };
+    let (_, group) = stem.rsplit_once('-')?;
+    let group = group.trim().trim_matches(|c: char| c == '[' || c == ']');
+    let tag = matches!(group.to_ascii_lowercase().as_str(), "dl" | "rip" | "ray" | "hd" | "sd");
+    (group.len() >= 2 && group.len() <= 20 && group.bytes().all(|b| b.is_ascii_alphanumeric()) && !tag)
+        .then(|| group.to_string())
 }
 
 /// Lowercase alphanumeric runs: `The.Movie.2019.1080p.WEB-DL` → `the movie 2019 1080p web dl`.
@@ -149,6 +179,17 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hdr_and_groups() {
+        let r = Release::parse("The.Movie.2019.2160p.WEB-DL.DV.HDR10.HEVC-FLUX.mkv");
+        assert_eq!((r.hdr, r.group.as_deref()), (Some("DV"), Some("FLUX")));
+        let r = Release::parse("The Movie 2019 2160p UHD BluRay HDR10+ x265-GRP");
+        assert_eq!((r.hdr, r.group.as_deref()), (Some("HDR10+"), Some("GRP")));
+        let r = Release::parse("Show.S01E01.1080p.WEB-DL");
+        assert_eq!((r.hdr, r.group), (None, None), "WEB-DL is not a group");
+        assert_eq!(Release::parse("Movie 720p HDR").hdr, Some("HDR"));
+    }
 
     #[test]
     fn release_titles() {

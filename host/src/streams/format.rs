@@ -7,6 +7,30 @@ use chillproxy_stremio::{BehaviorHints, PlaybackUrl, Stream};
 use super::StreamRequest;
 use chillproxy_stremio::release::{human_size, Release};
 
+/// `Release.Name.mkv` from a release title: one path segment, at most 200 bytes, ending in a
+/// video extension.
+fn guessed_file_name(title: &str) -> String {
+    let mut name: String =
+        title.chars().map(|c| if c.is_control() || c == '/' || c == '\\' { ' ' } else { c }).collect();
+    name = name.trim().trim_matches('.').to_string();
+    if name.is_empty() {
+        name = "video".to_string();
+    }
+    if let Some((cut, _)) = name.char_indices().nth(190) {
+        name.truncate(cut);
+    }
+    if !chillproxy_stremio::release::is_video(&name) {
+        name.push_str(".mkv");
+    }
+    name
+}
+
+/// Whether a browser plays the file as it is: MP4 and WebM.
+fn is_web_ready(name: &str) -> bool {
+    let ext = name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
+    matches!(ext.as_str(), "mp4" | "m4v" | "webm")
+}
+
 /// A candidate with what ranking needs: the sort key (resolution, quality, size), the parsed
 /// release name and the file that would play, when the store said.
 pub(super) struct Ranked {
@@ -25,6 +49,9 @@ pub(super) fn format_stream(
     let code_upper = code.to_ascii_uppercase();
     let release = &rank.release;
     let file_name = rank.file.as_ref().map(|file| file.name.clone());
+    // Players read the extension from the URL: when the store has not said which file plays,
+    // the release name stands in (playback still picks the file from the store's list).
+    let url_name = file_name.clone().unwrap_or_else(|| guessed_file_name(&candidate.title));
     let url = PlaybackUrl {
         base_url: request.base_url,
         config_segment: request.config_segment,
@@ -32,7 +59,7 @@ pub(super) fn format_stream(
         store_code: code,
         hash: &candidate.hash,
         file_idx: rank.file.as_ref().map(|file| file.id),
-        file_name: file_name.as_deref(),
+        file_name: Some(&url_name),
         binding: &request.binding,
     }
     .build();
@@ -72,14 +99,21 @@ pub(super) fn format_stream(
         None => format!("📁 {}", candidate.title),
     });
 
+    // The next episode picks the same kind of release: same store, resolution, quality, HDR and
+    // group, across torrents (a season pack and single episodes alike).
+    let binge_group = format!(
+        "chillproxy|{code}|{}|{}|{}|{}",
+        release.resolution.unwrap_or("any"),
+        release.quality.unwrap_or("any"),
+        release.hdr.unwrap_or("SDR"),
+        release.group.as_deref().unwrap_or("any"),
+    );
+    let not_web_ready = !file_name.as_deref().is_some_and(is_web_ready);
     let hints = BehaviorHints {
-        binge_group: Some(format!(
-            "chillproxy|{code}|{}|{}",
-            release.resolution.unwrap_or("any"),
-            release.quality.unwrap_or("any")
-        )),
+        binge_group: Some(binge_group),
         filename: file_name,
         video_size: rank.file.as_ref().map(|f| f.size),
+        not_web_ready,
     };
     Stream { url: Some(url), external_url: None, name, description: lines.join("\n"), behavior_hints: Some(hints) }
 }

@@ -84,3 +84,34 @@ async fn a_failing_auth_provider_is_named_and_no_other_is_blamed() {
     assert_eq!(streams[0].name, "⚠️ chillproxy\nAcme vault is unavailable");
     assert!(streams[0].description.contains("add your own Memory Debrid API token"), "{streams:#?}");
 }
+
+#[tokio::test]
+async fn streams_carry_a_file_name_binge_group_and_web_readiness() {
+    let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.2019.2160p.mp4", 8_000)])]));
+    let source = Arc::new(FixedSource(vec![
+        candidate(hash('a'), "Movie.2019.2160p.WEB-DL.DV.HEVC-FLUX", 9_000),
+        candidate(hash('b'), "Movie/2019 1080p BluRay x264-GRP", 5_000),
+    ]));
+    let services = services(vec![auth("Auth", granting)], vec![store], vec![source], Default::default());
+    let (config, client, media) = (config("tb"), client(), movie());
+    let request = StreamRequest {
+        config: &config,
+        config_segment: "seg",
+        id: "tt0111161",
+        media: &media,
+        client: &client,
+        base_url: "http://h",
+        binding: "b".into(),
+    };
+    let streams = list_streams(&services, &request).await;
+    let json = serde_json::to_value(&streams).unwrap();
+    let cached = &json[0];
+    assert!(cached["url"].as_str().unwrap().ends_with("/0/Movie.2019.2160p.mp4?b=b"), "{cached}");
+    assert_eq!(cached["behaviorHints"]["bingeGroup"], "chillproxy|tb|2160p|WEB-DL|DV|FLUX");
+    assert!(cached["behaviorHints"].get("notWebReady").is_none(), "an MP4 plays in the browser: {cached}");
+    let uncached = &json[1];
+    let url = uncached["url"].as_str().unwrap();
+    assert!(url.ends_with("/-1/Movie%202019%201080p%20BluRay%20x264-GRP.mkv?b=b"), "{url}");
+    assert_eq!(uncached["behaviorHints"]["notWebReady"], true);
+    assert_eq!(uncached["behaviorHints"]["bingeGroup"], "chillproxy|tb|1080p|BluRay|SDR|GRP");
+}
