@@ -32,7 +32,7 @@ pub use registry::{check_config, AuthPlugin, EnvVar, PluginConfig, PluginContext
 pub use secret::Secret;
 pub use settings::{ConfigError, Env, PluginSettings};
 pub use shared::SharedState;
-pub use source::{Candidate, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
+pub use source::{Candidate, Found, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
 pub use store::{
     Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreFile, StoreProvider,
 };

@@ -41,6 +41,21 @@ pub struct Candidate {
     pub indexer: String,
 }
 
+/// What a search found: the candidates, and notes for the user about results that could not be
+/// used (an indexer answered, but none of its items carried a recoverable info hash). Notices
+/// become ⚠️ streams; they never carry a URL or a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub candidates: Vec<Candidate>,
+    pub notices: Vec<String>,
+}
+
+impl From<Vec<Candidate>> for Found {
+    fn from(candidates: Vec<Candidate>) -> Self {
+        Self { candidates, notices: Vec::new() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     #[error("{source_name} did not answer within {timeout_ms} ms")]
@@ -58,5 +73,5 @@ pub trait SourceProvider: Send + Sync {
 
     /// Candidates for the query. A provider that queries several indexers drops the results
     /// of a failing indexer and returns the rest; it errors only when every indexer failed.
-    async fn search(&self, query: &SourceQuery<'_>) -> Result<Vec<Candidate>, SourceError>;
+    async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError>;
 }

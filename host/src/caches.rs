@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chillproxy_core::cache::{CacheLimits, CacheStats, FlightCache};
-use chillproxy_core::{CachedItem, Candidate, InfoHash, MediaQuery, StoreError, StoreFile, UserIndexer};
+use chillproxy_core::{CachedItem, Candidate, Found, InfoHash, MediaQuery, StoreError, StoreFile, UserIndexer};
 use serde::{Deserialize, Serialize};
 
 use crate::playback::PlaybackError;
@@ -94,13 +94,15 @@ fn weigh_availability(_: &(&'static str, InfoHash), files: &Availability) -> usi
         + files.iter().map(|f| std::mem::size_of::<StoreFile>() + f.name.len() + f.path.len()).sum::<usize>()
 }
 
-fn weigh_sources(key: &SourceKey, candidates: &Arc<Vec<Candidate>>) -> usize {
+fn weigh_sources(key: &SourceKey, found: &Arc<Found>) -> usize {
     ENTRY_OVERHEAD
         + key.user_indexers.len()
-        + candidates
+        + found
+            .candidates
             .iter()
             .map(|c| std::mem::size_of::<Candidate>() + 40 + c.title.len() + c.indexer.len())
             .sum::<usize>()
+        + found.notices.iter().map(|n| 24 + n.len()).sum::<usize>()
 }
 
 #[allow(clippy::ptr_arg)] // the weigher's signature is fn(&K, &V), and V is String
@@ -128,7 +130,7 @@ pub struct Caches {
     pub availability: FlightCache<(&'static str, InfoHash), Availability, ()>,
     /// Not a cache (nothing is kept): lets concurrent identical cache checks share one call.
     pub checks: FlightCache<CheckKey, Arc<Vec<CachedItem>>, StoreError>,
-    pub sources: FlightCache<SourceKey, Arc<Vec<Candidate>>, String>,
+    pub sources: FlightCache<SourceKey, Arc<Found>, String>,
     pub links: FlightCache<LinkKey, String, PlaybackError>,
     /// Failed resolutions, remembered for `[playback] error_ttl_s` so a player's retries get the
     /// same answer without another upstream call.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use chillproxy_core::async_trait;
 use chillproxy_core::{
     Account, AuthChain, AuthOutcome, AuthPresentation, AuthProvider, AuthRequest, CachedItem, Candidate, Credential,
-    InfoHash, Magnet, MagnetStatus, Secret, SharedState, SourceError, SourceProvider, SourceQuery, StoreError,
+    Found, InfoHash, Magnet, MagnetStatus, Secret, SharedState, SourceError, SourceProvider, SourceQuery, StoreError,
     StoreFile, StoreProvider, UsageEvent,
 };
 
@@ -140,8 +140,8 @@ impl SourceProvider for FixedSource {
     fn name(&self) -> &'static str {
         "fixed"
     }
-    async fn search(&self, _: &SourceQuery<'_>) -> Result<Vec<Candidate>, SourceError> {
-        Ok(self.0.clone())
+    async fn search(&self, _: &SourceQuery<'_>) -> Result<Found, SourceError> {
+        Ok(self.0.clone().into())
     }
 }
 

@@ -121,6 +121,118 @@ fn release_group(title: &str) -> Option<String> {
         .then(|| group.to_string())
 }
 
+/// What a release name says about its content, for matching it to a title: the title words
+/// before the first marker (a year after the title, a season or episode, a resolution or source
+/// tag), the year, and the season and episode it holds (a season pack has seasons and no episode).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseName {
+    /// [`normalise_title`] of the title part.
+    pub title: String,
+    pub year: Option<u32>,
+    /// Every season named (`S01`, `S01-S03` gives 1 and 3, `Season 2`).
+    pub seasons: Vec<u32>,
+    pub episode: Option<u32>,
+}
+
+/// Tokens that end a release's title part: release tags, not title words.
+const TAGS: &[&str] = &[
+    "2160p", "1440p", "1080p", "1080i", "720p", "576p", "480p", "360p", "4k", "uhd", "hdr", "bluray", "bdrip", "brrip",
+    "remux", "webdl", "webrip", "web", "hdtv", "dvdrip", "dvd", "x264", "x265", "h264", "h265", "hevc", "avc",
+    "complete", "season", "seasons", "proper", "repack", "extended", "multi", "dual", "internal", "limited", "imax",
+];
+
+impl ReleaseName {
+    pub fn parse(name: &str) -> Self {
+        let words = title_words(name);
+        let mut parsed = ReleaseName::default();
+        let mut title: Vec<&str> = Vec::new();
+        let mut title_done = false;
+        for (i, word) in words.iter().enumerate() {
+            let next = words.get(i + 1).map(String::as_str);
+            if let Some((season, episode)) = episode_of(word) {
+                parsed.seasons.push(season);
+                parsed.episode = parsed.episode.or(Some(episode));
+                title_done = true;
+                continue;
+            }
+            if let Some(season) = season_token(word) {
+                parsed.seasons.push(season);
+                title_done = true;
+                continue;
+            }
+            if word == "season" {
+                if let Some(season) = next.and_then(|n| parse_number(n, 1000)) {
+                    parsed.seasons.push(season);
+                }
+                title_done = true;
+                continue;
+            }
+            // A year ends the title, unless it is the title's first word (`1917`, `2012`).
+            if let Some(year) = year_token(word).filter(|_| !title.is_empty()) {
+                parsed.year = parsed.year.or(Some(year));
+                title_done = true;
+                continue;
+            }
+            if TAGS.contains(&word.as_str()) {
+                title_done = true;
+            }
+            if !title_done {
+                title.push(word);
+            }
+        }
+        parsed.title = title.join(" ");
+        parsed
+    }
+}
+
+/// A title as compared: lowercase, accents folded, `&` as `and`, punctuation gone, words joined
+/// by one space (`Amélie & Co.` → `amelie and co`).
+pub fn normalise_title(title: &str) -> String {
+    title_words(title).join(" ")
+}
+
+fn title_words(text: &str) -> Vec<String> {
+    let folded: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '&' => " and ".chars().collect::<Vec<_>>(),
+            '\'' | '’' => Vec::new(),
+            c => vec![fold_accent(c)],
+        })
+        .collect();
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
+fn fold_accent(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'ç' | 'Ç' => 'c',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ñ' | 'Ñ' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ý' | 'ÿ' | 'Ý' => 'y',
+        c => c,
+    }
+}
+
+/// `s01` → 1 (a season alone, no episode).
+fn season_token(word: &str) -> Option<u32> {
+    let digits = word.strip_prefix('s')?;
+    (!digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| parse_number(digits, 1000))
+        .flatten()
+}
+
+/// A plausible release year.
+fn year_token(word: &str) -> Option<u32> {
+    (word.len() == 4 && word.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| word.parse::<u32>().ok())
+        .flatten()
+        .filter(|y| (1888..=2100).contains(y))
+}
+
 /// Lowercase alphanumeric runs: `The.Movie.2019.1080p.WEB-DL` → `the movie 2019 1080p web dl`.
 fn tokens(title: &str) -> Vec<String> {
     title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_ascii_lowercase).collect()
@@ -199,6 +311,22 @@ mod tests {
         assert_eq!((r.resolution, r.quality, r.codec), (Some("720p"), Some("WEB-DL"), Some("AVC")));
         assert!(Release::parse("x 1080p").resolution_rank() > Release::parse("x 720p").resolution_rank());
         assert_eq!(Release::parse("Something").resolution_rank(), 0);
+    }
+
+    #[test]
+    fn release_names() {
+        let name = ReleaseName::parse("The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE");
+        assert_eq!((name.title.as_str(), name.year, name.episode), ("the shawshank redemption", Some(1994), None));
+        let name = ReleaseName::parse("Breaking Bad S01E02 720p HDTV");
+        assert_eq!((name.title.as_str(), name.seasons.as_slice(), name.episode), ("breaking bad", &[1][..], Some(2)));
+        let name = ReleaseName::parse("Breaking Bad Season 1 Complete 1080p");
+        assert_eq!((name.title.as_str(), name.seasons.as_slice(), name.episode), ("breaking bad", &[1][..], None));
+        let name = ReleaseName::parse("Breaking.Bad.S01-S03.1080p");
+        assert_eq!(name.seasons, vec![1, 3]);
+        let name = ReleaseName::parse("1917 (2019) 2160p");
+        assert_eq!((name.title.as_str(), name.year), ("1917", Some(2019)));
+        assert_eq!(ReleaseName::parse("Amélie [2001] DVDRip").title, "amelie");
+        assert_eq!(normalise_title("Tom & Jerry’s Movie"), "tom and jerrys movie");
     }
 
     #[test]

@@ -165,6 +165,8 @@ chain = ["torznab"]
 [source.torznab]
 timeout_ms = 1500
 indexers = [{{ name = "Prowlarr", url = "{torznab_url}", api_key_env = "DEVSTACK_INDEXER_KEY" }}]
+# Title lookups never leave the machine (the stack's indexer searches by id).
+meta_url = "http://127.0.0.1:9"
 {extra}"#
     )
 }

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use chillproxy_core::registry::PluginContext;
 use chillproxy_core::{
-    registry, Candidate, ConfigError, Env, MediaKind, MediaQuery, PluginSettings, Secret, SourceError, SourcePlugin,
-    SourceProvider, SourceQuery, UserIndexer,
+    registry, Candidate, ConfigError, Env, Found, MediaKind, MediaQuery, PluginSettings, Secret, SourceError,
+    SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
 };
+use chillproxy_tests::fakes::cinemeta::FakeCinemeta;
 use chillproxy_tests::fakes::closed_port_url;
-use chillproxy_tests::fakes::torznab::{FakeTorznab, HashIn, Mode, Release};
+use chillproxy_tests::fakes::torznab::{torrent_file, CapsKind, FakeTorznab, HashIn, Mode, Release};
 
 const KEY: &str = "jackett-key-7f3a9c";
 const OTHER_KEY: &str = "prowlarr-key-51be02";
@@ -63,6 +64,14 @@ async fn search(
     media: &MediaQuery,
     user_indexers: &[UserIndexer],
 ) -> Result<Vec<Candidate>, SourceError> {
+    search_found(source, media, user_indexers).await.map(|found| found.candidates)
+}
+
+async fn search_found(
+    source: &dyn SourceProvider,
+    media: &MediaQuery,
+    user_indexers: &[UserIndexer],
+) -> Result<Found, SourceError> {
     source.search(&SourceQuery { media, user_indexers }).await
 }
 
@@ -513,4 +522,257 @@ async fn the_fake_answers_caps_and_rejects_a_wrong_key_like_jackett() {
     assert_eq!(fake.count_t("caps"), 1);
     assert_eq!(fake.count_t("movie"), 3);
     assert_eq!(fake.call_count(), 4);
+}
+
+/// A source whose title lookups go to `cinemeta`.
+fn source_with_meta(timeout_ms: i64, indexers: Vec<toml::Table>, meta_url: &str) -> Arc<dyn SourceProvider> {
+    let mut table = config(timeout_ms, indexers);
+    table.insert("meta_url".into(), meta_url.into());
+    build(table, Env::default()).expect("build the torznab source")
+}
+
+async fn cinemeta() -> FakeCinemeta {
+    let meta = FakeCinemeta::start().await;
+    meta.add("movie", SHAWSHANK, "The Shawshank Redemption", "1994");
+    meta.add("series", BREAKING_BAD, "Breaking Bad", "2008–2013");
+    meta
+}
+
+#[tokio::test]
+async fn a_q_only_indexer_is_searched_by_title_and_unrelated_titles_are_filtered_out() {
+    let meta = cinemeta().await;
+    let tpb = FakeTorznab::start(KEY).await;
+    tpb.set_caps(CapsKind::QueryOnly);
+    tpb.add_releases([
+        Release::movie(SHAWSHANK, "The.Shawshank.Redemption.1994.1080p.BluRay.x264", &hash(1)),
+        Release::movie(SHAWSHANK, "Not The Shawshank Redemption 1994 Parody", &hash(2)),
+        Release::episode(BREAKING_BAD, 1, 3, "Breaking.Bad.S01E03.720p.HDTV", &hash(3)),
+        Release::season_pack(BREAKING_BAD, 1, "Breaking Bad S01 Complete 1080p", &hash(4)),
+        Release::episode("tt9999999", 1, 3, "Breaking Bad Habits S01E03", &hash(5)),
+    ]);
+    let yts = FakeTorznab::start(OTHER_KEY).await;
+    yts.add_release(Release::movie(SHAWSHANK, "The Shawshank Redemption 1994 2160p", &hash(6)));
+    let source = source_with_meta(
+        2_000,
+        vec![
+            indexer("tpb", &tpb.torznab_url_for("thepiratebay"), KEY),
+            indexer("yts", &yts.torznab_url_for("yts"), OTHER_KEY),
+        ],
+        &meta.url(),
+    );
+
+    let movie_found = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+    assert_eq!(sorted_hashes(&movie_found), vec![hash(1), hash(6)], "the parody is filtered out");
+    let episode_found = search(&*source, &episode(BREAKING_BAD, 1, 3), &[]).await.unwrap();
+    assert_eq!(sorted_hashes(&episode_found), vec![hash(3), hash(4)], "episode and season pack, not Habits");
+
+    // The q-only tracker: one refused id search, its caps, then text searches; caps are kept.
+    let texts: Vec<(String, Option<String>, Option<String>)> = tpb
+        .calls()
+        .iter()
+        .filter(|c| c.param("q").is_some())
+        .map(|c| {
+            (
+                c.param("q").unwrap().to_string(),
+                c.param("season").map(str::to_string),
+                c.param("ep").map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("The Shawshank Redemption 1994".to_string(), None, None),
+            ("Breaking Bad".to_string(), Some("1".to_string()), Some("3".to_string())),
+        ]
+    );
+    assert_eq!(tpb.count_t("caps"), 1, "caps are read once and kept");
+    assert_eq!(tpb.calls().iter().filter(|c| c.param("imdbid").is_some()).count(), 1, "one refused id search");
+    // The imdbid-capable indexer is still searched by id, and never by text.
+    assert!(yts.calls().iter().all(|c| c.param("q").is_none()), "{:?}", yts.calls());
+    assert_eq!(yts.calls().iter().filter(|c| c.param("imdbid") == Some(SHAWSHANK)).count(), 1);
+    // One title lookup per title.
+    assert_eq!(
+        meta.calls(),
+        vec![format!("/meta/movie/{SHAWSHANK}.json"), format!("/meta/series/{BREAKING_BAD}.json")]
+    );
+}
+
+#[tokio::test]
+async fn a_q_only_indexer_is_skipped_with_a_notice_when_the_metadata_addon_is_down() {
+    let meta = cinemeta().await;
+    meta.set_down(true);
+    let tpb = FakeTorznab::start(KEY).await;
+    tpb.set_caps(CapsKind::QueryOnly);
+    tpb.add_release(Release::movie(SHAWSHANK, "The Shawshank Redemption 1994 1080p", &hash(1)));
+    let yts = FakeTorznab::start(KEY).await;
+    yts.add_release(Release::movie(SHAWSHANK, "The Shawshank Redemption 1994 2160p", &hash(2)));
+    let source = source_with_meta(
+        2_000,
+        vec![indexer("tpb", &tpb.torznab_url(), KEY), indexer("yts", &yts.torznab_url(), KEY)],
+        &meta.url(),
+    );
+
+    let found = search_found(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert_eq!(sorted_hashes(&found.candidates), vec![hash(2)]);
+    assert_eq!(found.notices.len(), 1, "{found:?}");
+    assert!(found.notices[0].starts_with("tpb was skipped: it searches by title only"), "{found:?}");
+    assert!(found.notices[0].contains("HTTP 503"), "{found:?}");
+    assert!(tpb.calls().iter().all(|c| c.param("q").is_none()), "no text search without a title");
+}
+
+#[tokio::test]
+async fn torrent_only_items_give_their_hash_through_the_file_or_a_magnet_redirect() {
+    let fake = FakeTorznab::start(KEY).await;
+    let file = Release::movie(SHAWSHANK, "Shawshank private 1080p", &hash(0)).hash_in(HashIn::TorrentFile);
+    fake.add_releases([
+        file.clone(),
+        Release::movie(SHAWSHANK, "Shawshank redirect", &hash(7)).hash_in(HashIn::MagnetRedirect),
+        Release::movie(SHAWSHANK, "Shawshank broken", &hash(8)).hash_in(HashIn::BrokenTorrent),
+        Release::movie(SHAWSHANK, "Shawshank huge", &hash(9)).hash_in(HashIn::HugeTorrent),
+        Release::movie(SHAWSHANK, "Shawshank dead link", &hash(10)).hash_in(HashIn::Nowhere),
+    ]);
+    assert_eq!(file.info_hash, torrent_file("Shawshank private 1080p").1);
+    let source = source(5_000, vec![indexer("private", &fake.torznab_url(), KEY)]);
+
+    let found = search_found(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert_eq!(sorted_hashes(&found.candidates), {
+        let mut want = vec![file.info_hash.clone(), hash(7)];
+        want.sort();
+        want
+    });
+    assert_eq!(find(&found.candidates, &file.info_hash).title, "Shawshank private 1080p");
+    assert!(found.notices.is_empty(), "some items were usable: {found:?}");
+    assert_eq!(fake.downloads().len(), 5, "each link read once: {:?}", fake.downloads());
+
+    // A second search reads no link again: hashes (and failures) are kept per link.
+    search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+    assert_eq!(fake.downloads().len(), 5);
+}
+
+#[tokio::test]
+async fn an_indexer_whose_items_are_all_unusable_gives_a_notice() {
+    let fake = FakeTorznab::start(KEY).await;
+    fake.add_releases([
+        Release::movie(SHAWSHANK, "one", &hash(1)).hash_in(HashIn::BrokenTorrent),
+        Release::movie(SHAWSHANK, "two", &hash(2)).hash_in(HashIn::Nowhere),
+    ]);
+    let source = source(5_000, vec![indexer("btn", &fake.torznab_url(), KEY)]);
+
+    let found = search_found(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert!(found.candidates.is_empty());
+    assert_eq!(
+        found.notices,
+        vec!["btn returned 2 results, but none could be used: 2 had no info hash and their .torrent links could not be read."]
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_pauses_that_indexer_only() {
+    let throttled = FakeTorznab::start(KEY).await;
+    throttled.set_mode(Mode::Throttled(60));
+    let good = FakeTorznab::start(KEY).await;
+    good.add_release(Release::movie(SHAWSHANK, "good", &hash(1)));
+    good.add_release(Release::episode(BREAKING_BAD, 1, 1, "Breaking Bad S01E01", &hash(2)));
+    let source = source(
+        2_000,
+        vec![indexer("throttled", &throttled.torznab_url(), KEY), indexer("good", &good.torznab_url(), KEY)],
+    );
+
+    assert_eq!(sorted_hashes(&search(&*source, &movie(SHAWSHANK), &[]).await.unwrap()), vec![hash(1)]);
+    assert_eq!(throttled.call_count(), 1);
+    throttled.set_mode(Mode::Normal);
+    // Another title, seconds later: the throttled indexer is not asked; the other still answers.
+    let found = search(&*source, &episode(BREAKING_BAD, 1, 1), &[]).await.unwrap();
+    assert_eq!(sorted_hashes(&found), vec![hash(2)]);
+    assert_eq!(throttled.call_count(), 1, "no call within Retry-After");
+    assert_eq!(good.call_count(), 2);
+
+    // Alone, the paused indexer's reason is the error.
+    let only = source_with_meta(2_000, vec![indexer("throttled", &throttled.torznab_url(), KEY)], "http://127.0.0.1:1");
+    throttled.set_mode(Mode::Throttled(60));
+    let _ = search(&*only, &movie(SHAWSHANK), &[]).await;
+    let message = upstream_message(search(&*only, &movie(SHAWSHANK), &[]).await);
+    assert!(message.contains("Torznab error 900") && message.contains("not asked again for"), "{message}");
+    assert_eq!(throttled.call_count(), 2);
+}
+
+/// Every captured reply in `../shared/fixtures/torznab/`, served as an indexer's answer with its
+/// links pointed at the fake (which serves a real `.torrent` for each): items that carry a hash
+/// give it, items that only have a `.torrent` give the file's, an error document is an error.
+#[tokio::test]
+async fn real_torznab_and_rss_replies_yield_their_hashes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/torznab");
+    // (file, hashes from the feed itself, items recovered through their .torrent link)
+    let cases: &[(&str, &[&str], usize)] = &[
+        ("sonarr_torznab_tpb.xml", &["9fb267cff5ae5603f07a347676ec3bf3e35f75e1"], 0),
+        ("sonarr_rss_showrss.xml", &["96cd620beda3efd7c4d7746ef94549d03a2eb13b"], 0),
+        ("sonarr_rss_ezrss.xml", &["20fc4fbfa88272274ac671f857cc15144e9aa83e"], 0),
+        ("nzbhydra2_btnJackettResponse.xml", &[], 3),
+        ("nzbhydra2_cardigann.xml", &[], 2),
+        // Anonymised: both items carry the same "(removed)" link, so one file, one hash.
+        ("prowlarr_torznab_morethantv.xml", &[], 1),
+        ("jackett_resources_test.xml", &[], 0),
+        ("sonarr_torznab_hdaccess_net.xml", &[], 0),
+        ("sonarr_torznab_animetosho.xml", &[], 0),
+        ("nzbhydra2_animetosho_direct.xml", &[], 0),
+        // One .torrent link, one .nzb link (not a torrent: skipped).
+        ("sonarr_rss_animetosho_nosize.xml", &[], 1),
+        // The hash is only in the itorrents.org link: read through it.
+        ("sonarr_rss_limetorrents.xml", &[], 5),
+        ("sonarr_rss_nyaa2021.xml", &[], 0),
+    ];
+    for (file, known, through_links) in cases {
+        let body = std::fs::read_to_string(dir.join(file)).unwrap();
+        let fake = FakeTorznab::start(KEY).await;
+        fake.set_mode(Mode::Fixture(point_links_at(&body, &fake.base_url())));
+        let source = source(5_000, vec![indexer("fixture", &fake.torznab_url(), KEY)]);
+        let found = search_found(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+        let hashes = sorted_hashes(&found.candidates);
+        for hash in *known {
+            assert!(hashes.contains(&hash.to_string()), "{file}: {hash} missing from {hashes:?}");
+        }
+        let from_links: Vec<String> =
+            fake.downloads().iter().map(|path| torrent_file(path).1).filter(|h| hashes.contains(h)).collect();
+        assert_eq!(from_links.len(), *through_links, "{file}: {:?} / {hashes:?}", fake.downloads());
+        println!("{file}: {} candidates, {} through .torrent links", hashes.len(), from_links.len());
+    }
+    // The error document: a clear error, no panic.
+    let body = std::fs::read_to_string(dir.join("sonarr_newznab_unauthorized.xml")).unwrap();
+    let fake = FakeTorznab::start(KEY).await;
+    fake.set_mode(Mode::Fixture(body));
+    let source = source(5_000, vec![indexer("fixture", &fake.torznab_url(), KEY)]);
+    let message = upstream_message(search(&*source, &movie(SHAWSHANK), &[]).await);
+    assert!(message.contains("fixture: Torznab error 100"), "{message}");
+}
+
+/// Every http(s) URL's scheme and host replaced by `base` (paths and queries kept).
+fn point_links_at(body: &str, base: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(at) = rest.find("http") {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let scheme_len = if from.starts_with("https://") {
+            8
+        } else if from.starts_with("http://") {
+            7
+        } else {
+            out.push_str("http");
+            rest = &from[4..];
+            continue;
+        };
+        let after_scheme = &from[scheme_len..];
+        let host_end = after_scheme.find(['/', '"', '<', '\'', ' ', '\n']).unwrap_or(after_scheme.len());
+        out.push_str(base);
+        if !after_scheme[host_end..].starts_with('/') {
+            out.push('/');
+        }
+        rest = &after_scheme[host_end..];
+    }
+    out.push_str(rest);
+    out
 }

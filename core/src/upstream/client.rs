@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -117,6 +117,8 @@ pub struct Reply {
     pub content_type: String,
     /// `Retry-After`, in seconds or as an HTTP date (see [`parse_retry_after`]).
     pub retry_after: Option<Duration>,
+    /// `Location`, as sent (only useful to a client that does not follow redirects).
+    pub location: Option<String>,
     /// The whole body, at most `max_body_bytes`.
     pub body: Vec<u8>,
 }
@@ -222,6 +224,7 @@ impl Upstream {
             let status = response.status();
             let headers = response.headers();
             let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let location = headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
             let content_type =
                 headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
             let limit = self.inner.max_body_bytes;
@@ -238,7 +241,7 @@ impl Upstream {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Reply { status, content_type, retry_after, body })
+            Ok(Reply { status, content_type, retry_after, location, body })
         };
         match tokio::time::timeout(self.inner.timeout, bounded).await {
             Ok(result) => result,

@@ -7,6 +7,7 @@
 
 mod client;
 mod errors;
+mod outbound;
 mod settings;
 mod text;
 
@@ -15,6 +16,7 @@ mod tests;
 
 pub use client::{Reply, Request, Upstream, UpstreamOptions, USER_AGENT};
 pub use errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamFailure};
+pub use outbound::check_outbound_url;
 pub use reqwest::{Method, StatusCode, Url};
 pub use settings::{UpstreamDefaults, UpstreamSettings};
 pub use text::{check_base_url, parse_retry_after, scrub, size_text, BaseUrl};

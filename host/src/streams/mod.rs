@@ -82,10 +82,14 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     }
 
     // 2. Candidates from every source, concurrently.
-    let (candidates, source_problem) = find_candidates(services, request.media, &request.config.indexers).await;
+    let (found, source_problem) = find_candidates(services, request.media, &request.config.indexers).await;
     if let Some(problem) = source_problem {
         warnings.push(warning("No indexer answered", problem, &configure));
     }
+    for notice in &found.notices {
+        warnings.push(warning("Some results could not be used", notice.clone(), &configure));
+    }
+    let candidates = &found.candidates;
     if candidates.is_empty() {
         return warnings;
     }

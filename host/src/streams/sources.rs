@@ -5,20 +5,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chillproxy_core::{Candidate, InfoHash, MediaQuery, SourceError, SourceQuery, UserIndexer};
+use chillproxy_core::{Candidate, Found, InfoHash, MediaQuery, SourceError, SourceQuery, UserIndexer};
 use futures::future::join_all;
 
 use crate::caches::SourceKey;
 use crate::plugins::Plugins;
 use crate::state::Services;
 
-/// The candidates for `media`. The second value is a message for the user when no source
-/// answered.
+/// The candidates for `media` (and the sources' notices about results they could not use). The
+/// second value is a message for the user when no source answered.
 pub(super) async fn find_candidates(
     services: &Services,
     media: &MediaQuery,
     indexers: &[UserIndexer],
-) -> (Arc<Vec<Candidate>>, Option<String>) {
+) -> (Arc<Found>, Option<String>) {
     if services.plugins.sources.is_empty() {
         return (Arc::default(), Some("This server has no torrent source enabled; tell its operator.".into()));
     }
@@ -40,23 +40,21 @@ pub(super) async fn find_candidates(
     }
 }
 
-/// Asks every source and merges their candidates by hash (the copy with most seeders wins).
-/// `Err` when no source answered.
-async fn search_all(
-    plugins: &Plugins,
-    media: &MediaQuery,
-    indexers: &[UserIndexer],
-) -> Result<Arc<Vec<Candidate>>, String> {
+/// Asks every source and merges their candidates by hash (the copy with most seeders wins) and
+/// their notices. `Err` when no source answered.
+async fn search_all(plugins: &Plugins, media: &MediaQuery, indexers: &[UserIndexer]) -> Result<Arc<Found>, String> {
     let query = SourceQuery { media, user_indexers: indexers };
     let results = join_all(plugins.sources.iter().map(|s| s.search(&query))).await;
     let mut merged: HashMap<InfoHash, Candidate> = HashMap::new();
+    let mut notices = Vec::new();
     let mut errors = Vec::new();
     let mut answered = false;
     for result in results {
         match result {
             Ok(found) => {
                 answered = true;
-                for candidate in found {
+                notices.extend(found.notices);
+                for candidate in found.candidates {
                     match merged.get_mut(&candidate.hash) {
                         Some(existing) if existing.seeders >= candidate.seeders => {}
                         _ => {
@@ -75,7 +73,7 @@ async fn search_all(
         }
     }
     if answered {
-        Ok(Arc::new(merged.into_values().collect()))
+        Ok(Arc::new(Found { candidates: merged.into_values().collect(), notices }))
     } else {
         Err(format!("{}. Check your indexers, or try again later.", errors.join("; ")))
     }

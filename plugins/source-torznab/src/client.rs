@@ -4,9 +4,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use chillproxy_core::upstream::{scrub, size_text, Reply, Stage, UpstreamError, UpstreamFailure, Url};
+use chillproxy_core::upstream::{scrub, size_text, Reply, Stage, StatusCode, UpstreamError, UpstreamFailure, Url};
 use chillproxy_core::{MediaKind, MediaQuery, Secret};
+use serde::{Deserialize, Serialize};
 
+use crate::caps::{parse_caps, Caps};
 use crate::rss::{parse_feed, FeedError, FeedItem};
 
 /// Bodies larger than this are refused unless `[source.torznab] max_body_bytes` says otherwise:
@@ -16,6 +18,29 @@ pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// Query parameters the plugin sets itself; copies in the configured URL are dropped.
 const OWN_PARAMS: [&str; 7] = ["t", "imdbid", "season", "ep", "q", "limit", "offset"];
 
+/// How an indexer takes IMDb ids: `auto` (`tt0111161`, which Jackett and Prowlarr take, and
+/// digits only once the indexer refused that with error 201), `tt`, `digits` (the Newznab
+/// convention Radarr follows) or `off` (never search by id: text only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImdbidForm {
+    #[default]
+    Auto,
+    Tt,
+    Digits,
+    Off,
+}
+
+impl ImdbidForm {
+    /// `tt0111161` in this form.
+    pub fn apply(self, imdb_id: &str) -> String {
+        match self {
+            ImdbidForm::Digits => imdb_id.trim_start_matches("tt").to_string(),
+            _ => imdb_id.to_string(),
+        }
+    }
+}
+
 /// An indexer ready to query.
 #[derive(Debug, Clone)]
 pub struct Indexer {
@@ -24,11 +49,20 @@ pub struct Indexer {
     /// The `…/api` endpoint, or why the configured URL cannot be used.
     pub endpoint: Result<Url, String>,
     pub api_key: Option<Secret>,
+    pub imdbid: ImdbidForm,
 }
 
 impl Indexer {
     pub fn new(name: String, url: &str, api_key: Option<Secret>) -> Self {
-        Self { name, endpoint: endpoint(url), api_key: api_key.filter(|k| !k.is_empty()) }
+        Self { name, endpoint: endpoint(url), api_key: api_key.filter(|k| !k.is_empty()), imdbid: ImdbidForm::Auto }
+    }
+
+    /// What the plugin remembers this indexer by (caps, back-off): a fingerprint of its
+    /// endpoint and key, so no key sits in a map in the clear.
+    pub fn memory_key(&self) -> String {
+        let endpoint = self.endpoint.as_ref().map(Url::as_str).unwrap_or_default();
+        let key = self.api_key.as_ref().map(Secret::expose).unwrap_or_default();
+        chillproxy_core::secret::fingerprint(format!("{endpoint}\u{1f}{key}").as_bytes())
     }
 
     /// Replaces the API key wherever it shows up in `message`, as a last line of defence.
@@ -62,8 +96,28 @@ pub fn host_of(url: &str) -> Option<String> {
     Url::parse(url.trim()).ok().and_then(|u| u.host_str().map(str::to_string)).filter(|h| !h.is_empty())
 }
 
+/// One request to an indexer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    /// `t=caps`.
+    Caps,
+    /// `t=movie` or `t=tvsearch` by IMDb id, in the form the indexer takes (`tt0111161` or
+    /// `0111161`), with `season` and `ep` for an episode.
+    Id { imdbid: String },
+    /// A text search: `t` (`movie`, `tvsearch` or `search`), `q`, and `season`/`ep` when the
+    /// function takes them.
+    Text { t: &'static str, q: String, season: Option<u32>, ep: Option<u32> },
+}
+
 /// `{endpoint}?apikey=…&t=movie&imdbid=tt…` or `…&t=tvsearch&imdbid=tt…&season=S&ep=E`.
+#[cfg(test)]
 pub fn request_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery) -> Url {
+    search_url(endpoint, api_key, media, &Search::Id { imdbid: media.imdb_id.clone() })
+}
+
+/// The URL of `search` on `endpoint`: the configured query parameters that are not ours, the
+/// key, then the search's own.
+pub fn search_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery, search: &Search) -> Url {
     let mut url = endpoint.clone();
     let kept: Vec<(String, String)> = url
         .query_pairs()
@@ -81,19 +135,32 @@ pub fn request_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery)
         if let Some(key) = api_key {
             query.append_pair("apikey", key.expose());
         }
-        match media.kind {
-            MediaKind::Movie => {
-                query.append_pair("t", "movie");
-                query.append_pair("imdbid", &media.imdb_id);
+        match (search, media.kind) {
+            (Search::Caps, _) => {
+                query.append_pair("t", "caps");
             }
-            MediaKind::Series => {
+            (Search::Id { imdbid }, MediaKind::Movie) => {
+                query.append_pair("t", "movie");
+                query.append_pair("imdbid", imdbid);
+            }
+            (Search::Id { imdbid }, MediaKind::Series) => {
                 query.append_pair("t", "tvsearch");
-                query.append_pair("imdbid", &media.imdb_id);
+                query.append_pair("imdbid", imdbid);
                 if let Some(season) = media.season {
                     query.append_pair("season", &season.to_string());
                     if let Some(episode) = media.episode {
                         query.append_pair("ep", &episode.to_string());
                     }
+                }
+            }
+            (Search::Text { t, q, season, ep }, _) => {
+                query.append_pair("t", t);
+                query.append_pair("q", q);
+                if let Some(season) = season {
+                    query.append_pair("season", &season.to_string());
+                }
+                if let Some(ep) = ep {
+                    query.append_pair("ep", &ep.to_string());
                 }
             }
         }
@@ -107,13 +174,24 @@ pub enum QueryError {
     /// No complete answer within `timeout_ms`.
     TimedOut(Duration),
     Failed(String),
+    /// Torznab error 203: the indexer does not offer this function or parameter (Jackett answers
+    /// an `imdbid` search of a `q`-only tracker so, with HTTP 400).
+    Unsupported(String),
+    /// Torznab error 201: a parameter's value is wrong (an indexer that wants digits-only ids).
+    BadParameter(String),
+    /// HTTP 429 (or Torznab error 900 with it): the indexer asks us to wait, `Retry-After` long.
+    Throttled {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TimedOut(budget) => write!(f, "timed out after {} ms", budget.as_millis()),
-            Self::Failed(reason) => f.write_str(reason),
+            Self::Failed(reason) | Self::Unsupported(reason) | Self::BadParameter(reason) => f.write_str(reason),
+            Self::Throttled { reason, .. } => f.write_str(reason),
         }
     }
 }
@@ -127,12 +205,36 @@ impl UpstreamFailure for QueryError {
 /// Parses the feed of one indexer's reply. A Torznab error element wins over the status; the
 /// reasons are short and carry no URL. `timeout` is the budget the call had.
 pub fn read_feed(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<FeedItem>, QueryError> {
+    read_reply(reply, timeout, parse_feed)
+}
+
+/// Parses the caps of one indexer's reply, with the same error handling as [`read_feed`].
+pub fn read_caps(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Caps, QueryError> {
+    read_reply(reply, timeout, parse_caps)
+}
+
+fn read_reply<T>(
+    reply: Result<Reply, UpstreamError>,
+    timeout: Duration,
+    parse: impl FnOnce(&str) -> Result<T, FeedError>,
+) -> Result<T, QueryError> {
     let reply = reply.map_err(|e| describe(e, timeout))?;
     let text = String::from_utf8_lossy(&reply.body);
-    match parse_feed(&text) {
-        Err(error @ FeedError::Torznab { .. }) => Err(QueryError::Failed(error.to_string())),
+    let throttled = reply.status == StatusCode::TOO_MANY_REQUESTS;
+    let retry_after = reply.retry_after;
+    match parse(&text) {
+        Err(FeedError::Torznab { code, description }) => {
+            let reason = FeedError::Torznab { code: code.clone(), description }.to_string();
+            Err(match code.trim() {
+                _ if throttled => QueryError::Throttled { reason, retry_after },
+                "203" => QueryError::Unsupported(reason),
+                "201" => QueryError::BadParameter(reason),
+                _ => QueryError::Failed(reason),
+            })
+        }
+        _ if throttled => Err(QueryError::Throttled { reason: "HTTP 429 Too Many Requests".to_string(), retry_after }),
         _ if !reply.status.is_success() => Err(QueryError::Failed(format!("HTTP {}", reply.status))),
-        Ok(items) => Ok(items),
+        Ok(parsed) => Ok(parsed),
         Err(error) => Err(QueryError::Failed(error.to_string())),
     }
 }
@@ -145,7 +247,7 @@ fn too_large(limit: usize) -> String {
 
 /// A transport failure as a short reason: what failed plus the innermost cause (an I/O error,
 /// never a URL).
-fn describe(error: UpstreamError, timeout: Duration) -> QueryError {
+pub(crate) fn describe(error: UpstreamError, timeout: Duration) -> QueryError {
     let (what, failure) = match error {
         UpstreamError::Timeout => return QueryError::TimedOut(timeout),
         UpstreamError::BodyTooLarge { limit, .. } => return QueryError::Failed(too_large(limit)),

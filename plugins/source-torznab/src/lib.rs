@@ -1,26 +1,41 @@
-//! The `torznab` source plugin: queries Torznab indexers (Jackett, Prowlarr) by IMDb id and
-//! parses their RSS. Operator indexers come from `[source.torznab]`, user indexers from the
-//! config. Depends on chillproxy-core only.
+//! The `torznab` source plugin: queries Torznab indexers (Jackett, Prowlarr, Bitmagnet, Zilean)
+//! by IMDb id where their caps allow and by title otherwise, reads `.torrent` links for items that
+//! name no hash, and parses their RSS. Operator indexers come from `[source.torznab]`, user
+//! indexers from the config. Depends on chillproxy-core and chillproxy-stremio only.
 
+mod caps;
 mod client;
 mod magnet;
+mod meta;
 mod rss;
+mod search;
+mod torrent;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chillproxy_core::metrics::{self, Outcome};
-use chillproxy_core::upstream::{Method, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings};
+use chillproxy_core::upstream::{check_base_url, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings};
 use chillproxy_core::{
-    async_trait, check_config, Candidate, ConfigError, Env, InfoHash, MediaQuery, PluginConfig, PluginContext,
+    async_trait, check_config, Candidate, ConfigError, Env, Found, InfoHash, MediaQuery, PluginConfig, PluginContext,
     PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
 };
 use serde::{Deserialize, Serialize};
 
-pub use client::{Indexer, QueryError, MAX_BODY_BYTES};
+pub use caps::{parse_caps, Caps, SearchFunction};
+pub use client::{ImdbidForm, Indexer, QueryError, MAX_BODY_BYTES};
 pub use magnet::{base32_to_hex, hash_from_magnet, parse_hash};
 pub use rss::{parse_feed, FeedError, FeedItem};
+pub use search::{fetch_torrent, matches_title, MAX_TORRENT_REDIRECTS, TORRENTS_IN_FLIGHT_PER_SEARCH};
+pub use torrent::{parse_torrent, TorrentFile, TorrentInfo};
+
+/// Largest `.torrent` file read.
+pub const MAX_TORRENT_BYTES: usize = 2 * 1024 * 1024;
+/// `.torrent` files read at once across all searches.
+const TORRENTS_IN_FLIGHT: usize = 16;
+/// Stremio's Cinemeta, the default metadata addon for titles.
+pub const DEFAULT_META_URL: &str = "https://v3-cinemeta.strem.io";
 
 pub const NAME: &str = "torznab";
 
@@ -38,6 +53,9 @@ pub struct IndexerConfig {
     /// Read the API key from this environment variable instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// How the indexer takes IMDb ids: `auto` (default), `tt`, `digits` or `off`.
+    #[serde(default)]
+    pub imdbid: ImdbidForm,
 }
 
 /// `[source.torznab]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
@@ -51,6 +69,29 @@ pub struct TorznabConfig {
     pub upstream: UpstreamSettings,
     #[serde(default)]
     pub indexers: Vec<IndexerConfig>,
+    /// The Stremio metadata addon that names titles for indexers that search by text only
+    /// (default Cinemeta).
+    #[serde(default = "default_meta_url")]
+    pub meta_url: String,
+    /// Budget of one title lookup, in ms (default 3000).
+    #[serde(default = "default_meta_timeout_ms")]
+    pub meta_timeout_ms: u64,
+    /// How long an indexer that failed is not asked again, in seconds (30–120, default 60). A
+    /// 429 pauses it for its `Retry-After` instead.
+    #[serde(default = "default_failure_pause_s")]
+    pub failure_pause_s: u64,
+}
+
+fn default_meta_url() -> String {
+    DEFAULT_META_URL.to_string()
+}
+
+fn default_meta_timeout_ms() -> u64 {
+    3_000
+}
+
+fn default_failure_pause_s() -> u64 {
+    60
 }
 
 /// Torznab's upstream defaults: 10 s per query (at most 5 s of it to connect), 128 queries in
@@ -71,6 +112,13 @@ impl TorznabConfig {
         let config: Self = settings.parse()?;
         let section = &settings.section;
         config.upstream.check(settings, 100..=60_000)?;
+        check_base_url(section, "meta_url", &config.meta_url)?;
+        if !(100..=60_000).contains(&config.meta_timeout_ms) {
+            return Err(ConfigError::new(format!("[{section}] meta_timeout_ms must be between 100 and 60000")));
+        }
+        if !(30..=120).contains(&config.failure_pause_s) {
+            return Err(ConfigError::new(format!("[{section}] failure_pause_s must be between 30 and 120")));
+        }
         for indexer in &config.indexers {
             if indexer.name.trim().is_empty() {
                 return Err(ConfigError::new(format!("[{section}] every indexer needs a name")));
@@ -106,7 +154,9 @@ impl TorznabConfig {
                     }
                     (None, None) => None,
                 };
-                Ok(Indexer::new(indexer.name.trim().to_string(), &indexer.url, api_key))
+                let mut built = Indexer::new(indexer.name.trim().to_string(), &indexer.url, api_key);
+                built.imdbid = indexer.imdbid;
+                Ok(built)
             })
             .collect()
     }
@@ -125,7 +175,7 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigE
 chillproxy_core::inventory::submit! {
     SourcePlugin {
         name: NAME,
-        summary: "Torznab indexers: Jackett, Prowlarr",
+        summary: "Torznab indexers: Jackett, Prowlarr (by IMDb id or by title)",
         searches: "Torznab indexers",
         env: &[],
         check: check_config::<TorznabConfig>,
@@ -134,21 +184,44 @@ chillproxy_core::inventory::submit! {
 }
 
 /// Queries the operator's indexers and the user's own (at most [`MAX_USER_INDEXERS`]) in
-/// parallel, each within `timeout_ms`, and merges their results by info hash.
+/// parallel (bounded by `max_in_flight`), each by id or by title as its caps allow, and merges
+/// their results by info hash.
 pub struct TorznabSource {
     /// Follows redirects, as it always has: indexer URLs are typed by people, and Jackett or
     /// Prowlarr behind a reverse proxy may redirect (say, to https).
     upstream: Upstream,
+    /// Reads `.torrent` links: redirects are followed by hand (each hop is checked by the
+    /// outbound URL policy, and one may lead to a magnet), bodies are capped at 2 MiB.
+    downloads: Upstream,
     indexers: Vec<Indexer>,
+    titles: meta::Titles,
+    memory: search::Memory,
 }
 
 impl TorznabSource {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let config = TorznabConfig::from_settings(settings)?;
-        let indexers = config.resolve_indexers(&settings.section, &settings.env)?;
-        let upstream = Upstream::new(NAME, None, &config.upstream, UpstreamOptions { follow_redirects: true })
-            .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
-        Ok(Self { upstream, indexers })
+        let section = &settings.section;
+        let indexers = config.resolve_indexers(section, &settings.env)?;
+        let built = |e: chillproxy_core::upstream::UpstreamBuildError| ConfigError::new(format!("[{section}] {e}"));
+        let upstream =
+            Upstream::new(NAME, None, &config.upstream, UpstreamOptions { follow_redirects: true }).map_err(built)?;
+        let mut download_settings = config.upstream.clone();
+        download_settings.max_body_bytes = MAX_TORRENT_BYTES;
+        download_settings.max_in_flight = TORRENTS_IN_FLIGHT;
+        let downloads = Upstream::new(NAME, None, &download_settings, UpstreamOptions::default()).map_err(built)?;
+        let meta_base = check_base_url(section, "meta_url", &config.meta_url)?;
+        let mut meta_settings = config.upstream.clone();
+        meta_settings.timeout_ms = config.meta_timeout_ms;
+        meta_settings.max_body_bytes = 1024 * 1024;
+        let meta = Upstream::new(NAME, Some(meta_base), &meta_settings, UpstreamOptions::default()).map_err(built)?;
+        Ok(Self {
+            upstream,
+            downloads,
+            indexers,
+            titles: meta::Titles::new(meta),
+            memory: search::Memory::new(Duration::from_secs(config.failure_pause_s)),
+        })
     }
 
     /// The operator's indexers' display names, in config order.
@@ -156,44 +229,47 @@ impl TorznabSource {
         self.indexers.iter().map(|i| i.name.as_str()).collect()
     }
 
-    async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<Vec<FeedItem>, String> {
+    async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<search::Answer, search::Failure> {
         let started = Instant::now();
         // Never the indexer's name (users name their own): `search` for the operator's indexers,
         // `user_search` for indexers from a user's config.
         let operation = if self.indexers.iter().any(|i| std::ptr::eq(i, indexer)) { "search" } else { "user_search" };
         let outcome = match &indexer.endpoint {
             Ok(endpoint) => {
-                let url = client::request_url(endpoint, indexer.api_key.as_ref(), media);
-                let mut request = self.upstream.request_url(Method::GET, operation, url);
-                if let Some(key) = &indexer.api_key {
-                    request = request.secret(key);
-                }
-                let timeout = self.upstream.timeout();
-                self.upstream.call(request, |reply| client::read_feed(reply, timeout)).await.map_err(|e| e.to_string())
+                let searcher = search::Searcher {
+                    upstream: &self.upstream,
+                    downloads: &self.downloads,
+                    titles: &self.titles,
+                    memory: &self.memory,
+                };
+                searcher.search(indexer, endpoint, media, operation).await
             }
             Err(reason) => {
                 // No call is made, but an unusable URL counts as a failed search, as it always has.
                 metrics::record_upstream(NAME, operation, Outcome::Error, started.elapsed());
-                Err(reason.clone())
+                Err(search::Failure::Failed(reason.clone()))
             }
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match outcome {
-            Ok(items) => {
-                let without_hash = items.iter().filter(|i| i.hash.is_none()).count();
+            Ok(answer) => {
                 tracing::debug!(
                     indexer = %indexer.name,
-                    items = items.len(),
-                    without_hash,
+                    items = answer.returned,
+                    usable = answer.items.len(),
+                    without_hash = answer.unusable,
                     elapsed_ms,
                     "torznab query answered"
                 );
-                Ok(items)
+                Ok(answer)
             }
-            Err(reason) => {
-                let reason = indexer.scrub(reason);
+            Err(failure) => {
+                let reason = indexer.scrub(failure.reason().to_string());
                 tracing::warn!(indexer = %indexer.name, %reason, elapsed_ms, "torznab indexer failed; its results are dropped");
-                Err(reason)
+                Err(match failure {
+                    search::Failure::Failed(_) => search::Failure::Failed(reason),
+                    search::Failure::NoTitle(_) => search::Failure::NoTitle(reason),
+                })
             }
         }
     }
@@ -258,7 +334,7 @@ impl SourceProvider for TorznabSource {
         NAME
     }
 
-    async fn search(&self, query: &SourceQuery<'_>) -> Result<Vec<Candidate>, SourceError> {
+    async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
         let media = query.media;
         if !is_imdb_id(&media.imdb_id) {
             return Err(SourceError::InvalidInput {
@@ -285,10 +361,24 @@ impl SourceProvider for TorznabSource {
 
         let mut answered = Vec::new();
         let mut failures = Vec::new();
+        let mut notices = Vec::new();
         for (indexer, outcome) in indexers.iter().zip(outcomes) {
             match outcome {
-                Ok(items) => answered.push((indexer.name.as_str(), items)),
-                Err(reason) => failures.push(format!("{}: {reason}", indexer.name)),
+                Ok(answer) => {
+                    if answer.returned > 0 && answer.items.is_empty() && answer.unusable > 0 {
+                        notices.push(format!(
+                            "{} returned {} results, but none could be used: {} had no info hash and their .torrent links could not be read.",
+                            indexer.name, answer.returned, answer.unusable
+                        ));
+                    }
+                    answered.push((indexer.name.as_str(), answer.items));
+                }
+                Err(failure) => {
+                    if let search::Failure::NoTitle(reason) = &failure {
+                        notices.push(format!("{} was skipped: {reason}.", indexer.name));
+                    }
+                    failures.push(format!("{}: {}", indexer.name, failure.reason()));
+                }
             }
         }
         if answered.is_empty() {
@@ -299,7 +389,7 @@ impl SourceProvider for TorznabSource {
             };
             return Err(SourceError::Upstream { source_name: NAME.to_string(), message });
         }
-        Ok(merge(answered))
+        Ok(Found { candidates: merge(answered), notices })
     }
 }
 
@@ -308,7 +398,14 @@ mod tests {
     use super::*;
 
     fn item(hash: &str, title: &str, size: Option<u64>, seeders: Option<u32>) -> FeedItem {
-        FeedItem { title: title.to_string(), hash: InfoHash::parse(hash), size, seeders, peers: None }
+        FeedItem {
+            title: title.to_string(),
+            hash: InfoHash::parse(hash),
+            size,
+            seeders,
+            peers: None,
+            torrent_link: None,
+        }
     }
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

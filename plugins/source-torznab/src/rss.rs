@@ -21,6 +21,9 @@ pub struct FeedItem {
     pub size: Option<u64>,
     pub seeders: Option<u32>,
     pub peers: Option<u32>,
+    /// The `.torrent` download link (the first enclosure, else `<link>`), when it is an http(s)
+    /// URL: what is left when the item names no hash. It may carry the indexer's key.
+    pub torrent_link: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +58,8 @@ enum Field {
     Size,
     Link,
     Guid,
+    InfoHash,
+    MagnetUri,
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +73,8 @@ struct ItemBuilder {
     enclosure_url: Option<String>,
     enclosure_length: Option<String>,
     attr_infohash: Option<String>,
+    /// An `infoHash` element (plain torrent RSS).
+    element_infohash: Option<String>,
     attr_magnet: Option<String>,
     attr_seeders: Option<String>,
     attr_peers: Option<String>,
@@ -81,18 +88,31 @@ impl ItemBuilder {
             .attr_infohash
             .as_deref()
             .and_then(parse_hash)
+            .or_else(|| self.element_infohash.as_deref().and_then(parse_hash))
             .or_else(|| magnets.iter().filter_map(|m| m.as_deref()).find_map(hash_from_magnet));
-        let size = [&self.size, &self.attr_size, &self.enclosure_length]
+        // The `size` attribute first: an enclosure's `length` can be the .torrent file's size
+        // (Prowlarr's MoreThanTV reply), and StremThru reads them in this order too.
+        let size = [&self.attr_size, &self.size, &self.enclosure_length]
             .iter()
             .filter_map(|s| s.as_deref())
             .find_map(parse_count::<u64>)
             .filter(|&s| s > 0);
+        let is_download = |link: &&String| {
+            let link = link.trim().to_ascii_lowercase();
+            link.starts_with("http://") || link.starts_with("https://")
+        };
+        let torrent_link = [&self.enclosure_url, &self.link]
+            .into_iter()
+            .flatten()
+            .find(is_download)
+            .map(|link| link.trim().to_string());
         FeedItem {
             title: self.title.trim().to_string(),
             hash,
             size,
             seeders: self.attr_seeders.as_deref().and_then(parse_count::<u32>),
             peers: self.attr_peers.as_deref().and_then(parse_count::<u32>),
+            torrent_link,
         }
     }
 
@@ -113,7 +133,8 @@ impl ItemBuilder {
                     *slot = value;
                 }
             }
-            b"enclosure" => {
+            // The first enclosure: AnimeTosho sends the torrent's, then an nzb's.
+            b"enclosure" if self.enclosure_url.is_none() => {
                 self.enclosure_url = attribute(element, b"url")?;
                 self.enclosure_length = attribute(element, b"length")?;
             }
@@ -128,6 +149,12 @@ impl ItemBuilder {
             Field::Size => self.size = Some(text),
             Field::Link => self.link = Some(text),
             Field::Guid => self.guid = Some(text),
+            Field::InfoHash => {
+                self.element_infohash.get_or_insert(text);
+            }
+            Field::MagnetUri => {
+                self.attr_magnet.get_or_insert(text);
+            }
         }
     }
 }
@@ -211,6 +238,16 @@ pub fn parse_feed(xml: &str) -> Result<Vec<FeedItem>, FeedError> {
                             b"size" => Some((Field::Size, depth + 1)),
                             b"link" => Some((Field::Link, depth + 1)),
                             b"guid" => Some((Field::Guid, depth + 1)),
+                            _ => None,
+                        };
+                        text.clear();
+                    }
+                    // Plain torrent RSS carries the hash in its own elements, at any depth:
+                    // ezRSS `<torrent><infoHash>`/`<magnetURI>`, Nyaa `<nyaa:infoHash>`.
+                    if !is_empty && field.is_none() {
+                        field = match name.as_ref() {
+                            b"infoHash" | b"infohash" => Some((Field::InfoHash, depth + 1)),
+                            b"magnetURI" => Some((Field::MagnetUri, depth + 1)),
                             _ => None,
                         };
                         text.clear();
@@ -319,6 +356,7 @@ mod tests {
                 size: Some(2_147_483_648),
                 seeders: Some(120),
                 peers: Some(130),
+                torrent_link: Some("http://127.0.0.1/dl/yts/?jackett_apikey=secret&path=abc".to_string()),
             }]
         );
     }
@@ -351,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn size_comes_from_element_then_attr_then_enclosure() {
+    fn size_comes_from_attr_then_element_then_enclosure() {
         let xml = feed(&format!(
             r#"<item><title>a</title><torznab:attr name="infohash" value="{HEX}"/><torznab:attr name="size" value="7"/></item>
 <item><title>b</title><torznab:attr name="infohash" value="{HEX}"/><enclosure url="x" length="9" type="application/x-bittorrent"/></item>
@@ -360,7 +398,7 @@ mod tests {
         ));
         let items = parse_feed(&xml).unwrap();
         let got: Vec<_> = items.iter().map(|i| (i.size, i.seeders)).collect();
-        assert_eq!(got, vec![(Some(7), None), (Some(9), None), (None, None), (Some(11), Some(3))]);
+        assert_eq!(got, vec![(Some(7), None), (Some(9), None), (None, None), (Some(7), Some(3))]);
     }
 
     #[test]

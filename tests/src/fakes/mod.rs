@@ -2,6 +2,7 @@
 //! shared with the test so the test can switch modes and read what the fake received.
 
 pub mod chillstreams;
+pub mod cinemeta;
 pub mod torbox;
 pub mod torznab;
 

@@ -7,15 +7,25 @@
 //! - **Functions.** `t=caps` declares `search`, `tv-search` (`q,season,ep,imdbid`) and
 //!   `movie-search` (`q,imdbid`). `t=movie&imdbid=` returns the movie releases of that id;
 //!   `t=tvsearch&imdbid=&season=&ep=` returns the episode's releases plus season packs of that
-//!   season (a pack has a season and no episode). `t=search&q=` matches titles
-//!   case-insensitively. Another `t` gives error 202, no `t` error 200 (HTTP 200, like Jackett).
+//!   season (a pack has a season and no episode). `q` (with any `t`) matches titles that hold
+//!   every word of it, as tracker searches do, so unrelated releases that share the words come
+//!   back too. Another `t` gives error 202, no `t` error 200 (HTTP 200, like Jackett).
+//! - **`q`-only indexers** ([`CapsKind::QueryOnly`], like 83 of Jackett's 87 public trackers:
+//!   1337x, TPB, LimeTorrents, Nyaa): caps say `q` (`q,season,ep` for tv-search), and a search
+//!   with `imdbid` gets what one Jackett indexer answers: **HTTP 400** with error 203.
+//! - **`.torrent` links** (`/dl/…`, recorded in [`TorznabControl::downloads`], not in
+//!   `calls`): [`HashIn::TorrentFile`] serves a real bencoded file, [`HashIn::MagnetRedirect`]
+//!   a 302 to the magnet, [`HashIn::BrokenTorrent`] garbage, [`HashIn::HugeTorrent`] 3 MiB;
+//!   other `/dl/` paths are 404, except in [`Mode::Fixture`], where every path but the API's is
+//!   a `.torrent` made by [`torrent_file`] from the path (an `.nzb` path gets an NZB document).
 //! - **Feed.** Real Torznab RSS: `xmlns:torznab="http://torznab.com/schemas/2015/feed"`,
 //!   `<size>`, `<link>`, an `application/x-bittorrent` enclosure and `torznab:attr`
 //!   `seeders`, `peers`, `size`, `infohash` and/or `magneturl` depending on [`HashIn`]. As in
 //!   Jackett, `<link>` and the enclosure are `.torrent` links that carry `jackett_apikey=<key>`.
-//! - **Modes** ([`Mode`]): slow (sleep, then answer normally), HTTP 500, invalid XML, and a
+//! - **Modes** ([`Mode`]): slow (sleep, then answer normally), HTTP 500, invalid XML, a
 //!   6 MiB body with or without `Content-Length` (another size with
-//!   [`TorznabControl::set_huge_body_bytes`]).
+//!   [`TorznabControl::set_huge_body_bytes`]), throttled (**HTTP 429**, error 900 and
+//!   `Retry-After`, as Jackett does when a tracker throttles), and a fixed reply (a captured feed).
 //! - **Calls.** Every request that reaches the server is recorded ([`TorznabCall`]), including
 //!   ones to a wrong path (those get a 404), before the mode applies.
 
@@ -48,8 +58,43 @@ pub enum HashIn {
     MagnetBase32,
     /// Only in `<link>`, which is the magnet itself (some Prowlarr indexers); no attrs.
     LinkMagnet,
-    /// Nowhere: only a `.torrent` link. Such items must be skipped by the client.
+    /// Nowhere: only a `.torrent` link, and it is dead (404). Such items must be skipped.
     Nowhere,
+    /// Only a `.torrent` link (a private tracker, Jackett's `/dl/` proxy) that serves a real
+    /// bencoded file; the release's `info_hash` becomes that file's.
+    TorrentFile,
+    /// Only a `.torrent` link that redirects (302) to the magnet.
+    MagnetRedirect,
+    /// Only a `.torrent` link that serves something that is not bencode.
+    BrokenTorrent,
+    /// Only a `.torrent` link that serves 3 MiB.
+    HugeTorrent,
+}
+
+/// What `t=caps` says and how `imdbid` searches are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CapsKind {
+    /// `imdbid` for movie and tv search (rutor, YTS, Jackett's `all` in the tests so far).
+    #[default]
+    ImdbId,
+    /// `q` only: an `imdbid` search is HTTP 400 with error 203.
+    QueryOnly,
+}
+
+/// A real `.torrent` file for `name`: one file `<name>.mkv` of 1.5 GB; returns the file and its
+/// info hash (SHA-1 of the bencoded `info` dictionary).
+pub fn torrent_file(name: &str) -> (Vec<u8>, String) {
+    use sha1::{Digest, Sha1};
+    let file = format!("{name}.mkv");
+    let mut info =
+        format!("d6:lengthi1500000000e4:name{}:{file}12:piece lengthi4194304e6:pieces20:", file.len()).into_bytes();
+    info.extend_from_slice(&Sha1::digest(name.as_bytes()));
+    info.push(b'e');
+    let hash: String = Sha1::digest(&info).iter().map(|b| format!("{b:02x}")).collect();
+    let mut torrent = b"d8:announce30:udp://tracker.example:1337/ann4:info".to_vec();
+    torrent.extend_from_slice(&info);
+    torrent.push(b'e');
+    (torrent, hash)
 }
 
 /// One release the fake can return.
@@ -113,8 +158,12 @@ impl Release {
         self
     }
 
+    /// Where the hash is; [`HashIn::TorrentFile`] makes `info_hash` the served file's.
     pub fn hash_in(mut self, hash_in: HashIn) -> Self {
         self.hash_in = hash_in;
+        if hash_in == HashIn::TorrentFile {
+            self.info_hash = torrent_file(&self.title).1;
+        }
         self
     }
 
@@ -122,15 +171,26 @@ impl Release {
         let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
         let imdb_matches = || param("imdbid").is_some_and(|id| normalise_imdb(id) == normalise_imdb(&self.imdb_id));
         let number = |name: &str| param(name).and_then(|v| v.parse::<u32>().ok());
+        // Tracker search: every word of `q` is a word of the title.
+        let words = |text: &str| -> Vec<String> {
+            text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+        };
+        let text_matches = || {
+            param("q").is_some_and(|q| {
+                let title = words(&self.title);
+                words(q).iter().all(|w| title.contains(w))
+            })
+        };
+        let id_or_text = || if param("imdbid").is_some() { imdb_matches() } else { text_matches() };
         match t {
-            "movie" => self.season.is_none() && imdb_matches(),
+            "movie" => self.season.is_none() && id_or_text(),
             "tvsearch" => {
                 self.season.is_some()
-                    && imdb_matches()
+                    && id_or_text()
                     && number("season").is_none_or(|s| self.season == Some(s))
                     && number("ep").is_none_or(|e| self.episode.is_none() || self.episode == Some(e))
             }
-            "search" => param("q").is_some_and(|q| self.title.to_lowercase().contains(&q.to_lowercase())),
+            "search" => text_matches(),
             _ => false,
         }
     }
@@ -158,6 +218,11 @@ pub enum Mode {
     HugeBody,
     /// As `HugeBody`, but chunked: no `Content-Length`, so only counting the bytes catches it.
     HugeChunkedBody,
+    /// HTTP 429 with `Retry-After: <seconds>` and error 900 (Jackett, a throttled tracker).
+    Throttled(u64),
+    /// HTTP 200 with this body for every API call (a captured reply); every `/dl/` path serves
+    /// [`torrent_file`] of the path.
+    Fixture(String),
 }
 
 /// One request that reached the fake.
@@ -189,6 +254,8 @@ struct FakeState {
     releases: Vec<Release>,
     mode: Mode,
     calls: Vec<TorznabCall>,
+    downloads: Vec<String>,
+    caps: CapsKind,
     /// Size of the huge bodies; `None` is [`HUGE_BODY_BYTES`].
     huge_body_bytes: Option<usize>,
 }
@@ -272,6 +339,15 @@ impl TorznabControl {
     pub fn clear_calls(&self) {
         self.lock().calls.clear();
     }
+
+    pub fn set_caps(&self, caps: CapsKind) {
+        self.lock().caps = caps;
+    }
+
+    /// The `/dl/…` paths requested, oldest first (with their query in [`Mode::Fixture`]).
+    pub fn downloads(&self) -> Vec<String> {
+        self.lock().downloads.clone()
+    }
 }
 
 /// A running fake on 127.0.0.1:0. Dropping it stops the server.
@@ -331,8 +407,13 @@ async fn handle(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let path = uri.path().to_string();
+    let fixture = matches!(control.lock().mode, Mode::Fixture(_));
+    if path.starts_with("/dl/") || (fixture && indexer_id(&path).is_none()) {
+        let link = if fixture { uri.path_and_query().map_or(path.clone(), |p| p.to_string()) } else { path };
+        return download(&control, &link);
+    }
     let id = indexer_id(&path);
-    let (mode, api_key, title, huge) = {
+    let (mode, api_key, title, huge, caps) = {
         let mut state = control.lock();
         state.calls.push(TorznabCall { path: path.clone(), indexer_id: id.clone(), params: params.clone() });
         (
@@ -340,6 +421,7 @@ async fn handle(
             state.api_key.clone(),
             state.title.clone(),
             state.huge_body_bytes.unwrap_or(HUGE_BODY_BYTES),
+            state.caps,
         )
     };
     if id.is_none() {
@@ -357,6 +439,15 @@ async fn handle(
             let body = Body::from_stream(Body::from(huge_feed(huge)).into_data_stream());
             return ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], body).into_response();
         }
+        Mode::Throttled(seconds) => {
+            let body = error_document(900, "Request limit reached, retry later");
+            let headers = [
+                (header::CONTENT_TYPE, "application/xml; charset=utf-8".to_string()),
+                (header::RETRY_AFTER, seconds.to_string()),
+            ];
+            return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
+        }
+        Mode::Fixture(body) => return xml(body),
     }
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     if param("apikey") != Some(api_key.as_str()) {
@@ -366,13 +457,53 @@ async fn handle(
     let base = format!("http://{host}");
     match param("t") {
         None => xml(error_document(200, "Missing parameter (t)")),
+        Some("caps") if caps == CapsKind::QueryOnly => xml(CAPS_QUERY_ONLY.to_string()),
         Some("caps") => xml(CAPS.to_string()),
+        Some("movie" | "tvsearch") if caps == CapsKind::QueryOnly && param("imdbid").is_some() => {
+            let body =
+                error_document(203, "Function Not Available: imdbid is not supported for movie search by this indexer");
+            (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], body).into_response()
+        }
         Some(t @ ("movie" | "tvsearch" | "search")) => {
             let releases: Vec<Release> =
                 control.lock().releases.iter().filter(|r| r.matches(t, &params)).cloned().collect();
-            xml(feed(&title, &base, &api_key, &releases))
+            let all = control.lock().releases.clone();
+            xml(feed(&title, &base, &api_key, &releases, &all))
         }
         Some(_) => xml(error_document(202, "No such function")),
+    }
+}
+
+/// A `/dl/…` request: `/dl/{kind}/{release index}` or, in [`Mode::Fixture`], any path.
+fn download(control: &TorznabControl, path: &str) -> Response {
+    let (mode, releases) = {
+        let mut state = control.lock();
+        state.downloads.push(path.to_string());
+        (state.mode.clone(), state.releases.clone())
+    };
+    let torrent = |bytes: Vec<u8>| ([(header::CONTENT_TYPE, "application/x-bittorrent")], bytes).into_response();
+    if matches!(mode, Mode::Fixture(_)) {
+        if path.split('?').next().is_some_and(|p| p.ends_with(".nzb")) {
+            let nzb =
+                r#"<?xml version="1.0" encoding="UTF-8"?><nzb xmlns="http://www.newzbin.com/DTD/2003/nzb"></nzb>"#;
+            return ([(header::CONTENT_TYPE, "application/x-nzb")], nzb).into_response();
+        }
+        return torrent(torrent_file(path).0);
+    }
+    let mut parts = path.trim_start_matches("/dl/").splitn(2, '/');
+    let (kind, index) = (parts.next().unwrap_or_default(), parts.next().and_then(|i| i.parse::<usize>().ok()));
+    let Some(release) = index.and_then(|i| releases.get(i)) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    match kind {
+        "file" => torrent(torrent_file(&release.title).0),
+        "magnet" => {
+            let magnet = format!("magnet:?xt=urn:btih:{}&dn={}", release.info_hash, release.title.replace(' ', "+"));
+            (StatusCode::FOUND, [(header::LOCATION, magnet)]).into_response()
+        }
+        "broken" => torrent(b"<html>this is not a torrent</html>".to_vec()),
+        "huge" => torrent(vec![b'x'; 3 * 1024 * 1024]),
+        _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
 
@@ -386,6 +517,21 @@ fn error_document(code: u32, description: &str) -> String {
         escape(description)
     )
 }
+
+const CAPS_QUERY_ONLY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<caps>
+  <server title="Jackett" />
+  <limits default="100" max="100" />
+  <searching>
+    <search available="yes" supportedParams="q" />
+    <tv-search available="yes" supportedParams="q,season,ep" />
+    <movie-search available="yes" supportedParams="q" />
+  </searching>
+  <categories>
+    <category id="2000" name="Movies" />
+    <category id="5000" name="TV" />
+  </categories>
+</caps>"#;
 
 const CAPS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <caps>
@@ -446,7 +592,7 @@ pub fn hex_to_base32(hex: &str) -> String {
     out
 }
 
-fn feed(title: &str, base: &str, api_key: &str, releases: &[Release]) -> String {
+fn feed(title: &str, base: &str, api_key: &str, releases: &[Release], all: &[Release]) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -463,14 +609,21 @@ fn feed(title: &str, base: &str, api_key: &str, releases: &[Release]) -> String 
         escape(title)
     );
     for (i, release) in releases.iter().enumerate() {
-        item(&mut out, i, base, api_key, release);
+        let global = all.iter().position(|r| r == release).unwrap_or(i);
+        item(&mut out, i, global, base, api_key, release);
     }
     out.push_str("  </channel>\n</rss>\n");
     out
 }
 
-fn item(out: &mut String, index: usize, base: &str, api_key: &str, r: &Release) {
-    let torrent_link = format!("{base}/dl/fake/?jackett_apikey={api_key}&path={index}&file={}", r.info_hash);
+fn item(out: &mut String, index: usize, global: usize, base: &str, api_key: &str, r: &Release) {
+    let torrent_link = match r.hash_in {
+        HashIn::TorrentFile => format!("{base}/dl/file/{global}?jackett_apikey={api_key}"),
+        HashIn::MagnetRedirect => format!("{base}/dl/magnet/{global}?jackett_apikey={api_key}"),
+        HashIn::BrokenTorrent => format!("{base}/dl/broken/{global}?jackett_apikey={api_key}"),
+        HashIn::HugeTorrent => format!("{base}/dl/huge/{global}?jackett_apikey={api_key}"),
+        _ => format!("{base}/dl/fake/?jackett_apikey={api_key}&path={index}&file={}", r.info_hash),
+    };
     let dn = r.title.replace(' ', "+");
     let magnet_hex = format!("magnet:?xt=urn:btih:{}&dn={dn}&tr=udp%3A%2F%2Ftracker.example%3A1337", r.info_hash);
     let magnet_b32 = format!("magnet:?xt=urn:btih:{}&dn={dn}", hex_to_base32(&r.info_hash));
@@ -508,7 +661,7 @@ fn item(out: &mut String, index: usize, base: &str, api_key: &str, r: &Release) 
         HashIn::InfohashAttr => (Some(r.info_hash.as_str()), Some(&magnet_hex)),
         HashIn::MagnetHex => (None, Some(&magnet_hex)),
         HashIn::MagnetBase32 => (None, Some(&magnet_b32)),
-        HashIn::LinkMagnet | HashIn::Nowhere => (None, None),
+        _ => (None, None),
     };
     if let Some(hash) = infohash {
         let _ = writeln!(out, r#"      <torznab:attr name="infohash" value="{hash}" />"#);

@@ -1,0 +1,130 @@
+//! Titles for text searches, from a Stremio metadata addon (Cinemeta by default):
+//! `GET {url}/meta/{movie|series}/{imdb}.json` → `{"meta": {"name", "year" | "releaseInfo"}}`.
+//! One lookup per id in flight, kept a day; a failed lookup is remembered for a minute so a down
+//! service costs one timeout per minute, not one per stream list.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chillproxy_core::cache::FlightCache;
+use chillproxy_core::upstream::{Method, Reply, Upstream, UpstreamError};
+use chillproxy_core::{MediaKind, MediaQuery};
+use serde::Deserialize;
+
+/// How long a title is kept.
+const TITLE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a failed lookup is remembered.
+const FAILURE_TTL: Duration = Duration::from_secs(60);
+
+/// A title as the metadata addon names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title {
+    pub name: String,
+    /// The (first) release year.
+    pub year: Option<u32>,
+}
+
+type Lookup = Result<Arc<Title>, String>;
+
+/// The lookups, shared by every search of the plugin.
+pub struct Titles {
+    upstream: Upstream,
+    cache: FlightCache<(MediaKind, String), Lookup, ()>,
+}
+
+#[derive(Deserialize)]
+struct MetaReply {
+    meta: Option<Meta>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    year: Option<serde_json::Value>,
+    #[serde(default, rename = "releaseInfo")]
+    release_info: Option<String>,
+}
+
+/// The first four-digit run: `"1994"`, `"2008–2013"`, `2008`.
+fn first_year(text: &str) -> Option<u32> {
+    text.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() == 4).and_then(|run| run.parse().ok())
+}
+
+impl Titles {
+    /// `upstream` has the metadata addon's URL as its base.
+    pub fn new(upstream: Upstream) -> Self {
+        Self { upstream, cache: FlightCache::new(10_000) }
+    }
+
+    /// The title of `media`'s movie or series, or why there is none (no URL, no key in it).
+    pub async fn lookup(&self, media: &MediaQuery) -> Result<Arc<Title>, String> {
+        let key = (media.kind, media.imdb_id.clone());
+        let (upstream, kind, id) = (self.upstream.clone(), media.kind, media.imdb_id.clone());
+        let loaded = self
+            .cache
+            .get_or_load(
+                key,
+                |r: &Result<Lookup, ()>| match r {
+                    Ok(Ok(_)) => Some(TITLE_TTL),
+                    _ => Some(FAILURE_TTL),
+                },
+                move || async move { Ok(fetch(&upstream, kind, &id).await) },
+            )
+            .await;
+        loaded.unwrap_or_else(|()| Err("the title lookup failed".to_string()))
+    }
+}
+
+async fn fetch(upstream: &Upstream, kind: MediaKind, id: &str) -> Lookup {
+    let kind = match kind {
+        MediaKind::Movie => "movie",
+        MediaKind::Series => "series",
+    };
+    let request = upstream.request(Method::GET, "meta", &format!("/meta/{kind}/{id}.json"));
+    let timeout = upstream.timeout();
+    upstream.call(request, |reply| read_meta(reply, timeout).map_err(LookupError)).await.map_err(|e| e.0)
+}
+
+fn read_meta(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Arc<Title>, String> {
+    let reply = reply.map_err(|e| match e {
+        UpstreamError::Timeout => format!("the title lookup timed out after {} ms", timeout.as_millis()),
+        other => format!("the title lookup failed: {other}"),
+    })?;
+    if !reply.status.is_success() {
+        return Err(format!("the title lookup failed: HTTP {}", reply.status));
+    }
+    let parsed: MetaReply = serde_json::from_slice(&reply.body)
+        .map_err(|_| "the title lookup failed: the reply is not a Stremio meta".to_string())?;
+    let meta = parsed.meta.filter(|m| !m.name.trim().is_empty());
+    let meta = meta.ok_or_else(|| "the metadata service knows no title for this id".to_string())?;
+    let year = match &meta.year {
+        Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|y| u32::try_from(y).ok()),
+        Some(serde_json::Value::String(s)) => first_year(s),
+        _ => None,
+    }
+    .or_else(|| meta.release_info.as_deref().and_then(first_year));
+    Ok(Arc::new(Title { name: meta.name.trim().to_string(), year }))
+}
+
+/// A failed lookup, for the upstream metrics.
+struct LookupError(String);
+
+impl chillproxy_core::upstream::UpstreamFailure for LookupError {
+    fn is_timeout(&self) -> bool {
+        self.0.contains("timed out")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn years() {
+        assert_eq!(first_year("1994"), Some(1994));
+        assert_eq!(first_year("2008–2013"), Some(2008));
+        assert_eq!(first_year("n/a"), None);
+    }
+}
