@@ -8,6 +8,7 @@ use base64::Engine;
 use chillproxy_core::{StoreEntry, UserIndexer};
 use serde::Deserialize;
 
+use crate::preferences::ListPreferences;
 use crate::truncate;
 
 pub const MAX_ENCODED_BYTES: usize = 8 * 1024;
@@ -24,6 +25,9 @@ pub struct UserConfig {
     /// Only show cached streams.
     #[serde(default)]
     pub cached: bool,
+    /// The viewer's filters and order.
+    #[serde(flatten)]
+    pub prefs: ListPreferences,
 }
 
 /// What is wrong with a config, phrased for the user: the field it is about (`stores[0].c`,
@@ -131,6 +135,7 @@ impl UserConfig {
                 ));
             }
         }
+        self.prefs.validate()?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod ids;
 pub mod playback;
+pub mod preferences;
 pub mod release;
 pub mod stream;
 

@@ -37,6 +37,8 @@ pub(super) struct Ranked {
     pub key: (u32, u32, u64),
     pub release: Release,
     pub file: Option<StoreFile>,
+    /// The release names one of the viewer's preferred languages.
+    pub preferred: bool,
 }
 
 pub(super) fn format_stream(

@@ -9,6 +9,8 @@ mod sources;
 #[cfg(test)]
 mod tests;
 
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chillproxy_core::{
@@ -21,6 +23,7 @@ use crate::http::client::ClientInfo;
 use crate::problems::{auth_problem, store_problem};
 use crate::state::Services;
 use availability::check_cached;
+use chillproxy_stremio::preferences::{ListPreferences, SortField, DEFAULT_SORT};
 use chillproxy_stremio::release::Release;
 use format::{format_stream, Ranked};
 pub(crate) use pick::pick_file;
@@ -44,6 +47,41 @@ impl StreamRequest<'_> {
     fn configure_url(&self) -> String {
         format!("{}/stremio/torz/{}/configure", self.base_url, encode_segment(self.config_segment))
     }
+}
+
+/// Whether a release passes the viewer's filters: resolution, size (when known), keywords.
+fn wanted(prefs: &ListPreferences, release: &Release, title: &str, size: u64) -> bool {
+    const GB: f64 = 1e9;
+    let resolution = release.resolution.unwrap_or("unknown");
+    if !prefs.resolutions.is_empty() && !prefs.resolutions.iter().any(|r| r.eq_ignore_ascii_case(resolution)) {
+        return false;
+    }
+    if size > 0 {
+        let gb = size as f64 / GB;
+        if prefs.max_size_gb.is_some_and(|max| gb > max) || prefs.min_size_gb.is_some_and(|min| gb < min) {
+            return false;
+        }
+    }
+    prefs.exclude.is_empty() || !ListPreferences::mentions(title, &prefs.exclude)
+}
+
+/// The viewer's order (`-resolution,-quality,-size` unless they chose another).
+fn compare(order: &[(SortField, bool)], a: (&Ranked, &&Candidate), b: (&Ranked, &&Candidate)) -> Ordering {
+    order.iter().fold(Ordering::Equal, |done, (field, descending)| {
+        done.then_with(|| {
+            let ordering = match field {
+                SortField::Resolution => a.0.key.0.cmp(&b.0.key.0),
+                SortField::Quality => a.0.key.1.cmp(&b.0.key.1),
+                SortField::Size => a.0.key.2.cmp(&b.0.key.2),
+                SortField::Seeders => a.1.seeders.unwrap_or(0).cmp(&b.1.seeders.unwrap_or(0)),
+            };
+            if *descending {
+                ordering.reverse()
+            } else {
+                ordering
+            }
+        })
+    })
 }
 
 /// A store entry with a credential.
@@ -102,7 +140,9 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
         warnings.push(warning(&problem.title, problem.description, &configure));
     }
 
-    // 4. Format, best first: cached streams, then uncached ones on every working store.
+    // 4. The viewer's filters, then their order (preferred languages first), then format:
+    //    cached streams, then uncached ones on every working store, capped per resolution.
+    let prefs = &request.config.prefs;
     let mut ranked: Vec<(Ranked, &Candidate)> = Vec::new();
     for candidate in candidates.iter() {
         let release = Release::parse(&candidate.title);
@@ -116,15 +156,31 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
             None => None,
         };
         let size = file.as_ref().map(|f| f.size).or(candidate.size).unwrap_or(0);
+        if !wanted(prefs, &release, &candidate.title, size) {
+            continue;
+        }
         let key = (release.resolution_rank(), release.quality_rank(), size);
-        ranked.push((Ranked { key, release, file }, candidate));
+        let preferred = !prefs.languages.is_empty() && ListPreferences::mentions(&candidate.title, &prefs.languages);
+        ranked.push((Ranked { key, release, file, preferred }, candidate));
     }
-    ranked.sort_by_key(|(rank, _)| std::cmp::Reverse(rank.key));
+    let order = prefs.sort_keys().unwrap_or_else(|_| DEFAULT_SORT.to_vec());
+    ranked.sort_by(|(a, ca), (b, cb)| b.preferred.cmp(&a.preferred).then_with(|| compare(&order, (a, ca), (b, cb))));
 
     let mut streams = Vec::new();
+    let mut per_resolution: HashMap<&str, u32> = HashMap::new();
+    let mut room = |rank: &Ranked| match prefs.per_resolution {
+        Some(cap) => {
+            let count = per_resolution.entry(rank.release.resolution.unwrap_or("unknown")).or_default();
+            *count += 1;
+            *count <= cap
+        }
+        None => true,
+    };
     for (rank, candidate) in &ranked {
         if let Some((index, _)) = cached.get(&candidate.hash) {
-            streams.push(format_stream(request, sessions[*index].store.code(), candidate, rank, true));
+            if room(rank) {
+                streams.push(format_stream(request, sessions[*index].store.code(), candidate, rank, true));
+            }
         }
     }
     if !request.config.cached {
@@ -133,7 +189,7 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
                 continue;
             }
             for (index, session) in sessions.iter().enumerate() {
-                if !failed.iter().any(|(i, _)| *i == index) {
+                if !failed.iter().any(|(i, _)| *i == index) && room(rank) {
                     streams.push(format_stream(request, session.store.code(), candidate, rank, false));
                 }
             }

@@ -19,6 +19,7 @@ fn config(code: &str) -> UserConfig {
         stores: vec![StoreEntry { c: code.into(), t: None, auth: Some("user".into()) }],
         indexers: vec![],
         cached: false,
+        prefs: Default::default(),
     }
 }
 
@@ -114,4 +115,71 @@ async fn streams_carry_a_file_name_binge_group_and_web_readiness() {
     assert!(url.ends_with("/-1/Movie%202019%201080p%20BluRay%20x264-GRP.mkv?b=b"), "{url}");
     assert_eq!(uncached["behaviorHints"]["notWebReady"], true);
     assert_eq!(uncached["behaviorHints"]["bingeGroup"], "chillproxy|tb|1080p|BluRay|SDR|GRP");
+}
+
+/// The hashes (their repeated character) of the list a config with `prefs` gets, in order.
+async fn order_with(prefs: &str) -> String {
+    let releases: [(char, &str, u64, u32); 5] = [
+        ('a', "Movie.2019.2160p.BluRay.REMUX-FGT", 60_000_000_000, 20),
+        ('b', "Movie.2019.1080p.WEB-DL.FRENCH-GRP", 5_000_000_000, 40),
+        ('c', "Movie.2019.1080p.BluRay.x264-AMIABLE", 9_000_000_000, 500),
+        ('d', "Movie.2019.720p.CAM-XYZ", 1_000_000_000, 80),
+        ('e', "Movie.2019.DVDRip.XviD", 700_000_000, 3),
+    ];
+    let candidates = releases
+        .iter()
+        .map(|(c, title, size, seeders)| chillproxy_core::Candidate {
+            hash: hash(*c),
+            title: title.to_string(),
+            size: Some(*size),
+            seeders: Some(*seeders),
+            indexer: "memory".into(),
+        })
+        .collect();
+    let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.mkv", 60_000_000_000)])]));
+    let services = services(
+        vec![auth("Auth", granting)],
+        vec![store],
+        vec![Arc::new(FixedSource(candidates))],
+        Default::default(),
+    );
+    let mut config = config("tb");
+    config.prefs = serde_json::from_str(prefs).unwrap();
+    config.prefs.validate().unwrap();
+    let (client, media) = (client(), movie());
+    let request = StreamRequest {
+        config: &config,
+        config_segment: "seg",
+        id: "tt0111161",
+        media: &media,
+        client: &client,
+        base_url: "http://h",
+        binding: String::new(),
+    };
+    list_streams(&services, &request)
+        .await
+        .iter()
+        .filter_map(|s| s.url.as_deref())
+        .map(|url| url.split("/tb/").nth(1).unwrap().chars().next().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_viewers_filters_and_order_shape_the_list() {
+    assert_eq!(order_with("{}").await, "acbde", "cached first, then resolution, quality, size");
+    assert_eq!(order_with(r#"{"resolutions":["1080p","720p"]}"#).await, "cbd");
+    assert_eq!(order_with(r#"{"resolutions":["unknown"]}"#).await, "e");
+    assert_eq!(order_with(r#"{"max_size_gb":10}"#).await, "cbde");
+    assert_eq!(order_with(r#"{"min_size_gb":2}"#).await, "acb");
+    assert_eq!(order_with(r#"{"exclude":["cam","xvid"]}"#).await, "acb");
+    assert_eq!(order_with(r#"{"languages":["french"]}"#).await, "abcde", "a French release before the others");
+    assert_eq!(order_with(r#"{"per_resolution":1}"#).await, "acde");
+    assert_eq!(order_with(r#"{"sort":"-seeders"}"#).await, "acdbe");
+    assert_eq!(order_with(r#"{"sort":"size"}"#).await, "aedbc");
+    assert_eq!(order_with(r#"{"sort":"-quality,seeders"}"#).await, "acbed");
+    assert_eq!(
+        order_with(r#"{"resolutions":["1080p","2160p"],"exclude":["french"],"sort":"size"}"#).await,
+        "ac",
+        "filters combine"
+    );
 }
