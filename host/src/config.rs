@@ -132,6 +132,26 @@ impl Default for PlaybackConfig {
     }
 }
 
+/// `[limits]`: requests per minute that one client IP, and one user (their config), may make on
+/// each route family. Over it, a stream list is a ⚠️ stream and playback a 429 with
+/// `Retry-After`. 0 turns a limit off. The client IP is decided by `[server] trusted_proxies`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub streams_per_minute: u32,
+    pub playback_per_minute: u32,
+    pub configure_checks_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        // A viewer browsing lists a few titles a minute; one tap on Android is about 20 playback
+        // requests; the configure check is pressed by hand. Per IP they are generous, since a
+        // household or a carrier's NAT shares one address.
+        Self { streams_per_minute: 120, playback_per_minute: 600, configure_checks_per_minute: 30 }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -143,6 +163,8 @@ struct RawConfig {
     server: ServerConfig,
     #[serde(default)]
     playback: PlaybackConfig,
+    #[serde(default)]
+    limits: LimitsConfig,
     #[serde(default)]
     auth: toml::Table,
     #[serde(default)]
@@ -287,6 +309,7 @@ pub struct Config {
     pub playback: PlaybackConfig,
     pub cache: CacheConfig,
     pub usage: UsageConfig,
+    pub limits: LimitsConfig,
     pub auth: Section<AuthPlugin>,
     pub store: Section<StorePlugin>,
     pub source: Section<SourcePlugin>,
@@ -379,6 +402,7 @@ impl Config {
             playback,
             cache: raw.cache,
             usage: raw.usage,
+            limits: raw.limits,
             auth: Section::load(raw.auth, "chain", env)?,
             store: Section::load(raw.store, "enabled", env)?,
             source: Section::load(raw.source, "chain", env)?,
@@ -399,6 +423,9 @@ impl Config {
         }
         if let Ok(usage) = toml::Table::try_from(&self.usage) {
             root.insert("usage".into(), toml::Value::Table(usage));
+        }
+        if let Ok(limits) = toml::Table::try_from(&self.limits) {
+            root.insert("limits".into(), toml::Value::Table(limits));
         }
         root.insert("auth".into(), toml::Value::Table(self.auth.effective()));
         root.insert("store".into(), toml::Value::Table(self.store.effective()));

@@ -11,6 +11,7 @@ use chillproxy_stremio::{ConfigProblem, UserConfig};
 use crate::binding::Binder;
 use crate::caches::Caches;
 use crate::config::{Config, PlaybackConfig};
+use crate::http::limits::InboundLimits;
 use crate::plugins::Plugins;
 use chillproxy_usage::UsageSpool;
 
@@ -45,6 +46,7 @@ struct Inner {
     services: Services,
     usage: Arc<UsageSpool>,
     binder: Binder,
+    limits: InboundLimits,
 }
 
 impl AppState {
@@ -62,12 +64,28 @@ impl AppState {
         let binder = Binder::new(secret, Duration::from_secs(config.server.binding_ttl_s));
         let services =
             Services { plugins: Arc::new(plugins), caches, playback: config.playback.clone(), usage: usage.clone() };
-        Ok(Self { inner: Arc::new(Inner { config, services, usage, binder }) })
+        let limits = InboundLimits::new(&config.limits);
+        Ok(Self { inner: Arc::new(Inner { config, services, usage, binder, limits }) })
     }
 
     /// Starts background work (usage delivery).
     pub fn start_background(&self) {
         self.inner.usage.start(self.inner.services.plugins.auth.clone());
+        let state = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                match state.upgrade() {
+                    Some(inner) => inner.limits.forget_idle(),
+                    None => break,
+                }
+            }
+        });
+    }
+
+    pub(crate) fn limits(&self) -> &InboundLimits {
+        &self.inner.limits
     }
 
     pub fn usage(&self) -> &UsageSpool {

@@ -52,6 +52,8 @@ pub struct StackOptions {
     /// Extra lines for other tables the stack writes, by header: `("[store.torbox]",
     /// "max_in_flight = 2")`.
     pub table_settings: Vec<(&'static str, String)>,
+    /// The `[limits]` table's lines: inbound limits are off unless a test turns them on.
+    pub limits: String,
 }
 
 impl Default for StackOptions {
@@ -65,6 +67,7 @@ impl Default for StackOptions {
             chillstreams_settings: String::new(),
             server_settings: String::new(),
             table_settings: Vec::new(),
+            limits: "streams_per_minute = 0\nplayback_per_minute = 0\nconfigure_checks_per_minute = 0".into(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl Stack {
         let mut plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
             .replace(SERVER_TABLE, &server_table(&options.server_settings));
+        plugins_toml.push_str(&format!("\n[limits]\n{}\n", options.limits.trim()));
         for (header, lines) in &options.table_settings {
             assert!(plugins_toml.contains(&format!("{header}\n")), "the stack writes no {header} table");
             plugins_toml = plugins_toml.replacen(&format!("{header}\n"), &format!("{header}\n{}\n", lines.trim()), 1);

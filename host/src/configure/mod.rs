@@ -26,7 +26,8 @@ use futures::future::join_all;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::http::Requester;
+use crate::http::limits::Family;
+use crate::http::{user_fingerprint, Requester};
 use crate::problems::use_instead;
 use crate::AppState;
 use check::{check_store, CheckAnswer};
@@ -114,6 +115,16 @@ async fn check(State(state): State<AppState>, requester: Requester, body: Result
         Ok(config) => config,
         Err(problem) => return problem_response(StatusCode::UNPROCESSABLE_ENTITY, problem),
     };
+    let user = user_fingerprint(&segment);
+    if let Err(wait) = state.limits().check(Family::ConfigureCheck, requester.client.ip, Some(&user)) {
+        let seconds = wait.as_secs().max(1);
+        let problem = ConfigProblem::whole(format!("too many checks from here; try again in {seconds} s"));
+        let mut response = problem_response(StatusCode::TOO_MANY_REQUESTS, problem);
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let device = &requester.client.device;
     let stores = join_all(config.stores.iter().map(|entry| check_store(state.plugins(), entry, device))).await;
     let ok = stores.iter().filter(|s| s.ok).count();

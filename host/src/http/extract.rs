@@ -81,6 +81,8 @@ struct PlaybackQuery {
 pub(crate) struct Playback {
     pub path: PlaybackPath,
     pub binding: Option<String>,
+    /// The `{config}` segment as sent (for per-user limits; never logged).
+    pub segment: String,
 }
 
 impl FromRequestParts<AppState> for Playback {
@@ -99,6 +101,6 @@ impl FromRequestParts<AppState> for Playback {
         };
         let path = PlaybackPath::parse(&segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
         let binding = Query::<PlaybackQuery>::from_request_parts(parts, state).await.ok().and_then(|q| q.0.b);
-        Ok(Self { path, binding })
+        Ok(Self { path, binding, segment: segments.config.to_string() })
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod client;
 mod extract;
+pub(crate) mod limits;
 pub(crate) use extract::Requester;
 pub mod guard;
 mod manifest;
@@ -15,7 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chillproxy_stremio::{parse_media, truncate, StreamList};
+use chillproxy_stremio::{parse_media, truncate, warning, StreamList};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::configure;
@@ -24,6 +25,7 @@ use crate::streams::{list_streams, StreamRequest};
 use crate::AppState;
 use extract::{Playback, StreamConfig};
 use guard::{protect, Limits};
+use limits::Family;
 use manifest::{manifest, Offer};
 
 /// The router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: handlers
@@ -107,6 +109,16 @@ async fn stream_list(
         Ok(user) => user,
         Err(warning) => return with_list_caching(warning, &state, false),
     };
+    let fingerprint = user_fingerprint(&user.segment);
+    if let Err(wait) = state.limits().check(Family::Streams, requester.client.ip, Some(&fingerprint)) {
+        let configure = format!("{}/stremio/torz/configure", requester.base_url);
+        let stream = warning(
+            "Too many requests",
+            format!("Too many stream lists from here; try again in {} s.", wait.as_secs().max(1)),
+            &configure,
+        );
+        return with_list_caching(Json(StreamList { streams: vec![stream] }).into_response(), &state, false);
+    }
     let binding = state.binder().seal(&requester.client.device, requester.client.ip);
     let request = StreamRequest {
         config: &user.config,
@@ -120,6 +132,11 @@ async fn stream_list(
     let streams = list_streams(state.services(), &request).await;
     let real = streams.iter().any(|s| s.url.is_some());
     with_list_caching(Json(StreamList { streams }).into_response(), &state, real)
+}
+
+/// Who a config belongs to, for per-user limits: a fingerprint of its segment (never the segment).
+pub(crate) fn user_fingerprint(segment: &str) -> String {
+    chillproxy_core::secret::fingerprint(segment.as_bytes())
 }
 
 /// `Cache-Control` for a stream list: a list with real streams may be reused for minutes (and
@@ -142,8 +159,19 @@ fn with_list_caching(mut response: Response, state: &AppState, real: bool) -> Re
 }
 
 async fn playback(State(state): State<AppState>, target: Playback, requester: Requester) -> Response {
-    let Playback { path, binding } = target;
+    let Playback { path, binding, segment } = target;
     let mut client = requester.client;
+    if let Err(wait) = state.limits().check(Family::Playback, client.ip, Some(&user_fingerprint(&segment))) {
+        let seconds = wait.as_secs().max(1).to_string();
+        let message = format!("Too many playback requests from here; try again in {seconds} s.");
+        let mut response =
+            (StatusCode::TOO_MANY_REQUESTS, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message)
+                .into_response();
+        if let Ok(value) = HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     // The player has another User-Agent than the app that listed the streams: a valid binding
     // from the same IP says which device this is.
     if let Some(device) = binding.as_deref().and_then(|token| state.binder().open(token, client.ip)) {

@@ -521,6 +521,12 @@ indexers = [{{ name = "Prowlarr", url = "{torznab}/api/v2.0/indexers/all/results
 
 [usage]
 spool_path = {spool}
+
+# Every client is one IP and one user here: inbound limits would measure themselves.
+[limits]
+streams_per_minute = 0
+playback_per_minute = 0
+configure_checks_per_minute = 0
 "#,
         torbox = fakes.torbox.state().base_url,
         torznab = fakes.torznab_server.url(),

@@ -1,0 +1,107 @@
+//! Inbound rate limits (`[limits]`): token buckets (GCRA, the `governor` crate) per client IP
+//! and per user, separately for stream lists, playback and the configure check, so one client
+//! cannot spend the operator's indexer quota or a pooled key's budget for everyone.
+
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::LimitsConfig;
+
+/// Which route family a request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Streams,
+    Playback,
+    ConfigureCheck,
+}
+
+/// One family's limiters: per client IP and per user (a fingerprint of their config).
+struct Pair {
+    by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    by_user: DefaultKeyedRateLimiter<String>,
+}
+
+impl Pair {
+    fn new(per_minute: u32) -> Option<Self> {
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
+        Some(Self { by_ip: RateLimiter::keyed(quota), by_user: RateLimiter::keyed(quota) })
+    }
+}
+
+/// The limiters of every family.
+pub(crate) struct InboundLimits {
+    streams: Option<Pair>,
+    playback: Option<Pair>,
+    configure: Option<Pair>,
+}
+
+impl InboundLimits {
+    pub(crate) fn new(config: &LimitsConfig) -> Self {
+        Self {
+            streams: Pair::new(config.streams_per_minute),
+            playback: Pair::new(config.playback_per_minute),
+            configure: Pair::new(config.configure_checks_per_minute),
+        }
+    }
+
+    /// `Ok` when this client and this user may make one more request of `family`; else how long
+    /// until they may. The client's bucket is charged first, then the user's.
+    pub(crate) fn check(&self, family: Family, ip: IpAddr, user: Option<&str>) -> Result<(), Duration> {
+        let pair = match family {
+            Family::Streams => &self.streams,
+            Family::Playback => &self.playback,
+            Family::ConfigureCheck => &self.configure,
+        };
+        let Some(pair) = pair else { return Ok(()) };
+        let ip = ip.to_canonical();
+        check_key(&pair.by_ip, &ip)?;
+        match user {
+            Some(user) => check_key(&pair.by_user, &user.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets buckets that are full again (run now and then, so memory follows active clients).
+    pub(crate) fn forget_idle(&self) {
+        for pair in [&self.streams, &self.playback, &self.configure].into_iter().flatten() {
+            pair.by_ip.retain_recent();
+            pair.by_user.retain_recent();
+            pair.by_ip.shrink_to_fit();
+            pair.by_user.shrink_to_fit();
+        }
+    }
+}
+
+fn check_key<K: Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), Duration> {
+    limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_client_and_each_user_has_its_own_bucket() {
+        let limits = InboundLimits::new(&LimitsConfig {
+            streams_per_minute: 2,
+            playback_per_minute: 0,
+            configure_checks_per_minute: 1,
+        });
+        let (a, b): (IpAddr, IpAddr) = ([203, 0, 113, 1].into(), [203, 0, 113, 2].into());
+        assert!(limits.check(Family::Streams, a, Some("u1")).is_ok());
+        assert!(limits.check(Family::Streams, a, Some("u2")).is_ok());
+        let wait = limits.check(Family::Streams, a, Some("u3")).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(limits.check(Family::Streams, b, Some("u1")).is_ok(), "another client");
+        assert!(limits.check(Family::Streams, b, Some("u1")).is_err(), "u1's own bucket is empty");
+        for _ in 0..100 {
+            assert!(limits.check(Family::Playback, a, Some("u1")).is_ok(), "0 turns it off");
+        }
+        limits.forget_idle();
+    }
+}
