@@ -1,21 +1,36 @@
-//! A small process-wide metrics registry with Prometheus text output (exposition format 0.0.4).
+//! Process-wide metrics with Prometheus text output (exposition format 0.0.4), stored and
+//! rendered by `metrics-exporter-prometheus`.
 //!
 //! Plugins and the host record into one global [`Registry`]; the host serves [`render_with`] at
-//! `GET /metrics`. There are counters, gauges and fixed-bucket histograms, each identified by a
-//! metric name and a set of labels (sorted by label name), and value functions
-//! ([`register_counter_fn`], [`register_gauge_fn`]) that are called at render time for values
-//! that live elsewhere (a circuit breaker's state, a cache's hit counters).
+//! `GET /metrics`. There are counters, gauges and fixed-bucket histograms ([`LATENCY_BUCKETS`]),
+//! each identified by a metric name and a set of labels (sorted by label name), and value
+//! functions ([`register_counter_fn`], [`register_gauge_fn`]) that are called at render time for
+//! values that live elsewhere (a circuit breaker's state, a cache's hit counters).
 //!
-//! Handles are cheap: looking one up takes a short lock on the registry's map; the handle
-//! itself is an `Arc` of atomics and may be kept. Label values must never carry anything a user
-//! sent (config segments, tokens, keys, raw paths): metrics are read by operators, and every
-//! distinct label value is a new series kept for the life of the process.
+//! The exporter's recorder holds the counters, gauges and histograms and renders them; it is
+//! used directly, not installed as the `metrics` crate's global recorder, so nothing else in the
+//! process can write into `/metrics`. On top of it this module keeps what the exporter has no
+//! notion of: one kind and one HELP text per name (the first registration wins; a name used
+//! again as another kind records nowhere, where the exporter would print two families of one
+//! name), value functions, per-render [`Sample`]s merged into their families, and a stable order
+//! (families by name, series by labels). For that, [`Registry::render_with`] reads the
+//! exporter's text back into families, merges, and prints them.
+//!
+//! Handles are cheap to use: looking one up validates the names and finds the series in the
+//! exporter's sharded registry; the handle may be kept. Label values must never carry anything
+//! a user sent (config segments, tokens, keys, raw paths): metrics are read by operators, and
+//! every distinct label value is a new series kept for the life of the process.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
+
+use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use self::exposition::{combine, SeriesValue};
+
+mod exposition;
 
 /// Upper bounds, in seconds, of the latency histograms' buckets (`+Inf` is implied).
 pub const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -32,6 +47,11 @@ pub const CACHE_MISSES: &str = "chillproxy_cache_misses_total";
 pub const CACHE_HITS_HELP: &str = "Lookups answered from a cache (or joined to a load in flight), by cache.";
 pub const CACHE_MISSES_HELP: &str = "Lookups that had to load, by cache.";
 
+/// How often the global registry's histogram observations are folded into their buckets
+/// between scrapes. The exporter queues each observation (8 bytes) until a render or an upkeep:
+/// without one the queue would only grow, and at 25,000 requests/s a second of it is ~200 KB.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What kind of series a metric name holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -46,6 +66,15 @@ impl Kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
             Kind::Histogram => "histogram",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "counter" => Some(Kind::Counter),
+            "gauge" => Some(Kind::Gauge),
+            "histogram" => Some(Kind::Histogram),
+            _ => None,
         }
     }
 }
@@ -77,9 +106,19 @@ type Labels = Vec<(String, String)>;
 /// A value read at render time. `None` means its owner is gone: the function is dropped.
 pub type ValueFn = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
 
-/// A counter: only grows.
-#[derive(Debug, Clone, Default)]
-pub struct Counter(Arc<AtomicU64>);
+/// A counter: only grows. A handle that records nowhere (invalid name, kind clash) reads 0.
+#[derive(Debug, Clone)]
+pub struct Counter {
+    handle: metrics::Counter,
+    /// Where [`Counter::get`] reads the value back.
+    origin: Option<(PrometheusHandle, Key)>,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self { handle: metrics::Counter::noop(), origin: None }
+    }
+}
 
 impl Counter {
     pub fn inc(&self) {
@@ -87,89 +126,67 @@ impl Counter {
     }
 
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.handle.increment(n);
     }
 
+    /// The value as `/metrics` shows it. The exporter has no single-value read, so this renders
+    /// the registry: for tests and diagnostics, not for request paths.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        let Some((handle, key)) = &self.origin else { return 0 };
+        let labels = sorted(key.labels().map(|l| (l.key().to_string(), l.value().to_string())).collect());
+        match exposition::parse(&handle.render()).get(key.name()).and_then(|f| f.series.get(&labels)) {
+            Some(SeriesValue::Value(v)) => *v as u64,
+            _ => 0,
+        }
     }
 }
 
 /// A gauge: any `f64`, set as a whole.
-#[derive(Debug, Clone, Default)]
-pub struct Gauge(Arc<AtomicU64>);
+#[derive(Debug, Clone)]
+pub struct Gauge(metrics::Gauge);
 
-impl Gauge {
-    pub fn set(&self, value: f64) {
-        self.0.store(value.to_bits(), Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> f64 {
-        f64::from_bits(self.0.load(Ordering::Relaxed))
+impl Default for Gauge {
+    fn default() -> Self {
+        Self(metrics::Gauge::noop())
     }
 }
 
-#[derive(Debug)]
-struct HistogramCore {
-    bounds: &'static [f64],
-    /// One per bound plus `+Inf`; not cumulative (summed at render time).
-    buckets: Vec<AtomicU64>,
-    sum_bits: AtomicU64,
-    count: AtomicU64,
+impl Gauge {
+    pub fn set(&self, value: f64) {
+        self.0.set(value);
+    }
 }
 
 /// A histogram with fixed buckets ([`LATENCY_BUCKETS`]).
 #[derive(Debug, Clone)]
-pub struct Histogram(Arc<HistogramCore>);
+pub struct Histogram(metrics::Histogram);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self(metrics::Histogram::noop())
+    }
+}
 
 impl Histogram {
-    fn new(bounds: &'static [f64]) -> Self {
-        Self(Arc::new(HistogramCore {
-            bounds,
-            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_bits: AtomicU64::new(0f64.to_bits()),
-            count: AtomicU64::new(0),
-        }))
-    }
-
     pub fn observe(&self, value: f64) {
-        let core = &self.0;
-        let at = core.bounds.iter().position(|bound| value <= *bound).unwrap_or(core.bounds.len());
-        if let Some(bucket) = core.buckets.get(at) {
-            bucket.fetch_add(1, Ordering::Relaxed);
-        }
-        let _ = core
-            .sum_bits
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| Some((f64::from_bits(bits) + value).to_bits()));
-        core.count.fetch_add(1, Ordering::Relaxed);
+        self.0.record(value);
     }
 
     pub fn observe_duration(&self, elapsed: Duration) {
         self.observe(elapsed.as_secs_f64());
     }
-
-    pub fn count(&self) -> u64 {
-        self.0.count.load(Ordering::Relaxed)
-    }
-
-    pub fn sum(&self) -> f64 {
-        f64::from_bits(self.0.sum_bits.load(Ordering::Relaxed))
-    }
 }
 
-enum Series {
-    Counter(Counter),
-    Gauge(Gauge),
-    Histogram(Histogram),
-    /// Value functions for one series: counters are summed, gauges take the largest value
-    /// (several owners can exist in one process, e.g. in tests).
-    Fns(Vec<ValueFn>),
-}
-
+/// The kind and HELP text of one metric name, fixed by its first registration.
 struct Family {
-    help: String,
     kind: Kind,
-    series: BTreeMap<Labels, Series>,
+    help: String,
+}
+
+/// The value functions of one metric name.
+struct FnFamily {
+    kind: Kind,
+    series: BTreeMap<Labels, Vec<ValueFn>>,
 }
 
 /// One value handed to [`Registry::render_with`] (e.g. the host's per-instance counters). It is
@@ -194,16 +211,39 @@ impl Sample {
 }
 
 /// A set of metric families. Most code uses the process-wide one through the free functions.
-#[derive(Default)]
 pub struct Registry {
-    families: Mutex<BTreeMap<String, Family>>,
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    families: RwLock<HashMap<String, Family>>,
+    fns: Mutex<BTreeMap<String, FnFamily>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        // `set_buckets` refuses only an empty list; with the default builder histograms would
+        // become summaries, which the buckets test would catch.
+        let recorder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS).unwrap_or_default().build_recorder();
+        let handle = recorder.handle();
+        Self { recorder, handle, families: RwLock::default(), fns: Mutex::default() }
+    }
 }
 
 static GLOBAL: OnceLock<Registry> = OnceLock::new();
 
 /// The process-wide registry.
 pub fn global() -> &'static Registry {
-    GLOBAL.get_or_init(Registry::default)
+    GLOBAL.get_or_init(|| {
+        let registry = Registry::default();
+        let handle = registry.handle.clone();
+        let upkeep = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        });
+        if let Err(error) = upkeep {
+            tracing::warn!(%error, "cannot start the metrics upkeep thread; histograms are folded at each scrape only");
+        }
+        registry
+    })
 }
 
 /// A counter of the global registry (see [`Registry::counter`]).
@@ -275,9 +315,20 @@ pub fn record_auth_outcome(provider: &str, outcome: &str) {
 }
 
 fn own(labels: &[(&str, &str)]) -> Labels {
-    let mut owned: Labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    owned.sort();
-    owned
+    sorted(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+fn sorted(mut labels: Labels) -> Labels {
+    labels.sort();
+    labels
+}
+
+/// The exporter's key of `name{labels}`, labels sorted by name.
+fn key(name: &str, labels: &[(&str, &str)]) -> Key {
+    let mut pairs = labels.to_vec();
+    pairs.sort();
+    let labels: Vec<Label> = pairs.into_iter().map(|(k, v)| Label::new(k.to_string(), v.to_string())).collect();
+    Key::from_parts(name.to_string(), labels)
 }
 
 fn valid_metric_name(name: &str) -> bool {
@@ -293,119 +344,84 @@ fn valid_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-impl Registry {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Family>> {
-        self.families.lock().unwrap_or_else(|p| p.into_inner())
-    }
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
-    /// Finds or creates the series and hands it to `pick`; `None` when the name or a label is
-    /// invalid, or the name is already used by another kind (then the caller gets a detached
-    /// handle that records nowhere, and a warning is logged).
-    fn with_series<T>(
-        &self,
-        name: &str,
-        help: &str,
-        kind: Kind,
-        labels: &[(&str, &str)],
-        make: impl FnOnce() -> Series,
-        pick: impl FnOnce(&mut Series) -> Option<T>,
-    ) -> Option<T> {
+/// Where the handles' registrations come from, for the exporter (which ignores it).
+const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+impl Registry {
+    /// Claims `name` for `kind`, keeping `help` when the name is new. `false` when the name or
+    /// a label is invalid, or the name is already used by another kind: then the caller gets a
+    /// handle that records nowhere, and a warning is logged.
+    fn claim(&self, name: &str, help: &str, kind: Kind, labels: &[(&str, &str)]) -> bool {
         if !valid_metric_name(name) || !labels.iter().all(|(k, _)| valid_label_name(k)) {
             tracing::warn!(metric = name, "invalid metric or label name; not recorded");
-            return None;
+            return false;
         }
-        let labels = own(labels);
-        let mut families = self.lock();
-        let family = families.entry(name.to_string()).or_insert_with(|| Family {
-            help: help.to_string(),
-            kind,
-            series: BTreeMap::new(),
+        let known = self.families.read().unwrap_or_else(PoisonError::into_inner).get(name).map(|f| f.kind);
+        let claimed = known.unwrap_or_else(|| {
+            let mut families = self.families.write().unwrap_or_else(PoisonError::into_inner);
+            families.entry(name.to_string()).or_insert_with(|| Family { kind, help: help.to_string() }).kind
         });
-        if family.kind != kind {
-            drop(families);
+        if claimed != kind {
             tracing::warn!(metric = name, "metric name already used by another kind; not recorded");
-            return None;
         }
-        let picked = pick(family.series.entry(labels).or_insert_with(make));
-        if picked.is_none() {
-            drop(families);
-            tracing::warn!(metric = name, "metric series already used by another kind; not recorded");
-        }
-        picked
+        claimed == kind
+    }
+
+    fn help(&self, name: &str) -> String {
+        self.families
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map(|f| f.help.clone())
+            .unwrap_or_default()
     }
 
     /// The counter `name{labels}`, created at 0 when new. `help` is kept from the first call.
     pub fn counter(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Counter {
-        self.with_series(
-            name,
-            help,
-            Kind::Counter,
-            labels,
-            || Series::Counter(Counter::default()),
-            |s| match s {
-                Series::Counter(c) => Some(c.clone()),
-                _ => None,
-            },
-        )
-        .unwrap_or_default()
+        if !self.claim(name, help, Kind::Counter, labels) {
+            return Counter::default();
+        }
+        let key = key(name, labels);
+        let handle = self.recorder.register_counter(&key, &METADATA);
+        Counter { handle, origin: Some((self.handle.clone(), key)) }
     }
 
     /// The gauge `name{labels}`, created at 0 when new.
     pub fn gauge(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Gauge {
-        self.with_series(
-            name,
-            help,
-            Kind::Gauge,
-            labels,
-            || Series::Gauge(Gauge::default()),
-            |s| match s {
-                Series::Gauge(g) => Some(g.clone()),
-                _ => None,
-            },
-        )
-        .unwrap_or_default()
+        if !self.claim(name, help, Kind::Gauge, labels) {
+            return Gauge::default();
+        }
+        Gauge(self.recorder.register_gauge(&key(name, labels), &METADATA))
     }
 
     /// The histogram `name{labels}` with [`LATENCY_BUCKETS`] (in seconds).
     pub fn histogram(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Histogram {
-        self.with_series(
-            name,
-            help,
-            Kind::Histogram,
-            labels,
-            || Series::Histogram(Histogram::new(LATENCY_BUCKETS)),
-            |s| match s {
-                Series::Histogram(h) => Some(h.clone()),
-                _ => None,
-            },
-        )
-        .unwrap_or_else(|| Histogram::new(LATENCY_BUCKETS))
+        if !self.claim(name, help, Kind::Histogram, labels) {
+            return Histogram::default();
+        }
+        Histogram(self.recorder.register_histogram(&key(name, labels), &METADATA))
     }
 
     /// Adds a value function for `name{labels}` (`kind` is `Counter` or `Gauge`), called at
     /// each render; once it returns `None` it is dropped. Several functions for one series are
-    /// combined: counters summed, gauges the largest. Use a `Weak` to the owner so that a
-    /// dropped owner disappears from the output.
+    /// combined: counters summed, gauges the largest (and so is a recorded series of the same
+    /// labels, like a [`Sample`]). Use a `Weak` to the owner so that a dropped owner disappears
+    /// from the output.
     pub fn register_fn(&self, name: &str, help: &str, kind: Kind, labels: &[(&str, &str)], value: ValueFn) {
         if kind == Kind::Histogram {
             tracing::warn!(metric = name, "a value function cannot be a histogram; not recorded");
             return;
         }
-        let mut value = Some(value);
-        self.with_series(
-            name,
-            help,
-            kind,
-            labels,
-            || Series::Fns(Vec::new()),
-            |s| match s {
-                Series::Fns(fns) => {
-                    fns.extend(value.take());
-                    Some(())
-                }
-                _ => None,
-            },
-        );
+        if !self.claim(name, help, kind, labels) {
+            return;
+        }
+        let mut fns = lock(&self.fns);
+        let family = fns.entry(name.to_string()).or_insert_with(|| FnFamily { kind, series: BTreeMap::new() });
+        family.series.entry(own(labels)).or_default().push(value);
     }
 
     /// Everything in Prometheus text format.
@@ -416,101 +432,31 @@ impl Registry {
     /// Everything plus `extra`, in Prometheus text format: families sorted by name, each with
     /// its `# HELP` and `# TYPE` lines, series sorted by labels.
     pub fn render_with(&self, extra: &[Sample]) -> String {
-        let mut snapshot = self.snapshot();
+        let mut snapshot = exposition::parse(&self.handle.render());
+        for (name, family) in &mut snapshot {
+            family.help = self.help(name);
+        }
+        for sample in self.read_value_fns() {
+            exposition::merge(&mut snapshot, &sample);
+        }
         for sample in extra {
-            if !valid_metric_name(&sample.name)
-                || sample.kind == Kind::Histogram
-                || !sample.labels.iter().all(|(k, _)| valid_label_name(k))
-            {
-                continue;
-            }
-            let family = snapshot.entry(sample.name.clone()).or_insert_with(|| SnapFamily {
-                help: sample.help.clone(),
-                kind: sample.kind,
-                series: BTreeMap::new(),
-            });
-            if family.kind != sample.kind {
-                continue;
-            }
-            let mut labels = sample.labels.clone();
-            labels.sort();
-            match family.series.get_mut(&labels) {
-                Some(SnapValue::Value(v)) => *v = combine(sample.kind, *v, sample.value),
-                Some(SnapValue::Histogram { .. }) => {}
-                None => {
-                    family.series.insert(labels, SnapValue::Value(sample.value));
-                }
-            }
+            exposition::merge(&mut snapshot, sample);
         }
-        let mut out = String::new();
-        for (name, family) in &snapshot {
-            if family.series.is_empty() {
-                continue;
-            }
-            let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
-            let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
-            for (labels, value) in &family.series {
-                match value {
-                    SnapValue::Value(v) => {
-                        let _ = writeln!(out, "{name}{} {}", label_text(labels, None), number(*v));
-                    }
-                    SnapValue::Histogram { bounds, cumulative, sum, count } => {
-                        for (bound, n) in bounds.iter().zip(cumulative) {
-                            let le = number(*bound);
-                            let _ = writeln!(out, "{name}_bucket{} {n}", label_text(labels, Some(&le)));
-                        }
-                        let _ = writeln!(out, "{name}_bucket{} {count}", label_text(labels, Some("+Inf")));
-                        let _ = writeln!(out, "{name}_sum{} {}", label_text(labels, None), number(*sum));
-                        let _ = writeln!(out, "{name}_count{} {count}", label_text(labels, None));
-                    }
-                }
-            }
-        }
-        out
+        exposition::write(&snapshot)
     }
 
-    /// Reads every series; value functions are called outside the lock, and those whose owner
-    /// is gone are removed.
-    fn snapshot(&self) -> BTreeMap<String, SnapFamily> {
-        let mut snapshot = BTreeMap::new();
-        let mut pending: Vec<(String, Labels, Kind, Vec<ValueFn>)> = Vec::new();
-        {
-            let families = self.lock();
-            for (name, family) in families.iter() {
-                let mut series = BTreeMap::new();
-                for (labels, value) in &family.series {
-                    match value {
-                        Series::Counter(c) => {
-                            series.insert(labels.clone(), SnapValue::Value(c.get() as f64));
-                        }
-                        Series::Gauge(g) => {
-                            series.insert(labels.clone(), SnapValue::Value(g.get()));
-                        }
-                        Series::Histogram(h) => {
-                            let core = &h.0;
-                            let mut running = 0u64;
-                            let cumulative = core.buckets[..core.bounds.len()]
-                                .iter()
-                                .map(|b| {
-                                    running += b.load(Ordering::Relaxed);
-                                    running
-                                })
-                                .collect();
-                            // Read the count after the buckets, so `+Inf` is never below them.
-                            let count = h.count().max(running);
-                            series.insert(
-                                labels.clone(),
-                                SnapValue::Histogram { bounds: core.bounds, cumulative, sum: h.sum(), count },
-                            );
-                        }
-                        Series::Fns(fns) => pending.push((name.clone(), labels.clone(), family.kind, fns.clone())),
-                    }
-                }
-                snapshot.insert(name.clone(), SnapFamily { help: family.help.clone(), kind: family.kind, series });
-            }
-        }
+    /// Calls every value function outside the lock, combines those of one series, and removes
+    /// the ones whose owner is gone.
+    fn read_value_fns(&self) -> Vec<Sample> {
+        let pending: Vec<(String, Kind, Labels, Vec<ValueFn>)> = lock(&self.fns)
+            .iter()
+            .flat_map(|(name, family)| {
+                family.series.iter().map(|(labels, fns)| (name.clone(), family.kind, labels.clone(), fns.clone()))
+            })
+            .collect();
+        let mut samples = Vec::new();
         let mut dead = Vec::new();
-        for (name, labels, kind, fns) in pending {
+        for (name, kind, labels, fns) in pending {
             let mut combined: Option<f64> = None;
             for f in &fns {
                 match f() {
@@ -518,79 +464,23 @@ impl Registry {
                     None => dead.push((name.clone(), labels.clone(), f.clone())),
                 }
             }
-            if let (Some(v), Some(family)) = (combined, snapshot.get_mut(&name)) {
-                family.series.insert(labels, SnapValue::Value(v));
+            if let Some(value) = combined {
+                samples.push(Sample { help: self.help(&name), name, kind, labels, value });
             }
         }
         if !dead.is_empty() {
-            let mut families = self.lock();
+            let mut fns = lock(&self.fns);
             for (name, labels, f) in dead {
-                let Some(family) = families.get_mut(&name) else { continue };
-                if let Some(Series::Fns(fns)) = family.series.get_mut(&labels) {
-                    fns.retain(|g| !Arc::ptr_eq(g, &f));
-                    if fns.is_empty() {
+                let Some(family) = fns.get_mut(&name) else { continue };
+                if let Some(series) = family.series.get_mut(&labels) {
+                    series.retain(|g| !Arc::ptr_eq(g, &f));
+                    if series.is_empty() {
                         family.series.remove(&labels);
                     }
                 }
             }
         }
-        snapshot
-    }
-}
-
-struct SnapFamily {
-    help: String,
-    kind: Kind,
-    series: BTreeMap<Labels, SnapValue>,
-}
-
-enum SnapValue {
-    Value(f64),
-    Histogram { bounds: &'static [f64], cumulative: Vec<u64>, sum: f64, count: u64 },
-}
-
-fn combine(kind: Kind, a: f64, b: f64) -> f64 {
-    match kind {
-        Kind::Gauge => a.max(b),
-        Kind::Counter | Kind::Histogram => a + b,
-    }
-}
-
-/// `{a="x",b="y"}` (with `le` last for buckets), or nothing without labels.
-fn label_text(labels: &Labels, le: Option<&str>) -> String {
-    if labels.is_empty() && le.is_none() {
-        return String::new();
-    }
-    let mut out = String::from("{");
-    let pairs = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(le.map(|le| ("le", le)));
-    for (i, (key, value)) in pairs.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{key}=\"{}\"", escape_label(value));
-    }
-    out.push('}');
-    out
-}
-
-fn escape_label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-fn escape_help(help: &str) -> String {
-    help.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-/// A sample value as Prometheus reads it: integers without a fraction, `+Inf`, `-Inf`, `NaN`.
-fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
+        samples
     }
 }
 
@@ -685,8 +575,21 @@ mod tests {
         drop(owner);
         let text = registry.render();
         assert!(text.contains("chillproxy_hits_total{cache=\"c\"} 4\n"), "{text}");
-        let Some(Family { series, .. }) = registry.lock().remove("chillproxy_hits_total") else { panic!() };
-        assert!(matches!(series.values().next(), Some(Series::Fns(fns)) if fns.len() == 1), "the dead one is gone");
+        let fns = lock(&registry.fns);
+        let series = &fns["chillproxy_hits_total"].series;
+        assert!(matches!(series.values().next(), Some(fns) if fns.len() == 1), "the dead one is gone");
+    }
+
+    #[test]
+    fn a_value_function_adds_to_a_recorded_series_of_the_same_labels() {
+        let registry = Registry::default();
+        registry.counter("chillproxy_mixed_total", "Mixed.", &[("cache", "c")]).add(2);
+        registry.register_fn("chillproxy_mixed_total", "", Kind::Counter, &[("cache", "c")], Arc::new(|| Some(3.0)));
+        registry.register_fn("chillproxy_mixed_total", "", Kind::Gauge, &[("cache", "d")], Arc::new(|| Some(1.0)));
+        assert_eq!(
+            registry.render(),
+            "# HELP chillproxy_mixed_total Mixed.\n# TYPE chillproxy_mixed_total counter\nchillproxy_mixed_total{cache=\"c\"} 5\n"
+        );
     }
 
     #[test]
@@ -710,16 +613,6 @@ mod tests {
              # TYPE chillproxy_usage_spool_depth gauge\n\
              chillproxy_usage_spool_depth 0\n"
         );
-    }
-
-    #[test]
-    fn numbers_read_as_prometheus_expects() {
-        assert_eq!(number(3.0), "3");
-        assert_eq!(number(0.25), "0.25");
-        assert_eq!(number(f64::INFINITY), "+Inf");
-        assert_eq!(number(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(number(f64::NAN), "NaN");
-        assert_eq!(number(1e20), "100000000000000000000");
     }
 
     #[test]
