@@ -205,7 +205,7 @@ impl UsageSpool {
     }
 
     /// Spools a ready-made record (what [`UsageSpool::record`] does after building it).
-    pub fn record_usage(&self, record: UsageRecord) {
+    pub(crate) fn record_usage(&self, record: UsageRecord) {
         let shared = &self.inner.shared;
         let max = shared.max_events;
         if shared.occupied.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1)).is_err() {
@@ -331,7 +331,9 @@ impl UsageSpool {
         }
     }
 
-    pub fn is_healthy(&self) -> bool {
+    /// For the unit tests; callers use [`UsageSpool::health`], which also says why not.
+    #[cfg(test)]
+    pub(crate) fn is_healthy(&self) -> bool {
         self.health().is_ok()
     }
 
