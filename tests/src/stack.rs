@@ -1,5 +1,6 @@
-//! A whole test deployment: the fakes (Chillstreams, TorBox, two Torznab indexers) with a few
-//! real-looking movies and episodes, and the real host configured against them. Used by the
+//! A whole test deployment: the fakes (Chillstreams, TorBox, two Torznab indexers, StremThru's
+//! torrent database) with a few real-looking movies and episodes, and the real host configured
+//! against them. Used by the
 //! end-to-end tests and by the `devstack` binary.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,6 +9,7 @@ use chillproxy_core::Env;
 use serde_json::Value;
 
 use crate::fakes::chillstreams::FakeChillstreams;
+use crate::fakes::stremthru::{DbTorrent, FakeStremThru};
 use crate::fakes::torbox::FakeTorBox;
 use crate::fakes::torznab::{FakeTorznab, Release};
 use crate::fakes::{closed_port_url, Running};
@@ -27,6 +29,9 @@ pub const MOVIE_1080: &str = "1111111111111111111111111111111111111111";
 pub const MOVIE_720_UNCACHED: &str = "7777777777777777777777777777777777777777";
 pub const MOVIE_480_UNKNOWN: &str = "4444444444444444444444444444444444444444";
 pub const MOVIE_1080_BYTES: u64 = 8_400_000_000;
+/// A cached release only StremThru's database knows (no indexer lists it).
+pub const MOVIE_WEB_STREMTHRU_ONLY: &str = "8888888888888888888888888888888888888888";
+pub const MOVIE_WEB_NAME: &str = "The.Shawshank.Redemption.1994.1080p.WEB-DL.DDP5.1.H264-NTb";
 
 pub const SERIES: &str = "tt0903747";
 pub const EPISODE_S01E03: &str = "3333333333333333333333333333333333333333";
@@ -52,6 +57,9 @@ pub struct StackOptions {
     /// Extra lines for other tables the stack writes, by header: `("[store.torbox]",
     /// "max_in_flight = 2")`.
     pub table_settings: Vec<(&'static str, String)>,
+    /// `[source] chain`. Only `torznab` by default: StremThru's table always points at the
+    /// fake, but the source runs only when a test lists it here.
+    pub sources: Vec<&'static str>,
 }
 
 impl Default for StackOptions {
@@ -65,6 +73,7 @@ impl Default for StackOptions {
             chillstreams_settings: String::new(),
             server_settings: String::new(),
             table_settings: Vec::new(),
+            sources: vec!["torznab"],
         }
     }
 }
@@ -77,6 +86,8 @@ pub struct Stack {
     pub torznab: FakeTorznab,
     /// An indexer users can add to their own config.
     pub user_torznab: FakeTorznab,
+    /// StremThru's torrent database (in `[source.stremthru]`; used when `sources` lists it).
+    pub stremthru: FakeStremThru,
     pub host: Host,
     pub plugins_toml: String,
 }
@@ -92,9 +103,14 @@ impl Stack {
         let torznab = FakeTorznab::start(INDEXER_KEY).await;
         seed_releases(&torznab);
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
+        let stremthru = FakeStremThru::start().await;
+        seed_stremthru(&stremthru);
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
+        let chain: Vec<String> = options.sources.iter().map(|s| format!("{s:?}")).collect();
         let mut plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
+            .replace("[source]\nchain = [\"torznab\"]\n", &format!("[source]\nchain = [{}]\n", chain.join(", ")))
+            .replace(STREMTHRU_URL, &stremthru.url())
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
             .replace(SERVER_TABLE, &server_table(&options.server_settings));
         for (header, lines) in &options.table_settings {
@@ -106,7 +122,16 @@ impl Stack {
             Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
             None => Host::start(&plugins_toml, env).await,
         };
-        Stack { chillstreams, torbox, _torbox_server: torbox_server, torznab, user_torznab, host, plugins_toml }
+        Stack {
+            chillstreams,
+            torbox,
+            _torbox_server: torbox_server,
+            torznab,
+            user_torznab,
+            stremthru,
+            host,
+            plugins_toml,
+        }
     }
 
     /// The environment the host runs with.
@@ -136,6 +161,10 @@ impl Stack {
 /// The start of the `[server]` table in [`plugins_toml`].
 const SERVER_TABLE: &str = "[server]\nlisten = \"127.0.0.1:0\"\n";
 
+/// Where [`plugins_toml`] points StremThru until the stack knows its fake's address (a closed
+/// loopback port: a config written without the stack reaches nothing).
+const STREMTHRU_URL: &str = "http://127.0.0.1:9/stremthru";
+
 /// The host's plugins.toml for the fakes.
 pub fn plugins_toml(torbox_url: &str, torznab_url: &str, extra: &str) -> String {
     format!(
@@ -161,6 +190,10 @@ timeout_ms = 2000
 
 [source]
 chain = ["torznab"]
+
+[source.stremthru]
+url = "{STREMTHRU_URL}"
+timeout_ms = 1200
 
 [source.torznab]
 timeout_ms = 1500
@@ -192,6 +225,7 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
         &[("The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP.mkv", 1_300_000_000)],
         polls,
     );
+    torbox.add_cached(MOVIE_WEB_STREMTHRU_ONLY, MOVIE_WEB_NAME, &[(&format!("{MOVIE_WEB_NAME}.mkv"), 4_200_000_000)]);
     torbox.add_cached(
         EPISODE_S01E03,
         "Breaking.Bad.S01E03.1080p.WEB-DL.x264",
@@ -206,6 +240,25 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
         "Breaking.Bad.S01E04.1080p.WEB-DL.x264",
         &[("Breaking.Bad.S01E04.1080p.WEB-DL.x264.mkv", 2_000_000_000)],
     );
+}
+
+fn seed_stremthru(stremthru: &FakeStremThru) {
+    stremthru.add(DbTorrent::movie(MOVIE, MOVIE_WEB_NAME, MOVIE_WEB_STREMTHRU_ONLY, 4_200_000_000, 31));
+    stremthru.add(DbTorrent::movie(
+        MOVIE,
+        "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE",
+        MOVIE_1080,
+        MOVIE_1080_BYTES,
+        0,
+    ));
+    stremthru.add(DbTorrent::season_pack(
+        SERIES,
+        1,
+        7,
+        "Breaking.Bad.S01.720p.BluRay.x264",
+        SEASON_1_PACK,
+        900_000_000,
+    ));
 }
 
 fn seed_releases(torznab: &FakeTorznab) {
