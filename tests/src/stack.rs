@@ -9,6 +9,7 @@ use chillproxy_core::Env;
 use serde_json::Value;
 
 use crate::fakes::chillstreams::FakeChillstreams;
+use crate::fakes::stremio_addon::{AddonStream, FakeStremioAddon};
 use crate::fakes::stremthru::{DbTorrent, FakeStremThru};
 use crate::fakes::torbox::FakeTorBox;
 use crate::fakes::torznab::{FakeTorznab, Release};
@@ -32,6 +33,9 @@ pub const MOVIE_1080_BYTES: u64 = 8_400_000_000;
 /// A cached release only StremThru's database knows (no indexer lists it).
 pub const MOVIE_WEB_STREMTHRU_ONLY: &str = "8888888888888888888888888888888888888888";
 pub const MOVIE_WEB_NAME: &str = "The.Shawshank.Redemption.1994.1080p.WEB-DL.DDP5.1.H264-NTb";
+/// A cached release only the Stremio addon offers.
+pub const MOVIE_ADDON_ONLY: &str = "9999999999999999999999999999999999999999";
+pub const MOVIE_ADDON_NAME: &str = "The.Shawshank.Redemption.1994.2160p.WEB-DL.DDP5.1.HDR.HEVC-FLUX";
 
 pub const SERIES: &str = "tt0903747";
 pub const EPISODE_S01E03: &str = "3333333333333333333333333333333333333333";
@@ -88,6 +92,9 @@ pub struct Stack {
     pub user_torznab: FakeTorznab,
     /// StremThru's torrent database (in `[source.stremthru]`; used when `sources` lists it).
     pub stremthru: FakeStremThru,
+    /// A Stremio addon in Torrentio's shape (in `[source.stremio-addon]`; used when `sources`
+    /// lists it).
+    pub addon: FakeStremioAddon,
     pub host: Host,
     pub plugins_toml: String,
 }
@@ -105,12 +112,15 @@ impl Stack {
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
         let stremthru = FakeStremThru::start().await;
         seed_stremthru(&stremthru);
+        let addon = FakeStremioAddon::start().await;
+        seed_addon(&addon);
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
         let chain: Vec<String> = options.sources.iter().map(|s| format!("{s:?}")).collect();
         let mut plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
             .replace("[source]\nchain = [\"torznab\"]\n", &format!("[source]\nchain = [{}]\n", chain.join(", ")))
             .replace(STREMTHRU_URL, &stremthru.url())
+            .replace(ADDON_URL, &addon.manifest_url())
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
             .replace(SERVER_TABLE, &server_table(&options.server_settings));
         for (header, lines) in &options.table_settings {
@@ -129,6 +139,7 @@ impl Stack {
             torznab,
             user_torznab,
             stremthru,
+            addon,
             host,
             plugins_toml,
         }
@@ -164,6 +175,8 @@ const SERVER_TABLE: &str = "[server]\nlisten = \"127.0.0.1:0\"\n";
 /// Where [`plugins_toml`] points StremThru until the stack knows its fake's address (a closed
 /// loopback port: a config written without the stack reaches nothing).
 const STREMTHRU_URL: &str = "http://127.0.0.1:9/stremthru";
+/// The same for the Stremio addon.
+const ADDON_URL: &str = "http://127.0.0.1:9/addon/manifest.json";
 
 /// The host's plugins.toml for the fakes.
 pub fn plugins_toml(torbox_url: &str, torznab_url: &str, extra: &str) -> String {
@@ -193,6 +206,10 @@ chain = ["torznab"]
 
 [source.stremthru]
 url = "{STREMTHRU_URL}"
+timeout_ms = 1200
+
+[source.stremio-addon]
+addons = [{{ name = "Torrentio", url = "{ADDON_URL}" }}]
 timeout_ms = 1200
 
 [source.torznab]
@@ -226,6 +243,7 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
         polls,
     );
     torbox.add_cached(MOVIE_WEB_STREMTHRU_ONLY, MOVIE_WEB_NAME, &[(&format!("{MOVIE_WEB_NAME}.mkv"), 4_200_000_000)]);
+    torbox.add_cached(MOVIE_ADDON_ONLY, MOVIE_ADDON_NAME, &[(&format!("{MOVIE_ADDON_NAME}.mkv"), 15_200_000_000)]);
     torbox.add_cached(
         EPISODE_S01E03,
         "Breaking.Bad.S01E03.1080p.WEB-DL.x264",
@@ -259,6 +277,27 @@ fn seed_stremthru(stremthru: &FakeStremThru) {
         SEASON_1_PACK,
         900_000_000,
     ));
+}
+
+fn seed_addon(addon: &FakeStremioAddon) {
+    addon.add(AddonStream {
+        id: MOVIE.into(),
+        release: MOVIE_ADDON_NAME.into(),
+        hash: MOVIE_ADDON_ONLY.into(),
+        file_idx: None,
+        filename: format!("{MOVIE_ADDON_NAME}.mkv"),
+        seeders: 12,
+        size_text: "14.2 GB".into(),
+    });
+    addon.add(AddonStream {
+        id: format!("{SERIES}:1:3"),
+        release: "Breaking.Bad.S01.720p.BluRay.x264".into(),
+        hash: SEASON_1_PACK.into(),
+        file_idx: Some(2),
+        filename: "Breaking.Bad.S01E03.720p.BluRay.x264.mkv".into(),
+        seeders: 40,
+        size_text: "6.3 GB".into(),
+    });
 }
 
 fn seed_releases(torznab: &FakeTorznab) {

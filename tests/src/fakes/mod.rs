@@ -3,6 +3,7 @@
 
 pub mod chillstreams;
 pub mod cinemeta;
+pub mod stremio_addon;
 pub mod stremthru;
 pub mod torbox;
 pub mod torznab;
