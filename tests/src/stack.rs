@@ -33,6 +33,9 @@ pub const MOVIE_1080_BYTES: u64 = 8_400_000_000;
 /// A cached release only StremThru's database knows (no indexer lists it).
 pub const MOVIE_WEB_STREMTHRU_ONLY: &str = "8888888888888888888888888888888888888888";
 pub const MOVIE_WEB_NAME: &str = "The.Shawshank.Redemption.1994.1080p.WEB-DL.DDP5.1.H264-NTb";
+/// A season pack only StremThru's database knows, cached nowhere: its files come from the
+/// database (`Breaking.S01E05.mkv` is index 5).
+pub const SEASON_1_WEB_PACK_UNCACHED: &str = "cccccccccccccccccccccccccccccccccccccccc";
 /// A cached release only the Stremio addon offers.
 pub const MOVIE_ADDON_ONLY: &str = "9999999999999999999999999999999999999999";
 pub const MOVIE_ADDON_NAME: &str = "The.Shawshank.Redemption.1994.2160p.WEB-DL.DDP5.1.HDR.HEVC-FLUX";
@@ -276,6 +279,14 @@ fn seed_stremthru(stremthru: &FakeStremThru) {
         "Breaking.Bad.S01.720p.BluRay.x264",
         SEASON_1_PACK,
         900_000_000,
+    ));
+    stremthru.add(DbTorrent::season_pack(
+        SERIES,
+        1,
+        7,
+        "Breaking.Bad.S01.1080p.WEB-DL.x264",
+        SEASON_1_WEB_PACK_UNCACHED,
+        1_500_000_000,
     ));
 }
 

@@ -119,3 +119,15 @@ async fn calls_beyond_the_budget_are_not_made() {
     assert!(shown.iter().any(|w| w.contains("budget")), "{streams:#?}");
     assert_eq!(stack.stremthru.sids().len(), 2);
 }
+
+#[tokio::test]
+async fn an_uncached_torrent_names_its_file_from_the_database() {
+    let stack = stremthru_only("").await;
+    let config = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
+    let streams = get_streams(&stack.stream_url(&config, "series", &format!("{SERIES}:1:5"))).await;
+    let pack = with_hash(&streams, SEASON_1_WEB_PACK_UNCACHED).unwrap_or_else(|| panic!("{streams:#?}"));
+    assert!(!pack["name"].as_str().unwrap().starts_with("⚡️"), "TorBox does not have it: {pack:#?}");
+    assert_eq!(pack["behaviorHints"]["filename"], "Breaking.S01E05.mkv", "the database's file: {pack:#?}");
+    assert_eq!(pack["behaviorHints"]["videoSize"], 1_500_000_000u64, "{pack:#?}");
+    assert!(pack["url"].as_str().unwrap().contains("Breaking.S01E05.mkv"), "{pack:#?}");
+}

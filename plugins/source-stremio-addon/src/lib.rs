@@ -229,6 +229,8 @@ impl SourceProvider for StremioAddonSource {
                             size: t.size,
                             seeders: t.seeders,
                             indexer: addon.name.clone(),
+                            files: Vec::new(),
+                            file_idx: t.file_idx,
                         };
                         match merged.get(&t.hash) {
                             Some(existing) if existing.seeders >= candidate.seeders => {}

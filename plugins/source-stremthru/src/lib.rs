@@ -13,7 +13,7 @@ use chillproxy_core::cache::FlightCache;
 use chillproxy_core::upstream::{check_base_url, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings};
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, Found, PluginConfig, PluginContext, PluginSettings, SharedState,
-    SourceError, SourcePlugin, SourceProvider, SourceQuery,
+    SourceError, SourcePlugin, SourceProvider, SourceQuery, StoreFile,
 };
 use serde::{Deserialize, Serialize};
 
@@ -175,11 +175,25 @@ fn candidates(torrents: Vec<Torrent>) -> Vec<Candidate> {
     torrents
         .into_iter()
         .map(|t| Candidate {
+            files: store_files(&t.files),
             hash: t.hash,
             title: t.name,
             size: t.size,
             seeders: t.seeders,
             indexer: DISPLAY.to_string(),
+            file_idx: None,
+        })
+        .collect()
+}
+
+/// The files whose index the database knows, as the host reads files (`id` = the index).
+fn store_files(files: &[TorrentFile]) -> Vec<StoreFile> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let id = f.index?;
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+            Some(StoreFile { id, name, path: f.path.clone(), size: f.size.unwrap_or(0) })
         })
         .collect()
 }
