@@ -12,6 +12,7 @@ use crate::fakes::chillstreams::FakeChillstreams;
 use crate::fakes::stremio_addon::{AddonStream, FakeStremioAddon};
 use crate::fakes::stremthru::{DbTorrent, FakeStremThru};
 use crate::fakes::torbox::FakeTorBox;
+use crate::fakes::torbox_search::FakeTorBoxSearch;
 use crate::fakes::torznab::{FakeTorznab, Release};
 use crate::fakes::{closed_port_url, Running};
 use crate::host::Host;
@@ -23,6 +24,8 @@ pub const POOL_KEY_ID: &str = "a3f1c2d4-0000-4000-8000-00000000abcd";
 pub const TOKEN: &str = "tb-users-own-token-7e57c0ffee";
 pub const INDEXER_KEY: &str = "prowlarr-key-91b2c3d4e5f6";
 pub const USER_INDEXER_KEY: &str = "jackett-key-0a1b2c3d";
+/// The operator's whitelisted TorBox key for the search API (env `DEVSTACK_TORBOX_SEARCH_KEY`).
+pub const SEARCH_KEY: &str = "tb-operator-search-key-5a6b7c8d";
 
 pub const MOVIE: &str = "tt0111161";
 pub const MOVIE_2160: &str = "2222222222222222222222222222222222222222";
@@ -98,6 +101,8 @@ pub struct Stack {
     /// A Stremio addon in Torrentio's shape (in `[source.stremio-addon]`; used when `sources`
     /// lists it).
     pub addon: FakeStremioAddon,
+    /// TorBox's search API (in `[source.torbox-search]`; used when `sources` lists it).
+    pub torbox_search: FakeTorBoxSearch,
     pub host: Host,
     pub plugins_toml: String,
 }
@@ -117,6 +122,14 @@ impl Stack {
         seed_stremthru(&stremthru);
         let addon = FakeStremioAddon::start().await;
         seed_addon(&addon);
+        let torbox_search = FakeTorBoxSearch::start(SEARCH_KEY).await;
+        torbox_search.add(
+            MOVIE,
+            MOVIE_2160,
+            "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT",
+            61_000_000_000,
+            57,
+        );
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
         let chain: Vec<String> = options.sources.iter().map(|s| format!("{s:?}")).collect();
@@ -124,6 +137,7 @@ impl Stack {
             .replace("[source]\nchain = [\"torznab\"]\n", &format!("[source]\nchain = [{}]\n", chain.join(", ")))
             .replace(STREMTHRU_URL, &stremthru.url())
             .replace(ADDON_URL, &addon.manifest_url())
+            .replace(TORBOX_SEARCH_URL, &torbox_search.url())
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
             .replace(SERVER_TABLE, &server_table(&options.server_settings));
         for (header, lines) in &options.table_settings {
@@ -143,6 +157,7 @@ impl Stack {
             user_torznab,
             stremthru,
             addon,
+            torbox_search,
             host,
             plugins_toml,
         }
@@ -155,6 +170,7 @@ impl Stack {
             ("CHILLSTREAMS_API_URL", chillstreams_url.to_string()),
             ("CHILLSTREAMS_API_KEY", INTERNAL_API_KEY.to_string()),
             ("DEVSTACK_INDEXER_KEY", INDEXER_KEY.to_string()),
+            ("DEVSTACK_TORBOX_SEARCH_KEY", SEARCH_KEY.to_string()),
         ]
     }
 
@@ -180,6 +196,8 @@ const SERVER_TABLE: &str = "[server]\nlisten = \"127.0.0.1:0\"\n";
 const STREMTHRU_URL: &str = "http://127.0.0.1:9/stremthru";
 /// The same for the Stremio addon.
 const ADDON_URL: &str = "http://127.0.0.1:9/addon/manifest.json";
+/// The same for TorBox's search API.
+const TORBOX_SEARCH_URL: &str = "http://127.0.0.1:9/torbox-search";
 
 /// The host's plugins.toml for the fakes.
 pub fn plugins_toml(torbox_url: &str, torznab_url: &str, extra: &str) -> String {
@@ -213,6 +231,11 @@ timeout_ms = 1200
 
 [source.stremio-addon]
 addons = [{{ name = "Torrentio", url = "{ADDON_URL}" }}]
+timeout_ms = 1200
+
+[source.torbox-search]
+url = "{TORBOX_SEARCH_URL}"
+api_key_env = "DEVSTACK_TORBOX_SEARCH_KEY"
 timeout_ms = 1200
 
 [source.torznab]

@@ -6,6 +6,7 @@ pub mod cinemeta;
 pub mod stremio_addon;
 pub mod stremthru;
 pub mod torbox;
+pub mod torbox_search;
 pub mod torznab;
 
 use std::net::SocketAddr;
