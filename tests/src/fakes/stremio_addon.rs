@@ -16,8 +16,7 @@ use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::stremthru::Received;
-use super::{serve, Running};
+use super::{serve, Received, Running};
 
 /// One torrent stream the addon offers for a Stremio id (`tt…` or `tt…:s:e`).
 #[derive(Debug, Clone)]
@@ -87,16 +86,7 @@ fn stream_json(stream: &AddonStream) -> Value {
 }
 
 async fn handle(State(control): State<AddonControl>, request: Request) -> Response {
-    let received = Received {
-        method: request.method().to_string(),
-        path: request.uri().path().to_string(),
-        query: request.uri().query().unwrap_or_default().to_string(),
-        headers: request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-    };
+    let received = Received::of(&request);
     let (down, streams) = {
         let mut state = control.lock();
         state.received.push(received.clone());

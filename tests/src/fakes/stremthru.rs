@@ -10,7 +10,6 @@
 //! Every request is recorded whole (method, path, query, headers), so a test can check that
 //! nothing of a user ever reaches it.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{Request, State};
@@ -20,25 +19,7 @@ use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{serve, Running};
-
-/// One request as the fake received it.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    /// Every header, name lowercased.
-    pub headers: BTreeMap<String, String>,
-}
-
-impl Received {
-    /// The whole request as text, for "contains no secret" checks.
-    pub fn text(&self) -> String {
-        let headers: Vec<String> = self.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        format!("{} {}?{}\n{}", self.method, self.path, self.query, headers.join("\n"))
-    }
-}
+use super::{serve, Received, Running};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -141,16 +122,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 async fn handle(State(control): State<StremThruControl>, request: Request) -> Response {
-    let received = Received {
-        method: request.method().to_string(),
-        path: request.uri().path().to_string(),
-        query: request.uri().query().unwrap_or_default().to_string(),
-        headers: request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-    };
+    let received = Received::of(&request);
     let (mode, torrents) = {
         let mut state = control.lock();
         state.received.push(received.clone());

@@ -16,8 +16,7 @@ use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::stremthru::Received;
-use super::{serve, Running};
+use super::{serve, Received, Running};
 
 #[derive(Debug)]
 struct FakeState {
@@ -58,16 +57,7 @@ impl SearchControl {
 }
 
 async fn handle(State(control): State<SearchControl>, request: Request) -> Response {
-    let received = Received {
-        method: request.method().to_string(),
-        path: request.uri().path().to_string(),
-        query: request.uri().query().unwrap_or_default().to_string(),
-        headers: request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-    };
+    let received = Received::of(&request);
     let (key, torrents) = {
         let mut state = control.lock();
         state.received.push(received.clone());
