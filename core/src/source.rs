@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::{InfoHash, UserIndexer};
+use crate::{InfoHash, StoreFile, UserIndexer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +39,12 @@ pub struct Candidate {
     pub seeders: Option<u32>,
     /// The indexer's display name.
     pub indexer: String,
+    /// The torrent's files, when the source knows them (`id` is the file's index in the
+    /// torrent). Used when the store has no file list for the hash: an uncached torrent still
+    /// names the file that would play.
+    pub files: Vec<StoreFile>,
+    /// The file the source meant (a Stremio addon's `fileIdx`), when it said.
+    pub file_idx: Option<u64>,
 }
 
 /// What a search found: the candidates, and notes for the user about results that could not be

@@ -100,7 +100,10 @@ fn weigh_sources(key: &SourceKey, found: &Arc<Found>) -> usize {
         + found
             .candidates
             .iter()
-            .map(|c| std::mem::size_of::<Candidate>() + 40 + c.title.len() + c.indexer.len())
+            .map(|c| {
+                let files = c.files.iter().map(|f| std::mem::size_of::<StoreFile>() + f.name.len() + f.path.len());
+                std::mem::size_of::<Candidate>() + 40 + c.title.len() + c.indexer.len() + files.sum::<usize>()
+            })
             .sum::<usize>()
         + found.notices.iter().map(|n| 24 + n.len()).sum::<usize>()
 }

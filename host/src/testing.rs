@@ -146,7 +146,15 @@ impl SourceProvider for FixedSource {
 }
 
 pub(crate) fn candidate(hash: InfoHash, title: &str, size: u64) -> Candidate {
-    Candidate { hash, title: title.into(), size: Some(size), seeders: Some(5), indexer: "memory".into() }
+    Candidate {
+        hash,
+        title: title.into(),
+        size: Some(size),
+        seeders: Some(5),
+        indexer: "memory".into(),
+        files: Vec::new(),
+        file_idx: None,
+    }
 }
 
 /// Keeps every usage event.

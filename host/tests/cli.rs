@@ -128,6 +128,9 @@ fn plugins_lists_every_plugin_with_its_state() {
     assert!(line("realdebrid (rd)").contains("stub"), "{out}");
     assert!(line("alldebrid (ad)").contains("stub"), "{out}");
     assert!(line("torznab").contains("enabled"), "{out}");
+    // Zero setup: the shipped config lists StremThru's database (building it calls nobody).
+    assert!(line("stremthru").contains("enabled"), "{out}");
+    assert!(line("stremio-addon").contains("disabled"), "an operator names addons first: {out}");
 }
 
 fn http_get(addr: &str, path: &str) -> Option<String> {

@@ -1,5 +1,6 @@
-//! A whole test deployment: the fakes (Chillstreams, TorBox, two Torznab indexers) with a few
-//! real-looking movies and episodes, and the real host configured against them. Used by the
+//! A whole test deployment: the fakes (Chillstreams, TorBox, two Torznab indexers, StremThru's
+//! torrent database) with a few real-looking movies and episodes, and the real host configured
+//! against them. Used by the
 //! end-to-end tests and by the `devstack` binary.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,7 +9,10 @@ use chillproxy_core::Env;
 use serde_json::Value;
 
 use crate::fakes::chillstreams::FakeChillstreams;
+use crate::fakes::stremio_addon::{AddonStream, FakeStremioAddon};
+use crate::fakes::stremthru::{DbTorrent, FakeStremThru};
 use crate::fakes::torbox::FakeTorBox;
+use crate::fakes::torbox_search::FakeTorBoxSearch;
 use crate::fakes::torznab::{FakeTorznab, Release};
 use crate::fakes::{closed_port_url, Running};
 use crate::host::Host;
@@ -20,6 +24,8 @@ pub const POOL_KEY_ID: &str = "a3f1c2d4-0000-4000-8000-00000000abcd";
 pub const TOKEN: &str = "tb-users-own-token-7e57c0ffee";
 pub const INDEXER_KEY: &str = "prowlarr-key-91b2c3d4e5f6";
 pub const USER_INDEXER_KEY: &str = "jackett-key-0a1b2c3d";
+/// The operator's whitelisted TorBox key for the search API (env `DEVSTACK_TORBOX_SEARCH_KEY`).
+pub const SEARCH_KEY: &str = "tb-operator-search-key-5a6b7c8d";
 
 pub const MOVIE: &str = "tt0111161";
 pub const MOVIE_2160: &str = "2222222222222222222222222222222222222222";
@@ -27,6 +33,15 @@ pub const MOVIE_1080: &str = "1111111111111111111111111111111111111111";
 pub const MOVIE_720_UNCACHED: &str = "7777777777777777777777777777777777777777";
 pub const MOVIE_480_UNKNOWN: &str = "4444444444444444444444444444444444444444";
 pub const MOVIE_1080_BYTES: u64 = 8_400_000_000;
+/// A cached release only StremThru's database knows (no indexer lists it).
+pub const MOVIE_WEB_STREMTHRU_ONLY: &str = "8888888888888888888888888888888888888888";
+pub const MOVIE_WEB_NAME: &str = "The.Shawshank.Redemption.1994.1080p.WEB-DL.DDP5.1.H264-NTb";
+/// A season pack only StremThru's database knows, cached nowhere: its files come from the
+/// database (`Breaking.S01E05.mkv` is index 5).
+pub const SEASON_1_WEB_PACK_UNCACHED: &str = "cccccccccccccccccccccccccccccccccccccccc";
+/// A cached release only the Stremio addon offers.
+pub const MOVIE_ADDON_ONLY: &str = "9999999999999999999999999999999999999999";
+pub const MOVIE_ADDON_NAME: &str = "The.Shawshank.Redemption.1994.2160p.WEB-DL.DDP5.1.HDR.HEVC-FLUX";
 
 pub const SERIES: &str = "tt0903747";
 pub const EPISODE_S01E03: &str = "3333333333333333333333333333333333333333";
@@ -54,6 +69,9 @@ pub struct StackOptions {
     pub table_settings: Vec<(&'static str, String)>,
     /// The `[limits]` table's lines: inbound limits are off unless a test turns them on.
     pub limits: String,
+    /// `[source] chain`. Only `torznab` by default: StremThru's table always points at the
+    /// fake, but the source runs only when a test lists it here.
+    pub sources: Vec<&'static str>,
 }
 
 impl Default for StackOptions {
@@ -68,6 +86,7 @@ impl Default for StackOptions {
             server_settings: String::new(),
             table_settings: Vec::new(),
             limits: "streams_per_minute = 0\nplayback_per_minute = 0\nconfigure_checks_per_minute = 0".into(),
+            sources: vec!["torznab"],
         }
     }
 }
@@ -80,6 +99,13 @@ pub struct Stack {
     pub torznab: FakeTorznab,
     /// An indexer users can add to their own config.
     pub user_torznab: FakeTorznab,
+    /// StremThru's torrent database (in `[source.stremthru]`; used when `sources` lists it).
+    pub stremthru: FakeStremThru,
+    /// A Stremio addon in Torrentio's shape (in `[source.stremio-addon]`; used when `sources`
+    /// lists it).
+    pub addon: FakeStremioAddon,
+    /// TorBox's search API (in `[source.torbox-search]`; used when `sources` lists it).
+    pub torbox_search: FakeTorBoxSearch,
     pub host: Host,
     pub plugins_toml: String,
 }
@@ -95,9 +121,26 @@ impl Stack {
         let torznab = FakeTorznab::start(INDEXER_KEY).await;
         seed_releases(&torznab);
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
+        let stremthru = FakeStremThru::start().await;
+        seed_stremthru(&stremthru);
+        let addon = FakeStremioAddon::start().await;
+        seed_addon(&addon);
+        let torbox_search = FakeTorBoxSearch::start(SEARCH_KEY).await;
+        torbox_search.add(
+            MOVIE,
+            MOVIE_2160,
+            "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT",
+            61_000_000_000,
+            57,
+        );
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
+        let chain: Vec<String> = options.sources.iter().map(|s| format!("{s:?}")).collect();
         let mut plugins_toml = plugins_toml(&torbox.state().base_url, &torznab.torznab_url(), &options.extra_toml)
+            .replace("[source]\nchain = [\"torznab\"]\n", &format!("[source]\nchain = [{}]\n", chain.join(", ")))
+            .replace(STREMTHRU_URL, &stremthru.url())
+            .replace(ADDON_URL, &addon.manifest_url())
+            .replace(TORBOX_SEARCH_URL, &torbox_search.url())
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
             .replace(SERVER_TABLE, &server_table(&options.server_settings));
         plugins_toml.push_str(&format!("\n[limits]\n{}\n", options.limits.trim()));
@@ -110,7 +153,18 @@ impl Stack {
             Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
             None => Host::start(&plugins_toml, env).await,
         };
-        Stack { chillstreams, torbox, _torbox_server: torbox_server, torznab, user_torznab, host, plugins_toml }
+        Stack {
+            chillstreams,
+            torbox,
+            _torbox_server: torbox_server,
+            torznab,
+            user_torznab,
+            stremthru,
+            addon,
+            torbox_search,
+            host,
+            plugins_toml,
+        }
     }
 
     /// The environment the host runs with.
@@ -120,6 +174,7 @@ impl Stack {
             ("CHILLSTREAMS_API_URL", chillstreams_url.to_string()),
             ("CHILLSTREAMS_API_KEY", INTERNAL_API_KEY.to_string()),
             ("DEVSTACK_INDEXER_KEY", INDEXER_KEY.to_string()),
+            ("DEVSTACK_TORBOX_SEARCH_KEY", SEARCH_KEY.to_string()),
         ]
     }
 
@@ -139,6 +194,14 @@ impl Stack {
 
 /// The start of the `[server]` table in [`plugins_toml`].
 const SERVER_TABLE: &str = "[server]\nlisten = \"127.0.0.1:0\"\n";
+
+/// Where [`plugins_toml`] points StremThru until the stack knows its fake's address (a closed
+/// loopback port: a config written without the stack reaches nothing).
+const STREMTHRU_URL: &str = "http://127.0.0.1:9/stremthru";
+/// The same for the Stremio addon.
+const ADDON_URL: &str = "http://127.0.0.1:9/addon/manifest.json";
+/// The same for TorBox's search API.
+const TORBOX_SEARCH_URL: &str = "http://127.0.0.1:9/torbox-search";
 
 /// The host's plugins.toml for the fakes.
 pub fn plugins_toml(torbox_url: &str, torznab_url: &str, extra: &str) -> String {
@@ -165,6 +228,19 @@ timeout_ms = 2000
 
 [source]
 chain = ["torznab"]
+
+[source.stremthru]
+url = "{STREMTHRU_URL}"
+timeout_ms = 1200
+
+[source.stremio-addon]
+addons = [{{ name = "Torrentio", url = "{ADDON_URL}" }}]
+timeout_ms = 1200
+
+[source.torbox-search]
+url = "{TORBOX_SEARCH_URL}"
+api_key_env = "DEVSTACK_TORBOX_SEARCH_KEY"
+timeout_ms = 1200
 
 [source.torznab]
 timeout_ms = 1500
@@ -196,6 +272,8 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
         &[("The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP.mkv", 1_300_000_000)],
         polls,
     );
+    torbox.add_cached(MOVIE_WEB_STREMTHRU_ONLY, MOVIE_WEB_NAME, &[(&format!("{MOVIE_WEB_NAME}.mkv"), 4_200_000_000)]);
+    torbox.add_cached(MOVIE_ADDON_ONLY, MOVIE_ADDON_NAME, &[(&format!("{MOVIE_ADDON_NAME}.mkv"), 15_200_000_000)]);
     torbox.add_cached(
         EPISODE_S01E03,
         "Breaking.Bad.S01E03.1080p.WEB-DL.x264",
@@ -210,6 +288,54 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
         "Breaking.Bad.S01E04.1080p.WEB-DL.x264",
         &[("Breaking.Bad.S01E04.1080p.WEB-DL.x264.mkv", 2_000_000_000)],
     );
+}
+
+fn seed_stremthru(stremthru: &FakeStremThru) {
+    stremthru.add(DbTorrent::movie(MOVIE, MOVIE_WEB_NAME, MOVIE_WEB_STREMTHRU_ONLY, 4_200_000_000, 31));
+    stremthru.add(DbTorrent::movie(
+        MOVIE,
+        "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE",
+        MOVIE_1080,
+        MOVIE_1080_BYTES,
+        0,
+    ));
+    stremthru.add(DbTorrent::season_pack(
+        SERIES,
+        1,
+        7,
+        "Breaking.Bad.S01.720p.BluRay.x264",
+        SEASON_1_PACK,
+        900_000_000,
+    ));
+    stremthru.add(DbTorrent::season_pack(
+        SERIES,
+        1,
+        7,
+        "Breaking.Bad.S01.1080p.WEB-DL.x264",
+        SEASON_1_WEB_PACK_UNCACHED,
+        1_500_000_000,
+    ));
+}
+
+fn seed_addon(addon: &FakeStremioAddon) {
+    addon.add(AddonStream {
+        id: MOVIE.into(),
+        release: MOVIE_ADDON_NAME.into(),
+        hash: MOVIE_ADDON_ONLY.into(),
+        file_idx: None,
+        filename: format!("{MOVIE_ADDON_NAME}.mkv"),
+        seeders: 12,
+        size_text: "14.2 GB".into(),
+    });
+    addon.add(AddonStream {
+        id: format!("{SERIES}:1:3"),
+        release: "Breaking.Bad.S01.720p.BluRay.x264".into(),
+        hash: SEASON_1_PACK.into(),
+        file_idx: Some(2),
+        filename: "Breaking.Bad.S01E03.720p.BluRay.x264.mkv".into(),
+        seeders: 40,
+        size_text: "6.3 GB".into(),
+    });
 }
 
 fn seed_releases(torznab: &FakeTorznab) {

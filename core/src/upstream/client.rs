@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -119,6 +119,8 @@ pub struct Reply {
     pub retry_after: Option<Duration>,
     /// `Location`, as sent (only useful to a client that does not follow redirects).
     pub location: Option<String>,
+    /// `Cache-Control`, as sent (for a plugin that keeps replies as long as the upstream says).
+    pub cache_control: Option<String>,
     /// The whole body, at most `max_body_bytes`.
     pub body: Vec<u8>,
 }
@@ -225,6 +227,7 @@ impl Upstream {
             let headers = response.headers();
             let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
             let location = headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let cache_control = headers.get(CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_string);
             let content_type =
                 headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
             let limit = self.inner.max_body_bytes;
@@ -241,7 +244,7 @@ impl Upstream {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Reply { status, content_type, retry_after, location, body })
+            Ok(Reply { status, content_type, retry_after, location, cache_control, body })
         };
         match tokio::time::timeout(self.inner.timeout, bounded).await {
             Ok(result) => result,

@@ -4,8 +4,8 @@ use serde_json::{json, Value};
 
 pub(crate) const ADDON_NAME: &str = "chillproxy Torz";
 
-/// The addon id: the public host with its labels reversed, plus `.torz`, as StremThru does, so
-/// each deployment has a stable id of its own. Local addresses map to `local.chillproxy.torz`.
+/// The addon id: the public host with its labels reversed, plus `.torz`, as the Torz addon it
+/// replaces does, so each deployment has a stable id of its own. Local addresses map to `local.chillproxy.torz`.
 pub(crate) fn addon_id(base_url: &str) -> String {
     let host = base_url.split("://").nth(1).unwrap_or(base_url);
     let host = host.split('/').next().unwrap_or(host);

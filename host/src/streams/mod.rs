@@ -147,13 +147,14 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     for candidate in candidates.iter() {
         let release = Release::parse(&candidate.title);
         let file = match cached.get(&candidate.hash) {
-            Some((_, files)) => match pick_file(files, request.media, None, None) {
+            Some((_, files)) if !files.is_empty() => match pick_file(files, request.media, None, candidate.file_idx) {
                 Some(file) => Some(file.clone()),
                 // The store knows the files and none is the wanted episode.
-                None if request.media.kind == MediaKind::Series && !files.is_empty() => continue,
+                None if request.media.kind == MediaKind::Series => continue,
                 None => None,
             },
-            None => None,
+            // The store has no file list: the source's, when it gave one.
+            _ => pick_file(&candidate.files, request.media, None, candidate.file_idx).cloned(),
         };
         let size = file.as_ref().map(|f| f.size).or(candidate.size).unwrap_or(0);
         if !wanted(prefs, &release, &candidate.title, size) {

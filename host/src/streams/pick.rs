@@ -25,7 +25,8 @@ pub(crate) fn pick_file<'f>(
         }
     }
     if let Some(index) = index {
-        if let Some(file) = files.iter().find(|f| f.id == index) {
+        // Only a video: an index from a source may count the torrent's files differently.
+        if let Some(file) = files.iter().find(|f| f.id == index && is_video(&f.name)) {
             return Some(file);
         }
     }

@@ -134,6 +134,8 @@ async fn order_with(prefs: &str) -> String {
             size: Some(*size),
             seeders: Some(*seeders),
             indexer: "memory".into(),
+            files: Vec::new(),
+            file_idx: None,
         })
         .collect();
     let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.mkv", 60_000_000_000)])]));

@@ -307,6 +307,8 @@ fn merge<'a>(results: impl IntoIterator<Item = (&'a str, Vec<FeedItem>)>) -> Vec
                 size: item.size,
                 seeders: item.seeders,
                 indexer: indexer.to_string(),
+                files: Vec::new(),
+                file_idx: None,
             };
             match position.get(&candidate.hash) {
                 Some(&at) => {

@@ -3,9 +3,13 @@
 
 pub mod chillstreams;
 pub mod cinemeta;
+pub mod stremio_addon;
+pub mod stremthru;
 pub mod torbox;
+pub mod torbox_search;
 pub mod torznab;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -44,4 +48,36 @@ pub fn closed_port_url() -> String {
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     format!("http://{addr}")
+}
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Every header, name lowercased.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Received {
+    /// What `request` carries, whole.
+    pub fn of(request: &axum::extract::Request) -> Self {
+        Self {
+            method: request.method().to_string(),
+            path: request.uri().path().to_string(),
+            query: request.uri().query().unwrap_or_default().to_string(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+        }
+    }
+
+    /// The whole request as text, for "contains no secret" checks.
+    pub fn text(&self) -> String {
+        let headers: Vec<String> = self.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        format!("{} {}?{}\n{}", self.method, self.path, self.query, headers.join("\n"))
+    }
 }

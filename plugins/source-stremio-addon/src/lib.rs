@@ -1,0 +1,284 @@
+//! The `stremio-addon` source plugin: reads the stream lists of Stremio addons the operator names
+//! (`[source.stremio-addon] addons = [{ name, url = "https://…/manifest.json" }]`) and takes the
+//! streams that carry an `infoHash` as candidates, with the file the addon meant. It sends an
+//! addon nothing but the path `/stream/{type}/{id}.json`: never a user's config or key. Lists are
+//! kept per addon and title as long as the addon says (`Cache-Control`, else `cacheMaxAge`), and
+//! calls to each addon are held to a per-minute budget. Depends on chillproxy-core only.
+
+mod streams;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chillproxy_core::cache::FlightCache;
+use chillproxy_core::upstream::{check_base_url, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings, Url};
+use chillproxy_core::{
+    async_trait, check_config, Candidate, ConfigError, Found, MediaKind, MediaQuery, PluginConfig, PluginContext,
+    PluginSettings, SharedState, SourceError, SourcePlugin, SourceProvider, SourceQuery,
+};
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+
+pub use streams::{list_streams, parse_size, read_streams, AddonTorrent, ListError, StreamList};
+
+pub const NAME: &str = "stremio-addon";
+
+/// A list is kept at least this long whatever the addon says, and at most [`MAX_TTL`].
+pub const MIN_TTL: Duration = Duration::from_secs(60);
+pub const MAX_TTL: Duration = Duration::from_secs(6 * 3600);
+/// Kept this long when the addon says nothing.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(1800);
+/// A failed list is remembered this long.
+pub const FAILURE_TTL: Duration = Duration::from_secs(60);
+
+/// One addon, as the operator names it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddonConfig {
+    /// Shown to users as the candidates' indexer.
+    pub name: String,
+    /// The addon's manifest URL (`https://…/manifest.json`); streams are read beside it.
+    pub url: String,
+}
+
+/// `[source.stremio-addon]`. No `deny_unknown_fields` next to `flatten`; [`PluginSettings::parse`]
+/// rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StremioAddonConfig {
+    #[serde(default)]
+    pub addons: Vec<AddonConfig>,
+    /// `timeout_ms` (default 5000), `connect_timeout_ms` (3000), `max_in_flight` (32),
+    /// `max_body_bytes` (4 MiB), `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, AddonUpstream>")]
+    pub upstream: UpstreamSettings,
+    /// Most calls to each addon per minute from this server (1–6000, default 60).
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u64,
+}
+
+fn default_requests_per_minute() -> u64 {
+    60
+}
+
+pub struct AddonUpstream;
+
+impl UpstreamDefaults for AddonUpstream {
+    const TIMEOUT_MS: u64 = 5_000;
+    const CONNECT_TIMEOUT_MS: Option<u64> = Some(3_000);
+    const MAX_IN_FLIGHT: usize = 32;
+    const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+}
+
+/// The addon's base: its manifest URL without `/manifest.json`.
+fn addon_base(section: &str, addon: &AddonConfig) -> Result<String, ConfigError> {
+    let name = addon.name.trim();
+    if name.is_empty() {
+        return Err(ConfigError::new(format!("[{section}] every addon needs a name")));
+    }
+    let url = addon.url.trim();
+    let Some(base) = url.strip_suffix("/manifest.json") else {
+        return Err(ConfigError::new(format!("[{section}] addon {name:?}: url must end with /manifest.json")));
+    };
+    let base = check_base_url(section, "addons", base)?;
+    Ok(base.as_str().to_string())
+}
+
+impl PluginConfig for StremioAddonConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        let config: Self = settings.parse()?;
+        let section = &settings.section;
+        config.upstream.check(settings, 100..=60_000)?;
+        if !(1..=6_000).contains(&config.requests_per_minute) {
+            return Err(ConfigError::new(format!("[{section}] requests_per_minute must be between 1 and 6000")));
+        }
+        for addon in &config.addons {
+            addon_base(section, addon)?;
+        }
+        Ok(config)
+    }
+}
+
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
+    let section = &context.settings.section;
+    let config = StremioAddonConfig::from_settings(context.settings)?;
+    let upstream = Upstream::new(NAME, None, &config.upstream, UpstreamOptions::default())
+        .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
+    let addons = config
+        .addons
+        .iter()
+        .map(|a| {
+            let base = addon_base(section, a)?;
+            let budget_key =
+                SharedState::key("budget", &[NAME, &chillproxy_core::secret::fingerprint(base.as_bytes())]);
+            Ok(Addon { name: a.name.trim().to_string(), base, budget_key })
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    Ok(Arc::new(StremioAddonSource {
+        upstream,
+        addons,
+        lists: FlightCache::new(20_000),
+        shared: context.shared.clone(),
+        requests_per_minute: config.requests_per_minute,
+    }))
+}
+
+chillproxy_core::inventory::submit! {
+    SourcePlugin {
+        name: NAME,
+        summary: "torrents from the streams of Stremio addons the operator names",
+        searches: "Stremio addons",
+        env: &[],
+        check: check_config::<StremioAddonConfig>,
+        build,
+    }
+}
+
+struct Addon {
+    name: String,
+    base: String,
+    /// Its budget's counter, named by a fingerprint of its URL (which may carry its config).
+    budget_key: String,
+}
+
+type Listed = Result<Arc<Vec<AddonTorrent>>, ListError>;
+
+pub struct StremioAddonSource {
+    upstream: Upstream,
+    addons: Vec<Addon>,
+    /// (addon index, stream path) → the list and how long it is kept (zero: not kept).
+    lists: FlightCache<(usize, String), (Listed, Duration), ()>,
+    shared: SharedState,
+    requests_per_minute: u64,
+}
+
+/// `/stream/{type}/{id}.json` for the media.
+fn stream_path(media: &MediaQuery) -> String {
+    let kind = match media.kind {
+        MediaKind::Movie => "movie",
+        MediaKind::Series => "series",
+    };
+    match (media.season, media.episode) {
+        (Some(s), Some(e)) => format!("/stream/{kind}/{}:{s}:{e}.json", media.imdb_id),
+        _ => format!("/stream/{kind}/{}.json", media.imdb_id),
+    }
+}
+
+impl StremioAddonSource {
+    async fn list(&self, index: usize, path: &str) -> Listed {
+        let addon = &self.addons[index];
+        let (upstream, shared, key, limit) =
+            (self.upstream.clone(), self.shared.clone(), addon.budget_key.clone(), self.requests_per_minute);
+        let url = Url::parse(&format!("{}{path}", addon.base));
+        let loaded = self
+            .lists
+            .get_or_load(
+                (index, path.to_string()),
+                |r: &Result<(Listed, Duration), ()>| r.as_ref().ok().map(|(_, ttl)| *ttl).filter(|t| !t.is_zero()),
+                move || async move {
+                    let url = match url {
+                        Ok(url) => url,
+                        Err(_) => {
+                            let error = ListError { message: "the stream URL is not valid".into(), timed_out: false };
+                            return Ok((Err(error), FAILURE_TTL));
+                        }
+                    };
+                    if shared.tier().count(&key, Duration::from_secs(60)).await > limit {
+                        let message = "this server's budget of calls to it is spent for this minute; try again shortly";
+                        return Ok((Err(ListError { message: message.into(), timed_out: false }), Duration::ZERO));
+                    }
+                    Ok(match list_streams(&upstream, url).await {
+                        Ok(list) => {
+                            let ttl = list.max_age.unwrap_or(DEFAULT_TTL).clamp(MIN_TTL, MAX_TTL);
+                            (Ok(Arc::new(list.torrents)), ttl)
+                        }
+                        Err(error) => (Err(error), FAILURE_TTL),
+                    })
+                },
+            )
+            .await;
+        loaded
+            .map(|(listed, _)| listed)
+            .unwrap_or_else(|()| Err(ListError { message: "the stream list failed".into(), timed_out: false }))
+    }
+}
+
+#[async_trait]
+impl SourceProvider for StremioAddonSource {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Every addon in parallel; a failing addon is a notice, the search fails only when every
+    /// addon failed. The user's own indexers are never sent.
+    async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
+        if self.addons.is_empty() {
+            return Ok(Found::default());
+        }
+        let path = stream_path(query.media);
+        let results = join_all((0..self.addons.len()).map(|i| self.list(i, &path))).await;
+        let mut merged: HashMap<_, Candidate> = HashMap::new();
+        let mut failures = Vec::new();
+        for (addon, result) in self.addons.iter().zip(results) {
+            match result {
+                Ok(torrents) => {
+                    for t in torrents.iter() {
+                        let candidate = Candidate {
+                            hash: t.hash.clone(),
+                            title: t.title.clone(),
+                            size: t.size,
+                            seeders: t.seeders,
+                            indexer: addon.name.clone(),
+                            files: Vec::new(),
+                            file_idx: t.file_idx,
+                        };
+                        match merged.get(&t.hash) {
+                            Some(existing) if existing.seeders >= candidate.seeders => {}
+                            _ => {
+                                merged.insert(t.hash.clone(), candidate);
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(source = NAME, addon = %addon.name, error = %error.message, "addon failed");
+                    failures.push(format!("{} failed: {}", addon.name, error.message));
+                }
+            }
+        }
+        if failures.len() == self.addons.len() {
+            return Err(SourceError::Upstream { source_name: "Stremio addons".into(), message: failures.join("; ") });
+        }
+        Ok(Found { candidates: merged.into_values().collect(), notices: failures })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::Env;
+
+    fn settings(text: &str) -> PluginSettings {
+        PluginSettings::new("source.stremio-addon", toml::from_str(text).unwrap(), Env::default())
+    }
+
+    #[test]
+    fn addon_urls_must_be_manifests() {
+        let ok = StremioAddonConfig::from_settings(&settings(
+            "addons = [{ name = 'Torrentio', url = 'https://torrentio.example/manifest.json' }]",
+        ))
+        .unwrap();
+        assert_eq!(addon_base("s", &ok.addons[0]).unwrap(), "https://torrentio.example");
+        let bad = StremioAddonConfig::from_settings(&settings("addons = [{ name = 'X', url = 'https://x.example/' }]"));
+        assert!(bad.unwrap_err().to_string().contains("must end with /manifest.json"));
+    }
+
+    #[test]
+    fn stream_paths() {
+        let episode =
+            MediaQuery { kind: MediaKind::Series, imdb_id: "tt0903747".into(), season: Some(1), episode: Some(3) };
+        assert_eq!(stream_path(&episode), "/stream/series/tt0903747:1:3.json");
+        let movie = MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".into(), season: None, episode: None };
+        assert_eq!(stream_path(&movie), "/stream/movie/tt0111161.json");
+    }
+}

@@ -1,0 +1,218 @@
+//! The `stremthru` source plugin: StremThru's public, crowdsourced torrent database
+//! (`GET {url}/v0/torrents?sid=…`). It needs no setup and no account, and sends nothing of the
+//! user: only the IMDb id (with season and episode). Listings are kept per title as long as the
+//! reply's `Cache-Control` says, and calls to one instance are held to a per-minute budget
+//! through the shared-state tier. Depends on chillproxy-core only.
+
+mod client;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chillproxy_core::cache::FlightCache;
+use chillproxy_core::upstream::{check_base_url, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings};
+use chillproxy_core::{
+    async_trait, check_config, Candidate, ConfigError, Found, PluginConfig, PluginContext, PluginSettings, SharedState,
+    SourceError, SourcePlugin, SourceProvider, SourceQuery, StoreFile,
+};
+use serde::{Deserialize, Serialize};
+
+pub use client::{list_torrents, max_age, stream_id, ListError, Listing, Torrent, TorrentFile};
+
+pub const NAME: &str = "stremthru";
+/// How users read the source in stream descriptions and messages.
+pub const DISPLAY: &str = "StremThru";
+/// The public instance StremThru itself pulls from by default.
+pub const DEFAULT_URL: &str = "https://stremthru.13377001.xyz";
+
+/// A listing is kept at least this long, whatever `Cache-Control` says (also when it says
+/// nothing or `no-store`): one call per title per minute is the least a polite client does.
+pub const MIN_TTL: Duration = Duration::from_secs(60);
+/// … and at most this long.
+pub const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Kept this long when the reply has no `max-age` (StremThru sends 7200).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+/// A failed listing is remembered this long, so a down instance costs one call a minute.
+pub const FAILURE_TTL: Duration = Duration::from_secs(60);
+
+/// `[source.stremthru]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
+/// [`PluginSettings::parse`] rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StremThruConfig {
+    /// The instance's base URL (default the public instance).
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// `timeout_ms` (default 5000), `connect_timeout_ms` (3000), `max_in_flight` (16),
+    /// `max_body_bytes` (4 MiB), `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, StremThruUpstream>")]
+    pub upstream: UpstreamSettings,
+    /// Most calls to the instance per minute from this server (or cluster, with a shared
+    /// tier); past it, titles not in the cache get an error until the minute ends.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u64,
+}
+
+fn default_url() -> String {
+    DEFAULT_URL.to_string()
+}
+
+fn default_requests_per_minute() -> u64 {
+    60
+}
+
+/// StremThru's upstream defaults: 5 s per call (it halts a peer after a call over 25 s; we
+/// give up long before), 16 in flight, 4 MiB replies.
+pub struct StremThruUpstream;
+
+impl UpstreamDefaults for StremThruUpstream {
+    const TIMEOUT_MS: u64 = 5_000;
+    const CONNECT_TIMEOUT_MS: Option<u64> = Some(3_000);
+    const MAX_IN_FLIGHT: usize = 16;
+    const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+}
+
+impl PluginConfig for StremThruConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        let config: Self = settings.parse()?;
+        let section = &settings.section;
+        config.upstream.check(settings, 100..=60_000)?;
+        check_base_url(section, "url", &config.url)?;
+        if !(1..=6_000).contains(&config.requests_per_minute) {
+            return Err(ConfigError::new(format!("[{section}] requests_per_minute must be between 1 and 6000")));
+        }
+        Ok(config)
+    }
+}
+
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
+    let config = StremThruConfig::from_settings(context.settings)?;
+    Ok(Arc::new(StremThruSource::new(&context.settings.section, config, context.shared.clone())?))
+}
+
+chillproxy_core::inventory::submit! {
+    SourcePlugin {
+        name: NAME,
+        summary: "StremThru's public torrent database (no setup, sends only the IMDb id)",
+        searches: "StremThru's torrent database",
+        env: &[],
+        check: check_config::<StremThruConfig>,
+        build,
+    }
+}
+
+/// What one listing gave: the candidates, or why there are none.
+type Loaded = Result<Arc<Vec<Candidate>>, LoadError>;
+
+#[derive(Debug, Clone)]
+struct LoadError {
+    message: String,
+    timed_out: bool,
+}
+
+/// The plugin: one upstream, one cache of listings per stream id, one budget per instance.
+pub struct StremThruSource {
+    upstream: Upstream,
+    /// Each listing with how long it is kept (zero: not kept).
+    listings: FlightCache<String, (Loaded, Duration), ()>,
+    shared: SharedState,
+    /// The budget's counter: per instance, named by a fingerprint of its URL.
+    budget_key: String,
+    requests_per_minute: u64,
+}
+
+impl StremThruSource {
+    pub fn new(section: &str, config: StremThruConfig, shared: SharedState) -> Result<Self, ConfigError> {
+        let base = check_base_url(section, "url", &config.url)?;
+        let fingerprint = chillproxy_core::secret::fingerprint(base.as_str().as_bytes());
+        let upstream = Upstream::new(NAME, Some(base), &config.upstream, UpstreamOptions::default())
+            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
+        Ok(Self {
+            upstream,
+            listings: FlightCache::new(20_000),
+            shared,
+            budget_key: SharedState::key("budget", &[NAME, &fingerprint]),
+            requests_per_minute: config.requests_per_minute,
+        })
+    }
+
+    async fn load(&self, sid: String) -> Loaded {
+        let (upstream, shared, key, limit) =
+            (self.upstream.clone(), self.shared.clone(), self.budget_key.clone(), self.requests_per_minute);
+        let loaded = self
+            .listings
+            .get_or_load(
+                sid.clone(),
+                |result: &Result<(Loaded, Duration), ()>| result.as_ref().ok().map(|(_, ttl)| *ttl).filter(|ttl| !ttl.is_zero()),
+                move || async move {
+                    if shared.tier().count(&key, Duration::from_secs(60)).await > limit {
+                        tracing::warn!(source = NAME, limit, "request budget spent for this minute");
+                        let message = "this server's budget of calls to it is spent for this minute; try again shortly";
+                        // Not kept: the next minute has a fresh budget.
+                        return Ok((Err(LoadError { message: message.into(), timed_out: false }), Duration::ZERO));
+                    }
+                    Ok(match list_torrents(&upstream, &sid).await {
+                        Ok(listing) => {
+                            let ttl = listing.max_age.unwrap_or(DEFAULT_TTL).clamp(MIN_TTL, MAX_TTL);
+                            tracing::debug!(source = NAME, %sid, found = listing.torrents.len(), ttl_s = ttl.as_secs(), "listed");
+                            (Ok(Arc::new(candidates(listing.torrents))), ttl)
+                        }
+                        Err(error) => {
+                            tracing::warn!(source = NAME, %sid, error = %error.message, "listing failed");
+                            (Err(LoadError { message: error.message, timed_out: error.timed_out }), FAILURE_TTL)
+                        }
+                    })
+                },
+            )
+            .await;
+        match loaded {
+            Ok((result, _)) => result,
+            Err(()) => Err(LoadError { message: "the listing failed".into(), timed_out: false }),
+        }
+    }
+}
+
+fn candidates(torrents: Vec<Torrent>) -> Vec<Candidate> {
+    torrents
+        .into_iter()
+        .map(|t| Candidate {
+            files: store_files(&t.files),
+            hash: t.hash,
+            title: t.name,
+            size: t.size,
+            seeders: t.seeders,
+            indexer: DISPLAY.to_string(),
+            file_idx: None,
+        })
+        .collect()
+}
+
+/// The files whose index the database knows, as the host reads files (`id` = the index).
+fn store_files(files: &[TorrentFile]) -> Vec<StoreFile> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let id = f.index?;
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+            Some(StoreFile { id, name, path: f.path.clone(), size: f.size.unwrap_or(0) })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl SourceProvider for StremThruSource {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// The user's own indexers are not this source's business and are never sent.
+    async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
+        match self.load(stream_id(query.media)).await {
+            Ok(candidates) => Ok(Found::from(candidates.as_ref().clone())),
+            Err(LoadError { timed_out: true, .. }) => Err(SourceError::Timeout {
+                source_name: DISPLAY.to_string(),
+                timeout_ms: self.upstream.timeout().as_millis() as u64,
+            }),
+            Err(LoadError { message, .. }) => Err(SourceError::Upstream { source_name: DISPLAY.to_string(), message }),
+        }
+    }
+}

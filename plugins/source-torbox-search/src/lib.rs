@@ -1,0 +1,273 @@
+//! The `torbox-search` source plugin: TorBox's search API (`GET {url}/torrents/imdb:{id}
+//! ?season=&episode=`, `Authorization: Bearer <key>`), reply `{success, message, data: {torrents:
+//! [{hash, raw_title, title, size, last_known_seeders, …}]}}`; 404 means no results, 418 no
+//! metadata for the id. Since May 2026 TorBox admits only whitelisted apps, so it runs with the
+//! **operator's** key (`api_key_env`, default `TORBOX_SEARCH_API_KEY`), never a user's: results
+//! can then be shared by every user. Without a key it searches nothing. Off by default: list it
+//! in `[source] chain`. Depends on chillproxy-core only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chillproxy_core::cache::FlightCache;
+use chillproxy_core::upstream::{
+    check_base_url, Method, Reply, Upstream, UpstreamDefaults, UpstreamError, UpstreamFailure, UpstreamOptions,
+    UpstreamSettings,
+};
+use chillproxy_core::{
+    async_trait, check_config, Candidate, ConfigError, EnvVar, Found, InfoHash, MediaQuery, PluginConfig,
+    PluginContext, PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery,
+};
+use serde::{Deserialize, Serialize};
+
+pub const NAME: &str = "torbox-search";
+const DISPLAY: &str = "TorBox search";
+pub const DEFAULT_URL: &str = "https://search-api.torbox.app";
+pub const DEFAULT_KEY_ENV: &str = "TORBOX_SEARCH_API_KEY";
+/// Results are kept this long; failures a minute.
+const RESULT_TTL: Duration = Duration::from_secs(3600);
+const FAILURE_TTL: Duration = Duration::from_secs(60);
+
+/// `[source.torbox-search]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TorBoxSearchConfig {
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// The environment variable holding the operator's whitelisted TorBox key.
+    #[serde(default = "default_key_env")]
+    pub api_key_env: String,
+    /// `timeout_ms` (default 8000), `connect_timeout_ms` (3000), `max_in_flight` (16),
+    /// `max_body_bytes` (4 MiB), `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, SearchUpstream>")]
+    pub upstream: UpstreamSettings,
+}
+
+fn default_url() -> String {
+    DEFAULT_URL.to_string()
+}
+
+fn default_key_env() -> String {
+    DEFAULT_KEY_ENV.to_string()
+}
+
+pub struct SearchUpstream;
+
+impl UpstreamDefaults for SearchUpstream {
+    const TIMEOUT_MS: u64 = 8_000;
+    const CONNECT_TIMEOUT_MS: Option<u64> = Some(3_000);
+    const MAX_IN_FLIGHT: usize = 16;
+    const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+}
+
+impl PluginConfig for TorBoxSearchConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        let config: Self = settings.parse()?;
+        config.upstream.check(settings, 100..=60_000)?;
+        check_base_url(&settings.section, "url", &config.url)?;
+        Ok(config)
+    }
+}
+
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
+    let settings = context.settings;
+    let config = TorBoxSearchConfig::from_settings(settings)?;
+    let base = check_base_url(&settings.section, "url", &config.url)?;
+    let upstream = Upstream::new(NAME, Some(base), &config.upstream, UpstreamOptions::default())
+        .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
+    let key = settings.env.get(&config.api_key_env).map(str::trim).filter(|k| !k.is_empty()).map(Secret::new);
+    if key.is_none() {
+        tracing::warn!(source = NAME, variable = %config.api_key_env, "no key set; TorBox search finds nothing");
+    }
+    Ok(Arc::new(TorBoxSearch { upstream, key, results: FlightCache::new(20_000) }))
+}
+
+chillproxy_core::inventory::submit! {
+    SourcePlugin {
+        name: NAME,
+        summary: "TorBox's search API with the operator's whitelisted key (list it in [source] chain)",
+        searches: "TorBox search",
+        env: &[EnvVar { name: DEFAULT_KEY_ENV, help: "the operator's whitelisted TorBox key for the torbox-search source" }],
+        check: check_config::<TorBoxSearchConfig>,
+        build,
+    }
+}
+
+type Searched = Result<Arc<Vec<Candidate>>, SearchError>;
+
+#[derive(Debug, Clone)]
+pub struct SearchError {
+    pub message: String,
+    pub timed_out: bool,
+}
+
+impl UpstreamFailure for SearchError {
+    fn is_timeout(&self) -> bool {
+        self.timed_out
+    }
+}
+
+pub struct TorBoxSearch {
+    upstream: Upstream,
+    /// One operator key: results do not depend on who asks, so they are kept per title only.
+    /// (A user's key would make them per credential: the cache key would need its fingerprint.)
+    key: Option<Secret>,
+    results: FlightCache<MediaQuery, Searched, ()>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    success: bool,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    data: Option<Data>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(default)]
+    torrents: Vec<Torrent>,
+}
+
+#[derive(Deserialize)]
+struct Torrent {
+    hash: String,
+    #[serde(default)]
+    raw_title: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    size: Option<serde_json::Value>,
+    #[serde(default)]
+    last_known_seeders: Option<i64>,
+}
+
+/// Reads a reply: 404 and 418 are "nothing" (no results, no metadata), not failures.
+pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<Candidate>, SearchError> {
+    let fail = |message: String| SearchError { message, timed_out: false };
+    let reply = reply.map_err(|e| match e {
+        UpstreamError::Timeout => {
+            SearchError { message: format!("did not answer within {} ms", timeout.as_millis()), timed_out: true }
+        }
+        other => fail(other.to_string()),
+    })?;
+    if matches!(reply.status.as_u16(), 404 | 418) {
+        return Ok(Vec::new());
+    }
+    let envelope: Option<Envelope> = serde_json::from_slice(&reply.body).ok();
+    let Some(envelope) = envelope else {
+        return Err(fail(format!("HTTP {}: the reply is not TorBox's", reply.status.as_u16())));
+    };
+    if !reply.status.is_success() || !envelope.success {
+        let said = envelope.error.or(envelope.message).unwrap_or_default();
+        return Err(fail(format!("HTTP {}: {}", reply.status.as_u16(), said.trim())));
+    }
+    let torrents = envelope.data.map(|d| d.torrents).unwrap_or_default();
+    Ok(torrents
+        .into_iter()
+        .filter_map(|t| {
+            let hash = InfoHash::parse(t.hash.trim())?;
+            let title = t.raw_title.or(t.title).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            let size = match t.size {
+                Some(serde_json::Value::Number(n)) => n.as_u64(),
+                Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            };
+            Some(Candidate {
+                title: title.unwrap_or_else(|| hash.to_string()),
+                hash,
+                size: size.filter(|s| *s > 0),
+                seeders: t.last_known_seeders.and_then(|s| u32::try_from(s).ok()),
+                indexer: DISPLAY.to_string(),
+                files: Vec::new(),
+                file_idx: None,
+            })
+        })
+        .collect())
+}
+
+async fn search_torbox(upstream: &Upstream, key: &Secret, media: &MediaQuery) -> Searched {
+    let path = format!("/torrents/imdb:{}", media.imdb_id);
+    let mut query: Vec<(&str, String)> = vec![("metadata", "false".into()), ("check_cache", "false".into())];
+    if let (Some(season), Some(episode)) = (media.season, media.episode) {
+        query.push(("season", season.to_string()));
+        query.push(("episode", episode.to_string()));
+    }
+    let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let request = upstream.request(Method::GET, "torrents", &path).query(&pairs).bearer(key).accept("application/json");
+    let timeout = upstream.timeout();
+    upstream.call(request, |reply| read_reply(reply, timeout)).await.map(Arc::new)
+}
+
+#[async_trait]
+impl SourceProvider for TorBoxSearch {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
+        let Some(key) = self.key.clone() else { return Ok(Found::default()) };
+        let (upstream, media) = (self.upstream.clone(), query.media.clone());
+        let loaded = self
+            .results
+            .get_or_load(
+                query.media.clone(),
+                |r: &Result<Searched, ()>| match r {
+                    Ok(Ok(_)) => Some(RESULT_TTL),
+                    _ => Some(FAILURE_TTL),
+                },
+                move || async move { Ok(search_torbox(&upstream, &key, &media).await) },
+            )
+            .await;
+        match loaded {
+            Ok(Ok(candidates)) => Ok(Found::from(candidates.as_ref().clone())),
+            Ok(Err(SearchError { timed_out: true, .. })) => Err(SourceError::Timeout {
+                source_name: DISPLAY.into(),
+                timeout_ms: self.upstream.timeout().as_millis() as u64,
+            }),
+            Ok(Err(error)) => Err(SourceError::Upstream { source_name: DISPLAY.into(), message: error.message }),
+            Err(()) => Err(SourceError::Upstream { source_name: DISPLAY.into(), message: "the search failed".into() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::upstream::StatusCode;
+
+    fn reply(status: u16, body: &str) -> Result<Reply, UpstreamError> {
+        Ok(Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            content_type: "application/json".into(),
+            retry_after: None,
+            location: None,
+            cache_control: None,
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn reads_the_documented_reply() {
+        let body = r#"{"success":true,"message":"Found 2 torrents","data":{"metadata":null,"torrents":[
+            {"hash":"1111111111111111111111111111111111111111","raw_title":"Movie.1994.1080p.BluRay","title":"Movie","size":"8400000000","last_known_seeders":412,"type":"torrent"},
+            {"hash":"nope","raw_title":"x"}],"time_taken":0.19,"cached":true,"total_torrents":2}}"#;
+        let found = read_reply(reply(200, body), Duration::from_secs(1)).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].title.as_str(), found[0].size, found[0].seeders),
+            ("Movie.1994.1080p.BluRay", Some(8_400_000_000), Some(412))
+        );
+        assert!(read_reply(reply(404, r#"{"success":false,"error":"NOT_FOUND","data":null}"#), Duration::from_secs(1))
+            .unwrap()
+            .is_empty());
+        assert!(read_reply(reply(418, ""), Duration::from_secs(1)).unwrap().is_empty());
+        let error =
+            read_reply(reply(403, r#"{"success":false,"error":"BAD_TOKEN","data":null}"#), Duration::from_secs(1))
+                .unwrap_err();
+        assert_eq!(error.message, "HTTP 403: BAD_TOKEN");
+    }
+}

@@ -1,0 +1,118 @@
+//! A fake of TorBox's search API (search-api.torbox.app) as its documentation and the clients
+//! that use it describe it: `GET /torrents/imdb:{id}[?season=&episode=]` with `Authorization:
+//! Bearer <key>` answers `{"success": true, "message", "data": {"metadata": null, "torrents":
+//! [{hash, raw_title, title, size, last_known_seeders, last_known_peers, tracker, type, …}],
+//! "time_taken", "cached", "total_torrents"}}`; an unknown id is **404** (no results); a missing
+//! or unknown key is **403** `{"success": false, "error": "BAD_TOKEN", "data": null}`.
+//!
+//! Every request is recorded whole.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{serve, Received, Running};
+
+#[derive(Debug)]
+struct FakeState {
+    key: String,
+    /// (sid as `tt…` or `tt…:s:e`, torrent)
+    torrents: Vec<(String, Value)>,
+    received: Vec<Received>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchControl {
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl SearchControl {
+    fn lock(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A torrent for `sid` (`tt…`, or `tt…:s:e` for an episode).
+    pub fn add(&self, sid: &str, hash: &str, raw_title: &str, size: u64, seeders: u32) {
+        let torrent = json!({
+            "hash": hash, "raw_title": raw_title, "title": raw_title.split('.').next().unwrap_or(raw_title),
+            "magnet": format!("magnet:?xt=urn:btih:{hash}"), "torrent": null, "last_known_seeders": seeders,
+            "last_known_peers": 3, "size": size, "tracker": "torrentgalaxy", "categories": [], "files": 1,
+            "type": "torrent", "age": "72d", "user_search": false,
+        });
+        self.lock().torrents.push((sid.to_string(), torrent));
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.lock().received.clone()
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new().fallback(any(handle)).with_state(self.clone())
+    }
+}
+
+async fn handle(State(control): State<SearchControl>, request: Request) -> Response {
+    let received = Received::of(&request);
+    let (key, torrents) = {
+        let mut state = control.lock();
+        state.received.push(received.clone());
+        (state.key.clone(), state.torrents.clone())
+    };
+    if received.headers.get("authorization") != Some(&format!("Bearer {key}")) {
+        let body = json!({"success": false, "error": "BAD_TOKEN", "detail": "Invalid token.", "data": null});
+        return (StatusCode::FORBIDDEN, Json(body)).into_response();
+    }
+    let Some(id) = received.path.strip_prefix("/torrents/imdb:").map(|id| id.replace("%3A", ":")) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"success": false, "error": "NOT_FOUND", "data": null})))
+            .into_response();
+    };
+    let param =
+        |name: &str| received.query.split('&').find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_string));
+    let sid = match (param("season"), param("episode")) {
+        (Some(s), Some(e)) => format!("{id}:{s}:{e}"),
+        _ => id,
+    };
+    let found: Vec<Value> = torrents.into_iter().filter(|(s, _)| *s == sid).map(|(_, t)| t).collect();
+    if found.is_empty() {
+        let body = json!({"success": false, "error": "NOT_FOUND", "message": "No torrents found.", "data": null});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    Json(json!({
+        "success": true, "message": format!("Found {} torrents", found.len()),
+        "data": {"metadata": null, "torrents": found, "time_taken": 0.19, "cached": true, "total_torrents": found.len()},
+    }))
+    .into_response()
+}
+
+/// A running fake on 127.0.0.1:0 that accepts one key.
+pub struct FakeTorBoxSearch {
+    pub control: SearchControl,
+    server: Running,
+}
+
+impl std::ops::Deref for FakeTorBoxSearch {
+    type Target = SearchControl;
+
+    fn deref(&self) -> &SearchControl {
+        &self.control
+    }
+}
+
+impl FakeTorBoxSearch {
+    pub async fn start(key: &str) -> Self {
+        let control = SearchControl {
+            state: Arc::new(Mutex::new(FakeState { key: key.into(), torrents: Vec::new(), received: Vec::new() })),
+        };
+        let server = serve(control.router()).await;
+        Self { control, server }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+}
