@@ -6,6 +6,7 @@
 //! tests use one as a fake upstream).
 
 pub mod auth;
+pub mod budget;
 pub mod cache;
 pub mod device;
 pub mod hash;
@@ -26,6 +27,7 @@ pub use auth::{
     AuthChain, AuthChainError, AuthOutcome, AuthPresentation, AuthProvider, AuthPurpose, AuthRequest, Credential,
     DenyReason, EntryField, UsageError, UsageEvent, UsageRecord, UsageTag,
 };
+pub use budget::{Budget, OverBudget, Window};
 pub use device::DeviceId;
 pub use hash::InfoHash;
 pub use registry::{check_config, AuthPlugin, EnvVar, PluginConfig, PluginContext, SourcePlugin, StorePlugin};

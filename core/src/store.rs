@@ -73,6 +73,15 @@ pub enum StoreError {
     RateLimited { store: &'static str, retry_after: Option<Duration>, message: String },
     #[error("{store} account limit reached: {message}")]
     LimitExceeded { store: &'static str, message: String },
+    /// A per-key limit on requests or new downloads is used up (counted by chillproxy, or told
+    /// by the store); the call was not sent. `message` names the store and says what still
+    /// works ("TorBox's hourly limit for new downloads is reached; cached streams still play").
+    #[error("{message}")]
+    BudgetExhausted { store: &'static str, retry_after: Option<Duration>, message: String },
+    /// The store will not or cannot download this torrent (it failed, has no seeds, is too
+    /// large); waiting longer does not help.
+    #[error("{store} could not download this torrent: {message}")]
+    DownloadFailed { store: &'static str, message: String },
     #[error("{store}: not found: {message}")]
     NotFound { store: &'static str, message: String },
     #[error("{store} refused the request: {message}")]
@@ -85,6 +94,16 @@ pub enum StoreError {
     NotImplemented { store: &'static str, operation: &'static str },
     #[error("{store} failed: {message}")]
     Upstream { store: &'static str, message: String },
+}
+
+impl StoreError {
+    /// When to try again, for the errors that know it.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } | Self::BudgetExhausted { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 /// How a store can tell whether it has a torrent ready.
@@ -130,7 +149,9 @@ pub trait StoreProvider: Send + Sync {
     /// cached.
     async fn check_cached(&self, credential: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError>;
 
-    /// Adds the torrent to the account (or finds it there) and returns its current state.
+    /// Adds the torrent to the account (or finds it there) and returns its current state. A
+    /// torrent the store cannot download is [`StoreError::DownloadFailed`] with the store's
+    /// reason (or a [`MagnetStatus::Failed`] magnet, when the store gives none).
     async fn add_magnet(
         &self,
         credential: &Credential,
@@ -138,7 +159,7 @@ pub trait StoreProvider: Send + Sync {
         client_ip: Option<IpAddr>,
     ) -> Result<Magnet, StoreError>;
 
-    /// The torrent's current state.
+    /// The torrent's current state; a failed download is an error as for `add_magnet`.
     async fn get_magnet(
         &self,
         credential: &Credential,

@@ -73,7 +73,27 @@ pub(crate) fn store_problem(store: &str, error: &StoreError, available: &[&str])
                 None => format!("{store} is rate limiting requests; try again in a minute."),
             },
         ),
+        StoreError::BudgetExhausted { message, retry_after, .. } => Problem::new(
+            format!("{store} limit reached"),
+            match retry_after {
+                Some(after) => format!("{message}. Try again in {}.", wait_text(*after)),
+                None => format!("{message}."),
+            },
+        ),
+        StoreError::DownloadFailed { .. } => {
+            Problem::new(format!("{store} could not download it"), format!("{error}. Pick another stream."))
+        }
         other => Problem::new(format!("{store} failed"), format!("{other}.")),
+    }
+}
+
+/// `42 s`, `3 min`: how long to wait, rounded up, in the unit a person would use.
+fn wait_text(after: std::time::Duration) -> String {
+    let secs = after.as_secs().max(1);
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs.div_ceil(60))
     }
 }
 
@@ -108,6 +128,27 @@ mod tests {
         let problem = auth_problem("RealDebrid", &failed("Acme vault"));
         assert_eq!(problem.title, "Acme vault is unavailable");
         assert!(!problem.description.contains("Chillstreams"), "{problem:?}");
+    }
+
+    #[test]
+    fn budgets_and_failed_downloads_read_as_sentences() {
+        let over = StoreError::BudgetExhausted {
+            store: "Acme",
+            retry_after: Some(std::time::Duration::from_secs(1500)),
+            message: "Acme's hourly limit for new downloads is reached; cached streams still play".into(),
+        };
+        assert_eq!(
+            store_problem("Acme", &over, &[]).description,
+            "Acme's hourly limit for new downloads is reached; cached streams still play. Try again in 25 min."
+        );
+        assert_eq!(wait_text(std::time::Duration::from_millis(300)), "1 s");
+        assert_eq!(wait_text(std::time::Duration::from_secs(119)), "119 s");
+        let failed = StoreError::DownloadFailed { store: "Acme", message: "no one is seeding it".into() };
+        let problem = store_problem("Acme", &failed, &[]);
+        assert_eq!(
+            problem.description,
+            "Acme could not download this torrent: no one is seeding it. Pick another stream."
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@ async fn the_registry_builds_the_real_store() {
             max_body_bytes: 1 << 20,
             proxy_url: None,
         },
+        ..TorBoxConfig::default()
     })
     .expect("client");
     assert_eq!(direct.code(), "tb");
@@ -109,7 +110,7 @@ async fn check_cached_returns_exactly_the_cached_hashes_with_files() {
 
     let calls = fake.calls_to(CHECKCACHED);
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].method, "POST");
+    assert_eq!(calls[0].method, "GET", "the documented form");
     assert_eq!(calls[0].query_param("format").as_deref(), Some("list"));
     assert_eq!(calls[0].query_param("list_files").as_deref(), Some("true"));
     // Duplicates are asked once.
@@ -158,7 +159,13 @@ async fn a_failing_batch_fails_the_whole_check() {
     fake.set_fault(Fault::Error { status: 500, code: "DATABASE_ERROR".into(), detail: "Database is down.".into() });
     let hashes: Vec<InfoHash> = (0..150).map(hash).collect();
     let err = store.check_cached(&credential(KEY), &hashes).await.unwrap_err();
-    assert_eq!(err, StoreError::Upstream { store: "TorBox", message: "Database is down.".into() });
+    assert_eq!(
+        err,
+        StoreError::Unavailable {
+            store: "TorBox",
+            message: "its database had an error; try again in a few minutes (Database is down)".into()
+        }
+    );
 }
 
 #[tokio::test]
@@ -184,7 +191,8 @@ async fn add_magnet_for_a_cached_hash_is_downloaded_with_files() {
     assert_eq!(created[0].method, "POST");
     assert_eq!(created[0].form_param("magnet"), Some(hash(7).magnet()));
     assert_eq!(created[0].form_param("allow_zip").as_deref(), Some("false"));
-    let listed = fake.calls_to(MYLIST);
+    // The account's list was read first (the torrent was not there), then the new torrent.
+    let listed: Vec<_> = fake.calls_to(MYLIST).into_iter().filter(|c| c.query_param("id").is_some()).collect();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].query_param("id"), Some(magnet.id.clone()));
     assert_eq!(listed[0].query_param("bypass_cache").as_deref(), Some("true"));
@@ -212,7 +220,8 @@ async fn an_uncached_hash_is_queued_then_downloaded_after_polls() {
     let done = store.get_magnet(&cred, &added.id, None).await.expect("poll");
     assert_eq!(done.status, MagnetStatus::Downloaded);
     assert_eq!(done.files[0].path, "/Season 1/e01.mkv");
-    assert_eq!(fake.count(MYLIST), 5);
+    let polls = fake.calls_to(MYLIST).iter().filter(|c| c.query_param("id").is_some()).count();
+    assert_eq!(polls, 5, "and one read of the account's list before adding it");
 
     // Once downloaded, TorBox has it cached for everyone.
     let items = store.check_cached(&cred, &[hash(8)]).await.expect("check");
@@ -315,9 +324,10 @@ async fn each_call_carries_the_key_it_was_given() {
     rb.expect("account");
 
     let calls = fake.calls();
-    assert_eq!(calls.len(), 6);
+    // Each key: its list, createtorrent, the new torrent, and one more call.
+    assert_eq!(calls.len(), 8);
     let by = |key: &str| calls.iter().filter(|c| c.bearer() == Some(key)).count();
-    assert_eq!((by(KEY), by(OTHER_KEY)), (3, 3));
+    assert_eq!((by(KEY), by(OTHER_KEY)), (4, 4));
     assert_eq!(fake.torrents_of(KEY)[0].id.to_string(), ma.id);
     assert_eq!(fake.torrents_of(OTHER_KEY)[0].id.to_string(), mb.id);
 }
@@ -383,8 +393,13 @@ async fn http_429_is_rate_limited_with_retry_after() {
         "{err:?}"
     );
 
+    // TorBox asked for 42 s: the key's calls are held back that long, even once it answers
+    // again, and none is sent meanwhile.
     fake.set_fault(Fault::None);
-    store.account(&credential(KEY)).await.expect("works again");
+    let calls = fake.calls().len();
+    let err = store.account(&credential(KEY)).await.unwrap_err();
+    assert!(matches!(err, StoreError::RateLimited { .. }), "{err:?}");
+    assert_eq!(fake.calls().len(), calls);
 }
 
 #[tokio::test]
@@ -398,7 +413,8 @@ async fn server_errors_html_pages_and_truncated_json_are_errors_not_panics() {
         fake.set_fault(fault.clone());
         let errors = [
             store.check_cached(&cred, &[hash(1)]).await.map(|_| ()).unwrap_err(),
-            store.add_magnet(&cred, &hash(1), None).await.map(|_| ()).unwrap_err(),
+            // hash(2) is not in the account (hash(1) is, and plays without asking TorBox).
+            store.add_magnet(&cred, &hash(2), None).await.map(|_| ()).unwrap_err(),
             store.get_magnet(&cred, &magnet.id, None).await.map(|_| ()).unwrap_err(),
             store.generate_link(&cred, &magnet, &magnet.files[0], None).await.map(|_| ()).unwrap_err(),
             store.account(&cred).await.map(|_| ()).unwrap_err(),

@@ -32,7 +32,10 @@ impl PlaybackError {
                 StoreError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
                 StoreError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
                 StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
-                StoreError::RateLimited { .. } | StoreError::LimitExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+                StoreError::RateLimited { .. }
+                | StoreError::LimitExceeded { .. }
+                | StoreError::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
+                StoreError::DownloadFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 StoreError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
                 StoreError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
                 StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -53,12 +56,21 @@ impl PlaybackError {
         };
         let mut response =
             (self.status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response();
-        if let Self::Store(_, StoreError::RateLimited { retry_after: Some(after), .. }) = self {
+        if let Some(after) = self.retry_after() {
             if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
         }
         response
+    }
+}
+
+impl PlaybackError {
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Store(_, error) => error.retry_after(),
+            _ => None,
+        }
     }
 }
 

@@ -121,8 +121,8 @@ impl Resolution {
         while magnet.status != MagnetStatus::Downloaded {
             match magnet.status {
                 MagnetStatus::Failed | MagnetStatus::Invalid => {
-                    let message = "the torrent failed to download".to_string();
-                    return Err(store_error(StoreError::Upstream { store: display, message }));
+                    let message = "it reports the download as failed".to_string();
+                    return Err(store_error(StoreError::DownloadFailed { store: display, message }));
                 }
                 _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
                     return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) })

@@ -57,6 +57,11 @@ pub struct ChillstreamsConfig {
     /// Most (user, device) answers kept in memory.
     #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
+    /// When Chillstreams fails (timeout, 5xx, unreadable reply, breaker open), a key granted to
+    /// the same (user, device) at most this long ago is used. 0 turns it off. A denial always
+    /// stands, and a key the store rejects is forgotten.
+    #[serde(default = "default_stale_if_error_s")]
+    pub stale_if_error_s: u64,
 }
 
 /// Chillstreams' upstream defaults: 5 s per call, 64 calls in flight, 1 MiB replies (its
@@ -89,6 +94,10 @@ fn default_cache_entries() -> usize {
     100_000
 }
 
+fn default_stale_if_error_s() -> u64 {
+    3600
+}
+
 fn default_api_url() -> String {
     "http://localhost:3000".to_string()
 }
@@ -118,6 +127,7 @@ impl ChillstreamsConfig {
                 settings.section
             )));
         }
+        settings.check_range("stale_if_error_s", config.stale_if_error_s, 0..=604_800)?;
         Ok(config)
     }
 }
@@ -144,9 +154,12 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigErr
     let auth = Arc::new(ChillstreamsAuth {
         client,
         answers: FlightCache::new(config.cache_entries),
+        last_grants: FlightCache::new(config.cache_entries),
         breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s)),
         key_ttl: Duration::from_secs(config.key_ttl_s),
         deny_ttl: Duration::from_secs(config.deny_ttl_s),
+        stale_if_error: Duration::from_secs(config.stale_if_error_s),
+        stale_grants: chillproxy_core::metrics::counter(STALE_GRANTS, STALE_GRANTS_HELP, &[("provider", NAME)]),
     });
     register_metrics(&auth);
     Ok(auth)
@@ -210,13 +223,33 @@ chillproxy_core::inventory::submit! {
 /// Answers are cached per (user id, device id).
 type AnswerKey = (String, String);
 
+/// `chillproxy_auth_stale_grants_total{provider}`: Chillstreams failed and a key it granted the
+/// same (user, device) earlier was used.
+pub const STALE_GRANTS: &str = "chillproxy_auth_stale_grants_total";
+const STALE_GRANTS_HELP: &str =
+    "Requests served with a key granted earlier to the same user and device because the provider failed, by provider.";
+
+/// The last key Chillstreams granted one (user, device), kept for `stale_if_error`.
+#[derive(Clone)]
+struct LastGrant {
+    pool_key: Secret,
+    pool_key_id: String,
+    granted: std::time::Instant,
+}
+
 pub struct ChillstreamsAuth {
     client: ChillstreamsClient,
     /// Grants for `key_ttl`, denials for `deny_ttl`; concurrent misses share one call.
     answers: FlightCache<AnswerKey, KeyAnswer, GetKeyError>,
+    /// The last grant per (user, device), for `stale_if_error` from when it was granted;
+    /// removed by a denial and by a rejected key. Kept in this process only: pool keys never go
+    /// to the shared tier.
+    last_grants: FlightCache<AnswerKey, LastGrant, ()>,
     breaker: Breaker,
     key_ttl: Duration,
     deny_ttl: Duration,
+    stale_if_error: Duration,
+    stale_grants: chillproxy_core::metrics::Counter,
 }
 
 impl ChillstreamsAuth {
@@ -242,6 +275,7 @@ impl ChillstreamsAuth {
             });
         }
         let (client, breaker) = (self.client.clone(), self.breaker.clone());
+        let (last_grants, stale_if_error) = (self.last_grants.clone(), self.stale_if_error);
         let (user_id, device_id, hash) = (user_id.to_string(), device_id.to_string(), hash.to_string());
         let (key_ttl, deny_ttl) = (self.key_ttl, self.deny_ttl);
         let ttl = move |result: &Result<KeyAnswer, GetKeyError>| match result {
@@ -250,15 +284,38 @@ impl ChillstreamsAuth {
             Err(_) => None,
         };
         self.answers
-            .get_or_load(key, ttl, move || async move {
+            .get_or_load(key.clone(), ttl, move || async move {
                 let result = client.get_key(&user_id, &device_id, &hash).await;
                 match &result {
                     Ok(_) => breaker.record_success(),
                     Err(_) => breaker.record_failure(),
                 }
+                // Recorded by the flight itself, so an answer whose callers all hung up counts.
+                match &result {
+                    Ok(KeyAnswer::Granted { pool_key, pool_key_id, .. }) if !stale_if_error.is_zero() => {
+                        let grant = LastGrant {
+                            pool_key: pool_key.clone(),
+                            pool_key_id: pool_key_id.clone(),
+                            granted: std::time::Instant::now(),
+                        };
+                        last_grants.insert(key, grant, stale_if_error);
+                    }
+                    Ok(KeyAnswer::Denied { .. }) => last_grants.remove(&key),
+                    _ => {}
+                }
                 result
             })
             .await
+    }
+
+    /// The key granted to (user, device) within `stale_if_error`, for when Chillstreams fails.
+    fn last_grant(&self, user_id: &str, device_id: &str) -> Option<LastGrant> {
+        if self.stale_if_error.is_zero() {
+            return None;
+        }
+        self.last_grants
+            .get(&(user_id.to_string(), device_id.to_string()))
+            .filter(|grant| grant.granted.elapsed() < self.stale_if_error)
     }
 }
 
@@ -342,17 +399,36 @@ impl AuthProvider for ChillstreamsAuth {
                 tracing::info!(user_id = %user_id, device = ?request.device, reason = %message, "chillstreams denied access");
                 AuthOutcome::Denied { reason: deny_reason(&message), message }
             }
-            Err(error) => {
-                tracing::warn!(user_id = %user_id, error = %error, "chillstreams get-key failed");
-                AuthOutcome::Failed { message: format!("{DISPLAY_NAME} unavailable: {error}") }
-            }
+            Err(error) => match self.last_grant(&user_id, request.device.as_str()) {
+                Some(grant) => {
+                    self.stale_grants.inc();
+                    tracing::warn!(
+                        user_id = %user_id,
+                        device = ?request.device,
+                        error = %error,
+                        granted_s_ago = grant.granted.elapsed().as_secs(),
+                        "chillstreams get-key failed; using the key it granted this device earlier"
+                    );
+                    AuthOutcome::Granted(Credential {
+                        key: grant.pool_key,
+                        provider: NAME,
+                        usage: Some(UsageTag { user_id, pool_key_id: grant.pool_key_id }),
+                    })
+                }
+                None => {
+                    tracing::warn!(user_id = %user_id, error = %error, "chillstreams get-key failed");
+                    AuthOutcome::Failed { message: format!("{DISPLAY_NAME} unavailable: {error}") }
+                }
+            },
         }
     }
 
     async fn invalidate(&self, request: &AuthRequest<'_>) -> bool {
         let Some(user_id) = request.entry.auth().and_then(parse_user_id) else { return false };
         tracing::info!(user_id = %user_id, "forgetting a pool key the store rejected");
-        self.answers.remove(&(user_id, request.device.as_str().to_string()));
+        let key = (user_id, request.device.as_str().to_string());
+        self.answers.remove(&key);
+        self.last_grants.remove(&key);
         true
     }
 
@@ -405,6 +481,18 @@ mod tests {
         assert_eq!(config.api_key.as_ref().unwrap().expose(), "envkey");
         let shown = check_config::<ChillstreamsConfig>(&settings).unwrap().to_string();
         assert!(!shown.contains("envkey") && shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn stale_if_error_defaults_to_an_hour_and_is_bounded() {
+        let parse = |text: &str| {
+            let table: toml::Table = toml::from_str(text).unwrap();
+            ChillstreamsConfig::from_settings(&PluginSettings::new("auth.chillstreams", table, Default::default()))
+        };
+        assert_eq!(parse("").unwrap().stale_if_error_s, 3600);
+        assert_eq!(parse("stale_if_error_s = 0").unwrap().stale_if_error_s, 0);
+        let err = parse("stale_if_error_s = 9999999").err().unwrap();
+        assert!(err.0.contains("stale_if_error_s must be between 0 and 604800"), "{err}");
     }
 
     #[test]

@@ -1,17 +1,38 @@
 //! The HTTP side of the TorBox API: the per-call Bearer key over the shared upstream kit, the
-//! `{success,error,detail,data}` envelope, and transport errors mapped to [`StoreError`]. URLs
-//! never reach an error or a log line (`requestdl` carries the key in its query string), and
-//! neither does the key.
+//! key's request budgets (TorBox limits every key to 300 calls a minute and 60 new downloads an
+//! hour), the `{success,error,detail,data}` envelope, and transport errors mapped to
+//! [`StoreError`]. URLs never reach an error or a log line (`requestdl` carries the key in its
+//! query string), and neither does the key.
 
 use std::time::{Duration, Instant};
 
 use chillproxy_core::upstream::{check_base_url, size_text, Method, Stage, Upstream, UpstreamError, UpstreamOptions};
-use chillproxy_core::{ConfigError, Secret, StoreError};
+use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, Window};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{clean_message, error, kind_of_code, kind_of_status, Kind, STORE};
+use crate::error::{clean_message, error, error_of_code, kind_of_status, Kind, STORE};
 use crate::TorBoxConfig;
+
+/// How long a call over a per-minute budget may wait for the minute to turn before it fails.
+const BUDGET_WAIT: Duration = Duration::from_secs(2);
+
+/// How long calls are held back after a 429 that names no `Retry-After`.
+const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+
+/// Budget window names (in keys, logs and errors).
+const REQUESTS: &str = "requests_per_minute";
+const CREATES_PER_MINUTE: &str = "creates_per_minute";
+const CREATES_PER_HOUR: &str = "creates_per_hour";
+
+/// What a call spends from its key's budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cost {
+    /// Any call: one of the key's requests this minute.
+    Request,
+    /// `createtorrent`: a request, and one of the key's new downloads this minute and hour.
+    Create,
+}
 
 /// Largest reply body read from TorBox unless `[store.torbox] max_body_bytes` says otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -23,28 +44,42 @@ pub(crate) enum Body<'a> {
     Form(&'a [(&'a str, &'a str)]),
 }
 
-/// The TorBox API client. It holds no key: every call takes the caller's.
+/// The TorBox API client. It holds no key: every call takes the caller's. Cheap to clone.
+#[derive(Clone)]
 pub(crate) struct Client {
     /// Redirects are not followed: an API reply is never one, and following one could carry
     /// the key elsewhere.
     upstream: Upstream,
+    budget: Budget,
+    requests: Window,
+    creates_per_minute: Window,
+    creates_per_hour: Window,
 }
 
 impl Client {
-    pub(crate) fn new(config: &TorBoxConfig) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: &TorBoxConfig, shared: SharedState) -> Result<Self, ConfigError> {
         let section = crate::SECTION;
         let api_url = check_base_url(section, "api_url", &config.api_url)?;
         let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
             .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
-        Ok(Self { upstream })
+        Ok(Self {
+            upstream,
+            budget: Budget::new(shared, crate::NAME, BUDGET_WAIT),
+            requests: Window::per_minute(REQUESTS, config.requests_per_minute),
+            creates_per_minute: Window::per_minute(CREATES_PER_MINUTE, config.creates_per_minute),
+            creates_per_hour: Window::per_hour(CREATES_PER_HOUR, config.creates_per_hour),
+        })
     }
 
     /// Calls `path` (which starts with `/v1/api/`) and returns the envelope's `data`
-    /// (`Value::Null` when absent). `path` is what gets logged, never the query; the metrics
-    /// name it without `/v1/api/`.
+    /// (`Value::Null` when absent), after spending `cost` from the key's budgets: a call over
+    /// budget is not sent. A 429 holds the key's calls back for its `Retry-After` (60 s when it
+    /// names none). `path` is what gets logged, never the query; the metrics name it without
+    /// `/v1/api/`.
     pub(crate) async fn call(
         &self,
         key: &Secret,
+        cost: Cost,
         method: Method,
         path: &'static str,
         query: &[(&str, &str)],
@@ -53,7 +88,31 @@ impl Client {
         if key.is_empty() {
             return Err(error(Kind::Unauthorized, "no API key was given".to_string(), None));
         }
+        let windows = match cost {
+            Cost::Request => vec![self.requests],
+            Cost::Create => vec![self.requests, self.creates_per_minute, self.creates_per_hour],
+        };
+        self.budget.spend(key, &windows).await.map_err(over_budget)?;
+        let (result, status) = self.send(key, method, path, query, body).await;
+        if status == Some(429) {
+            let retry_after = result.as_ref().err().and_then(StoreError::retry_after);
+            let window = if cost == Cost::Create { CREATES_PER_HOUR } else { REQUESTS };
+            self.budget.block(key, window, retry_after.unwrap_or(DEFAULT_BLOCK)).await;
+        }
+        result
+    }
+
+    /// One exchange: the result and the reply's HTTP status, when there was a reply.
+    async fn send(
+        &self,
+        key: &Secret,
+        method: Method,
+        path: &'static str,
+        query: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> (Result<Value, StoreError>, Option<u16>) {
         let started = Instant::now();
+        let mut seen_status = None;
         let mut request = self
             .upstream
             .request(method.clone(), path.trim_start_matches("/v1/api/"), path)
@@ -72,6 +131,7 @@ impl Client {
             .call(request, |reply| {
                 let raw = reply.map_err(|e| transport_error(e, key))?;
                 let status = raw.status.as_u16();
+                seen_status = Some(status);
                 let result = interpret(status, raw.retry_after, &raw.content_type, &raw.body, key.expose());
                 tracing::debug!(
                     store = STORE,
@@ -95,8 +155,29 @@ impl Client {
                 "torbox call failed"
             );
         }
-        result
+        (result, seen_status)
     }
+}
+
+/// A call the key's budget refused, as the user reads it. A block TorBox asked for on ordinary
+/// calls reads as TorBox rate limiting; our own counts, and any limit on new downloads, say
+/// which limit it is and that cached streams still play.
+fn over_budget(over: OverBudget) -> StoreError {
+    // Whole seconds, rounded up: "try again in 7 s" must not say 6.
+    let retry_after = over.retry_after.map(|d| Duration::from_secs(d.as_millis().div_ceil(1000) as u64));
+    let message = match (over.window, over.upstream) {
+        (REQUESTS, true) => {
+            let message = "TorBox asked to slow down for this key".to_string();
+            return StoreError::RateLimited { store: STORE, retry_after, message };
+        }
+        (REQUESTS, false) => "TorBox's limit of requests a minute for this key is reached",
+        (CREATES_PER_MINUTE, false) => {
+            "TorBox's per-minute limit for new downloads is reached; cached streams still play"
+        }
+        (_, true) => "TorBox is limiting new downloads for this key; cached streams still play",
+        _ => "TorBox's hourly limit for new downloads is reached; cached streams still play",
+    };
+    StoreError::BudgetExhausted { store: STORE, retry_after, message: message.to_string() }
 }
 
 /// The reply is over `[store.torbox] max_body_bytes`: the message names the limit.
@@ -193,19 +274,39 @@ pub(crate) fn interpret(
     if ok_status && envelope.success == Some(true) && code.is_none() {
         return Ok(envelope.data);
     }
-    let message = envelope.detail(key).unwrap_or_else(|| match &code {
+    let detail = envelope.detail(key);
+    let message = detail.clone().unwrap_or_else(|| match &code {
         Some(code) => clean_message(code, key),
         None => format!("HTTP {status}, no detail given"),
     });
     if status == 429 {
         return Err(error(Kind::RateLimited, message, retry_after));
     }
-    let kind = match &code {
-        Some(code) => kind_of_code(code),
-        None if !ok_status => kind_of_status(status),
-        None => Kind::Upstream,
-    };
-    Err(error(kind, message, retry_after))
+    if code.is_none() {
+        if let Some(limit) = active_limit(&envelope.data) {
+            return Err(limit);
+        }
+    }
+    Err(match &code {
+        Some(code) => error_of_code(code, detail, message, retry_after),
+        None if !ok_status => error(kind_of_status(status), message, retry_after),
+        None => error(Kind::Upstream, message, retry_after),
+    })
+}
+
+/// The documented reply of `createtorrent` at the account's active limit: HTTP 200, `success:
+/// false`, `error: null`, `data: {"active_limit", "current_active_downloads"}`.
+fn active_limit(data: &Value) -> Option<StoreError> {
+    let limit = data.get("active_limit")?.as_u64()?;
+    let active = data.get("current_active_downloads").and_then(Value::as_u64).unwrap_or(limit);
+    Some(error(
+        Kind::LimitExceeded,
+        format!(
+            "the account is already downloading as many torrents as it may ({active} of {limit}); cached streams \
+             still play"
+        ),
+        None,
+    ))
 }
 
 /// A short description of a body that is not a TorBox envelope; never the body itself unless
@@ -259,6 +360,34 @@ mod tests {
         assert!(matches!(e, StoreError::LimitExceeded { .. }), "{e:?}");
         let e = ok(r#"{"success":true,"error":"ITEM_NOT_FOUND","detail":"","data":null}"#).unwrap_err();
         assert_eq!(e, StoreError::NotFound { store: "TorBox", message: "ITEM_NOT_FOUND".into() });
+    }
+
+    #[test]
+    fn the_documented_active_limit_reply_is_a_limit_not_a_failure() {
+        let body = br#"{"success":false,"error":null,"detail":"You have reached your active torrent download limit..","data":{"active_limit":5,"current_active_downloads":5}}"#;
+        let e = interpret(200, None, "application/json", body, KEY).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "TorBox account limit reached: the account is already downloading as many torrents as it may (5 of 5); \
+             cached streams still play"
+        );
+    }
+
+    #[test]
+    fn a_budget_refusal_says_which_limit_and_rounds_the_wait_up() {
+        let over = |window, upstream| OverBudget { window, retry_after: Some(Duration::from_millis(6_200)), upstream };
+        let e = over_budget(over(CREATES_PER_HOUR, false));
+        assert_eq!(
+            e,
+            StoreError::BudgetExhausted {
+                store: "TorBox",
+                retry_after: Some(Duration::from_secs(7)),
+                message: "TorBox's hourly limit for new downloads is reached; cached streams still play".into()
+            }
+        );
+        assert!(matches!(over_budget(over(REQUESTS, true)), StoreError::RateLimited { .. }));
+        assert!(matches!(over_budget(over(REQUESTS, false)), StoreError::BudgetExhausted { .. }));
+        assert!(over_budget(over(CREATES_PER_HOUR, true)).to_string().contains("cached streams still play"));
     }
 
     #[test]

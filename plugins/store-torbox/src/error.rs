@@ -22,6 +22,7 @@ pub(crate) enum Kind {
     NotFound,
     BadRequest,
     Unavailable,
+    DownloadFailed,
     Upstream,
 }
 
@@ -40,10 +41,50 @@ pub(crate) fn kind_of_code(code: &str) -> Kind {
         | "BOZO_TORRENT"
         | "BOZO_NZB"
         | "INVALID_DEVICE" => Kind::BadRequest,
-        "NO_SERVERS_AVAILABLE_ERROR" | "LINK_OFFLINE" | "VENDOR_DISABLED" => Kind::Unavailable,
-        // DUPLICATE_ITEM, TOO_MUCH_DATA, DOWNLOAD_TOO_LARGE, DATABASE_ERROR, UNKNOWN_ERROR, ...
+        // Server faults at TorBox: they pass, so they read as "unavailable", not as our failure.
+        "NO_SERVERS_AVAILABLE_ERROR"
+        | "LINK_OFFLINE"
+        | "VENDOR_DISABLED"
+        | "DOWNLOAD_SERVER_ERROR"
+        | "DATABASE_ERROR" => Kind::Unavailable,
+        // The torrent itself cannot be downloaded on this account; retrying does not help.
+        "DOWNLOAD_TOO_LARGE" | "TOO_MUCH_DATA" => Kind::DownloadFailed,
+        // DUPLICATE_ITEM (add_magnet finds the existing torrent), UNKNOWN_ERROR, ...
         _ => Kind::Upstream,
     }
+}
+
+/// The start of the message for `DUPLICATE_ITEM`, which `add_magnet` recognises to look for
+/// the torrent that is already there.
+pub(crate) const DUPLICATE: &str = "the torrent is already in the account";
+
+/// The typed error for a TorBox error code. Codes whose `detail` reads badly on its own
+/// (limits, server faults, sizes) get a sentence that says what happened and what still
+/// works, followed by TorBox's detail when there is one; the others keep TorBox's detail
+/// (`fallback`: the detail, else the code).
+pub(crate) fn error_of_code(
+    code: &str,
+    detail: Option<String>,
+    fallback: String,
+    retry_after: Option<Duration>,
+) -> StoreError {
+    let kind = kind_of_code(code);
+    let sentence = match code.trim().to_ascii_uppercase().as_str() {
+        "ACTIVE_LIMIT" => "the account is already downloading as many torrents as it may; cached streams still play",
+        "MONTHLY_LIMIT" => "the account's monthly download limit is reached",
+        "COOLDOWN_LIMIT" => "TorBox asks this account to wait before adding more downloads; cached streams still play",
+        "DOWNLOAD_TOO_LARGE" => "it is larger than the account's plan allows",
+        "TOO_MUCH_DATA" => "it holds more data than TorBox accepts",
+        "DOWNLOAD_SERVER_ERROR" => "its download servers had an error; try again in a few minutes",
+        "DATABASE_ERROR" => "its database had an error; try again in a few minutes",
+        "DUPLICATE_ITEM" => DUPLICATE,
+        _ => return error(kind, fallback, retry_after),
+    };
+    let message = match detail {
+        Some(detail) => format!("{sentence} ({})", detail.trim_end_matches(['.', ' '])),
+        None => sentence.to_string(),
+    };
+    error(kind, message, retry_after)
 }
 
 /// Maps an HTTP status when the reply carries no TorBox error code.
@@ -70,6 +111,7 @@ pub(crate) fn error(kind: Kind, message: String, retry_after: Option<Duration>) 
         Kind::NotFound => StoreError::NotFound { store, message },
         Kind::BadRequest => StoreError::BadRequest { store, message },
         Kind::Unavailable => StoreError::Unavailable { store, message },
+        Kind::DownloadFailed => StoreError::DownloadFailed { store, message },
         Kind::Upstream => StoreError::Upstream { store, message },
     }
 }
@@ -128,12 +170,30 @@ mod tests {
         ] {
             assert_eq!(kind_of_code(code), Kind::BadRequest, "{code}");
         }
-        for code in ["NO_SERVERS_AVAILABLE_ERROR", "LINK_OFFLINE", "VENDOR_DISABLED"] {
+        for code in
+            ["NO_SERVERS_AVAILABLE_ERROR", "LINK_OFFLINE", "VENDOR_DISABLED", "DOWNLOAD_SERVER_ERROR", "DATABASE_ERROR"]
+        {
             assert_eq!(kind_of_code(code), Kind::Unavailable, "{code}");
         }
-        for code in ["DATABASE_ERROR", "UNKNOWN_ERROR", "DIFF_ISSUE", "DUPLICATE_ITEM", "SOMETHING_NEW", ""] {
+        for code in ["DOWNLOAD_TOO_LARGE", "TOO_MUCH_DATA"] {
+            assert_eq!(kind_of_code(code), Kind::DownloadFailed, "{code}");
+        }
+        for code in ["UNKNOWN_ERROR", "DIFF_ISSUE", "DUPLICATE_ITEM", "SOMETHING_NEW", ""] {
             assert_eq!(kind_of_code(code), Kind::Upstream, "{code}");
         }
+    }
+
+    #[test]
+    fn unclear_codes_get_a_sentence_and_keep_torboxs_detail() {
+        let e = error_of_code("DOWNLOAD_TOO_LARGE", Some("Too big for your plan..".into()), String::new(), None);
+        assert_eq!(
+            e.to_string(),
+            "TorBox could not download this torrent: it is larger than the account's plan allows (Too big for your plan)"
+        );
+        let e = error_of_code("MONTHLY_LIMIT", None, "MONTHLY_LIMIT".into(), None);
+        assert_eq!(e.to_string(), "TorBox account limit reached: the account's monthly download limit is reached");
+        let e = error_of_code("BAD_TOKEN", Some("Invalid API token.".into()), "Invalid API token.".into(), None);
+        assert_eq!(e, StoreError::Unauthorized { store: "TorBox", message: "Invalid API token.".into() });
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod client;
 mod error;
+mod list;
 mod store;
 
 use std::sync::Arc;
@@ -46,6 +47,32 @@ pub struct TorBoxConfig {
     /// at once, across all users), `max_body_bytes` (largest reply read), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, TorBoxUpstream>")]
     pub upstream: UpstreamSettings,
+    /// Calls a minute per API key, on every endpoint (TorBox's limit: 300). 0 turns it off.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u64,
+    /// New downloads (`createtorrent`) an hour per API key (TorBox's limit: 60). 0 turns it off.
+    #[serde(default = "default_creates_per_hour")]
+    pub creates_per_hour: u64,
+    /// New downloads a minute per API key (TorBox's edge: 10). 0 turns it off.
+    #[serde(default = "default_creates_per_minute")]
+    pub creates_per_minute: u64,
+    /// How long a key's torrent list is reused to find a torrent before adding it.
+    #[serde(default = "default_list_ttl_s")]
+    pub list_ttl_s: u64,
+}
+
+impl Default for TorBoxConfig {
+    /// Every default, as an empty `[store.torbox]` table gives.
+    fn default() -> Self {
+        Self {
+            api_url: default_api_url(),
+            upstream: UpstreamSettings::defaults::<TorBoxUpstream>(),
+            requests_per_minute: default_requests_per_minute(),
+            creates_per_hour: default_creates_per_hour(),
+            creates_per_minute: default_creates_per_minute(),
+            list_ttl_s: default_list_ttl_s(),
+        }
+    }
 }
 
 /// TorBox's upstream defaults: 15 s per call, 64 calls in flight, 2 MiB replies.
@@ -63,11 +90,31 @@ fn default_api_url() -> String {
     "https://api.torbox.app".to_string()
 }
 
+fn default_requests_per_minute() -> u64 {
+    300
+}
+
+fn default_creates_per_hour() -> u64 {
+    60
+}
+
+fn default_creates_per_minute() -> u64 {
+    10
+}
+
+fn default_list_ttl_s() -> u64 {
+    30
+}
+
 impl TorBoxConfig {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let mut config: Self = settings.parse()?;
         config.api_url = check_base_url(&settings.section, "api_url", &config.api_url)?.as_str().to_string();
         config.upstream.check(settings, 100..=120_000)?;
+        settings.check_range("requests_per_minute", config.requests_per_minute, 0..=100_000)?;
+        settings.check_range("creates_per_hour", config.creates_per_hour, 0..=100_000)?;
+        settings.check_range("creates_per_minute", config.creates_per_minute, 0..=100_000)?;
+        settings.check_range("list_ttl_s", config.list_ttl_s, 0..=3_600)?;
         Ok(config)
     }
 }
@@ -81,7 +128,7 @@ impl PluginConfig for TorBoxConfig {
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     let settings = context.settings;
     let config = TorBoxConfig::from_settings(settings)?;
-    Ok(Arc::new(TorBoxStore::new(&config)?))
+    Ok(Arc::new(TorBoxStore::with_shared(&config, context.shared.clone())?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -101,6 +148,7 @@ chillproxy_core::inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chillproxy_core::settings::effective_table;
     use chillproxy_core::Env;
 
     fn settings(toml_text: &str) -> PluginSettings {
@@ -119,5 +167,20 @@ mod tests {
             assert!(err.0.contains("[store.torbox] max_body_bytes must be between 1024 and 67108864"), "{err}");
         }
         assert!(check_config::<TorBoxConfig>(&settings("")).unwrap().contains_key("max_body_bytes"));
+    }
+
+    #[test]
+    fn budgets_default_to_torboxs_documented_limits() {
+        let config = TorBoxConfig::from_settings(&settings("")).unwrap();
+        assert_eq!((config.requests_per_minute, config.creates_per_hour, config.creates_per_minute), (300, 60, 10));
+        assert_eq!(config.list_ttl_s, 30);
+        let config = TorBoxConfig::from_settings(&settings("creates_per_hour = 3\nrequests_per_minute = 0")).unwrap();
+        assert_eq!((config.requests_per_minute, config.creates_per_hour), (0, 3));
+        let err = TorBoxConfig::from_settings(&settings("list_ttl_s = 7200")).unwrap_err();
+        assert!(err.0.contains("list_ttl_s"), "{err}");
+        let err = TorBoxConfig::from_settings(&settings("creates_per_day = 3")).unwrap_err();
+        assert!(err.0.contains("creates_per_day"), "{err}");
+        let parsed = effective_table(&TorBoxConfig::from_settings(&settings("")).unwrap());
+        assert_eq!(effective_table(&TorBoxConfig::default()), parsed, "Default is the empty table's config");
     }
 }

@@ -1,57 +1,163 @@
 //! [`TorBoxStore`]: the [`StoreProvider`] over TorBox's `/v1/api` endpoints. Each call uses the
-//! credential it is given; the store itself holds only the pooled HTTP client.
+//! credential it is given; the store itself holds the pooled HTTP client (with the keys'
+//! budgets), and the keys' torrent lists ([`Listings`]) so that a torrent already in the
+//! account is played without adding it again.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use chillproxy_core::upstream::Method;
 use chillproxy_core::{
-    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, StoreError,
-    StoreFile, StoreProvider,
+    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
+    StoreError, StoreFile, StoreProvider,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
-use crate::client::{Body, Client};
-use crate::error::{clean_message, error, Kind, STORE};
+use crate::client::{Body, Client, Cost};
+use crate::error::{clean_message, error, Kind, DUPLICATE, STORE};
+use crate::list::Listings;
 use crate::TorBoxConfig;
 
 const CHECKCACHED: &str = "/v1/api/torrents/checkcached";
 const CREATETORRENT: &str = "/v1/api/torrents/createtorrent";
-const MYLIST: &str = "/v1/api/torrents/mylist";
+pub(crate) const MYLIST: &str = "/v1/api/torrents/mylist";
+const CONTROLTORRENT: &str = "/v1/api/torrents/controltorrent";
 const REQUESTDL: &str = "/v1/api/torrents/requestdl";
 const USER_ME: &str = "/v1/api/user/me";
 
-/// Most hashes sent in one `checkcached` request.
+/// Most hashes sent in one `checkcached` request (the docs: "a max of around 100 at a time").
 pub const CHECK_BATCH_SIZE: usize = 100;
+
+/// A failed torrent is deleted and added again at most once per key and hash in this time, so
+/// a dead torrent cannot spend the key's new downloads.
+const READD_MEMORY: Duration = Duration::from_secs(3600);
 
 pub struct TorBoxStore {
     client: Client,
+    listings: Listings,
+    shared: SharedState,
+}
+
+/// A torrent of the account as `mylist` shows it, and why it will not finish, if it will not.
+#[derive(Debug, Clone)]
+pub(crate) struct Torrent {
+    pub magnet: Magnet,
+    pub failure: Option<Failure>,
+}
+
+/// Why a torrent will not finish downloading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// What the user reads after "TorBox could not download this torrent: ".
+    pub reason: &'static str,
+    /// Deleting it and adding it again may help (an error or a stop; not a lack of seeds).
+    pub readd_may_help: bool,
 }
 
 impl TorBoxStore {
-    /// The store over `config`; the error is the plugin's startup error (a bad `api_url`).
+    /// The store over `config` with a fresh in-process shared tier; the error is the plugin's
+    /// startup error (a bad `api_url`).
     pub fn new(config: &TorBoxConfig) -> Result<Self, ConfigError> {
-        Ok(Self { client: Client::new(config)? })
+        Self::with_shared(config, SharedState::default())
     }
 
+    /// The store over `config`, counting the keys' budgets in `shared`.
+    pub fn with_shared(config: &TorBoxConfig, shared: SharedState) -> Result<Self, ConfigError> {
+        Ok(Self {
+            client: Client::new(config, shared.clone())?,
+            listings: Listings::new(Duration::from_secs(config.list_ttl_s)),
+            shared,
+        })
+    }
+
+    /// One `checkcached` request, in the documented form: `GET ?hash=a,b,c`.
     async fn check_batch(&self, key: &Secret, batch: &[&InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
-        let body = json!({ "hashes": batch.iter().map(|h| h.as_str()).collect::<Vec<_>>() });
-        let data = self
-            .client
-            .call(key, Method::POST, CHECKCACHED, &[("format", "list"), ("list_files", "true")], Body::Json(&body))
-            .await?;
+        let hashes = batch.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(",");
+        let query = [("hash", hashes.as_str()), ("format", "list"), ("list_files", "true")];
+        let data = self.client.call(key, Cost::Request, Method::GET, CHECKCACHED, &query, Body::Empty).await?;
         parse_checkcached(data)
     }
 
-    async fn torrent(&self, key: &Secret, id: u64) -> Result<Magnet, StoreError> {
+    /// One torrent's current state (`mylist?bypass_cache=true&id=`), remembered in the key's
+    /// listing.
+    async fn torrent(&self, key: &Secret, id: u64) -> Result<Torrent, StoreError> {
         let id_text = id.to_string();
-        let data = self
-            .client
-            .call(key, Method::GET, MYLIST, &[("bypass_cache", "true"), ("id", &id_text)], Body::Empty)
-            .await?;
-        parse_mylist(data, id)
+        let query = [("bypass_cache", "true"), ("id", id_text.as_str())];
+        let data = self.client.call(key, Cost::Request, Method::GET, MYLIST, &query, Body::Empty).await?;
+        let torrent = parse_torrent(data, id)?;
+        self.listings.remember(key, &torrent);
+        Ok(torrent)
+    }
+
+    /// The current state of a torrent the key's listing has: a finished or failed one as
+    /// listed, any other read again (it is expected to change).
+    async fn refreshed(&self, key: &Secret, listed: Torrent) -> Result<Torrent, StoreError> {
+        if listed.magnet.status == MagnetStatus::Downloaded || listed.failure.is_some() {
+            return Ok(listed);
+        }
+        self.torrent(key, parse_id(&listed.magnet.id, key.expose())?).await
+    }
+
+    /// `createtorrent`, then the new torrent's state. A `DUPLICATE_ITEM` answer means TorBox
+    /// has it although the listing did not: the listing is read again and the torrent taken
+    /// from it.
+    async fn create(&self, key: &Secret, hash: &InfoHash) -> Result<Torrent, StoreError> {
+        let magnet = hash.magnet();
+        let form = [("magnet", magnet.as_str()), ("allow_zip", "false")];
+        let data = match self.client.call(key, Cost::Create, Method::POST, CREATETORRENT, &[], Body::Form(&form)).await
+        {
+            Ok(data) => data,
+            Err(StoreError::Upstream { message, .. }) if message.starts_with(DUPLICATE) => {
+                self.listings.drop_listing(key);
+                return match self.listings.find(&self.client, key, hash).await? {
+                    Some(listed) => self.refreshed(key, listed).await,
+                    None => Err(error(
+                        Kind::Upstream,
+                        "TorBox says the torrent is already in the account but does not list it".to_string(),
+                        None,
+                    )),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let created: Created = read(data, CREATETORRENT)?;
+        match (created.torrent_id, created.queued_id) {
+            (id, _) if id > 0 => {
+                tracing::info!(store = STORE, hash = %hash, torrent_id = id, "torbox added a torrent");
+                self.torrent(key, id).await
+            }
+            (_, queued) if queued > 0 => Err(error(
+                Kind::LimitExceeded,
+                "TorBox queued the torrent instead of starting it (the account's active limit is reached)".to_string(),
+                None,
+            )),
+            _ => Err(error(Kind::Upstream, "createtorrent returned no torrent id".to_string(), None)),
+        }
+    }
+
+    /// A torrent that will not finish: deleted and added again once (per key and hash, within
+    /// [`READD_MEMORY`]) when that may help, else the failure.
+    async fn readd_or_fail(&self, key: &Secret, failed: Torrent, failure: Failure) -> Result<Magnet, StoreError> {
+        let download_failed = |reason: String| Err(error(Kind::DownloadFailed, reason, None));
+        let hash = failed.magnet.hash.clone();
+        let marker = SharedState::key("readd", &[crate::NAME, &key.fingerprint(), hash.as_str()]);
+        if !failure.readd_may_help || self.shared.tier().get(&marker).await.is_some() {
+            return download_failed(failure.reason.to_string());
+        }
+        self.shared.tier().put(&marker, vec![1], READD_MEMORY).await;
+        tracing::info!(store = STORE, hash = %hash, reason = failure.reason, "deleting a failed torrent to add it again");
+        let id = parse_id(&failed.magnet.id, key.expose())?;
+        let body = json!({ "torrent_id": id, "operation": "delete" });
+        self.client.call(key, Cost::Request, Method::POST, CONTROLTORRENT, &[], Body::Json(&body)).await?;
+        self.listings.forget(key, &hash);
+        let again = self.create(key, &hash).await?;
+        match again.failure {
+            None => Ok(again.magnet),
+            Some(failure) => download_failed(format!("{}, also after adding it again", failure.reason)),
+        }
     }
 }
 
@@ -87,30 +193,32 @@ impl StoreProvider for TorBoxStore {
             .collect())
     }
 
+    /// Finds the torrent in the key's listing first (TorBox allows 60 new downloads an hour per
+    /// key); adds it only when it is not there.
     async fn add_magnet(
         &self,
         credential: &Credential,
         hash: &InfoHash,
         _: Option<IpAddr>,
     ) -> Result<Magnet, StoreError> {
-        let magnet = hash.magnet();
-        let form = [("magnet", magnet.as_str()), ("allow_zip", "false")];
-        let data = self.client.call(&credential.key, Method::POST, CREATETORRENT, &[], Body::Form(&form)).await?;
-        let created: Created = read(data, CREATETORRENT)?;
-        match (created.torrent_id, created.queued_id) {
-            (id, _) if id > 0 => self.torrent(&credential.key, id).await,
-            (_, queued) if queued > 0 => Err(error(
-                Kind::LimitExceeded,
-                "TorBox queued the torrent instead of starting it (the account's active limit is reached)".to_string(),
-                None,
-            )),
-            _ => Err(error(Kind::Upstream, "createtorrent returned no torrent id".to_string(), None)),
+        let key = &credential.key;
+        let torrent = match self.listings.find(&self.client, key, hash).await? {
+            Some(listed) => self.refreshed(key, listed).await?,
+            None => self.create(key, hash).await?,
+        };
+        match torrent.failure {
+            None => Ok(torrent.magnet),
+            Some(failure) => self.readd_or_fail(key, torrent, failure).await,
         }
     }
 
     async fn get_magnet(&self, credential: &Credential, id: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
         let id = parse_id(id, credential.key.expose())?;
-        self.torrent(&credential.key, id).await
+        let torrent = self.torrent(&credential.key, id).await?;
+        match torrent.failure {
+            None => Ok(torrent.magnet),
+            Some(failure) => Err(error(Kind::DownloadFailed, failure.reason.to_string(), None)),
+        }
     }
 
     async fn generate_link(
@@ -132,7 +240,16 @@ impl StoreProvider for TorBoxStore {
         if let Some(ip) = &user_ip {
             query.push(("user_ip", ip.as_str()));
         }
-        let data = self.client.call(&credential.key, Method::GET, REQUESTDL, &query, Body::Empty).await?;
+        let data =
+            match self.client.call(&credential.key, Cost::Request, Method::GET, REQUESTDL, &query, Body::Empty).await {
+                Ok(data) => data,
+                Err(e @ StoreError::NotFound { .. }) => {
+                    // Gone since it was listed (deleted, expired): the next play adds it again.
+                    self.listings.forget(&credential.key, &magnet.hash);
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
         match data {
             Value::String(link) if link.starts_with("https://") || link.starts_with("http://") => Ok(link),
             _ => Err(error(Kind::Upstream, "requestdl returned no download link".to_string(), None)),
@@ -140,8 +257,8 @@ impl StoreProvider for TorBoxStore {
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {
-        let data =
-            self.client.call(&credential.key, Method::GET, USER_ME, &[("settings", "true")], Body::Empty).await?;
+        let query = [("settings", "true")];
+        let data = self.client.call(&credential.key, Cost::Request, Method::GET, USER_ME, &query, Body::Empty).await?;
         if !data.is_object() {
             return Err(unexpected(USER_ME));
         }
@@ -173,7 +290,7 @@ fn parse_id(id: &str, key: &str) -> Result<u64, StoreError> {
         .ok_or_else(|| error(Kind::NotFound, format!("{:?} is not a TorBox torrent id", clean_message(id, key)), None))
 }
 
-fn unexpected(endpoint: &str) -> StoreError {
+pub(crate) fn unexpected(endpoint: &str) -> StoreError {
     error(Kind::Upstream, format!("unexpected reply from {endpoint}"), None)
 }
 
@@ -218,7 +335,7 @@ fn parse_checkcached(data: Value) -> Result<Vec<CachedItem>, StoreError> {
 }
 
 /// `mylist?id=` data: one torrent object. Null, `{}`, `[]` or `id: 0` mean "not in this account".
-fn parse_mylist(data: Value, id: u64) -> Result<Magnet, StoreError> {
+pub(crate) fn parse_torrent(data: Value, id: u64) -> Result<Torrent, StoreError> {
     let torrent = match data {
         Value::Null => None,
         Value::Array(items) => {
@@ -238,14 +355,30 @@ fn parse_mylist(data: Value, id: u64) -> Result<Magnet, StoreError> {
     let torrent = torrent
         .filter(|t| t.id != 0)
         .ok_or_else(|| error(Kind::NotFound, format!("torrent {id} is not in this account"), None))?;
+    torrent_of(torrent)
+}
+
+/// The state of one torrent of a `mylist` page; `None` for an entry without an id or hash.
+pub(crate) fn parse_listed(value: Value) -> Result<Option<Torrent>, StoreError> {
+    let torrent: MyTorrent = read(value, MYLIST)?;
+    if torrent.id == 0 || InfoHash::parse(&torrent.hash).is_none() {
+        return Ok(None);
+    }
+    torrent_of(torrent).map(Some)
+}
+
+#[cfg(test)]
+fn parse_mylist(data: Value, id: u64) -> Result<Magnet, StoreError> {
+    parse_torrent(data, id).map(|t| t.magnet)
+}
+
+fn torrent_of(torrent: MyTorrent) -> Result<Torrent, StoreError> {
+    let id = torrent.id;
     let hash = InfoHash::parse(&torrent.hash)
         .ok_or_else(|| error(Kind::Upstream, format!("torrent {id} has no valid info hash"), None))?;
-    let status = if torrent.download_finished && torrent.download_present {
-        MagnetStatus::Downloaded
-    } else if torrent.progress > 0.0 {
-        MagnetStatus::Downloading
-    } else {
-        MagnetStatus::Queued
+    let (status, failure) = match state_of(&torrent) {
+        State::Waiting(status) => (status, None),
+        State::Failed(failure) => (MagnetStatus::Failed, Some(failure)),
     };
     let name = if !torrent.name.trim().is_empty() {
         torrent.name.clone()
@@ -262,7 +395,41 @@ fn parse_mylist(data: Value, id: u64) -> Result<Magnet, StoreError> {
             size: f.size,
         })
         .collect();
-    Ok(Magnet { id: torrent.id.to_string(), hash, name, size: torrent.size, status, files })
+    Ok(Torrent { magnet: Magnet { id: id.to_string(), hash, name, size: torrent.size, status, files }, failure })
+}
+
+/// Where a torrent's download stands.
+enum State {
+    Waiting(MagnetStatus),
+    Failed(Failure),
+}
+
+/// Reads `download_finished`/`download_present`, `download_state` (qBittorrent's states and
+/// TorBox's own: `"error"`, `"stalled (no seeds)"`, `"metaDL"`, `"paused"`, `"downloading"`,
+/// `"uploading"`, `"cached"`, `"completed"`, ...) and `active`. A torrent that is neither
+/// finished nor active has been stopped: TorBox will not finish it.
+fn state_of(torrent: &MyTorrent) -> State {
+    const ERROR: Failure = Failure { reason: "the download stopped with an error on TorBox", readd_may_help: true };
+    const NO_SEEDS: Failure =
+        Failure { reason: "no one is seeding it (TorBox reports it stalled)", readd_may_help: false };
+    const STOPPED: Failure = Failure { reason: "TorBox stopped downloading it", readd_may_help: true };
+    if torrent.download_finished && torrent.download_present {
+        return State::Waiting(MagnetStatus::Downloaded);
+    }
+    let state = torrent.download_state.trim().to_ascii_lowercase();
+    let finished = torrent.download_finished;
+    match state.as_str() {
+        s if s.starts_with("error") || s == "missingfiles" => State::Failed(ERROR),
+        s if s.starts_with("stalled") && !finished => State::Failed(NO_SEEDS),
+        s if (s.starts_with("paused") || s.starts_with("stopped")) && !finished => State::Failed(STOPPED),
+        _ if !torrent.active && !finished => State::Failed(STOPPED),
+        "metadl" | "allocating" | "moving" => State::Waiting(MagnetStatus::Queued),
+        s if s.starts_with("queued") || s.starts_with("checking") => State::Waiting(MagnetStatus::Queued),
+        s if s == "downloading" || s.starts_with("forced") => State::Waiting(MagnetStatus::Downloading),
+        s if s.starts_with("uploading") || s == "completed" || s == "cached" => State::Waiting(MagnetStatus::Uploading),
+        _ if torrent.progress > 0.0 => State::Waiting(MagnetStatus::Downloading),
+        _ => State::Waiting(MagnetStatus::Queued),
+    }
 }
 
 /// The meaningful segments of a TorBox file path (`.` and `..` dropped).
@@ -330,7 +497,21 @@ struct MyTorrent {
     #[serde(default, deserialize_with = "lenient_f64")]
     progress: f64,
     #[serde(default, deserialize_with = "nullable")]
+    download_state: String,
+    /// Absent in older replies: then the torrent counts as active.
+    #[serde(default = "active_by_default", deserialize_with = "nullable_true")]
+    active: bool,
+    #[serde(default, deserialize_with = "nullable")]
     files: Vec<MyFile>,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+/// `null` reads as `true`.
+fn nullable_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
 }
 
 #[derive(Deserialize)]
@@ -451,6 +632,36 @@ mod tests {
             let e = parse_mylist(missing, 42).unwrap_err();
             assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
         }
+    }
+
+    #[test]
+    fn download_states_and_active_say_whether_it_will_finish() {
+        let with = |state: &str, active: Value, progress: f64| {
+            let data = json!({
+                "id": 7, "hash": H1, "name": "T", "size": 1, "download_state": state, "active": active,
+                "download_finished": false, "download_present": false, "progress": progress, "files": []
+            });
+            let torrent = parse_torrent(data, 7).unwrap();
+            (torrent.magnet.status, torrent.failure.map(|f| (f.reason, f.readd_may_help)))
+        };
+        let waiting = |status| (status, None);
+        assert_eq!(with("metaDL", json!(true), 0.0), waiting(MagnetStatus::Queued));
+        assert_eq!(with("queuedDL", json!(true), 0.0), waiting(MagnetStatus::Queued));
+        assert_eq!(with("checkingResumeData", json!(true), 0.1), waiting(MagnetStatus::Queued));
+        assert_eq!(with("downloading", json!(true), 0.5), waiting(MagnetStatus::Downloading));
+        assert_eq!(with("uploading", json!(true), 1.0), waiting(MagnetStatus::Uploading));
+        assert_eq!(with("", Value::Null, 0.3), waiting(MagnetStatus::Downloading), "no state: progress decides");
+        let failed = |state, active| with(state, active, 0.0).1.expect("a failure");
+        assert_eq!(failed("error", json!(false)), ("the download stopped with an error on TorBox", true));
+        assert!(!failed("stalled (no seeds)", json!(true)).1, "re-adding finds no seeds either");
+        assert_eq!(failed("paused", json!(false)).0, "TorBox stopped downloading it");
+        assert_eq!(failed("downloading", json!(false)).0, "TorBox stopped downloading it", "inactive, unfinished");
+        assert_eq!(with("error", json!(false), 0.0).0, MagnetStatus::Failed);
+
+        // Finished and present wins over any state.
+        let data = json!({"id": 7, "hash": H1, "download_state": "stalledUP", "active": false,
+            "download_finished": true, "download_present": true});
+        assert_eq!(parse_torrent(data, 7).unwrap().magnet.status, MagnetStatus::Downloaded);
     }
 
     #[test]

@@ -1,36 +1,57 @@
-//! Fake TorBox API (`/v1/api/...`) plus a fake CDN (`/cdn/...`), following the real formats:
-//! every API reply is the `{"success","error","detail","data"}` envelope.
+//! Fake TorBox API (`/v1/api/...`) plus a fake CDN (`/cdn/...`), following TorBox's documented
+//! API (its Postman collection, the `torbox-api` SDKs and its rate-limit article; see the
+//! project's reference notes): every API reply is the `{"success","error","detail","data"}`
+//! envelope.
 //!
 //! What the fake knows:
 //! - **Accounts**: API keys registered with [`FakeTorBox::add_key`] / [`FakeTorBox::add_key_with_plan`].
-//!   A missing or unknown `Authorization: Bearer` gets HTTP 401 `BAD_TOKEN`. `requestdl` is
-//!   authorised by its `token` query parameter instead, as on TorBox.
+//!   A missing or unknown `Authorization: Bearer` gets HTTP **403** `BAD_TOKEN` (the docs: "403
+//!   means authentication error"). `requestdl` is authorised by its `token` query parameter
+//!   instead, as on TorBox.
 //! - **The swarm**: torrents TorBox can fetch. [`FakeTorBox::add_cached`] ones are on TorBox's
 //!   servers already (they show in `checkcached` and finish instantly when added);
-//!   [`FakeTorBox::add_uncached`] ones download when added: the first `polls` `mylist` replies for
-//!   the torrent show it unfinished (the first one queued, progress 0; later ones downloading),
-//!   and every reply after that shows it downloaded. Once downloaded it counts as cached.
-//!   A hash the swarm does not know can still be added: it stays queued forever, named after its
-//!   hash, with no files.
+//!   [`FakeTorBox::add_uncached`] ones download when added: the first `polls` `mylist?id=`
+//!   replies for the torrent show it unfinished (the first one fetching metadata, `metaDL`,
+//!   progress 0; later ones downloading), and every reply after that shows it downloaded. Once downloaded it counts as
+//!   cached. [`FakeTorBox::add_failing`] ones fail when added (`download_state` such as `"error"`
+//!   or `"stalled (no seeds)"`, `active: false`) for their first `times` additions; deleting and
+//!   adding one again uses up one failure. A hash the swarm does not know can still be added:
+//!   it stays in `metaDL` forever, named after its hash, with no files.
 //! - File paths are given relative to the torrent's root folder: `add_cached(h, "Movie",
 //!   &[("Subs/en.srt", 10)])` is reported by TorBox as `Movie/Subs/en.srt` (and the plugin turns
 //!   it into `/Subs/en.srt`). File ids are the positions in that list, from 0.
 //! - **Per-key torrent lists**: `createtorrent` adds to the caller's list (adding a hash that is
-//!   already there returns the same `torrent_id`); `mylist` and `requestdl` only see the caller's
-//!   torrents. `mylist?id=` for a torrent that is not the caller's answers `success: true` with
-//!   `data: null`.
-//! - `checkcached` answers `POST` (JSON `{"hashes":[...]}`) and `GET` (`hash=` repeated or
-//!   comma-separated), with `format=list` (an array) or `format=object` (keyed by hash). When
-//!   nothing is cached, `data` is an empty object `{}` in both formats.
+//!   already there returns the same `torrent_id`); [`FakeTorBox::add_to_account`] puts one there
+//!   directly. `mylist` and `requestdl` only see the caller's torrents. `mylist?id=` for a
+//!   torrent that is not the caller's answers `success: true` with `data: null`. `mylist`
+//!   without `id` lists the caller's torrents (`offset`, `limit`, default limit 1000) without
+//!   advancing any download; without `bypass_cache=true` it answers from a snapshot of the list
+//!   that TorBox refreshes only every 600 s ([`TorBoxState::list_cache`]).
+//! - `controltorrent` (POST JSON `{"torrent_id","operation"}`) deletes (`"delete"`) a torrent of
+//!   the caller's.
+//! - `checkcached` answers the documented `GET` (`hash=` repeated or comma-separated) and also
+//!   the undocumented `POST` (JSON `{"hashes":[...]}`) that StremThru uses, with `format=list`
+//!   (an array) or `format=object` (keyed by hash). When nothing is cached, `data` is `null`, as
+//!   in the documented example.
 //! - `requestdl` returns `{base}/cdn/<torrent_id>/<file_id>/<file name>`; a torrent that is not
 //!   downloaded yet, or an unknown file id, gets HTTP 404 `ITEM_NOT_FOUND`. `GET /cdn/...`
 //!   answers 200 with a small text body.
+//! - **The active limit** ([`FakeTorBox::set_active_limit`]): while a key has that many
+//!   unfinished torrents, `createtorrent` of a torrent that is not cached answers the documented
+//!   reply: HTTP 200, `success: false`, `error: null`, the text in `detail` and `data:
+//!   {"active_limit", "current_active_downloads"}`.
+//! - **Per-token rate limits** ([`FakeTorBox::set_limits`], off unless set): TorBox's documented
+//!   300 requests a minute on every endpoint and 60 `createtorrent` an hour (with a 10 a minute
+//!   edge), counted per API key in fixed windows from their first call. A call over a limit gets
+//!   HTTP 429 `{"error": "Rate limit exceeded: 60 per 1 hour"}` (the FastAPI rate limiter's reply,
+//!   as seen from TorBox's search API), without `Retry-After`, and is not counted.
 //! - **Faults** ([`Fault`]) apply to every `/v1/api` call (not to `/cdn`) until cleared with
-//!   `set_fault(Fault::None)`. Calls are recorded before the fault is applied.
+//!   `set_fault(Fault::None)`; [`FakeTorBox::set_endpoint_fault`] applies one to one endpoint
+//!   only. Calls are recorded before a limit or a fault is applied.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -45,6 +66,7 @@ pub const CHECKCACHED: &str = "/v1/api/torrents/checkcached";
 pub const CREATETORRENT: &str = "/v1/api/torrents/createtorrent";
 pub const MYLIST: &str = "/v1/api/torrents/mylist";
 pub const REQUESTDL: &str = "/v1/api/torrents/requestdl";
+pub const CONTROLTORRENT: &str = "/v1/api/torrents/controltorrent";
 pub const USER_ME: &str = "/v1/api/user/me";
 
 /// A failure mode applied to every API call.
@@ -125,8 +147,11 @@ pub struct SwarmTorrent {
     /// Paths relative to the root folder, and sizes.
     pub files: Vec<(String, u64)>,
     pub cached: bool,
-    /// How many `mylist` replies show it unfinished after it is added (uncached only).
+    /// How many `mylist?id=` replies show it unfinished after it is added (uncached only).
     pub polls: u32,
+    /// The next `failures` additions of it fail with this `download_state`.
+    pub failure: Option<String>,
+    pub failures: u32,
 }
 
 /// A torrent in one account's list.
@@ -136,13 +161,36 @@ pub struct UserTorrent {
     /// The API key that owns it.
     pub key: String,
     pub hash: String,
-    /// `mylist` replies sent for it so far.
+    /// `mylist?id=` replies sent for it so far.
     pub polls_seen: u32,
     pub finished: bool,
+    /// The `download_state` of a download that failed.
+    pub failed: Option<String>,
+}
+
+/// TorBox's per-token limits, as documented: requests a minute on every endpoint, and
+/// `createtorrent` calls an hour and a minute. `0` turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub requests_per_minute: u64,
+    pub creates_per_hour: u64,
+    pub creates_per_minute: u64,
+}
+
+impl Limits {
+    /// The documented values: 300 requests a minute, 60 creations an hour, 10 a minute.
+    pub const DOCUMENTED: Limits = Limits { requests_per_minute: 300, creates_per_hour: 60, creates_per_minute: 10 };
+}
+
+/// One key's fixed window: when it started and how many calls it admitted.
+#[derive(Debug, Clone, Copy)]
+struct WindowCount {
+    started: Instant,
+    count: u64,
 }
 
 /// Everything the fake knows; tests may read and change it through [`FakeTorBox::state`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TorBoxState {
     /// The fake's own base URL (`http://127.0.0.1:port`), used in `requestdl` links.
     pub base_url: String,
@@ -151,7 +199,41 @@ pub struct TorBoxState {
     pub torrents: Vec<UserTorrent>,
     pub calls: Vec<RecordedCall>,
     pub fault: Fault,
+    /// Faults for one endpoint (path), applied after the global one.
+    pub endpoint_faults: BTreeMap<String, Fault>,
+    /// Per-token limits; `None` (the default) enforces none.
+    pub limits: Option<Limits>,
+    /// Most unfinished torrents a key may have; `None`: no limit.
+    pub active_limit: Option<usize>,
+    /// How long a `mylist` reply without `bypass_cache=true` is served from the key's snapshot
+    /// (TorBox: 600 s).
+    pub list_cache: Duration,
+    /// Calls refused with 429 because of [`TorBoxState::limits`].
+    pub rate_limited: usize,
+    windows: BTreeMap<(String, &'static str), WindowCount>,
+    list_snapshots: BTreeMap<String, (Instant, Vec<Value>)>,
     next_torrent_id: u64,
+}
+
+impl Default for TorBoxState {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            accounts: BTreeMap::new(),
+            swarm: BTreeMap::new(),
+            torrents: Vec::new(),
+            calls: Vec::new(),
+            fault: Fault::None,
+            endpoint_faults: BTreeMap::new(),
+            limits: None,
+            active_limit: None,
+            list_cache: Duration::from_secs(600),
+            rate_limited: 0,
+            windows: BTreeMap::new(),
+            list_snapshots: BTreeMap::new(),
+            next_torrent_id: 0,
+        }
+    }
 }
 
 /// A handle on the fake. Cheap to clone; all clones share one state.
@@ -204,6 +286,18 @@ impl FakeTorBox {
         self.add_swarm(hash, name, files, false, polls);
     }
 
+    /// Adds a torrent whose next `times` additions fail: `mylist` shows it with
+    /// `download_state: state` (e.g. `"error"`, `"stalled (no seeds)"`), `active: false`,
+    /// progress 0, never finished. Later additions download it like [`FakeTorBox::add_uncached`]
+    /// with `polls` polls.
+    pub fn add_failing(&self, hash: &str, name: &str, files: &[(&str, u64)], state: &str, times: u32, polls: u32) {
+        self.add_swarm(hash, name, files, false, polls);
+        if let Some(torrent) = self.state().swarm.get_mut(&hash.to_ascii_lowercase()) {
+            torrent.failure = Some(state.to_string());
+            torrent.failures = times;
+        }
+    }
+
     fn add_swarm(&self, hash: &str, name: &str, files: &[(&str, u64)], cached: bool, polls: u32) {
         let hash = hash.to_ascii_lowercase();
         let torrent = SwarmTorrent {
@@ -212,13 +306,51 @@ impl FakeTorBox {
             files: files.iter().map(|(p, s)| (p.trim_start_matches('/').to_string(), *s)).collect(),
             cached,
             polls,
+            failure: None,
+            failures: 0,
         };
         self.state().swarm.insert(hash, torrent);
+    }
+
+    /// Puts a torrent of the swarm into `key`'s list, as if it had been added earlier (a
+    /// cached one finished), without a call. Returns its id.
+    pub fn add_to_account(&self, key: &str, hash: &str) -> u64 {
+        let mut state = self.state();
+        add_torrent(&mut state, key, &hash.to_ascii_lowercase())
     }
 
     /// Sets the failure mode for every following API call (`Fault::None` clears it).
     pub fn set_fault(&self, fault: Fault) {
         self.state().fault = fault;
+    }
+
+    /// Sets the failure mode for every following call to one endpoint, e.g. [`CREATETORRENT`]
+    /// (`Fault::None` clears it).
+    pub fn set_endpoint_fault(&self, path: &str, fault: Fault) {
+        let mut state = self.state();
+        if fault == Fault::None {
+            state.endpoint_faults.remove(path);
+        } else {
+            state.endpoint_faults.insert(path.to_string(), fault);
+        }
+    }
+
+    /// Enforces TorBox's per-token limits from now on (`None`: none, the default).
+    pub fn set_limits(&self, limits: Option<Limits>) {
+        let mut state = self.state();
+        state.limits = limits;
+        state.windows.clear();
+    }
+
+    /// Calls refused with 429 because of the per-token limits.
+    pub fn rate_limited(&self) -> usize {
+        self.state().rate_limited
+    }
+
+    /// Most unfinished torrents one key may have before `createtorrent` answers the documented
+    /// active-limit reply (`None`: no limit).
+    pub fn set_active_limit(&self, limit: Option<usize>) {
+        self.state().active_limit = limit;
     }
 
     /// Every call received so far, oldest first.
@@ -262,46 +394,96 @@ async fn handle(State(fake): State<FakeTorBox>, method: Method, uri: Uri, header
     if call.path.starts_with("/cdn/") {
         return cdn(&call);
     }
-    let fault = {
+    let faults = {
         let mut state = fake.state();
         state.calls.push(call.clone());
-        state.fault.clone()
+        if let Some(refused) = over_limit(&mut state, &call) {
+            return refused;
+        }
+        let endpoint = state.endpoint_faults.get(&call.path).cloned().unwrap_or_default();
+        [state.fault.clone(), endpoint]
     };
-    match fault {
-        Fault::None => {}
+    for fault in faults {
+        if let Some(response) = apply(fault).await {
+            return response;
+        }
+    }
+    let mut state = fake.state();
+    route(&mut state, &method, &call)
+}
+
+/// Counts the call in its key's windows; the 429 reply when one is used up.
+fn over_limit(state: &mut TorBoxState, call: &RecordedCall) -> Option<Response> {
+    let limits = state.limits?;
+    let key = if call.path == REQUESTDL { call.query_param("token") } else { call.bearer().map(str::to_string) }?;
+    let minute = Duration::from_secs(60);
+    let mut windows = vec![("requests_per_minute", limits.requests_per_minute, minute)];
+    if call.path == CREATETORRENT {
+        windows.push(("creates_per_minute", limits.creates_per_minute, minute));
+        windows.push(("creates_per_hour", limits.creates_per_hour, Duration::from_secs(3600)));
+    }
+    let now = Instant::now();
+    let mut over = None;
+    for (name, limit, period) in &windows {
+        let window = state.windows.entry((key.clone(), name)).or_insert(WindowCount { started: now, count: 0 });
+        if now.duration_since(window.started) >= *period {
+            *window = WindowCount { started: now, count: 0 };
+        }
+        if *limit > 0 && window.count >= *limit {
+            let unit = if *period == minute { "minute" } else { "hour" };
+            over = Some(format!("{limit} per 1 {unit}"));
+            break;
+        }
+    }
+    if let Some(text) = over {
+        state.rate_limited += 1;
+        let body = json!({ "error": format!("Rate limit exceeded: {text}") });
+        return Some((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
+    }
+    for (name, _, _) in &windows {
+        if let Some(window) = state.windows.get_mut(&(key.clone(), *name)) {
+            window.count += 1;
+        }
+    }
+    None
+}
+
+/// The reply a fault gives instead of the real one (`None`: answer normally, after a hang).
+async fn apply(fault: Fault) -> Option<Response> {
+    Some(match fault {
+        Fault::None => return None,
         Fault::RateLimited { retry_after_secs } => {
             let mut response =
                 envelope(StatusCode::TOO_MANY_REQUESTS, None, "Too many requests. Please slow down.", Value::Null);
             if let Ok(value) = retry_after_secs.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
-            return response;
+            response
         }
         Fault::ServerError { status } => {
-            return envelope(status_code(status), Some("UNKNOWN_ERROR"), "An unknown error occurred.", Value::Null);
+            envelope(status_code(status), Some("UNKNOWN_ERROR"), "An unknown error occurred.", Value::Null)
         }
         Fault::HtmlPage { status } => {
             let page = format!(
                 "<!DOCTYPE html><html><head><title>{status} Bad Gateway</title></head><body><h1>FAKE-HTML-ERROR-PAGE</h1>{}</body></html>",
                 "<p>The origin server did not answer.</p>".repeat(50)
             );
-            return (status_code(status), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
+            (status_code(status), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
         }
         Fault::TruncatedJson => {
             let body = r#"{"success":true,"error":null,"detail":"ok","data":[{"name":"Trunc","size":1,"hash":"0123"#;
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
         Fault::Oversized => {
             let padding = "x".repeat(3 * 1024 * 1024);
-            return envelope(StatusCode::OK, None, &padding, json!({}));
+            envelope(StatusCode::OK, None, &padding, json!({}))
         }
-        Fault::Hang(duration) => tokio::time::sleep(duration).await,
-        Fault::Error { status, code, detail } => {
-            return envelope(status_code(status), Some(&code), &detail, Value::Null);
+        Fault::Hang(duration) => {
+            tokio::time::sleep(duration).await;
+            return None;
         }
-    }
-    let mut state = fake.state();
-    route(&mut state, &method, &call)
+        Fault::Error { status, code, detail } => envelope(status_code(status), Some(&code), &detail, Value::Null),
+    })
 }
 
 fn route(state: &mut TorBoxState, method: &Method, call: &RecordedCall) -> Response {
@@ -310,7 +492,11 @@ fn route(state: &mut TorBoxState, method: &Method, call: &RecordedCall) -> Respo
     }
     let known = matches!(
         (method.as_str(), call.path.as_str()),
-        ("GET" | "POST", CHECKCACHED) | ("POST", CREATETORRENT) | ("GET", MYLIST) | ("GET", USER_ME)
+        ("GET" | "POST", CHECKCACHED)
+            | ("POST", CREATETORRENT)
+            | ("GET", MYLIST)
+            | ("GET", USER_ME)
+            | ("POST", CONTROLTORRENT)
     );
     if !known {
         return envelope(
@@ -327,6 +513,7 @@ fn route(state: &mut TorBoxState, method: &Method, call: &RecordedCall) -> Respo
         CHECKCACHED => checkcached(state, call),
         CREATETORRENT => createtorrent(state, &key, call),
         MYLIST => mylist(state, &key, call),
+        CONTROLTORRENT => controltorrent(state, &key, call),
         _ => user_me(state, &key, call),
     }
 }
@@ -365,7 +552,7 @@ fn checkcached(state: &TorBoxState, call: &RecordedCall) -> Response {
         list.push(item);
     }
     let data = if list.is_empty() {
-        json!({})
+        Value::Null
     } else if format == "list" {
         Value::Array(list)
     } else {
@@ -391,42 +578,110 @@ fn createtorrent(state: &mut TorBoxState, key: &str, call: &RecordedCall) -> Res
         let data = json!({ "torrent_id": existing.id, "hash": hash, "auth_id": auth_id });
         return envelope(StatusCode::OK, None, "Found Cached Torrent. Using Cached Torrent.", data);
     }
-    state.next_torrent_id += 1;
-    let id = 1000 + state.next_torrent_id;
     let cached = state.swarm.get(&hash).is_some_and(|t| t.cached);
-    state.torrents.push(UserTorrent { id, key: key.to_string(), hash: hash.clone(), polls_seen: 0, finished: cached });
+    let active = state.torrents.iter().filter(|t| t.key == key && !t.finished && t.failed.is_none()).count();
+    if let Some(limit) = state.active_limit.filter(|limit| !cached && active >= *limit) {
+        // The documented example: HTTP 200, success false, no error code, the numbers in data.
+        let body = json!({
+            "success": false,
+            "error": null,
+            "detail": "You have reached your active torrent download limit. Please wait for a torrent to finish downloading or upgrade your plan..",
+            "data": { "active_limit": limit, "current_active_downloads": active },
+        });
+        return (StatusCode::OK, Json(body)).into_response();
+    }
+    let id = add_torrent(state, key, &hash);
     let data = json!({ "torrent_id": id, "hash": hash, "auth_id": auth_id });
     let detail = if cached { "Found Cached Torrent. Using Cached Torrent." } else { "Successfully added torrent." };
     envelope(StatusCode::OK, None, detail, data)
 }
 
+/// Adds `hash` to `key`'s list (a failing swarm torrent uses up one failure); returns its id.
+fn add_torrent(state: &mut TorBoxState, key: &str, hash: &str) -> u64 {
+    if let Some(existing) = state.torrents.iter().find(|t| t.key == key && t.hash == hash) {
+        return existing.id;
+    }
+    state.next_torrent_id += 1;
+    let id = 1000 + state.next_torrent_id;
+    let swarm = state.swarm.get_mut(hash);
+    let cached = swarm.as_ref().is_some_and(|t| t.cached);
+    let failed = match swarm {
+        Some(torrent) if torrent.failures > 0 => {
+            torrent.failures -= 1;
+            torrent.failure.clone()
+        }
+        _ => None,
+    };
+    let torrent =
+        UserTorrent { id, key: key.to_string(), hash: hash.to_string(), polls_seen: 0, finished: cached, failed };
+    state.torrents.push(torrent);
+    id
+}
+
+/// `controltorrent`: `delete` removes one of the caller's torrents; other operations are
+/// accepted and change nothing.
+fn controltorrent(state: &mut TorBoxState, key: &str, call: &RecordedCall) -> Response {
+    let Some(body) = call.json() else {
+        return envelope(StatusCode::BAD_REQUEST, Some("INVALID_OPTION"), "The body must be JSON.", Value::Null);
+    };
+    let id = body.get("torrent_id").and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+    let operation = body.get("operation").and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(index) = id.and_then(|id| state.torrents.iter().position(|t| t.id == id && t.key == key)) else {
+        return envelope(StatusCode::NOT_FOUND, Some("ITEM_NOT_FOUND"), "The torrent was not found.", Value::Null);
+    };
+    match operation.as_str() {
+        "delete" => {
+            state.torrents.remove(index);
+            envelope(StatusCode::OK, None, "Torrent deleted successfully.", Value::Null)
+        }
+        "pause" | "resume" | "reannounce" => envelope(StatusCode::OK, None, "Torrent updated.", Value::Null),
+        _ => envelope(StatusCode::BAD_REQUEST, Some("INVALID_OPTION"), "Unknown operation.", Value::Null),
+    }
+}
+
 fn mylist(state: &mut TorBoxState, key: &str, call: &RecordedCall) -> Response {
     let detail = "Torrent list retrieved successfully.";
     let Some(id) = call.query_param("id") else {
-        let ids: Vec<u64> = state.torrents.iter().filter(|t| t.key == key).map(|t| t.id).collect();
-        let list: Vec<Value> = ids.into_iter().filter_map(|id| poll(state, key, id)).collect();
-        return envelope(StatusCode::OK, None, detail, Value::Array(list));
+        let bypass = call.query_param("bypass_cache").as_deref() == Some("true");
+        let list = match state.list_snapshots.get(key) {
+            Some((taken, list)) if !bypass && taken.elapsed() < state.list_cache => list.clone(),
+            _ => {
+                let ids: Vec<u64> = state.torrents.iter().filter(|t| t.key == key).map(|t| t.id).collect();
+                let list: Vec<Value> = ids.into_iter().filter_map(|id| render(state, key, id, false)).collect();
+                state.list_snapshots.insert(key.to_string(), (Instant::now(), list.clone()));
+                list
+            }
+        };
+        let number = |name: &str| call.query_param(name).and_then(|v| v.trim().parse::<usize>().ok());
+        let (offset, limit) = (number("offset").unwrap_or(0), number("limit").unwrap_or(1000));
+        let page: Vec<Value> = list.into_iter().skip(offset).take(limit).collect();
+        return envelope(StatusCode::OK, None, detail, Value::Array(page));
     };
-    let data = id.trim().parse::<u64>().ok().and_then(|id| poll(state, key, id)).unwrap_or(Value::Null);
+    let data = id.trim().parse::<u64>().ok().and_then(|id| render(state, key, id, true)).unwrap_or(Value::Null);
     envelope(StatusCode::OK, None, detail, data)
 }
 
-/// One `mylist` look at a torrent of `key`: advances its download and renders it.
-fn poll(state: &mut TorBoxState, key: &str, id: u64) -> Option<Value> {
+/// One `mylist` look at a torrent of `key`, rendered as TorBox does; a look at this torrent
+/// alone (`poll`) advances its download.
+fn render(state: &mut TorBoxState, key: &str, id: u64, poll: bool) -> Option<Value> {
     let index = state.torrents.iter().position(|t| t.id == id && t.key == key)?;
     let swarm = state.swarm.get(&state.torrents[index].hash).cloned();
     let torrent = &mut state.torrents[index];
-    torrent.polls_seen += 1;
     let needed = swarm.as_ref().map(|s| s.polls);
-    if !torrent.finished {
-        if let Some(needed) = needed {
-            torrent.finished = torrent.polls_seen > needed;
+    if poll && torrent.failed.is_none() {
+        torrent.polls_seen += 1;
+        if !torrent.finished {
+            if let Some(needed) = needed {
+                torrent.finished = torrent.polls_seen > needed;
+            }
         }
     }
     let torrent = torrent.clone();
     let progress = match (torrent.finished, needed) {
         (true, _) => 1.0,
-        (false, Some(needed)) if needed > 0 => f64::from(torrent.polls_seen - 1) / f64::from(needed),
+        (false, Some(needed)) if needed > 0 && torrent.failed.is_none() => {
+            f64::from(torrent.polls_seen.saturating_sub(1)) / f64::from(needed)
+        }
         _ => 0.0,
     };
     if torrent.finished {
@@ -459,12 +714,15 @@ fn poll(state: &mut TorBoxState, key: &str, id: u64) -> Option<Value> {
             })
         })
         .collect();
-    let state_text = if torrent.finished {
+    let state_text = if let Some(failed) = &torrent.failed {
+        failed.as_str()
+    } else if torrent.finished {
         "cached"
     } else if progress > 0.0 {
         "downloading"
     } else {
-        "queued"
+        // qBittorrent's state while it fetches the torrent's metadata.
+        "metaDL"
     };
     Some(json!({
         "id": torrent.id,
@@ -474,7 +732,7 @@ fn poll(state: &mut TorBoxState, key: &str, id: u64) -> Option<Value> {
         "name": name,
         "magnet": format!("magnet:?xt=urn:btih:{}", torrent.hash),
         "size": size,
-        "active": !torrent.finished,
+        "active": !torrent.finished && torrent.failed.is_none(),
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": "2024-01-01T00:00:00Z",
         "download_state": state_text,
@@ -482,7 +740,7 @@ fn poll(state: &mut TorBoxState, key: &str, id: u64) -> Option<Value> {
         "peers": 1,
         "ratio": 0.0,
         "progress": progress,
-        "download_speed": if torrent.finished { 0 } else { 1_000_000 },
+        "download_speed": if torrent.finished || torrent.failed.is_some() { 0 } else { 1_000_000 },
         "upload_speed": 0,
         "eta": 0,
         "torrent_file": false,
@@ -563,7 +821,7 @@ fn cdn(call: &RecordedCall) -> Response {
 
 fn bad_token() -> Response {
     envelope(
-        StatusCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN,
         Some("BAD_TOKEN"),
         "Invalid API token. Please check your token and try again.",
         Value::Null,

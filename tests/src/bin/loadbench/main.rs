@@ -9,11 +9,15 @@
 //! calls that reached each fake, and finally prints a Markdown report (see BENCHMARKS.md).
 //!
 //! Scenarios: `warm` (the same title again and again), `cold` (a new title on every request),
-//! `play` (playback of files TorBox has cached: 302s, not followed) and `fixed`
+//! `play` (playback of files already in the pool key's TorBox account: 302s, not followed) and `fixed`
 //! (`GET /_bench/fixed/{bytes}`, as large as the warm stream list: the machine's ceiling).
 //! Two more for issue 9: `hangup` (clients hang up on new titles while TorBox is slow, then
 //! normal clients measure latency and errors) and `soak` (a long cold run over more titles than
 //! the caches hold, reported per quarter of the run).
+//!
+//! The fake TorBox enforces TorBox's documented per-token limits (300 requests a minute, 60
+//! new downloads an hour) unless `--torbox-limits off`, which also turns chillproxy's own
+//! per-key budgets off (as before issue 11).
 
 mod http;
 
@@ -34,7 +38,7 @@ use axum::{middleware, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chillproxy_tests::fakes::chillstreams::{FakeChillstreams, Mode as ChillstreamsMode};
-use chillproxy_tests::fakes::torbox::{FakeTorBox, Fault};
+use chillproxy_tests::fakes::torbox::{FakeTorBox, Fault, Limits};
 use chillproxy_tests::fakes::torznab::{Mode as TorznabMode, Release, TorznabControl};
 use chillproxy_tests::fakes::{serve, Running};
 use chillproxy_tests::stack::{INDEXER_KEY, INTERNAL_API_KEY, POOL_KEY, POOL_KEY_ID, USER};
@@ -67,7 +71,11 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
   --titles N             distinct movies for the cold scenario     (default: enough for the
                          client counts and duration at the fakes' latency, at least 2000)
   --releases N           releases per movie (even ones cached)     (default 2)
-  --play-files N         distinct cached files the play scenario cycles through (default 100)
+  --play-files N         distinct cached files the play scenario cycles through (default 100);
+                         they are in the pool key's TorBox account already
+  --torbox-limits on|off the fake TorBox enforces TorBox's per-token limits (300 requests a
+                         minute, 60 createtorrent an hour, 10 a minute)         (default on);
+                         off also sets chillproxy's [store.torbox] budgets to 0
   --hangup-after MS      hangup: clients hang up after this long   (default: Torznab latency
                          + 150, so they leave while TorBox's cache check is in flight)
   --hangup-torbox-ms MS  hangup: TorBox latency while clients hang up (default 500)
@@ -149,6 +157,8 @@ struct Args {
     no_build: bool,
     /// `--set` overrides of the generated plugins.toml: (dotted key, value).
     overrides: Vec<(String, toml::Value)>,
+    /// The fake TorBox enforces TorBox's per-token limits.
+    torbox_limits: bool,
 }
 
 impl Args {
@@ -198,6 +208,7 @@ fn parse_args() -> Result<Args, String> {
         host_bin: None,
         no_build: false,
         overrides: Vec::new(),
+        torbox_limits: true,
     };
     let mut raw = std::env::args().skip(1);
     while let Some(arg) = raw.next() {
@@ -258,6 +269,13 @@ fn parse_args() -> Result<Args, String> {
             "--hangup-torbox-ms" => args.hangup_torbox_ms = number(&value)?,
             "--threads" => args.threads = number(&value)?.max(1) as usize,
             "--host-bin" => args.host_bin = Some(PathBuf::from(value)),
+            "--torbox-limits" => {
+                args.torbox_limits = match value.trim() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("--torbox-limits: {other:?} is neither on nor off")),
+                };
+            }
             "--set" => {
                 let (key, raw) = value.split_once('=').ok_or_else(|| format!("--set {value:?}: expected KEY=VALUE"))?;
                 let value = format!("v = {raw}")
@@ -268,6 +286,11 @@ fn parse_args() -> Result<Args, String> {
                 args.overrides.push((key.trim().to_string(), value));
             }
             _ => return Err(format!("unknown flag {name}")),
+        }
+    }
+    if !args.torbox_limits {
+        for key in ["requests_per_minute", "creates_per_hour", "creates_per_minute"] {
+            args.overrides.push((format!("store.torbox.{key}"), toml::Value::Integer(0)));
         }
     }
     Ok(args)
@@ -436,6 +459,9 @@ async fn start_fakes(args: &Args, titles: usize) -> Fakes {
         chillstreams.set_mode(ChillstreamsMode::Slow(Duration::from_millis(args.chillstreams_ms)));
     }
     torbox.set_fault(torbox_latency(args.torbox_ms));
+    if args.torbox_limits {
+        torbox.set_limits(Some(Limits::DOCUMENTED));
+    }
     if args.torznab_ms > 0 {
         for shard in &torznab {
             shard.set_mode(TorznabMode::Slow(Duration::from_millis(args.torznab_ms)));
@@ -451,6 +477,8 @@ struct Counts {
     log_usage: usize,
     torbox: usize,
     torbox_by_path: BTreeMap<String, usize>,
+    /// Calls the fake TorBox refused with 429 (its per-token limits).
+    torbox_429: usize,
     torznab: usize,
 }
 
@@ -470,6 +498,7 @@ impl Fakes {
             let short = call.path.trim_start_matches("/v1/api/").to_string();
             *counts.torbox_by_path.entry(short).or_default() += 1;
         }
+        counts.torbox_429 = torbox.rate_limited;
         drop(torbox);
         counts.torznab = self.torznab.iter().map(TorznabControl::call_count).sum();
         counts
@@ -488,6 +517,7 @@ impl Counts {
             log_usage: self.log_usage - before.log_usage,
             torbox: self.torbox - before.torbox,
             torbox_by_path: by_path,
+            torbox_429: self.torbox_429 - before.torbox_429,
             torznab: self.torznab - before.torznab,
         }
     }
@@ -1078,6 +1108,15 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
         args.duration.as_secs_f64(),
         args.releases
     );
+    let _ = writeln!(
+        out,
+        "- TorBox per-token limits at the fake: {}; the play scenario's files are in the pool key's account already",
+        if args.torbox_limits {
+            "on (300 requests a minute, 60 createtorrent an hour, 10 a minute), chillproxy's budgets at their defaults"
+        } else {
+            "off, and chillproxy's budgets off"
+        }
+    );
     if !args.overrides.is_empty() {
         let sets: Vec<String> = args.overrides.iter().map(|(k, v)| format!("`{k} = {v}`")).collect();
         let _ = writeln!(out, "- plugins.toml overrides (`--set`): {}", sets.join(", "));
@@ -1140,8 +1179,8 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
             .map(|(path, n)| format!("{path} {}", per_request(*n, requests)))
             .collect();
         let mut line = format!(
-            "- {} × {}: {:.1} s; calls: get-key {}, TorBox {}, Torznab {}; TorBox per request: {}; Chillstreams \
-             log-usage per request: {}",
+            "- {} × {}: {:.1} s; calls: get-key {}, TorBox {}, Torznab {}; TorBox per request: {}; TorBox 429s: {}; \
+             Chillstreams log-usage per request: {}",
             row.scenario.label(),
             row.clients,
             row.elapsed.as_secs_f64(),
@@ -1149,6 +1188,7 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
             row.upstream.torbox,
             row.upstream.torznab,
             if by_path.is_empty() { "none".to_string() } else { by_path.join(", ") },
+            row.upstream.torbox_429,
             per_request(row.upstream.log_usage, requests),
         );
         if row.tally.errors() > 0 {
@@ -1246,6 +1286,11 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
     let seeding = Instant::now();
     let fakes = fakes_rt.block_on(start_fakes(args, cold_titles.end));
     seed(&fakes, cold_titles.end, args.releases);
+    // The play files are in the pool key's account already, as a popular title is: playing them
+    // needs no createtorrent.
+    for n in play_titles.clone() {
+        fakes.torbox.add_to_account(POOL_KEY, &info_hash(n, 0));
+    }
     eprintln!(
         "loadbench: fakes up with {} movies × {} releases, Torznab in {} shards ({:.1} s); host {}",
         cold_titles.end,

@@ -1,0 +1,139 @@
+//! The torrents already in a key's account, so that playing one of them costs no
+//! `createtorrent` (TorBox allows 60 an hour per key, and the Chillstreams pool key is one key
+//! for many users). One listing per key (by fingerprint), read once for every concurrent lookup,
+//! kept `list_ttl_s`, and updated with what this process learns about a torrent (added, polled,
+//! gone), so learning it costs no second read.
+//!
+//! The list is read with `bypass_cache=true`: without it TorBox answers from a copy that it
+//! refreshes only every 600 s, which would add torrents the account already has and offer
+//! torrents it no longer has. Our own cache is what keeps the reads few.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chillproxy_core::cache::{CacheLimits, FlightCache};
+use chillproxy_core::upstream::Method;
+use chillproxy_core::{InfoHash, Secret, StoreError};
+use serde_json::Value;
+
+use crate::client::{Body, Client, Cost};
+use crate::error::STORE;
+use crate::store::{parse_listed, unexpected, Torrent, MYLIST};
+
+/// Torrents read per `mylist` page: small enough that a page of torrents with many files stays
+/// well under the 2 MiB reply limit.
+const PAGE: usize = 500;
+/// Pages read at most per listing (5,000 torrents); a torrent past them is found by adding it
+/// (TorBox answers with the one it has).
+const MAX_PAGES: usize = 10;
+
+/// Keys whose listing is kept, and the memory they may take.
+const LIMITS: CacheLimits = CacheLimits { max_entries: 10_000, max_bytes: 64 * 1024 * 1024 };
+
+/// One key's torrents by hash.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    torrents: Mutex<HashMap<InfoHash, Torrent>>,
+}
+
+impl Listing {
+    fn lock(&self) -> MutexGuard<'_, HashMap<InfoHash, Torrent>> {
+        self.torrents.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Every key's listing.
+pub(crate) struct Listings {
+    cache: FlightCache<String, Arc<Listing>, StoreError>,
+    ttl: Duration,
+}
+
+impl Listings {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self { cache: FlightCache::with_limits(LIMITS, weigh), ttl }
+    }
+
+    /// The torrent with `hash` in `key`'s account, from the listing (read now if it is not
+    /// kept, by one read for everyone asking at once).
+    pub(crate) async fn find(
+        &self,
+        client: &Client,
+        key: &Secret,
+        hash: &InfoHash,
+    ) -> Result<Option<Torrent>, StoreError> {
+        let ttl = self.ttl;
+        let (client, owned_key) = (client.clone(), key.clone());
+        let listing = self
+            .cache
+            .get_or_load(key.fingerprint(), move |r| r.is_ok().then_some(ttl), move || read_listing(client, owned_key))
+            .await?;
+        let found = listing.lock().get(hash).cloned();
+        Ok(found)
+    }
+
+    /// Records what a read of one torrent said, in the key's listing if one is kept.
+    pub(crate) fn remember(&self, key: &Secret, torrent: &Torrent) {
+        if let Some(listing) = self.cache.get(&key.fingerprint()) {
+            listing.lock().insert(torrent.magnet.hash.clone(), torrent.clone());
+        }
+    }
+
+    /// The torrent is gone from the account.
+    pub(crate) fn forget(&self, key: &Secret, hash: &InfoHash) {
+        if let Some(listing) = self.cache.get(&key.fingerprint()) {
+            listing.lock().remove(hash);
+        }
+    }
+
+    /// The listing is wrong: the next lookup reads it again.
+    pub(crate) fn drop_listing(&self, key: &Secret) {
+        self.cache.remove(&key.fingerprint());
+    }
+}
+
+/// Reads every page of `key`'s torrent list.
+async fn read_listing(client: Client, key: Secret) -> Result<Arc<Listing>, StoreError> {
+    let mut torrents = HashMap::new();
+    let mut ids = HashSet::new();
+    let limit = PAGE.to_string();
+    for page in 0..MAX_PAGES {
+        let offset = (page * PAGE).to_string();
+        let query = [("bypass_cache", "true"), ("offset", offset.as_str()), ("limit", limit.as_str())];
+        let items = match client.call(&key, Cost::Request, Method::GET, MYLIST, &query, Body::Empty).await {
+            Ok(Value::Array(items)) => items,
+            Ok(Value::Null) | Err(StoreError::NotFound { .. }) => Vec::new(),
+            Ok(_) => return Err(unexpected(MYLIST)),
+            Err(e) => return Err(e),
+        };
+        let count = items.len();
+        for item in items {
+            match parse_listed(item) {
+                Ok(Some(torrent)) if ids.insert(torrent.magnet.id.clone()) => {
+                    torrents.entry(torrent.magnet.hash.clone()).or_insert(torrent);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(store = STORE, error = %e, "a mylist entry could not be read; skipped"),
+            }
+        }
+        if count < PAGE {
+            tracing::debug!(store = STORE, torrents = torrents.len(), pages = page + 1, "torbox torrent list read");
+            return Ok(Arc::new(Listing { torrents: Mutex::new(torrents) }));
+        }
+    }
+    tracing::warn!(
+        store = STORE,
+        torrents = torrents.len(),
+        "the account has more torrents than one listing reads; the others are found by adding them"
+    );
+    Ok(Arc::new(Listing { torrents: Mutex::new(torrents) }))
+}
+
+/// About what a listing holds in memory.
+fn weigh(_: &String, listing: &Arc<Listing>) -> usize {
+    listing
+        .lock()
+        .values()
+        .map(|t| 256 + t.magnet.files.iter().map(|f| 96 + f.name.len() + f.path.len()).sum::<usize>())
+        .sum()
+}
