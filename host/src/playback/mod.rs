@@ -86,7 +86,13 @@ async fn resolve_shared(
     }
     let ttl = caches.links_ttl();
     let result = caches.links.get_or_load(key.clone(), move |r| r.is_ok().then_some(ttl), move || job.run()).await;
-    if let Err(error) = &result {
+    // Rate limits are not remembered here: the store's budget already holds calls back and says
+    // when to try again, more precisely than a fixed error time would.
+    let rate_limited = matches!(
+        &result,
+        Err(PlaybackError::Store(_, StoreError::RateLimited { .. } | StoreError::BudgetExhausted { .. }))
+    );
+    if let (Err(error), false) = (&result, rate_limited) {
         let remember = Duration::from_secs(services.playback.error_ttl_s.min(60));
         if !remember.is_zero() {
             caches.failures.insert(key, error.clone(), remember);
