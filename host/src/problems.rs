@@ -122,12 +122,12 @@ mod tests {
     #[test]
     fn failures_name_the_provider_that_failed() {
         let failed = |display| AuthChainError::Failed { provider: "x", display, message: "timed out".into() };
-        let problem = auth_problem("TorBox", &failed("Chillstreams"));
-        assert_eq!(problem.title, "Chillstreams is unavailable");
-        assert!(problem.description.starts_with("Chillstreams is unavailable (timed out)."));
-        let problem = auth_problem("RealDebrid", &failed("Acme vault"));
+        let problem = auth_problem("Swift Store", &failed("Member Pool"));
+        assert_eq!(problem.title, "Member Pool is unavailable");
+        assert!(problem.description.starts_with("Member Pool is unavailable (timed out)."));
+        let problem = auth_problem("Slow Store", &failed("Acme vault"));
         assert_eq!(problem.title, "Acme vault is unavailable");
-        assert!(!problem.description.contains("Chillstreams"), "{problem:?}");
+        assert!(!problem.description.contains("Member Pool"), "{problem:?}");
     }
 
     #[test]
@@ -153,14 +153,14 @@ mod tests {
 
     #[test]
     fn a_stub_store_points_at_the_stores_that_work() {
-        let stub = StoreError::NotImplemented { store: "RealDebrid", operation: "add_magnet" };
+        let stub = StoreError::NotImplemented { store: "Slow Store", operation: "add_magnet" };
         assert_eq!(
-            store_problem("RealDebrid", &stub, &["TorBox"]).description,
-            "RealDebrid support is not available yet. Use TorBox for now; your other stores still work."
+            store_problem("Slow Store", &stub, &["Swift Store"]).description,
+            "Slow Store support is not available yet. Use Swift Store for now; your other stores still work."
         );
         assert_eq!(
-            store_problem("RealDebrid", &stub, &[]).description,
-            "RealDebrid support is not available yet; your other stores still work."
+            store_problem("Slow Store", &stub, &[]).description,
+            "Slow Store support is not available yet; your other stores still work."
         );
         assert_eq!(use_instead(&["A", "B", "C"]), " Use A, B or C for now");
     }

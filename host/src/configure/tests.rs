@@ -9,21 +9,21 @@ use super::check::{granted_message, AccountStatus, StoreCheck};
 use super::page::{escape, render, Page, StoreChoice, SCRIPT, STYLE};
 use super::{csp_hash, CONTENT_SECURITY_POLICY};
 
-/// An auth provider's entry field, as the Chillstreams plugin declares it.
+/// An auth provider's entry field, as the Member Pool plugin declares it.
 const USER_ID_FIELD: EntryField = EntryField {
     key: "auth",
-    label: "Chillstreams user id",
-    hint: "Chillstreams members: enter your Chillstreams user id instead of a token.",
-    unused_note: "Your Chillstreams user id was not used for it; your own API token was.",
+    label: "Member Pool user id",
+    hint: "Member Pool members: enter your Member Pool user id instead of a token.",
+    unused_note: "Your Member Pool user id was not used for it; your own API token was.",
 };
 
 fn presentations() -> Vec<(&'static str, AuthPresentation)> {
     vec![
         (
-            "chillstreams",
+            "pool",
             AuthPresentation {
-                display_name: "Chillstreams",
-                credential_label: "The Chillstreams credential",
+                display_name: "Member Pool",
+                credential_label: "The Member Pool credential",
                 entry_field: Some(USER_ID_FIELD),
             },
         ),
@@ -36,19 +36,19 @@ fn presentations() -> Vec<(&'static str, AuthPresentation)> {
 
 fn choices() -> Vec<StoreChoice> {
     vec![
-        StoreChoice { code: "tb".into(), name: "TorBox".into(), available: true },
-        StoreChoice { code: "rd".into(), name: "RealDebrid".into(), available: false },
+        StoreChoice { code: "tb".into(), name: "Swift Store".into(), available: true },
+        StoreChoice { code: "rd".into(), name: "Slow Store".into(), available: false },
     ]
 }
 
-fn page<'a>(stores: &'a [StoreChoice], chillstreams: bool, config: Option<&'a UserConfig>) -> Page<'a> {
+fn page<'a>(stores: &'a [StoreChoice], with_field: bool, config: Option<&'a UserConfig>) -> Page<'a> {
     Page {
         base_url: "http://127.0.0.1:7000",
         stores,
-        auth_field: chillstreams.then_some(USER_ID_FIELD),
+        auth_field: with_field.then_some(USER_ID_FIELD),
         auth_names: &[],
-        searches: "Torznab indexers",
-        use_instead: " Use TorBox for now",
+        searches: "test indexers",
+        use_instead: " Use Swift Store for now",
         config,
         problem: None,
     }
@@ -97,7 +97,7 @@ fn escapes_everything_it_interpolates() {
 fn prefills_the_users_own_config() {
     let user = config(
         r#"{"stores":[{"c":"tb","t":"tb-token-123","auth":"550e8400-e29b-41d4-a716-446655440000"},{"c":"rd","t":"rd-tok"}],
-           "indexers":[{"n":"jackett","u":"https://j.example/torznab?a=1&b=2","ak":"idx-key"}],"cached":true}"#,
+           "indexers":[{"n":"jackett","u":"https://j.example/feed?a=1&b=2","ak":"idx-key"}],"cached":true}"#,
     );
     let stores = choices();
     let html = render(&page(&stores, true, Some(&user)));
@@ -106,13 +106,13 @@ fn prefills_the_users_own_config() {
     assert!(form.contains(r#"name="t" type="password" value="tb-token-123""#));
     assert!(form.contains(r#"name="t" type="password" value="rd-tok""#));
     assert!(form.contains(r#"name="auth" value="550e8400-e29b-41d4-a716-446655440000""#));
-    assert!(form.contains(r#"<option value="rd" selected data-stub>RealDebrid — not available yet</option>"#));
-    assert!(form.contains(r#"value="https://j.example/torznab?a=1&amp;b=2""#));
+    assert!(form.contains(r#"<option value="rd" selected data-stub>Slow Store — not available yet</option>"#));
+    assert!(form.contains(r#"value="https://j.example/feed?a=1&amp;b=2""#));
     assert!(form.contains(r#"name="ak" type="password" value="idx-key""#));
     assert!(form.contains(r#"name="n" value="jackett""#));
     assert!(form.contains(r#"id="cached" name="cached" checked"#));
     assert!(html.contains(r#"data-prefilled="1""#));
-    // The stub note shows on the RealDebrid row only.
+    // The stub note shows on the Slow Store row only.
     assert_eq!(form.matches(r#"<p class="note">"#).count(), 1);
     // The token appears only in its own field.
     assert_eq!(html.matches("tb-token-123").count(), 1);
@@ -122,14 +122,14 @@ fn prefills_the_users_own_config() {
 #[test]
 fn an_empty_page_has_one_blank_store_with_the_first_available_store() {
     let stores = vec![
-        StoreChoice { code: "ad".into(), name: "AllDebrid".into(), available: false },
-        StoreChoice { code: "tb".into(), name: "TorBox".into(), available: true },
+        StoreChoice { code: "ad".into(), name: "Later Store".into(), available: false },
+        StoreChoice { code: "tb".into(), name: "Swift Store".into(), available: true },
     ];
     let html = render(&page(&stores, false, None));
     let form = form(&html);
     assert_eq!(form.matches(r#"<div class="row store">"#).count(), 1);
-    assert!(form.contains(r#"<option value="tb" selected>TorBox</option>"#));
-    assert!(form.contains(r#"<option value="ad" data-stub>AllDebrid — not available yet</option>"#));
+    assert!(form.contains(r#"<option value="tb" selected>Swift Store</option>"#));
+    assert!(form.contains(r#"<option value="ad" data-stub>Later Store — not available yet</option>"#));
     assert!(form.contains(r#"name="t" type="password" value="""#));
     assert!(!form.contains(r#"<div class="row indexer">"#));
     assert!(!form.contains(" checked"));
@@ -138,20 +138,20 @@ fn an_empty_page_has_one_blank_store_with_the_first_available_store() {
 }
 
 #[test]
-fn user_id_field_only_with_chillstreams() {
+fn user_id_field_only_with_an_auth_field() {
     let stores = choices();
     let with = render(&page(&stores, true, None));
-    assert!(with.contains("Chillstreams user id</span><input name=\"auth\""));
+    assert!(with.contains("Member Pool user id</span><input name=\"auth\""));
     assert!(with.contains(r#"data-auth-field="1""#));
     let without = render(&page(&stores, false, None));
     assert!(!without.contains("name=\"auth\""));
-    assert!(!form(&without).contains("Chillstreams"));
+    assert!(!form(&without).contains("Member Pool"));
     assert!(without.contains(r#"data-auth-field="0""#));
     // A user id already in the config is kept (hidden) rather than dropped on save.
     let user = config(r#"{"stores":[{"c":"tb","t":"x","auth":"550e8400-e29b-41d4-a716-446655440000"}]}"#);
     let kept = render(&page(&stores, false, Some(&user)));
     assert!(kept.contains(r#"<input type="hidden" name="auth" value="550e8400-e29b-41d4-a716-446655440000">"#));
-    assert!(!form(&kept).contains("Chillstreams user id"));
+    assert!(!form(&kept).contains("Member Pool user id"));
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn an_invalid_config_is_shown_with_its_problem() {
         stores: &stores,
         auth_field: None,
         auth_names: &[],
-        searches: "Torznab indexers",
+        searches: "test indexers",
         use_instead: "",
         config: Some(&user),
         problem: Some("stores[0].c: unknown store code \"xx\""),
@@ -179,24 +179,24 @@ fn an_invalid_config_is_shown_with_its_problem() {
 fn check_answers_carry_no_secret() {
     let answer = StoreCheck {
         c: "tb".into(),
-        name: "TorBox".into(),
+        name: "Swift Store".into(),
         ok: true,
-        auth: Some("chillstreams"),
+        auth: Some("pool"),
         account: Some(AccountStatus { subscription: "premium".into() }),
-        message: "The Chillstreams credential works: the TorBox account is premium.".into(),
+        message: "The Member Pool credential works: the Swift Store account is premium.".into(),
     };
     let json = serde_json::to_value(&answer).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"c":"tb","name":"TorBox","ok":true,"auth":"chillstreams",
+        serde_json::json!({"c":"tb","name":"Swift Store","ok":true,"auth":"pool",
             "account":{"subscription":"premium"},
-            "message":"The Chillstreams credential works: the TorBox account is premium."})
+            "message":"The Member Pool credential works: the Swift Store account is premium."})
     );
     let entry = StoreEntry { c: "tb".into(), t: Some(Secret::new("k")), auth: Some("u".into()) };
-    assert!(granted_message(&entry, &presentations(), "token", "TorBox", "expired").contains("own API token"));
+    assert!(granted_message(&entry, &presentations(), "token", "Swift Store", "expired").contains("own API token"));
     assert_eq!(
-        granted_message(&entry, &presentations(), "chillstreams", "TorBox", "premium"),
-        "The Chillstreams credential works: the TorBox account is premium."
+        granted_message(&entry, &presentations(), "pool", "Swift Store", "premium"),
+        "The Member Pool credential works: the Swift Store account is premium."
     );
     let field = |json: &str| UserConfig::decode(&URL_SAFE_NO_PAD.encode(json), &["tb"]).unwrap_err().field;
     assert_eq!(field(r#"{"stores":[{"c":"xx","t":"a"}]}"#), Some("stores[0].c".into()));

@@ -51,7 +51,7 @@ async fn a_pack_resolves_to_the_episode_once_and_records_usage() {
 #[tokio::test]
 async fn an_auth_failure_names_the_store_of_the_entry() {
     let denied = || AuthOutcome::Denied { reason: DenyReason::Other, message: "no access".into() };
-    let store = Arc::new(MemoryStore::new("rd", "RealDebrid", &[]));
+    let store = Arc::new(MemoryStore::new("rd", "Slow Store", &[]));
     let auth = Arc::new(ScriptedAuth { name: "a", display: "Pool", outcome: denied, calls: Default::default() });
     let services = services(vec![auth], vec![store.clone()], vec![], Default::default());
     let (config, media, client) = request_parts("rd");
@@ -65,11 +65,11 @@ async fn an_auth_failure_names_the_store_of_the_entry() {
         client: &client,
     };
     let error = resolve_link(&services, &request).await.unwrap_err();
-    assert!(matches!(error, PlaybackError::Auth("RealDebrid", _)), "{error:?}");
+    assert!(matches!(error, PlaybackError::Auth("Slow Store", _)), "{error:?}");
     let response = error.respond(&[]);
     assert_eq!(response.status(), 403);
     let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
     let body = String::from_utf8_lossy(&body);
-    assert_eq!(body, "RealDebrid: access denied: no access.");
+    assert_eq!(body, "Slow Store: access denied: no access.");
     assert_eq!(store.adds.load(Ordering::SeqCst), 0);
 }

@@ -28,6 +28,24 @@ fn client() -> ClientInfo {
     ClientInfo { ip, device: DeviceId::from_client(ip, "test") }
 }
 
+/// A stream-list request for the movie, with the test's config, client and binding.
+fn movie_request<'a>(
+    config: &'a UserConfig,
+    client: &'a ClientInfo,
+    media: &'a MediaQuery,
+    binding: &str,
+) -> StreamRequest<'a> {
+    StreamRequest {
+        config,
+        config_segment: "seg",
+        id: "tt0111161",
+        media,
+        client,
+        base_url: "http://h",
+        binding: binding.to_string(),
+    }
+}
+
 fn auth(display: &'static str, outcome: fn() -> AuthOutcome) -> Arc<ScriptedAuth> {
     Arc::new(ScriptedAuth { name: "scripted", display, outcome, calls: Default::default() })
 }
@@ -41,15 +59,7 @@ async fn cached_streams_come_first_and_a_second_list_asks_the_store_nothing() {
     ]));
     let services = services(vec![auth("Auth", granting)], vec![store.clone()], vec![source], Default::default());
     let (config, client, media) = (config("tb"), client(), movie());
-    let request = StreamRequest {
-        config: &config,
-        config_segment: "seg",
-        id: "tt0111161",
-        media: &media,
-        client: &client,
-        base_url: "http://h",
-        binding: "bind".into(),
-    };
+    let request = movie_request(&config, &client, &media, "bind");
     let streams = list_streams(&services, &request).await;
     assert_eq!(streams.len(), 2, "{streams:#?}");
     assert!(streams[0].name.starts_with("⚡️ [TB]"), "the cached one first: {streams:#?}");
@@ -71,15 +81,7 @@ async fn a_failing_auth_provider_is_named_and_no_other_is_blamed() {
     let source = Arc::new(FixedSource(vec![candidate(hash('a'), "Movie.1994.1080p", 1)]));
     let services = services(vec![auth("Acme vault", failing)], vec![store], vec![source], Default::default());
     let (config, client, media) = (config("rd"), client(), movie());
-    let request = StreamRequest {
-        config: &config,
-        config_segment: "seg",
-        id: "tt0111161",
-        media: &media,
-        client: &client,
-        base_url: "http://h",
-        binding: String::new(),
-    };
+    let request = movie_request(&config, &client, &media, "");
     let streams = list_streams(&services, &request).await;
     assert_eq!(streams.len(), 1);
     assert_eq!(streams[0].name, "⚠️ chillproxy\nAcme vault is unavailable");
@@ -95,15 +97,7 @@ async fn streams_carry_a_file_name_binge_group_and_web_readiness() {
     ]));
     let services = services(vec![auth("Auth", granting)], vec![store], vec![source], Default::default());
     let (config, client, media) = (config("tb"), client(), movie());
-    let request = StreamRequest {
-        config: &config,
-        config_segment: "seg",
-        id: "tt0111161",
-        media: &media,
-        client: &client,
-        base_url: "http://h",
-        binding: "b".into(),
-    };
+    let request = movie_request(&config, &client, &media, "b");
     let streams = list_streams(&services, &request).await;
     let json = serde_json::to_value(&streams).unwrap();
     let cached = &json[0];
@@ -149,15 +143,7 @@ async fn order_with(prefs: &str) -> String {
     config.prefs = serde_json::from_str(prefs).unwrap();
     config.prefs.validate().unwrap();
     let (client, media) = (client(), movie());
-    let request = StreamRequest {
-        config: &config,
-        config_segment: "seg",
-        id: "tt0111161",
-        media: &media,
-        client: &client,
-        base_url: "http://h",
-        binding: String::new(),
-    };
+    let request = movie_request(&config, &client, &media, "");
     list_streams(&services, &request)
         .await
         .iter()
