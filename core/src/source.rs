@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::{InfoHash, StoreFile, UserIndexer};
+use crate::{Credential, InfoHash, StoreFile, UserIndexer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,6 +27,10 @@ pub struct MediaQuery {
 pub struct SourceQuery<'a> {
     pub media: &'a MediaQuery,
     pub user_indexers: &'a [UserIndexer],
+    /// The request's credential for the store the source named in
+    /// [`SourceProvider::credential_store`] (the user's own token or the pool key granted to
+    /// them). `None` for every other source: a source that did not ask never sees a credential.
+    pub credential: Option<&'a Credential>,
 }
 
 /// A torrent that may hold the wanted media.
@@ -45,6 +49,11 @@ pub struct Candidate {
     pub files: Vec<StoreFile>,
     /// The file the source meant (a Stremio addon's `fileIdx`), when it said.
     pub file_idx: Option<u64>,
+    /// Stores (registry names) the source knows have this torrent cached, for example TorBox
+    /// search asked with `check_cache=true`. The stream list takes this as the store's answer
+    /// and does not ask the store again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cached_on: Vec<String>,
 }
 
 /// What a search found: the candidates, and notes for the user about results that could not be
@@ -76,6 +85,15 @@ pub enum SourceError {
 pub trait SourceProvider: Send + Sync {
     /// The registry name (`torznab`).
     fn name(&self) -> &'static str;
+
+    /// The store (registry name, `torbox`) whose credential this source searches with. The host
+    /// then passes the request's credential for that store in [`SourceQuery::credential`], runs
+    /// the source only when the request has one, and keeps its results per credential
+    /// fingerprint. `None` (the default): the source gets no credential, and its results are
+    /// shared by every user.
+    fn credential_store(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Candidates for the query. A provider that queries several indexers drops the results
     /// of a failing indexer and returns the rest; it errors only when every indexer failed.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chillproxy_core::cache::{CacheLimits, CacheStats, FlightCache};
-use chillproxy_core::{CachedItem, Candidate, Found, InfoHash, MediaQuery, StoreError, StoreFile, UserIndexer};
+use chillproxy_core::{
+    CachedItem, Candidate, Credential, Found, InfoHash, MediaQuery, StoreError, StoreFile, UserIndexer,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::playback::PlaybackError;
@@ -61,12 +63,16 @@ impl Default for CacheConfig {
 /// What a store said about one hash: `Some(files)` cached, `None` not cached.
 pub type Availability = Option<Vec<StoreFile>>;
 
-/// Candidates for one title and one set of user indexers.
+/// Candidates for one title and one set of user indexers, or for one title from one source that
+/// searches with the request's credential.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SourceKey {
     pub media: MediaQuery,
     /// Fingerprint of the user's own indexers (they differ per user; the key is not stored).
     pub user_indexers: String,
+    /// Empty for the sources every user shares; `<source>:<credential fingerprint>` for a source
+    /// that searches with the request's credential.
+    pub credential: String,
 }
 
 impl SourceKey {
@@ -80,7 +86,20 @@ impl SourceKey {
             material.push_str(indexer.ak.as_ref().map(|k| k.expose()).unwrap_or_default());
             material.push('\u{1e}');
         }
-        Self { media: media.clone(), user_indexers: chillproxy_core::secret::fingerprint(material.as_bytes()) }
+        Self {
+            media: media.clone(),
+            user_indexers: chillproxy_core::secret::fingerprint(material.as_bytes()),
+            credential: String::new(),
+        }
+    }
+
+    /// The key of one credential-bound source's results (see `SourceProvider::credential_store`).
+    pub fn with_credential(media: &MediaQuery, source: &str, credential: &Credential) -> Self {
+        Self {
+            media: media.clone(),
+            user_indexers: String::new(),
+            credential: format!("{source}:{}", credential.key.fingerprint()),
+        }
     }
 }
 
@@ -97,6 +116,7 @@ fn weigh_availability(_: &(&'static str, InfoHash), files: &Availability) -> usi
 fn weigh_sources(key: &SourceKey, found: &Arc<Found>) -> usize {
     ENTRY_OVERHEAD
         + key.user_indexers.len()
+        + key.credential.len()
         + found
             .candidates
             .iter()

@@ -154,6 +154,7 @@ pub(crate) fn candidate(hash: InfoHash, title: &str, size: u64) -> Candidate {
         indexer: "memory".into(),
         files: Vec::new(),
         file_idx: None,
+        cached_on: Vec::new(),
     }
 }
 

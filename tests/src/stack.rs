@@ -133,6 +133,17 @@ impl Stack {
             61_000_000_000,
             57,
         );
+        torbox_search.add(
+            MOVIE,
+            MOVIE_720_UNCACHED,
+            "The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP",
+            1_300_000_000,
+            12,
+        );
+        // The search API takes the same keys as TorBox, and knows TorBox's cache.
+        torbox_search.add_key(TOKEN);
+        torbox_search.add_key(POOL_KEY);
+        torbox_search.set_cached(MOVIE_2160);
 
         let chillstreams_url = if options.chillstreams_down { closed_port_url() } else { chillstreams.url() };
         let chain: Vec<String> = options.sources.iter().map(|s| format!("{s:?}")).collect();

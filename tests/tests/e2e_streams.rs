@@ -353,3 +353,43 @@ async fn no_secret_in_any_response() {
         assert!(!seen.contains(secret), "{secret} leaked");
     }
 }
+
+#[tokio::test]
+async fn torrent_only_items_become_streams_and_play_and_bad_files_are_skipped() {
+    use chillproxy_tests::fakes::torznab::{torrent_file, HashIn, Release};
+    let stack = Stack::start(StackOptions::default()).await;
+    // A private tracker's item: only a `.torrent` link, no infohash attribute, no magnet.
+    let name = "The.Shawshank.Redemption.1994.1080p.BluRay.DTS.x264-PRIVATE";
+    let (_, file_hash) = torrent_file(name);
+    // One whose link redirects to a magnet URI, one broken, one oversized.
+    let redirect_hash = "abababababababababababababababababababab";
+    let broken_hash = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+    let huge_hash = "efefefefefefefefefefefefefefefefefefefef";
+    let redirect_name = "The.Shawshank.Redemption.1994.720p.BluRay.x264-REDIRECT";
+    stack.torznab.add_releases([
+        Release::movie(MOVIE, name, &file_hash).hash_in(HashIn::TorrentFile),
+        Release::movie(MOVIE, redirect_name, redirect_hash).hash_in(HashIn::MagnetRedirect),
+        Release::movie(MOVIE, "The.Shawshank.Redemption.1994.BROKEN", broken_hash).hash_in(HashIn::BrokenTorrent),
+        Release::movie(MOVIE, "The.Shawshank.Redemption.1994.HUGE", huge_hash).hash_in(HashIn::HugeTorrent),
+    ]);
+    stack.torbox.add_cached(&file_hash, name, &[(&format!("{name}.mkv"), 1_500_000_000)]);
+    stack.torbox.add_cached(redirect_hash, redirect_name, &[(&format!("{redirect_name}.mkv"), 900_000_000)]);
+    let config = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
+
+    let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
+
+    for hash in [&file_hash[..], redirect_hash] {
+        let stream = with_hash(&streams, hash);
+        assert!(stream["name"].as_str().unwrap().contains('⚡'), "{stream:#?}");
+        let response = play(stream["url"].as_str().unwrap(), reqwest::Method::GET).await;
+        assert_eq!(response.status(), 302, "{hash}");
+        assert!(response.headers()["location"].to_str().unwrap().starts_with(&stack.torbox.state().base_url));
+    }
+    for hash in [broken_hash, huge_hash] {
+        assert!(!streams.iter().any(|s| s["url"].as_str().is_some_and(|u| u.contains(hash))), "{hash} listed");
+    }
+    // The indexer's other (ordinary) results are still there, and nothing failed for the user.
+    with_hash(&streams, MOVIE_1080);
+    assert!(warnings(&streams).is_empty(), "{:?}", warnings(&streams));
+    assert_eq!(stack.torznab.downloads().len(), 4, "each link read once: {:?}", stack.torznab.downloads());
+}

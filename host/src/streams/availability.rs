@@ -1,12 +1,14 @@
 //! Which store has which hash ready: answers from the availability cache, the rest in one
 //! upstream cache check per store (shared by concurrent identical checks, run on its own task,
-//! recording every answer in the cache itself).
+//! recording every answer in the cache itself). A hash a source already said is cached on a
+//! store (`Candidate::cached_on`) is taken as that store's answer, without asking it again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chillproxy_core::{
-    AuthPurpose, AuthRequest, CachedItem, Credential, DeviceId, InfoHash, StoreError, StoreFile, StoreProvider,
+    AuthPurpose, AuthRequest, CachedItem, Candidate, Credential, DeviceId, InfoHash, StoreError, StoreFile,
+    StoreProvider,
 };
 use futures::future::join_all;
 
@@ -23,8 +25,12 @@ pub(super) async fn check_cached(
     services: &Services,
     sessions: &[Session<'_>],
     device: &DeviceId,
-    hashes: &[InfoHash],
+    candidates: &[Candidate],
 ) -> (Cached, Vec<(usize, StoreError)>) {
+    let hashes: Vec<InfoHash> = candidates.iter().map(|c| c.hash.clone()).collect();
+    let hashes = &hashes[..];
+    let known: Vec<&Candidate> = candidates.iter().filter(|c| !c.cached_on.is_empty()).collect();
+    let candidates = &known[..];
     type Found = Result<Vec<CachedItem>, StoreError>;
     let mut cached = HashMap::new();
     let mut failed = Vec::new();
@@ -39,10 +45,10 @@ pub(super) async fn check_cached(
             failed.push((index, error));
         }
     };
-    absorb(&mut cached, 0, check_store(services, &sessions[0], device, hashes).await);
+    absorb(&mut cached, 0, check_store(services, &sessions[0], device, candidates, hashes).await);
     if sessions.len() > 1 {
         let left: Vec<InfoHash> = hashes.iter().filter(|h| !cached.contains_key(*h)).cloned().collect();
-        let rest = join_all(sessions[1..].iter().map(|s| check_store(services, s, device, &left))).await;
+        let rest = join_all(sessions[1..].iter().map(|s| check_store(services, s, device, candidates, &left))).await;
         for (offset, result) in rest.into_iter().enumerate() {
             absorb(&mut cached, offset + 1, result);
         }
@@ -56,6 +62,7 @@ async fn check_store(
     services: &Services,
     session: &Session<'_>,
     device: &DeviceId,
+    candidates: &[&Candidate],
     hashes: &[InfoHash],
 ) -> Result<Vec<CachedItem>, StoreError> {
     let caches = &services.caches;
@@ -63,6 +70,11 @@ async fn check_store(
     let mut found = Vec::new();
     let mut misses = Vec::new();
     for hash in hashes {
+        let said = candidates.iter().find(|c| c.hash == *hash && c.cached_on.iter().any(|s| s == store.name()));
+        if let Some(candidate) = said {
+            found.push(CachedItem { hash: hash.clone(), files: candidate.files.clone() });
+            continue;
+        }
         match caches.availability.get(&(store.name(), hash.clone())) {
             Some(Some(files)) => found.push(CachedItem { hash: hash.clone(), files }),
             Some(None) => {}

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chillproxy_core::{
-    AuthPurpose, AuthRequest, Candidate, Credential, InfoHash, MediaKind, MediaQuery, StoreEntry, StoreProvider,
+    AuthPurpose, AuthRequest, Candidate, Credential, MediaKind, MediaQuery, StoreEntry, StoreProvider,
 };
 use chillproxy_stremio::{encode_segment, warning, Stream, UserConfig};
 use futures::future::join_all;
@@ -120,7 +120,10 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     }
 
     // 2. Candidates from every source, concurrently.
-    let (found, source_problem) = find_candidates(services, request.media, &request.config.indexers).await;
+    let credentials: Vec<(&'static str, &Credential)> =
+        sessions.iter().map(|s| (s.store.name(), &s.credential)).collect();
+    let (found, source_problem) =
+        find_candidates(services, request.media, &request.config.indexers, &credentials).await;
     if let Some(problem) = source_problem {
         warnings.push(warning("No indexer answered", problem, &configure));
     }
@@ -133,8 +136,7 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     }
 
     // 3. Which store has which hash cached.
-    let hashes: Vec<InfoHash> = candidates.iter().map(|c| c.hash.clone()).collect();
-    let (cached, failed) = check_cached(services, &sessions, &request.client.device, &hashes).await;
+    let (cached, failed) = check_cached(services, &sessions, &request.client.device, candidates).await;
     for (index, error) in &failed {
         let problem = store_problem(sessions[*index].store.display_name(), error, &plugins.available_stores);
         warnings.push(warning(&problem.title, problem.description, &configure));

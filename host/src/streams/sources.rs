@@ -1,68 +1,101 @@
 //! Candidates for a title: from the sources cache, or from every enabled source in parallel,
 //! merged by info hash. One search is shared by concurrent requests for the same title (and the
-//! same user indexers), and runs to its end even if they all hang up.
+//! same user indexers), and runs to its end even if they all hang up. A source that searches
+//! with the request's credential (`SourceProvider::credential_store`) runs in its own search,
+//! kept per credential fingerprint, and only when the request has a credential for its store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chillproxy_core::{Candidate, Found, InfoHash, MediaQuery, SourceError, SourceQuery, UserIndexer};
+use chillproxy_core::{
+    Candidate, Credential, Found, InfoHash, MediaQuery, SourceError, SourceProvider, SourceQuery, UserIndexer,
+};
 use futures::future::join_all;
 
 use crate::caches::SourceKey;
-use crate::plugins::Plugins;
 use crate::state::Services;
 
 /// The candidates for `media` (and the sources' notices about results they could not use). The
-/// second value is a message for the user when no source answered.
+/// second value is a message for the user when no source answered. `credentials` are the
+/// request's, by store registry name; only the sources that ask for one get it.
 pub(super) async fn find_candidates(
     services: &Services,
     media: &MediaQuery,
     indexers: &[UserIndexer],
+    credentials: &[(&'static str, &Credential)],
 ) -> (Arc<Found>, Option<String>) {
-    if services.plugins.sources.is_empty() {
+    let sources = &services.plugins.sources;
+    if sources.is_empty() {
         return (Arc::default(), Some("This server has no torrent source enabled; tell its operator.".into()));
     }
-    let key = SourceKey::new(media, indexers);
-    let (plugins, media, indexers) = (services.plugins.clone(), media.clone(), indexers.to_vec());
+    let shared: Vec<Arc<dyn SourceProvider>> =
+        sources.iter().filter(|s| s.credential_store().is_none()).cloned().collect();
+    let mut searches = Vec::new();
+    if !shared.is_empty() {
+        searches.push(cached_search(services, SourceKey::new(media, indexers), shared, media, indexers, None));
+    }
+    for source in sources {
+        let Some(store) = source.credential_store() else { continue };
+        let Some((_, credential)) = credentials.iter().find(|(name, _)| *name == store) else { continue };
+        let key = SourceKey::with_credential(media, source.name(), credential);
+        let credential = Some((*credential).clone());
+        searches.push(cached_search(services, key, vec![source.clone()], media, &[], credential));
+    }
+    if searches.is_empty() {
+        return (Arc::default(), Some("No torrent source on this server works with the stores you chose.".into()));
+    }
+    let results = join_all(searches).await;
+    let mut errors = Vec::new();
+    let mut found = Vec::new();
+    for result in results {
+        match result {
+            Ok(one) => found.push(one),
+            Err(problem) => errors.push(problem),
+        }
+    }
+    match found.len() {
+        0 => (Arc::default(), Some(format!("{}. Check your indexers, or try again later.", errors.join("; ")))),
+        1 => (found.remove(0), None),
+        _ => (Arc::new(merge(found.iter().map(|f| f.as_ref().clone()))), None),
+    }
+}
+
+/// One shared, cached search over `sources`. `Err` (a message for the user) when none answered.
+async fn cached_search(
+    services: &Services,
+    key: SourceKey,
+    sources: Vec<Arc<dyn SourceProvider>>,
+    media: &MediaQuery,
+    indexers: &[UserIndexer],
+    credential: Option<Credential>,
+) -> Result<Arc<Found>, String> {
+    let (media, indexers) = (media.clone(), indexers.to_vec());
     let ttl = services.caches.sources_ttl();
-    let result = services
+    services
         .caches
         .sources
         .get_or_load(
             key,
             move |r| r.is_ok().then_some(ttl),
-            move || async move { search_all(&plugins, &media, &indexers).await },
+            move || async move { search_all(&sources, &media, &indexers, credential.as_ref()).await },
         )
-        .await;
-    match result {
-        Ok(candidates) => (candidates, None),
-        Err(problem) => (Arc::default(), Some(problem)),
-    }
+        .await
 }
 
-/// Asks every source and merges their candidates by hash (the copy with most seeders wins) and
-/// their notices. `Err` when no source answered.
-async fn search_all(plugins: &Plugins, media: &MediaQuery, indexers: &[UserIndexer]) -> Result<Arc<Found>, String> {
-    let query = SourceQuery { media, user_indexers: indexers };
-    let results = join_all(plugins.sources.iter().map(|s| s.search(&query))).await;
-    let mut merged: HashMap<InfoHash, Candidate> = HashMap::new();
-    let mut notices = Vec::new();
+/// Asks every source and merges their answers. `Err` when no source answered.
+async fn search_all(
+    sources: &[Arc<dyn SourceProvider>],
+    media: &MediaQuery,
+    indexers: &[UserIndexer],
+    credential: Option<&Credential>,
+) -> Result<Arc<Found>, String> {
+    let query = SourceQuery { media, user_indexers: indexers, credential };
+    let results = join_all(sources.iter().map(|s| s.search(&query))).await;
+    let mut answers = Vec::new();
     let mut errors = Vec::new();
-    let mut answered = false;
     for result in results {
         match result {
-            Ok(found) => {
-                answered = true;
-                notices.extend(found.notices);
-                for candidate in found.candidates {
-                    match merged.get_mut(&candidate.hash) {
-                        Some(existing) if existing.seeders >= candidate.seeders => {}
-                        _ => {
-                            merged.insert(candidate.hash.clone(), candidate);
-                        }
-                    }
-                }
-            }
+            Ok(found) => answers.push(found),
             Err(error) => {
                 tracing::warn!(%error, "source failed");
                 errors.push(match error {
@@ -72,9 +105,39 @@ async fn search_all(plugins: &Plugins, media: &MediaQuery, indexers: &[UserIndex
             }
         }
     }
-    if answered {
-        Ok(Arc::new(Found { candidates: merged.into_values().collect(), notices }))
+    if answers.is_empty() {
+        Err(errors.join("; "))
     } else {
-        Err(format!("{}. Check your indexers, or try again later.", errors.join("; ")))
+        Ok(Arc::new(merge(answers)))
     }
+}
+
+/// Merges answers by hash: the copy with most seeders wins, keeping the files and the stores
+/// that any copy said have it cached. Notices are kept in order.
+fn merge(answers: impl IntoIterator<Item = Found>) -> Found {
+    let mut merged: HashMap<InfoHash, Candidate> = HashMap::new();
+    let mut notices = Vec::new();
+    for found in answers {
+        notices.extend(found.notices);
+        for mut candidate in found.candidates {
+            let Some(existing) = merged.get_mut(&candidate.hash) else {
+                merged.insert(candidate.hash.clone(), candidate);
+                continue;
+            };
+            let mut cached_on = std::mem::take(&mut existing.cached_on);
+            cached_on.extend(std::mem::take(&mut candidate.cached_on));
+            cached_on.sort();
+            cached_on.dedup();
+            if candidate.seeders > existing.seeders {
+                if candidate.files.is_empty() {
+                    candidate.files = std::mem::take(&mut existing.files);
+                }
+                *existing = candidate;
+            } else if existing.files.is_empty() {
+                existing.files = candidate.files;
+            }
+            existing.cached_on = cached_on;
+        }
+    }
+    Found { candidates: merged.into_values().collect(), notices }
 }

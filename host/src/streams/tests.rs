@@ -130,6 +130,7 @@ async fn order_with(prefs: &str) -> String {
             indexer: "memory".into(),
             files: Vec::new(),
             file_idx: None,
+            cached_on: Vec::new(),
         })
         .collect();
     let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.mkv", 60_000_000_000)])]));

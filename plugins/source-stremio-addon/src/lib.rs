@@ -231,6 +231,7 @@ impl SourceProvider for StremioAddonSource {
                             indexer: addon.name.clone(),
                             files: Vec::new(),
                             file_idx: t.file_idx,
+                            cached_on: Vec::new(),
                         };
                         match merged.get(&t.hash) {
                             Some(existing) if existing.seeders >= candidate.seeders => {}

@@ -182,6 +182,7 @@ fn candidates(torrents: Vec<Torrent>) -> Vec<Candidate> {
             seeders: t.seeders,
             indexer: DISPLAY.to_string(),
             file_idx: None,
+            cached_on: Vec::new(),
         })
         .collect()
 }

@@ -1,10 +1,19 @@
 //! The `torbox-search` source plugin: TorBox's search API (`GET {url}/torrents/imdb:{id}
-//! ?season=&episode=`, `Authorization: Bearer <key>`), reply `{success, message, data: {torrents:
-//! [{hash, raw_title, title, size, last_known_seeders, …}]}}`; 404 means no results, 418 no
-//! metadata for the id. Since May 2026 TorBox admits only whitelisted apps, so it runs with the
-//! **operator's** key (`api_key_env`, default `TORBOX_SEARCH_API_KEY`), never a user's: results
-//! can then be shared by every user. Without a key it searches nothing. Off by default: list it
-//! in `[source] chain`. Depends on chillproxy-core only.
+//! ?season=&episode=&check_cache=true`, `Authorization: Bearer <key>`), reply `{success, message,
+//! data: {torrents: [{hash, raw_title, title, size, last_known_seeders, cached, …}]}}`; 404 means
+//! no results, 418 no metadata for the id. One call gives candidates and TorBox's cached state
+//! (`cached: true` becomes `Candidate::cached_on = ["torbox"]`, so the stream list does not ask
+//! TorBox again).
+//!
+//! Which key it searches with, `credential`:
+//! - `"request"` (the default): the request's TorBox credential (the user's own token or the
+//!   pool key Chillstreams granted them). The source runs only for requests that have one, and
+//!   the host keeps its results per credential fingerprint.
+//! - `"operator"`: the operator's key (`api_key_env`, default `TORBOX_SEARCH_API_KEY`), never a
+//!   user's; results are shared by every user. Since May 2026 TorBox admits only whitelisted apps
+//!   to this API, so a whitelisted operator key is the way to serve users whose keys are not.
+//!
+//! Off by default: list it in `[source] chain`. Depends on chillproxy-core only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,17 +32,34 @@ use serde::{Deserialize, Serialize};
 pub const NAME: &str = "torbox-search";
 const DISPLAY: &str = "TorBox search";
 pub const DEFAULT_URL: &str = "https://search-api.torbox.app";
+/// The store plugin whose cache `check_cache` reports on, and whose credential is used.
+const STORE: &str = "torbox";
 pub const DEFAULT_KEY_ENV: &str = "TORBOX_SEARCH_API_KEY";
 /// Results are kept this long; failures a minute.
 const RESULT_TTL: Duration = Duration::from_secs(3600);
 const FAILURE_TTL: Duration = Duration::from_secs(60);
+
+/// Whose TorBox key searches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySource {
+    /// The request's TorBox credential.
+    #[default]
+    Request,
+    /// The operator's key from `api_key_env`.
+    Operator,
+}
 
 /// `[source.torbox-search]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TorBoxSearchConfig {
     #[serde(default = "default_url")]
     pub url: String,
-    /// The environment variable holding the operator's whitelisted TorBox key.
+    /// `"request"` (default) or `"operator"`.
+    #[serde(default)]
+    pub credential: KeySource,
+    /// The environment variable holding the operator's whitelisted TorBox key (with
+    /// `credential = "operator"`).
     #[serde(default = "default_key_env")]
     pub api_key_env: String,
     /// `timeout_ms` (default 8000), `connect_timeout_ms` (3000), `max_in_flight` (16),
@@ -74,17 +100,23 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigE
     let base = check_base_url(&settings.section, "url", &config.url)?;
     let upstream = Upstream::new(NAME, Some(base), &config.upstream, UpstreamOptions::default())
         .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
-    let key = settings.env.get(&config.api_key_env).map(str::trim).filter(|k| !k.is_empty()).map(Secret::new);
-    if key.is_none() {
-        tracing::warn!(source = NAME, variable = %config.api_key_env, "no key set; TorBox search finds nothing");
-    }
+    let key = match config.credential {
+        KeySource::Request => None,
+        KeySource::Operator => {
+            let key = settings.env.get(&config.api_key_env).map(str::trim).filter(|k| !k.is_empty()).map(Secret::new);
+            if key.is_none() {
+                tracing::warn!(source = NAME, variable = %config.api_key_env, "no key set; TorBox search finds nothing");
+            }
+            Some(key)
+        }
+    };
     Ok(Arc::new(TorBoxSearch { upstream, key, results: FlightCache::new(20_000) }))
 }
 
 chillproxy_core::inventory::submit! {
     SourcePlugin {
         name: NAME,
-        summary: "TorBox's search API with the operator's whitelisted key (list it in [source] chain)",
+        summary: "TorBox's search API with the request's TorBox key, or the operator's (list it in [source] chain)",
         searches: "TorBox search",
         env: &[EnvVar { name: DEFAULT_KEY_ENV, help: "the operator's whitelisted TorBox key for the torbox-search source" }],
         check: check_config::<TorBoxSearchConfig>,
@@ -108,10 +140,11 @@ impl UpstreamFailure for SearchError {
 
 pub struct TorBoxSearch {
     upstream: Upstream,
-    /// One operator key: results do not depend on who asks, so they are kept per title only.
-    /// (A user's key would make them per credential: the cache key would need its fingerprint.)
-    key: Option<Secret>,
-    results: FlightCache<MediaQuery, Searched, ()>,
+    /// `None`: the request's credential. `Some`: the operator's key (`Some(None)` when its
+    /// variable is unset, and then nothing is searched).
+    key: Option<Option<Secret>>,
+    /// Per title and key fingerprint: a cached answer never serves another credential.
+    results: FlightCache<(MediaQuery, String), Searched, ()>,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +176,9 @@ struct Torrent {
     size: Option<serde_json::Value>,
     #[serde(default)]
     last_known_seeders: Option<i64>,
+    /// With `check_cache=true`: whether TorBox has it cached.
+    #[serde(default)]
+    cached: Option<bool>,
 }
 
 /// Reads a reply: 404 and 418 are "nothing" (no results, no metadata), not failures.
@@ -184,6 +220,7 @@ pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Res
                 indexer: DISPLAY.to_string(),
                 files: Vec::new(),
                 file_idx: None,
+                cached_on: if t.cached == Some(true) { vec![STORE.to_string()] } else { Vec::new() },
             })
         })
         .collect())
@@ -191,7 +228,7 @@ pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Res
 
 async fn search_torbox(upstream: &Upstream, key: &Secret, media: &MediaQuery) -> Searched {
     let path = format!("/torrents/imdb:{}", media.imdb_id);
-    let mut query: Vec<(&str, String)> = vec![("metadata", "false".into()), ("check_cache", "false".into())];
+    let mut query: Vec<(&str, String)> = vec![("metadata", "false".into()), ("check_cache", "true".into())];
     if let (Some(season), Some(episode)) = (media.season, media.episode) {
         query.push(("season", season.to_string()));
         query.push(("episode", episode.to_string()));
@@ -208,13 +245,21 @@ impl SourceProvider for TorBoxSearch {
         NAME
     }
 
+    fn credential_store(&self) -> Option<&'static str> {
+        self.key.is_none().then_some(STORE)
+    }
+
     async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
-        let Some(key) = self.key.clone() else { return Ok(Found::default()) };
+        let key = match &self.key {
+            Some(operator) => operator.clone(),
+            None => query.credential.map(|c| c.key.clone()),
+        };
+        let Some(key) = key else { return Ok(Found::default()) };
         let (upstream, media) = (self.upstream.clone(), query.media.clone());
         let loaded = self
             .results
             .get_or_load(
-                query.media.clone(),
+                (query.media.clone(), key.fingerprint()),
                 |r: &Result<Searched, ()>| match r {
                     Ok(Ok(_)) => Some(RESULT_TTL),
                     _ => Some(FAILURE_TTL),
@@ -253,7 +298,7 @@ mod tests {
     #[test]
     fn reads_the_documented_reply() {
         let body = r#"{"success":true,"message":"Found 2 torrents","data":{"metadata":null,"torrents":[
-            {"hash":"1111111111111111111111111111111111111111","raw_title":"Movie.1994.1080p.BluRay","title":"Movie","size":"8400000000","last_known_seeders":412,"type":"torrent"},
+            {"hash":"1111111111111111111111111111111111111111","raw_title":"Movie.1994.1080p.BluRay","title":"Movie","size":"8400000000","last_known_seeders":412,"type":"torrent","cached":true},
             {"hash":"nope","raw_title":"x"}],"time_taken":0.19,"cached":true,"total_torrents":2}}"#;
         let found = read_reply(reply(200, body), Duration::from_secs(1)).unwrap();
         assert_eq!(found.len(), 1);
@@ -261,6 +306,7 @@ mod tests {
             (found[0].title.as_str(), found[0].size, found[0].seeders),
             ("Movie.1994.1080p.BluRay", Some(8_400_000_000), Some(412))
         );
+        assert_eq!(found[0].cached_on, vec!["torbox".to_string()], "check_cache's answer is kept");
         assert!(read_reply(reply(404, r#"{"success":false,"error":"NOT_FOUND","data":null}"#), Duration::from_secs(1))
             .unwrap()
             .is_empty());

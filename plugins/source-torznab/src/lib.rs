@@ -309,6 +309,7 @@ fn merge<'a>(results: impl IntoIterator<Item = (&'a str, Vec<FeedItem>)>) -> Vec
                 indexer: indexer.to_string(),
                 files: Vec::new(),
                 file_idx: None,
+                cached_on: Vec::new(),
             };
             match position.get(&candidate.hash) {
                 Some(&at) => {

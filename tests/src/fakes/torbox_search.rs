@@ -3,7 +3,9 @@
 //! Bearer <key>` answers `{"success": true, "message", "data": {"metadata": null, "torrents":
 //! [{hash, raw_title, title, size, last_known_seeders, last_known_peers, tracker, type, …}],
 //! "time_taken", "cached", "total_torrents"}}`; an unknown id is **404** (no results); a missing
-//! or unknown key is **403** `{"success": false, "error": "BAD_TOKEN", "data": null}`.
+//! or unknown key is **403** `{"success": false, "error": "BAD_TOKEN", "data": null}`. With
+//! `check_cache=true` every torrent carries `cached` (TorBox's cache is global: the same answer
+//! for every key).
 //!
 //! Every request is recorded whole.
 
@@ -20,7 +22,9 @@ use super::{serve, Received, Running};
 
 #[derive(Debug)]
 struct FakeState {
-    key: String,
+    keys: Vec<String>,
+    /// Hashes TorBox has cached, for `check_cache=true`.
+    cached: Vec<String>,
     /// (sid as `tt…` or `tt…:s:e`, torrent)
     torrents: Vec<(String, Value)>,
     received: Vec<Received>,
@@ -47,6 +51,16 @@ impl SearchControl {
         self.lock().torrents.push((sid.to_string(), torrent));
     }
 
+    /// Another key the API accepts (a user's TorBox token or a pool key).
+    pub fn add_key(&self, key: &str) {
+        self.lock().keys.push(key.to_string());
+    }
+
+    /// TorBox has `hash` cached: `check_cache=true` answers `"cached": true` for it.
+    pub fn set_cached(&self, hash: &str) {
+        self.lock().cached.push(hash.to_string());
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.lock().received.clone()
     }
@@ -58,12 +72,13 @@ impl SearchControl {
 
 async fn handle(State(control): State<SearchControl>, request: Request) -> Response {
     let received = Received::of(&request);
-    let (key, torrents) = {
+    let (keys, cached, torrents) = {
         let mut state = control.lock();
         state.received.push(received.clone());
-        (state.key.clone(), state.torrents.clone())
+        (state.keys.clone(), state.cached.clone(), state.torrents.clone())
     };
-    if received.headers.get("authorization") != Some(&format!("Bearer {key}")) {
+    let bearer = received.headers.get("authorization").and_then(|h| h.strip_prefix("Bearer "));
+    if !bearer.is_some_and(|b| keys.iter().any(|k| k == b)) {
         let body = json!({"success": false, "error": "BAD_TOKEN", "detail": "Invalid token.", "data": null});
         return (StatusCode::FORBIDDEN, Json(body)).into_response();
     }
@@ -77,7 +92,18 @@ async fn handle(State(control): State<SearchControl>, request: Request) -> Respo
         (Some(s), Some(e)) => format!("{id}:{s}:{e}"),
         _ => id,
     };
-    let found: Vec<Value> = torrents.into_iter().filter(|(s, _)| *s == sid).map(|(_, t)| t).collect();
+    let check_cache = param("check_cache").as_deref() == Some("true");
+    let found: Vec<Value> = torrents
+        .into_iter()
+        .filter(|(s, _)| *s == sid)
+        .map(|(_, mut t)| {
+            if check_cache {
+                let hash = t["hash"].as_str().unwrap_or_default().to_string();
+                t["cached"] = Value::Bool(cached.contains(&hash));
+            }
+            t
+        })
+        .collect();
     if found.is_empty() {
         let body = json!({"success": false, "error": "NOT_FOUND", "message": "No torrents found.", "data": null});
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
@@ -106,7 +132,12 @@ impl std::ops::Deref for FakeTorBoxSearch {
 impl FakeTorBoxSearch {
     pub async fn start(key: &str) -> Self {
         let control = SearchControl {
-            state: Arc::new(Mutex::new(FakeState { key: key.into(), torrents: Vec::new(), received: Vec::new() })),
+            state: Arc::new(Mutex::new(FakeState {
+                keys: vec![key.into()],
+                cached: Vec::new(),
+                torrents: Vec::new(),
+                received: Vec::new(),
+            })),
         };
         let server = serve(control.router()).await;
         Self { control, server }
