@@ -12,6 +12,7 @@ pub mod device;
 pub mod hash;
 pub mod metrics;
 pub mod registry;
+pub mod seal;
 pub mod secret;
 pub mod settings;
 pub mod shared;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::settings::effective_table;
 use crate::shared::SharedState;
 use crate::store::StoreCapabilities;
+use crate::upstream::OutboundPolicy;
 use crate::{AuthProvider, ConfigError, PluginSettings, SourceProvider, StoreProvider};
 
 /// Checks a plugin's settings and returns its effective config with secrets redacted (what
@@ -21,16 +22,27 @@ pub struct PluginContext<'a> {
     pub settings: &'a PluginSettings,
     /// The shared-state tier (in-process, or cluster-wide): per-key budgets, shared caches.
     pub shared: SharedState,
+    /// The server's policy for URLs users supply (`[server] allow_private_user_urls`,
+    /// `user_url_allow`). A plugin that calls such URLs builds that client with
+    /// `UpstreamOptions { outbound: Some(policy), .. }`; its operator-configured upstreams are
+    /// trusted and need none.
+    pub outbound: OutboundPolicy,
 }
 
 impl<'a> PluginContext<'a> {
-    /// A context with a fresh in-process shared tier (a single node, or a test).
+    /// A context with a fresh in-process shared tier (a single node, or a test) and the default
+    /// outbound policy (public addresses only).
     pub fn new(settings: &'a PluginSettings) -> Self {
-        Self { settings, shared: SharedState::default() }
+        Self { settings, shared: SharedState::default(), outbound: OutboundPolicy::public_only() }
     }
 
     pub fn with_shared(settings: &'a PluginSettings, shared: SharedState) -> Self {
-        Self { settings, shared }
+        Self { settings, shared, outbound: OutboundPolicy::public_only() }
+    }
+
+    pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
+        self.outbound = outbound;
+        self
     }
 }
 

@@ -67,6 +67,20 @@ pub struct ServerConfig {
     /// `CHILLPROXY_METRICS_TOKEN` beats it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_token: Option<Secret>,
+    /// Accept plain (base64 JSON) configs in URLs, as classic install URLs carry them.
+    /// `false`: only configs sealed with this server's keys (`CHILLPROXY_KEYS`).
+    pub accept_plain_config: bool,
+    /// The sealing keyring, `kid:base64key,…` (first seals, all open). From the environment
+    /// only (`CHILLPROXY_KEYS`): never written in plugins.toml, never printed.
+    #[serde(skip)]
+    pub keys: Option<Secret>,
+    /// Let user-supplied URLs (their indexers, the `.torrent` links those return, redirects)
+    /// reach loopback, private, link-local and other non-public addresses. Off: such URLs are
+    /// refused before any connection. For home setups.
+    pub allow_private_user_urls: bool,
+    /// Exact `host:port` endpoints user URLs may reach even when private (a home Jackett at
+    /// `192.168.1.10:9117`), without opening the rest.
+    pub user_url_allow: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +101,10 @@ impl Default for ServerConfig {
             log_format: LogFormat::default(),
             log_level: "info".to_string(),
             metrics_token: None,
+            accept_plain_config: true,
+            keys: None,
+            allow_private_user_urls: false,
+            user_url_allow: Vec::new(),
         }
     }
 }
@@ -335,6 +353,25 @@ impl Config {
         }
         if let Some(token) = env.get(METRICS_TOKEN_ENV) {
             server.metrics_token = Some(Secret::new(token.trim()));
+        }
+        if let Some(keys) = env.get(chillproxy_core::seal::KEYS_ENV).map(str::trim).filter(|k| !k.is_empty()) {
+            chillproxy_core::seal::Keyring::parse(keys).map_err(ConfigError::new)?;
+            server.keys = Some(Secret::new(keys));
+        }
+        if !server.accept_plain_config && server.keys.is_none() {
+            return Err(ConfigError::new(format!(
+                "[server] accept_plain_config = false needs sealing keys: set {} (e.g. `k1:$(openssl rand -base64 32)`)",
+                chillproxy_core::seal::KEYS_ENV
+            )));
+        }
+        for entry in &server.user_url_allow {
+            let valid =
+                entry.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(ConfigError::new(format!(
+                    "[server] user_url_allow entry {entry:?} is not host:port (e.g. \"192.168.1.10:9117\")"
+                )));
+            }
         }
         if server.metrics_token.as_ref().is_some_and(Secret::is_empty) {
             return Err(ConfigError::new(format!(

@@ -12,6 +12,7 @@ mod binding;
 mod caches;
 pub mod config;
 mod configure;
+mod handle;
 mod http;
 mod playback;
 mod plugins;

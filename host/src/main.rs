@@ -71,6 +71,11 @@ enum Command {
     Plugins,
     /// Validate the config and print the effective configuration, secrets redacted.
     CheckConfig,
+    /// Read a user config (JSON) on stdin and print it sealed with the first key of
+    /// CHILLPROXY_KEYS, as the `{config}` segment of an install URL:
+    /// `{public_url}/stremio/torz/{segment}/manifest.json`. Checked against the stores the
+    /// config enables, as the server would.
+    SealConfig,
 }
 
 fn main() -> ExitCode {
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(&cli.config, &env),
         Command::Plugins => list_plugins(&cli.config, &env),
         Command::CheckConfig => check_config(&cli.config, &env),
+        Command::SealConfig => seal_config(&cli.config, &env),
     }
 }
 
@@ -198,6 +204,48 @@ fn check_config(path: &std::path::Path, env: &Env) -> ExitCode {
         Err(message) => {
             eprintln!("chillproxy: invalid configuration: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn seal_config(path: &std::path::Path, env: &Env) -> ExitCode {
+    use std::io::Read;
+    let (config, plugins) = match load(path, env) {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            eprintln!("chillproxy: invalid configuration: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(keys) = config.server.keys.as_ref() else {
+        eprintln!("chillproxy: set {} to seal configs", chillproxy_core::seal::KEYS_ENV);
+        return ExitCode::from(2);
+    };
+    let keyring = match chillproxy_core::seal::Keyring::parse(keys.expose()) {
+        Ok(keyring) => keyring,
+        Err(message) => {
+            eprintln!("chillproxy: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut json = Vec::new();
+    if std::io::stdin().take(64 * 1024).read_to_end(&mut json).is_err() {
+        eprintln!("chillproxy: could not read the config from stdin");
+        return ExitCode::from(2);
+    }
+    let json = json.trim_ascii();
+    if let Err(problem) = chillproxy_stremio::UserConfig::from_json(json, &plugins.store_codes) {
+        eprintln!("chillproxy: the config is not valid here: {problem}");
+        return ExitCode::from(2);
+    }
+    match keyring.seal(chillproxy_core::seal::Purpose::Config, json) {
+        Some(sealed) => {
+            println!("{sealed}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("chillproxy: sealing failed");
+            ExitCode::from(1)
         }
     }
 }

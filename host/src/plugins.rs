@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chillproxy_core::registry::PluginContext;
+use chillproxy_core::upstream::OutboundPolicy;
 use chillproxy_core::{AuthChain, ConfigError, SharedState, SourceProvider, StoreProvider};
 
 use crate::config::Config;
@@ -31,7 +32,9 @@ impl Plugins {
     }
 
     pub fn build_with(config: &Config, shared: SharedState) -> Result<Self, ConfigError> {
-        let context = |settings| PluginContext::with_shared(settings, shared.clone());
+        let server = &config.server;
+        let outbound = OutboundPolicy::new(server.allow_private_user_urls, &server.user_url_allow);
+        let context = |settings| PluginContext::with_shared(settings, shared.clone()).with_outbound(outbound.clone());
         let mut auth = Vec::new();
         for descriptor in &config.auth.active {
             if let Some(state) = config.auth.state(descriptor.name) {

@@ -13,6 +13,7 @@ use crate::caches::Caches;
 use crate::config::{Config, PlaybackConfig};
 use crate::http::limits::InboundLimits;
 use crate::plugins::Plugins;
+use chillproxy_core::seal::{Keyring, OpenError, Purpose};
 use chillproxy_usage::UsageSpool;
 
 /// Where usage events go (the durable spool in production; nothing, or a list, in unit tests).
@@ -36,6 +37,9 @@ pub(crate) struct Services {
 }
 
 /// Everything a request handler may need. Cheap to clone.
+/// Longest sealed config accepted: the plain bound, base64-expanded, plus nonce, tag and prefix.
+const SEALED_CONFIG_MAX: usize = chillproxy_stremio::MAX_ENCODED_BYTES * 4 / 3 + 128;
+
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -47,6 +51,8 @@ struct Inner {
     usage: Arc<UsageSpool>,
     binder: Binder,
     limits: InboundLimits,
+    /// Seals configs and playback handles; empty without `CHILLPROXY_KEYS`.
+    keyring: Keyring,
 }
 
 impl AppState {
@@ -65,7 +71,11 @@ impl AppState {
         let services =
             Services { plugins: Arc::new(plugins), caches, playback: config.playback.clone(), usage: usage.clone() };
         let limits = InboundLimits::new(&config.limits);
-        Ok(Self { inner: Arc::new(Inner { config, services, usage, binder, limits }) })
+        let keyring = match &config.server.keys {
+            Some(keys) => Keyring::parse(keys.expose()).map_err(ConfigError::new)?,
+            None => Keyring::empty(),
+        };
+        Ok(Self { inner: Arc::new(Inner { config, services, usage, binder, limits, keyring }) })
     }
 
     /// Starts background work (usage delivery).
@@ -117,8 +127,38 @@ impl AppState {
         &self.plugins().store_codes
     }
 
-    /// Decodes and validates a `{config}` segment against the enabled stores.
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
+    }
+
+    /// Decodes and validates a `{config}` segment against the enabled stores: a sealed one
+    /// (`c1.…`) is opened with the keyring; a plain one is read when `accept_plain_config` allows.
     pub(crate) fn decode_user_config(&self, segment: &str) -> Result<UserConfig, ConfigProblem> {
+        let segment = segment.trim();
+        if Keyring::looks_sealed(Purpose::Config, segment) {
+            if segment.len() > SEALED_CONFIG_MAX {
+                return Err(ConfigProblem::whole("this install link is too long to be one of this server's"));
+            }
+            let json = self.keyring().open(Purpose::Config, segment).map_err(|error| match error {
+                OpenError::RetiredKey | OpenError::NoKeys => {
+                    ConfigProblem::whole("this install link is no longer valid: configure again")
+                }
+                OpenError::Damaged | OpenError::Malformed => ConfigProblem::whole(
+                    "this install link is damaged (changed or cut short): copy it again, or configure again",
+                ),
+            })?;
+            return UserConfig::from_json(&json, self.store_codes());
+        }
+        if !self.config().server.accept_plain_config {
+            return Err(ConfigProblem::whole(
+                "this server accepts only sealed install links: open its configure page, fill it in and install again",
+            ));
+        }
         UserConfig::decode(segment, self.store_codes())
+    }
+
+    /// Seals a config's JSON for an install URL; `None` without sealing keys.
+    pub(crate) fn seal_user_config(&self, json: &[u8]) -> Option<String> {
+        self.keyring().seal(Purpose::Config, json)
     }
 }

@@ -238,3 +238,39 @@ fn help_and_version_are_complete() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), format!("chillproxy {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn seal_config_prints_a_segment_the_server_opens() {
+    use chillproxy_core::seal::{Keyring, Purpose};
+    const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let toml = temp_config("seal.toml", "[store]\nenabled = [\"torbox\"]\n");
+    let seal = |keys: Option<&str>, input: &str| {
+        let mut command = chillproxy();
+        command.args(["--config", toml.to_str().unwrap(), "seal-config"]).env_remove("CHILLPROXY_KEYS");
+        if let Some(keys) = keys {
+            command.env("CHILLPROXY_KEYS", keys);
+        }
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+        (
+            status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&stdout).into_owned(),
+            String::from_utf8_lossy(&stderr).into_owned(),
+        )
+    };
+    let config = r#"{"stores":[{"c":"tb","t":"tb-token-123"}]}"#;
+    let (code, out, err) = seal(Some(K1), config);
+    assert_eq!(code, 0, "{err}");
+    let sealed = out.trim();
+    assert!(sealed.starts_with("c1.k1.") && !sealed.contains("tb-token"), "{sealed}");
+    let opened = Keyring::parse(K1).unwrap().open(Purpose::Config, sealed).unwrap();
+    assert_eq!(opened, config.as_bytes());
+
+    let (code, _, err) = seal(Some(K1), r#"{"stores":[{"c":"zz","t":"x"}]}"#);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown store code"), "{err}");
+    let (code, _, err) = seal(None, config);
+    assert_eq!(code, 2);
+    assert!(err.contains("CHILLPROXY_KEYS"), "{err}");
+}

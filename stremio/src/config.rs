@@ -16,7 +16,7 @@ pub const MAX_STORES: usize = 5;
 pub const MAX_INDEXERS: usize = 5;
 
 /// A decoded and validated user config.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct UserConfig {
     #[serde(default)]
     pub stores: Vec<StoreEntry>,
@@ -82,7 +82,19 @@ impl UserConfig {
             .decode(segment)
             .or_else(|_| URL_SAFE.decode(segment))
             .map_err(|_| ConfigProblem::whole("the config in the URL is not valid base64"))?;
-        let config: UserConfig = serde_json::from_slice(&bytes).map_err(|e| {
+        Self::from_json(&bytes, enabled_codes)
+    }
+
+    /// Reads the config's JSON (a plain segment decoded, or a sealed one opened) and validates it
+    /// against the stores this server has enabled.
+    pub fn from_json(bytes: &[u8], enabled_codes: &[&str]) -> Result<Self, ConfigProblem> {
+        if bytes.len() > MAX_ENCODED_BYTES {
+            return Err(ConfigProblem::whole(format!(
+                "the config is {} bytes; at most {MAX_ENCODED_BYTES} are accepted",
+                bytes.len()
+            )));
+        }
+        let config: UserConfig = serde_json::from_slice(bytes).map_err(|e| {
             ConfigProblem::whole(format!("the config is not valid JSON of the expected shape ({})", json_reason(&e)))
         })?;
         config.validate(enabled_codes)?;
@@ -137,6 +149,16 @@ impl UserConfig {
         }
         self.prefs.validate()?;
         Ok(())
+    }
+
+    /// The JSON inside a plain segment (standard or URL-safe base64), unchecked; `None` when it
+    /// is not base64 or too large. Used to seal a plain config.
+    pub fn plain_json(segment: &str) -> Option<Vec<u8>> {
+        let segment = segment.trim();
+        if segment.len() > MAX_ENCODED_BYTES {
+            return None;
+        }
+        STANDARD.decode(segment).or_else(|_| URL_SAFE.decode(segment)).ok()
     }
 
     /// A config the server rejected, read without its rules (and with a larger size bound), so

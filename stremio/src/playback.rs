@@ -85,9 +85,19 @@ impl PlaybackPath {
     /// Parses the segments against the stores this server has enabled. The error says which
     /// part is wrong, for a 400.
     pub fn parse(segments: &PlaybackSegments<'_>, enabled_codes: &[&str]) -> Result<Self, String> {
-        let bad = |what: &str| what.to_string();
         let config =
             UserConfig::decode(segments.config, enabled_codes).map_err(|p| format!("invalid configuration: {p}"))?;
+        Self::parse_with(config, segments, enabled_codes)
+    }
+
+    /// As [`PlaybackPath::parse`], with the config already decoded (a sealed config opened, or
+    /// the store entry of a playback handle); `segments.config` is not read.
+    pub fn parse_with(
+        config: UserConfig,
+        segments: &PlaybackSegments<'_>,
+        enabled_codes: &[&str],
+    ) -> Result<Self, String> {
+        let bad = |what: &str| what.to_string();
         let kind = if segments.id.contains(':') { "series" } else { "movie" };
         let media = parse_media(kind, segments.id).ok_or_else(|| bad("invalid id"))?;
         if !enabled_codes.contains(&segments.store) {

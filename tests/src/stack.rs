@@ -72,6 +72,8 @@ pub struct StackOptions {
     /// `[source] chain`. Only `torznab` by default: StremThru's table always points at the
     /// fake, but the source runs only when a test lists it here.
     pub sources: Vec<&'static str>,
+    /// Extra environment for the host (e.g. `CHILLPROXY_KEYS`).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for StackOptions {
@@ -87,6 +89,7 @@ impl Default for StackOptions {
             table_settings: Vec::new(),
             limits: "streams_per_minute = 0\nplayback_per_minute = 0\nconfigure_checks_per_minute = 0".into(),
             sources: vec!["torznab"],
+            env: Vec::new(),
         }
     }
 }
@@ -153,7 +156,7 @@ impl Stack {
             .replace(ADDON_URL, &addon.manifest_url())
             .replace(TORBOX_SEARCH_URL, &torbox_search.url())
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
-            .replace(SERVER_TABLE, &server_table(&options.server_settings));
+            .replace(SERVER_TABLE, &server_table(&with_user_indexer_allowed(&options.server_settings, &user_torznab)));
         plugins_toml.push_str(&format!("\n[limits]\n{}\n", options.limits.trim()));
         for (header, lines) in &options.table_settings {
             assert!(plugins_toml.contains(&format!("{header}\n")), "the stack writes no {header} table");
@@ -180,13 +183,15 @@ impl Stack {
 
     /// The environment the host runs with.
     pub fn env_pairs(options: &StackOptions, chillstreams_url: &str) -> Vec<(&'static str, String)> {
-        vec![
+        let mut pairs = vec![
             ("ENABLE_CHILLSTREAMS_AUTH", (if options.enable_chillstreams { "true" } else { "false" }).to_string()),
             ("CHILLSTREAMS_API_URL", chillstreams_url.to_string()),
             ("CHILLSTREAMS_API_KEY", INTERNAL_API_KEY.to_string()),
             ("DEVSTACK_INDEXER_KEY", INDEXER_KEY.to_string()),
             ("DEVSTACK_TORBOX_SEARCH_KEY", SEARCH_KEY.to_string()),
-        ]
+        ];
+        pairs.extend(options.env.iter().cloned());
+        pairs
     }
 
     /// The `{config}` segment for a user config JSON.
@@ -370,6 +375,16 @@ fn seed_releases(torznab: &FakeTorznab) {
 }
 
 /// The start of the `[server]` table with the test's settings.
+/// The `[server]` lines, with the user indexer fake admitted by the outbound URL policy (it is on
+/// loopback, which users' URLs may not reach by default) unless the test sets the policy itself.
+fn with_user_indexer_allowed(settings: &str, user_torznab: &FakeTorznab) -> String {
+    if settings.contains("user_url_allow") || settings.contains("allow_private_user_urls") {
+        return settings.to_string();
+    }
+    let host_port = user_torznab.base_url().trim_start_matches("http://").trim_end_matches('/').to_string();
+    format!("{settings}\nuser_url_allow = [{host_port:?}]")
+}
+
 fn server_table(settings: &str) -> String {
     let settings = settings.trim();
     if settings.is_empty() {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::registry::PluginContext;
+use chillproxy_core::upstream::OutboundPolicy;
 use chillproxy_core::{
     registry, Candidate, ConfigError, Env, Found, MediaKind, MediaQuery, PluginSettings, Secret, SourceError,
     SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
@@ -25,7 +26,11 @@ fn build(table: toml::Table, env: Env) -> Result<Arc<dyn SourceProvider>, Config
     chillproxy_tests::link_plugins();
     let plugins = registry::list::<SourcePlugin>().expect("source plugins");
     let descriptor = plugins.iter().find(|d| d.name == "torznab").expect("the torznab plugin is registered");
-    (descriptor.build)(&PluginContext::new(&PluginSettings::new("source.torznab", table, env)))
+    // The fakes are on loopback, which users' indexers may not reach by default: these tests
+    // are about Torznab, so the outbound policy admits every address (tests/tests/outbound_policy.rs
+    // covers the policy).
+    let settings = PluginSettings::new("source.torznab", table, env);
+    (descriptor.build)(&PluginContext::new(&settings).with_outbound(OutboundPolicy::new(true, &[])))
 }
 
 fn indexer(name: &str, url: &str, api_key: &str) -> toml::Table {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamFailure};
+use super::outbound::{OutboundPolicy, PolicyResolver};
 use super::settings::{check_proxy_url, UpstreamSettings};
 use super::text::{parse_retry_after, scrub, BaseUrl};
 use crate::metrics::{self, Outcome};
@@ -23,12 +24,16 @@ pub const USER_AGENT: &str = concat!("chillproxy/", env!("CARGO_PKG_VERSION"));
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
 /// Choices a plugin makes when it builds its [`Upstream`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct UpstreamOptions {
     /// Follow up to 10 redirects. Off by default: an API reply is never a redirect, and
     /// following one could carry a credential elsewhere. (reqwest drops `Authorization` on a
     /// redirect to another host, but a key in the query string goes wherever `Location` says.)
     pub follow_redirects: bool,
+    /// For URLs users supply: every request URL and redirect hop is checked by the policy, and
+    /// names resolve through [`PolicyResolver`] (the connection goes to a checked address).
+    /// `None` for the operator's own upstreams, which are trusted.
+    pub outbound: Option<OutboundPolicy>,
 }
 
 /// A plugin's HTTP client: built once, shared by every call (cloning shares it too).
@@ -48,6 +53,8 @@ struct Inner {
     max_body_bytes: usize,
     /// The proxy's password, scrubbed from error text like the call's own secrets.
     proxy_password: Option<String>,
+    /// The policy for user-supplied URLs, when this client calls them.
+    outbound: Option<OutboundPolicy>,
 }
 
 impl fmt::Debug for Upstream {
@@ -134,10 +141,21 @@ impl Upstream {
         settings: &UpstreamSettings,
         options: UpstreamOptions,
     ) -> Result<Self, UpstreamBuildError> {
-        let redirects = if options.follow_redirects {
-            reqwest::redirect::Policy::default()
-        } else {
-            reqwest::redirect::Policy::none()
+        let redirects = match (&options.follow_redirects, &options.outbound) {
+            (false, _) => reqwest::redirect::Policy::none(),
+            (true, None) => reqwest::redirect::Policy::default(),
+            (true, Some(policy)) => {
+                let policy = policy.clone();
+                reqwest::redirect::Policy::custom(move |attempt| {
+                    if attempt.previous().len() >= 10 {
+                        return attempt.error("too many redirects");
+                    }
+                    match policy.check_url(attempt.url()) {
+                        Ok(()) => attempt.follow(),
+                        Err(refused) => attempt.error(refused),
+                    }
+                })
+            }
         };
         let mut builder = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout())
@@ -145,6 +163,9 @@ impl Upstream {
             .pool_idle_timeout(POOL_IDLE)
             .redirect(redirects)
             .user_agent(USER_AGENT);
+        if let Some(policy) = &options.outbound {
+            builder = builder.dns_resolver(Arc::new(PolicyResolver::new(policy.clone())));
+        }
         let mut proxy_password = None;
         if let Some(proxy) = settings.proxy() {
             let url = check_proxy_url(proxy).map_err(UpstreamBuildError)?;
@@ -167,6 +188,7 @@ impl Upstream {
                 timeout: settings.timeout(),
                 max_body_bytes: settings.max_body_bytes,
                 proxy_password,
+                outbound: options.outbound,
             }),
         })
     }
@@ -214,7 +236,21 @@ impl Upstream {
     }
 
     async fn exchange(&self, request: Request<'_>) -> Result<Reply, UpstreamError> {
-        let Request { builder, mut secrets, .. } = request;
+        let Request { builder, secrets, .. } = request;
+        if let Some(policy) = &self.inner.outbound {
+            let (client, built) = builder.build_split();
+            let built = built.map_err(|e| UpstreamError::from_reqwest(e, &secrets))?;
+            policy.check_url(built.url()).map_err(UpstreamError::refused)?;
+            return self.exchange_built(client.execute(built), secrets).await;
+        }
+        self.exchange_built(builder.send(), secrets).await
+    }
+
+    async fn exchange_built(
+        &self,
+        sending: impl std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+        mut secrets: Vec<&str>,
+    ) -> Result<Reply, UpstreamError> {
         secrets.extend(self.inner.proxy_password.as_deref());
         let fail = |e: reqwest::Error| UpstreamError::from_reqwest(e, &secrets);
         let bounded = async {
@@ -222,7 +258,7 @@ impl Upstream {
                 stage: Stage::Request,
                 failure: Failure { text: "the client is shutting down".to_string(), cause: None },
             })?;
-            let mut response = builder.send().await.map_err(fail)?;
+            let mut response = sending.await.map_err(fail)?;
             let status = response.status();
             let headers = response.headers();
             let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);

@@ -72,11 +72,24 @@ impl fmt::Display for Failure {
 impl UpstreamError {
     /// Classifies a reqwest error by its kind (never by its text) and describes it without the
     /// URL and without `secrets`.
+    /// The outbound URL policy refused the URL, a redirect hop or every address of its host: no
+    /// connection was made. A connect failure whose cause says why (never the URL).
+    pub fn refused(refused: super::outbound::OutboundRefused) -> Self {
+        Self::Connect(Failure { text: refused.0.clone(), cause: Some(refused.0) })
+    }
+
     pub(crate) fn from_reqwest(error: reqwest::Error, secrets: &[&str]) -> Self {
         if error.is_timeout() {
             return Self::Timeout;
         }
         let error = error.without_url();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            if let Some(refused) = cause.downcast_ref::<super::outbound::OutboundRefused>() {
+                return Self::refused(refused.clone());
+            }
+            source = cause.source();
+        }
         let clean = |text: String| secrets.iter().fold(text, |text, secret| scrub(&text, secret));
         let mut text = error.to_string();
         let mut innermost = None;

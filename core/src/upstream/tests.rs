@@ -77,7 +77,7 @@ fn settings(timeout_ms: u64, max_in_flight: usize) -> UpstreamSettings {
 
 fn client(plugin: &'static str, base: &str, settings: &UpstreamSettings, follow_redirects: bool) -> Upstream {
     let base = check_base_url("store.kit", "api_url", base).unwrap();
-    Upstream::new(plugin, Some(base), settings, UpstreamOptions { follow_redirects }).unwrap()
+    Upstream::new(plugin, Some(base), settings, UpstreamOptions { follow_redirects, outbound: None }).unwrap()
 }
 
 async fn get_path(upstream: &Upstream, path: &str) -> Result<Reply, UpstreamError> {

@@ -80,6 +80,7 @@ fn render_for(state: &AppState, base_url: &str, config: Option<&UserConfig>, pro
         auth_names: &auth_names,
         searches: &searches,
         use_instead: &use_instead,
+        seal: !state.keyring().is_empty(),
         config,
         problem,
     })
@@ -109,9 +110,9 @@ async fn check(State(state): State<AppState>, requester: Requester, body: Result
             return problem_response(StatusCode::BAD_REQUEST, ConfigProblem::whole("could not read the request body"))
         }
     };
-    // Validate exactly as the manifest URL will be: the same encoding, the same rules.
+    // Validate exactly as the manifest URL will be: the same size bound, the same rules.
     let segment = URL_SAFE_NO_PAD.encode(&body);
-    let config = match state.decode_user_config(&segment) {
+    let config = match valid_config(&state, &body, &segment) {
         Ok(config) => config,
         Err(problem) => return problem_response(StatusCode::UNPROCESSABLE_ENTITY, problem),
     };
@@ -130,6 +131,48 @@ async fn check(State(state): State<AppState>, requester: Requester, body: Result
     let ok = stores.iter().filter(|s| s.ok).count();
     tracing::info!(stores = stores.len(), ok, "configure check");
     no_store(Json(CheckAnswer { stores }).into_response())
+}
+
+/// The body's config under the server's rules (the plain segment's size bound included).
+fn valid_config(state: &AppState, body: &[u8], segment: &str) -> Result<UserConfig, ConfigProblem> {
+    if segment.len() > MAX_ENCODED_BYTES {
+        return Err(ConfigProblem::whole(format!(
+            "the config is {} bytes encoded; at most {MAX_ENCODED_BYTES} are accepted",
+            segment.len()
+        )));
+    }
+    UserConfig::from_json(body, state.store_codes())
+}
+
+/// The seal route: `POST /stremio/torz/configure/seal` with the JSON user config as the body
+/// answers `{"segment": "c1.…"}`, the config sealed with the server's first key, for the install
+/// URL. 404 when the server has no sealing keys. No upstream call and no secret in the answer
+/// beyond the sealed value, so it is not rate-limited like the check.
+pub(crate) fn seal_route() -> MethodRouter<AppState> {
+    post(seal).layer(DefaultBodyLimit::max(MAX_CHECK_BODY_BYTES))
+}
+
+#[derive(Debug, Serialize)]
+struct Sealed {
+    segment: String,
+}
+
+async fn seal(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) if body.len() <= MAX_CHECK_BODY_BYTES => body,
+        Ok(_) => return too_large(),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+        Err(_) => {
+            return problem_response(StatusCode::BAD_REQUEST, ConfigProblem::whole("could not read the request body"))
+        }
+    };
+    if let Err(problem) = valid_config(&state, &body, &URL_SAFE_NO_PAD.encode(&body)) {
+        return problem_response(StatusCode::UNPROCESSABLE_ENTITY, problem);
+    }
+    match state.seal_user_config(&body) {
+        Some(segment) => no_store(Json(Sealed { segment }).into_response()),
+        None => problem_response(StatusCode::NOT_FOUND, ConfigProblem::whole("this server does not seal configs")),
+    }
 }
 
 fn too_large() -> Response {

@@ -28,6 +28,10 @@
   var UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   var prefix = location.pathname.indexOf('/stremio/torz/') >= 0 ? location.pathname.slice(0, location.pathname.indexOf('/stremio/torz/')) : '';
   var checkUrl = prefix + '/stremio/torz/configure/check';
+  var sealUrl = prefix + '/stremio/torz/configure/seal';
+  var sealing = app.dataset.seal === '1';
+  var sealSeq = 0;
+  var sealTimer = null;
 
   function rows(box) { return Array.prototype.slice.call(box.children); }
   function input(row, name) { return row.querySelector('[name="' + name + '"]'); }
@@ -113,12 +117,15 @@
     addIndexer.disabled = indexersBox.children.length >= maxIndexers;
     var built = build();
     formError.textContent = showAll ? built.problems.join(' ') : '';
-    if (built.ok) {
-      manifest.value = base + '/stremio/torz/' + built.encoded + '/manifest.json';
-      install.href = manifest.value.replace(/^https?:\/\//, 'stremio://');
-      install.classList.remove('disabled');
-      install.removeAttribute('aria-disabled');
-      copyButton.disabled = false;
+    if (built.ok && sealing) {
+      // The server seals the config (keys stay out of the URL): ask once typing pauses.
+      showLink(null);
+      manifest.placeholder = 'Sealing your link…';
+      var seq = ++sealSeq;
+      clearTimeout(sealTimer);
+      sealTimer = setTimeout(function () { seal(built.json, seq); }, 250);
+    } else if (built.ok) {
+      showLink(built.encoded);
     } else {
       manifest.value = '';
       manifest.placeholder = 'Fix the fields marked in red to get your link';
@@ -128,6 +135,38 @@
       copyButton.disabled = true;
     }
     return built;
+  }
+
+  function showLink(segment) {
+    if (segment) {
+      manifest.value = base + '/stremio/torz/' + segment + '/manifest.json';
+      install.href = manifest.value.replace(/^https?:\/\//, 'stremio://');
+      install.classList.remove('disabled');
+      install.removeAttribute('aria-disabled');
+      copyButton.disabled = false;
+    } else {
+      manifest.value = '';
+      install.removeAttribute('href');
+      install.classList.add('disabled');
+      install.setAttribute('aria-disabled', 'true');
+      copyButton.disabled = true;
+    }
+  }
+
+  function seal(json, seq) {
+    fetch(sealUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json, credentials: 'omit', cache: 'no-store' })
+      .then(function (response) { return response.json().then(function (body) { return { ok: response.ok, body: body }; }); })
+      .then(function (answer) {
+        if (seq !== sealSeq) return;
+        if (answer.ok && answer.body.segment) {
+          showLink(answer.body.segment);
+        } else {
+          manifest.placeholder = (answer.body && answer.body.problem) || 'The server could not seal this config';
+        }
+      })
+      .catch(function () {
+        if (seq === sealSeq) manifest.placeholder = 'The server could not be reached to seal your link; try again';
+      });
   }
 
   function clearResult(row) {

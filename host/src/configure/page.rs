@@ -33,6 +33,8 @@ pub(crate) struct Page<'a> {
     pub searches: &'a str,
     /// " Use A for now" (see `problems::use_instead`), for the stub note.
     pub use_instead: &'a str,
+    /// The server seals install URLs (`POST /stremio/torz/configure/seal`).
+    pub seal: bool,
     /// The user's config to fill the form with (their own, from their URL).
     pub config: Option<&'a UserConfig>,
     /// Why the user's config is invalid.
@@ -109,6 +111,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         auth_field = if page.auth_field.is_some() { "1" } else { "0" },
         auth_label = escape(page.auth_field.map(|f| f.label).unwrap_or_default()),
         auth_names = escape(&serde_json::Value::Object(auth_names).to_string()),
+        seal = if page.seal { "1" } else { "0" },
         prefilled = if config.is_some() || page.problem.is_some() { "1" } else { "0" },
         store_template = store_row(page, 1, None),
         indexer_template = indexer_row(1, None),

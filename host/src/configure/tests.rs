@@ -49,6 +49,7 @@ fn page<'a>(stores: &'a [StoreChoice], with_field: bool, config: Option<&'a User
         auth_names: &[],
         searches: "test indexers",
         use_instead: " Use Swift Store for now",
+        seal: false,
         config,
         problem: None,
     }
@@ -83,6 +84,7 @@ fn escapes_everything_it_interpolates() {
         auth_names: &[],
         searches: hostile,
         use_instead: hostile,
+        seal: false,
         config: Some(&user),
         problem: Some(hostile),
     });
@@ -165,6 +167,7 @@ fn an_invalid_config_is_shown_with_its_problem() {
         auth_names: &[],
         searches: "test indexers",
         use_instead: "",
+        seal: false,
         config: Some(&user),
         problem: Some("stores[0].c: unknown store code \"xx\""),
     });

@@ -13,8 +13,10 @@ use axum::Json;
 use chillproxy_stremio::{warning, PlaybackPath, PlaybackSegments, StreamList, UserConfig};
 
 use super::client::{public_base_url, ClientInfo};
+use crate::handle::Handle;
 use crate::playback::PlaybackError;
 use crate::AppState;
+use chillproxy_core::seal::OpenError;
 
 /// The requesting client and the public base URL for links, from the socket peer and the
 /// headers (forwarding headers only from trusted proxies).
@@ -80,9 +82,18 @@ struct PlaybackQuery {
 /// A playback URL's path and device binding, parsed against the enabled stores.
 pub(crate) struct Playback {
     pub path: PlaybackPath,
-    pub binding: Option<String>,
-    /// The `{config}` segment as sent (for per-user limits; never logged).
+    pub binding: Option<Binding>,
+    /// What identifies the user for per-user limits (the `{config}` segment, or the handle's
+    /// store entry); only ever fingerprinted, never logged.
     pub segment: String,
+}
+
+/// Which device listed the stream, as the URL says.
+pub(crate) enum Binding {
+    /// A plain URL's `?b=` token (see `binding`).
+    Token(String),
+    /// A sealed handle's binding (see `handle`).
+    Handle(Handle),
 }
 
 impl FromRequestParts<AppState> for Playback {
@@ -91,6 +102,14 @@ impl FromRequestParts<AppState> for Playback {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let params = path_params(parts, state).await;
         let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        if let Some(sealed) = params.get("handle") {
+            return from_handle(state, sealed, params.get("file_name").map(String::as_str));
+        }
+        if !state.config().server.accept_plain_config {
+            return Err(PlaybackError::BadRequest(
+                "this server accepts only sealed links: open its configure page and install again".into(),
+            ));
+        }
         let segments = PlaybackSegments {
             config: param("config"),
             id: param("id"),
@@ -99,8 +118,45 @@ impl FromRequestParts<AppState> for Playback {
             file_idx: param("file_idx"),
             file_name: params.get("file_name").map(String::as_str),
         };
-        let path = PlaybackPath::parse(&segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
+        let config = state
+            .decode_user_config(segments.config)
+            .map_err(|p| PlaybackError::BadRequest(format!("invalid configuration: {p}")))?;
+        let path =
+            PlaybackPath::parse_with(config, &segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
         let binding = Query::<PlaybackQuery>::from_request_parts(parts, state).await.ok().and_then(|q| q.0.b);
-        Ok(Self { path, binding, segment: segments.config.to_string() })
+        Ok(Self { path, binding: binding.map(Binding::Token), segment: segments.config.to_string() })
     }
+}
+
+/// A sealed playback handle: opened with the keyring, then checked like a plain URL's segments.
+fn from_handle(state: &AppState, sealed: &str, file_name: Option<&str>) -> Result<Playback, PlaybackError> {
+    let handle = Handle::open(state.keyring(), sealed).map_err(|error| {
+        PlaybackError::BadRequest(match error {
+            OpenError::RetiredKey | OpenError::NoKeys => {
+                "this stream link is no longer valid: open the title again in Stremio".to_string()
+            }
+            OpenError::Damaged | OpenError::Malformed => {
+                "this stream link is damaged (changed or cut short)".to_string()
+            }
+        })
+    })?;
+    let entry = handle.entry();
+    let file_idx = handle.f.map(|f| f.to_string());
+    let segments = PlaybackSegments {
+        config: "",
+        id: &handle.i,
+        store: &entry.c,
+        hash: &handle.h,
+        file_idx: file_idx.as_deref().unwrap_or("-1"),
+        file_name,
+    };
+    let user = format!(
+        "{}\u{1f}{}\u{1f}{}",
+        entry.c,
+        handle.t.as_deref().unwrap_or_default(),
+        handle.u.as_deref().unwrap_or_default()
+    );
+    let config = UserConfig { stores: vec![entry.clone()], ..Default::default() };
+    let path = PlaybackPath::parse_with(config, &segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
+    Ok(Playback { path, binding: Some(Binding::Handle(handle)), segment: user })
 }

@@ -51,15 +51,19 @@ fn new_request_id() -> String {
 }
 
 /// The path as it may be logged: the user's config segment (which can hold their token) is
-/// replaced by `{config}`, and the rest is cut short.
+/// replaced by `{config}`, a playback handle (which plays with their credential) by `{handle}`,
+/// and the rest is cut short.
 pub fn loggable_path(path: &str) -> String {
     let mut parts: Vec<&str> = path.split('/').collect();
     if parts.len() > 3
         && parts[1] == "stremio"
         && parts[2] == "torz"
-        && !matches!(parts[3], "" | "manifest.json" | "configure")
+        && !matches!(parts[3], "" | "manifest.json" | "configure" | "_")
     {
         parts[3] = "{config}";
+    }
+    if parts.len() > 5 && parts[1] == "stremio" && parts[2] == "torz" && parts[3] == "_" && parts[4] == "play" {
+        parts[5] = "{handle}";
     }
     let joined = parts.join("/");
     match joined.char_indices().nth(160) {

@@ -23,7 +23,7 @@ use crate::configure;
 use crate::playback::{resolve_link, PlaybackError, PlaybackRequest};
 use crate::streams::{list_streams, StreamRequest};
 use crate::AppState;
-use extract::{Playback, StreamConfig};
+use extract::{Binding, Playback, StreamConfig};
 use guard::{protect, Limits};
 use limits::Family;
 use manifest::{manifest, Offer};
@@ -41,12 +41,16 @@ pub fn app(state: AppState) -> Router {
         .route("/stremio/torz/manifest.json", get(unconfigured_manifest))
         .route("/stremio/torz/configure", get(configure::page))
         .route("/stremio/torz/configure/check", configure::check_route())
+        .route("/stremio/torz/configure/seal", configure::seal_route())
         .route("/stremio/torz/{config}/manifest.json", get(configured_manifest))
         .route("/stremio/torz/{config}/configure", get(configure::page_with_config))
         .route("/stremio/torz/{config}/stream/{kind}/{id}", get(stream_list))
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}", strem.clone())
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/", strem.clone())
-        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}", strem)
+        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}", strem.clone())
+        .route("/stremio/torz/_/play/{handle}", strem.clone())
+        .route("/stremio/torz/_/play/{handle}/", strem.clone())
+        .route("/stremio/torz/_/play/{handle}/{file_name}", strem)
         .layer(middleware::from_fn(answer_options))
         .layer(cors);
     let mut router = Router::new()
@@ -119,7 +123,11 @@ async fn stream_list(
         );
         return with_list_caching(Json(StreamList { streams: vec![stream] }).into_response(), &state, false);
     }
-    let binding = state.binder().seal(&requester.client.device, requester.client.ip);
+    let keyring = Some(state.keyring()).filter(|k| !k.is_empty());
+    let binding = match keyring {
+        Some(_) => String::new(),
+        None => state.binder().seal(&requester.client.device, requester.client.ip),
+    };
     let request = StreamRequest {
         config: &user.config,
         config_segment: &user.segment,
@@ -128,6 +136,8 @@ async fn stream_list(
         client: &requester.client,
         base_url: &requester.base_url,
         binding,
+        keyring,
+        binding_ttl_s: state.config().server.binding_ttl_s,
     };
     let streams = list_streams(state.services(), &request).await;
     let real = streams.iter().any(|s| s.url.is_some());
@@ -174,7 +184,12 @@ async fn playback(State(state): State<AppState>, target: Playback, requester: Re
     }
     // The player has another User-Agent than the app that listed the streams: a valid binding
     // from the same IP says which device this is.
-    if let Some(device) = binding.as_deref().and_then(|token| state.binder().open(token, client.ip)) {
+    let device = match &binding {
+        Some(Binding::Token(token)) => state.binder().open(token, client.ip),
+        Some(Binding::Handle(handle)) => handle.device_for(client.ip),
+        None => None,
+    };
+    if let Some(device) = device {
         client.device = device;
     }
     let request = PlaybackRequest {

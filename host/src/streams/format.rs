@@ -1,10 +1,11 @@
 //! One candidate as a Stremio stream: its name and description lines, its playback URL and its
 //! behaviour hints. Problems are not formatted here: see `problems` and `stremio::warning`.
 
-use chillproxy_core::{Candidate, StoreFile};
-use chillproxy_stremio::{BehaviorHints, PlaybackUrl, Stream};
+use chillproxy_core::{Candidate, StoreEntry, StoreFile};
+use chillproxy_stremio::{encode_segment, BehaviorHints, PlaybackUrl, Stream};
 
 use super::StreamRequest;
+use crate::handle::Handle;
 use chillproxy_stremio::release::{human_size, Release};
 
 /// `Release.Name.mkv` from a release title: one path segment, at most 200 bytes, ending in a
@@ -43,28 +44,40 @@ pub(super) struct Ranked {
 
 pub(super) fn format_stream(
     request: &StreamRequest<'_>,
-    code: &str,
+    entry: &StoreEntry,
     candidate: &Candidate,
     rank: &Ranked,
     cached: bool,
 ) -> Stream {
+    let code = entry.c.as_str();
     let code_upper = code.to_ascii_uppercase();
     let release = &rank.release;
     let file_name = rank.file.as_ref().map(|file| file.name.clone());
     // Players read the extension from the URL: when the store has not said which file plays,
     // the release name stands in (playback still picks the file from the store's list).
     let url_name = file_name.clone().unwrap_or_else(|| guessed_file_name(&candidate.title));
-    let url = PlaybackUrl {
-        base_url: request.base_url,
-        config_segment: request.config_segment,
-        id: request.id,
-        store_code: code,
-        hash: &candidate.hash,
-        file_idx: rank.file.as_ref().map(|file| file.id),
-        file_name: Some(&url_name),
-        binding: &request.binding,
-    }
-    .build();
+    let file_idx = rank.file.as_ref().map(|file| file.id);
+    let sealed = request.keyring.and_then(|keyring| {
+        let client = request.client;
+        Handle::new(entry, request.id, &candidate.hash, file_idx, &client.device, client.ip, request.binding_ttl_s)
+            .seal(keyring)
+    });
+    let url = match sealed {
+        Some(handle) => {
+            format!("{}/stremio/torz/_/play/{handle}/{}", request.base_url, encode_segment(&url_name))
+        }
+        None => PlaybackUrl {
+            base_url: request.base_url,
+            config_segment: request.config_segment,
+            id: request.id,
+            store_code: code,
+            hash: &candidate.hash,
+            file_idx,
+            file_name: Some(&url_name),
+            binding: &request.binding,
+        }
+        .build(),
+    };
 
     let mut name = String::new();
     if cached {

@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chillproxy_core::seal::{Keyring, Purpose};
 use chillproxy_core::{
     AuthPurpose, AuthRequest, Candidate, Credential, MediaKind, MediaQuery, StoreEntry, StoreProvider,
 };
@@ -39,13 +40,29 @@ pub(crate) struct StreamRequest<'a> {
     pub media: &'a MediaQuery,
     pub client: &'a ClientInfo,
     pub base_url: &'a str,
-    /// The device binding appended to every playback URL (see `binding`).
+    /// The device binding appended to every plain playback URL (see `binding`); empty when
+    /// `keyring` is set.
     pub binding: String,
+    /// With sealing keys: playback URLs carry a sealed handle (see `handle`) instead of the
+    /// config, and links back to the configure page carry the config sealed.
+    pub keyring: Option<&'a Keyring>,
+    /// How long a handle's device binding holds.
+    pub binding_ttl_s: u64,
 }
 
 impl StreamRequest<'_> {
     fn configure_url(&self) -> String {
-        format!("{}/stremio/torz/{}/configure", self.base_url, encode_segment(self.config_segment))
+        let segment = match self.keyring {
+            Some(keyring) if !Keyring::looks_sealed(Purpose::Config, self.config_segment) => {
+                match UserConfig::plain_json(self.config_segment).and_then(|json| keyring.seal(Purpose::Config, &json))
+                {
+                    Some(sealed) => sealed,
+                    None => return format!("{}/stremio/torz/configure", self.base_url),
+                }
+            }
+            _ => self.config_segment.to_string(),
+        };
+        format!("{}/stremio/torz/{}/configure", self.base_url, encode_segment(&segment))
     }
 }
 
@@ -182,7 +199,7 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     for (rank, candidate) in &ranked {
         if let Some((index, _)) = cached.get(&candidate.hash) {
             if room(rank) {
-                streams.push(format_stream(request, sessions[*index].store.code(), candidate, rank, true));
+                streams.push(format_stream(request, sessions[*index].entry, candidate, rank, true));
             }
         }
     }
@@ -193,7 +210,7 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
             }
             for (index, session) in sessions.iter().enumerate() {
                 if !failed.iter().any(|(i, _)| *i == index) && room(rank) {
-                    streams.push(format_stream(request, session.store.code(), candidate, rank, false));
+                    streams.push(format_stream(request, session.entry, candidate, rank, false));
                 }
             }
         }

@@ -43,6 +43,8 @@ fn movie_request<'a>(
         client,
         base_url: "http://h",
         binding: binding.to_string(),
+        keyring: None,
+        binding_ttl_s: 3600,
     }
 }
 

@@ -205,6 +205,13 @@ fn register_metrics(auth: &Arc<ChillstreamsAuth>) {
     );
 }
 
+/// How logs name a Chillstreams user: the first 12 hex digits of the id's SHA-256. The id is a
+/// bearer credential for a pool slot, so it never reaches a log; the reference still lets an
+/// operator follow one user's lines.
+fn user_ref(user_id: &str) -> String {
+    chillproxy_core::secret::fingerprint(user_id.as_bytes())[..12].to_string()
+}
+
 chillproxy_core::inventory::submit! {
     AuthPlugin {
         name: NAME,
@@ -388,7 +395,7 @@ impl AuthProvider for ChillstreamsAuth {
         };
         match self.answer(&user_id, request.device.as_str(), hash).await {
             Ok(client::KeyAnswer::Granted { pool_key, pool_key_id, device_count }) => {
-                tracing::info!(user_id = %user_id, device = ?request.device, device_count, "chillstreams granted a pool key");
+                tracing::info!(user = %user_ref(&user_id), device = ?request.device, device_count, "chillstreams granted a pool key");
                 AuthOutcome::Granted(Credential {
                     key: pool_key,
                     provider: NAME,
@@ -396,14 +403,14 @@ impl AuthProvider for ChillstreamsAuth {
                 })
             }
             Ok(client::KeyAnswer::Denied { message }) => {
-                tracing::info!(user_id = %user_id, device = ?request.device, reason = %message, "chillstreams denied access");
+                tracing::info!(user = %user_ref(&user_id), device = ?request.device, reason = %message, "chillstreams denied access");
                 AuthOutcome::Denied { reason: deny_reason(&message), message }
             }
             Err(error) => match self.last_grant(&user_id, request.device.as_str()) {
                 Some(grant) => {
                     self.stale_grants.inc();
                     tracing::warn!(
-                        user_id = %user_id,
+                        user = %user_ref(&user_id),
                         device = ?request.device,
                         error = %error,
                         granted_s_ago = grant.granted.elapsed().as_secs(),
@@ -416,7 +423,7 @@ impl AuthProvider for ChillstreamsAuth {
                     })
                 }
                 None => {
-                    tracing::warn!(user_id = %user_id, error = %error, "chillstreams get-key failed");
+                    tracing::warn!(user = %user_ref(&user_id), error = %error, "chillstreams get-key failed");
                     AuthOutcome::Failed { message: format!("{DISPLAY_NAME} unavailable: {error}") }
                 }
             },
@@ -425,7 +432,7 @@ impl AuthProvider for ChillstreamsAuth {
 
     async fn invalidate(&self, request: &AuthRequest<'_>) -> bool {
         let Some(user_id) = request.entry.auth().and_then(parse_user_id) else { return false };
-        tracing::info!(user_id = %user_id, "forgetting a pool key the store rejected");
+        tracing::info!(user = %user_ref(&user_id), "forgetting a pool key the store rejected");
         let key = (user_id, request.device.as_str().to_string());
         self.answers.remove(&key);
         self.last_grants.remove(&key);

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::metrics::{self, Outcome};
-use chillproxy_core::upstream::{check_base_url, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings};
+use chillproxy_core::upstream::{
+    check_base_url, OutboundPolicy, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings,
+};
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, Env, Found, InfoHash, MediaQuery, PluginConfig, PluginContext,
     PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
@@ -169,7 +171,7 @@ impl PluginConfig for TorznabConfig {
 }
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
-    Ok(Arc::new(TorznabSource::from_settings(context.settings)?))
+    Ok(Arc::new(TorznabSource::with_policy(context.settings, context.outbound.clone())?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -190,26 +192,49 @@ pub struct TorznabSource {
     /// Follows redirects, as it always has: indexer URLs are typed by people, and Jackett or
     /// Prowlarr behind a reverse proxy may redirect (say, to https).
     upstream: Upstream,
+    /// The same for users' indexers, under the outbound URL policy (each redirect hop and each
+    /// resolved address checked).
+    user_upstream: Upstream,
     /// Reads `.torrent` links: redirects are followed by hand (each hop is checked by the
-    /// outbound URL policy, and one may lead to a magnet), bodies are capped at 2 MiB.
-    downloads: Upstream,
+    /// outbound URL policy unless it points back at the operator indexer that listed it, and one
+    /// may lead to a magnet), bodies are capped at 2 MiB.
+    downloads: search::Downloads,
     indexers: Vec<Indexer>,
     titles: meta::Titles,
     memory: search::Memory,
 }
 
 impl TorznabSource {
+    /// With the default outbound policy for user URLs (public addresses only).
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        Self::with_policy(settings, OutboundPolicy::public_only())
+    }
+
+    /// `policy` governs every URL a user supplies: their indexers, and the `.torrent` links
+    /// (with their redirects) that do not point back at the operator indexer that listed them.
+    pub fn with_policy(settings: &PluginSettings, policy: OutboundPolicy) -> Result<Self, ConfigError> {
         let config = TorznabConfig::from_settings(settings)?;
         let section = &settings.section;
         let indexers = config.resolve_indexers(section, &settings.env)?;
         let built = |e: chillproxy_core::upstream::UpstreamBuildError| ConfigError::new(format!("[{section}] {e}"));
-        let upstream =
-            Upstream::new(NAME, None, &config.upstream, UpstreamOptions { follow_redirects: true }).map_err(built)?;
+        let trusted = UpstreamOptions { follow_redirects: true, outbound: None };
+        let policed = UpstreamOptions { follow_redirects: true, outbound: Some(policy.clone()) };
+        let upstream = Upstream::new(NAME, None, &config.upstream, trusted).map_err(built)?;
+        let user_upstream = Upstream::new(NAME, None, &config.upstream, policed).map_err(built)?;
         let mut download_settings = config.upstream.clone();
         download_settings.max_body_bytes = MAX_TORRENT_BYTES;
         download_settings.max_in_flight = TORRENTS_IN_FLIGHT;
-        let downloads = Upstream::new(NAME, None, &download_settings, UpstreamOptions::default()).map_err(built)?;
+        let downloads = search::Downloads {
+            trusted: Upstream::new(NAME, None, &download_settings, UpstreamOptions::default()).map_err(built)?,
+            policed: Upstream::new(
+                NAME,
+                None,
+                &download_settings,
+                UpstreamOptions { follow_redirects: false, outbound: Some(policy.clone()) },
+            )
+            .map_err(built)?,
+            policy,
+        };
         let meta_base = check_base_url(section, "meta_url", &config.meta_url)?;
         let mut meta_settings = config.upstream.clone();
         meta_settings.timeout_ms = config.meta_timeout_ms;
@@ -217,6 +242,7 @@ impl TorznabSource {
         let meta = Upstream::new(NAME, Some(meta_base), &meta_settings, UpstreamOptions::default()).map_err(built)?;
         Ok(Self {
             upstream,
+            user_upstream,
             downloads,
             indexers,
             titles: meta::Titles::new(meta),
@@ -233,12 +259,14 @@ impl TorznabSource {
         let started = Instant::now();
         // Never the indexer's name (users name their own): `search` for the operator's indexers,
         // `user_search` for indexers from a user's config.
-        let operation = if self.indexers.iter().any(|i| std::ptr::eq(i, indexer)) { "search" } else { "user_search" };
+        let operator = self.indexers.iter().any(|i| std::ptr::eq(i, indexer));
+        let operation = if operator { "search" } else { "user_search" };
         let outcome = match &indexer.endpoint {
             Ok(endpoint) => {
                 let searcher = search::Searcher {
-                    upstream: &self.upstream,
+                    upstream: if operator { &self.upstream } else { &self.user_upstream },
                     downloads: &self.downloads,
+                    trusted_origin: operator.then(|| search::origin(endpoint)).flatten(),
                     titles: &self.titles,
                     memory: &self.memory,
                 };
@@ -379,6 +407,9 @@ impl SourceProvider for TorznabSource {
                 Err(failure) => {
                     if let search::Failure::NoTitle(reason) = &failure {
                         notices.push(format!("{} was skipped: {reason}.", indexer.name));
+                    } else if chillproxy_core::upstream::is_refusal(failure.reason()) {
+                        // A user's indexer (or its redirect) aimed at the server's own network.
+                        notices.push(format!("{} was not searched: {}.", indexer.name, failure.reason()));
                     }
                     failures.push(format!("{}: {}", indexer.name, failure.reason()));
                 }

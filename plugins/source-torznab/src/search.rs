@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chillproxy_core::cache::FlightCache;
-use chillproxy_core::upstream::{check_outbound_url, Method, Upstream, UpstreamError, Url};
+use chillproxy_core::upstream::{Method, OutboundPolicy, Upstream, UpstreamError, Url};
 use chillproxy_core::{InfoHash, MediaKind, MediaQuery, Secret};
 use chillproxy_stremio::release::{normalise_title, ReleaseName};
 use futures::StreamExt;
@@ -129,7 +129,10 @@ impl Memory {
 /// Everything one indexer search needs.
 pub struct Searcher<'a> {
     pub upstream: &'a Upstream,
-    pub downloads: &'a Upstream,
+    pub downloads: &'a Downloads,
+    /// `host:port` of the operator indexer being searched: its own `.torrent` links (Jackett's
+    /// `/dl/` proxy on localhost) are trusted. `None` for a user's indexer.
+    pub trusted_origin: Option<(String, u16)>,
     pub titles: &'a Titles,
     pub memory: &'a Memory,
 }
@@ -271,18 +274,21 @@ impl Searcher<'_> {
     async fn torrent_hash(&self, link: &str, key: Option<&Secret>) -> Option<InfoHash> {
         let cache_key = chillproxy_core::secret::fingerprint(link.as_bytes());
         let (downloads, link_owned, key_owned) = (self.downloads.clone(), link.to_string(), key.cloned());
-        let result = self
-            .memory
-            .torrents
-            .get_or_load(
-                cache_key,
-                |r: &Result<Result<InfoHash, String>, ()>| match r {
-                    Ok(Ok(_)) => Some(TORRENT_TTL),
-                    _ => Some(TORRENT_FAILURE_TTL),
-                },
-                move || async move { Ok(fetch_torrent(&downloads, &link_owned, key_owned.as_ref()).await) },
-            )
-            .await;
+        let origin = self.trusted_origin.clone();
+        let result =
+            self.memory
+                .torrents
+                .get_or_load(
+                    cache_key,
+                    |r: &Result<Result<InfoHash, String>, ()>| match r {
+                        Ok(Ok(_)) => Some(TORRENT_TTL),
+                        _ => Some(TORRENT_FAILURE_TTL),
+                    },
+                    move || async move {
+                        Ok(fetch_torrent(&downloads, origin.as_ref(), &link_owned, key_owned.as_ref()).await)
+                    },
+                )
+                .await;
         match result {
             Ok(Ok(hash)) => Some(hash),
             Ok(Err(reason)) => {
@@ -306,19 +312,44 @@ impl From<QueryError> for Found {
     }
 }
 
+/// The clients that read `.torrent` links: `trusted` for links back to the operator indexer
+/// that listed them, `policed` (under `policy`) for every other link and redirect hop.
+#[derive(Clone)]
+pub struct Downloads {
+    pub trusted: Upstream,
+    pub policed: Upstream,
+    pub policy: OutboundPolicy,
+}
+
+/// `host:port` of a URL (the scheme's port when none is given), host lowercased.
+pub fn origin(url: &Url) -> Option<(String, u16)> {
+    Some((url.host_str()?.to_ascii_lowercase(), url.port_or_known_default()?))
+}
+
 /// Reads a `.torrent` link: follows at most [`MAX_TORRENT_REDIRECTS`] redirects, each hop checked
 /// by the outbound URL policy; a redirect to a `magnet:` URI gives its hash; otherwise the file
 /// (capped by the download client's body limit) gives the SHA-1 of its `info` dictionary.
-pub async fn fetch_torrent(downloads: &Upstream, link: &str, key: Option<&Secret>) -> Result<InfoHash, String> {
+pub async fn fetch_torrent(
+    downloads: &Downloads,
+    trusted_origin: Option<&(String, u16)>,
+    link: &str,
+    key: Option<&Secret>,
+) -> Result<InfoHash, String> {
     let mut url = Url::parse(link.trim()).map_err(|_| "the .torrent link is not a URL".to_string())?;
     for _ in 0..=MAX_TORRENT_REDIRECTS {
-        check_outbound_url(&url)?;
-        let mut request = downloads.request_url(Method::GET, "torrent", url.clone());
+        let trusted = trusted_origin.is_some_and(|o| origin(&url).as_ref() == Some(o));
+        let client = if trusted {
+            &downloads.trusted
+        } else {
+            downloads.policy.check_url(&url).map_err(|refused| refused.0)?;
+            &downloads.policed
+        };
+        let mut request = client.request_url(Method::GET, "torrent", url.clone());
         if let Some(key) = key {
             request = request.secret(key);
         }
-        let timeout = downloads.timeout();
-        let reply = downloads
+        let timeout = client.timeout();
+        let reply = client
             .call(request, |reply| match reply {
                 Err(UpstreamError::BodyTooLarge { limit, .. }) => Err(QueryError::Failed(format!(
                     "the .torrent file is larger than {}",

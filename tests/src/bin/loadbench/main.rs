@@ -15,6 +15,10 @@
 //! normal clients measure latency and errors) and `soak` (a long cold run over more titles than
 //! the caches hold, reported per quarter of the run).
 //!
+//! `--sources all` adds what a deployment without an id-searching indexer meets (issue 12): a
+//! second Torznab indexer that takes only text (`q`) searches, the titles for it from a fake
+//! Cinemeta, and StremThru's torrent database as a second source.
+//!
 //! The fake TorBox enforces TorBox's documented per-token limits (300 requests a minute, 60
 //! new downloads an hour) unless `--torbox-limits off`, which also turns chillproxy's own
 //! per-key budgets off (as before issue 11).
@@ -38,8 +42,10 @@ use axum::{middleware, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chillproxy_tests::fakes::chillstreams::{FakeChillstreams, Mode as ChillstreamsMode};
+use chillproxy_tests::fakes::cinemeta::FakeCinemeta;
+use chillproxy_tests::fakes::stremthru::{DbTorrent, FakeStremThru};
 use chillproxy_tests::fakes::torbox::{FakeTorBox, Fault, Limits};
-use chillproxy_tests::fakes::torznab::{Mode as TorznabMode, Release, TorznabControl};
+use chillproxy_tests::fakes::torznab::{CapsKind, Mode as TorznabMode, Release, TorznabControl};
 use chillproxy_tests::fakes::{serve, Running};
 use chillproxy_tests::stack::{INDEXER_KEY, INTERNAL_API_KEY, POOL_KEY, POOL_KEY_ID, USER};
 use serde_json::Value;
@@ -80,6 +86,8 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
                          + 150, so they leave while TorBox's cache check is in flight)
   --hangup-torbox-ms MS  hangup: TorBox latency while clients hang up (default 500)
   --threads N            load generator worker threads             (default: CPU count)
+  --sources torznab|all  torznab: one indexer searched by IMDb id; all: plus a text-only (q)
+                         indexer fed by a fake Cinemeta, and StremThru's database (default torznab)
   --set KEY=VALUE        override the generated plugins.toml, e.g. --set source.torznab.max_in_flight=128
                          (repeatable; VALUE is TOML, else taken as a string)
   --host-bin PATH        benchmark this binary instead of building target/release/chillproxy
@@ -159,6 +167,8 @@ struct Args {
     overrides: Vec<(String, toml::Value)>,
     /// The fake TorBox enforces TorBox's per-token limits.
     torbox_limits: bool,
+    /// `--sources all`: a text-only indexer (with Cinemeta) and StremThru besides the id indexer.
+    all_sources: bool,
 }
 
 impl Args {
@@ -209,6 +219,7 @@ fn parse_args() -> Result<Args, String> {
         no_build: false,
         overrides: Vec::new(),
         torbox_limits: true,
+        all_sources: false,
     };
     let mut raw = std::env::args().skip(1);
     while let Some(arg) = raw.next() {
@@ -274,6 +285,13 @@ fn parse_args() -> Result<Args, String> {
                     "on" => true,
                     "off" => false,
                     other => return Err(format!("--torbox-limits: {other:?} is neither on nor off")),
+                };
+            }
+            "--sources" => {
+                args.all_sources = match value.trim() {
+                    "torznab" => false,
+                    "all" => true,
+                    other => return Err(format!("--sources: {other:?} is neither torznab nor all")),
                 };
             }
             "--set" => {
@@ -367,6 +385,17 @@ struct Fakes {
     /// The Torznab fake, sharded by IMDb id (see [`torznab_router`]).
     torznab: Vec<TorznabControl>,
     torznab_server: Running,
+    /// `--sources all`.
+    extra: Option<ExtraSources>,
+}
+
+/// The sources `--sources all` adds.
+struct ExtraSources {
+    /// A `q`-only indexer, sharded by the title's number (see [`text_router`]).
+    text: Vec<TorznabControl>,
+    text_server: Running,
+    cinemeta: FakeCinemeta,
+    stremthru: FakeStremThru,
 }
 
 /// Most movies one Torznab shard holds.
@@ -399,6 +428,29 @@ fn torznab_router(shards: &[TorznabControl]) -> Router {
             if let Ok(uri) = format!("/s{shard}/api/v2.0/indexers/all/{rest}?{query}").parse() {
                 *request.uri_mut() = uri;
             }
+        }
+        request
+    }))
+}
+
+/// The shard of a text search `q=Bench Movie {n} 2020`: `n` mod `shards`.
+fn text_router(shards: &[TorznabControl]) -> Router {
+    let mut inner = Router::new();
+    for (i, shard) in shards.iter().enumerate() {
+        inner = inner.nest(&format!("/s{i}"), shard.router());
+    }
+    let inner = inner.fallback(|| async { (StatusCode::NOT_FOUND, "not found") });
+    let count = shards.len();
+    Router::new().fallback_service(inner).layer(middleware::map_request(move |mut request: Request| async move {
+        let query = request.uri().query().unwrap_or_default().to_string();
+        let n = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("q="))
+            .and_then(|q| q.split(['+', ' ']).nth(2).map(str::to_string))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        if let Ok(uri) = format!("/s{}{}?{query}", n % count.max(1), request.uri().path()).parse() {
+            *request.uri_mut() = uri;
         }
         request
     }))
@@ -445,6 +497,30 @@ fn seed(fakes: &Fakes, count: usize, releases: usize) {
     for (shard, releases) in fakes.torznab.iter().zip(by_shard) {
         shard.add_releases(releases);
     }
+    // --sources all: each title also has a release only the text indexer lists (found by its
+    // title from Cinemeta; odd titles cached) and one only StremThru lists (even titles cached).
+    if let Some(extra) = &fakes.extra {
+        let shards = extra.text.len();
+        let mut by_shard: Vec<Vec<Release>> = vec![Vec::new(); shards];
+        for n in 0..count {
+            extra.cinemeta.add("movie", &imdb(n), &format!("Bench Movie {n}"), "2020");
+            let name = format!("Bench.Movie.{n}.2020.1080p.WEB-DL.DDP5.1.x264-TEXT");
+            let hash = info_hash(n, 100);
+            if n % 2 == 1 {
+                fakes.torbox.add_cached(&hash, &name, &[(&format!("{name}.mkv"), 4_000_000_000)]);
+            }
+            by_shard[n % shards].push(Release::movie(&imdb(n), &name, &hash).size(4_000_000_000).seeders(25));
+            let name = format!("Bench.Movie.{n}.2020.2160p.WEB-DL.DV.HEVC-STDB");
+            let hash = info_hash(n, 101);
+            if n % 2 == 0 {
+                fakes.torbox.add_cached(&hash, &name, &[(&format!("{name}.mkv"), 16_000_000_000)]);
+            }
+            extra.stremthru.add(DbTorrent::movie(&imdb(n), &name, &hash, 16_000_000_000, 40));
+        }
+        for (shard, releases) in extra.text.iter().zip(by_shard) {
+            shard.add_releases(releases);
+        }
+    }
 }
 
 async fn start_fakes(args: &Args, titles: usize) -> Fakes {
@@ -467,7 +543,28 @@ async fn start_fakes(args: &Args, titles: usize) -> Fakes {
             shard.set_mode(TorznabMode::Slow(Duration::from_millis(args.torznab_ms)));
         }
     }
-    Fakes { chillstreams, torbox, _torbox_server: torbox_server, torznab, torznab_server }
+    let extra = if args.all_sources {
+        let text: Vec<TorznabControl> = (0..titles.div_ceil(TITLES_PER_SHARD).max(1))
+            .map(|_| {
+                let shard = TorznabControl::new(INDEXER_KEY);
+                shard.set_caps(CapsKind::QueryOnly);
+                if args.torznab_ms > 0 {
+                    shard.set_mode(TorznabMode::Slow(Duration::from_millis(args.torznab_ms)));
+                }
+                shard
+            })
+            .collect();
+        let text_server = serve(text_router(&text)).await;
+        Some(ExtraSources {
+            text,
+            text_server,
+            cinemeta: FakeCinemeta::start().await,
+            stremthru: FakeStremThru::start().await,
+        })
+    } else {
+        None
+    };
+    Fakes { chillstreams, torbox, _torbox_server: torbox_server, torznab, torznab_server, extra }
 }
 
 /// Calls that reached the fakes so far.
@@ -480,6 +577,10 @@ struct Counts {
     /// Calls the fake TorBox refused with 429 (its per-token limits).
     torbox_429: usize,
     torznab: usize,
+    /// `--sources all`: calls to the text-only indexer, Cinemeta and StremThru.
+    text: usize,
+    cinemeta: usize,
+    stremthru: usize,
 }
 
 impl Fakes {
@@ -501,6 +602,11 @@ impl Fakes {
         counts.torbox_429 = torbox.rate_limited;
         drop(torbox);
         counts.torznab = self.torznab.iter().map(TorznabControl::call_count).sum();
+        if let Some(extra) = &self.extra {
+            counts.text = extra.text.iter().map(TorznabControl::call_count).sum();
+            counts.cinemeta = extra.cinemeta.calls().len();
+            counts.stremthru = extra.stremthru.received().len();
+        }
         counts
     }
 }
@@ -519,6 +625,9 @@ impl Counts {
             torbox_by_path: by_path,
             torbox_429: self.torbox_429 - before.torbox_429,
             torznab: self.torznab - before.torznab,
+            text: self.text - before.text,
+            cinemeta: self.cinemeta - before.cinemeta,
+            stremthru: self.stremthru - before.stremthru,
         }
     }
 }
@@ -543,12 +652,7 @@ enabled = ["torbox", "realdebrid", "alldebrid"]
 [store.torbox]
 api_url = "{torbox}"
 
-[source]
-chain = ["torznab"]
-
-[source.torznab]
-indexers = [{{ name = "Prowlarr", url = "{torznab}/api/v2.0/indexers/all/results/torznab", api_key_env = "{INDEXER_KEY_ENV}" }}]
-
+{sources}
 [usage]
 spool_path = {spool}
 
@@ -559,8 +663,35 @@ playback_per_minute = 0
 configure_checks_per_minute = 0
 "#,
         torbox = fakes.torbox.state().base_url,
-        torznab = fakes.torznab_server.url(),
+        sources = sources_toml(fakes),
     )
+}
+
+/// `[source]` and the sources' tables.
+fn sources_toml(fakes: &Fakes) -> String {
+    let torznab = fakes.torznab_server.url();
+    let id = format!(
+        r#"{{ name = "Prowlarr", url = "{torznab}/api/v2.0/indexers/all/results/torznab", api_key_env = "{INDEXER_KEY_ENV}" }}"#
+    );
+    match &fakes.extra {
+        None => format!("[source]\nchain = [\"torznab\"]\n\n[source.torznab]\nindexers = [{id}]\n"),
+        Some(extra) => format!(
+            r#"[source]
+chain = ["torznab", "stremthru"]
+
+[source.torznab]
+indexers = [{id}, {{ name = "1337x", url = "{text}/api", api_key_env = "{INDEXER_KEY_ENV}" }}]
+meta_url = "{meta}"
+
+[source.stremthru]
+url = "{stremthru}"
+requests_per_minute = 6000
+"#,
+            text = extra.text_server.url(),
+            meta = extra.cinemeta.url(),
+            stremthru = extra.stremthru.url(),
+        ),
+    }
 }
 
 /// `text` with every `--set` applied.
@@ -1117,6 +1248,14 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
             "off, and chillproxy's budgets off"
         }
     );
+    if args.all_sources {
+        let _ = writeln!(
+            out,
+            "- Sources (`--sources all`): the id-searching Torznab indexer, a text-only (`q`) Torznab indexer whose \
+             titles come from a fake Cinemeta (same latency as the other indexer), and StremThru's torrent database \
+             (no latency); each title has one release only the text indexer lists and one only StremThru lists"
+        );
+    }
     if !args.overrides.is_empty() {
         let sets: Vec<String> = args.overrides.iter().map(|(k, v)| format!("`{k} = {v}`")).collect();
         let _ = writeln!(out, "- plugins.toml overrides (`--set`): {}", sets.join(", "));
@@ -1201,6 +1340,15 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
                 row.tally.warnings,
                 row.tally.transport,
                 row.tally.timeouts
+            );
+        }
+        if args.all_sources {
+            let _ = write!(
+                line,
+                "; text-only indexer per request: {}, Cinemeta: {}, StremThru: {}",
+                per_request(row.upstream.text, requests),
+                per_request(row.upstream.cinemeta, requests),
+                per_request(row.upstream.stremthru, requests)
             );
         }
         if let Some(note) = &row.note {

@@ -1,0 +1,144 @@
+//! Playback handles (issue 15): with sealing keys configured, a stream URL carries no config.
+//! It is `{base}/stremio/torz/_/play/{handle}/{file name}`, where the handle is sealed under the
+//! keyring's playback subkey ([`Purpose::Playback`], `p1.<kid>.…`) and holds only what one
+//! playback needs: the one store entry (its code and credential), the Stremio id, the info hash,
+//! the file, and the device binding (the listing device, the client IP it was listed from, and
+//! until when that binding holds). Nothing in it can be read or changed without the key; a
+//! leaked stream URL plays that one file and shows no token, indexer key or user id.
+//!
+//! The device binding is honoured only from the same IP and before its expiry (as the `?b=`
+//! binding of plain URLs); otherwise the device is taken from the request, as for any other.
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chillproxy_core::seal::{Keyring, OpenError, Purpose};
+use chillproxy_core::{DeviceId, InfoHash, Secret, StoreEntry};
+use serde::{Deserialize, Serialize};
+
+/// What a handle holds. Short field names: it is in every stream URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Handle {
+    /// The store code of the entry the stream plays from (only this one of the user's stores).
+    pub c: String,
+    /// Its token, when it has one. Held in clear inside the sealed value only: `Secret`
+    /// serialises as `[redacted]`, so the entry is copied field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<String>,
+    /// Its auth id (`auth`: a user id an auth provider reads), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u: Option<String>,
+    /// The Stremio id (`tt…` or `tt…:S:E`).
+    pub i: String,
+    /// The info hash.
+    pub h: String,
+    /// The store's file id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub f: Option<u64>,
+    /// The listing device's digest (hex), bound to `a` until `x`.
+    pub d: String,
+    /// The client IP the list was served to.
+    pub a: IpAddr,
+    /// Unix seconds until which the device binding holds.
+    pub x: u64,
+}
+
+impl Handle {
+    pub fn new(
+        entry: &StoreEntry,
+        id: &str,
+        hash: &InfoHash,
+        file_idx: Option<u64>,
+        device: &DeviceId,
+        ip: IpAddr,
+        binding_ttl_s: u64,
+    ) -> Self {
+        Self {
+            c: entry.c.clone(),
+            t: entry.t.as_ref().map(|t| t.expose().to_string()),
+            u: entry.auth.clone(),
+            i: id.to_string(),
+            h: hash.as_str().to_string(),
+            f: file_idx,
+            d: hex(&device.digest()),
+            a: ip,
+            x: now_secs() + binding_ttl_s,
+        }
+    }
+
+    /// Sealed for a URL; `None` without sealing keys.
+    pub fn seal(&self, keyring: &Keyring) -> Option<String> {
+        let json = serde_json::to_vec(self).ok()?;
+        keyring.seal(Purpose::Playback, &json)
+    }
+
+    pub fn open(keyring: &Keyring, sealed: &str) -> Result<Self, OpenError> {
+        let json = keyring.open(Purpose::Playback, sealed)?;
+        serde_json::from_slice(&json).map_err(|_| OpenError::Damaged)
+    }
+
+    /// The store entry, as the user's config had it.
+    pub fn entry(&self) -> StoreEntry {
+        StoreEntry { c: self.c.clone(), t: self.t.clone().map(Secret::new), auth: self.u.clone() }
+    }
+
+    /// The listing device, when this request comes from the IP it was listed to and in time.
+    pub fn device_for(&self, ip: IpAddr) -> Option<DeviceId> {
+        if self.a != ip || now_secs() > self.x {
+            return None;
+        }
+        let bytes = unhex(&self.d)?;
+        Some(DeviceId::from_digest(&bytes))
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(text: &str) -> Keyring {
+        Keyring::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_handle_hides_the_entry_and_binds_the_device_to_its_ip_and_time() {
+        let keyring = ring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let entry = StoreEntry { c: "tb".into(), t: Some(Secret::new("user-token-123")), ..Default::default() };
+        let device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio");
+        let hash = InfoHash::parse(&"ab".repeat(20)).unwrap();
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let handle = Handle::new(&entry, "tt0903747:1:3", &hash, Some(4), &device, ip, 3600);
+        let sealed = handle.seal(&keyring).unwrap();
+        assert!(sealed.starts_with("p1.k1."), "{sealed}");
+        assert!(!sealed.contains("user-token-123") && !sealed.contains(&"ab".repeat(20)), "{sealed}");
+        let opened = Handle::open(&keyring, &sealed).unwrap();
+        assert_eq!(opened, handle);
+        assert_eq!(opened.entry(), entry);
+        assert_eq!(opened.device_for(ip).map(|d| d.digest()), Some(device.digest()));
+        assert_eq!(opened.device_for("203.0.113.10".parse().unwrap()), None, "another IP");
+        let expired = Handle { x: now_secs() - 1, ..handle };
+        assert_eq!(expired.device_for(ip), None, "past its expiry");
+        // A config sealed with the same keyring is not a handle.
+        let config = keyring.seal(Purpose::Config, br#"{"stores":[]}"#).unwrap();
+        assert!(Handle::open(&keyring, &config).is_err());
+    }
+}
