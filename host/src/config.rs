@@ -142,11 +142,16 @@ pub struct PlaybackConfig {
     /// player's retries (Android sends about 20 requests per tap) get the same answer with no
     /// upstream call. At most 60; 0 turns it off.
     pub error_ttl_s: u64,
+    /// A failed playback answers 302 to a short status video
+    /// (`/stremio/torz/_/status/{name}.mp4`) that says what happened, which players show; the
+    /// status, its text and `Retry-After` travel as headers of the redirect. `false`: the plain
+    /// text answer with its status code (for API clients and tests).
+    pub status_videos: bool,
 }
 
 impl Default for PlaybackConfig {
     fn default() -> Self {
-        Self { wait_ms: 15_000, poll_interval_ms: 1_500, error_ttl_s: 15 }
+        Self { wait_ms: 15_000, poll_interval_ms: 1_500, error_ttl_s: 15, status_videos: true }
     }
 }
 

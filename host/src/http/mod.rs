@@ -9,6 +9,7 @@ pub mod guard;
 mod manifest;
 mod ops;
 pub mod serve;
+mod status;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}", strem.clone())
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/", strem.clone())
         .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}", strem.clone())
+        .route("/stremio/torz/_/status/{file}", get(status::status_video))
         .route("/stremio/torz/_/play/{handle}", strem.clone())
         .route("/stremio/torz/_/play/{handle}/", strem.clone())
         .route("/stremio/torz/_/play/{handle}/{file_name}", strem)
@@ -168,11 +170,34 @@ fn with_list_caching(mut response: Response, state: &AppState, real: bool) -> Re
     response
 }
 
-async fn playback(State(state): State<AppState>, target: Playback, requester: Requester) -> Response {
-    let Playback { path, binding, segment } = target;
-    let mut client = requester.client;
+async fn playback(
+    State(state): State<AppState>,
+    target: Result<Playback, PlaybackError>,
+    requester: Requester,
+) -> Response {
+    let available = &state.plugins().available_stores;
+    // A failure is a status video the player shows (or, with status videos off, plain text).
+    let fail = |error: PlaybackError| {
+        if state.config().playback.status_videos {
+            error.redirect_to_clip(available, &requester.base_url)
+        } else {
+            error.respond(available)
+        }
+    };
+    let Playback { path, binding, segment } = match target {
+        Ok(target) => target,
+        Err(error) => return fail(error),
+    };
+    let mut client = requester.client.clone();
     if let Err(wait) = state.limits().check(Family::Playback, client.ip, Some(&user_fingerprint(&segment))) {
         let seconds = wait.as_secs().max(1).to_string();
+        if state.config().playback.status_videos {
+            let mut response = PlaybackError::TooManyRequests(wait).redirect_to_clip(available, &requester.base_url);
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
         let message = format!("Too many playback requests from here; try again in {seconds} s.");
         let mut response =
             (StatusCode::TOO_MANY_REQUESTS, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message)
@@ -202,15 +227,14 @@ async fn playback(State(state): State<AppState>, target: Playback, requester: Re
         client: &client,
     };
     let result = resolve_link(state.services(), &request).await;
-    let available = &state.plugins().available_stores;
     match result {
         Ok(link) => match HeaderValue::from_str(&link) {
             Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
-            Err(_) => PlaybackError::BadRequest("the store returned an unusable link".into()).respond(available),
+            Err(_) => fail(PlaybackError::BadRequest("the store returned an unusable link".into())),
         },
         Err(error) => {
             tracing::info!(%error, "playback failed");
-            error.respond(available)
+            fail(error)
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chillproxy_core::{AuthChainError, StoreError};
+use chillproxy_core::{AuthChainError, DenyReason, StoreError};
 
 use crate::problems::{auth_problem, store_problem};
 
@@ -19,6 +19,9 @@ pub(crate) enum PlaybackError {
     StillDownloading { store: &'static str, status: &'static str },
     #[error("no video file for this title in the torrent")]
     NoFile,
+    /// Over `[limits] playback_per_minute`.
+    #[error("too many playback requests from here; try again in {} s", .0.as_secs().max(1))]
+    TooManyRequests(std::time::Duration),
 }
 
 impl PlaybackError {
@@ -43,6 +46,7 @@ impl PlaybackError {
             },
             Self::StillDownloading { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::NoFile => StatusCode::NOT_FOUND,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -62,6 +66,55 @@ impl PlaybackError {
             }
         }
         response
+    }
+
+    /// The answer a video player gets: 302 to the status clip that says what happened, with
+    /// the plain answer's status (`X-Chillproxy-Status`), its text (`X-Chillproxy-Error`,
+    /// when it is printable ASCII) and `Retry-After` as headers. `base_url` is the public base.
+    pub(crate) fn redirect_to_clip(&self, available: &[&str], base_url: &str) -> Response {
+        let plain = self.respond(available);
+        let location = format!("{base_url}/stremio/torz/_/status/{}.mp4", self.clip());
+        let mut response = (StatusCode::FOUND, [(header::CACHE_CONTROL, "no-store")]).into_response();
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            headers.insert(header::LOCATION, value);
+        }
+        headers.insert("x-chillproxy-status", HeaderValue::from(plain.status().as_u16()));
+        if let Some(after) = plain.headers().get(header::RETRY_AFTER) {
+            headers.insert(header::RETRY_AFTER, after.clone());
+        }
+        let text = self.to_string();
+        if let Ok(value) = HeaderValue::from_str(
+            &text.chars().filter(|c| c.is_ascii() && !c.is_control()).take(300).collect::<String>(),
+        ) {
+            headers.insert("x-chillproxy-error", value);
+        }
+        response
+    }
+
+    /// The status clip (see `http::status`) that says what happened.
+    pub(crate) fn clip(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) | Self::NoFile => "not_found",
+            Self::Auth(_, AuthChainError::Denied { reason: DenyReason::DeviceLimit { .. }, .. }) => "device_limit",
+            Self::Auth(_, AuthChainError::Denied { .. }) => "access_denied",
+            Self::Auth(_, AuthChainError::Failed { .. }) => "unavailable",
+            Self::Auth(_, AuthChainError::NoCredentials { .. }) => "api_key_rejected",
+            Self::Store(_, error) => match error {
+                StoreError::Unauthorized { .. } => "api_key_rejected",
+                StoreError::PaymentRequired { .. } => "access_denied",
+                StoreError::NotFound { .. } | StoreError::NotImplemented { .. } => "not_found",
+                StoreError::RateLimited { .. } => "rate_limited",
+                StoreError::LimitExceeded { .. } | StoreError::BudgetExhausted { .. } => "store_limit",
+                StoreError::DownloadFailed { .. } => "download_failed",
+                StoreError::Timeout { .. }
+                | StoreError::Unavailable { .. }
+                | StoreError::BadRequest { .. }
+                | StoreError::Upstream { .. } => "unavailable",
+            },
+            Self::StillDownloading { .. } => "downloading",
+            Self::TooManyRequests(_) => "rate_limited",
+        }
     }
 }
 
