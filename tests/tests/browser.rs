@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chillproxy_tests::stack::{Stack, StackOptions, POOL_KEY, TOKEN, USER, USER_INDEXER_KEY};
+use chillproxy_tests::stack::{Stack, StackOptions, MOVIE, POOL_KEY, TOKEN, USER, USER_INDEXER_KEY};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
 use serde_json::{json, Value};
@@ -238,6 +238,43 @@ async fn drive(client: &Client, stack: &Stack) -> Outcome {
     assert_eq!(value(client, "#manifest").await, "");
     client.find(Locator::Css("#stores .store:nth-child(2) .remove")).await.unwrap().click().await.unwrap();
     assert_eq!(config_of(&value(client, "#manifest").await), json!({"stores": [{"c": "tb", "t": TOKEN}]}));
+
+    // The viewer's filters and order go into the link, and come back when it is opened again.
+    let find = |css: &'static str| client.find(Locator::Css(css));
+    find("#prefs input[value='1080p']").await.unwrap().click().await.unwrap();
+    find("#prefs input[value='2160p']").await.unwrap().click().await.unwrap();
+    find("#max_size_gb").await.unwrap().send_keys("1000.5").await.unwrap();
+    let error = text(client, "#prefs .field.invalid .err").await;
+    assert_eq!(error, "A number of GB above 0, at most 1000.");
+    assert_eq!(value(client, "#manifest").await, "", "no link while a filter is invalid");
+    find("#max_size_gb").await.unwrap().clear().await.unwrap();
+    find("#max_size_gb").await.unwrap().send_keys("40").await.unwrap();
+    find("#exclude").await.unwrap().send_keys("CAM, HDTS").await.unwrap();
+    find("#per_resolution").await.unwrap().send_keys("3").await.unwrap();
+    find("#sort").await.unwrap().select_by_value("-size").await.unwrap();
+    let filtered = config_of(&value(client, "#manifest").await);
+    let wanted = json!({
+        "stores": [{"c": "tb", "t": TOKEN}], "resolutions": ["2160p", "1080p"], "max_size_gb": 40,
+        "per_resolution": 3, "exclude": ["CAM", "HDTS"], "sort": "-size",
+    });
+    assert_eq!(filtered, wanted);
+    let filtered_url = value(client, "#manifest").await;
+    client.goto(&filtered_url.replace("/manifest.json", "/configure")).await.unwrap();
+    assert_eq!(value(client, "#max_size_gb").await, "40");
+    assert_eq!(value(client, "#exclude").await, "CAM, HDTS");
+    assert_eq!(value(client, "#sort").await, "-size");
+    let ticked = find("#prefs input[value='1080p']").await.unwrap().prop("checked").await.unwrap();
+    assert_eq!(ticked.as_deref(), Some("true"));
+    assert_eq!(value(client, "#manifest").await, filtered_url, "the same filters give the same link");
+    // The server applies them: only 2160p and 1080p streams, within 40 GB.
+    let list: Value = reqwest::get(filtered_url.replace("/manifest.json", &format!("/stream/movie/{MOVIE}.json")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["streams"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(!names.is_empty() && names.iter().all(|n| n.contains("1080p")), "{names:?}");
 
     Outcome { manifest_url, install_href }
 }

@@ -99,11 +99,46 @@
     var config = { stores: stores };
     if (indexers.length) config.indexers = indexers;
     if (cached.checked) config.cached = true;
+    invalid += prefs(config);
     var json = JSON.stringify(config);
     var encoded = encode(json);
     if (encoded.length > maxBytes) problems.push('The config is too long (' + encoded.length + ' of at most ' + maxBytes + ' characters): remove an entry.');
     if (forced.has(form)) problems.push(forced.get(form));
     return { ok: !invalid && !problems.length, json: json, encoded: encoded, problems: problems };
+  }
+
+  // The viewer's filters and order (preferences.rs): only what is set goes into the config.
+  function prefs(config) {
+    var invalid = 0;
+    var box = document.getElementById('prefs');
+    var el = function (name) { return box.querySelector('[name="' + name + '"]'); };
+    var resolutions = Array.prototype.slice.call(box.querySelectorAll('input[name="resolution"]:checked')).map(function (r) { return r.value; });
+    if (resolutions.length) config.resolutions = resolutions;
+    var size = function (name) {
+      var raw = el(name).value.trim();
+      if (!raw) { setError(el(name), ''); return null; }
+      var n = Number(raw);
+      var bad = !(n > 0 && n <= 1000);
+      if (setError(el(name), bad ? 'A number of GB above 0, at most 1000.' : '')) invalid++;
+      if (!bad) config[name] = n;
+      return bad ? null : n;
+    };
+    var min = size('min_size_gb');
+    var max = size('max_size_gb');
+    if (min !== null && max !== null && min > max && setError(el('min_size_gb'), 'Must not be above the largest size.')) invalid++;
+    var cap = el('per_resolution').value.trim();
+    var capBad = cap && !/^[0-9]+$/.test(cap) || Number(cap) > 100 || cap === '0';
+    if (setError(el('per_resolution'), capBad ? 'A whole number from 1 to 100.' : '')) invalid++;
+    if (cap && !capBad) config.per_resolution = Number(cap);
+    ['exclude', 'languages'].forEach(function (name) {
+      var words = el(name).value.split(',').map(function (w) { return w.trim(); }).filter(function (w) { return w; });
+      var bad = words.length > 20 ? 'At most 20 words.' : words.some(function (w) { return w.length > 40; }) ? 'A word is longer than 40 characters.' : '';
+      if (setError(el(name), bad)) invalid++;
+      if (words.length && !bad) config[name] = words;
+    });
+    var sort = el('sort').value;
+    if (sort) config.sort = sort;
+    return invalid;
   }
 
   function renumber(box, label) {

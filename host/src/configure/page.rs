@@ -4,6 +4,7 @@
 //! request or the user's config is HTML-escaped into element content or quoted attributes.
 
 use chillproxy_core::{EntryField, StoreEntry, UserIndexer};
+use chillproxy_stremio::preferences::RESOLUTIONS;
 use chillproxy_stremio::{UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
 
 pub(super) const STYLE: &str = include_str!("page.css");
@@ -57,6 +58,16 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
+/// The orders the page offers (`value`, label); the first is the server's default.
+const SORTS: &[(&str, &str)] = &[
+    ("", "Best first: resolution, then quality, then size"),
+    ("-size", "Largest first"),
+    ("size", "Smallest first"),
+    ("-seeders", "Most seeders first"),
+    ("-resolution,-seeders", "Best resolution, then most seeders"),
+    ("-quality,-resolution,-size", "Best quality (REMUX, BluRay) first"),
+];
+
 /// The whole page.
 pub(crate) fn render(page: &Page<'_>) -> String {
     let config = page.config;
@@ -74,6 +85,28 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         indexers.push_str(&indexer_row(i + 1, Some(indexer)));
     }
     let cached = if config.is_some_and(|c| c.cached) { " checked" } else { "" };
+    let prefs = config.map(|c| c.prefs.clone()).unwrap_or_default();
+    let resolutions: String = RESOLUTIONS
+        .iter()
+        .map(|r| {
+            let checked = if prefs.resolutions.iter().any(|p| p.eq_ignore_ascii_case(r)) { " checked" } else { "" };
+            format!("<label class=\"choice\"><input type=\"checkbox\" name=\"resolution\" value=\"{r}\"{checked}> {r}</label>")
+        })
+        .collect();
+    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let current_sort = prefs.sort.clone().unwrap_or_default();
+    let mut sort: String = SORTS
+        .iter()
+        .map(|(value, label)| {
+            let selected = if *value == current_sort { " selected" } else { "" };
+            format!("<option value=\"{value}\"{selected}>{label}</option>")
+        })
+        .collect();
+    if !current_sort.is_empty() && !SORTS.iter().any(|(v, _)| *v == current_sort) {
+        // An order written by hand stays as it is.
+        let value = escape(&current_sort);
+        sort.push_str(&format!("<option value=\"{value}\" selected>{value}</option>"));
+    }
     let banner = match (page.problem, config.is_some()) {
         (Some(problem), _) => format!(
             "<div class=\"banner bad\" role=\"alert\"><strong>This configuration has a problem:</strong> {}. Fix it \
@@ -106,6 +139,13 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         stores = stores,
         indexers = indexers,
         cached = cached,
+        resolutions = resolutions,
+        min_size_gb = number(prefs.min_size_gb),
+        max_size_gb = number(prefs.max_size_gb),
+        per_resolution = prefs.per_resolution.map(|n| n.to_string()).unwrap_or_default(),
+        exclude = escape(&prefs.exclude.join(", ")),
+        languages = escape(&prefs.languages.join(", ")),
+        sort = sort,
         searches = escape(page.searches),
         base = escape(page.base_url),
         auth_field = if page.auth_field.is_some() { "1" } else { "0" },
