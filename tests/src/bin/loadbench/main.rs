@@ -452,6 +452,7 @@ fn text_router(shards: &[TorznabControl]) -> Router {
         if let Ok(uri) = format!("/s{}{}?{query}", n % count.max(1), request.uri().path()).parse() {
             *request.uri_mut() = uri;
         }
+        // (The shards answer Jackett's per-indexer route, `/api/v2.0/indexers/{id}/results/torznab/api`.)
         request
     }))
 }
@@ -680,7 +681,7 @@ fn sources_toml(fakes: &Fakes) -> String {
 chain = ["torznab", "stremthru"]
 
 [source.torznab]
-indexers = [{id}, {{ name = "1337x", url = "{text}/api", api_key_env = "{INDEXER_KEY_ENV}" }}]
+indexers = [{id}, {{ name = "1337x", url = "{text}/api/v2.0/indexers/1337x/results/torznab", api_key_env = "{INDEXER_KEY_ENV}" }}]
 meta_url = "{meta}"
 
 [source.stremthru]
