@@ -36,6 +36,7 @@ impl PlaybackError {
                 | StoreError::LimitExceeded { .. }
                 | StoreError::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
                 StoreError::DownloadFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                StoreError::Refused { .. } => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
                 StoreError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
                 StoreError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
                 StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
