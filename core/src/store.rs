@@ -1,4 +1,4 @@
-//! Store providers: one debrid service each (TorBox, RealDebrid, AllDebrid).
+//! Store providers: one debrid service each (TorBox, RealDebrid, AllDebrid, Premiumize).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -245,8 +245,8 @@ pub trait StoreProvider: Send + Sync {
 }
 
 /// A store that is registered (so configs naming it get a clear answer) but not written yet:
-/// every operation returns [`StoreError::NotImplemented`]. Used by the RealDebrid and AllDebrid
-/// stub plugins; the name says what it is.
+/// every operation returns [`StoreError::NotImplemented`]. For a store plugin registered ahead
+/// of its implementation; the name says what it is.
 pub struct NotImplementedStore {
     pub name: &'static str,
     pub code: &'static str,

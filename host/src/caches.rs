@@ -26,7 +26,7 @@ pub struct CacheConfig {
     /// How long "the store does not have this hash" is believed (stores with an exact cache
     /// check only).
     pub uncached_ttl_s: u64,
-    /// How long "the store refuses this release" (RealDebrid's 451, a dead torrent) is
+    /// How long "the store refuses this release" (a content filter's HTTP 451, a dead torrent) is
     /// believed: the stream is not offered as playable on that store and never added again.
     pub refused_ttl_s: u64,
     /// How long the candidates for one title are reused.

@@ -391,3 +391,30 @@ async fn realdebrid_deletes_torrents_added_for_a_play_that_never_finished() {
     assert_eq!(left[0].hash, MOVIE_2160);
     assert_no_key_in_logs();
 }
+
+#[tokio::test]
+async fn the_chillstreams_pool_serves_the_store_its_setting_names() {
+    let options = StackOptions { chillstreams_settings: "store = \"rd\"".into(), ..Default::default() };
+    let stack = Stack::start(options).await;
+    stack.realdebrid.add_key(POOL_KEY);
+    let pooled = Stack::config(&json!({"stores": [{"c": "rd", "auth": USER}]}));
+    let streams = get_streams(&stack.stream_url(&pooled, "movie", MOVIE)).await;
+    assert!(warnings(&streams).is_empty(), "{streams:#?}");
+    assert!(stream_on(&streams, "rd", MOVIE_2160).is_some(), "{:?}", names(&streams));
+    assert!(stack.realdebrid.calls().iter().all(|c| c.bearer() == Some(POOL_KEY)));
+    // TorBox entries no longer take the pool.
+    let torbox = Stack::config(&json!({"stores": [{"c": "tb", "auth": USER}]}));
+    let streams = get_streams(&stack.stream_url(&torbox, "movie", MOVIE)).await;
+    assert_eq!(warnings(&streams).len(), 1, "{streams:#?}");
+    assert!(stack.torbox.calls().is_empty());
+
+    chillproxy_tests::link_plugins();
+    let env = chillproxy_core::Env::from_pairs([("CHILLSTREAMS_API_KEY", "k")]);
+    let error = chillproxy_host::Config::from_toml("[auth.chillstreams]\nenabled = true\nstore = \"zz\"\n", &env)
+        .and_then(|config| chillproxy_host::Plugins::build(&config).map(|_| ()))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("store \"zz\" is not the code of a registered store; available: ad, pm, rd, tb"),
+        "{error}"
+    );
+}
