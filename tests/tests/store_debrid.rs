@@ -418,3 +418,48 @@ async fn the_chillstreams_pool_serves_the_store_its_setting_names() {
         "{error}"
     );
 }
+
+/// Transport failures (nothing listening): the error names the store and never the key, even
+/// for Premiumize, whose key is in every URL.
+#[tokio::test]
+async fn a_store_that_cannot_be_reached_is_unavailable_without_the_key() {
+    use chillproxy_core::registry::{self, PluginContext};
+    use chillproxy_core::{Credential, Env, InfoHash, PluginSettings, Secret, StoreError};
+    chillproxy_tests::link_plugins();
+    let closed = chillproxy_tests::fakes::closed_port_url();
+    for (name, key) in [("realdebrid", RD_TOKEN), ("alldebrid", AD_KEY), ("premiumize", PM_KEY)] {
+        let descriptor = registry::stores().unwrap().into_iter().find(|d| d.name == name).unwrap();
+        let table: toml::Table = toml::from_str(&format!("api_url = {closed:?}\ntimeout_ms = 1000")).unwrap();
+        let settings = PluginSettings::new(format!("store.{name}"), table, Env::default());
+        let store = (descriptor.build)(&PluginContext::new(&settings)).unwrap();
+        let credential = Credential::new(Secret::new(key), "token");
+        let hash = InfoHash::parse(MOVIE_2160).unwrap();
+        let error = store.check_cached(&credential, std::slice::from_ref(&hash)).await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable { .. }), "{name}: {error:?}");
+        let error = store.add_magnet(&credential, &hash, None).await.unwrap_err();
+        let text = format!("{error} {error:?}");
+        assert!(text.contains(store.display_name()) && !text.contains(key), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn alldebrid_blocked_keys_say_how_to_unblock_and_realdebrid_gets_the_viewers_ip() {
+    chillproxy_tests::logs::capture();
+    let stack = Stack::start(StackOptions::default()).await;
+    stack.alldebrid.block_key(AD_OTHER_KEY);
+    let streams = get_streams(&stack.stream_url(&config("ad", AD_OTHER_KEY), "movie", MOVIE)).await;
+    let warning = warnings(&streams);
+    assert_eq!(warning.len(), 1, "{streams:#?}");
+    assert!(warning[0].contains("approve this server in the e-mail AllDebrid sent you"), "{warning:?}");
+
+    // The viewer's public address (from a trusted proxy's X-Forwarded-For) goes to RealDebrid.
+    let streams = get_streams(&stack.stream_url(&config("rd", RD_TOKEN), "movie", MOVIE)).await;
+    let url = must(&streams, "rd", MOVIE_2160)["url"].as_str().unwrap().to_string();
+    let response = http().get(&url).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let adds = stack.realdebrid.calls_to(realdebrid::ADD_MAGNET);
+    assert_eq!(adds[0].form_param("ip").as_deref(), Some("203.0.113.9"), "{adds:?}");
+    let unrestrict = stack.realdebrid.calls_to(realdebrid::UNRESTRICT);
+    assert_eq!(unrestrict[0].form_param("ip").as_deref(), Some("203.0.113.9"));
+    assert_no_key_in_logs();
+}
