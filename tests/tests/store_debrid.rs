@@ -463,3 +463,26 @@ async fn alldebrid_blocked_keys_say_how_to_unblock_and_realdebrid_gets_the_viewe
     assert_eq!(unrestrict[0].form_param("ip").as_deref(), Some("203.0.113.9"));
     assert_no_key_in_logs();
 }
+
+#[tokio::test]
+async fn a_realdebrid_451_at_unrestrict_is_remembered_even_for_a_library_torrent() {
+    chillproxy_tests::logs::capture();
+    let stack = Stack::start(StackOptions::default()).await;
+    stack.realdebrid.add_to_library(RD_TOKEN, MOVIE_2160);
+    stack.realdebrid.refuse_links(MOVIE_2160);
+    let mine = config("rd", RD_TOKEN);
+    let streams = get_streams(&stack.stream_url(&mine, "movie", MOVIE)).await;
+    let ready = must(&streams, "rd", MOVIE_2160);
+    assert!(ready["name"].as_str().unwrap().starts_with("⚡"), "in the library: {:?}", names(&streams));
+    let (status, _, _, body) = play(ready).await;
+    assert_eq!(status, 451, "{body}");
+    assert!(body.contains("RealDebrid refuses this release: its content filter blocks it"), "{body}");
+    assert_eq!(stack.realdebrid.calls_to(realdebrid::UNRESTRICT).len(), 1);
+    // Not offered again, for this user or another, though the library still holds it.
+    for key in [RD_TOKEN, RD_OTHER_TOKEN] {
+        let streams = get_streams(&stack.stream_url(&config("rd", key), "movie", MOVIE)).await;
+        assert!(stream_on(&streams, "rd", MOVIE_2160).is_none(), "{:?}", names(&streams));
+    }
+    assert!(stack.realdebrid.calls_to(realdebrid::ADD_MAGNET).is_empty());
+    assert_no_key_in_logs();
+}

@@ -16,11 +16,10 @@ use chillproxy_core::{
     AuthPurpose, AuthRequest, CacheKnowledge, CachedItem, Credential, DeviceId, InfoHash, StoreError, StoreFile,
     StoreProvider,
 };
-
-use crate::caches::Availability;
 use futures::future::join_all;
 
 use super::Session;
+use crate::caches::Availability;
 use crate::state::Services;
 
 /// hash → (index of the session whose store has it, its files).

@@ -13,7 +13,8 @@
 //!   `downloading` for its `polls` reads, a dead one is `dead`. File ids start at 1.
 //! - `GET /torrents` lists the token's torrents (`id, filename, hash, bytes, status, links`),
 //!   with `X-Total-Count`. `DELETE /torrents/delete/{id}` answers 204.
-//! - `POST /unrestrict/link` (form `link`) answers `{download: <base>/cdn/rd/<id>/<file>/<name>, …}`.
+//! - `POST /unrestrict/link` (form `link`) answers `{download: <base>/cdn/rd/<id>/<file>/<name>, …}`,
+//!   or 451 `infringing_file` for a torrent named with [`FakeRealDebrid::refuse_links`].
 //! - `GET /user` answers the account. An unknown torrent id is 404
 //!   `{"error":"unknown_ressource","error_code":7}`.
 //! - Faults: 429 `too_many_requests` (34) with `Retry-After`; a 5xx `internal_error` (-1);
@@ -58,6 +59,8 @@ pub struct Torrent {
 pub struct RealDebridState {
     pub common: Common,
     pub torrents: Vec<Torrent>,
+    /// Hashes whose links `unrestrict/link` refuses with 451 (the filter also acts there).
+    pub refused_links: Vec<String>,
     next_id: u64,
 }
 
@@ -118,6 +121,11 @@ impl FakeRealDebrid {
 
     pub fn set_fault(&self, fault: Fault) {
         self.state().common.fault = fault;
+    }
+
+    /// `unrestrict/link` answers 451 `infringing_file` for this torrent's links.
+    pub fn refuse_links(&self, hash: &str) {
+        self.state().refused_links.push(hash.to_string());
     }
 
     pub fn set_requests_per_minute(&self, limit: u64) {
@@ -268,6 +276,9 @@ fn route(state: &mut RealDebridState, key: &str, method: &Method, call: &Recorde
             let Some(torrent) = state.torrents.iter().find(|t| t.id == id) else {
                 return error(404, "unknown_ressource", 7);
             };
+            if state.refused_links.contains(&torrent.hash) {
+                return error(451, "infringing_file", 35);
+            }
             let swarm = state.common.torrent(&torrent.hash);
             let Some((name, size)) = file.parse::<usize>().ok().and_then(|f| swarm.files.get(f.wrapping_sub(1))) else {
                 return error(404, "unknown_ressource", 7);
