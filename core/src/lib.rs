@@ -37,6 +37,7 @@ pub use settings::{ConfigError, Env, PluginSettings};
 pub use shared::SharedState;
 pub use source::{Candidate, Found, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
 pub use store::{
-    Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreFile, StoreProvider,
+    Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,
+    StoreFile, StoreProvider,
 };
 pub use user::{StoreEntry, UserIndexer};

@@ -1,15 +1,15 @@
-//! Store providers: one debrid service each (TorBox, RealDebrid, AllDebrid).
+//! Store providers: one debrid service each (TorBox, RealDebrid, AllDebrid, Premiumize).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Credential, InfoHash};
 
 /// A file inside a torrent, as the store reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreFile {
     /// The store's own file id (TorBox `files[].id`), used to request a link.
     pub id: u64,
@@ -82,6 +82,12 @@ pub enum StoreError {
     /// large); waiting longer does not help.
     #[error("{store} could not download this torrent: {message}")]
     DownloadFailed { store: &'static str, message: String },
+    /// The store will not provide this torrent to anyone, now or later: its content filter
+    /// refuses the release (RealDebrid's HTTP 451 `infringing_file`), or the torrent is dead,
+    /// flagged as a virus or not a valid torrent. The host remembers it for the store and hash,
+    /// offers it no more as playable and never adds it again.
+    #[error("{store} refuses this release: {message}")]
+    Refused { store: &'static str, message: String },
     #[error("{store}: not found: {message}")]
     NotFound { store: &'static str, message: String },
     #[error("{store} refused the request: {message}")]
@@ -96,7 +102,55 @@ pub enum StoreError {
     Upstream { store: &'static str, message: String },
 }
 
+/// The kind of a [`StoreError`], for plugins that map upstream codes to kinds first and build
+/// the error once ([`StoreError::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    Unauthorized,
+    PaymentRequired,
+    RateLimited,
+    LimitExceeded,
+    DownloadFailed,
+    Refused,
+    NotFound,
+    BadRequest,
+    Unavailable,
+    Upstream,
+}
+
+impl StoreErrorKind {
+    /// The kind an HTTP status stands for when the reply says nothing more.
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 | 403 => Self::Unauthorized,
+            402 => Self::PaymentRequired,
+            404 | 410 => Self::NotFound,
+            400 | 405 | 409 | 413 | 415 | 422 => Self::BadRequest,
+            429 => Self::RateLimited,
+            451 => Self::Refused,
+            502..=599 => Self::Unavailable,
+            _ => Self::Upstream,
+        }
+    }
+}
+
 impl StoreError {
+    /// The error of `kind` for `store`; `message` must already be clean (no key).
+    pub fn of(kind: StoreErrorKind, store: &'static str, message: String, retry_after: Option<Duration>) -> Self {
+        match kind {
+            StoreErrorKind::Unauthorized => Self::Unauthorized { store, message },
+            StoreErrorKind::PaymentRequired => Self::PaymentRequired { store, message },
+            StoreErrorKind::RateLimited => Self::RateLimited { store, retry_after, message },
+            StoreErrorKind::LimitExceeded => Self::LimitExceeded { store, message },
+            StoreErrorKind::DownloadFailed => Self::DownloadFailed { store, message },
+            StoreErrorKind::Refused => Self::Refused { store, message },
+            StoreErrorKind::NotFound => Self::NotFound { store, message },
+            StoreErrorKind::BadRequest => Self::BadRequest { store, message },
+            StoreErrorKind::Unavailable => Self::Unavailable { store, message },
+            StoreErrorKind::Upstream => Self::Upstream { store, message },
+        }
+    }
+
     /// When to try again, for the errors that know it.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -125,11 +179,19 @@ pub struct StoreCapabilities {
     pub cache: CacheKnowledge,
     /// Registered so configs naming it get a clear answer, but not written yet.
     pub stub: bool,
+    /// `check_cached` lists each cached hash's files (TorBox). When false the items may come
+    /// without files, and the host uses the files the source named.
+    pub check_lists_files: bool,
 }
 
 impl StoreCapabilities {
-    pub const EXACT: Self = Self { cache: CacheKnowledge::Exact, stub: false };
-    pub const STUB: Self = Self { cache: CacheKnowledge::None, stub: true };
+    pub const EXACT: Self = Self { cache: CacheKnowledge::Exact, stub: false, check_lists_files: true };
+    /// An exact cache check that names no files (Premiumize's `/cache/check`).
+    pub const EXACT_WITHOUT_FILES: Self = Self { cache: CacheKnowledge::Exact, stub: false, check_lists_files: false };
+    /// No cache check: `check_cached` answers from the user's own library (hashes it holds
+    /// ready), and the host's memory of what resolved before says the rest.
+    pub const HISTORY_ONLY: Self = Self { cache: CacheKnowledge::HistoryOnly, stub: false, check_lists_files: false };
+    pub const STUB: Self = Self { cache: CacheKnowledge::None, stub: true, check_lists_files: false };
 }
 
 #[async_trait]
@@ -146,7 +208,9 @@ pub trait StoreProvider: Send + Sync {
     }
 
     /// Which of `hashes` the store has cached, with their files. Hashes not returned are not
-    /// cached.
+    /// cached. A [`CacheKnowledge::HistoryOnly`] store answers from the user's own library
+    /// (torrents the account holds ready, read at most every few minutes per key); a hash it
+    /// does not return may still be cached.
     async fn check_cached(&self, credential: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError>;
 
     /// Adds the torrent to the account (or finds it there) and returns its current state. A
@@ -181,8 +245,8 @@ pub trait StoreProvider: Send + Sync {
 }
 
 /// A store that is registered (so configs naming it get a clear answer) but not written yet:
-/// every operation returns [`StoreError::NotImplemented`]. Used by the RealDebrid and AllDebrid
-/// stub plugins; the name says what it is.
+/// every operation returns [`StoreError::NotImplemented`]. For a store plugin registered ahead
+/// of its implementation; the name says what it is.
 pub struct NotImplementedStore {
     pub name: &'static str,
     pub code: &'static str,

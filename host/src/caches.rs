@@ -25,8 +25,12 @@ pub struct CacheConfig {
     pub max_memory_mb: usize,
     /// How long "the store has this hash cached" is believed.
     pub cached_ttl_s: u64,
-    /// How long "the store does not have this hash" is believed.
+    /// How long "the store does not have this hash" is believed (stores with an exact cache
+    /// check only).
     pub uncached_ttl_s: u64,
+    /// How long "the store refuses this release" (a content filter's HTTP 451, a dead torrent) is
+    /// believed: the stream is not offered as playable on that store and never added again.
+    pub refused_ttl_s: u64,
     /// How long the candidates for one title are reused.
     pub sources_ttl_s: u64,
     /// How long a generated direct link is reused.
@@ -50,6 +54,7 @@ impl Default for CacheConfig {
             max_memory_mb: 64,
             cached_ttl_s: 24 * 3600,
             uncached_ttl_s: 8 * 3600,
+            refused_ttl_s: 5 * 24 * 3600,
             sources_ttl_s: 3600,
             links_ttl_s: 3600,
             list_max_age_s: 300,
@@ -60,8 +65,19 @@ impl Default for CacheConfig {
     }
 }
 
-/// What a store said about one hash: `Some(files)` cached, `None` not cached.
-pub type Availability = Option<Vec<StoreFile>>;
+/// What is known about one (store, hash), from any user: the availability memory. It holds no
+/// credential, so it can be shared across users and replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// The store has it ready (its cache check said so, or it resolved for someone), with its
+    /// files when known.
+    Cached(Vec<StoreFile>),
+    /// The store's exact cache check said it does not have it.
+    NotCached,
+    /// The store refuses it (content filter, dead torrent): not playable there.
+    Refused,
+}
 
 /// Candidates for one title and one set of user indexers, or for one title from one source that
 /// searches with the request's credential.
@@ -107,7 +123,10 @@ impl SourceKey {
 const ENTRY_OVERHEAD: usize = 128;
 
 fn weigh_availability(_: &(&'static str, InfoHash), files: &Availability) -> usize {
-    let files = files.as_deref().unwrap_or_default();
+    let files = match files {
+        Availability::Cached(files) => files.as_slice(),
+        _ => &[],
+    };
     ENTRY_OVERHEAD
         + 40
         + files.iter().map(|f| std::mem::size_of::<StoreFile>() + f.name.len() + f.path.len()).sum::<usize>()
@@ -183,6 +202,10 @@ impl Caches {
 
     pub fn uncached_ttl(&self) -> Duration {
         Duration::from_secs(self.config.uncached_ttl_s)
+    }
+
+    pub fn refused_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.refused_ttl_s)
     }
 
     pub fn sources_ttl(&self) -> Duration {

@@ -80,6 +80,9 @@ pub(crate) fn store_problem(store: &str, error: &StoreError, available: &[&str])
                 None => format!("{message}."),
             },
         ),
+        StoreError::Refused { .. } => {
+            Problem::new(format!("{store} refuses this release"), format!("{error}. Pick another stream."))
+        }
         StoreError::DownloadFailed { .. } => {
             Problem::new(format!("{store} could not download it"), format!("{error}. Pick another stream."))
         }

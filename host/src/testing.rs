@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use chillproxy_core::async_trait;
 use chillproxy_core::{
     Account, AuthChain, AuthOutcome, AuthPresentation, AuthProvider, AuthRequest, CachedItem, Candidate, Credential,
-    Found, InfoHash, Magnet, MagnetStatus, Secret, SharedState, SourceError, SourceProvider, SourceQuery, StoreError,
-    StoreFile, StoreProvider, UsageEvent,
+    Found, InfoHash, Magnet, MagnetStatus, Secret, SharedState, SourceError, SourceProvider, SourceQuery,
+    StoreCapabilities, StoreError, StoreFile, StoreProvider, UsageEvent,
 };
 
 use crate::caches::{CacheConfig, Caches};
@@ -56,6 +56,9 @@ pub(crate) struct MemoryStore {
     pub torrents: HashMap<InfoHash, Vec<StoreFile>>,
     pub checks: AtomicUsize,
     pub adds: AtomicUsize,
+    /// [`StoreCapabilities::EXACT`] unless a test says otherwise (`HISTORY_ONLY`: `torrents` is
+    /// then the user's library).
+    pub capabilities: StoreCapabilities,
 }
 
 impl MemoryStore {
@@ -76,7 +79,8 @@ impl MemoryStore {
                 (hash.clone(), files)
             })
             .collect();
-        Self { code, display, torrents, checks: AtomicUsize::new(0), adds: AtomicUsize::new(0) }
+        let capabilities = StoreCapabilities::EXACT;
+        Self { code, display, torrents, checks: AtomicUsize::new(0), adds: AtomicUsize::new(0), capabilities }
     }
 
     fn magnet(&self, hash: &InfoHash) -> Result<Magnet, StoreError> {
@@ -103,6 +107,9 @@ impl StoreProvider for MemoryStore {
     }
     fn display_name(&self) -> &'static str {
         self.display
+    }
+    fn capabilities(&self) -> StoreCapabilities {
+        self.capabilities
     }
     async fn check_cached(&self, _: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
         self.checks.fetch_add(1, Ordering::SeqCst);
@@ -179,7 +186,7 @@ pub(crate) fn services(
     Services {
         plugins: Arc::new(plugins),
         caches: Arc::new(Caches::new(CacheConfig::default())),
-        playback: PlaybackConfig { wait_ms: 200, poll_interval_ms: 10, error_ttl_s: 15 },
+        playback: PlaybackConfig { wait_ms: 200, poll_interval_ms: 10, error_ttl_s: 15, status_videos: false },
         usage,
     }
 }

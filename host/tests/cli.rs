@@ -76,8 +76,8 @@ fn check_config_rejects_bad_configs_with_a_reason() {
         ),
         (
             "unknown-table.toml",
-            format!("{base}\n[store.premiumize]\napi_url = \"x\"\n"),
-            "[store.premiumize] is not a registered store plugin; available: alldebrid, realdebrid, torbox",
+            format!("{base}\n[store.offcloud]\napi_url = \"x\"\n"),
+            "[store.offcloud] is not a registered store plugin; available: alldebrid, premiumize, realdebrid, torbox",
         ),
         (
             "unknown-key.toml",
@@ -125,8 +125,9 @@ fn plugins_lists_every_plugin_with_its_state() {
     assert!(line("chillstreams").contains("disabled"), "{out}");
     assert!(line("token").contains("enabled"), "{out}");
     assert!(line("torbox (tb)").contains("enabled"), "{out}");
-    assert!(line("realdebrid (rd)").contains("stub"), "{out}");
-    assert!(line("alldebrid (ad)").contains("stub"), "{out}");
+    for store in ["realdebrid (rd)", "alldebrid (ad)", "premiumize (pm)"] {
+        assert!(line(store).contains("enabled") && !line(store).contains("stub"), "{out}");
+    }
     assert!(line("torznab").contains("enabled"), "{out}");
     // Zero setup: the shipped config lists StremThru's database (building it calls nobody).
     assert!(line("stremthru").contains("enabled"), "{out}");

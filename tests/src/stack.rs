@@ -8,7 +8,10 @@ use base64::Engine;
 use chillproxy_core::Env;
 use serde_json::Value;
 
+use crate::fakes::alldebrid::FakeAllDebrid;
 use crate::fakes::chillstreams::FakeChillstreams;
+use crate::fakes::premiumize::FakePremiumize;
+use crate::fakes::realdebrid::FakeRealDebrid;
 use crate::fakes::stremio_addon::{AddonStream, FakeStremioAddon};
 use crate::fakes::stremthru::{DbTorrent, FakeStremThru};
 use crate::fakes::torbox::FakeTorBox;
@@ -22,6 +25,12 @@ pub const USER: &str = "550e8400-e29b-41d4-a716-446655440000";
 pub const POOL_KEY: &str = "0d9c8b7a-6f5e-4d3c-2b1a-098f7e6d5c4b";
 pub const POOL_KEY_ID: &str = "a3f1c2d4-0000-4000-8000-00000000abcd";
 pub const TOKEN: &str = "tb-users-own-token-7e57c0ffee";
+/// Users' own RealDebrid tokens, AllDebrid and Premiumize keys (two users each).
+pub const RD_TOKEN: &str = "rd-users-own-token-SECRET-5b2f9c1e";
+pub const RD_OTHER_TOKEN: &str = "rd-other-users-token-SECRET-0a9d8c7b";
+pub const AD_KEY: &str = "ad-users-own-key-SECRET-71c3e0d4";
+pub const AD_OTHER_KEY: &str = "ad-other-users-key-SECRET-2e4f6a8c";
+pub const PM_KEY: &str = "pm-users-own-key-SECRET-9f8e7d6c";
 pub const INDEXER_KEY: &str = "prowlarr-key-91b2c3d4e5f6";
 pub const USER_INDEXER_KEY: &str = "jackett-key-0a1b2c3d";
 /// The operator's whitelisted TorBox key for the search API (env `DEVSTACK_TORBOX_SEARCH_KEY`).
@@ -98,6 +107,15 @@ pub struct Stack {
     pub chillstreams: FakeChillstreams,
     pub torbox: FakeTorBox,
     _torbox_server: Running,
+    /// RealDebrid, AllDebrid and Premiumize (in `[store.realdebrid]` etc.), seeded like TorBox
+    /// (see [`seed_debrid`]); their tokens are [`RD_TOKEN`], [`AD_KEY`], [`PM_KEY`] and the
+    /// `OTHER` ones. AllDebrid refuses uploads unless a proxy is configured.
+    pub realdebrid: FakeRealDebrid,
+    _realdebrid_server: Running,
+    pub alldebrid: FakeAllDebrid,
+    _alldebrid_server: Running,
+    pub premiumize: FakePremiumize,
+    _premiumize_server: Running,
     /// The operator's indexer (in plugins.toml).
     pub torznab: FakeTorznab,
     /// An indexer users can add to their own config.
@@ -121,6 +139,10 @@ impl Stack {
         torbox.add_key(POOL_KEY);
         torbox.add_key(TOKEN);
         seed_torbox(&torbox, options.uncached_polls);
+        let (realdebrid, realdebrid_server) = FakeRealDebrid::start().await;
+        let (alldebrid, alldebrid_server) = FakeAllDebrid::start().await;
+        let (premiumize, premiumize_server) = FakePremiumize::start().await;
+        seed_debrid(&realdebrid, &alldebrid, &premiumize, options.uncached_polls);
         let torznab = FakeTorznab::start(INDEXER_KEY).await;
         seed_releases(&torznab);
         let user_torznab = FakeTorznab::start(USER_INDEXER_KEY).await;
@@ -155,6 +177,9 @@ impl Stack {
             .replace(STREMTHRU_URL, &stremthru.url())
             .replace(ADDON_URL, &addon.manifest_url())
             .replace(TORBOX_SEARCH_URL, &torbox_search.url())
+            .replace(REALDEBRID_URL, &FakeRealDebrid::api_url(&realdebrid_server))
+            .replace(ALLDEBRID_URL, &FakeAllDebrid::api_url(&alldebrid_server))
+            .replace(PREMIUMIZE_URL, &FakePremiumize::api_url(&premiumize_server))
             .replace("[auth.chillstreams]\ntimeout_ms = 1000\n", &chillstreams_table(&options.chillstreams_settings))
             .replace(SERVER_TABLE, &server_table(&with_user_indexer_allowed(&options.server_settings, &user_torznab)));
         plugins_toml.push_str(&format!("\n[limits]\n{}\n", options.limits.trim()));
@@ -176,6 +201,12 @@ impl Stack {
             chillstreams,
             torbox,
             _torbox_server: torbox_server,
+            realdebrid,
+            _realdebrid_server: realdebrid_server,
+            alldebrid,
+            _alldebrid_server: alldebrid_server,
+            premiumize,
+            _premiumize_server: premiumize_server,
             torznab,
             user_torznab,
             stremthru,
@@ -223,6 +254,10 @@ const STREMTHRU_URL: &str = "http://127.0.0.1:9/stremthru";
 const ADDON_URL: &str = "http://127.0.0.1:9/addon/manifest.json";
 /// The same for TorBox's search API.
 const TORBOX_SEARCH_URL: &str = "http://127.0.0.1:9/torbox-search";
+/// The same for the debrid stores.
+const REALDEBRID_URL: &str = "http://127.0.0.1:9/realdebrid";
+const ALLDEBRID_URL: &str = "http://127.0.0.1:9/alldebrid";
+const PREMIUMIZE_URL: &str = "http://127.0.0.1:9/premiumize";
 
 /// The host's plugins.toml for the fakes.
 pub fn plugins_toml(torbox_url: &str, torznab_url: &str, extra: &str) -> String {
@@ -241,10 +276,22 @@ chain = ["chillstreams", "token"]
 timeout_ms = 1000
 
 [store]
-enabled = ["torbox", "realdebrid", "alldebrid"]
+enabled = ["torbox", "realdebrid", "alldebrid", "premiumize"]
 
 [store.torbox]
 api_url = "{torbox_url}"
+timeout_ms = 2000
+
+[store.realdebrid]
+api_url = "{REALDEBRID_URL}"
+timeout_ms = 2000
+
+[store.alldebrid]
+api_url = "{ALLDEBRID_URL}"
+timeout_ms = 2000
+
+[store.premiumize]
+api_url = "{PREMIUMIZE_URL}"
 timeout_ms = 2000
 
 [source]
@@ -309,6 +356,43 @@ fn seed_torbox(torbox: &FakeTorBox, polls: u32) {
         "Breaking.Bad.S01E04.1080p.WEB-DL.x264",
         &[("Breaking.Bad.S01E04.1080p.WEB-DL.x264.mkv", 2_000_000_000)],
     );
+}
+
+/// The same torrents as TorBox's on RealDebrid, AllDebrid and Premiumize: cached 2160p and
+/// 1080p movies, an uncached 720p one, the cached season pack and S01E03. RealDebrid's names are
+/// the torrents' own, so its content filter refuses the 1080p `BluRay.x264` release (HTTP 451);
+/// its season pack and 720p release are named so that the filter lets them through.
+fn seed_debrid(realdebrid: &FakeRealDebrid, alldebrid: &FakeAllDebrid, premiumize: &FakePremiumize, polls: u32) {
+    realdebrid.add_key(RD_TOKEN);
+    realdebrid.add_key(RD_OTHER_TOKEN);
+    alldebrid.add_key(AD_KEY);
+    alldebrid.add_key(AD_OTHER_KEY);
+    premiumize.add_key(PM_KEY);
+    let pack: Vec<(String, u64)> =
+        (1..=7).map(|e| (format!("Breaking.Bad.S01E{e:02}.720p.BluRay.x265.mkv"), 900_000_000 + e * 1_000)).collect();
+    let pack: Vec<(&str, u64)> = pack.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let movie_2160 = "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT";
+    let movie_1080 = "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE";
+    let movie_720 = "The.Shawshank.Redemption.1994.720p.AMZN.x265-GRP";
+    let episode = "Breaking.Bad.S01E03.1080p.AMZN.x265";
+    let movie_2160_file = format!("{movie_2160}.mkv");
+    let movie_1080_files =
+        [(format!("{movie_1080}.mkv"), MOVIE_1080_BYTES), ("Sample/sample.mkv".to_string(), 52_000_000)];
+    let movie_1080_files: Vec<(&str, u64)> = movie_1080_files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let movie_720_file = format!("{movie_720}.mkv");
+    let episode_file = format!("{episode}.mkv");
+    macro_rules! seed {
+        ($fake:expr) => {
+            $fake.add_cached(MOVIE_2160, movie_2160, &[(movie_2160_file.as_str(), 61_000_000_000)]);
+            $fake.add_cached(MOVIE_1080, movie_1080, &movie_1080_files);
+            $fake.add_uncached(MOVIE_720_UNCACHED, movie_720, &[(movie_720_file.as_str(), 1_300_000_000)], polls);
+            $fake.add_cached(SEASON_1_PACK, "Breaking.Bad.S01.720p.BluRay.x265", &pack);
+            $fake.add_cached(EPISODE_S01E03, episode, &[(episode_file.as_str(), 2_100_000_000)]);
+        };
+    }
+    seed!(realdebrid);
+    seed!(alldebrid);
+    seed!(premiumize);
 }
 
 fn seed_stremthru(stremthru: &FakeStremThru) {

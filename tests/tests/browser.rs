@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chillproxy_tests::stack::{Stack, StackOptions, MOVIE, POOL_KEY, TOKEN, USER, USER_INDEXER_KEY};
+use chillproxy_tests::stack::{
+    Stack, StackOptions, AD_KEY, MOVIE, PM_KEY, POOL_KEY, RD_TOKEN, TOKEN, USER, USER_INDEXER_KEY,
+};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
 use serde_json::{json, Value};
@@ -166,7 +168,10 @@ async fn drive(client: &Client, stack: &Stack) -> Outcome {
     let select = client.find(Locator::Css(&format!("{store} select[name=c]"))).await.unwrap();
     select.select_by_value("tb").await.unwrap();
     let options = text(client, &format!("{store} select[name=c]")).await;
-    assert!(options.contains("TorBox") && options.contains("RealDebrid — not available yet"), "{options}");
+    for store in ["TorBox", "RealDebrid", "AllDebrid", "Premiumize"] {
+        assert!(options.contains(store), "{options}");
+    }
+    assert!(!options.contains("not available yet"), "{options}");
 
     // Client-side validation: a bad user id is flagged next to its field, and no link is made.
     let auth = client.find(Locator::Css(&format!("{store} input[name=auth]"))).await.unwrap();
@@ -347,7 +352,20 @@ async fn check_endpoint_answers_without_secrets() {
     assert_eq!(tb["account"], json!({"subscription": "premium"}));
     let rd = &answer["stores"][1];
     assert_eq!(rd["ok"], false);
-    assert!(rd["message"].as_str().unwrap().contains("not available yet"), "{rd}");
+    assert!(rd["message"].as_str().unwrap().contains("RealDebrid rejected the API key"), "{rd}");
+
+    // The Check button works for every store, each with its own account call.
+    let body = json!({"stores": [{"c": "rd", "t": RD_TOKEN}, {"c": "ad", "t": AD_KEY}, {"c": "pm", "t": PM_KEY}]});
+    let text = post(body.to_string()).await.unwrap().text().await.unwrap();
+    for secret in [RD_TOKEN, AD_KEY, PM_KEY] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    for (i, code) in ["rd", "ad", "pm"].into_iter().enumerate() {
+        let store = &answer["stores"][i];
+        assert_eq!((store["c"].as_str(), store["ok"].as_bool()), (Some(code), Some(true)), "{answer}");
+        assert_eq!(store["account"], json!({"subscription": "premium"}), "{answer}");
+    }
 
     // The stream list's wording for a rejected key.
     let body = json!({"stores": [{"c": "tb", "t": "wrong-key"}]}).to_string();

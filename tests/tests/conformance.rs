@@ -8,6 +8,9 @@ use std::sync::Arc;
 use chillproxy_conformance::{run_store_suite, StoreFixture};
 use chillproxy_core::registry::{self, PluginContext};
 use chillproxy_core::{Credential, Env, InfoHash, PluginSettings, Secret, StoreProvider};
+use chillproxy_tests::fakes::alldebrid::FakeAllDebrid;
+use chillproxy_tests::fakes::premiumize::FakePremiumize;
+use chillproxy_tests::fakes::realdebrid::FakeRealDebrid;
 use chillproxy_tests::fakes::torbox::FakeTorBox;
 use chillproxy_tests::fakes::Running;
 use futures::future::BoxFuture;
@@ -26,8 +29,9 @@ type Setup = fn() -> BoxFuture<'static, Fixture>;
 fn fixtures() -> Vec<(&'static str, Setup)> {
     vec![
         ("torbox", || torbox().boxed()),
-        ("realdebrid", || async { (fixture(build("realdebrid", "")), None) }.boxed()),
-        ("alldebrid", || async { (fixture(build("alldebrid", "")), None) }.boxed()),
+        ("realdebrid", || realdebrid().boxed()),
+        ("alldebrid", || alldebrid().boxed()),
+        ("premiumize", || premiumize().boxed()),
         // New store plugins: one line above this comment.
     ]
 }
@@ -65,6 +69,44 @@ async fn torbox() -> Fixture {
         &[("Show.S01E01.720p.mkv", 900_000_000), ("Show.S01E02.720p.mkv", 910_000_000)],
     );
     (fixture(build("torbox", &format!("api_url = {:?}", running.url()))), Some(running))
+}
+
+const MOVIE: (&str, &[(&str, u64)]) = ("Movie.2020.1080p.REMUX", &[("Movie.2020.1080p.REMUX.mkv", 4_000_000_000)]);
+const SHOW: (&str, &[(&str, u64)]) =
+    ("Show.S01.720p.HDTV", &[("Show.S01E01.720p.mkv", 900_000_000), ("Show.S01E02.720p.mkv", 910_000_000)]);
+
+/// RealDebrid has no cache check: "cached" is what the valid token's library holds downloaded.
+async fn realdebrid() -> Fixture {
+    let (fake, running) = FakeRealDebrid::start().await;
+    fake.add_key(GOOD);
+    for (c, (name, files)) in [('a', MOVIE), ('b', SHOW)] {
+        fake.add_cached(&hash(c).to_string(), name, files);
+        fake.add_to_library(GOOD, &hash(c).to_string());
+    }
+    let table = format!("api_url = {:?}", FakeRealDebrid::api_url(&running));
+    (fixture(build("realdebrid", &table)), Some(running))
+}
+
+/// AllDebrid has no cache check: "cached" is what the valid key holds ready.
+async fn alldebrid() -> Fixture {
+    let (fake, running) = FakeAllDebrid::start().await;
+    fake.add_key(GOOD);
+    for (c, (name, files)) in [('a', MOVIE), ('b', SHOW)] {
+        fake.add_cached(&hash(c).to_string(), name, files);
+        fake.add_to_library(GOOD, &hash(c).to_string());
+    }
+    let table = format!("api_url = {:?}", FakeAllDebrid::api_url(&running));
+    (fixture(build("alldebrid", &table)), Some(running))
+}
+
+async fn premiumize() -> Fixture {
+    let (fake, running) = FakePremiumize::start().await;
+    fake.add_key(GOOD);
+    for (c, (name, files)) in [('a', MOVIE), ('b', SHOW)] {
+        fake.add_cached(&hash(c).to_string(), name, files);
+    }
+    let table = format!("api_url = {:?}", FakePremiumize::api_url(&running));
+    (fixture(build("premiumize", &table)), Some(running))
 }
 
 #[tokio::test]

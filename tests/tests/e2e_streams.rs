@@ -261,13 +261,13 @@ async fn indexers_down_all_or_one() {
 }
 
 #[tokio::test]
-async fn realdebrid_next_to_torbox_says_it_is_not_available_yet() {
+async fn a_rejected_realdebrid_token_next_to_torbox_warns_once_and_torbox_still_plays() {
     let stack = Stack::start(StackOptions::default()).await;
     let config = Stack::config(&json!({"stores": [{"c": "rd", "t": "rd-token"}, {"c": "tb", "auth": USER}]}));
     let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
     assert_eq!(
         warnings(&streams),
-        ["RealDebrid support is not available yet. Use TorBox for now; your other stores still work."]
+        ["RealDebrid rejected the API key. Check the token in your config, or ask your provider."]
     );
     let cached: Vec<_> =
         playable(&streams).into_iter().filter(|s| s["name"].as_str().unwrap().starts_with("⚡️ [TB]")).collect();

@@ -48,3 +48,15 @@ fn store_codes_are_unique_and_short() {
         assert!((2..=3).contains(&store.code.len()) && store.code.bytes().all(|b| b.is_ascii_lowercase()), "{store:?}");
     }
 }
+
+#[test]
+fn the_four_debrid_stores_are_registered_and_none_is_a_stub() {
+    chillproxy_tests::link_plugins();
+    let stores: Vec<(&str, &str, bool)> =
+        registry::stores().unwrap().iter().map(|s| (s.name, s.code, s.capabilities.stub)).collect();
+    for store in
+        [("alldebrid", "ad", false), ("premiumize", "pm", false), ("realdebrid", "rd", false), ("torbox", "tb", false)]
+    {
+        assert!(stores.contains(&store), "{store:?} in {stores:?}");
+    }
+}

@@ -298,6 +298,36 @@ async fn no_secret_in_logs_responses_or_generated_urls() {
     let not_base64 = seen.raw_segment(&format!("t={TOKEN}"));
     seen.streams(&stack.stream_url(&not_base64, "movie", MOVIE), ua).await;
 
+    // --- RealDebrid, AllDebrid (uploads refused without a proxy) and Premiumize (key in the
+    // query string): success and failure paths.
+    use chillproxy_tests::fakes::debrid::Fault as DebridFault;
+    let debrid = seen.config(&json!({"stores": [
+        {"c": "rd", "t": RD_TOKEN}, {"c": "ad", "t": AD_KEY}, {"c": "pm", "t": PM_KEY}
+    ]}));
+    for (kind, id) in [("movie", MOVIE), ("series", episode.as_str())] {
+        let streams = seen.streams(&stack.stream_url(&debrid, kind, id), ua).await;
+        let statuses = seen.play_all(&streams, "mpv/0.38").await;
+        assert!(statuses.contains(&302), "{statuses:?}");
+    }
+    assert!(stack.premiumize.calls().iter().any(|c| c.query.contains("apikey=")), "Premiumize got its key");
+    for fault in [DebridFault::RateLimited { retry_after_secs: 2 }, DebridFault::ServerError { status: 502 }] {
+        stack.realdebrid.set_fault(fault.clone());
+        stack.alldebrid.set_fault(fault.clone());
+        stack.premiumize.set_fault(fault);
+        for code in ["rd", "ad", "pm"] {
+            let url = format!("{host}/stremio/torz/{debrid}/_/strem/{MOVIE}/{code}/{MOVIE_720_UNCACHED}/-1/");
+            assert!(seen.fetch(reqwest::Method::GET, &url, ua).await.0 >= 400);
+        }
+        seen.streams(&stack.stream_url(&debrid, "series", &format!("{SERIES}:1:4")), ua).await;
+    }
+    stack.realdebrid.set_fault(DebridFault::None);
+    stack.alldebrid.set_fault(DebridFault::None);
+    stack.premiumize.set_fault(DebridFault::None);
+    let wrong = seen
+        .config(&json!({"stores": [{"c": "pm", "t": "pm-wrong-key-SECRET-1"}, {"c": "rd", "t": "rd-wrong-SECRET-2"}]}));
+    let streams = seen.streams(&stack.stream_url(&wrong, "movie", MOVIE), ua).await;
+    assert!(warnings(&streams).iter().any(|w| w.contains("RealDebrid rejected")), "{streams:#?}");
+
     // --- Chillstreams down: auth only fails, both falls back to the token.
     let down = Stack::start(StackOptions { chillstreams_down: true, ..StackOptions::default() }).await;
     let down_host = down.host.url();
@@ -321,11 +351,20 @@ async fn no_secret_in_logs_responses_or_generated_urls() {
         ("internal API key", INTERNAL_API_KEY),
         ("operator indexer key", INDEXER_KEY),
         ("user indexer key", USER_INDEXER_KEY),
+        ("RealDebrid token", RD_TOKEN),
+        ("AllDebrid key", AD_KEY),
+        ("Premiumize key", PM_KEY),
+        ("wrong Premiumize key", "pm-wrong-key-SECRET-1"),
+        ("wrong RealDebrid token", "rd-wrong-SECRET-2"),
     ];
     let logs = buffer.text();
     assert!(logs.contains("TRACE"), "TRACE level was captured");
     assert!(logs.contains("chillstreams granted a pool key"), "the host's own logs were captured");
     assert!(logs.contains("torbox call"), "the TorBox plugin's logs were captured");
+    assert!(
+        logs.contains("premiumize call") && logs.contains("realdebrid call"),
+        "the debrid plugins' logs were captured"
+    );
     assert!(logs.contains("reqwest") || logs.contains("hyper"), "the HTTP clients' log records were captured");
     // The search sees through base64: the user's token is found in their own config segment.
     assert!(!find_secrets(&token_only, &[("user token", TOKEN)]).is_empty(), "base64 forms are searched");

@@ -19,4 +19,4 @@ pub use errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamFail
 pub use outbound::{check_outbound_url, is_refusal, non_public, OutboundPolicy, OutboundRefused, PolicyResolver};
 pub use reqwest::{Method, StatusCode, Url};
 pub use settings::{UpstreamDefaults, UpstreamSettings};
-pub use text::{check_base_url, parse_retry_after, scrub, size_text, BaseUrl};
+pub use text::{check_base_url, clean_text, parse_retry_after, scrub, size_text, BaseUrl};

@@ -39,6 +39,23 @@ pub fn scrub(text: &str, secret: &str) -> String {
     }
 }
 
+/// Upstream text made safe to show in an error: `secret` scrubbed, control characters and runs
+/// of whitespace turned into one space, capped at 200 characters (with `…`).
+pub fn clean_text(raw: &str, secret: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let scrubbed = scrub(raw, secret);
+    let words: Vec<&str> =
+        scrubbed.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect();
+    let joined = words.join(" ");
+    if joined.chars().count() > MAX_CHARS {
+        let mut cut: String = joined.chars().take(MAX_CHARS).collect();
+        cut.push('…');
+        cut
+    } else {
+        joined
+    }
+}
+
 /// A `Retry-After` value: seconds (`17`, also `1.5`) or an HTTP date. A date that is not in the
 /// future gives `None`: there is nothing to wait for, and the caller keeps its own pause.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {

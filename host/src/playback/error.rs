@@ -39,6 +39,7 @@ impl PlaybackError {
                 | StoreError::LimitExceeded { .. }
                 | StoreError::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
                 StoreError::DownloadFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                StoreError::Refused { .. } => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
                 StoreError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
                 StoreError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
                 StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,7 +104,9 @@ impl PlaybackError {
             Self::Store(_, error) => match error {
                 StoreError::Unauthorized { .. } => "api_key_rejected",
                 StoreError::PaymentRequired { .. } => "access_denied",
-                StoreError::NotFound { .. } | StoreError::NotImplemented { .. } => "not_found",
+                StoreError::NotFound { .. } | StoreError::NotImplemented { .. } | StoreError::Refused { .. } => {
+                    "not_found"
+                }
                 StoreError::RateLimited { .. } => "rate_limited",
                 StoreError::LimitExceeded { .. } | StoreError::BudgetExhausted { .. } => "store_limit",
                 StoreError::DownloadFailed { .. } => "download_failed",

@@ -11,7 +11,7 @@ use chillproxy_core::{
 };
 use chillproxy_stremio::UserConfig;
 
-use crate::caches::LinkKey;
+use crate::caches::{Availability, LinkKey};
 use crate::http::client::ClientInfo;
 use crate::state::Services;
 use crate::streams::pick_file;
@@ -115,8 +115,26 @@ struct Resolution {
 }
 
 impl Resolution {
-    /// Add the torrent, wait (bounded) until the store has it, pick the file, get its link.
+    /// Add the torrent, wait (bounded) until the store has it, pick the file, get its link. A
+    /// release the store refused (for anyone, within `[cache] refused_ttl_s`) is not added
+    /// again; a refusal now is remembered.
     async fn run(self) -> Result<String, PlaybackError> {
+        let memory_key = (self.store.name(), self.hash.clone());
+        let display = self.store.display_name();
+        let caches = self.services.caches.clone();
+        if caches.availability.get(&memory_key) == Some(Availability::Refused) {
+            let message = "it refused this release before; pick another stream".to_string();
+            return Err(PlaybackError::Store(display, StoreError::Refused { store: display, message }));
+        }
+        let result = self.resolve().await;
+        if let Err(PlaybackError::Store(_, StoreError::Refused { .. })) = &result {
+            tracing::info!(store = memory_key.0, hash = %memory_key.1, "the store refuses this release; remembered");
+            caches.availability.insert(memory_key, Availability::Refused, caches.refused_ttl());
+        }
+        result
+    }
+
+    async fn resolve(self) -> Result<String, PlaybackError> {
         let Self { services, store, credential, hash, media, file_name, file_idx, user_ip } = self;
         let display = store.display_name();
         let store_error = |e| PlaybackError::Store(display, e);
@@ -138,10 +156,10 @@ impl Resolution {
             tokio::time::sleep(settings.poll_interval()).await;
             magnet = store.get_magnet(&credential, &magnet.id, user_ip).await.map_err(store_error)?;
         }
-        // The store has it now, whatever an earlier cache check said.
+        // The store has it now, whatever an earlier cache check said: for every user.
         services.caches.availability.insert(
             (store.name(), hash.clone()),
-            Some(magnet.files.clone()),
+            Availability::Cached(magnet.files.clone()),
             services.caches.cached_ttl(),
         );
 

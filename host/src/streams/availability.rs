@@ -1,44 +1,60 @@
-//! Which store has which hash ready: answers from the availability cache, the rest in one
-//! upstream cache check per store (shared by concurrent identical checks, run on its own task,
-//! recording every answer in the cache itself). A hash a source already said is cached on a
-//! store (`Candidate::cached_on`) is taken as that store's answer, without asking it again.
+//! Which store has which hash ready: answers from the availability memory (what any user's
+//! cache check or playback learnt), the rest in one upstream cache check per store (shared by
+//! concurrent identical checks, run on its own task, recording every exact answer in the memory
+//! itself).
+//!
+//! What a store can tell follows its [`CacheKnowledge`]: an exact check's "not cached" is
+//! remembered for everyone; a history-only store's check reads the user's own library, so a
+//! hash it does not return is only "not known" (never remembered as not cached), and the
+//! memory's "cached" comes from resolves. A store that refuses a release is remembered as
+//! [`Availability::Refused`] and the hash is reported back so it is not offered there. A hash a
+//! source already said is cached on a store (`Candidate::cached_on`) is taken as that store's
+//! answer, without asking it again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chillproxy_core::{
-    AuthPurpose, AuthRequest, CachedItem, Candidate, Credential, DeviceId, InfoHash, StoreError, StoreFile,
-    StoreProvider,
+    AuthPurpose, AuthRequest, CacheKnowledge, CachedItem, Candidate, Credential, DeviceId, InfoHash, StoreError,
+    StoreFile, StoreProvider,
 };
 use futures::future::join_all;
 
 use super::Session;
+use crate::caches::Availability;
 use crate::state::Services;
 
 /// hash → (index of the session whose store has it, its files).
 pub(super) type Cached = HashMap<InfoHash, (usize, Vec<StoreFile>)>;
 
+/// (index of the session, hash) the session's store refuses.
+pub(super) type Refused = HashSet<(usize, InfoHash)>;
+
+/// One store's answer: what it has ready, and what it refuses.
+type StoreAnswer = (Vec<CachedItem>, Vec<InfoHash>);
+
 /// The first store checks every hash; the next stores check what is left, in parallel. The
-/// first store in config order that has a hash wins it. Returns what is cached and the stores
-/// (session indices) that failed.
+/// first store in config order that has a hash wins it. Returns what is cached, what each
+/// store refuses, and the stores (session indices) that failed.
 pub(super) async fn check_cached(
     services: &Services,
     sessions: &[Session<'_>],
     device: &DeviceId,
     candidates: &[Candidate],
-) -> (Cached, Vec<(usize, StoreError)>) {
+) -> (Cached, Refused, Vec<(usize, StoreError)>) {
     let hashes: Vec<InfoHash> = candidates.iter().map(|c| c.hash.clone()).collect();
     let hashes = &hashes[..];
     let known: Vec<&Candidate> = candidates.iter().filter(|c| !c.cached_on.is_empty()).collect();
     let candidates = &known[..];
-    type Found = Result<Vec<CachedItem>, StoreError>;
     let mut cached = HashMap::new();
+    let mut refused = HashSet::new();
     let mut failed = Vec::new();
-    let mut absorb = |cached: &mut Cached, index: usize, result: Found| match result {
-        Ok(items) => {
+    let mut absorb = |cached: &mut Cached, index: usize, result: Result<StoreAnswer, StoreError>| match result {
+        Ok((items, refusals)) => {
             for item in items {
                 cached.entry(item.hash).or_insert((index, item.files));
             }
+            refused.extend(refusals.into_iter().map(|hash| (index, hash)));
         }
         Err(error) => {
             tracing::warn!(store = sessions[index].store.name(), %error, "cache check failed");
@@ -53,7 +69,7 @@ pub(super) async fn check_cached(
             absorb(&mut cached, offset + 1, result);
         }
     }
-    (cached, failed)
+    (cached, refused, failed)
 }
 
 /// One store's answer for `hashes`: known answers from the availability cache, the rest in one
@@ -64,10 +80,11 @@ async fn check_store(
     device: &DeviceId,
     candidates: &[&Candidate],
     hashes: &[InfoHash],
-) -> Result<Vec<CachedItem>, StoreError> {
+) -> Result<StoreAnswer, StoreError> {
     let caches = &services.caches;
     let store = &session.store;
     let mut found = Vec::new();
+    let mut refused = Vec::new();
     let mut misses = Vec::new();
     for hash in hashes {
         let said = candidates.iter().find(|c| c.hash == *hash && c.cached_on.iter().any(|s| s == store.name()));
@@ -76,16 +93,17 @@ async fn check_store(
             continue;
         }
         match caches.availability.get(&(store.name(), hash.clone())) {
-            Some(Some(files)) => found.push(CachedItem { hash: hash.clone(), files }),
-            Some(None) => {}
+            Some(Availability::Cached(files)) => found.push(CachedItem { hash: hash.clone(), files }),
+            Some(Availability::NotCached) => {}
+            Some(Availability::Refused) => refused.push(hash.clone()),
             None => {
                 caches.availability.note_miss();
                 misses.push(hash.clone());
             }
         }
     }
-    if misses.is_empty() {
-        return Ok(found);
+    if misses.is_empty() || store.capabilities().cache == CacheKnowledge::None {
+        return Ok((found, refused));
     }
     let auth = AuthRequest { entry: session.entry, device, purpose: AuthPurpose::StreamList };
     let (items, _) = services
@@ -99,12 +117,14 @@ async fn check_store(
         )
         .await;
     found.extend(items?.iter().cloned());
-    Ok(found)
+    Ok((found, refused))
 }
 
 /// One upstream cache check, shared by concurrent requests asking the same store the same
-/// question with the same credential. The flight itself records every answer in the
-/// availability cache, so a check whose clients all hung up still serves the next request.
+/// question with the same credential. For a store with an exact check, the flight itself
+/// records every answer in the availability memory, so a check whose clients all hung up still
+/// serves the next request. A history-only store's answer is the user's library: it is not
+/// recorded (it says nothing of other users' hashes, and the store keeps it per key).
 async fn shared_check(
     services: &Services,
     store: &Arc<dyn StoreProvider>,
@@ -118,6 +138,7 @@ async fn shared_check(
     let caches = &services.caches;
     let (availability, cached_ttl, uncached_ttl) =
         (caches.availability.clone(), caches.cached_ttl(), caches.uncached_ttl());
+    let exact = store.capabilities().cache == CacheKnowledge::Exact;
     caches
         .checks
         .get_or_load(
@@ -125,10 +146,12 @@ async fn shared_check(
             |_| None,
             move || async move {
                 let items = store.check_cached(&credential, &hashes).await?;
-                for hash in hashes {
-                    let files = items.iter().find(|item| item.hash == hash).map(|item| item.files.clone());
-                    let ttl = if files.is_some() { cached_ttl } else { uncached_ttl };
-                    availability.insert((store.name(), hash), files, ttl);
+                for hash in hashes.into_iter().filter(|_| exact) {
+                    let (known, ttl) = match items.iter().find(|item| item.hash == hash) {
+                        Some(item) => (Availability::Cached(item.files.clone()), cached_ttl),
+                        None => (Availability::NotCached, uncached_ttl),
+                    };
+                    availability.insert((store.name(), hash), known, ttl);
                 }
                 Ok(Arc::new(items))
             },

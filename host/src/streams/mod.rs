@@ -153,7 +153,7 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     }
 
     // 3. Which store has which hash cached.
-    let (cached, failed) = check_cached(services, &sessions, &request.client.device, candidates).await;
+    let (cached, refused, failed) = check_cached(services, &sessions, &request.client.device, candidates).await;
     for (index, error) in &failed {
         let problem = store_problem(sessions[*index].store.display_name(), error, &plugins.available_stores);
         warnings.push(warning(&problem.title, problem.description, &configure));
@@ -209,7 +209,9 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
                 continue;
             }
             for (index, session) in sessions.iter().enumerate() {
-                if !failed.iter().any(|(i, _)| *i == index) && room(rank) {
+                let usable =
+                    !failed.iter().any(|(i, _)| *i == index) && !refused.contains(&(index, candidate.hash.clone()));
+                if usable && room(rank) {
                     streams.push(format_stream(request, session.entry, candidate, rank, false));
                 }
             }

@@ -77,6 +77,41 @@ async fn cached_streams_come_first_and_a_second_list_asks_the_store_nothing() {
 }
 
 #[tokio::test]
+async fn a_history_only_store_is_asked_each_time_and_its_misses_are_not_remembered() {
+    // The store's check reads the user's library: `a` is there, `b` is not known either way.
+    let mut library = MemoryStore::new("rd", "Memory Debrid", &[(hash('a'), &[("Movie.1994.1080p.mkv", 8_000)])]);
+    library.capabilities = chillproxy_core::StoreCapabilities::HISTORY_ONLY;
+    let store = Arc::new(library);
+    let source = Arc::new(FixedSource(vec![
+        candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
+        candidate(hash('b'), "Movie.1994.2160p.WEB-DL", 20_000),
+    ]));
+    let services = services(vec![auth("Auth", granting)], vec![store.clone()], vec![source], Default::default());
+    let (config, client, media) = (config("rd"), client(), movie());
+    let request = movie_request(&config, &client, &media, "");
+    for round in 1..=2 {
+        let streams = list_streams(&services, &request).await;
+        let flags: Vec<bool> = streams.iter().map(|s| s.name.starts_with('⚡')).collect();
+        assert_eq!(flags, [true, false], "{streams:#?}");
+        assert_eq!(store.checks.load(Ordering::SeqCst), round, "a library answer is not kept for everyone");
+    }
+    let memory = &services.caches.availability;
+    assert_eq!(memory.get(&("rd", hash('b'))), None, "no 'not cached' for a history-only store");
+    assert_eq!(memory.get(&("rd", hash('a'))), None, "one user's library is not everyone's");
+}
+
+#[test]
+fn the_availability_memory_serialises_without_anything_secret() {
+    use crate::caches::Availability;
+    let file = chillproxy_core::StoreFile { id: 3, name: "E03.mkv".into(), path: "/S01/E03.mkv".into(), size: 9 };
+    for known in [Availability::Cached(vec![file]), Availability::NotCached, Availability::Refused] {
+        let json = serde_json::to_string(&known).unwrap();
+        assert_eq!(serde_json::from_str::<Availability>(&json).unwrap(), known, "{json}");
+    }
+    assert_eq!(serde_json::to_string(&Availability::Refused).unwrap(), "\"refused\"");
+}
+
+#[tokio::test]
 async fn a_failing_auth_provider_is_named_and_no_other_is_blamed() {
     let failing = || AuthOutcome::Failed { message: "timed out".into() };
     let store = Arc::new(MemoryStore::new("rd", "Memory Debrid", &[]));

@@ -62,6 +62,10 @@ pub struct ChillstreamsConfig {
     /// stands, and a key the store rejects is forgotten.
     #[serde(default = "default_stale_if_error_s")]
     pub stale_if_error_s: u64,
+    /// The code of the store whose keys Chillstreams pools (its API has no store field: a pool
+    /// is one store's keys). Entries for other stores ignore `auth`.
+    #[serde(default = "default_store")]
+    pub store: String,
 }
 
 /// Chillstreams' upstream defaults: 5 s per call, 64 calls in flight, 1 MiB replies (its
@@ -98,6 +102,10 @@ fn default_stale_if_error_s() -> u64 {
     3600
 }
 
+fn default_store() -> String {
+    POOLED_STORE_CODE.to_string()
+}
+
 fn default_api_url() -> String {
     "http://localhost:3000".to_string()
 }
@@ -128,6 +136,17 @@ impl ChillstreamsConfig {
             )));
         }
         settings.check_range("stale_if_error_s", config.stale_if_error_s, 0..=604_800)?;
+        config.store = config.store.trim().to_string();
+        // Checked against the linked store plugins (a crate built alone links none).
+        let codes: Vec<&str> = chillproxy_core::registry::stores()?.iter().map(|s| s.code).collect();
+        if !codes.is_empty() && !codes.contains(&config.store.as_str()) {
+            return Err(ConfigError::new(format!(
+                "[{}] store {:?} is not the code of a registered store; available: {}",
+                settings.section,
+                config.store,
+                codes.join(", ")
+            )));
+        }
         Ok(config)
     }
 }
@@ -160,6 +179,7 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigErr
         deny_ttl: Duration::from_secs(config.deny_ttl_s),
         stale_if_error: Duration::from_secs(config.stale_if_error_s),
         stale_grants: chillproxy_core::metrics::counter(STALE_GRANTS, STALE_GRANTS_HELP, &[("provider", NAME)]),
+        store: config.store.clone(),
     });
     register_metrics(&auth);
     Ok(auth)
@@ -257,6 +277,8 @@ pub struct ChillstreamsAuth {
     deny_ttl: Duration,
     stale_if_error: Duration,
     stale_grants: chillproxy_core::metrics::Counter,
+    /// The store code whose keys the pool holds (`[auth.chillstreams] store`).
+    store: String,
 }
 
 impl ChillstreamsAuth {
@@ -365,7 +387,7 @@ fn deny_reason(message: &str) -> DenyReason {
     }
 }
 
-/// The store whose keys Chillstreams pools.
+/// The store whose keys Chillstreams pools unless `[auth.chillstreams] store` says otherwise.
 pub const POOLED_STORE_CODE: &str = "tb";
 
 #[async_trait]
@@ -379,8 +401,8 @@ impl AuthProvider for ChillstreamsAuth {
     }
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome {
-        // Pool keys are TorBox keys: for other stores `auth` means nothing.
-        if request.entry.c != POOLED_STORE_CODE {
+        // Pool keys are one store's keys: for other stores `auth` means nothing.
+        if request.entry.c != self.store {
             return AuthOutcome::NotApplicable;
         }
         let Some(auth) = request.entry.auth() else {

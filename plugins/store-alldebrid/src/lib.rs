@@ -1,44 +1,139 @@
-//! The `alldebrid` store plugin (code `ad`) — a **stub**: it is registered so that configs
-//! naming `ad` get a clear "AllDebrid support is not available yet" answer, and every
-//! operation returns `StoreError::NotImplemented`. Depends on chillproxy-core only.
+//! The `alldebrid` store plugin (code `ad`): AllDebrid's v4.1 API, Bearer key plus the `agent`
+//! parameter, the `{status, data | error{code, message}}` envelope and its error codes mapped to
+//! typed store errors. AllDebrid removed `magnet/instant`, so the plugin is
+//! [`StoreCapabilities::HISTORY_ONLY`]: `check_cached` answers from the user's ready magnets,
+//! and the host's availability memory says the rest. AllDebrid refuses magnet uploads from
+//! datacenter addresses (`NO_SERVER`): `proxy_url` sends every call through another egress.
+//! Depends on chillproxy-core only.
+
+mod client;
+mod store;
 
 use std::sync::Arc;
 
-use chillproxy_core::store::NotImplementedStore;
+use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
     check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
     StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
-/// `[store.alldebrid]`: accepted now so operators can prepare their config.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct AllDebridStubConfig {
-    api_url: Option<String>,
+pub use store::AllDebridStore;
+
+pub const NAME: &str = "alldebrid";
+pub const CODE: &str = "ad";
+/// The plugin's table in `plugins.toml`.
+pub const SECTION: &str = "store.alldebrid";
+
+/// `[store.alldebrid]`. No `deny_unknown_fields` (it sits next to `flatten`);
+/// [`PluginSettings::parse`] rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AllDebridConfig {
+    /// Base URL of the AllDebrid API, version included.
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// The `agent` parameter sent with every call (AllDebrid asks apps to name themselves).
+    #[serde(default = "default_agent")]
+    pub agent: String,
+    /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, and `proxy_url`:
+    /// AllDebrid refuses magnet uploads from servers (`NO_SERVER`), so a host in a datacenter
+    /// needs a proxy with a residential address here.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, AllDebridUpstream>")]
+    pub upstream: UpstreamSettings,
+    /// Calls a minute per API key (AllDebrid's limit: 600). 0 turns it off.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u64,
+    /// How long a key's ready magnets (what counts as cached for that user) are reused.
+    #[serde(default = "default_library_ttl_s")]
+    pub library_ttl_s: u64,
 }
 
-impl PluginConfig for AllDebridStubConfig {
+impl Default for AllDebridConfig {
+    fn default() -> Self {
+        Self {
+            api_url: default_api_url(),
+            agent: default_agent(),
+            upstream: UpstreamSettings::defaults::<AllDebridUpstream>(),
+            requests_per_minute: default_requests_per_minute(),
+            library_ttl_s: default_library_ttl_s(),
+        }
+    }
+}
+
+/// AllDebrid's upstream defaults: 15 s per call, 64 calls in flight, 4 MiB replies.
+pub struct AllDebridUpstream;
+
+impl UpstreamDefaults for AllDebridUpstream {
+    const TIMEOUT_MS: u64 = 15_000;
+    const MAX_IN_FLIGHT: usize = 64;
+    const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+}
+
+fn default_api_url() -> String {
+    "https://api.alldebrid.com/v4.1".to_string()
+}
+
+fn default_agent() -> String {
+    "chillproxy".to_string()
+}
+
+fn default_requests_per_minute() -> u64 {
+    600
+}
+
+fn default_library_ttl_s() -> u64 {
+    300
+}
+
+impl PluginConfig for AllDebridConfig {
     fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
-        settings.parse()
+        let mut config: Self = settings.parse()?;
+        config.api_url = check_base_url(&settings.section, "api_url", &config.api_url)?.as_str().to_string();
+        config.upstream.check(settings, 100..=120_000)?;
+        settings.check_range("requests_per_minute", config.requests_per_minute, 0..=100_000)?;
+        settings.check_range("library_ttl_s", config.library_ttl_s, 0..=3_600)?;
+        if config.agent.trim().is_empty() || !config.agent.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::new(format!("[{}] agent must be a non-empty word", settings.section)));
+        }
+        Ok(config)
     }
 }
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
-    AllDebridStubConfig::from_settings(context.settings)?;
-    Ok(Arc::new(NotImplementedStore { name: "alldebrid", code: "ad", display_name: "AllDebrid" }))
+    let config = AllDebridConfig::from_settings(context.settings)?;
+    Ok(Arc::new(AllDebridStore::new(&config, context.shared.clone())?))
 }
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: "alldebrid",
-        code: "ad",
+        name: NAME,
+        code: CODE,
         display_name: "AllDebrid",
-        summary: "AllDebrid (stub: not implemented yet)",
-        capabilities: StoreCapabilities::STUB,
-        token_help: "",
+        summary: "AllDebrid (api.alldebrid.com); cached = resolved before or in your own library",
+        capabilities: StoreCapabilities::HISTORY_ONLY,
+        token_help: "Create an API key at alldebrid.com/apikeys.",
         env: &[],
-        check: check_config::<AllDebridStubConfig>,
+        check: check_config::<AllDebridConfig>,
         build,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::Env;
+
+    fn settings(toml_text: &str) -> PluginSettings {
+        PluginSettings::new(SECTION, toml::from_str(toml_text).unwrap(), Env::default())
+    }
+
+    #[test]
+    fn defaults_follow_alldebrids_limits_and_bad_values_are_named() {
+        let config = AllDebridConfig::from_settings(&settings("")).unwrap();
+        assert_eq!((config.requests_per_minute, config.agent.as_str()), (600, "chillproxy"));
+        let config = AllDebridConfig::from_settings(&settings("proxy_url = 'http://home.lan:3128'")).unwrap();
+        assert_eq!(config.upstream.proxy(), Some("http://home.lan:3128"));
+        let err = AllDebridConfig::from_settings(&settings("agent = ''")).unwrap_err();
+        assert!(err.0.contains("agent"), "{err}");
     }
 }

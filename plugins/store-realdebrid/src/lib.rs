@@ -1,44 +1,140 @@
-//! The `realdebrid` store plugin (code `rd`) — a **stub**: it is registered so that configs
-//! naming `rd` get a clear "RealDebrid support is not available yet" answer, and every
-//! operation returns `StoreError::NotImplemented`. Depends on chillproxy-core only.
+//! The `realdebrid` store plugin (code `rd`): RealDebrid's REST API (`/rest/1.0`), Bearer token,
+//! its `{error, error_code}` replies mapped to typed store errors. RealDebrid has no cache check
+//! any more (`instantAvailability` was removed in November 2024), so the plugin is
+//! [`StoreCapabilities::HISTORY_ONLY`]: `check_cached` answers from the user's own library
+//! (torrents `downloaded`), and the host's availability memory says the rest. Depends on
+//! chillproxy-core only.
+
+mod client;
+mod store;
 
 use std::sync::Arc;
 
-use chillproxy_core::store::NotImplementedStore;
+use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
     check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
     StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
-/// `[store.realdebrid]`: accepted now so operators can prepare their config.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct RealDebridStubConfig {
-    api_url: Option<String>,
+pub use store::RealDebridStore;
+
+pub const NAME: &str = "realdebrid";
+pub const CODE: &str = "rd";
+/// The plugin's table in `plugins.toml`.
+pub const SECTION: &str = "store.realdebrid";
+
+/// `[store.realdebrid]`. No `deny_unknown_fields` (it sits next to `flatten`);
+/// [`PluginSettings::parse`] rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RealDebridConfig {
+    /// Base URL of the RealDebrid API, `/rest/1.0` included.
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, RealDebridUpstream>")]
+    pub upstream: UpstreamSettings,
+    /// Calls a minute per API token (RealDebrid's limit: 250, refused calls included). 0 turns
+    /// it off.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u64,
+    /// How long a token's torrent list (its library: what is `downloaded` counts as cached for
+    /// that user) is reused.
+    #[serde(default = "default_library_ttl_s")]
+    pub library_ttl_s: u64,
+    /// Torrents chillproxy added for a play that have not finished this long after are deleted
+    /// from the account, so it does not fill with leftovers. Checked on the token's next use
+    /// (when its library is read again). 0 keeps them.
+    #[serde(default = "default_cleanup_after_s")]
+    pub cleanup_after_s: u64,
 }
 
-impl PluginConfig for RealDebridStubConfig {
+impl Default for RealDebridConfig {
+    fn default() -> Self {
+        Self {
+            api_url: default_api_url(),
+            upstream: UpstreamSettings::defaults::<RealDebridUpstream>(),
+            requests_per_minute: default_requests_per_minute(),
+            library_ttl_s: default_library_ttl_s(),
+            cleanup_after_s: default_cleanup_after_s(),
+        }
+    }
+}
+
+/// RealDebrid's upstream defaults: 15 s per call, 64 calls in flight, 4 MiB replies (a
+/// library of 1000 torrents).
+pub struct RealDebridUpstream;
+
+impl UpstreamDefaults for RealDebridUpstream {
+    const TIMEOUT_MS: u64 = 15_000;
+    const MAX_IN_FLIGHT: usize = 64;
+    const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+}
+
+fn default_api_url() -> String {
+    "https://api.real-debrid.com/rest/1.0".to_string()
+}
+
+fn default_requests_per_minute() -> u64 {
+    250
+}
+
+fn default_library_ttl_s() -> u64 {
+    300
+}
+
+fn default_cleanup_after_s() -> u64 {
+    3 * 3600
+}
+
+impl PluginConfig for RealDebridConfig {
     fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
-        settings.parse()
+        let mut config: Self = settings.parse()?;
+        config.api_url = check_base_url(&settings.section, "api_url", &config.api_url)?.as_str().to_string();
+        config.upstream.check(settings, 100..=120_000)?;
+        settings.check_range("requests_per_minute", config.requests_per_minute, 0..=100_000)?;
+        settings.check_range("library_ttl_s", config.library_ttl_s, 0..=3_600)?;
+        settings.check_range("cleanup_after_s", config.cleanup_after_s, 0..=30 * 86_400)?;
+        Ok(config)
     }
 }
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
-    RealDebridStubConfig::from_settings(context.settings)?;
-    Ok(Arc::new(NotImplementedStore { name: "realdebrid", code: "rd", display_name: "RealDebrid" }))
+    let config = RealDebridConfig::from_settings(context.settings)?;
+    Ok(Arc::new(RealDebridStore::new(&config, context.shared.clone())?))
 }
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: "realdebrid",
-        code: "rd",
+        name: NAME,
+        code: CODE,
         display_name: "RealDebrid",
-        summary: "RealDebrid (stub: not implemented yet)",
-        capabilities: StoreCapabilities::STUB,
-        token_help: "",
+        summary: "RealDebrid (api.real-debrid.com); cached = resolved before or in your own library",
+        capabilities: StoreCapabilities::HISTORY_ONLY,
+        token_help: "Your private API token is at real-debrid.com/apitoken.",
         env: &[],
-        check: check_config::<RealDebridStubConfig>,
+        check: check_config::<RealDebridConfig>,
         build,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::Env;
+
+    fn settings(toml_text: &str) -> PluginSettings {
+        PluginSettings::new(SECTION, toml::from_str(toml_text).unwrap(), Env::default())
+    }
+
+    #[test]
+    fn defaults_follow_realdebrids_limits_and_bad_keys_are_named() {
+        let config = RealDebridConfig::from_settings(&settings("")).unwrap();
+        assert_eq!(config.requests_per_minute, 250);
+        assert_eq!(config.api_url, "https://api.real-debrid.com/rest/1.0");
+        let err = RealDebridConfig::from_settings(&settings("library_ttl_s = 7200")).unwrap_err();
+        assert!(err.0.contains("library_ttl_s"), "{err}");
+        let err = RealDebridConfig::from_settings(&settings("nope = 1")).unwrap_err();
+        assert!(err.0.contains("nope"), "{err}");
     }
 }

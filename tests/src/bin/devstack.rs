@@ -25,6 +25,9 @@ async fn main() {
     let auth = Stack::config(&json!({"stores": [{"c": "tb", "auth": USER}]}));
     let token = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
     let both = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN, "auth": USER}]}));
+    let four = Stack::config(&json!({"stores": [
+        {"c": "tb", "t": TOKEN}, {"c": "rd", "t": RD_TOKEN}, {"c": "ad", "t": AD_KEY}, {"c": "pm", "t": PM_KEY}
+    ]}));
     let env: Vec<String> =
         Stack::env_pairs(&options, &stack.chillstreams.url()).into_iter().map(|(k, v)| format!("{k}={v}")).collect();
 
@@ -35,12 +38,16 @@ chillproxy devstack — everything below is fake and local.
   chillproxy     {base}
   Chillstreams   {chill}   (user {USER}: pool key id {POOL_KEY_ID}, 3 devices max)
   TorBox         {torbox}   (keys: the pool key, and the token {TOKEN})
+  RealDebrid     {realdebrid}   (token {RD_TOKEN}; its content filter refuses the 1080p BluRay.x264 release)
+  AllDebrid      {alldebrid}   (key {AD_KEY}; uploads need a proxy: NO_SERVER without one)
+  Premiumize     {premiumize}   (key {PM_KEY})
   Torznab        {torznab}
 
 Install in Stremio (or open with curl):
   Chillstreams user:  {base}/stremio/torz/{auth}/manifest.json
   Own TorBox token:   {base}/stremio/torz/{token}/manifest.json
   Both (fallback):    {base}/stremio/torz/{both}/manifest.json
+  All four stores:    {base}/stremio/torz/{four}/manifest.json
 
 Try:
   curl -s {base}/stremio/torz/{auth}/stream/movie/{MOVIE}.json
@@ -58,6 +65,9 @@ and run:  {env} CHILLPROXY_LISTEN=127.0.0.1:{next} cargo run -p chillproxy-host 
 Ctrl-C stops everything."#,
         chill = stack.chillstreams.url(),
         torbox = stack.torbox.state().base_url,
+        realdebrid = stack.realdebrid.state().common.base_url,
+        alldebrid = stack.alldebrid.state().common.base_url,
+        premiumize = stack.premiumize.state().common.base_url,
         torznab = stack.torznab.torznab_url(),
         toml = stack.plugins_toml,
         env = env.join(" "),

@@ -1,8 +1,13 @@
 //! Fake upstreams. Each one is an axum app served on its own 127.0.0.1:0 socket; its state is
 //! shared with the test so the test can switch modes and read what the fake received.
 
+pub mod alldebrid;
 pub mod chillstreams;
 pub mod cinemeta;
+pub mod debrid;
+pub mod premiumize;
+pub mod proxy;
+pub mod realdebrid;
 pub mod stremio_addon;
 pub mod stremthru;
 pub mod torbox;

@@ -1,0 +1,229 @@
+//! The HTTP side of the AllDebrid API: the per-call Bearer key and `agent` parameter over the
+//! upstream kit, the key's budget (600 calls a minute), and the `{status, data | error{code,
+//! message}}` envelope read into `data` or a typed [`StoreError`]. Neither the key nor a URL
+//! reaches an error or a log line.
+
+use std::time::{Duration, Instant};
+
+use chillproxy_core::upstream::{check_base_url, clean_text, Method, Upstream, UpstreamError, UpstreamOptions};
+use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
+use serde_json::Value;
+
+use crate::AllDebridConfig;
+
+/// The store name shown in errors.
+pub(crate) const STORE: &str = "AllDebrid";
+
+const REQUESTS: &str = "requests_per_minute";
+const BUDGET_WAIT: Duration = Duration::from_secs(2);
+const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub(crate) struct Client {
+    upstream: Upstream,
+    budget: Budget,
+    requests: Window,
+    agent: String,
+}
+
+impl Client {
+    pub(crate) fn new(config: &AllDebridConfig, shared: SharedState) -> Result<Self, ConfigError> {
+        let section = crate::SECTION;
+        let api_url = check_base_url(section, "api_url", &config.api_url)?;
+        let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
+            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
+        Ok(Self {
+            upstream,
+            budget: Budget::new(shared, crate::NAME, BUDGET_WAIT),
+            requests: Window::per_minute(REQUESTS, config.requests_per_minute),
+            agent: config.agent.trim().to_string(),
+        })
+    }
+
+    /// Calls `endpoint` (`magnet/status`, the path under the base URL) and returns the
+    /// envelope's `data`, after spending one of the key's calls.
+    pub(crate) async fn call(
+        &self,
+        key: &Secret,
+        method: Method,
+        endpoint: &'static str,
+        query: &[(&str, &str)],
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<Value, StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::Unauthorized { store: STORE, message: "no API key was given".into() });
+        }
+        self.budget.spend(key, &[self.requests]).await.map_err(over_budget)?;
+        let started = Instant::now();
+        let path = format!("/{endpoint}");
+        let mut query = query.to_vec();
+        query.push(("agent", self.agent.as_str()));
+        let mut request =
+            self.upstream.request(method.clone(), endpoint, &path).bearer(key).accept("application/json").query(&query);
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        let result = self
+            .upstream
+            .call(request, |reply| {
+                let raw = reply.map_err(|e| transport_error(e, key))?;
+                let status = raw.status.as_u16();
+                tracing::debug!(
+                    store = STORE,
+                    %method,
+                    endpoint,
+                    status,
+                    bytes = raw.body.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "alldebrid call"
+                );
+                interpret(status, raw.retry_after, &raw.body, key.expose())
+            })
+            .await;
+        if let Err(error) = &result {
+            tracing::debug!(store = STORE, endpoint, %error, "alldebrid call failed");
+            if let StoreError::RateLimited { retry_after, .. } = error {
+                self.budget.block(key, REQUESTS, retry_after.unwrap_or(DEFAULT_BLOCK)).await;
+            }
+        }
+        result
+    }
+}
+
+fn over_budget(over: OverBudget) -> StoreError {
+    let retry_after = over.retry_after.map(|d| Duration::from_secs(d.as_millis().div_ceil(1000) as u64));
+    if over.upstream {
+        let message = "AllDebrid asked to slow down for this key".to_string();
+        return StoreError::RateLimited { store: STORE, retry_after, message };
+    }
+    let message = "AllDebrid's limit of 600 requests a minute for this key is reached".to_string();
+    StoreError::BudgetExhausted { store: STORE, retry_after, message }
+}
+
+fn transport_error(e: UpstreamError, key: &Secret) -> StoreError {
+    match e {
+        UpstreamError::Timeout => StoreError::Timeout { store: STORE },
+        UpstreamError::Connect(failure) => StoreError::Unavailable {
+            store: STORE,
+            message: format!("could not connect ({})", clean_text(failure.short(), key.expose())),
+        },
+        other => StoreError::Upstream { store: STORE, message: clean_text(&other.to_string(), key.expose()) },
+    }
+}
+
+/// The envelope's `data`, or the typed error its `error.code` (else the HTTP status) stands for.
+pub(crate) fn interpret(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    key: &str,
+) -> Result<Value, StoreError> {
+    let json = serde_json::from_slice::<Value>(body).ok();
+    let envelope_status = json.as_ref().and_then(|v| v.get("status")).and_then(Value::as_str);
+    if (200..300).contains(&status) && envelope_status == Some("success") {
+        return Ok(json.and_then(|mut v| v.get_mut("data").map(Value::take)).unwrap_or(Value::Null));
+    }
+    let error = json.as_ref().and_then(|v| v.get("error"));
+    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
+    let message = error.and_then(|e| e.get("message")).and_then(Value::as_str).map(|m| clean_text(m, key));
+    if status == 429 {
+        let message = message.unwrap_or_else(|| "too many requests".into());
+        return Err(StoreError::RateLimited { store: STORE, retry_after, message });
+    }
+    Err(match code {
+        Some(code) => error_of_code(code, message, retry_after),
+        None if (200..300).contains(&status) => {
+            StoreError::Upstream { store: STORE, message: "the reply could not be read".into() }
+        }
+        None => StoreError::of(StoreErrorKind::of_status(status), STORE, format!("HTTP {status}"), retry_after),
+    })
+}
+
+/// The error for one AllDebrid error code (also used for per-magnet errors in upload replies).
+pub(crate) fn error_of_code(code: &str, message: Option<String>, retry_after: Option<Duration>) -> StoreError {
+    let (kind, sentence) = of_code(code);
+    let code = clean_text(code, "");
+    let text = match (sentence, message) {
+        (Some(sentence), _) => format!("{sentence} ({code})"),
+        (None, Some(message)) => format!("{message} ({code})"),
+        (None, None) => code,
+    };
+    StoreError::of(kind, STORE, text, retry_after)
+}
+
+/// Every documented code that matters: its kind and, where AllDebrid's text is not what the
+/// user should read, a sentence.
+pub(crate) fn of_code(code: &str) -> (StoreErrorKind, Option<&'static str>) {
+    use StoreErrorKind::*;
+    match code {
+        "AUTH_MISSING_APIKEY" | "AUTH_BAD_APIKEY" => (Unauthorized, Some("the API key is missing or wrong")),
+        "AUTH_USER_BANNED" => (Unauthorized, Some("the account is banned")),
+        "AUTH_BLOCKED" => (
+            BadRequest,
+            Some("the key is blocked for this server's address: approve this server in the e-mail AllDebrid sent you"),
+        ),
+        "AUTH_MISSING_AGENT" | "AUTH_BAD_AGENT" => (BadRequest, Some("the agent parameter was refused")),
+        "NO_SERVER" => (
+            BadRequest,
+            Some("AllDebrid refuses requests from servers: set [store.alldebrid] proxy_url to a proxy with a residential address"),
+        ),
+        "MUST_BE_PREMIUM" | "MAGNET_MUST_BE_PREMIUM" => (PaymentRequired, Some("this needs a premium account")),
+        "FREE_TRIAL_LIMIT_REACHED" => (PaymentRequired, Some("the free trial's limit is reached")),
+        "MAGNET_TOO_MANY_ACTIVE" => {
+            (LimitExceeded, Some("the account has too many active downloads; cached streams still play"))
+        }
+        "MAGNET_TOO_MANY" => (LimitExceeded, Some("the account holds too many magnets; delete some")),
+        "MAGNET_INVALID_ID" | "DELAYED_INVALID_ID" => (NotFound, Some("the magnet is not in the account")),
+        "MAGNET_INVALID_URI" | "MAGNET_INVALID_FILE" => (Refused, Some("it is not a valid torrent")),
+        "MAGNET_NO_URI" | "LINK_IS_MISSING" => (BadRequest, None),
+        "MAGNET_PROCESSING_FAILED" | "MAGNET_CANT_BOOTSTRAP" | "MAGNET_UPLOAD_FAILED" | "MAGNET_FILE_UPLOAD_FAILED" => {
+            (DownloadFailed, Some("AllDebrid could not process the torrent"))
+        }
+        "LINK_DOWN" | "LINK_PASS_PROTECTED" | "LINK_NOT_SUPPORTED" | "LINK_HOST_NOT_SUPPORTED" => {
+            (DownloadFailed, Some("the file's link does not work"))
+        }
+        "LINK_HOST_UNAVAILABLE" | "LINK_HOST_FULL" | "LINK_TEMPORARY_UNAVAILABLE" | "MAINTENANCE" => {
+            (Unavailable, Some("AllDebrid cannot serve the file right now; try again later"))
+        }
+        "LINK_TOO_MANY_DOWNLOADS" | "LINK_HOST_LIMIT_REACHED" => {
+            (LimitExceeded, Some("the account's download limit for now is reached"))
+        }
+        _ => (Upstream, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_and_its_codes_are_read() {
+        let data = interpret(200, None, br#"{"status":"success","data":{"x":1}}"#, "k").unwrap();
+        assert_eq!(data["x"], 1);
+        let e = interpret(200, None, br#"{"status":"error","error":{"code":"NO_SERVER","message":"Servers are not allowed to use this feature"}}"#, "k").unwrap_err();
+        assert!(e.to_string().contains("proxy_url"), "{e}");
+        let e = interpret(
+            401,
+            None,
+            br#"{"status":"error","error":{"code":"AUTH_BAD_APIKEY","message":"The auth apikey is invalid"}}"#,
+            "k",
+        )
+        .unwrap_err();
+        assert!(matches!(e, StoreError::Unauthorized { .. }), "{e:?}");
+        let e = interpret(200, None, br#"{"status":"error","error":{"code":"AUTH_BLOCKED","message":"blocked"}}"#, "k")
+            .unwrap_err();
+        assert!(e.to_string().contains("approve this server in the e-mail AllDebrid sent you"), "{e}");
+        let e = interpret(429, Some(Duration::from_secs(4)), b"", "k").unwrap_err();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
+        let e = interpret(500, None, b"oops", "k").unwrap_err();
+        assert!(matches!(e, StoreError::Upstream { .. } | StoreError::Unavailable { .. }), "{e:?}");
+        let e = interpret(
+            200,
+            None,
+            br#"{"status":"error","error":{"code":"GENERIC","message":"key sekrit bad"}}"#,
+            "sekrit",
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("sekrit"), "{e}");
+    }
+}

@@ -1,0 +1,111 @@
+//! The `premiumize` store plugin (code `pm`): Premiumize's API (`/api`), with a real bulk cache
+//! check (`/cache/check`), `/transfer/directdl` for cached items and `/transfer/create` for the
+//! rest. Premiumize takes the key only as the `apikey` **query parameter**, so it is in every
+//! URL sent: the plugin logs endpoint names only, and the key is scrubbed from every error
+//! text. Depends on chillproxy-core only.
+
+mod client;
+mod store;
+
+use std::sync::Arc;
+
+use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
+use chillproxy_core::{
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
+    StoreProvider,
+};
+use serde::{Deserialize, Serialize};
+
+pub use store::PremiumizeStore;
+
+pub const NAME: &str = "premiumize";
+pub const CODE: &str = "pm";
+/// The plugin's table in `plugins.toml`.
+pub const SECTION: &str = "store.premiumize";
+
+/// `[store.premiumize]`. No `deny_unknown_fields` (it sits next to `flatten`);
+/// [`PluginSettings::parse`] rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PremiumizeConfig {
+    /// Base URL of the Premiumize API, `/api` included.
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, `proxy_url`.
+    #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, PremiumizeUpstream>")]
+    pub upstream: UpstreamSettings,
+    /// Calls a minute per API key (Premiumize publishes no number; this keeps a key polite).
+    /// 0 turns it off.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: u64,
+}
+
+impl Default for PremiumizeConfig {
+    fn default() -> Self {
+        Self {
+            api_url: default_api_url(),
+            upstream: UpstreamSettings::defaults::<PremiumizeUpstream>(),
+            requests_per_minute: default_requests_per_minute(),
+        }
+    }
+}
+
+/// Premiumize's upstream defaults: 15 s per call, 64 calls in flight, 4 MiB replies.
+pub struct PremiumizeUpstream;
+
+impl UpstreamDefaults for PremiumizeUpstream {
+    const TIMEOUT_MS: u64 = 15_000;
+    const MAX_IN_FLIGHT: usize = 64;
+    const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+}
+
+fn default_api_url() -> String {
+    "https://www.premiumize.me/api".to_string()
+}
+
+fn default_requests_per_minute() -> u64 {
+    300
+}
+
+impl PluginConfig for PremiumizeConfig {
+    fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        let mut config: Self = settings.parse()?;
+        config.api_url = check_base_url(&settings.section, "api_url", &config.api_url)?.as_str().to_string();
+        config.upstream.check(settings, 100..=120_000)?;
+        settings.check_range("requests_per_minute", config.requests_per_minute, 0..=100_000)?;
+        Ok(config)
+    }
+}
+
+fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
+    let config = PremiumizeConfig::from_settings(context.settings)?;
+    Ok(Arc::new(PremiumizeStore::new(&config, context.shared.clone())?))
+}
+
+chillproxy_core::inventory::submit! {
+    StorePlugin {
+        name: NAME,
+        code: CODE,
+        display_name: "Premiumize",
+        summary: "Premiumize (www.premiumize.me)",
+        capabilities: StoreCapabilities::EXACT_WITHOUT_FILES,
+        token_help: "Your API key is on premiumize.me/account.",
+        env: &[],
+        check: check_config::<PremiumizeConfig>,
+        build,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::Env;
+
+    #[test]
+    fn defaults_and_unknown_keys() {
+        let settings = |t: &str| PluginSettings::new(SECTION, toml::from_str(t).unwrap(), Env::default());
+        let config = PremiumizeConfig::from_settings(&settings("")).unwrap();
+        assert_eq!(config.api_url, "https://www.premiumize.me/api");
+        let err = PremiumizeConfig::from_settings(&settings("apikey = 'x'")).unwrap_err();
+        assert!(err.0.contains("apikey"), "{err}");
+    }
+}

@@ -1,0 +1,214 @@
+//! The HTTP side of the RealDebrid API: the per-call Bearer token over the upstream kit, the
+//! token's budget (250 calls a minute, refused ones included), and replies read into JSON or a
+//! typed [`StoreError`] from RealDebrid's `{"error", "error_code"}` body. Neither the token
+//! nor a URL reaches an error or a log line.
+
+use std::time::{Duration, Instant};
+
+use chillproxy_core::upstream::{check_base_url, clean_text, Method, Upstream, UpstreamError, UpstreamOptions};
+use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
+use serde_json::Value;
+
+use crate::RealDebridConfig;
+
+/// The store name shown in errors.
+pub(crate) const STORE: &str = "RealDebrid";
+
+const REQUESTS: &str = "requests_per_minute";
+/// How long a call over budget may wait for the minute to turn before it fails.
+const BUDGET_WAIT: Duration = Duration::from_secs(2);
+/// How long calls are held back after a "too many requests" that names no `Retry-After`.
+const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub(crate) struct Client {
+    upstream: Upstream,
+    budget: Budget,
+    requests: Window,
+}
+
+impl Client {
+    pub(crate) fn new(config: &RealDebridConfig, shared: SharedState) -> Result<Self, ConfigError> {
+        let section = crate::SECTION;
+        let api_url = check_base_url(section, "api_url", &config.api_url)?;
+        let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
+            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
+        Ok(Self {
+            upstream,
+            budget: Budget::new(shared, crate::NAME, BUDGET_WAIT),
+            requests: Window::per_minute(REQUESTS, config.requests_per_minute),
+        })
+    }
+
+    /// Calls `endpoint` (a fixed name, logged and counted) at `path` (which may carry an id),
+    /// after spending one of the token's calls. 204 is `Value::Null`.
+    pub(crate) async fn call(
+        &self,
+        key: &Secret,
+        method: Method,
+        endpoint: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<Value, StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::Unauthorized { store: STORE, message: "no API token was given".into() });
+        }
+        self.budget.spend(key, &[self.requests]).await.map_err(over_budget)?;
+        let started = Instant::now();
+        let mut request = self.upstream.request(method.clone(), endpoint, path).bearer(key).accept("application/json");
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        let result = self
+            .upstream
+            .call(request, |reply| {
+                let raw = reply.map_err(|e| transport_error(e, key))?;
+                let status = raw.status.as_u16();
+                tracing::debug!(
+                    store = STORE,
+                    %method,
+                    endpoint,
+                    status,
+                    bytes = raw.body.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "realdebrid call"
+                );
+                interpret(status, raw.retry_after, &raw.body, key.expose())
+            })
+            .await;
+        if let Err(error) = &result {
+            tracing::debug!(store = STORE, endpoint, %error, "realdebrid call failed");
+            if let StoreError::RateLimited { retry_after, .. } = error {
+                self.budget.block(key, REQUESTS, retry_after.unwrap_or(DEFAULT_BLOCK)).await;
+            }
+        }
+        result
+    }
+}
+
+fn over_budget(over: OverBudget) -> StoreError {
+    let retry_after = over.retry_after.map(|d| Duration::from_secs(d.as_millis().div_ceil(1000) as u64));
+    if over.upstream {
+        let message = "RealDebrid asked to slow down for this token".to_string();
+        return StoreError::RateLimited { store: STORE, retry_after, message };
+    }
+    let message = "RealDebrid's limit of 250 requests a minute for this token is reached".to_string();
+    StoreError::BudgetExhausted { store: STORE, retry_after, message }
+}
+
+fn transport_error(e: UpstreamError, key: &Secret) -> StoreError {
+    match e {
+        UpstreamError::Timeout => StoreError::Timeout { store: STORE },
+        UpstreamError::Connect(failure) => StoreError::Unavailable {
+            store: STORE,
+            message: format!("could not connect ({})", clean_text(failure.short(), key.expose())),
+        },
+        other => StoreError::Upstream { store: STORE, message: clean_text(&other.to_string(), key.expose()) },
+    }
+}
+
+/// A reply as JSON, or the typed error its status and `error_code` stand for.
+pub(crate) fn interpret(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    key: &str,
+) -> Result<Value, StoreError> {
+    let json = serde_json::from_slice::<Value>(body).ok();
+    if (200..300).contains(&status) {
+        return match json {
+            Some(value) => Ok(value),
+            None if body.iter().all(u8::is_ascii_whitespace) => Ok(Value::Null),
+            None => Err(StoreError::Upstream { store: STORE, message: "the reply could not be read".into() }),
+        };
+    }
+    let code = json.as_ref().and_then(|v| v.get("error_code")).and_then(Value::as_i64);
+    let name = json.as_ref().and_then(|v| v.get("error")).and_then(Value::as_str).map(|e| clean_text(e, key));
+    let (kind, sentence) = match code {
+        Some(code) => of_code(code),
+        None => (StoreErrorKind::of_status(status), None),
+    };
+    let kind = if status == 429 { StoreErrorKind::RateLimited } else { kind };
+    let kind = if status == 451 { StoreErrorKind::Refused } else { kind };
+    let detail = match (&name, code) {
+        (Some(name), Some(code)) => format!("{name}, error_code {code}"),
+        (Some(name), None) => name.clone(),
+        (None, Some(code)) => format!("error_code {code}"),
+        (None, None) => format!("HTTP {status}"),
+    };
+    let message = match sentence {
+        Some(sentence) => format!("{sentence} ({detail})"),
+        None => detail,
+    };
+    Err(StoreError::of(kind, STORE, message, retry_after))
+}
+
+/// Every documented `error_code`: its kind and, where RealDebrid's name reads badly, a sentence.
+pub(crate) fn of_code(code: i64) -> (StoreErrorKind, Option<&'static str>) {
+    use StoreErrorKind::*;
+    match code {
+        -1 => (Unavailable, Some("RealDebrid had an internal error")),
+        1 | 2 => (BadRequest, Some("a parameter is missing or wrong")),
+        3 | 4 => (BadRequest, Some("the method is not allowed")),
+        5 | 34 => (RateLimited, Some("too many requests for this token")),
+        6 => (Unavailable, Some("the resource is unreachable")),
+        7 => (NotFound, Some("the torrent is not in the account")),
+        8 => (Unauthorized, Some("the API token is invalid or expired")),
+        9 => (PaymentRequired, Some("permission denied (is the account premium?)")),
+        10 | 11 => (Unauthorized, Some("the account needs two-factor authentication")),
+        12 | 13 => (Unauthorized, Some("the login is invalid")),
+        14 | 15 => (Unauthorized, Some("the account is locked or not activated")),
+        16..=19 => (Unavailable, Some("the hoster is unavailable; try again later")),
+        20 => (PaymentRequired, Some("this needs a premium account")),
+        21 => (LimitExceeded, Some("the account has too many active downloads; cached streams still play")),
+        22 => (BadRequest, Some("RealDebrid does not allow this IP address")),
+        23 => (LimitExceeded, Some("the account's traffic is used up")),
+        24 => (DownloadFailed, Some("the file is unavailable")),
+        25 => (Unavailable, Some("the service is unavailable")),
+        26..=28 | 30 | 32 => (DownloadFailed, Some("the torrent is not accepted")),
+        29 => (DownloadFailed, Some("the torrent is too big")),
+        31 | 33 => (BadRequest, Some("the torrent is already active")),
+        35 => (Refused, Some("its content filter blocks it")),
+        36 => (LimitExceeded, Some("the account's fair-usage limit is reached")),
+        37 => (Unavailable, Some("the endpoint is disabled")),
+        _ => (Upstream, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_map_to_what_the_user_needs() {
+        let e = interpret(451, None, br#"{"error":"infringing_file","error_code":35}"#, "k").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "RealDebrid refuses this release: its content filter blocks it (infringing_file, error_code 35)"
+        );
+        let e = interpret(401, None, br#"{"error":"bad_token","error_code":8}"#, "k").unwrap_err();
+        assert!(matches!(e, StoreError::Unauthorized { .. }), "{e:?}");
+        let e = interpret(429, Some(Duration::from_secs(7)), br#"{"error":"too_many_requests","error_code":34}"#, "k")
+            .unwrap_err();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        let e = interpret(503, None, b"<html>down</html>", "k").unwrap_err();
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        for (code, kind) in [
+            (21, StoreErrorKind::LimitExceeded),
+            (23, StoreErrorKind::LimitExceeded),
+            (36, StoreErrorKind::LimitExceeded),
+            (9, StoreErrorKind::PaymentRequired),
+            (7, StoreErrorKind::NotFound),
+        ] {
+            assert_eq!(of_code(code).0, kind, "{code}");
+        }
+        let e =
+            interpret(403, None, br#"{"error":"token sekrit-key is bad","error_code":8}"#, "sekrit-key").unwrap_err();
+        assert!(!e.to_string().contains("sekrit-key"), "{e}");
+        assert_eq!(interpret(204, None, b"", "k").unwrap(), Value::Null);
+    }
+}
