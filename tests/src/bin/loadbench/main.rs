@@ -77,6 +77,8 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
   --titles N             distinct movies for the cold scenario     (default: enough for the
                          client counts and duration at the fakes' latency, at least 2000)
   --releases N           releases per movie (even ones cached)     (default 2)
+  --users N              distinct Chillstreams users (configs), one device each; requests
+                         cycle through them                         (default 1)
   --play-files N         distinct cached files the play scenario cycles through (default 100);
                          they are in the pool key's TorBox account already
   --torbox-limits on|off the fake TorBox enforces TorBox's per-token limits (300 requests a
@@ -169,6 +171,8 @@ struct Args {
     torbox_limits: bool,
     /// `--sources all`: a text-only indexer (with Cinemeta) and StremThru besides the id indexer.
     all_sources: bool,
+    /// Distinct Chillstreams users (configs); requests cycle through them.
+    users: usize,
 }
 
 impl Args {
@@ -220,6 +224,7 @@ fn parse_args() -> Result<Args, String> {
         overrides: Vec::new(),
         torbox_limits: true,
         all_sources: false,
+        users: 1,
     };
     let mut raw = std::env::args().skip(1);
     while let Some(arg) = raw.next() {
@@ -275,6 +280,7 @@ fn parse_args() -> Result<Args, String> {
             "--torznab-ms" => args.torznab_ms = number(&value)?,
             "--titles" => args.titles = Some(number(&value)?.max(1) as usize),
             "--releases" => args.releases = number(&value)?.clamp(1, 50) as usize,
+            "--users" => args.users = number(&value)?.clamp(1, 100_000) as usize,
             "--play-files" => args.play_files = number(&value)?.max(1) as usize,
             "--hangup-after" => args.hangup_after = Some(Duration::from_millis(number(&value)?.max(1))),
             "--hangup-torbox-ms" => args.hangup_torbox_ms = number(&value)?,
@@ -976,8 +982,17 @@ fn drive(rt: &Runtime, spec: RunSpec, clients: usize) -> (Tally, Duration) {
 // ---------------------------------------------------------------------------------------------
 // Preparation: the warm body size and the playback paths.
 
-fn config_segment() -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::json!({"stores": [{"c": "tb", "auth": USER}]}).to_string())
+/// User `u`'s id: the stack's `USER` for 0, then made-up UUIDs.
+fn user_id(u: usize) -> String {
+    if u == 0 {
+        USER.to_string()
+    } else {
+        format!("00000000-0000-4000-8000-{u:012x}")
+    }
+}
+
+fn config_segment(u: usize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({"stores": [{"c": "tb", "auth": user_id(u)}]}).to_string())
 }
 
 fn stream_path(config: &str, n: usize) -> String {
@@ -1235,9 +1250,10 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
     );
     let _ = writeln!(
         out,
-        "- {:.0} s per run, a fresh release `chillproxy` process per run (RUST_LOG=warn), one Chillstreams user and device, \
-         {} releases per movie (even ones cached at TorBox), warm stream-list body {body_bytes} bytes",
+        "- {:.0} s per run, a fresh release `chillproxy` process per run (RUST_LOG=warn), {} Chillstreams user(s), one \
+         device each, {} releases per movie (even ones cached at TorBox), warm stream-list body {body_bytes} bytes",
         args.duration.as_secs_f64(),
+        args.users,
         args.releases
     );
     let _ = writeln!(
@@ -1458,7 +1474,11 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
         overrides: args.overrides.clone(),
         runs: 0,
     };
-    let config = config_segment();
+    let configs: Vec<String> = (0..args.users).map(config_segment).collect();
+    for u in 1..args.users {
+        fakes.chillstreams.add_user(&user_id(u), POOL_KEY, POOL_KEY_ID);
+    }
+    let config = configs[0].clone();
     let warm_path = stream_path(&config, warm_title);
 
     // Preparation on a host of its own: the warm body size and the playback paths.
@@ -1474,10 +1494,10 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
     };
     eprintln!("loadbench: warm stream list is {body_bytes} bytes; {} playback paths", play.len());
 
-    let warm = Arc::new(vec![warm_path.clone()]);
+    let warm = Arc::new(configs.iter().map(|c| stream_path(c, warm_title)).collect::<Vec<_>>());
     let fixed = Arc::new(vec![format!("/_bench/fixed/{body_bytes}")]);
     let play = Arc::new(play);
-    let cold = Arc::new(cold_titles.map(|n| stream_path(&config, n)).collect::<Vec<_>>());
+    let cold = Arc::new(cold_titles.map(|n| stream_path(&configs[n % configs.len()], n)).collect::<Vec<_>>());
     let cold_cursor = Arc::new(AtomicUsize::new(0));
 
     let mut rows = Vec::new();
@@ -1494,7 +1514,9 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
             // Warm-up: one request, so the run measures steady state (and a broken setup shows).
             match scenario {
                 Scenario::Warm => {
-                    rt.block_on(stream_list(host.addr, &warm_path))?;
+                    for path in warm.iter() {
+                        rt.block_on(stream_list(host.addr, path))?;
+                    }
                 }
                 Scenario::Fixed => {
                     let response = rt.block_on(fetch(host.addr, &fixed[0])).map_err(|e| e.to_string())?;
