@@ -1,4 +1,5 @@
-//! chillproxy-tests: fakes of every upstream (Chillstreams, TorBox, Torznab), each a small axum
+//! chillproxy-tests: fakes of every upstream (Chillstreams, TorBox, RealDebrid, AllDebrid,
+//! Premiumize, Torznab, StremThru, Stremio addons; plus a forward proxy), each a small axum
 //! server on 127.0.0.1:0 that follows the upstream's documented API and records what reached
 //! it; helpers to start the real host against them; the devstack binary.
 //!

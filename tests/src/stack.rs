@@ -1,7 +1,7 @@
-//! A whole test deployment: the fakes (Chillstreams, TorBox, two Torznab indexers, StremThru's
-//! torrent database) with a few real-looking movies and episodes, and the real host configured
-//! against them. Used by the
-//! end-to-end tests and by the `devstack` binary.
+//! A whole test deployment: the fakes (Chillstreams, TorBox, RealDebrid, AllDebrid, Premiumize,
+//! two Torznab indexers, StremThru's torrent database) with a few real-looking movies and
+//! episodes, and the real host configured against them. Used by the end-to-end tests and by the
+//! `devstack` binary.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -383,3 +383,44 @@ proptest! {
         prop_assert_eq!(reply.ok(), Some(data));
     }
 }
+
+// ---------------------------------------------------------------- RealDebrid, AllDebrid, Premiumize replies
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever the three debrid stores answer (their own error shapes with the key inside any
+    /// field, or anything else), the result is JSON or a typed error that never shows the key.
+    #[test]
+    fn debrid_interpreters_never_panic_nor_show_the_key(
+        status in prop_oneof![100u16..600, any::<u16>()],
+        text in "[ -~]{0,48}",
+        code in any::<i64>(),
+        raw in any::<Vec<u8>>(),
+        data in json_value(),
+        pick in 0usize..5,
+    ) {
+        let with_key = format!("{text} {KEY} {text}");
+        let body = match pick {
+            0 => json!({"error": with_key, "error_code": code, "error_details": with_key}).to_string().into_bytes(),
+            1 => json!({"status": "error", "error": {"code": with_key, "message": with_key}}).to_string().into_bytes(),
+            2 => json!({"status": "error", "message": with_key}).to_string().into_bytes(),
+            3 => json!({"status": "success", "data": data}).to_string().into_bytes(),
+            _ => raw,
+        };
+        for interpret in [
+            chillproxy_store_realdebrid::fuzz_interpret_reply,
+            chillproxy_store_alldebrid::fuzz_interpret_reply,
+            chillproxy_store_premiumize::fuzz_interpret_reply,
+        ] {
+            match interpret(status, &body, KEY) {
+                Ok(_) => prop_assert!((200..300).contains(&status)),
+                Err(e) => {
+                    let message = format!("{e} {e:?}");
+                    prop_assert!(!message.contains(KEY), "{}", message);
+                    prop_assert!(message.len() < 4096);
+                }
+            }
+        }
+    }
+}

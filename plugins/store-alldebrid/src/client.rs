@@ -124,13 +124,13 @@ pub(crate) fn interpret(
         return Ok(json.and_then(|mut v| v.get_mut("data").map(Value::take)).unwrap_or(Value::Null));
     }
     let error = json.as_ref().and_then(|v| v.get("error"));
-    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
+    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str).map(|c| clean_text(c, key));
     let message = error.and_then(|e| e.get("message")).and_then(Value::as_str).map(|m| clean_text(m, key));
     if status == 429 {
         let message = message.unwrap_or_else(|| "too many requests".into());
         return Err(StoreError::RateLimited { store: STORE, retry_after, message });
     }
-    Err(match code {
+    Err(match code.as_deref() {
         Some(code) => error_of_code(code, message, retry_after),
         None if (200..300).contains(&status) => {
             StoreError::Upstream { store: STORE, message: "the reply could not be read".into() }

@@ -87,9 +87,9 @@ impl AllDebridStore {
         let data = self.client.call(key, Method::POST, UPLOAD, &[], Some(&form)).await?;
         let first = magnets(&data).into_iter().next().ok_or_else(|| unexpected(UPLOAD))?;
         if let Some(error) = first.get("error") {
-            let code = error.get("code").and_then(Value::as_str).unwrap_or("GENERIC");
+            let code = clean_text(error.get("code").and_then(Value::as_str).unwrap_or("GENERIC"), key.expose());
             let message = error.get("message").and_then(Value::as_str).map(|m| clean_text(m, key.expose()));
-            return Err(error_of_code(code, message, None));
+            return Err(error_of_code(&code, message, None));
         }
         let id = first.get("id").and_then(id_text).ok_or_else(|| unexpected(UPLOAD))?;
         tracing::info!(store = STORE, hash = %hash, magnet_id = %id, "alldebrid added a magnet");
@@ -126,8 +126,8 @@ impl AllDebridStore {
         let data = self.client.call(key, Method::GET, FILES, &[("id[]", id)], None).await?;
         let magnet = magnets(&data).into_iter().next().ok_or_else(|| unexpected(FILES))?;
         if let Some(error) = magnet.get("error") {
-            let code = error.get("code").and_then(Value::as_str).unwrap_or("GENERIC");
-            return Err(error_of_code(code, None, None));
+            let code = clean_text(error.get("code").and_then(Value::as_str).unwrap_or("GENERIC"), key.expose());
+            return Err(error_of_code(&code, None, None));
         }
         let mut out = Vec::new();
         if let Some(Value::Array(tree)) = magnet.get("files") {

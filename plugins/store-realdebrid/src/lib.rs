@@ -19,6 +19,17 @@ use serde::{Deserialize, Serialize};
 
 pub use store::RealDebridStore;
 
+/// The reply interpreter (a reply → JSON or a typed error, `key` scrubbed from messages), for
+/// the property tests and fuzzing only; not a stable API.
+#[doc(hidden)]
+pub fn fuzz_interpret_reply(
+    status: u16,
+    body: &[u8],
+    key: &str,
+) -> Result<serde_json::Value, chillproxy_core::StoreError> {
+    client::interpret(status, None, body, key)
+}
+
 pub const NAME: &str = "realdebrid";
 pub const CODE: &str = "rd";
 /// The plugin's table in `plugins.toml`.
