@@ -4,12 +4,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Credential, InfoHash};
 
 /// A file inside a torrent, as the store reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreFile {
     /// The store's own file id (TorBox `files[].id`), used to request a link.
     pub id: u64,
@@ -21,7 +21,7 @@ pub struct StoreFile {
 }
 
 /// One hash the store already has on its servers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedItem {
     pub hash: InfoHash,
     pub files: Vec<StoreFile>,

@@ -16,6 +16,7 @@ mod http;
 mod playback;
 mod plugins;
 mod problems;
+mod redis_tier;
 mod state;
 mod streams;
 #[cfg(test)]

@@ -53,7 +53,7 @@ impl AppState {
     /// Opens the usage spool; call [`AppState::start_background`] inside the runtime.
     pub fn new(config: Config, plugins: Plugins) -> Result<Self, ConfigError> {
         let usage = Arc::new(UsageSpool::open(&config.usage)?);
-        let caches = Arc::new(Caches::new(config.cache.clone()));
+        let caches = Arc::new(Caches::new(config.cache.clone(), plugins.shared.clone()));
         let secret = config.server.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \
@@ -79,6 +79,21 @@ impl AppState {
                 match state.upgrade() {
                     Some(inner) => inner.limits.forget_idle(),
                     None => break,
+                }
+            }
+        });
+        // While the shared tier is degraded, a read now and then finds out when Redis is back
+        // even without traffic (requests would, too), so `/ready` says so.
+        let state = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let Some(inner) = state.upgrade() else { break };
+                let shared = inner.services.plugins.shared.clone();
+                drop(inner);
+                if shared.tier().status().degraded.is_some() {
+                    let _ = shared.tier().get("cp:v1:probe").await;
                 }
             }
         });

@@ -62,12 +62,13 @@ async fn check_store(
     let store = &session.store;
     let mut found = Vec::new();
     let mut misses = Vec::new();
-    for hash in hashes {
-        match caches.availability.get(&(store.name(), hash.clone())) {
+    let keys: Vec<_> = hashes.iter().map(|hash| (store.name(), hash.clone())).collect();
+    for (hash, known) in hashes.iter().zip(caches.availability.lookup_many(&keys).await) {
+        match known {
             Some(Some(files)) => found.push(CachedItem { hash: hash.clone(), files }),
             Some(None) => {}
             None => {
-                caches.availability.note_miss();
+                caches.availability.local().note_miss();
                 misses.push(hash.clone());
             }
         }
@@ -113,11 +114,13 @@ async fn shared_check(
             |_| None,
             move || async move {
                 let items = store.check_cached(&credential, &hashes).await?;
+                let mut answers = Vec::with_capacity(hashes.len());
                 for hash in hashes {
                     let files = items.iter().find(|item| item.hash == hash).map(|item| item.files.clone());
                     let ttl = if files.is_some() { cached_ttl } else { uncached_ttl };
-                    availability.insert((store.name(), hash), files, ttl);
+                    answers.push(((store.name(), hash), files, ttl));
                 }
+                availability.insert_many(answers).await;
                 Ok(Arc::new(items))
             },
         )

@@ -30,7 +30,7 @@ pub(super) async fn find_candidates(
         .sources
         .get_or_load(
             key,
-            move |r| r.is_ok().then_some(ttl),
+            Arc::new(move |r: &Result<Arc<Found>, String>| r.is_ok().then_some(ttl)),
             move || async move { search_all(&plugins, &media, &indexers).await },
         )
         .await;
