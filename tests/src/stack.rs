@@ -72,6 +72,9 @@ pub struct StackOptions {
     /// `[source] chain`. Only `torznab` by default: StremThru's table always points at the
     /// fake, but the source runs only when a test lists it here.
     pub sources: Vec<&'static str>,
+    /// Share state through this Redis (`CHILLPROXY_REDIS_URL`, with the shared
+    /// `CHILLPROXY_SECRET` replicas need). More replicas start with [`Stack::replica`].
+    pub redis_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -87,6 +90,7 @@ impl Default for StackOptions {
             table_settings: Vec::new(),
             limits: "streams_per_minute = 0\nplayback_per_minute = 0\nconfigure_checks_per_minute = 0".into(),
             sources: vec!["torznab"],
+            redis_url: None,
         }
     }
 }
@@ -108,7 +112,12 @@ pub struct Stack {
     pub torbox_search: FakeTorBoxSearch,
     pub host: Host,
     pub plugins_toml: String,
+    /// The environment the host runs with (and any replica).
+    pub env: Env,
 }
+
+/// The secret every replica of a test cluster shares.
+pub const CLUSTER_SECRET: &str = "cluster-secret-2f9e8d7c6b5a4f3e";
 
 impl Stack {
     pub async fn start(options: StackOptions) -> Stack {
@@ -150,8 +159,8 @@ impl Stack {
         }
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
-            Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
-            None => Host::start(&plugins_toml, env).await,
+            Some(listen) => Host::start_on(listen, &plugins_toml, env.clone()).await,
+            None => Host::start(&plugins_toml, env.clone()).await,
         };
         Stack {
             chillstreams,
@@ -164,18 +173,30 @@ impl Stack {
             torbox_search,
             host,
             plugins_toml,
+            env,
         }
+    }
+
+    /// Another chillproxy with the same config and environment (its own port and usage
+    /// spool): with `redis_url`, a replica of the same cluster.
+    pub async fn replica(&self) -> Host {
+        Host::start(&self.plugins_toml, self.env.clone()).await
     }
 
     /// The environment the host runs with.
     pub fn env_pairs(options: &StackOptions, chillstreams_url: &str) -> Vec<(&'static str, String)> {
-        vec![
+        let mut pairs = vec![
             ("ENABLE_CHILLSTREAMS_AUTH", (if options.enable_chillstreams { "true" } else { "false" }).to_string()),
             ("CHILLSTREAMS_API_URL", chillstreams_url.to_string()),
             ("CHILLSTREAMS_API_KEY", INTERNAL_API_KEY.to_string()),
             ("DEVSTACK_INDEXER_KEY", INDEXER_KEY.to_string()),
             ("DEVSTACK_TORBOX_SEARCH_KEY", SEARCH_KEY.to_string()),
-        ]
+        ];
+        if let Some(url) = &options.redis_url {
+            pairs.push(("CHILLPROXY_REDIS_URL", url.clone()));
+            pairs.push(("CHILLPROXY_SECRET", CLUSTER_SECRET.to_string()));
+        }
+        pairs
     }
 
     /// The `{config}` segment for a user config JSON.
