@@ -82,8 +82,8 @@ impl AppState {
                 }
             }
         });
-        // While the shared tier is degraded, a read now and then finds out when Redis is back
-        // even without traffic (requests would, too), so `/ready` says so.
+        // A read every second keeps `/ready` true to the shared tier without traffic: it finds
+        // out that Redis went away or came back (requests would, too). One GET a second.
         let state = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -92,9 +92,7 @@ impl AppState {
                 let Some(inner) = state.upgrade() else { break };
                 let shared = inner.services.plugins.shared.clone();
                 drop(inner);
-                if shared.tier().status().degraded.is_some() {
-                    let _ = shared.tier().get("cp:v1:probe").await;
-                }
+                let _ = shared.tier().get("cp:v1:probe").await;
             }
         });
     }
