@@ -72,6 +72,12 @@ impl RedisServer {
         redis::Client::open(self.url()).ok()?.get_connection_with_timeout(Duration::from_secs(1)).ok()
     }
 
+    /// Forgets every key.
+    pub fn flush_all(&self) {
+        let mut connection = self.connection().expect("redis answers");
+        let _: () = redis::cmd("FLUSHALL").query(&mut connection).expect("FLUSHALL");
+    }
+
     /// Every key and its value (strings as they are; other types as their type name).
     pub fn dump(&self) -> Vec<(String, String)> {
         let mut connection = self.connection().expect("redis answers");
