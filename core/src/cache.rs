@@ -446,7 +446,9 @@ where
             .get_or_load(key, ttl, move || {
                 let fut = load();
                 async move {
-                    if let Some((value, ttl)) = this.shared.tier().get(&shared_key).await.and_then(|raw| Self::decode(&raw)) {
+                    if let Some((value, ttl)) =
+                        this.shared.tier().get(&shared_key).await.and_then(|raw| Self::decode(&raw))
+                    {
                         *left.lock().unwrap_or_else(|p| p.into_inner()) = Some(ttl);
                         return Ok(value);
                     }
@@ -612,7 +614,8 @@ mod tests {
             assert_eq!(got.as_deref(), Ok("seven"));
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1, "the second instance read the first one's value");
-        one.insert_many(vec![(1, "a".into(), Duration::from_secs(60)), (2, "b".into(), Duration::from_millis(1))]).await;
+        one.insert_many(vec![(1, "a".into(), Duration::from_secs(60)), (2, "b".into(), Duration::from_millis(1))])
+            .await;
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(two.lookup_many(&[1, 2, 3]).await, vec![Some("a".to_string()), None, None]);
         assert_eq!(two.get(&1).as_deref(), Some("a"), "kept in memory after the shared read");

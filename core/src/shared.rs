@@ -267,7 +267,8 @@ impl SharedTier for InProcessTier {
         if self.fresh(key).is_some() {
             return false;
         }
-        self.entries.insert(key.to_string(), Entry { value: owner.as_bytes().to_vec(), expires: Instant::now() + ttl, ttl });
+        self.entries
+            .insert(key.to_string(), Entry { value: owner.as_bytes().to_vec(), expires: Instant::now() + ttl, ttl });
         true
     }
 
@@ -348,7 +349,16 @@ mod tests {
                     b"done".to_vec()
                 };
                 let lock = "cp:v1:lock:t";
-                shared.run_once(lock, Duration::from_millis(30), Duration::from_secs(2), Duration::from_millis(5), check, work).await
+                shared
+                    .run_once(
+                        lock,
+                        Duration::from_millis(30),
+                        Duration::from_secs(2),
+                        Duration::from_millis(5),
+                        check,
+                        work,
+                    )
+                    .await
             }));
         }
         for task in tasks {

@@ -214,8 +214,18 @@ impl Caches {
             ),
             // Holds flights only; results are never kept.
             checks: FlightCache::new(config.max_entries),
-            sources: SharedCache::new(FlightCache::with_limits(limits, weigh_sources), shared.clone(), "src", sources_part),
-            links: SharedCache::new(FlightCache::with_limits(limits, weigh_link), shared.clone(), "links", LinkKey::shared_part),
+            sources: SharedCache::new(
+                FlightCache::with_limits(limits, weigh_sources),
+                shared.clone(),
+                "src",
+                sources_part,
+            ),
+            links: SharedCache::new(
+                FlightCache::with_limits(limits, weigh_link),
+                shared.clone(),
+                "links",
+                LinkKey::shared_part,
+            ),
             shared,
             failures: FlightCache::new(config.max_entries),
             config,

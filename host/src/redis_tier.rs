@@ -207,9 +207,7 @@ impl SharedTier for RedisTier {
     async fn count(&self, key: &str, window: Duration) -> u64 {
         let script = &self.count;
         let counted = self
-            .call("count", |mut c| async move {
-                script.key(key).arg(millis(window)).invoke_async::<u64>(&mut c).await
-            })
+            .call("count", |mut c| async move { script.key(key).arg(millis(window)).invoke_async::<u64>(&mut c).await })
             .await;
         match counted {
             Some(count) => count,
@@ -258,7 +256,8 @@ impl SharedTier for RedisTier {
     }
 
     fn status(&self) -> TierStatus {
-        let breaker_open = self.open_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| Instant::now() < t);
+        let breaker_open =
+            self.open_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| Instant::now() < t);
         let failing = self.failing.load(Ordering::Relaxed);
         let degraded = (breaker_open || failing).then(|| {
             let error = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();

@@ -64,7 +64,7 @@ impl AppState {
         let binder = Binder::new(secret, Duration::from_secs(config.server.binding_ttl_s));
         let services =
             Services { plugins: Arc::new(plugins), caches, playback: config.playback.clone(), usage: usage.clone() };
-        let limits = InboundLimits::new(&config.limits);
+        let limits = InboundLimits::new(&config.limits).with_shared(&services.plugins.shared);
         Ok(Self { inner: Arc::new(Inner { config, services, usage, binder, limits }) })
     }
 

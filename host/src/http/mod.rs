@@ -110,7 +110,7 @@ async fn stream_list(
         Err(warning) => return with_list_caching(warning, &state, false),
     };
     let fingerprint = user_fingerprint(&user.segment);
-    if let Err(wait) = state.limits().check(Family::Streams, requester.client.ip, Some(&fingerprint)) {
+    if let Err(wait) = state.limits().admit(Family::Streams, requester.client.ip, Some(&fingerprint)).await {
         let configure = format!("{}/stremio/torz/configure", requester.base_url);
         let stream = warning(
             "Too many requests",
@@ -161,7 +161,7 @@ fn with_list_caching(mut response: Response, state: &AppState, real: bool) -> Re
 async fn playback(State(state): State<AppState>, target: Playback, requester: Requester) -> Response {
     let Playback { path, binding, segment } = target;
     let mut client = requester.client;
-    if let Err(wait) = state.limits().check(Family::Playback, client.ip, Some(&user_fingerprint(&segment))) {
+    if let Err(wait) = state.limits().admit(Family::Playback, client.ip, Some(&user_fingerprint(&segment))).await {
         let seconds = wait.as_secs().max(1).to_string();
         let message = format!("Too many playback requests from here; try again in {seconds} s.");
         let mut response =

@@ -186,10 +186,8 @@ impl AcrossReplicas {
 /// except rate limits: the store's budget already holds calls back and says when to try again,
 /// more precisely than a fixed error time would.
 fn failure_ttl(services: &Services, error: &PlaybackError) -> Duration {
-    let rate_limited = matches!(
-        error,
-        PlaybackError::Store(_, StoreError::RateLimited { .. } | StoreError::BudgetExhausted { .. })
-    );
+    let rate_limited =
+        matches!(error, PlaybackError::Store(_, StoreError::RateLimited { .. } | StoreError::BudgetExhausted { .. }));
     if rate_limited {
         Duration::ZERO
     } else {

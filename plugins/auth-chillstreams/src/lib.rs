@@ -338,7 +338,10 @@ impl ChillstreamsAuth {
 
 /// `cp:v1:deny:chillstreams:<user fingerprint>:<device fingerprint>`.
 fn denial_key(user_id: &str, device_id: &str) -> String {
-    let (user, device) = (chillproxy_core::secret::fingerprint(user_id.as_bytes()), chillproxy_core::secret::fingerprint(device_id.as_bytes()));
+    let (user, device) = (
+        chillproxy_core::secret::fingerprint(user_id.as_bytes()),
+        chillproxy_core::secret::fingerprint(device_id.as_bytes()),
+    );
     SharedState::key("deny", &[NAME, &user, &device])
 }
 

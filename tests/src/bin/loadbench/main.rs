@@ -1182,7 +1182,11 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
         out,
         "- Replicas: {} per run, clients spread round-robin over them; shared state: {}",
         args.replicas,
-        if args.redis { "one redis-server on loopback (flushed before each run)" } else { "none (each replica its own memory)" }
+        if args.redis {
+            "one redis-server on loopback (flushed before each run)"
+        } else {
+            "none (each replica its own memory)"
+        }
     );
     if !args.overrides.is_empty() {
         let sets: Vec<String> = args.overrides.iter().map(|(k, v)| format!("`{k} = {v}`")).collect();
@@ -1377,7 +1381,10 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
         runs: 0,
         replicas: args.replicas,
         redis: if args.redis {
-            Some(chillproxy_tests::redis::RedisServer::start().ok_or("--redis needs redis-server (CHILLPROXY_SKIP_REDIS is set)")?)
+            Some(
+                chillproxy_tests::redis::RedisServer::start()
+                    .ok_or("--redis needs redis-server (CHILLPROXY_SKIP_REDIS is set)")?,
+            )
         } else {
             None
         },
