@@ -619,7 +619,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(two.lookup_many(&[1, 2, 3]).await, vec![Some("a".to_string()), None, None]);
         assert_eq!(two.get(&1).as_deref(), Some("a"), "kept in memory after the shared read");
-        assert_eq!(shared.tier().get("cp:v1:t:1").await.is_some(), true);
+        assert!(shared.tier().get("cp:v1:t:1").await.is_some());
         one.remove(&1).await;
         assert_eq!(shared.tier().get("cp:v1:t:1").await, None);
     }
