@@ -169,7 +169,7 @@ impl PluginConfig for TorznabConfig {
 }
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
-    Ok(Arc::new(TorznabSource::from_settings(context.settings)?))
+    Ok(Arc::new(TorznabSource::from_context(context.settings, context.shared.clone())?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -199,7 +199,13 @@ pub struct TorznabSource {
 }
 
 impl TorznabSource {
+    /// With a fresh in-process shared tier (tests, a single node).
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
+        Self::from_context(settings, chillproxy_core::SharedState::default())
+    }
+
+    /// Title lookups are shared with other replicas through `shared`.
+    pub fn from_context(settings: &PluginSettings, shared: chillproxy_core::SharedState) -> Result<Self, ConfigError> {
         let config = TorznabConfig::from_settings(settings)?;
         let section = &settings.section;
         let indexers = config.resolve_indexers(section, &settings.env)?;
@@ -219,7 +225,7 @@ impl TorznabSource {
             upstream,
             downloads,
             indexers,
-            titles: meta::Titles::new(meta),
+            titles: meta::Titles::new(meta, shared),
             memory: search::Memory::new(Duration::from_secs(config.failure_pause_s)),
         })
     }
