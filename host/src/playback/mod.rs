@@ -170,7 +170,10 @@ impl AcrossReplicas {
             Ok(link) => caches.links.insert(self.key.clone(), link.clone(), caches.links_ttl()).await,
             Err(error) => {
                 let remember = failure_ttl(&self.services, error);
-                if remember.is_zero() {
+                // A rejected key is not replayed: each replica must see the rejection itself to
+                // forget the key and fetch another (`retry_if_rejected`).
+                let rejected = matches!(error, PlaybackError::Store(_, StoreError::Unauthorized { .. }));
+                if remember.is_zero() || rejected {
                     return;
                 }
                 let failure = error.to_shared(&self.services.plugins.available_stores);
