@@ -266,3 +266,42 @@ impl SharedTier for RedisTier {
         TierStatus { degraded, errors: self.errors.load(Ordering::Relaxed), breaker_open }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Nothing listens on the discard port: every call fails at once, as with Redis down.
+    fn unreachable() -> RedisTier {
+        RedisTier::new("redis://127.0.0.1:9/0", Duration::from_millis(200), 100).unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_redis_the_tier_answers_from_this_process_and_says_it_is_degraded() {
+        let tier = unreachable();
+        assert_eq!(tier.status(), TierStatus::default(), "nothing is known before the first call");
+        tier.put("cp:v1:t:a", b"x".to_vec(), Duration::from_secs(60)).await;
+        assert_eq!(tier.get("cp:v1:t:a").await, Some(b"x".to_vec()), "kept in this process");
+        assert_eq!(tier.count("cp:v1:budget:k", Duration::from_secs(60)).await, 1);
+        assert_eq!(tier.count("cp:v1:budget:k", Duration::from_secs(60)).await, 2, "counted per replica");
+        assert!(tier.claim("cp:v1:lock:a", "one", Duration::from_secs(5)).await);
+        assert!(!tier.claim("cp:v1:lock:a", "two", Duration::from_secs(5)).await, "single-flight in process");
+        tier.release_claim("cp:v1:lock:a", "one").await;
+        assert!(tier.claim("cp:v1:lock:a", "two", Duration::from_secs(5)).await);
+        let status = tier.status();
+        assert!(status.breaker_open, "{status:?}");
+        assert!(status.errors >= BREAKER_FAILURES as u64, "{status:?}");
+        assert!(status.degraded.as_deref().is_some_and(|r| r.starts_with("redis unreachable")), "{status:?}");
+        // While the breaker is open, calls do not try Redis.
+        let errors = status.errors;
+        let _ = tier.get("cp:v1:t:b").await;
+        assert_eq!(tier.status().errors, errors);
+    }
+
+    #[test]
+    fn a_url_that_is_not_redis_is_refused_at_start() {
+        assert!(RedisTier::new("http://127.0.0.1:6379", Duration::from_millis(100), 10).is_err());
+    }
+}
