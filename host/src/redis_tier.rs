@@ -17,6 +17,11 @@ use chillproxy_core::{async_trait, SharedTier, TierStatus};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
 
+/// Largest value the in-process fallback keeps while Redis is away: counters, window starts,
+/// claims, denials, links and remembered failures fit; cache values (file lists, candidates)
+/// are dropped, since the caches in front of the tier keep their own copy in memory.
+const LOCAL_MAX_VALUE: usize = 1024;
+
 /// Failures in a row that open the breaker.
 const BREAKER_FAILURES: u32 = 3;
 /// How long the open breaker skips Redis before the next call tries it again.
@@ -192,7 +197,8 @@ impl SharedTier for RedisTier {
         }
         let stored = self.call("SET", |mut c| async move { pipe.query_async::<()>(&mut c).await }).await;
         if stored.is_none() {
-            self.local.put_many(entries).await;
+            let small = entries.into_iter().filter(|(_, value, _)| value.len() <= LOCAL_MAX_VALUE).collect();
+            self.local.put_many(small).await;
         }
     }
 
@@ -284,6 +290,8 @@ mod tests {
         assert_eq!(tier.status(), TierStatus::default(), "nothing is known before the first call");
         tier.put("cp:v1:t:a", b"x".to_vec(), Duration::from_secs(60)).await;
         assert_eq!(tier.get("cp:v1:t:a").await, Some(b"x".to_vec()), "kept in this process");
+        tier.put("cp:v1:t:big", vec![b'x'; LOCAL_MAX_VALUE + 1], Duration::from_secs(60)).await;
+        assert_eq!(tier.get("cp:v1:t:big").await, None, "a cache value is dropped");
         assert_eq!(tier.count("cp:v1:budget:k", Duration::from_secs(60)).await, 1);
         assert_eq!(tier.count("cp:v1:budget:k", Duration::from_secs(60)).await, 2, "counted per replica");
         assert!(tier.claim("cp:v1:lock:a", "one", Duration::from_secs(5)).await);
