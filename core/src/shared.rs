@@ -106,8 +106,8 @@ impl SharedState {
 
     /// Runs `work` once across every replica sharing this tier: `check` looks for a result
     /// someone already settled; when there is none, whoever takes the claim `lock` runs `work`
-    /// (which must settle its result where `check` looks) while the others poll `check` every
-    /// `poll`, for at most `wait`. The claim lives `claim_ttl` and is extended while `work`
+    /// (which must settle its result where `check` looks) while the others poll `check`, first
+    /// after `poll`, then less and less often (up to ten times `poll`), for at most `wait`. The claim lives `claim_ttl` and is extended while `work`
     /// runs, so a crashed owner's claim expires and a live one's does not. `None`: nothing
     /// settled within `wait`.
     pub async fn run_once<T, C, CF, W>(
@@ -126,6 +126,7 @@ impl SharedState {
     {
         let owner = owner_token();
         let deadline = Instant::now() + wait;
+        let mut pause = poll;
         loop {
             if let Some(done) = check().await {
                 return Some(done);
@@ -141,10 +142,13 @@ impl SharedState {
                 self.tier.release_claim(lock, &owner).await;
                 return Some(done);
             }
-            if Instant::now() + poll > deadline {
+            if Instant::now() + pause > deadline {
                 return None;
             }
-            tokio::time::sleep(poll).await;
+            tokio::time::sleep(pause).await;
+            // A quick resolution is seen at once; a long one (an uncached torrent) is not
+            // asked about twenty times a second.
+            pause = (pause * 3 / 2).min(poll * 10);
         }
     }
 
