@@ -87,6 +87,24 @@ async fn thirty_concurrent_plays_over_three_replicas_make_one_createtorrent_and_
 }
 
 #[tokio::test]
+async fn a_torrent_that_must_download_first_is_added_once_while_the_other_replicas_wait() {
+    let Some((_redis, stack, b, c)) = cluster(StackOptions { uncached_polls: 5, ..Default::default() }).await else {
+        return;
+    };
+    let config = auth_config_for(USER);
+    let name = "The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP";
+    let replicas = [&stack.host, &b, &c];
+    let urls: Vec<String> = (0..9).map(|i| play_url(replicas[i % 3], &config, MOVIE_720_UNCACHED, name)).collect();
+    let answers = join_all(urls.iter().map(|url| get(url))).await;
+    for answer in &answers {
+        assert_eq!(answer.status, 302, "{}", answer.body);
+        assert_eq!(answer.location, answers[0].location);
+    }
+    assert_eq!(stack.torbox.count(CREATETORRENT), 1, "one createtorrent while the download ran");
+    assert_eq!(stack.torbox.count(REQUESTDL), 1);
+}
+
+#[tokio::test]
 async fn a_title_listed_on_one_replica_is_listed_by_the_others_without_upstream_calls() {
     let Some((_redis, stack, b, c)) = cluster(StackOptions::default()).await else { return };
     let config = auth_config_for(USER);
