@@ -34,7 +34,7 @@ pub use hash::InfoHash;
 pub use registry::{check_config, AuthPlugin, EnvVar, PluginConfig, PluginContext, SourcePlugin, StorePlugin};
 pub use secret::Secret;
 pub use settings::{ConfigError, Env, PluginSettings};
-pub use shared::SharedState;
+pub use shared::{SharedState, SharedTier, TierStatus};
 pub use source::{Candidate, Found, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
 pub use store::{
     Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,

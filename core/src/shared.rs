@@ -6,6 +6,8 @@
 //! part that identifies a credential must be a fingerprint ([`crate::Secret::fingerprint`]),
 //! never the credential, and values must hold nothing secret.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,49 @@ pub trait SharedTier: Send + Sync {
     /// Adds one to the counter of the fixed window `key` (which lasts `window` from its first
     /// count) and returns the new count. The basis of per-token request budgets.
     async fn count(&self, key: &str, window: Duration) -> u64;
+
+    /// The values under `keys`, in order (one round trip on a remote tier).
+    async fn get_many(&self, keys: &[String]) -> Vec<Option<Vec<u8>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await);
+        }
+        values
+    }
+
+    /// Stores every `(key, value, ttl)` (one round trip on a remote tier).
+    async fn put_many(&self, entries: Vec<(String, Vec<u8>, Duration)>) {
+        for (key, value, ttl) in entries {
+            self.put(&key, value, ttl).await;
+        }
+    }
+
+    /// Takes the claim `key` for `owner` for `ttl` if nobody holds it (`SET NX PX`). `true`:
+    /// this owner holds it now.
+    async fn claim(&self, key: &str, owner: &str, ttl: Duration) -> bool;
+
+    /// Extends `owner`'s claim to `ttl` from now; `false` when it is not `owner`'s any more.
+    async fn extend_claim(&self, key: &str, owner: &str, ttl: Duration) -> bool;
+
+    /// Releases `owner`'s claim (compare-and-delete: someone else's claim is left alone).
+    async fn release_claim(&self, key: &str, owner: &str);
+
+    /// How the tier is doing, for `/ready` and metrics.
+    fn status(&self) -> TierStatus {
+        TierStatus::default()
+    }
+}
+
+/// How a tier is doing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierStatus {
+    /// Why the tier works below its design (a cluster tier that cannot reach its server serves
+    /// from this process only), if it does.
+    pub degraded: Option<String>,
+    /// Calls to the tier's server that failed or timed out, since start.
+    pub errors: u64,
+    /// The breaker skips the server for now.
+    pub breaker_open: bool,
 }
 
 /// A handle on the tier in use. Cheap to clone.
@@ -59,6 +104,54 @@ impl SharedState {
         self.tier.as_ref()
     }
 
+    /// Runs `work` once across every replica sharing this tier: `check` looks for a result
+    /// someone already settled; when there is none, whoever takes the claim `lock` runs `work`
+    /// (which must settle its result where `check` looks) while the others poll `check`, first
+    /// after `poll`, then less and less often (up to ten times `poll`), for at most `wait`. The claim lives `claim_ttl` and is extended while `work`
+    /// runs, so a crashed owner's claim expires and a live one's does not. `None`: nothing
+    /// settled within `wait`.
+    pub async fn run_once<T, C, CF, W>(
+        &self,
+        lock: &str,
+        claim_ttl: Duration,
+        wait: Duration,
+        poll: Duration,
+        mut check: C,
+        work: W,
+    ) -> Option<T>
+    where
+        C: FnMut() -> CF,
+        CF: Future<Output = Option<T>>,
+        W: Future<Output = T>,
+    {
+        let owner = owner_token();
+        let deadline = Instant::now() + wait;
+        let mut pause = poll;
+        loop {
+            if let Some(done) = check().await {
+                return Some(done);
+            }
+            if self.tier.claim(lock, &owner, claim_ttl).await {
+                // A result may have settled between the look and the claim.
+                if let Some(done) = check().await {
+                    self.tier.release_claim(lock, &owner).await;
+                    return Some(done);
+                }
+                let _extender = ClaimExtender::start(self.clone(), lock, &owner, claim_ttl);
+                let done = work.await;
+                self.tier.release_claim(lock, &owner).await;
+                return Some(done);
+            }
+            if Instant::now() + pause > deadline {
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            // A quick resolution is seen at once; a long one (an uncached torrent) is not
+            // asked about twenty times a second.
+            pause = (pause * 3 / 2).min(poll * 10);
+        }
+    }
+
     /// `cp:v1:<area>:<part>:<part>…`. Parts must not be secrets.
     pub fn key(area: &str, parts: &[&str]) -> String {
         let mut key = format!("cp:v1:{area}");
@@ -67,6 +160,39 @@ impl SharedState {
             key.push_str(part);
         }
         key
+    }
+}
+
+/// A claim owner's token: unique per claim attempt in this process and across processes (pid,
+/// start time, counter); it only needs to be unique, not unguessable.
+fn owner_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    format!("{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Extends a claim every third of its life while its owner works; stops when dropped.
+struct ClaimExtender(tokio::task::JoinHandle<()>);
+
+impl ClaimExtender {
+    fn start(shared: SharedState, lock: &str, owner: &str, ttl: Duration) -> Self {
+        let (lock, owner) = (lock.to_string(), owner.to_string());
+        let every = (ttl / 3).max(Duration::from_millis(10));
+        Self(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if !shared.tier.extend_claim(&lock, &owner, ttl).await {
+                    break;
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for ClaimExtender {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -91,7 +217,7 @@ impl moka::Expiry<String, Entry> for EntryTtl {
 /// The in-process tier: moka with per-entry expiry; counters are entries holding a count.
 pub struct InProcessTier {
     entries: moka::sync::Cache<String, Entry>,
-    /// Serialises read-modify-write of counters (cheap: counting is rare next to reads).
+    /// Serialises read-modify-write of counters and claims (cheap: both are rare next to reads).
     counting: std::sync::Mutex<()>,
 }
 
@@ -139,6 +265,34 @@ impl SharedTier for InProcessTier {
         self.entries.insert(key.to_string(), Entry { value: count.to_le_bytes().to_vec(), expires, ttl });
         count
     }
+
+    async fn claim(&self, key: &str, owner: &str, ttl: Duration) -> bool {
+        let _guard = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        if self.fresh(key).is_some() {
+            return false;
+        }
+        self.entries
+            .insert(key.to_string(), Entry { value: owner.as_bytes().to_vec(), expires: Instant::now() + ttl, ttl });
+        true
+    }
+
+    async fn extend_claim(&self, key: &str, owner: &str, ttl: Duration) -> bool {
+        let _guard = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        match self.fresh(key) {
+            Some(entry) if entry.value == owner.as_bytes() => {
+                self.entries.insert(key.to_string(), Entry { value: entry.value, expires: Instant::now() + ttl, ttl });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn release_claim(&self, key: &str, owner: &str) {
+        let _guard = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        if self.fresh(key).is_some_and(|entry| entry.value == owner.as_bytes()) {
+            self.entries.invalidate(key);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -161,5 +315,59 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(tier.count("cp:v1:budget:k", window).await, 1, "a new window starts from one");
         assert_eq!(SharedState::key("links", &["tb", "fp"]), "cp:v1:links:tb:fp");
+    }
+
+    #[tokio::test]
+    async fn claims_have_one_owner_until_released_or_expired() {
+        let shared = SharedState::in_process(100);
+        let tier = shared.tier();
+        let ttl = Duration::from_millis(80);
+        assert!(tier.claim("cp:v1:lock:a", "one", ttl).await);
+        assert!(!tier.claim("cp:v1:lock:a", "two", ttl).await);
+        tier.release_claim("cp:v1:lock:a", "two").await;
+        assert!(!tier.claim("cp:v1:lock:a", "two", ttl).await, "only the owner releases");
+        assert!(tier.extend_claim("cp:v1:lock:a", "one", ttl).await);
+        assert!(!tier.extend_claim("cp:v1:lock:a", "two", ttl).await);
+        tier.release_claim("cp:v1:lock:a", "one").await;
+        assert!(tier.claim("cp:v1:lock:a", "two", ttl).await);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(tier.claim("cp:v1:lock:a", "three", ttl).await, "an abandoned claim expires");
+    }
+
+    #[tokio::test]
+    async fn run_once_runs_the_work_once_and_the_others_read_its_result() {
+        let shared = SharedState::in_process(100);
+        let runs = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let (shared, runs) = (shared.clone(), runs.clone());
+            tasks.push(tokio::spawn(async move {
+                let check = || {
+                    let shared = shared.clone();
+                    async move { shared.tier().get("cp:v1:t:result").await }
+                };
+                let work = async {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    shared.tier().put("cp:v1:t:result", b"done".to_vec(), Duration::from_secs(5)).await;
+                    b"done".to_vec()
+                };
+                let lock = "cp:v1:lock:t";
+                shared
+                    .run_once(
+                        lock,
+                        Duration::from_millis(30),
+                        Duration::from_secs(2),
+                        Duration::from_millis(5),
+                        check,
+                        work,
+                    )
+                    .await
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Some(b"done".to_vec()));
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "the claim outlived its ttl while the owner worked");
     }
 }

@@ -1,7 +1,7 @@
 //! Source providers find candidate torrents for a movie or an episode.
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Credential, InfoHash, StoreFile, UserIndexer};
 
@@ -34,7 +34,7 @@ pub struct SourceQuery<'a> {
 }
 
 /// A torrent that may hold the wanted media.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {
     pub hash: InfoHash,
     /// The release title as the indexer gave it.
@@ -59,7 +59,7 @@ pub struct Candidate {
 /// What a search found: the candidates, and notes for the user about results that could not be
 /// used (an indexer answered, but none of its items carried a recoverable info hash). Notices
 /// become ⚠️ streams; they never carry a URL or a key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Found {
     pub candidates: Vec<Candidate>,
     pub notices: Vec<String>,

@@ -21,7 +21,7 @@ pub struct StoreFile {
 }
 
 /// One hash the store already has on its servers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedItem {
     pub hash: InfoHash,
     pub files: Vec<StoreFile>,

@@ -1,13 +1,16 @@
-//! The host's in-process caches (DESIGN §6): store availability per (store, hash), source
-//! results per title, and resolved playback links. Pool keys are cached by the auth
-//! plugin itself.
+//! The host's caches (DESIGN §6): store availability per (store, hash), source results per
+//! title, and resolved playback links. Each is this process's memory in front of the shared
+//! tier (Redis when `[cache] redis_url` is set, so that replicas share them; see
+//! [`chillproxy_core::cache::SharedCache`]). Pool keys are cached by the auth plugin itself and
+//! never leave the process.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::cache::{CacheLimits, CacheStats, FlightCache};
+use chillproxy_core::cache::{CacheLimits, CacheStats, FlightCache, SharedCache};
 use chillproxy_core::{
-    CachedItem, Candidate, Credential, Found, InfoHash, MediaQuery, StoreError, StoreFile, UserIndexer,
+    CachedItem, Candidate, ConfigError, Credential, Found, InfoHash, MediaQuery, Secret, SharedState, StoreError,
+    StoreFile, UserIndexer,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +48,13 @@ pub struct CacheConfig {
     /// `max-age` of a list that is only warnings (or empty): short, so a fixed problem shows.
     /// 0 sends `no-store`.
     pub warning_list_max_age_s: u64,
+    /// `redis://host:port/db`: several replicas share caches, playback resolutions, budgets
+    /// and denials through this Redis (then every replica needs the same `CHILLPROXY_SECRET`).
+    /// Unset: everything stays in this process. Env `CHILLPROXY_REDIS_URL` beats it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<Secret>,
+    /// Longest wait for one Redis call; past it the call counts as a miss (and a failure).
+    pub redis_timeout_ms: u64,
 }
 
 impl Default for CacheConfig {
@@ -61,7 +71,23 @@ impl Default for CacheConfig {
             list_stale_while_revalidate_s: 600,
             list_stale_if_error_s: 86_400,
             warning_list_max_age_s: 30,
+            redis_url: None,
+            redis_timeout_ms: 250,
         }
+    }
+}
+
+/// The shared-state tier `config` asks for: Redis when `redis_url` is set (nothing connects
+/// yet: a replica starts whether Redis is up or not), else this process's memory.
+pub fn shared_state(config: &CacheConfig) -> Result<SharedState, ConfigError> {
+    match config.redis_url.as_ref().filter(|url| !url.is_empty()) {
+        Some(url) => {
+            let timeout = std::time::Duration::from_millis(config.redis_timeout_ms);
+            let tier = crate::redis_tier::RedisTier::new(url.expose(), timeout, config.max_entries as u64)
+                .map_err(|e| ConfigError::new(format!("[cache] redis_url is not a Redis URL: {}", e.category())))?;
+            Ok(SharedState::new(Arc::new(tier)))
+        }
+        None => Ok(SharedState::in_process(config.max_entries as u64)),
     }
 }
 
@@ -164,33 +190,81 @@ pub struct LinkKey {
     pub episode: Option<(u32, u32)>,
 }
 
+impl LinkKey {
+    /// The key's shared form: store, credential fingerprint, hash, and a fingerprint of the
+    /// file choice (a file name is not a secret, but it is long).
+    pub fn shared_part(&self) -> String {
+        let file = format!("{:?}|{:?}|{:?}", self.file_idx, self.file_name, self.episode);
+        format!(
+            "{}:{}:{}:{}",
+            self.store,
+            self.credential,
+            self.hash,
+            &chillproxy_core::secret::fingerprint(file.as_bytes())[..16]
+        )
+    }
+}
+
+fn availability_part(key: &(&'static str, InfoHash)) -> String {
+    format!("{}:{}", key.0, key.1)
+}
+
+fn sources_part(key: &SourceKey) -> String {
+    let media = &key.media;
+    let episode = match (media.season, media.episode) {
+        (Some(s), Some(e)) => format!("{s}:{e}"),
+        _ => "-".to_string(),
+    };
+    // `credential` is empty, or `<source>:<credential fingerprint>` (never the credential).
+    format!("{}:{episode}:{}:{}", media.imdb_id, key.user_indexers, key.credential)
+}
+
 /// One upstream cache check in flight: store, credential fingerprint, fingerprint of the hashes.
 pub type CheckKey = (&'static str, String, String);
 
 pub struct Caches {
     pub config: CacheConfig,
-    pub availability: FlightCache<(&'static str, InfoHash), Availability, ()>,
+    pub availability: SharedCache<(&'static str, InfoHash), Availability, ()>,
     /// Not a cache (nothing is kept): lets concurrent identical cache checks share one call.
     pub checks: FlightCache<CheckKey, Arc<Vec<CachedItem>>, StoreError>,
-    pub sources: FlightCache<SourceKey, Arc<Found>, String>,
-    pub links: FlightCache<LinkKey, String, PlaybackError>,
+    pub sources: SharedCache<SourceKey, Arc<Found>, String>,
+    /// In memory, the flights; in the shared tier, links under `links:` and claims under
+    /// `lock:resolve:` (see `playback::resolve_shared`).
+    pub links: SharedCache<LinkKey, String, PlaybackError>,
     /// Failed resolutions, remembered for `[playback] error_ttl_s` so a player's retries get the
     /// same answer without another upstream call.
     pub failures: FlightCache<LinkKey, PlaybackError, ()>,
+    pub shared: SharedState,
 }
 
 impl Caches {
-    pub fn new(config: CacheConfig) -> Self {
+    pub fn new(config: CacheConfig, shared: SharedState) -> Self {
         let limits = CacheLimits {
             max_entries: config.max_entries,
             max_bytes: config.max_memory_mb.saturating_mul(1024 * 1024),
         };
         Self {
-            availability: FlightCache::with_limits(limits, weigh_availability),
+            availability: SharedCache::new(
+                FlightCache::with_limits(limits, weigh_availability),
+                shared.clone(),
+                "av",
+                availability_part,
+            ),
             // Holds flights only; results are never kept.
             checks: FlightCache::new(config.max_entries),
-            sources: FlightCache::with_limits(limits, weigh_sources),
-            links: FlightCache::with_limits(limits, weigh_link),
+            sources: SharedCache::new(
+                FlightCache::with_limits(limits, weigh_sources),
+                shared.clone(),
+                "src",
+                sources_part,
+            ),
+            links: SharedCache::new(
+                FlightCache::with_limits(limits, weigh_link),
+                shared.clone(),
+                "links",
+                LinkKey::shared_part,
+            ),
+            shared,
             failures: FlightCache::new(config.max_entries),
             config,
         }
@@ -218,6 +292,10 @@ impl Caches {
 
     /// (name, stats) of every cache, for metrics.
     pub fn stats(&self) -> [(&'static str, CacheStats); 3] {
-        [("availability", self.availability.stats()), ("sources", self.sources.stats()), ("links", self.links.stats())]
+        [
+            ("availability", self.availability.local().stats()),
+            ("sources", self.sources.local().stats()),
+            ("links", self.links.local().stats()),
+        ]
     }
 }

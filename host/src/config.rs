@@ -16,6 +16,7 @@ pub const LISTEN_ENV: &str = "CHILLPROXY_LISTEN";
 pub const CONFIG_ENV: &str = "CHILLPROXY_CONFIG";
 pub const SECRET_ENV: &str = "CHILLPROXY_SECRET";
 pub const METRICS_TOKEN_ENV: &str = "CHILLPROXY_METRICS_TOKEN";
+pub const REDIS_URL_ENV: &str = "CHILLPROXY_REDIS_URL";
 
 /// `[server] log_format`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -432,7 +433,33 @@ impl Config {
         if playback.error_ttl_s > 60 {
             return Err(ConfigError::new("[playback] error_ttl_s must be at most 60 (0 turns it off)"));
         }
-        let cache = &raw.cache;
+        let mut cache = raw.cache;
+        if let Some(url) = env.get(REDIS_URL_ENV) {
+            let url = url.trim();
+            cache.redis_url = (!url.is_empty()).then(|| Secret::new(url));
+        }
+        if cache.redis_url.is_some() {
+            // Replicas sharing state must sign and open each other's playback links, and open each
+            // other's sealed install links and playback handles.
+            if server.keys.is_none() {
+                return Err(ConfigError::new(format!(
+                    "[cache] redis_url (or {REDIS_URL_ENV}) is set, so several replicas share state, but {keys} is \
+                     not: set the same {keys} (the sealing keyring) on every replica, so each opens the sealed \
+                     install links and playback handles the others make",
+                    keys = chillproxy_core::seal::KEYS_ENV
+                )));
+            }
+            if server.secret.is_none() {
+                return Err(ConfigError::new(format!(
+                    "[cache] redis_url (or {REDIS_URL_ENV}) is set, so several replicas share state, but no \
+                     [server] secret (or {SECRET_ENV}) is: each replica would sign playback links with its own \
+                     random secret and reject the others'. Set the same {SECRET_ENV} on every replica"
+                )));
+            }
+            if !(10..=5_000).contains(&cache.redis_timeout_ms) {
+                return Err(ConfigError::new("[cache] redis_timeout_ms must be between 10 and 5000"));
+            }
+        }
         if cache.list_max_age_s >= server.binding_ttl_s || cache.warning_list_max_age_s > 60 {
             return Err(ConfigError::new(
                 "[cache] list_max_age_s must be shorter than [server] binding_ttl_s (a reused list carries \
@@ -442,7 +469,7 @@ impl Config {
         Ok(Self {
             server,
             playback,
-            cache: raw.cache,
+            cache,
             usage: raw.usage,
             limits: raw.limits,
             auth: Section::load(raw.auth, "chain", env)?,

@@ -17,6 +17,7 @@ mod http;
 mod playback;
 mod plugins;
 mod problems;
+mod redis_tier;
 mod state;
 mod streams;
 #[cfg(test)]

@@ -26,9 +26,10 @@ pub struct Plugins {
 }
 
 impl Plugins {
-    /// Builds with the single-node (in-process) shared-state tier.
+    /// Builds with the shared-state tier `[cache]` asks for (Redis with `redis_url`, else
+    /// in-process).
     pub fn build(config: &Config) -> Result<Self, ConfigError> {
-        Self::build_with(config, SharedState::default())
+        Self::build_with(config, crate::caches::shared_state(&config.cache)?)
     }
 
     pub fn build_with(config: &Config, shared: SharedState) -> Result<Self, ConfigError> {

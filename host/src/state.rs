@@ -59,7 +59,7 @@ impl AppState {
     /// Opens the usage spool; call [`AppState::start_background`] inside the runtime.
     pub fn new(config: Config, plugins: Plugins) -> Result<Self, ConfigError> {
         let usage = Arc::new(UsageSpool::open(&config.usage)?);
-        let caches = Arc::new(Caches::new(config.cache.clone()));
+        let caches = Arc::new(Caches::new(config.cache.clone(), plugins.shared.clone()));
         let secret = config.server.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \
@@ -70,7 +70,7 @@ impl AppState {
         let binder = Binder::new(secret, Duration::from_secs(config.server.binding_ttl_s));
         let services =
             Services { plugins: Arc::new(plugins), caches, playback: config.playback.clone(), usage: usage.clone() };
-        let limits = InboundLimits::new(&config.limits);
+        let limits = InboundLimits::new(&config.limits).with_shared(&services.plugins.shared);
         let keyring = match &config.server.keys {
             Some(keys) => Keyring::parse(keys.expose()).map_err(ConfigError::new)?,
             None => Keyring::empty(),
@@ -90,6 +90,19 @@ impl AppState {
                     Some(inner) => inner.limits.forget_idle(),
                     None => break,
                 }
+            }
+        });
+        // A read every second keeps `/ready` true to the shared tier without traffic: it finds
+        // out that Redis went away or came back (requests would, too). One GET a second.
+        let state = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let Some(inner) = state.upgrade() else { break };
+                let shared = inner.services.plugins.shared.clone();
+                drop(inner);
+                let _ = shared.tier().get("cp:v1:probe").await;
             }
         });
     }

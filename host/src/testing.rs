@@ -185,7 +185,7 @@ pub(crate) fn services(
     let plugins = Plugins::assemble(AuthChain::new(auth), stores, sources, vec!["memory"], SharedState::default());
     Services {
         plugins: Arc::new(plugins),
-        caches: Arc::new(Caches::new(CacheConfig::default())),
+        caches: Arc::new(Caches::new(CacheConfig::default(), SharedState::default())),
         playback: PlaybackConfig { wait_ms: 200, poll_interval_ms: 10, error_ttl_s: 15, status_videos: false },
         usage,
     }

@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chillproxy");
+/// A sealing keyring the replicas of a test cluster share.
+const CLUSTER_KEYS: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 fn repo_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml")
@@ -24,6 +26,9 @@ fn chillproxy() -> Command {
         "CHILLSTREAMS_API_KEY",
         "CHILLPROXY_LISTEN",
         "CHILLPROXY_CONFIG",
+        "CHILLPROXY_SECRET",
+        "CHILLPROXY_KEYS",
+        "CHILLPROXY_REDIS_URL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -201,6 +206,77 @@ fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
 }
 
 #[test]
+fn replicas_sharing_redis_must_share_the_secret() {
+    let (code, _, err) = run(chillproxy()
+        .args(["check-config", "--config"])
+        .arg(repo_config())
+        .env("CHILLPROXY_REDIS_URL", "redis://:redis-password-123@127.0.0.1:9/0"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("CHILLPROXY_REDIS_URL") && err.contains("same CHILLPROXY_KEYS"), "{err}");
+    assert!(!err.contains("redis-password-123"), "{err}");
+
+    let (code, _, err) = run(chillproxy()
+        .args(["check-config", "--config"])
+        .arg(repo_config())
+        .env("CHILLPROXY_REDIS_URL", "redis://:redis-password-123@127.0.0.1:9/0")
+        .env("CHILLPROXY_KEYS", CLUSTER_KEYS));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("CHILLPROXY_REDIS_URL") && err.contains("same CHILLPROXY_SECRET"), "{err}");
+
+    let (code, out, err) = run(chillproxy()
+        .args(["check-config", "--config"])
+        .arg(repo_config())
+        .env("CHILLPROXY_REDIS_URL", "redis://:redis-password-123@127.0.0.1:9/0")
+        .env("CHILLPROXY_KEYS", CLUSTER_KEYS)
+        .env("CHILLPROXY_SECRET", "a-shared-secret-of-the-cluster"));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("AAECAwQFBgcICQoL"), "the keyring is never printed: {out}");
+    assert!(out.contains("redis_url = \"[redacted]\""), "{out}");
+    assert!(!out.contains("redis-password-123") && !out.contains("a-shared-secret-of-the-cluster"), "{out}");
+}
+
+/// Redis down at start is not a reason to refuse to start: the replica serves from its own
+/// memory and `/ready` says the shared tier is degraded.
+#[test]
+fn starts_and_stays_ready_when_redis_is_unreachable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let workdir = std::env::temp_dir().join(format!("chillproxy-cli-redis-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let mut child = chillproxy()
+        .current_dir(&workdir)
+        .arg("--config")
+        .arg(repo_config())
+        .env("CHILLPROXY_LISTEN", &addr)
+        .env("CHILLPROXY_REDIS_URL", "redis://127.0.0.1:9/0")
+        .env("CHILLPROXY_KEYS", CLUSTER_KEYS)
+        .env("CHILLPROXY_SECRET", "a-shared-secret-of-the-cluster")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut ready = loop {
+        if let Some(response) = http_get(&addr, "/ready") {
+            break response;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The tier learns Redis is away at its first call (the background probe or a request).
+    while !ready.contains("\"shared\":\"degraded\"") && started.elapsed() < Duration::from_secs(20) {
+        let _ = http_get(&addr, "/stremio/torz/manifest.json");
+        std::thread::sleep(Duration::from_millis(100));
+        ready = http_get(&addr, "/ready").unwrap_or_default();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&workdir);
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.contains("\"status\":\"ready\"") && ready.contains("\"shared\":\"degraded\""), "{ready}");
+}
+
+#[test]
 fn the_production_example_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/plugins.production.toml");
     let (code, out, err) = run(chillproxy()
@@ -228,6 +304,7 @@ fn help_and_version_are_complete() {
         "--config",
         "CHILLPROXY_LISTEN",
         "CHILLPROXY_SECRET",
+        "CHILLPROXY_KEYS",
         "ENABLE_CHILLSTREAMS_AUTH",
         "CHILLSTREAMS_API_URL",
         "CHILLSTREAMS_API_KEY",

@@ -9,6 +9,7 @@ pub mod client;
 pub mod fakes;
 pub mod host;
 pub mod logs;
+pub mod redis;
 pub mod stack;
 pub mod stremio_check;
 

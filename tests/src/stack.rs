@@ -83,6 +83,9 @@ pub struct StackOptions {
     pub sources: Vec<&'static str>,
     /// Extra environment for the host (e.g. `CHILLPROXY_KEYS`).
     pub env: Vec<(&'static str, String)>,
+    /// Share state through this Redis (`CHILLPROXY_REDIS_URL`, with the shared
+    /// `CHILLPROXY_SECRET` replicas need). More replicas start with [`Stack::replica`].
+    pub redis_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -99,6 +102,7 @@ impl Default for StackOptions {
             limits: "streams_per_minute = 0\nplayback_per_minute = 0\nconfigure_checks_per_minute = 0".into(),
             sources: vec!["torznab"],
             env: Vec::new(),
+            redis_url: None,
         }
     }
 }
@@ -129,7 +133,14 @@ pub struct Stack {
     pub torbox_search: FakeTorBoxSearch,
     pub host: Host,
     pub plugins_toml: String,
+    /// The environment the host runs with (and any replica).
+    pub env: Env,
 }
+
+/// The secret every replica of a test cluster shares.
+pub const CLUSTER_SECRET: &str = "cluster-secret-2f9e8d7c6b5a4f3e";
+/// The sealing keyring replicas share (env `CHILLPROXY_KEYS`), set with `redis_url`.
+pub const CLUSTER_KEYS: &str = "cluster1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
 impl Stack {
     pub async fn start(options: StackOptions) -> Stack {
@@ -194,8 +205,8 @@ impl Stack {
         }
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
-            Some(listen) => Host::start_on(listen, &plugins_toml, env).await,
-            None => Host::start(&plugins_toml, env).await,
+            Some(listen) => Host::start_on(listen, &plugins_toml, env.clone()).await,
+            None => Host::start(&plugins_toml, env.clone()).await,
         };
         Stack {
             chillstreams,
@@ -214,7 +225,14 @@ impl Stack {
             torbox_search,
             host,
             plugins_toml,
+            env,
         }
+    }
+
+    /// Another chillproxy with the same config and environment (its own port and usage
+    /// spool): with `redis_url`, a replica of the same cluster.
+    pub async fn replica(&self) -> Host {
+        Host::start(&self.plugins_toml, self.env.clone()).await
     }
 
     /// The environment the host runs with.
@@ -227,6 +245,13 @@ impl Stack {
             ("DEVSTACK_TORBOX_SEARCH_KEY", SEARCH_KEY.to_string()),
         ];
         pairs.extend(options.env.iter().cloned());
+        if let Some(url) = &options.redis_url {
+            pairs.push(("CHILLPROXY_REDIS_URL", url.clone()));
+            pairs.push(("CHILLPROXY_SECRET", CLUSTER_SECRET.to_string()));
+            if !options.env.iter().any(|(name, _)| *name == "CHILLPROXY_KEYS") {
+                pairs.push(("CHILLPROXY_KEYS", CLUSTER_KEYS.to_string()));
+            }
+        }
         pairs
     }
 

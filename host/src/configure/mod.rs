@@ -117,7 +117,7 @@ async fn check(State(state): State<AppState>, requester: Requester, body: Result
         Err(problem) => return problem_response(StatusCode::UNPROCESSABLE_ENTITY, problem),
     };
     let user = user_fingerprint(&segment);
-    if let Err(wait) = state.limits().check(Family::ConfigureCheck, requester.client.ip, Some(&user)) {
+    if let Err(wait) = state.limits().admit(Family::ConfigureCheck, requester.client.ip, Some(&user)).await {
         let seconds = wait.as_secs().max(1);
         let problem = ConfigProblem::whole(format!("too many checks from here; try again in {seconds} s"));
         let mut response = problem_response(StatusCode::TOO_MANY_REQUESTS, problem);

@@ -1,12 +1,18 @@
 //! Inbound rate limits (`[limits]`): token buckets (GCRA, the `governor` crate) per client IP
 //! and per user, separately for stream lists, playback and the configure check, so one client
 //! cannot spend the operator's indexer quota or a pooled key's budget for everyone.
+//!
+//! With replicas sharing a cluster-wide tier (Redis), the same limits also hold for the
+//! cluster: fixed one-minute windows counted in the shared tier per client IP and per user
+//! (both as fingerprints), on top of each replica's own buckets, which stay the floor when
+//! Redis is away.
 
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use chillproxy_core::SharedState;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -20,16 +26,31 @@ pub(crate) enum Family {
     ConfigureCheck,
 }
 
+impl Family {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Streams => "streams",
+            Self::Playback => "playback",
+            Self::ConfigureCheck => "configure",
+        }
+    }
+}
+
 /// One family's limiters: per client IP and per user (a fingerprint of their config).
 struct Pair {
     by_ip: DefaultKeyedRateLimiter<IpAddr>,
     by_user: DefaultKeyedRateLimiter<String>,
+    per_minute: u64,
 }
 
 impl Pair {
     fn new(per_minute: u32) -> Option<Self> {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
-        Some(Self { by_ip: RateLimiter::keyed(quota), by_user: RateLimiter::keyed(quota) })
+        Some(Self {
+            by_ip: RateLimiter::keyed(quota),
+            by_user: RateLimiter::keyed(quota),
+            per_minute: per_minute.into(),
+        })
     }
 }
 
@@ -38,6 +59,9 @@ pub(crate) struct InboundLimits {
     streams: Option<Pair>,
     playback: Option<Pair>,
     configure: Option<Pair>,
+    /// The cluster-wide tier, when replicas share one (not for the in-process tier: the
+    /// buckets above already are this process's limits).
+    cluster: Option<SharedState>,
 }
 
 impl InboundLimits {
@@ -46,18 +70,52 @@ impl InboundLimits {
             streams: Pair::new(config.streams_per_minute),
             playback: Pair::new(config.playback_per_minute),
             configure: Pair::new(config.configure_checks_per_minute),
+            cluster: None,
+        }
+    }
+
+    /// Counts the limits for the cluster too, in `shared` (when it is cluster-wide).
+    pub(crate) fn with_shared(mut self, shared: &SharedState) -> Self {
+        self.cluster = (shared.tier().kind() != "in-process").then(|| shared.clone());
+        self
+    }
+
+    fn pair(&self, family: Family) -> Option<&Pair> {
+        match family {
+            Family::Streams => self.streams.as_ref(),
+            Family::Playback => self.playback.as_ref(),
+            Family::ConfigureCheck => self.configure.as_ref(),
+        }
+    }
+
+    /// [`InboundLimits::check`], then the cluster's count when replicas share a tier: `Err`
+    /// with the time until the current minute ends when the client or the user has made
+    /// `per_minute` requests of `family` on all replicas together this minute.
+    pub(crate) async fn admit(&self, family: Family, ip: IpAddr, user: Option<&str>) -> Result<(), Duration> {
+        self.check(family, ip, user)?;
+        let (Some(shared), Some(pair)) = (&self.cluster, self.pair(family)) else { return Ok(()) };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let (minute, left) = (now / 60, Duration::from_secs(60 - now % 60));
+        let window = minute.to_string();
+        let ip = chillproxy_core::secret::fingerprint(ip.to_canonical().to_string().as_bytes());
+        let by_ip = SharedState::key("rl", &["in", family.name(), "ip", &ip, &window]);
+        let mut keys = vec![by_ip];
+        if let Some(user) = user {
+            keys.push(SharedState::key("rl", &["in", family.name(), "user", user, &window]));
+        }
+        let counts =
+            futures::future::join_all(keys.iter().map(|key| shared.tier().count(key, Duration::from_secs(61)))).await;
+        if counts.iter().any(|count| *count > pair.per_minute) {
+            Err(left)
+        } else {
+            Ok(())
         }
     }
 
     /// `Ok` when this client and this user may make one more request of `family`; else how long
     /// until they may. The client's bucket is charged first, then the user's.
     pub(crate) fn check(&self, family: Family, ip: IpAddr, user: Option<&str>) -> Result<(), Duration> {
-        let pair = match family {
-            Family::Streams => &self.streams,
-            Family::Playback => &self.playback,
-            Family::ConfigureCheck => &self.configure,
-        };
-        let Some(pair) = pair else { return Ok(()) };
+        let Some(pair) = self.pair(family) else { return Ok(()) };
         let ip = ip.to_canonical();
         check_key(&pair.by_ip, &ip)?;
         match user {

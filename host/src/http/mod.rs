@@ -116,7 +116,7 @@ async fn stream_list(
         Err(warning) => return with_list_caching(warning, &state, false),
     };
     let fingerprint = user_fingerprint(&user.segment);
-    if let Err(wait) = state.limits().check(Family::Streams, requester.client.ip, Some(&fingerprint)) {
+    if let Err(wait) = state.limits().admit(Family::Streams, requester.client.ip, Some(&fingerprint)).await {
         let configure = format!("{}/stremio/torz/configure", requester.base_url);
         let stream = warning(
             "Too many requests",
@@ -189,7 +189,7 @@ async fn playback(
         Err(error) => return fail(error),
     };
     let mut client = requester.client.clone();
-    if let Err(wait) = state.limits().check(Family::Playback, client.ip, Some(&user_fingerprint(&segment))) {
+    if let Err(wait) = state.limits().admit(Family::Playback, client.ip, Some(&user_fingerprint(&segment))).await {
         let seconds = wait.as_secs().max(1).to_string();
         if state.config().playback.status_videos {
             let mut response = PlaybackError::TooManyRequests(wait).redirect_to_clip(available, &requester.base_url);

@@ -20,9 +20,23 @@ pub(super) async fn health() -> impl IntoResponse {
 
 /// Readiness: 503 with the reason while the usage spool cannot take events or no store or
 /// source plugin is enabled (a valid config is a given: the server does not start without one).
+/// A shared tier that cannot reach Redis leaves the replica ready (it serves from its own
+/// memory) and says `"shared": "degraded"` with the reason.
 pub(super) async fn ready(State(state): State<AppState>) -> Response {
     match readiness(&state) {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(()) => {
+            let tier = state.plugins().shared.tier();
+            let status = tier.status();
+            let mut body = serde_json::json!({ "status": "ready", "shared_tier": tier.kind() });
+            body["shared"] = match status.degraded {
+                Some(reason) => {
+                    body["shared_reason"] = reason.into();
+                    "degraded".into()
+                }
+                None => "ok".into(),
+            };
+            Json(body).into_response()
+        }
         Err(reason) => {
             let body = serde_json::json!({ "status": "not ready", "reason": reason });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
@@ -116,6 +130,27 @@ fn instance_samples(state: &AppState) -> Vec<chillproxy_core::metrics::Sample> {
             read(counter),
         ));
     }
+    let shared = state.plugins().shared.tier();
+    let status = shared.status();
+    let tier = [("tier", shared.kind())];
+    samples.push(Sample::counter(
+        "chillproxy_shared_tier_errors_total",
+        "Calls to the shared tier's server (Redis) that failed or timed out, by tier.",
+        &tier,
+        status.errors as f64,
+    ));
+    samples.push(Sample::gauge(
+        "chillproxy_shared_tier_breaker_open",
+        "1 while the breaker skips the shared tier's server (Redis) and this replica serves from its own memory.",
+        &tier,
+        if status.breaker_open { 1.0 } else { 0.0 },
+    ));
+    samples.push(Sample::gauge(
+        "chillproxy_shared_tier_degraded",
+        "1 while the shared tier works from this replica only (its server cannot be reached).",
+        &tier,
+        if status.degraded.is_some() { 1.0 } else { 0.0 },
+    ));
     samples.push(Sample::gauge(
         "chillproxy_ready",
         "1 when GET /ready answers 200.",

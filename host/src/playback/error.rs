@@ -22,6 +22,16 @@ pub(crate) enum PlaybackError {
     /// Over `[limits] playback_per_minute`.
     #[error("too many playback requests from here; try again in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
+    /// The answer another replica gave to the same playback, read from the shared tier.
+    #[error("{}", .0.message)]
+    Replayed(SharedFailure),
+}
+
+/// A failed playback as replicas share it: the answer's status and text, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SharedFailure {
+    pub status: u16,
+    pub message: String,
 }
 
 impl PlaybackError {
@@ -48,17 +58,27 @@ impl PlaybackError {
             Self::StillDownloading { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::NoFile => StatusCode::NOT_FOUND,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Replayed(failure) => StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY),
         }
+    }
+
+    fn message(&self, available: &[&str]) -> String {
+        match self {
+            Self::Auth(store, error) => auth_problem(store, error).description,
+            Self::Store(store, error) => store_problem(store, error, available).description,
+            other => other.to_string(),
+        }
+    }
+
+    /// This answer in the form other replicas replay.
+    pub(crate) fn to_shared(&self, available: &[&str]) -> SharedFailure {
+        SharedFailure { status: self.status().as_u16(), message: self.message(available) }
     }
 
     /// The answer, worded like the stream list's ⚠️ streams. `available` names the stores of
     /// this server that work, for the advice on a store that is not written yet.
     pub(crate) fn respond(&self, available: &[&str]) -> Response {
-        let message = match self {
-            Self::Auth(store, error) => auth_problem(store, error).description,
-            Self::Store(store, error) => store_problem(store, error, available).description,
-            other => other.to_string(),
-        };
+        let message = self.message(available);
         let mut response =
             (self.status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response();
         if let Some(after) = self.retry_after() {
@@ -117,6 +137,16 @@ impl PlaybackError {
             },
             Self::StillDownloading { .. } => "downloading",
             Self::TooManyRequests(_) => "rate_limited",
+            // Another replica's answer: its status says which clip.
+            Self::Replayed(failure) => match failure.status {
+                401 => "api_key_rejected",
+                402 | 403 => "access_denied",
+                400 | 404 | 451 => "not_found",
+                422 => "download_failed",
+                429 => "rate_limited",
+                504 => "downloading",
+                _ => "unavailable",
+            },
         }
     }
 }

@@ -20,7 +20,13 @@ mod error;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use error::PlaybackError;
+pub(crate) use error::{PlaybackError, SharedFailure};
+
+/// How long a replica's claim on one resolution lives without being extended (it is extended
+/// while the owner works; a crashed owner's claim expires after this).
+const CLAIM_TTL: Duration = Duration::from_secs(30);
+/// How often a replica waiting on another's resolution looks for its result.
+const CLAIM_POLL: Duration = Duration::from_millis(50);
 
 pub(crate) struct PlaybackRequest<'a> {
     pub config: &'a UserConfig,
@@ -85,20 +91,111 @@ async fn resolve_shared(
         return Err(error);
     }
     let ttl = caches.links_ttl();
-    let result = caches.links.get_or_load(key.clone(), move |r| r.is_ok().then_some(ttl), move || job.run()).await;
-    // Rate limits are not remembered here: the store's budget already holds calls back and says
-    // when to try again, more precisely than a fixed error time would.
-    let rate_limited = matches!(
-        &result,
-        Err(PlaybackError::Store(_, StoreError::RateLimited { .. } | StoreError::BudgetExhausted { .. }))
-    );
-    if let (Err(error), false) = (&result, rate_limited) {
-        let remember = Duration::from_secs(services.playback.error_ttl_s.min(60));
+    // A link read from the shared tier is kept in memory for what is left of its life.
+    let left_of_shared: Arc<std::sync::Mutex<Option<Duration>>> = Arc::default();
+    let left = left_of_shared.clone();
+    let keep = move |r: &Result<String, PlaybackError>| {
+        let left = left_of_shared.lock().unwrap_or_else(|p| p.into_inner()).take();
+        r.is_ok().then(|| left.unwrap_or(ttl))
+    };
+    let across = AcrossReplicas::new(services, &key);
+    let result = caches.links.local().get_or_load(key.clone(), keep, move || across.resolve(job, left)).await;
+    if let Err(error) = &result {
+        let remember = failure_ttl(services, error);
         if !remember.is_zero() {
             caches.failures.insert(key, error.clone(), remember);
         }
     }
     result
+}
+
+/// One resolution per play across every replica sharing the tier: the link or the failure
+/// another replica settled, else a claim (`lock:resolve:…`) and our own resolution, else a wait
+/// for the replica that holds the claim.
+struct AcrossReplicas {
+    services: Services,
+    key: LinkKey,
+    lock: String,
+    failure: String,
+}
+
+impl AcrossReplicas {
+    fn new(services: &Services, key: &LinkKey) -> Self {
+        let part = key.shared_part();
+        Self {
+            services: services.clone(),
+            key: key.clone(),
+            lock: chillproxy_core::SharedState::key("lock", &["resolve", &part]),
+            failure: chillproxy_core::SharedState::key("linkerr", &[&part]),
+        }
+    }
+
+    /// What another replica settled: its link, or the failure it remembered.
+    async fn settled(&self, left: &std::sync::Mutex<Option<Duration>>) -> Option<Result<String, PlaybackError>> {
+        let caches = &self.services.caches;
+        if let Some((link, ttl)) = caches.links.read_shared(&self.key).await {
+            *left.lock().unwrap_or_else(|p| p.into_inner()) = Some(ttl);
+            return Some(Ok(link));
+        }
+        let failure = caches.shared.tier().get(&self.failure).await?;
+        let failure: SharedFailure = serde_json::from_slice(&failure).ok()?;
+        Some(Err(PlaybackError::Replayed(failure)))
+    }
+
+    async fn resolve(
+        self,
+        job: Resolution,
+        left: Arc<std::sync::Mutex<Option<Duration>>>,
+    ) -> Result<String, PlaybackError> {
+        let services = &self.services;
+        let shared = services.caches.shared.clone();
+        let store = job.store.display_name();
+        // Waiters give the owner its whole playback budget and a little more for the link.
+        let wait = services.playback.wait() + Duration::from_secs(5);
+        let check = || self.settled(&left);
+        let work = async {
+            let result = job.run().await;
+            self.settle(&result).await;
+            result
+        };
+        let outcome = shared.run_once(&self.lock, CLAIM_TTL, wait, CLAIM_POLL, check, work).await;
+        outcome.unwrap_or(Err(PlaybackError::StillDownloading { store, status: "being prepared" }))
+    }
+
+    /// Puts the owner's result where the waiting replicas look: the link for `links_ttl_s`,
+    /// a remembered failure for `[playback] error_ttl_s`.
+    async fn settle(&self, result: &Result<String, PlaybackError>) {
+        let caches = &self.services.caches;
+        match result {
+            Ok(link) => caches.links.insert(self.key.clone(), link.clone(), caches.links_ttl()).await,
+            Err(error) => {
+                let remember = failure_ttl(&self.services, error);
+                // A rejected key is not replayed: each replica must see the rejection itself to
+                // forget the key and fetch another (`retry_if_rejected`).
+                let rejected = matches!(error, PlaybackError::Store(_, StoreError::Unauthorized { .. }));
+                if remember.is_zero() || rejected {
+                    return;
+                }
+                let failure = error.to_shared(&self.services.plugins.available_stores);
+                if let Ok(value) = serde_json::to_vec(&failure) {
+                    caches.shared.tier().put(&self.failure, value, remember).await;
+                }
+            }
+        }
+    }
+}
+
+/// How long a failed resolution is remembered: `[playback] error_ttl_s` (at most a minute),
+/// except rate limits: the store's budget already holds calls back and says when to try again,
+/// more precisely than a fixed error time would.
+fn failure_ttl(services: &Services, error: &PlaybackError) -> Duration {
+    let rate_limited =
+        matches!(error, PlaybackError::Store(_, StoreError::RateLimited { .. } | StoreError::BudgetExhausted { .. }));
+    if rate_limited {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(services.playback.error_ttl_s.min(60))
+    }
 }
 
 /// One playback resolution, owned so that it can outlive the request that started it while
@@ -122,14 +219,14 @@ impl Resolution {
         let memory_key = (self.store.name(), self.hash.clone());
         let display = self.store.display_name();
         let caches = self.services.caches.clone();
-        if caches.availability.get(&memory_key) == Some(Availability::Refused) {
+        if caches.availability.lookup(&memory_key).await == Some(Availability::Refused) {
             let message = "it refused this release before; pick another stream".to_string();
             return Err(PlaybackError::Store(display, StoreError::Refused { store: display, message }));
         }
         let result = self.resolve().await;
         if let Err(PlaybackError::Store(_, StoreError::Refused { .. })) = &result {
             tracing::info!(store = memory_key.0, hash = %memory_key.1, "the store refuses this release; remembered");
-            caches.availability.insert(memory_key, Availability::Refused, caches.refused_ttl());
+            caches.availability.insert(memory_key, Availability::Refused, caches.refused_ttl()).await;
         }
         result
     }
@@ -157,11 +254,15 @@ impl Resolution {
             magnet = store.get_magnet(&credential, &magnet.id, user_ip).await.map_err(store_error)?;
         }
         // The store has it now, whatever an earlier cache check said: for every user.
-        services.caches.availability.insert(
-            (store.name(), hash.clone()),
-            Availability::Cached(magnet.files.clone()),
-            services.caches.cached_ttl(),
-        );
+        services
+            .caches
+            .availability
+            .insert(
+                (store.name(), hash.clone()),
+                Availability::Cached(magnet.files.clone()),
+                services.caches.cached_ttl(),
+            )
+            .await;
 
         let file = pick_file(&magnet.files, &media, file_name.as_deref(), file_idx).ok_or(PlaybackError::NoFile)?;
         let link = store.generate_link(&credential, &magnet, file, user_ip).await.map_err(store_error)?;

@@ -86,18 +86,19 @@ async fn check_store(
     let mut found = Vec::new();
     let mut refused = Vec::new();
     let mut misses = Vec::new();
-    for hash in hashes {
+    let keys: Vec<_> = hashes.iter().map(|hash| (store.name(), hash.clone())).collect();
+    for (hash, known) in hashes.iter().zip(caches.availability.lookup_many(&keys).await) {
         let said = candidates.iter().find(|c| c.hash == *hash && c.cached_on.iter().any(|s| s == store.name()));
         if let Some(candidate) = said {
             found.push(CachedItem { hash: hash.clone(), files: candidate.files.clone() });
             continue;
         }
-        match caches.availability.get(&(store.name(), hash.clone())) {
+        match known {
             Some(Availability::Cached(files)) => found.push(CachedItem { hash: hash.clone(), files }),
             Some(Availability::NotCached) => {}
             Some(Availability::Refused) => refused.push(hash.clone()),
             None => {
-                caches.availability.note_miss();
+                caches.availability.local().note_miss();
                 misses.push(hash.clone());
             }
         }
@@ -146,13 +147,15 @@ async fn shared_check(
             |_| None,
             move || async move {
                 let items = store.check_cached(&credential, &hashes).await?;
+                let mut answers = Vec::with_capacity(hashes.len());
                 for hash in hashes.into_iter().filter(|_| exact) {
                     let (known, ttl) = match items.iter().find(|item| item.hash == hash) {
                         Some(item) => (Availability::Cached(item.files.clone()), cached_ttl),
                         None => (Availability::NotCached, uncached_ttl),
                     };
-                    availability.insert((store.name(), hash), known, ttl);
+                    answers.push(((store.name(), hash), known, ttl));
                 }
+                availability.insert_many(answers).await;
                 Ok(Arc::new(items))
             },
         )

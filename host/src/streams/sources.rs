@@ -76,7 +76,7 @@ async fn cached_search(
         .sources
         .get_or_load(
             key,
-            move |r| r.is_ok().then_some(ttl),
+            Arc::new(move |r: &Result<Arc<Found>, String>| r.is_ok().then_some(ttl)),
             move || async move { search_all(&sources, &media, &indexers, credential.as_ref()).await },
         )
         .await

@@ -15,8 +15,8 @@ use chillproxy_core::registry::check_config;
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
     async_trait, AuthOutcome, AuthPlugin, AuthPresentation, AuthProvider, AuthPurpose, AuthRequest, ConfigError,
-    Credential, DenyReason, EntryField, EnvVar, PluginConfig, PluginContext, PluginSettings, Secret, UsageError,
-    UsageRecord, UsageTag,
+    Credential, DenyReason, EntryField, EnvVar, PluginConfig, PluginContext, PluginSettings, Secret, SharedState,
+    UsageError, UsageRecord, UsageTag,
 };
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +173,7 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigErr
     let auth = Arc::new(ChillstreamsAuth {
         client,
         answers: FlightCache::new(config.cache_entries),
+        shared: context.shared.clone(),
         last_grants: FlightCache::new(config.cache_entries),
         breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s)),
         key_ttl: Duration::from_secs(config.key_ttl_s),
@@ -268,6 +269,9 @@ pub struct ChillstreamsAuth {
     client: ChillstreamsClient,
     /// Grants for `key_ttl`, denials for `deny_ttl`; concurrent misses share one call.
     answers: FlightCache<AnswerKey, KeyAnswer, GetKeyError>,
+    /// Denials are shared with the other replicas for `deny_ttl` (under fingerprints of the
+    /// user and device, with Chillstreams' message); grants, which carry the pool key, never are.
+    shared: SharedState,
     /// The last grant per (user, device), for `stale_if_error` from when it was granted;
     /// removed by a denial and by a rejected key. Kept in this process only: pool keys never go
     /// to the shared tier.
@@ -297,6 +301,12 @@ impl ChillstreamsAuth {
         if let Some(answer) = self.answers.get(&key) {
             return Ok(answer);
         }
+        let denial = denial_key(user_id, device_id);
+        if let Some(message) = self.shared.tier().get(&denial).await.and_then(|m| String::from_utf8(m).ok()) {
+            // Another replica was denied this within deny_ttl: not kept here (its life is
+            // the shared entry's), so the next request reads it again.
+            return Ok(KeyAnswer::Denied { message });
+        }
         if !self.breaker.allow() {
             return Err(GetKeyError::CircuitOpen {
                 failures: self.breaker.threshold(),
@@ -306,7 +316,7 @@ impl ChillstreamsAuth {
         let (client, breaker) = (self.client.clone(), self.breaker.clone());
         let (last_grants, stale_if_error) = (self.last_grants.clone(), self.stale_if_error);
         let (user_id, device_id, hash) = (user_id.to_string(), device_id.to_string(), hash.to_string());
-        let (key_ttl, deny_ttl) = (self.key_ttl, self.deny_ttl);
+        let (key_ttl, deny_ttl, shared) = (self.key_ttl, self.deny_ttl, self.shared.clone());
         let ttl = move |result: &Result<KeyAnswer, GetKeyError>| match result {
             Ok(KeyAnswer::Granted { .. }) => Some(key_ttl),
             Ok(KeyAnswer::Denied { .. }) => Some(deny_ttl),
@@ -332,6 +342,13 @@ impl ChillstreamsAuth {
                     Ok(KeyAnswer::Denied { .. }) => last_grants.remove(&key),
                     _ => {}
                 }
+                match &result {
+                    Ok(KeyAnswer::Denied { message }) if !deny_ttl.is_zero() => {
+                        shared.tier().put(&denial, message.clone().into_bytes(), deny_ttl).await;
+                    }
+                    Ok(KeyAnswer::Granted { .. }) => shared.tier().delete(&denial).await,
+                    _ => {}
+                }
                 result
             })
             .await
@@ -346,6 +363,15 @@ impl ChillstreamsAuth {
             .get(&(user_id.to_string(), device_id.to_string()))
             .filter(|grant| grant.granted.elapsed() < self.stale_if_error)
     }
+}
+
+/// `cp:v1:deny:chillstreams:<user fingerprint>:<device fingerprint>`.
+fn denial_key(user_id: &str, device_id: &str) -> String {
+    let (user, device) = (
+        chillproxy_core::secret::fingerprint(user_id.as_bytes()),
+        chillproxy_core::secret::fingerprint(device_id.as_bytes()),
+    );
+    SharedState::key("deny", &[NAME, &user, &device])
 }
 
 /// `auth` must be a hyphenated UUID; it is sent to Chillstreams in canonical lowercase form.

@@ -171,7 +171,7 @@ impl PluginConfig for TorznabConfig {
 }
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
-    Ok(Arc::new(TorznabSource::with_policy(context.settings, context.outbound.clone())?))
+    Ok(Arc::new(TorznabSource::new(context.settings, context.shared.clone(), context.outbound.clone())?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -205,14 +205,20 @@ pub struct TorznabSource {
 }
 
 impl TorznabSource {
-    /// With the default outbound policy for user URLs (public addresses only).
+    /// With a fresh in-process shared tier and the default outbound policy for user URLs
+    /// (public addresses only): tests, a single node.
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
-        Self::with_policy(settings, OutboundPolicy::public_only())
+        Self::new(settings, chillproxy_core::SharedState::default(), OutboundPolicy::public_only())
     }
 
-    /// `policy` governs every URL a user supplies: their indexers, and the `.torrent` links
-    /// (with their redirects) that do not point back at the operator indexer that listed them.
-    pub fn with_policy(settings: &PluginSettings, policy: OutboundPolicy) -> Result<Self, ConfigError> {
+    /// Title lookups are shared with other replicas through `shared`; `policy` governs every
+    /// URL a user supplies: their indexers, and the `.torrent` links (with their redirects) that
+    /// do not point back at the operator indexer that listed them.
+    pub fn new(
+        settings: &PluginSettings,
+        shared: chillproxy_core::SharedState,
+        policy: OutboundPolicy,
+    ) -> Result<Self, ConfigError> {
         let config = TorznabConfig::from_settings(settings)?;
         let section = &settings.section;
         let indexers = config.resolve_indexers(section, &settings.env)?;
@@ -245,7 +251,7 @@ impl TorznabSource {
             user_upstream,
             downloads,
             indexers,
-            titles: meta::Titles::new(meta),
+            titles: meta::Titles::new(meta, shared),
             memory: search::Memory::new(Duration::from_secs(config.failure_pause_s)),
         })
     }

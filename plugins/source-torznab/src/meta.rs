@@ -1,15 +1,16 @@
 //! Titles for text searches, from a Stremio metadata addon (Cinemeta by default):
 //! `GET {url}/meta/{movie|series}/{imdb}.json` → `{"meta": {"name", "year" | "releaseInfo"}}`.
 //! One lookup per id in flight, kept a day; a failed lookup is remembered for a minute so a down
-//! service costs one timeout per minute, not one per stream list.
+//! service costs one timeout per minute, not one per stream list. Lookups are shared with the
+//! other replicas through the shared tier (`cp:v1:meta:<kind>:<imdb id>`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::cache::FlightCache;
+use chillproxy_core::cache::{FlightCache, SharedCache};
 use chillproxy_core::upstream::{Method, Reply, Upstream, UpstreamError};
-use chillproxy_core::{MediaKind, MediaQuery};
-use serde::Deserialize;
+use chillproxy_core::{MediaKind, MediaQuery, SharedState};
+use serde::{Deserialize, Serialize};
 
 /// How long a title is kept.
 const TITLE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -17,7 +18,7 @@ const TITLE_TTL: Duration = Duration::from_secs(24 * 3600);
 const FAILURE_TTL: Duration = Duration::from_secs(60);
 
 /// A title as the metadata addon names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Title {
     pub name: String,
     /// The (first) release year.
@@ -29,7 +30,15 @@ type Lookup = Result<Arc<Title>, String>;
 /// The lookups, shared by every search of the plugin.
 pub struct Titles {
     upstream: Upstream,
-    cache: FlightCache<(MediaKind, String), Lookup, ()>,
+    cache: SharedCache<(MediaKind, String), Lookup, ()>,
+}
+
+fn shared_part(key: &(MediaKind, String)) -> String {
+    let kind = match key.0 {
+        MediaKind::Movie => "movie",
+        MediaKind::Series => "series",
+    };
+    format!("{kind}:{}", key.1)
 }
 
 #[derive(Deserialize)]
@@ -54,8 +63,8 @@ fn first_year(text: &str) -> Option<u32> {
 
 impl Titles {
     /// `upstream` has the metadata addon's URL as its base.
-    pub fn new(upstream: Upstream) -> Self {
-        Self { upstream, cache: FlightCache::new(10_000) }
+    pub fn new(upstream: Upstream, shared: SharedState) -> Self {
+        Self { upstream, cache: SharedCache::new(FlightCache::new(10_000), shared, "meta", shared_part) }
     }
 
     /// The title of `media`'s movie or series, or why there is none (no URL, no key in it).
@@ -66,10 +75,10 @@ impl Titles {
             .cache
             .get_or_load(
                 key,
-                |r: &Result<Lookup, ()>| match r {
+                Arc::new(|r: &Result<Lookup, ()>| match r {
                     Ok(Ok(_)) => Some(TITLE_TTL),
                     _ => Some(FAILURE_TTL),
-                },
+                }),
                 move || async move { Ok(fetch(&upstream, kind, &id).await) },
             )
             .await;

@@ -18,6 +18,9 @@
 //! `--sources all` adds what a deployment without an id-searching indexer meets (issue 12): a
 //! second Torznab indexer that takes only text (`q`) searches, the titles for it from a fake
 //! Cinemeta, and StremThru's torrent database as a second source.
+//! `--replicas N` starts N host processes per run and spreads the clients round-robin over
+//! them; with `--redis` they share a `redis-server` loadbench starts (flushed before each run,
+//! so every run starts cold), as replicas behind a load balancer do (issue 14).
 //!
 //! The fake TorBox enforces TorBox's documented per-token limits (300 requests a minute, 60
 //! new downloads an hour) unless `--torbox-limits off`, which also turns chillproxy's own
@@ -57,6 +60,8 @@ use crate::http::Conn;
 const USER_AGENT: &str = "Mozilla/5.0 (loadbench) Stremio/4.4";
 /// The env var the generated plugins.toml names for the indexer key.
 const INDEXER_KEY_ENV: &str = "LOADBENCH_INDEXER_KEY";
+/// The sealing keyring of `--redis` runs.
+const LOADBENCH_KEYS: &str = "lb1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// First IMDb number used; title `n` is `tt{FIRST_IMDB + n}`.
 const FIRST_IMDB: usize = 7_000_000;
 
@@ -92,6 +97,10 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
                          indexer fed by a fake Cinemeta, and StremThru's database (default torznab)
   --set KEY=VALUE        override the generated plugins.toml, e.g. --set source.torznab.max_in_flight=128
                          (repeatable; VALUE is TOML, else taken as a string)
+  --replicas N           host processes per run; clients are spread round-robin over them
+                         (default 1)
+  --redis                the replicas share state through a redis-server loadbench starts on
+                         loopback (Debian's redis-server; flushed before each run)
   --host-bin PATH        benchmark this binary instead of building target/release/chillproxy
   --no-build             skip `cargo build --release -p chillproxy-host` (still run when the
                          binary is missing); by default it runs first, a no-op when up to date
@@ -173,6 +182,10 @@ struct Args {
     all_sources: bool,
     /// Distinct Chillstreams users (configs); requests cycle through them.
     users: usize,
+    /// Host processes per run.
+    replicas: usize,
+    /// They share a Redis.
+    redis: bool,
 }
 
 impl Args {
@@ -225,6 +238,8 @@ fn parse_args() -> Result<Args, String> {
         torbox_limits: true,
         all_sources: false,
         users: 1,
+        replicas: 1,
+        redis: false,
     };
     let mut raw = std::env::args().skip(1);
     while let Some(arg) = raw.next() {
@@ -236,6 +251,10 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => return Err(String::new()),
             "--no-build" => {
                 args.no_build = true;
+                continue;
+            }
+            "--redis" => {
+                args.redis = true;
                 continue;
             }
             _ => {}
@@ -275,6 +294,7 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?;
             }
             "--max-requests" => args.max_requests = number(&value)?.max(1),
+            "--replicas" => args.replicas = (number(&value)? as usize).clamp(1, 64),
             "--chillstreams-ms" => args.chillstreams_ms = number(&value)?,
             "--torbox-ms" => args.torbox_ms = number(&value)?,
             "--torznab-ms" => args.torznab_ms = number(&value)?,
@@ -755,6 +775,29 @@ impl HostProcess {
     }
 }
 
+/// The replicas of one run.
+struct Cluster {
+    hosts: Vec<HostProcess>,
+}
+
+impl Cluster {
+    /// The first replica (warm-ups and preparation go there).
+    fn addr(&self) -> SocketAddr {
+        self.hosts[0].addr
+    }
+
+    /// Where clients go: client `i` talks to replica `i % n`.
+    fn targets(&self) -> Vec<(SocketAddr, String)> {
+        self.hosts.iter().map(|h| (h.addr, h.host_header())).collect()
+    }
+
+    /// (VmHWM, VmRSS) in KiB, summed over the replicas.
+    fn memory_kib(&self) -> Option<(u64, u64)> {
+        let each: Option<Vec<(u64, u64)>> = self.hosts.iter().map(HostProcess::memory_kib).collect();
+        each.map(|all| all.iter().fold((0, 0), |(p, r), (hp, hr)| (p + hp, r + hr)))
+    }
+}
+
 fn free_port() -> Result<u16, String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
@@ -767,9 +810,24 @@ struct Launcher {
     chillstreams_url: String,
     overrides: Vec<(String, toml::Value)>,
     runs: usize,
+    replicas: usize,
+    /// The Redis every replica shares, flushed before each run.
+    redis: Option<chillproxy_tests::redis::RedisServer>,
 }
 
 impl Launcher {
+    /// Starts `--replicas` fresh hosts (on an empty Redis with `--redis`).
+    fn start_cluster(&mut self, fakes: &Fakes, rt: &Runtime) -> Result<Cluster, String> {
+        if let Some(redis) = &self.redis {
+            redis.flush_all();
+        }
+        let mut hosts = Vec::with_capacity(self.replicas);
+        for _ in 0..self.replicas {
+            hosts.push(self.start(fakes, rt)?);
+        }
+        Ok(Cluster { hosts })
+    }
+
     /// Starts a fresh host with its own config and usage spool, and waits until it answers.
     fn start(&mut self, fakes: &Fakes, rt: &Runtime) -> Result<HostProcess, String> {
         self.runs += 1;
@@ -786,7 +844,14 @@ impl Launcher {
             .open(&self.log)
             .map_err(|e| format!("{}: {e}", self.log.display()))?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(redis) = &self.redis {
+            // Replicas sharing state must share the sealing keys too (a startup error otherwise):
+            // stream URLs then carry sealed playback handles.
+            command.env("CHILLPROXY_REDIS_URL", redis.url());
+            command.env("CHILLPROXY_KEYS", LOADBENCH_KEYS);
+        }
+        let child = command
             .arg("--config")
             .arg(&config)
             .env("CHILLPROXY_LISTEN", addr.to_string())
@@ -857,8 +922,8 @@ impl Target {
 }
 
 struct RunSpec {
-    addr: SocketAddr,
-    host: String,
+    /// (address, Host header) of each replica; client `i` uses entry `i % len`.
+    targets: Vec<(SocketAddr, String)>,
     target: Target,
     expect: u16,
     /// A 200 stream list holding a ⚠️ stream is an error too.
@@ -909,7 +974,8 @@ impl Tally {
 /// The UTF-8 of ⚠ (U+26A0), which starts every warning stream's name.
 const WARNING_SIGN: &[u8] = "\u{26a0}".as_bytes();
 
-async fn client(spec: Arc<RunSpec>) -> Tally {
+async fn client(spec: Arc<RunSpec>, index: usize) -> Tally {
+    let (addr, host) = &spec.targets[index % spec.targets.len()];
     let mut tally = Tally::default();
     let mut conn: Option<Conn> = None;
     loop {
@@ -923,10 +989,10 @@ async fn client(spec: Arc<RunSpec>) -> Tally {
         let started = Instant::now();
         let attempt = tokio::time::timeout(spec.timeout, async {
             if conn.is_none() {
-                conn = Some(Conn::connect(spec.addr).await?);
+                conn = Some(Conn::connect(*addr).await?);
             }
             match conn.as_mut() {
-                Some(c) => c.get(&spec.host, path, USER_AGENT).await,
+                Some(c) => c.get(host, path, USER_AGENT).await,
                 None => Err(std::io::ErrorKind::NotConnected.into()),
             }
         })
@@ -967,7 +1033,7 @@ fn drive(rt: &Runtime, spec: RunSpec, clients: usize) -> (Tally, Duration) {
     let spec = Arc::new(spec);
     let started = Instant::now();
     let tally = rt.block_on(async {
-        let handles: Vec<_> = (0..clients).map(|_| tokio::spawn(client(spec.clone()))).collect();
+        let handles: Vec<_> = (0..clients).map(|i| tokio::spawn(client(spec.clone(), i))).collect();
         let mut total = Tally::default();
         for handle in handles {
             if let Ok(tally) = handle.await {
@@ -1096,7 +1162,7 @@ fn hang_up(
     args: &Args,
     fakes: &Fakes,
     rt: &Runtime,
-    host: &HostProcess,
+    host: &Cluster,
     cold: &Arc<Vec<String>>,
     cursor: &Arc<AtomicUsize>,
     clients: usize,
@@ -1104,8 +1170,7 @@ fn hang_up(
     let after = args.hangup_after.unwrap_or(Duration::from_millis(args.torznab_ms + 150));
     fakes.torbox.set_fault(Fault::Hang(Duration::from_millis(args.hangup_torbox_ms)));
     let spec = RunSpec {
-        addr: host.addr,
-        host: host.host_header(),
+        targets: host.targets(),
         target: Target { paths: cold.clone(), cursor: cursor.clone(), wrap: false },
         expect: 200,
         check_warnings: true,
@@ -1273,6 +1338,16 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
              (no latency); each title has one release only the text indexer lists and one only StremThru lists"
         );
     }
+    let _ = writeln!(
+        out,
+        "- Replicas: {} per run, clients spread round-robin over them; shared state: {}",
+        args.replicas,
+        if args.redis {
+            "one redis-server on loopback (flushed before each run)"
+        } else {
+            "none (each replica its own memory)"
+        }
+    );
     if !args.overrides.is_empty() {
         let sets: Vec<String> = args.overrides.iter().map(|(k, v)| format!("`{k} = {v}`")).collect();
         let _ = writeln!(out, "- plugins.toml overrides (`--set`): {}", sets.join(", "));
@@ -1473,6 +1548,15 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
         chillstreams_url: fakes.chillstreams.url(),
         overrides: args.overrides.clone(),
         runs: 0,
+        replicas: args.replicas,
+        redis: if args.redis {
+            Some(
+                chillproxy_tests::redis::RedisServer::start()
+                    .ok_or("--redis needs redis-server (CHILLPROXY_SKIP_REDIS is set)")?,
+            )
+        } else {
+            None
+        },
     };
     let configs: Vec<String> = (0..args.users).map(config_segment).collect();
     for u in 1..args.users {
@@ -1483,10 +1567,10 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
 
     // Preparation on a host of its own: the warm body size and the playback paths.
     let (body_bytes, play) = {
-        let host = launcher.start(&fakes, &rt)?;
-        let (body_bytes, _) = rt.block_on(stream_list(host.addr, &warm_path))?;
+        let host = launcher.start_cluster(&fakes, &rt)?;
+        let (body_bytes, _) = rt.block_on(stream_list(host.addr(), &warm_path))?;
         let play = if args.scenarios.contains(&Scenario::Play) {
-            play_paths(&rt, host.addr, &config, play_titles)?
+            play_paths(&rt, host.addr(), &config, play_titles)?
         } else {
             Vec::new()
         };
@@ -1504,7 +1588,7 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
     for &scenario in &args.scenarios {
         for &clients in &args.concurrency {
             eprintln!("loadbench: {} × {clients} clients, {:.0} s", scenario.label(), args.duration.as_secs_f64());
-            let host = launcher.start(&fakes, &rt)?;
+            let host = launcher.start_cluster(&fakes, &rt)?;
             let (paths, cursor, wrap) = match scenario {
                 Scenario::Warm => (warm.clone(), Arc::new(AtomicUsize::new(0)), true),
                 Scenario::Cold | Scenario::Hangup | Scenario::Soak => (cold.clone(), cold_cursor.clone(), false),
@@ -1515,11 +1599,11 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
             match scenario {
                 Scenario::Warm => {
                     for path in warm.iter() {
-                        rt.block_on(stream_list(host.addr, path))?;
+                        rt.block_on(stream_list(host.addr(), path))?;
                     }
                 }
                 Scenario::Fixed => {
-                    let response = rt.block_on(fetch(host.addr, &fixed[0])).map_err(|e| e.to_string())?;
+                    let response = rt.block_on(fetch(host.addr(), &fixed[0])).map_err(|e| e.to_string())?;
                     if response.status != 200 {
                         return Err(format!(
                             "GET {}: HTTP {} (is bench_endpoint supported?)",
@@ -1535,8 +1619,7 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
             };
             let before = fakes.counts();
             let spec = RunSpec {
-                addr: host.addr,
-                host: host.host_header(),
+                targets: host.targets(),
                 target: Target { paths, cursor, wrap },
                 expect: scenario.expected_status(),
                 check_warnings: !matches!(scenario, Scenario::Play | Scenario::Fixed),
