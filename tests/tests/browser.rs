@@ -383,3 +383,59 @@ async fn check_endpoint_answers_without_secrets() {
     let problem: Value = response.json().await.unwrap();
     assert!(problem["problem"].as_str().unwrap().contains("16384"), "{problem}");
 }
+
+/// With sealing keys, the page makes sealed install links (no token in the URL) through the
+/// server, and re-seals a plain link it opens; the sealed link installs and lists streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configure_page_seals_links_in_chromium() {
+    if browser_available().is_none() {
+        return;
+    }
+    std::fs::create_dir_all(artifacts_dir()).expect("artifacts folder");
+    let keys = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let stack =
+        Stack::start(StackOptions { env: vec![("CHILLPROXY_KEYS", keys.to_string())], ..Default::default() }).await;
+    let mut driver = Driver::start();
+    driver.wait_ready().await;
+    let client = driver.connect().await;
+    let base = stack.host.url();
+    let run = async {
+        // A plain link opened on the page: the form is filled and the link comes back sealed.
+        let plain = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
+        client.goto(&format!("{base}/stremio/torz/{plain}/configure")).await.unwrap();
+        // The page asks the server to seal once typing pauses: poll the field's value.
+        let started = Instant::now();
+        let manifest = loop {
+            let shown = value(&client, "#manifest").await;
+            if shown.contains("/c1.k1.") {
+                break shown;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "the link was not sealed: {shown:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(!manifest.contains(TOKEN) && !manifest.contains(&plain), "{manifest}");
+        assert_eq!(value(&client, ".store input[name=t]").await, TOKEN, "the form shows the user their token");
+        manifest
+    };
+    let manifest = AssertUnwindSafe(tokio::time::timeout(Duration::from_secs(60), run)).catch_unwind().await;
+    if !matches!(manifest, Ok(Ok(_))) {
+        if let Ok(png) = client.screenshot().await {
+            eprintln!("failure screenshot: {}", save("configure-sealed-failure.png", &png).display());
+        }
+    }
+    let _ = client.close().await;
+    drop(driver);
+    let manifest = match manifest {
+        Ok(Ok(manifest)) => manifest,
+        Ok(Err(_)) => panic!("the sealing browser test took longer than 60 s"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    // The sealed link works: its stream list has playable streams.
+    let list: Value = reqwest::get(manifest.replace("/manifest.json", &format!("/stream/movie/{MOVIE}.json")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list["streams"].as_array().unwrap().iter().any(|s| s.get("url").is_some()), "{list}");
+}
