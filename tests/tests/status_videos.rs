@@ -142,3 +142,40 @@ async fn clips_are_served_as_video_with_ranges_head_caching_and_cors() {
     let unknown = http().get(format!("{}/stremio/torz/_/status/nope.mp4", stack.host.url())).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn a_store_limit_and_an_unavailable_chillstreams_show_their_clips() {
+    // One new download an hour for the key: the second uncached torrent is over TorBox's limit.
+    let stack = Stack::start(StackOptions {
+        table_settings: vec![
+            ("[playback]", "status_videos = true".into()),
+            ("[store.torbox]", "creates_per_hour = 1".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let config = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
+    let listed = urls(&stack, &config).await;
+    let first = http().get(url_for(&listed, MOVIE_720_UNCACHED)).header("user-agent", PLAYER_UA).send().await.unwrap();
+    assert_eq!(first.status(), 302);
+    let (clip, headers) = clip_of(&stack, url_for(&listed, MOVIE_480_UNKNOWN), reqwest::Method::GET).await;
+    assert_eq!(clip, "store_limit.mp4");
+    assert_eq!(headers["x-chillproxy-status"], "429");
+    assert!(headers.contains_key("retry-after"));
+
+    // Chillstreams failing for a device it never granted: no stale key to fall back on.
+    let pool = Stack::config(&json!({"stores": [{"c": "tb", "auth": USER}]}));
+    let listed = urls(&stack, &pool).await;
+    stack.chillstreams.set_mode(chillproxy_tests::fakes::chillstreams::Mode::Error500);
+    let response = http()
+        .get(url_for(&listed, MOVIE_1080))
+        .header("user-agent", PLAYER_UA)
+        .header("x-forwarded-for", "198.51.100.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.ends_with("/stremio/torz/_/status/unavailable.mp4"), "{location}");
+    assert_eq!(response.headers()["x-chillproxy-status"], "503");
+}
