@@ -78,6 +78,10 @@ enum Command {
     SealConfig,
 }
 
+/// mimalloc: the warm stream list is allocation-heavy (BENCHMARKS.md, issue 16).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     chillproxy_host::link_plugins();
     let matches = Cli::command().after_help(after_help()).get_matches();

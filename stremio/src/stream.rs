@@ -53,12 +53,21 @@ pub fn encode_segment(segment: &str) -> String {
     if segment == "." || segment == ".." {
         return segment.replace('.', "%2E");
     }
-    let mut out = String::with_capacity(segment.len());
+    let kept =
+        |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'=' | b'+' | b':');
+    // A config segment (base64url, or sealed) needs no escaping: one copy, no per-byte work.
+    if segment.bytes().all(kept) {
+        return segment.to_string();
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(segment.len() + 16);
     for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'=' | b'+' | b':') {
+        if kept(byte) {
             out.push(byte as char);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push('%');
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0xf)] as char);
         }
     }
     out

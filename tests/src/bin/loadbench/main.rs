@@ -1598,8 +1598,20 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
             // Warm-up: one request, so the run measures steady state (and a broken setup shows).
             match scenario {
                 Scenario::Warm => {
-                    for path in warm.iter() {
-                        rt.block_on(stream_list(host.addr(), path))?;
+                    // Every user once (64 at a time): their pool keys are granted before the run.
+                    let addr = host.addr();
+                    for chunk in warm.chunks(64) {
+                        rt.block_on(async {
+                            let mut set = tokio::task::JoinSet::new();
+                            for path in chunk {
+                                let path = path.clone();
+                                set.spawn(async move { stream_list(addr, &path).await });
+                            }
+                            while let Some(done) = set.join_next().await {
+                                done.map_err(|e| e.to_string())??;
+                            }
+                            Ok::<(), String>(())
+                        })?;
                     }
                 }
                 Scenario::Fixed => {
