@@ -67,6 +67,24 @@ pub struct Budget {
     max_wait: Duration,
 }
 
+impl OverBudget {
+    /// How long until calls are allowed again, in whole seconds rounded up ("try again in 7 s"
+    /// must not say 6).
+    pub fn retry_after_secs(&self) -> Option<Duration> {
+        self.retry_after.map(|d| Duration::from_secs(d.as_millis().div_ceil(1000) as u64))
+    }
+
+    /// The store error for a call a request budget refused: `RateLimited` with `asked` when the
+    /// store itself asked to slow down, else `BudgetExhausted` with `spent`.
+    pub fn into_store_error(self, store: &'static str, asked: &str, spent: &str) -> crate::StoreError {
+        let retry_after = self.retry_after_secs();
+        if self.upstream {
+            return crate::StoreError::RateLimited { store, retry_after, message: asked.to_string() };
+        }
+        crate::StoreError::BudgetExhausted { store, retry_after, message: spent.to_string() }
+    }
+}
+
 impl Budget {
     /// `plugin` names the keys (`torbox`); a call over budget waits at most `max_wait` for its
     /// window to turn, and fails at once when the window ends later than that.

@@ -32,6 +32,12 @@ impl DeviceId {
         out
     }
 
+    /// A device id from its hex form ([`DeviceId::as_str`]); `None` unless 64 lowercase hex digits.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| Self(hex.to_string()))
+    }
+
     /// A device id from its 32 digest bytes (as carried, encrypted, in a playback binding).
     pub fn from_digest(digest: &[u8; 32]) -> Self {
         Self(digest.iter().map(|b| format!("{b:02x}")).collect())

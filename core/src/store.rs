@@ -135,6 +135,20 @@ impl StoreErrorKind {
 }
 
 impl StoreError {
+    /// A call that got no usable reply, worded without the key: a timeout, a connection that
+    /// could not be opened, or anything else the upstream kit reports.
+    pub fn from_transport(store: &'static str, error: crate::upstream::UpstreamError, secret: &str) -> Self {
+        use crate::upstream::{clean_text, UpstreamError};
+        match error {
+            UpstreamError::Timeout => Self::Timeout { store },
+            UpstreamError::Connect(failure) => Self::Unavailable {
+                store,
+                message: format!("could not connect ({})", clean_text(failure.short(), secret)),
+            },
+            other => Self::Upstream { store, message: clean_text(&other.to_string(), secret) },
+        }
+    }
+
     /// The error of `kind` for `store`; `message` must already be clean (no key).
     pub fn of(kind: StoreErrorKind, store: &'static str, message: String, retry_after: Option<Duration>) -> Self {
         match kind {

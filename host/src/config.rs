@@ -371,9 +371,7 @@ impl Config {
             )));
         }
         for entry in &server.user_url_allow {
-            let valid =
-                entry.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !valid {
+            if chillproxy_core::upstream::parse_host_port(entry).is_none() {
                 return Err(ConfigError::new(format!(
                     "[server] user_url_allow entry {entry:?} is not host:port (e.g. \"192.168.1.10:9117\")"
                 )));

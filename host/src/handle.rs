@@ -60,7 +60,7 @@ impl Handle {
             i: id.to_string(),
             h: hash.as_str().to_string(),
             f: file_idx,
-            d: hex(&device.digest()),
+            d: device.as_str().to_string(),
             a: ip,
             x: now_secs() + binding_ttl_s,
         }
@@ -87,28 +87,12 @@ impl Handle {
         if self.a != ip || now_secs() > self.x {
             return None;
         }
-        let bytes = unhex(&self.d)?;
-        Some(DeviceId::from_digest(&bytes))
+        DeviceId::from_hex(&self.d)
     }
 }
 
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

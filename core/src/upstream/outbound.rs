@@ -52,14 +52,7 @@ impl OutboundPolicy {
 
     /// `allow_private`: every address; `allow`: `host:port` entries admitted even when private.
     pub fn new(allow_private: bool, allow: &[String]) -> Self {
-        let allow: HashSet<(String, u16)> = allow
-            .iter()
-            .filter_map(|entry| {
-                let (host, port) = entry.trim().rsplit_once(':')?;
-                let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-                Some((host, port.parse().ok()?))
-            })
-            .collect();
+        let allow: HashSet<(String, u16)> = allow.iter().filter_map(|entry| parse_host_port(entry)).collect();
         let allow_hosts = allow.iter().map(|(h, _)| h.clone()).collect();
         Self { inner: Arc::new(PolicyInner { allow_private, allow, allow_hosts }) }
     }
@@ -117,6 +110,15 @@ impl OutboundPolicy {
 
 /// Every refusal for an address says this, so a caller can tell a refusal in an error text.
 const REFUSAL: &str = "address, which this server does not call for users";
+
+/// `host:port` (`[v6]:port` too) as (lowercase host without brackets, port); `None` when it is
+/// not one. The form of `[server] user_url_allow` entries.
+pub fn parse_host_port(entry: &str) -> Option<(String, u16)> {
+    let (host, port) = entry.trim().rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    (!host.is_empty()).then_some(())?;
+    Some((host, port.parse().ok()?))
+}
 
 fn refused_for(ip: IpAddr) -> OutboundRefused {
     let kind = non_public(ip).unwrap_or("a non-public");
@@ -191,12 +193,6 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// `Ok` when `url` may be called under the default policy (public addresses only). Prefer
-/// [`OutboundPolicy::check_url`] with the server's policy.
-pub fn check_outbound_url(url: &Url) -> Result<(), String> {
-    OutboundPolicy::public_only().check_url(url).map_err(|e| e.0)
 }
 
 /// A DNS resolver that answers only with the addresses the policy admits, so a client built

@@ -27,26 +27,33 @@ pub(crate) const CLIPS: &[(&str, &[u8])] = &[
 
 const CACHE: &str = "public, max-age=31536000, immutable";
 
+/// Each clip's strong ETag (a prefix of its SHA-256), computed once.
+static ETAGS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    CLIPS.iter().map(|(_, bytes)| format!("\"{}\"", &chillproxy_core::secret::fingerprint(bytes)[..16])).collect()
+});
+
 pub(crate) async fn status_video(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let Some((_, bytes)) = file.strip_suffix(".mp4").and_then(|name| CLIPS.iter().find(|(n, _)| *n == name)) else {
+    let found = file.strip_suffix(".mp4").and_then(|name| CLIPS.iter().position(|(n, _)| *n == name));
+    let Some(index) = found else {
         return (StatusCode::NOT_FOUND, "no such status video").into_response();
     };
-    let etag = format!("\"{}\"", &chillproxy_core::secret::fingerprint(bytes)[..16]);
+    let bytes = CLIPS[index].1;
+    let etag = &ETAGS[index];
     let len = bytes.len() as u64;
     let base = [
         (header::CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
         (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
         (header::CACHE_CONTROL, HeaderValue::from_static(CACHE)),
-        (header::ETAG, HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"clip\""))),
+        (header::ETAG, HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"clip\""))),
     ];
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    if text(header::IF_NONE_MATCH).is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+    if text(header::IF_NONE_MATCH).is_some_and(|tags| tags.split(',').any(|t| t.trim() == *etag || t.trim() == "*")) {
         return (StatusCode::NOT_MODIFIED, base).into_response();
     }
     // A Range only applies while the clip is the one the client has (If-Range with our ETag).
-    let range = text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|tag| tag == etag));
+    let range = text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|tag| tag == *etag));
     let Some(range) = range else {
-        return (StatusCode::OK, base, [(header::CONTENT_LENGTH, HeaderValue::from(len))], Body::from(*bytes))
+        return (StatusCode::OK, base, [(header::CONTENT_LENGTH, HeaderValue::from(len))], Body::from(bytes))
             .into_response();
     };
     let unsatisfiable = || {
@@ -59,7 +66,7 @@ pub(crate) async fn status_video(Path(file): Path<String>, headers: HeaderMap) -
     };
     // One range is what players ask for; several get the whole clip (a 200 is always allowed).
     let [range] = ranges.as_slice() else {
-        return (StatusCode::OK, base, [(header::CONTENT_LENGTH, HeaderValue::from(len))], Body::from(*bytes))
+        return (StatusCode::OK, base, [(header::CONTENT_LENGTH, HeaderValue::from(len))], Body::from(bytes))
             .into_response();
     };
     let (start, end) = (*range.start(), *range.end());

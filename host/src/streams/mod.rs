@@ -111,7 +111,10 @@ struct Session<'a> {
 /// Builds the stream list. Never fails: problems are returned as ⚠️ streams.
 pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_>) -> Vec<Stream> {
     let plugins = &services.plugins;
-    let configure = request.configure_url();
+    // Only a warning links to the configure page; with sealing keys the link costs a seal, so
+    // it is made on the first warning.
+    let configure_url = std::sync::OnceLock::new();
+    let configure = || configure_url.get_or_init(|| request.configure_url()).as_str();
     let mut warnings = Vec::new();
 
     // 1. A credential for every store entry, concurrently.
@@ -128,7 +131,7 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
             Ok(credential) => sessions.push(Session { entry, store, credential }),
             Err(error) => {
                 let problem = auth_problem(store.display_name(), &error);
-                warnings.push(warning(&problem.title, problem.description, &configure));
+                warnings.push(warning(&problem.title, problem.description, configure()));
             }
         }
     }
@@ -142,10 +145,10 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     let (found, source_problem) =
         find_candidates(services, request.media, &request.config.indexers, &credentials).await;
     if let Some(problem) = source_problem {
-        warnings.push(warning("No indexer answered", problem, &configure));
+        warnings.push(warning("No indexer answered", problem, configure()));
     }
     for notice in &found.notices {
-        warnings.push(warning("Some results could not be used", notice.clone(), &configure));
+        warnings.push(warning("Some results could not be used", notice.clone(), configure()));
     }
     let candidates = &found.candidates;
     if candidates.is_empty() {
@@ -156,7 +159,7 @@ pub(crate) async fn list_streams(services: &Services, request: &StreamRequest<'_
     let (cached, refused, failed) = check_cached(services, &sessions, &request.client.device, candidates).await;
     for (index, error) in &failed {
         let problem = store_problem(sessions[*index].store.display_name(), error, &plugins.available_stores);
-        warnings.push(warning(&problem.title, problem.description, &configure));
+        warnings.push(warning(&problem.title, problem.description, configure()));
     }
 
     // 4. The viewer's filters, then their order (preferred languages first), then format:

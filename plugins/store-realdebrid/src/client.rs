@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use chillproxy_core::upstream::{check_base_url, clean_text, Method, Upstream, UpstreamError, UpstreamOptions};
+use chillproxy_core::upstream::{check_base_url, clean_text, Method, Upstream, UpstreamOptions};
 use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
 use serde_json::Value;
 
@@ -66,7 +66,7 @@ impl Client {
         let result = self
             .upstream
             .call(request, |reply| {
-                let raw = reply.map_err(|e| transport_error(e, key))?;
+                let raw = reply.map_err(|e| StoreError::from_transport(STORE, e, key.expose()))?;
                 let status = raw.status.as_u16();
                 tracing::debug!(
                     store = STORE,
@@ -91,24 +91,11 @@ impl Client {
 }
 
 fn over_budget(over: OverBudget) -> StoreError {
-    let retry_after = over.retry_after.map(|d| Duration::from_secs(d.as_millis().div_ceil(1000) as u64));
-    if over.upstream {
-        let message = "RealDebrid asked to slow down for this token".to_string();
-        return StoreError::RateLimited { store: STORE, retry_after, message };
-    }
-    let message = "RealDebrid's limit of 250 requests a minute for this token is reached".to_string();
-    StoreError::BudgetExhausted { store: STORE, retry_after, message }
-}
-
-fn transport_error(e: UpstreamError, key: &Secret) -> StoreError {
-    match e {
-        UpstreamError::Timeout => StoreError::Timeout { store: STORE },
-        UpstreamError::Connect(failure) => StoreError::Unavailable {
-            store: STORE,
-            message: format!("could not connect ({})", clean_text(failure.short(), key.expose())),
-        },
-        other => StoreError::Upstream { store: STORE, message: clean_text(&other.to_string(), key.expose()) },
-    }
+    over.into_store_error(
+        STORE,
+        "RealDebrid asked to slow down for this token",
+        "RealDebrid's limit of 250 requests a minute for this token is reached",
+    )
 }
 
 /// A reply as JSON, or the typed error its status and `error_code` stand for.

@@ -163,8 +163,7 @@ impl Client {
 /// calls reads as TorBox rate limiting; our own counts, and any limit on new downloads, say
 /// which limit it is and that cached streams still play.
 fn over_budget(over: OverBudget) -> StoreError {
-    // Whole seconds, rounded up: "try again in 7 s" must not say 6.
-    let retry_after = over.retry_after.map(|d| Duration::from_secs(d.as_millis().div_ceil(1000) as u64));
+    let retry_after = over.retry_after_secs();
     let message = match (over.window, over.upstream) {
         (REQUESTS, true) => {
             let message = "TorBox asked to slow down for this key".to_string();
