@@ -103,6 +103,9 @@ pub struct FlightCache<K, V, E> {
     flights: Arc<Mutex<Flights<K, V, E>>>,
     stats: Arc<Counters>,
     limits: CacheLimits,
+    /// Changes on every insert and removal: a caller that kept answers read at one generation
+    /// knows they still hold while it is unchanged (and none has expired).
+    generation: Arc<AtomicU64>,
 }
 
 impl<K, V, E> Clone for FlightCache<K, V, E> {
@@ -112,6 +115,7 @@ impl<K, V, E> Clone for FlightCache<K, V, E> {
             flights: self.flights.clone(),
             stats: self.stats.clone(),
             limits: self.limits,
+            generation: self.generation.clone(),
         }
     }
 }
@@ -150,6 +154,7 @@ where
             flights: Arc::new(Mutex::new(Flights { running: HashMap::new(), next_generation: 0 })),
             stats: Arc::new(Counters::default()),
             limits: CacheLimits { max_entries, max_bytes },
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -183,19 +188,46 @@ where
         found
     }
 
+    /// Counts `n` hits for a caller that answered from values it kept (see `get_all`).
+    pub fn note_hits(&self, n: usize) {
+        self.stats.hits.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// Counts a miss for a caller that fills the cache with [`FlightCache::insert`].
     pub fn note_miss(&self) {
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn insert(&self, key: K, value: V, ttl: Duration) {
+        self.generation.fetch_add(1, Ordering::Release);
         self.store.insert(key, Stored { value, expires: Instant::now() + ttl, ttl });
+    }
+
+    /// See the field: read it before the values it is to vouch for.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Every key's fresh value and the earliest of their expiries, or `None` when any key is
+    /// missing or stale (counted as hits only when all are there).
+    pub fn get_all(&self, keys: &[K]) -> Option<(Vec<V>, Instant)> {
+        let now = Instant::now();
+        let mut values = Vec::with_capacity(keys.len());
+        let mut until: Option<Instant> = None;
+        for key in keys {
+            let stored = self.store.get(key).filter(|stored| stored.expires > now)?;
+            until = Some(until.map_or(stored.expires, |u| u.min(stored.expires)));
+            values.push(stored.value);
+        }
+        self.stats.hits.fetch_add(keys.len() as u64, Ordering::Relaxed);
+        Some((values, until.unwrap_or(now)))
     }
 
     /// Forgets a key (a load in flight still completes for its waiters, but is not stored).
     pub fn remove(&self, key: &K) {
         let mut flights = self.flights();
         flights.running.remove(key);
+        self.generation.fetch_add(1, Ordering::Release);
         self.store.invalidate(key);
     }
 
@@ -511,6 +543,26 @@ mod tests {
         assert!(cache.is_empty());
         let r = cache.get_or_load("k", keep_ok, || async { Ok(1) }).await;
         assert_eq!(r, Ok(1));
+    }
+
+    #[test]
+    fn get_all_answers_only_when_every_key_is_fresh_and_the_generation_tracks_changes() {
+        let cache: FlightCache<u32, u32, String> = FlightCache::new(10);
+        let start = cache.generation();
+        cache.insert(1, 10, Duration::from_secs(60));
+        cache.insert(2, 20, Duration::from_secs(5));
+        assert_ne!(cache.generation(), start, "an insert changes the generation");
+        let (values, until) = cache.get_all(&[1, 2]).unwrap();
+        assert_eq!(values, [10, 20]);
+        let left = until.saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_secs(5) && left > Duration::from_secs(3), "the earliest expiry: {left:?}");
+        assert_eq!(cache.get_all(&[1, 3]), None, "one key missing");
+        cache.insert(3, 30, Duration::from_millis(0));
+        assert_eq!(cache.get_all(&[1, 3]), None, "one key expired");
+        let before = cache.generation();
+        cache.remove(&1);
+        assert_ne!(cache.generation(), before, "a removal changes the generation");
+        assert_eq!(cache.get_all(&[1, 2]), None);
     }
 
     #[tokio::test]

@@ -11,12 +11,11 @@ pub struct DeviceId(String);
 
 impl DeviceId {
     pub fn from_client(ip: IpAddr, user_agent: &str) -> Self {
-        let digest = Sha256::digest(format!("{ip}|{user_agent}").as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push_str(&format!("{byte:02x}"));
-        }
-        Self(hex)
+        let mut hasher = Sha256::new();
+        hasher.update(ip.to_string().as_bytes());
+        hasher.update(b"|");
+        hasher.update(user_agent.as_bytes());
+        Self(crate::secret::hex_digest(&hasher.finalize().into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -40,7 +39,7 @@ impl DeviceId {
 
     /// A device id from its 32 digest bytes (as carried, encrypted, in a playback binding).
     pub fn from_digest(digest: &[u8; 32]) -> Self {
-        Self(digest.iter().map(|b| format!("{b:02x}")).collect())
+        Self(crate::secret::hex_digest(digest))
     }
 }
 
@@ -66,7 +65,7 @@ mod tests {
         let id = DeviceId::from_client("203.0.113.7".parse().unwrap(), "Stremio/4.4");
         // printf '203.0.113.7|Stremio/4.4' | sha256sum
         let expected = Sha256::digest(b"203.0.113.7|Stremio/4.4");
-        let hex: String = expected.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(expected);
         assert_eq!(id.as_str(), hex);
         assert_eq!(id.as_str().len(), 64);
         let other = DeviceId::from_client("203.0.113.8".parse().unwrap(), "Stremio/4.4");

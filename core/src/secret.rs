@@ -35,7 +35,16 @@ impl Secret {
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn fingerprint(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex_digest(&Sha256::digest(bytes).into())
+}
+
+/// Lowercase hex of a 32-byte digest, without going through `char`s (`hex::encode` collects
+/// them one by one; this is on every request's path).
+pub fn hex_digest(digest: &[u8; 32]) -> String {
+    let mut out = [0u8; 64];
+    // The output is exactly twice the input: this cannot fail.
+    let _ = hex::encode_to_slice(digest, &mut out);
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 impl fmt::Debug for Secret {

@@ -28,13 +28,36 @@ const TOKEN_BYTES: usize = NONCE + 8 + 32 + TAG;
 
 /// Signs and checks device bindings.
 pub struct Binder {
-    secret: Secret,
+    /// HMAC keyed with the server secret once; each use clones it (the key is never kept
+    /// elsewhere, and `Hmac` does not print it).
+    keyed: HmacSha256,
     ttl: Duration,
 }
 
+/// A nonce never used before by this process, and not by another (random 96-bit start): the pad
+/// is a PRF of the nonce, so a unique nonce is all it needs. One random draw per process
+/// instead of one system call per stream list.
+fn fresh_nonce() -> [u8; NONCE] {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<(u32, u64)> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let (prefix, start) = *START.get_or_init(|| {
+        let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
+        (high as u32, low)
+    });
+    let counter = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut nonce = [0u8; NONCE];
+    nonce[..4].copy_from_slice(&prefix.to_be_bytes());
+    nonce[4..].copy_from_slice(&counter.to_be_bytes());
+    nonce
+}
+
 impl Binder {
+    #[allow(clippy::expect_used)] // HMAC accepts keys of any length: this cannot fail.
     pub fn new(secret: Secret, ttl: Duration) -> Self {
-        Self { secret, ttl }
+        let keyed = <HmacSha256 as Mac>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key length");
+        Self { keyed, ttl }
     }
 
     /// A random secret for this process only (links then do not survive a restart).
@@ -43,9 +66,8 @@ impl Binder {
         Secret::new(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    #[allow(clippy::expect_used)] // HMAC accepts keys of any length: this cannot fail.
     fn mac(&self) -> HmacSha256 {
-        <HmacSha256 as Mac>::new_from_slice(self.secret.expose().as_bytes()).expect("HMAC takes any key length")
+        self.keyed.clone()
     }
 
     fn pad(&self, nonce: &[u8]) -> [u8; 32] {
@@ -71,8 +93,8 @@ impl Binder {
     }
 
     fn seal_until(&self, device: &DeviceId, ip: IpAddr, expires_at: u64) -> String {
-        let nonce_source = uuid::Uuid::new_v4();
-        let nonce = &nonce_source.as_bytes()[..NONCE];
+        let nonce_source = fresh_nonce();
+        let nonce = &nonce_source[..];
         let expiry = expires_at.to_be_bytes();
         let pad = self.pad(nonce);
         let mut sealed = device.digest();

@@ -15,6 +15,7 @@ use chillproxy_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::playback::PlaybackError;
+use crate::streams::Prepared;
 
 /// `[cache]`. A missing key takes its value from [`CacheConfig::default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -234,6 +235,9 @@ pub struct Caches {
     /// Failed resolutions, remembered for `[playback] error_ttl_s` so a player's retries get the
     /// same answer without another upstream call.
     pub failures: FlightCache<LinkKey, PlaybackError, ()>,
+    /// Search results in their prepared form (parsed release names, rendered streams), by the
+    /// cached result's address; in this process only (see `streams::prepared`).
+    pub prepared: FlightCache<usize, Arc<Prepared>, ()>,
     pub shared: SharedState,
 }
 
@@ -266,6 +270,7 @@ impl Caches {
             ),
             shared,
             failures: FlightCache::new(config.max_entries),
+            prepared: FlightCache::with_limits(limits, |_, prepared| ENTRY_OVERHEAD + prepared.weight()),
             config,
         }
     }

@@ -141,9 +141,10 @@ async fn stream_list(
         keyring,
         binding_ttl_s: state.config().server.binding_ttl_s,
     };
-    let streams = list_streams(state.services(), &request).await;
-    let real = streams.iter().any(|s| s.url.is_some());
-    with_list_caching(Json(StreamList { streams }).into_response(), &state, real)
+    let body = list_streams(state.services(), &request).await;
+    let real = body.is_real();
+    let response = ([(header::CONTENT_TYPE, "application/json")], body.into_bytes()).into_response();
+    with_list_caching(response, &state, real)
 }
 
 /// Who a config belongs to, for per-user limits: a fingerprint of its segment (never the segment).

@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chillproxy_core::{
     AuthPurpose, AuthRequest, CacheKnowledge, CachedItem, Candidate, Credential, DeviceId, InfoHash, StoreError,
@@ -20,6 +21,7 @@ use chillproxy_core::{
 };
 use futures::future::join_all;
 
+use super::format::{AvailabilityMemo, Prepared, MAX_PLANS};
 use super::Session;
 use crate::caches::Availability;
 use crate::state::Services;
@@ -30,8 +32,19 @@ pub(super) type Cached = HashMap<InfoHash, (usize, Vec<StoreFile>)>;
 /// (index of the session, hash) the session's store refuses.
 pub(super) type Refused = HashSet<(usize, InfoHash)>;
 
-/// One store's answer: what it has ready, and what it refuses.
-type StoreAnswer = (Vec<CachedItem>, Vec<InfoHash>);
+/// One store's answer: what it has ready, what it refuses, and until when the answer holds
+/// when it came wholly from this process's availability memory (`None`: the store or the
+/// shared tier was asked).
+type StoreAnswer = (Vec<CachedItem>, Vec<InfoHash>, Option<Instant>);
+
+/// What every store said: cached hashes, refusals, failed stores, and until when all of it holds
+/// (while the memory's generation is unchanged) when it came wholly from this process's memory.
+pub(super) struct Checked {
+    pub cached: Cached,
+    pub refused: Refused,
+    pub failed: Vec<(usize, StoreError)>,
+    pub from_memory_until: Option<Instant>,
+}
 
 /// The first store checks every hash; the next stores check what is left, in parallel. The
 /// first store in config order that has a hash wins it. Returns what is cached, what each
@@ -40,8 +53,9 @@ pub(super) async fn check_cached(
     services: &Services,
     sessions: &[Session<'_>],
     device: &DeviceId,
-    candidates: &[Candidate],
-) -> (Cached, Refused, Vec<(usize, StoreError)>) {
+    prepared: &Prepared,
+) -> Checked {
+    let candidates = &prepared.found.candidates[..];
     let hashes: Vec<InfoHash> = candidates.iter().map(|c| c.hash.clone()).collect();
     let hashes = &hashes[..];
     let known: Vec<&Candidate> = candidates.iter().filter(|c| !c.cached_on.is_empty()).collect();
@@ -49,27 +63,31 @@ pub(super) async fn check_cached(
     let mut cached = HashMap::new();
     let mut refused = HashSet::new();
     let mut failed = Vec::new();
+    let mut until = Some(Instant::now() + std::time::Duration::from_secs(3600));
     let mut absorb = |cached: &mut Cached, index: usize, result: Result<StoreAnswer, StoreError>| match result {
-        Ok((items, refusals)) => {
+        Ok((items, refusals, held)) => {
             for item in items {
                 cached.entry(item.hash).or_insert((index, item.files));
             }
             refused.extend(refusals.into_iter().map(|hash| (index, hash)));
+            until = until.zip(held).map(|(a, b)| a.min(b));
         }
         Err(error) => {
             tracing::warn!(store = sessions[index].store.name(), %error, "cache check failed");
             failed.push((index, error));
+            until = None;
         }
     };
-    absorb(&mut cached, 0, check_store(services, &sessions[0], device, candidates, hashes).await);
+    absorb(&mut cached, 0, check_store(services, &sessions[0], device, prepared, candidates, hashes).await);
     if sessions.len() > 1 {
         let left: Vec<InfoHash> = hashes.iter().filter(|h| !cached.contains_key(*h)).cloned().collect();
-        let rest = join_all(sessions[1..].iter().map(|s| check_store(services, s, device, candidates, &left))).await;
+        let rest =
+            join_all(sessions[1..].iter().map(|s| check_store(services, s, device, prepared, candidates, &left))).await;
         for (offset, result) in rest.into_iter().enumerate() {
             absorb(&mut cached, offset + 1, result);
         }
     }
-    (cached, refused, failed)
+    Checked { cached, refused, failed, from_memory_until: until }
 }
 
 /// One store's answer for `hashes`: known answers from the availability cache, the rest in one
@@ -78,6 +96,7 @@ async fn check_store(
     services: &Services,
     session: &Session<'_>,
     device: &DeviceId,
+    prepared: &Prepared,
     candidates: &[&Candidate],
     hashes: &[InfoHash],
 ) -> Result<StoreAnswer, StoreError> {
@@ -86,8 +105,8 @@ async fn check_store(
     let mut found = Vec::new();
     let mut refused = Vec::new();
     let mut misses = Vec::new();
-    let keys: Vec<_> = hashes.iter().map(|hash| (store.name(), hash.clone())).collect();
-    for (hash, known) in hashes.iter().zip(caches.availability.lookup_many(&keys).await) {
+    let (answers, held) = remembered(services, prepared, store.name(), hashes).await;
+    for (hash, known) in hashes.iter().zip(answers) {
         let said = candidates.iter().find(|c| c.hash == *hash && c.cached_on.iter().any(|s| s == store.name()));
         if let Some(candidate) = said {
             found.push(CachedItem { hash: hash.clone(), files: candidate.files.clone() });
@@ -104,7 +123,10 @@ async fn check_store(
         }
     }
     if misses.is_empty() || store.capabilities().cache == CacheKnowledge::None {
-        return Ok((found, refused));
+        // Wholly from memory only when nothing was missing (a store that cannot tell leaves
+        // misses unanswered, and they may be learnt at any time).
+        let held = held.filter(|_| misses.is_empty());
+        return Ok((found, refused, held));
     }
     let auth = AuthRequest { entry: session.entry, device, purpose: AuthPurpose::StreamList };
     let (items, _) = services
@@ -118,7 +140,43 @@ async fn check_store(
         )
         .await;
     found.extend(items?.iter().cloned());
-    Ok((found, refused))
+    Ok((found, refused, None))
+}
+
+/// What the availability memory says of `hashes` on `store`: from the search result's memo
+/// when it still holds, else read (and memoised when every answer was in this process's
+/// memory, which is what a warm list finds).
+async fn remembered(
+    services: &Services,
+    prepared: &Prepared,
+    store: &'static str,
+    hashes: &[InfoHash],
+) -> (Vec<Option<Availability>>, Option<Instant>) {
+    let memory = &services.caches.availability;
+    // Read before the answers it vouches for: an insert in between makes the memo stale.
+    let generation = memory.local().generation();
+    let now = Instant::now();
+    {
+        let memos = prepared.memos.lock().unwrap_or_else(|p| p.into_inner());
+        let held = memos
+            .iter()
+            .find(|m| m.store == store && m.generation == generation && m.until > now && m.hashes == hashes);
+        if let Some(memo) = held {
+            memory.local().note_hits(hashes.len());
+            return (memo.answers.iter().cloned().map(Some).collect(), Some(memo.until));
+        }
+    }
+    let keys: Vec<_> = hashes.iter().map(|hash| (store, hash.clone())).collect();
+    if let Some((answers, until)) = memory.local().get_all(&keys) {
+        let mut memos = prepared.memos.lock().unwrap_or_else(|p| p.into_inner());
+        memos.retain(|m| m.generation == generation && m.until > now && !(m.store == store && m.hashes == hashes));
+        if memos.len() < MAX_PLANS {
+            let memo = AvailabilityMemo { store, hashes: hashes.to_vec(), generation, until, answers: answers.clone() };
+            memos.push(memo);
+        }
+        return (answers.into_iter().map(Some).collect(), Some(until));
+    }
+    (memory.lookup_many(&keys).await, None)
 }
 
 /// One upstream cache check, shared by concurrent requests asking the same store the same

@@ -62,18 +62,97 @@ async fn cached_streams_come_first_and_a_second_list_asks_the_store_nothing() {
     let services = services(vec![auth("Auth", granting)], vec![store.clone()], vec![source], Default::default());
     let (config, client, media) = (config("tb"), client(), movie());
     let request = movie_request(&config, &client, &media, "bind");
-    let streams = list_streams(&services, &request).await;
+    let streams = list_streams(&services, &request).await.streams();
     assert_eq!(streams.len(), 2, "{streams:#?}");
-    assert!(streams[0].name.starts_with("⚡️ [TB]"), "the cached one first: {streams:#?}");
-    let url = streams[0].url.as_deref().unwrap();
+    assert!(streams[0]["name"].as_str().unwrap().starts_with("⚡️ [TB]"), "the cached one first: {streams:#?}");
+    let url = streams[0]["url"].as_str().unwrap();
     assert!(url.starts_with("http://h/stremio/torz/seg/_/strem/tt0111161/tb/"), "{url}");
     assert!(url.contains(&hash('a').to_string()) && url.ends_with("/0/Movie.1994.1080p.mkv?b=bind"), "{url}");
-    assert!(!streams[1].name.contains('⚡'), "the uncached one after: {streams:#?}");
+    assert!(!streams[1]["name"].as_str().unwrap().contains('⚡'), "the uncached one after: {streams:#?}");
     assert_eq!(store.checks.load(Ordering::SeqCst), 1);
 
-    let again = list_streams(&services, &request).await;
+    let again = list_streams(&services, &request).await.streams();
     assert_eq!(again, streams);
     assert_eq!(store.checks.load(Ordering::SeqCst), 1, "availability came from the cache");
+}
+
+/// The list's memo of the availability memory gives way to any change in it: a hash another
+/// request learnt is cached shows ⚡ on the next list, with no new check.
+#[tokio::test]
+async fn a_change_in_the_availability_memory_shows_in_the_next_list() {
+    use crate::caches::Availability;
+    let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.1994.1080p.mkv", 8_000)])]));
+    let source = Arc::new(FixedSource(vec![
+        candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
+        candidate(hash('b'), "Movie.1994.2160p.WEB-DL", 20_000),
+    ]));
+    let services = services(vec![auth("Auth", granting)], vec![store.clone()], vec![source], Default::default());
+    let (config, client, media) = (config("tb"), client(), movie());
+    let request = movie_request(&config, &client, &media, "");
+    let flags = |streams: Vec<serde_json::Value>| -> Vec<(String, bool)> {
+        streams
+            .iter()
+            .map(|s| {
+                let url = s["url"].as_str().unwrap();
+                let h = url.split("/tb/").nth(1).unwrap()[..1].to_string();
+                (h, s["name"].as_str().unwrap().starts_with('⚡'))
+            })
+            .collect()
+    };
+    for _ in 0..3 {
+        let streams = list_streams(&services, &request).await.streams();
+        assert_eq!(flags(streams), [("a".to_string(), true), ("b".to_string(), false)]);
+    }
+    let file = chillproxy_core::StoreFile { id: 0, name: "Movie.2160p.mkv".into(), path: String::new(), size: 1 };
+    let memory = &services.caches.availability;
+    memory.insert(("tb", hash('b')), Availability::Cached(vec![file]), std::time::Duration::from_secs(60)).await;
+    let streams = list_streams(&services, &request).await.streams();
+    assert_eq!(flags(streams), [("b".to_string(), true), ("a".to_string(), true)], "b learnt cached, 2160p first");
+    memory.insert(("tb", hash('b')), Availability::Refused, std::time::Duration::from_secs(60)).await;
+    let streams = list_streams(&services, &request).await.streams();
+    assert_eq!(flags(streams), [("a".to_string(), true)], "a refused release is not offered");
+    assert_eq!(store.checks.load(Ordering::SeqCst), 1, "every later answer came from the memory");
+}
+
+/// The hashes (their repeated character) of the list `config` gets through `segment`, checking
+/// that every URL carries that segment.
+async fn listed(services: &crate::state::Services, config: &UserConfig, segment: &str) -> String {
+    let (client, media) = (client(), movie());
+    let mut request = movie_request(config, &client, &media, "");
+    request.config_segment = segment;
+    let streams = list_streams(services, &request).await.streams();
+    let urls: Vec<&str> = streams.iter().map(|s| s["url"].as_str().unwrap()).collect();
+    assert!(urls.iter().all(|u| u.contains(&format!("/torz/{segment}/"))), "{urls:?}");
+    urls.iter().map(|u| &u.split("/tb/").nth(1).unwrap()[..1]).collect()
+}
+
+/// Viewers of one title with different preferences, and the same viewer again, on one server:
+/// each gets their own list (a kept list shape is never served to other preferences), and
+/// each list's URLs carry that viewer's config.
+#[tokio::test]
+async fn kept_list_shapes_follow_each_viewers_preferences() {
+    let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.1994.1080p.mkv", 8_000)])]));
+    let source = Arc::new(FixedSource(vec![
+        candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
+        candidate(hash('b'), "Movie.1994.2160p.WEB-DL", 20_000),
+        candidate(hash('c'), "Movie.1994.720p.WEB-DL", 2_000),
+    ]));
+    let services = services(vec![auth("Auth", granting)], vec![store.clone()], vec![source], Default::default());
+    let plain = config("tb");
+    let mut only_1080 = config("tb");
+    only_1080.prefs = serde_json::from_str(r#"{"resolutions":["1080p"]}"#).unwrap();
+    let mut cached_only = config("tb");
+    cached_only.cached = true;
+    let mut smallest_first = config("tb");
+    smallest_first.prefs = serde_json::from_str(r#"{"sort":"size"}"#).unwrap();
+    for _ in 0..2 {
+        assert_eq!(listed(&services, &plain, "p").await, "abc");
+        assert_eq!(listed(&services, &only_1080, "r").await, "a");
+        assert_eq!(listed(&services, &cached_only, "c").await, "a");
+        assert_eq!(listed(&services, &smallest_first, "s").await, "acb");
+        assert_eq!(listed(&services, &plain, "q").await, "abc");
+    }
+    assert_eq!(store.checks.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -90,8 +169,8 @@ async fn a_history_only_store_is_asked_each_time_and_its_misses_are_not_remember
     let (config, client, media) = (config("rd"), client(), movie());
     let request = movie_request(&config, &client, &media, "");
     for round in 1..=2 {
-        let streams = list_streams(&services, &request).await;
-        let flags: Vec<bool> = streams.iter().map(|s| s.name.starts_with('⚡')).collect();
+        let streams = list_streams(&services, &request).await.streams();
+        let flags: Vec<bool> = streams.iter().map(|s| s["name"].as_str().unwrap().starts_with('⚡')).collect();
         assert_eq!(flags, [true, false], "{streams:#?}");
         assert_eq!(store.checks.load(Ordering::SeqCst), round, "a library answer is not kept for everyone");
     }
@@ -119,10 +198,11 @@ async fn a_failing_auth_provider_is_named_and_no_other_is_blamed() {
     let services = services(vec![auth("Acme vault", failing)], vec![store], vec![source], Default::default());
     let (config, client, media) = (config("rd"), client(), movie());
     let request = movie_request(&config, &client, &media, "");
-    let streams = list_streams(&services, &request).await;
+    let streams = list_streams(&services, &request).await.streams();
     assert_eq!(streams.len(), 1);
-    assert_eq!(streams[0].name, "⚠️ chillproxy\nAcme vault is unavailable");
-    assert!(streams[0].description.contains("add your own Memory Debrid API token"), "{streams:#?}");
+    assert_eq!(streams[0]["name"], "⚠️ chillproxy\nAcme vault is unavailable");
+    let description = streams[0]["description"].as_str().unwrap();
+    assert!(description.contains("add your own Memory Debrid API token"), "{streams:#?}");
 }
 
 #[tokio::test]
@@ -135,8 +215,7 @@ async fn streams_carry_a_file_name_binge_group_and_web_readiness() {
     let services = services(vec![auth("Auth", granting)], vec![store], vec![source], Default::default());
     let (config, client, media) = (config("tb"), client(), movie());
     let request = movie_request(&config, &client, &media, "b");
-    let streams = list_streams(&services, &request).await;
-    let json = serde_json::to_value(&streams).unwrap();
+    let json = list_streams(&services, &request).await.streams();
     let cached = &json[0];
     assert!(cached["url"].as_str().unwrap().ends_with("/0/Movie.2019.2160p.mp4?b=b"), "{cached}");
     assert_eq!(cached["behaviorHints"]["bingeGroup"], "chillproxy|tb|2160p|WEB-DL|DV|FLUX");
@@ -184,8 +263,9 @@ async fn order_with(prefs: &str) -> String {
     let request = movie_request(&config, &client, &media, "");
     list_streams(&services, &request)
         .await
+        .streams()
         .iter()
-        .filter_map(|s| s.url.as_deref())
+        .filter_map(|s| s["url"].as_str())
         .map(|url| url.split("/tb/").nth(1).unwrap().chars().next().unwrap())
         .collect()
 }

@@ -36,7 +36,7 @@ pub fn parse_torrent(bytes: &[u8]) -> Result<TorrentInfo, String> {
             let info = value.try_into_dictionary().map_err(broken)?;
             let raw = info.into_raw().map_err(broken)?;
             let digest = Sha1::digest(raw);
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = hex::encode(digest);
             let hash = InfoHash::parse(&hex).ok_or("the info hash is not 40 hex digits")?;
             let (name, files) = files_of(raw).map_err(broken)?;
             return Ok(TorrentInfo { hash, name, files });
@@ -96,7 +96,7 @@ mod tests {
         let info = b"d6:lengthi1000e4:name9:Movie.mkv12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
         let file = [&b"d8:announce9:udp://t/x4:info"[..], &info[..], b"e"].concat();
         let parsed = parse_torrent(&file).unwrap();
-        let want: String = Sha1::digest(info).iter().map(|b| format!("{b:02x}")).collect();
+        let want = hex::encode(Sha1::digest(info));
         assert_eq!(parsed.hash.as_str(), want);
         assert_eq!(parsed.files, vec![TorrentFile { path: "Movie.mkv".into(), size: 1000 }]);
 

@@ -1,0 +1,284 @@
+//! The stream list's JSON body, written straight into one buffer: what is the same for every
+//! viewer comes pre-rendered (see `format`), and each stream adds only its playback URL.
+//!
+//! The URL is written from pieces: what is the same for the whole request (the base URL, the
+//! config segment, the Stremio id, the device binding) is made and JSON-escaped once; what each
+//! stream adds (store code, info hash, file index, file name, or a sealed handle) is ASCII that
+//! needs no escaping. The output is exactly what `serde_json` makes of the same [`Stream`]s
+//! (tested below).
+
+use chillproxy_core::seal::Keyring;
+use chillproxy_core::{InfoHash, StoreEntry};
+use chillproxy_stremio::{encode_segment, Stream};
+
+use super::format::Rendered;
+use super::StreamRequest;
+use crate::handle::Handle;
+
+/// A stream list as the response body: JSON bytes, and whether any stream plays.
+#[derive(Debug)]
+pub(crate) struct StreamListBody {
+    json: Vec<u8>,
+    real: bool,
+}
+
+impl StreamListBody {
+    /// The body of `{"streams":[…]}` for these streams (warnings only, or a test's list).
+    pub fn from_streams(streams: &[Stream]) -> Self {
+        let mut writer = ListWriter::new(256 * streams.len().max(1));
+        for stream in streams {
+            writer.push_stream(stream);
+        }
+        writer.finish()
+    }
+
+    /// Whether any stream plays (a list of warnings only is not real).
+    pub fn is_real(&self) -> bool {
+        self.real
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.json
+    }
+
+    /// The streams as JSON values, for tests.
+    #[cfg(test)]
+    pub fn streams(&self) -> Vec<serde_json::Value> {
+        let value: serde_json::Value = serde_json::from_slice(&self.json).expect("the body is JSON");
+        value["streams"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// `s` as it goes between the quotes of a JSON string. Borrowed when nothing needs escaping
+/// (URLs, codes, percent-encoded names): the common case costs one scan.
+pub(crate) fn json_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    std::borrow::Cow::Owned(quoted[1..quoted.len() - 1].to_string())
+}
+
+/// Writes `{"streams":[…]}` one stream at a time.
+pub(super) struct ListWriter {
+    buf: Vec<u8>,
+    count: usize,
+    real: bool,
+}
+
+impl ListWriter {
+    pub fn new(capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity + 16);
+        buf.extend_from_slice(b"{\"streams\":[");
+        Self { buf, count: 0, real: false }
+    }
+
+    fn separate(&mut self) {
+        if self.count > 0 {
+            self.buf.push(b',');
+        }
+        self.count += 1;
+    }
+
+    /// A stream as it is (a warning, or anything not pre-rendered).
+    pub fn push_stream(&mut self, stream: &Stream) {
+        self.separate();
+        self.real |= stream.url.is_some();
+        // Writing into a Vec cannot fail, and `Stream` has only strings, numbers and booleans.
+        let _ = serde_json::to_writer(&mut self.buf, stream);
+    }
+
+    /// A pre-rendered stream behind the request's own playback URL.
+    pub fn push_rendered(&mut self, url: &UrlShape<'_>, play: &Play<'_>, rendered: &Rendered) {
+        self.separate();
+        self.real = true;
+        self.buf.extend_from_slice(b"{\"url\":\"");
+        url.write(&mut self.buf, play, &rendered.url_name);
+        self.buf.extend_from_slice(b"\",");
+        self.buf.extend_from_slice(rendered.tail.as_bytes());
+    }
+
+    pub fn finish(mut self) -> StreamListBody {
+        self.buf.extend_from_slice(b"]}");
+        StreamListBody { json: self.buf, real: self.real }
+    }
+}
+
+/// What one stream's URL plays: the store entry, the torrent and the file.
+pub(super) struct Play<'a> {
+    pub entry: &'a StoreEntry,
+    pub hash: &'a InfoHash,
+    pub file_idx: Option<u64>,
+}
+
+/// The request's playback URLs, made once: everything but the per-stream part, JSON-escaped.
+pub(super) struct UrlShape<'a> {
+    /// Up to where the stream's own part starts.
+    head: String,
+    /// After the file name (`?b=…` for a plain URL).
+    tail: String,
+    /// With sealing keys: each stream's handle is sealed for this request's device.
+    sealed: Option<(&'a Keyring, &'a StreamRequest<'a>)>,
+}
+
+impl<'a> UrlShape<'a> {
+    /// `{base}/stremio/torz/_/play/{handle}/{name}` with sealing keys, else
+    /// `{base}/stremio/torz/{config}/_/strem/{id}/{code}/{hash}/{file}/{name}?b={binding}`.
+    pub fn new(request: &'a StreamRequest<'a>) -> Self {
+        match request.keyring {
+            Some(keyring) => Self {
+                head: json_safe(&format!("{}/stremio/torz/_/play/", request.base_url)).into_owned(),
+                tail: String::new(),
+                sealed: Some((keyring, request)),
+            },
+            None => Self {
+                head: json_safe(&format!(
+                    "{}/stremio/torz/{}/_/strem/{}/",
+                    request.base_url,
+                    encode_segment(request.config_segment),
+                    encode_segment(request.id)
+                ))
+                .into_owned(),
+                tail: json_safe(&format!("?b={}", request.binding)).into_owned(),
+                sealed: None,
+            },
+        }
+    }
+
+    /// Writes the URL (JSON-escaped, without quotes). `url_name` is already safe.
+    fn write(&self, buf: &mut Vec<u8>, play: &Play<'_>, url_name: &str) {
+        buf.extend_from_slice(self.head.as_bytes());
+        match self.sealed {
+            Some((keyring, request)) => {
+                let client = request.client;
+                let handle = Handle::new(
+                    play.entry,
+                    request.id,
+                    play.hash,
+                    play.file_idx,
+                    &client.device,
+                    client.ip,
+                    request.binding_ttl_s,
+                );
+                // A sealed handle is `p1.<kid>.<base64url>`: nothing to escape.
+                if let Some(sealed) = handle.seal(keyring) {
+                    buf.extend_from_slice(sealed.as_bytes());
+                }
+            }
+            None => {
+                buf.extend_from_slice(json_safe(&play.entry.c).as_bytes());
+                buf.push(b'/');
+                buf.extend_from_slice(play.hash.as_str().as_bytes());
+                buf.push(b'/');
+                match play.file_idx {
+                    Some(idx) => buf.extend_from_slice(idx.to_string().as_bytes()),
+                    None => buf.extend_from_slice(b"-1"),
+                }
+            }
+        }
+        buf.push(b'/');
+        buf.extend_from_slice(url_name.as_bytes());
+        buf.extend_from_slice(self.tail.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::{Candidate, DeviceId, Found, MediaKind, MediaQuery, StoreFile};
+    use chillproxy_stremio::{warning, PlaybackUrl, UserConfig};
+    use std::sync::Arc;
+
+    use super::super::format::{guessed_file_name, Prepared};
+    use crate::http::client::ClientInfo;
+
+    fn candidate(title: &str) -> Candidate {
+        Candidate {
+            hash: InfoHash::parse(&"ab".repeat(20)).unwrap(),
+            title: title.into(),
+            size: Some(9_000_000_000),
+            seeders: Some(12),
+            indexer: "Idx \"quoted\"".into(),
+            files: Vec::new(),
+            file_idx: None,
+            cached_on: Vec::new(),
+        }
+    }
+
+    /// The written body is byte for byte what serde_json makes of the same streams, with the URL
+    /// `PlaybackUrl::build` makes, for names that need escaping and a base URL that does.
+    #[test]
+    fn rendered_streams_are_exactly_the_serialised_ones() {
+        let found = Arc::new(Found::from(vec![
+            candidate("Movie \"Quoted\" 2019 1080p BluRay x264-GRP"),
+            candidate("Movie.2019.2160p.WEB-DL.DV.HEVC-FLUX\\"),
+        ]));
+        let prepared = Prepared::new(found.clone());
+        let config = UserConfig::default();
+        let media = MediaQuery { kind: MediaKind::Movie, imdb_id: "tt1".into(), season: None, episode: None };
+        let ip = [203, 0, 113, 7].into();
+        let client = ClientInfo { ip, device: DeviceId::from_client(ip, "test") };
+        let request = StreamRequest {
+            config: &config,
+            config_segment: "eyJ+/a==",
+            id: "tt1:1:2",
+            media: &media,
+            client: &client,
+            base_url: "http://h\"x",
+            binding: "bi\\nd".into(),
+            keyring: None,
+            binding_ttl_s: 60,
+        };
+        let entry = StoreEntry { c: "tb".into(), t: None, auth: None };
+        let file = StoreFile { id: 3, name: "Movie \"Q\".mkv".into(), path: String::new(), size: 8_000 };
+        let shape = UrlShape::new(&request);
+        let mut writer = ListWriter::new(0);
+        let mut expected = Vec::new();
+        for (i, (c, p)) in found.candidates.iter().zip(&prepared.candidates).enumerate() {
+            let file = (i == 0).then_some(&file);
+            let rendered = p.rendered("tb", c, file, i == 0);
+            let play = Play { entry: &entry, hash: &c.hash, file_idx: file.map(|f| f.id) };
+            writer.push_rendered(&shape, &play, &rendered);
+            let url = PlaybackUrl {
+                base_url: request.base_url,
+                config_segment: request.config_segment,
+                id: request.id,
+                store_code: "tb",
+                hash: &c.hash,
+                file_idx: file.map(|f| f.id),
+                file_name: Some(&file.map(|f| f.name.clone()).unwrap_or_else(|| guessed_file_name(&c.title))),
+                binding: &request.binding,
+            }
+            .build();
+            let mut stream: serde_json::Value =
+                serde_json::from_str(&format!("{{{}", rendered.tail)).expect("the tail completes an object");
+            let object = stream.as_object_mut().unwrap();
+            let mut ordered = serde_json::Map::new();
+            ordered.insert("url".into(), url.into());
+            ordered.extend(object.clone());
+            expected.push(serde_json::Value::Object(ordered));
+        }
+        let warn = warning("Trouble", "with \"quotes\"", "http://h/configure");
+        writer.push_stream(&warn);
+        expected.push(serde_json::to_value(&warn).unwrap());
+        let body = writer.finish();
+        assert!(body.is_real());
+        let text = String::from_utf8(body.into_bytes()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(parsed["streams"], serde_json::Value::Array(expected), "{text}");
+        assert!(text.starts_with("{\"streams\":[{\"url\":\"http://h\\\"x/stremio/torz/eyJ+%2Fa==/"), "{text}");
+    }
+
+    #[test]
+    fn a_rendered_variant_is_made_once_per_store_cached_and_file() {
+        let found = Arc::new(Found::from(vec![candidate("Movie.2019.1080p.BluRay-GRP")]));
+        let prepared = Prepared::new(found.clone());
+        let (c, p) = (&found.candidates[0], &prepared.candidates[0]);
+        let one = p.rendered("tb", c, None, true);
+        assert!(Arc::ptr_eq(&one, &p.rendered("tb", c, None, true)));
+        assert!(!Arc::ptr_eq(&one, &p.rendered("tb", c, None, false)));
+        assert!(!Arc::ptr_eq(&one, &p.rendered("rd", c, None, true)));
+        assert!(one.tail.starts_with("\"name\":\"⚡️ [TB]\\nchillproxy\\n1080p\""), "{}", one.tail);
+        assert_eq!(&*one.url_name, "Movie.2019.1080p.BluRay-GRP.mkv");
+    }
+}
