@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Credential, InfoHash};
 
 /// A file inside a torrent, as the store reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreFile {
     /// The store's own file id (TorBox `files[].id`), used to request a link.
     pub id: u64,
@@ -18,6 +18,10 @@ pub struct StoreFile {
     /// The path inside the torrent, starting with `/`, without the torrent's root folder.
     pub path: String,
     pub size: u64,
+    /// The file's OpenSubtitles hash (16 hex digits), when the store gives it (TorBox does for
+    /// torrents in a library): sent to Stremio as `videoHash` for subtitle addons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_hash: Option<String>,
 }
 
 /// One hash the store already has on its servers.

@@ -129,11 +129,13 @@ impl SourceKey {
             material.push_str(indexer.ak.as_ref().map(|k| k.expose()).unwrap_or_default());
             material.push('\u{1e}');
         }
-        Self {
-            media: media.clone(),
-            user_indexers: chillproxy_core::secret::fingerprint(material.as_bytes()),
-            credential: String::new(),
-        }
+        // Most configs name no indexer of their own: that fingerprint is the same every time.
+        static NONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let user_indexers = match indexers.is_empty() {
+            true => NONE.get_or_init(|| chillproxy_core::secret::fingerprint(b"")).clone(),
+            false => chillproxy_core::secret::fingerprint(material.as_bytes()),
+        };
+        Self { media: media.clone(), user_indexers, credential: String::new() }
     }
 
     /// The key of one credential-bound source's results (see `SourceProvider::credential_store`).

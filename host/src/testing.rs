@@ -74,6 +74,7 @@ impl MemoryStore {
                         name: name.to_string(),
                         path: format!("/{name}"),
                         size: *size,
+                        video_hash: None,
                     })
                     .collect();
                 (hash.clone(), files)

@@ -25,6 +25,9 @@ pub struct BehaviorHints {
     pub filename: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub video_size: Option<u64>,
+    /// The file's OpenSubtitles hash, for subtitle addons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_hash: Option<String>,
     /// The link is not playable in a web player as it is (Stremio's web app then uses its
     /// streaming server): anything but an MP4 or WebM file.
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -83,6 +83,17 @@ async fn movie_with_chillstreams_auth_lists_cached_first_and_plays_with_the_pool
     assert_eq!(head.status(), 302);
     assert_eq!(head.headers()["location"].to_str().unwrap(), location);
 
+    // The play put the torrent in the library, whose files carry TorBox's OpenSubtitles hash:
+    // the next list hands it to subtitle addons as `videoHash`.
+    assert!(cached["behaviorHints"].get("videoHash").is_none(), "a cache check names no hash: {cached}");
+    let again = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
+    let expected = chillproxy_tests::fakes::torbox::opensubtitles_hash(
+        MOVIE_1080,
+        "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv",
+        MOVIE_1080_BYTES,
+    );
+    assert_eq!(with_hash(&again, MOVIE_1080)["behaviorHints"]["videoHash"].as_str(), expected.as_deref());
+
     // Every TorBox call carried the pool key.
     let calls = stack.torbox.calls();
     assert!(calls.len() >= 4);

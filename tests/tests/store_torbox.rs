@@ -12,7 +12,9 @@ use chillproxy_core::{
     StoreProvider,
 };
 use chillproxy_store_torbox::{TorBoxConfig, TorBoxStore};
-use chillproxy_tests::fakes::torbox::{FakeTorBox, Fault, CHECKCACHED, CREATETORRENT, MYLIST, REQUESTDL, USER_ME};
+use chillproxy_tests::fakes::torbox::{
+    opensubtitles_hash, FakeTorBox, Fault, CHECKCACHED, CREATETORRENT, MYLIST, REQUESTDL, USER_ME,
+};
 use chillproxy_tests::fakes::{closed_port_url, Running};
 
 const KEY: &str = "tb-live-key-SECRET-7d793037a0760186574b0282f2f435e7";
@@ -95,14 +97,32 @@ async fn check_cached_returns_exactly_the_cached_hashes_with_files() {
         vec![
             CachedItem {
                 hash: hash(2),
-                files: vec![StoreFile { id: 0, name: "movie.mkv".into(), path: "/movie.mkv".into(), size: 5_000 }],
+                files: vec![StoreFile {
+                    id: 0,
+                    name: "movie.mkv".into(),
+                    path: "/movie.mkv".into(),
+                    size: 5_000,
+                    video_hash: None
+                }],
             },
             CachedItem {
                 hash: hash(1),
                 files: vec![
-                    StoreFile { id: 0, name: "e01.mkv".into(), path: "/Season 1/e01.mkv".into(), size: 1_000 },
-                    StoreFile { id: 1, name: "e02.mkv".into(), path: "/Season 1/e02.mkv".into(), size: 2_000 },
-                    StoreFile { id: 2, name: "info.nfo".into(), path: "/info.nfo".into(), size: 10 },
+                    StoreFile {
+                        id: 0,
+                        name: "e01.mkv".into(),
+                        path: "/Season 1/e01.mkv".into(),
+                        size: 1_000,
+                        video_hash: None
+                    },
+                    StoreFile {
+                        id: 1,
+                        name: "e02.mkv".into(),
+                        path: "/Season 1/e02.mkv".into(),
+                        size: 2_000,
+                        video_hash: None
+                    },
+                    StoreFile { id: 2, name: "info.nfo".into(), path: "/info.nfo".into(), size: 10, video_hash: None },
                 ],
             },
         ]
@@ -182,8 +202,15 @@ async fn add_magnet_for_a_cached_hash_is_downloaded_with_files() {
     assert_eq!(
         magnet.files,
         vec![
-            StoreFile { id: 0, name: "movie.mkv".into(), path: "/movie.mkv".into(), size: 5_000 },
-            StoreFile { id: 1, name: "en.srt".into(), path: "/Subs/en.srt".into(), size: 20 },
+            StoreFile {
+                id: 0,
+                name: "movie.mkv".into(),
+                path: "/movie.mkv".into(),
+                size: 5_000,
+                // A library file carries TorBox's OpenSubtitles hash; a subtitle file none.
+                video_hash: opensubtitles_hash(hash(7).as_str(), "movie.mkv", 5_000),
+            },
+            StoreFile { id: 1, name: "en.srt".into(), path: "/Subs/en.srt".into(), size: 20, video_hash: None },
         ]
     );
     let created = fake.calls_to(CREATETORRENT);
@@ -282,7 +309,7 @@ async fn generate_link_for_an_unfinished_torrent_is_not_found() {
     fake.add_uncached(hash(6).as_str(), "Slow", &[("s.mkv", 1)], 5);
     let cred = credential(KEY);
     let magnet = store.add_magnet(&cred, &hash(6), None).await.expect("add");
-    let file = StoreFile { id: 0, name: "s.mkv".into(), path: "/s.mkv".into(), size: 1 };
+    let file = StoreFile { id: 0, name: "s.mkv".into(), path: "/s.mkv".into(), size: 1, video_hash: None };
     let err = store.generate_link(&cred, &magnet, &file, None).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     assert!(!err.to_string().contains(KEY), "{err}");

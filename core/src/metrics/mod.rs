@@ -110,8 +110,8 @@ pub type ValueFn = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
 #[derive(Debug, Clone)]
 pub struct Counter {
     handle: metrics::Counter,
-    /// Where [`Counter::get`] reads the value back.
-    origin: Option<(PrometheusHandle, Key)>,
+    /// Where [`Counter::get`] reads the value back (shared: handles are cloned on hot paths).
+    origin: Option<Arc<(PrometheusHandle, Key)>>,
 }
 
 impl Default for Counter {
@@ -132,7 +132,8 @@ impl Counter {
     /// The value as `/metrics` shows it. The exporter has no single-value read, so this renders
     /// the registry: for tests and diagnostics, not for request paths.
     pub fn get(&self) -> u64 {
-        let Some((handle, key)) = &self.origin else { return 0 };
+        let Some(origin) = &self.origin else { return 0 };
+        let (handle, key) = &**origin;
         let labels = sorted(key.labels().map(|l| (l.key().to_string(), l.value().to_string())).collect());
         match exposition::parse(&handle.render()).get(key.name()).and_then(|f| f.series.get(&labels)) {
             Some(SeriesValue::Value(v)) => *v as u64,
@@ -216,6 +217,36 @@ pub struct Registry {
     handle: PrometheusHandle,
     families: RwLock<HashMap<String, Family>>,
     fns: Mutex<BTreeMap<String, FnFamily>>,
+    /// Handles already looked up, by a hash of (kind, name, labels as given): a request path
+    /// that records a few series per request finds them with one read lock and no allocation.
+    /// Bounded by the number of series, which labels keep small (never user data).
+    hot: RwLock<HashMap<u64, Vec<HotHandle>>>,
+}
+
+struct HotHandle {
+    kind: Kind,
+    name: String,
+    labels: Vec<(String, String)>,
+    counter: Counter,
+    histogram: Histogram,
+}
+
+impl HotHandle {
+    fn is(&self, kind: Kind, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.kind == kind
+            && self.name == name
+            && self.labels.len() == labels.len()
+            && self.labels.iter().zip(labels).all(|((k, v), (k2, v2))| k == k2 && v == v2)
+    }
+}
+
+fn hot_hash(kind: Kind, name: &str, labels: &[(&str, &str)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (kind as u8).hash(&mut hasher);
+    name.hash(&mut hasher);
+    labels.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Default for Registry {
@@ -224,7 +255,7 @@ impl Default for Registry {
         // become summaries, which the buckets test would catch.
         let recorder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS).unwrap_or_default().build_recorder();
         let handle = recorder.handle();
-        Self { recorder, handle, families: RwLock::default(), fns: Mutex::default() }
+        Self { recorder, handle, families: RwLock::default(), fns: Mutex::default(), hot: RwLock::default() }
     }
 }
 
@@ -382,12 +413,32 @@ impl Registry {
 
     /// The counter `name{labels}`, created at 0 when new. `help` is kept from the first call.
     pub fn counter(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Counter {
+        if let Some(hot) = self.hot(Kind::Counter, name, labels, |h| h.counter.clone()) {
+            return hot;
+        }
         if !self.claim(name, help, Kind::Counter, labels) {
             return Counter::default();
         }
         let key = key(name, labels);
         let handle = self.recorder.register_counter(&key, &METADATA);
-        Counter { handle, origin: Some((self.handle.clone(), key)) }
+        let counter = Counter { handle, origin: Some(Arc::new((self.handle.clone(), key))) };
+        self.keep_hot(Kind::Counter, name, labels, counter.clone(), Histogram::default());
+        counter
+    }
+
+    /// A handle found before, if any.
+    fn hot<T>(&self, kind: Kind, name: &str, labels: &[(&str, &str)], pick: impl Fn(&HotHandle) -> T) -> Option<T> {
+        let hot = self.hot.read().unwrap_or_else(PoisonError::into_inner);
+        hot.get(&hot_hash(kind, name, labels))?.iter().find(|h| h.is(kind, name, labels)).map(pick)
+    }
+
+    fn keep_hot(&self, kind: Kind, name: &str, labels: &[(&str, &str)], counter: Counter, histogram: Histogram) {
+        let mut hot = self.hot.write().unwrap_or_else(PoisonError::into_inner);
+        let slot = hot.entry(hot_hash(kind, name, labels)).or_default();
+        if !slot.iter().any(|h| h.is(kind, name, labels)) {
+            let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            slot.push(HotHandle { kind, name: name.to_string(), labels, counter, histogram });
+        }
     }
 
     /// The gauge `name{labels}`, created at 0 when new.
@@ -400,10 +451,15 @@ impl Registry {
 
     /// The histogram `name{labels}` with [`LATENCY_BUCKETS`] (in seconds).
     pub fn histogram(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Histogram {
+        if let Some(hot) = self.hot(Kind::Histogram, name, labels, |h| h.histogram.clone()) {
+            return hot;
+        }
         if !self.claim(name, help, Kind::Histogram, labels) {
             return Histogram::default();
         }
-        Histogram(self.recorder.register_histogram(&key(name, labels), &METADATA))
+        let histogram = Histogram(self.recorder.register_histogram(&key(name, labels), &METADATA));
+        self.keep_hot(Kind::Histogram, name, labels, Counter::default(), histogram.clone());
+        histogram
     }
 
     /// Adds a value function for `name{labels}` (`kind` is `Counter` or `Gauge`), called at

@@ -83,9 +83,12 @@ pub fn loggable_path(path: &str) -> String {
 
 async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let id = new_request_id();
-    let path = loggable_path(request.uri().path());
     let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_string();
-    let span = tracing::info_span!("request", id = %id, method = %request.method(), route = %route, path = %path);
+    let span = tracing::info_span!("request", id = %id, method = %request.method(), route = %route, path = tracing::field::Empty);
+    // The loggable path costs a split and a join: only when the span is recorded.
+    if !span.is_disabled() {
+        span.record("path", tracing::field::display(loggable_path(request.uri().path())));
+    }
     let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
     let header_bytes: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     let started = Instant::now();

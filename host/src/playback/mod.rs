@@ -76,6 +76,15 @@ async fn resolve_shared(
         file_name: request.file_name.map(str::to_string),
         episode: request.media.season.zip(request.media.episode),
     };
+    let caches = &services.caches;
+    if let Some(error) = caches.failures.get(&key) {
+        return Err(error);
+    }
+    // A link this process holds: nothing to prepare for a resolution (the player's many
+    // requests for one tap, and every later play of the file within the link's life).
+    if let Some(link) = caches.links.local().get(&key) {
+        return Ok(link);
+    }
     let job = Resolution {
         services: services.clone(),
         store: store.clone(),
@@ -86,10 +95,6 @@ async fn resolve_shared(
         file_idx: request.file_idx,
         user_ip: public_ip(request.client.ip),
     };
-    let caches = &services.caches;
-    if let Some(error) = caches.failures.get(&key) {
-        return Err(error);
-    }
     let ttl = caches.links_ttl();
     // A link read from the shared tier is kept in memory for what is left of its life.
     let left_of_shared: Arc<std::sync::Mutex<Option<Duration>>> = Arc::default();

@@ -275,6 +275,7 @@ fn format_stream(
         binge_group: Some(binge_group),
         filename: file_name,
         video_size: file.map(|f| f.size),
+        video_hash: file.and_then(|f| f.video_hash.clone()),
         not_web_ready,
     };
     Stream { url: None, external_url: None, name, description: lines.join("\n"), behavior_hints: Some(hints) }

@@ -214,7 +214,8 @@ async fn build_list(services: &Services, request: &StreamRequest<'_>) -> (Option
 
     // 4. Each stream: its pre-rendered body behind this request's playback URL.
     let urls = UrlShape::new(request);
-    let mut writer = ListWriter::new(plan.entries.iter().map(|e| e.rendered.tail.len() + 400).sum());
+    let per_url = urls.len() + 160;
+    let mut writer = ListWriter::new(plan.entries.iter().map(|e| e.rendered.tail.len() + per_url).sum());
     for entry in &plan.entries {
         let play = Play {
             entry: sessions[entry.session].entry,

@@ -44,7 +44,7 @@ mod tests {
     use super::*;
 
     fn file(id: u64, name: &str, size: u64) -> StoreFile {
-        StoreFile { id, name: name.into(), path: format!("/{name}"), size }
+        StoreFile { id, name: name.into(), path: format!("/{name}"), size, video_hash: None }
     }
 
     #[test]

@@ -59,6 +59,14 @@ pub(crate) fn json_safe(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(quoted[1..quoted.len() - 1].to_string())
 }
 
+/// `s` JSON-escaped, without a copy when nothing needs escaping.
+fn escaped(s: String) -> String {
+    match json_safe(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
+}
+
 /// Writes `{"streams":[…]}` one stream at a time.
 pub(super) struct ListWriter {
     buf: Vec<u8>,
@@ -125,24 +133,29 @@ impl<'a> UrlShape<'a> {
     /// `{base}/stremio/torz/_/play/{handle}/{name}` with sealing keys, else
     /// `{base}/stremio/torz/{config}/_/strem/{id}/{code}/{hash}/{file}/{name}?b={binding}`.
     pub fn new(request: &'a StreamRequest<'a>) -> Self {
+        let mut head = String::with_capacity(request.base_url.len() + request.config_segment.len() + 64);
+        head.push_str(request.base_url);
         match request.keyring {
-            Some(keyring) => Self {
-                head: json_safe(&format!("{}/stremio/torz/_/play/", request.base_url)).into_owned(),
-                tail: String::new(),
-                sealed: Some((keyring, request)),
-            },
-            None => Self {
-                head: json_safe(&format!(
-                    "{}/stremio/torz/{}/_/strem/{}/",
-                    request.base_url,
-                    encode_segment(request.config_segment),
-                    encode_segment(request.id)
-                ))
-                .into_owned(),
-                tail: json_safe(&format!("?b={}", request.binding)).into_owned(),
-                sealed: None,
-            },
+            Some(keyring) => {
+                head.push_str("/stremio/torz/_/play/");
+                Self { head: escaped(head), tail: String::new(), sealed: Some((keyring, request)) }
+            }
+            None => {
+                head.push_str("/stremio/torz/");
+                head.push_str(&encode_segment(request.config_segment));
+                head.push_str("/_/strem/");
+                head.push_str(&encode_segment(request.id));
+                head.push('/');
+                let tail = escaped(format!("?b={}", request.binding));
+                Self { head: escaped(head), tail, sealed: None }
+            }
         }
+    }
+
+    /// Bytes every URL of this request has besides its own part (handle or store/hash/file
+    /// and name), to size the body once.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len() + if self.sealed.is_some() { 200 } else { 0 }
     }
 
     /// Writes the URL (JSON-escaped, without quotes). `url_name` is already safe.
@@ -230,7 +243,8 @@ mod tests {
             binding_ttl_s: 60,
         };
         let entry = StoreEntry { c: "tb".into(), t: None, auth: None };
-        let file = StoreFile { id: 3, name: "Movie \"Q\".mkv".into(), path: String::new(), size: 8_000 };
+        let file =
+            StoreFile { id: 3, name: "Movie \"Q\".mkv".into(), path: String::new(), size: 8_000, video_hash: None };
         let shape = UrlShape::new(&request);
         let mut writer = ListWriter::new(0);
         let mut expected = Vec::new();

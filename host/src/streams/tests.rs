@@ -103,7 +103,13 @@ async fn a_change_in_the_availability_memory_shows_in_the_next_list() {
         let streams = list_streams(&services, &request).await.streams();
         assert_eq!(flags(streams), [("a".to_string(), true), ("b".to_string(), false)]);
     }
-    let file = chillproxy_core::StoreFile { id: 0, name: "Movie.2160p.mkv".into(), path: String::new(), size: 1 };
+    let file = chillproxy_core::StoreFile {
+        id: 0,
+        name: "Movie.2160p.mkv".into(),
+        path: String::new(),
+        size: 1,
+        video_hash: None,
+    };
     let memory = &services.caches.availability;
     memory.insert(("tb", hash('b')), Availability::Cached(vec![file]), std::time::Duration::from_secs(60)).await;
     let streams = list_streams(&services, &request).await.streams();
@@ -182,7 +188,13 @@ async fn a_history_only_store_is_asked_each_time_and_its_misses_are_not_remember
 #[test]
 fn the_availability_memory_serialises_without_anything_secret() {
     use crate::caches::Availability;
-    let file = chillproxy_core::StoreFile { id: 3, name: "E03.mkv".into(), path: "/S01/E03.mkv".into(), size: 9 };
+    let file = chillproxy_core::StoreFile {
+        id: 3,
+        name: "E03.mkv".into(),
+        path: "/S01/E03.mkv".into(),
+        size: 9,
+        video_hash: None,
+    };
     for known in [Availability::Cached(vec![file]), Availability::NotCached, Availability::Refused] {
         let json = serde_json::to_string(&known).unwrap();
         assert_eq!(serde_json::from_str::<Availability>(&json).unwrap(), known, "{json}");

@@ -194,7 +194,7 @@ fn store_files(files: &[TorrentFile]) -> Vec<StoreFile> {
         .filter_map(|f| {
             let id = f.index?;
             let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
-            Some(StoreFile { id, name, path: f.path.clone(), size: f.size.unwrap_or(0) })
+            Some(StoreFile { id, name, path: f.path.clone(), size: f.size.unwrap_or(0), video_hash: None })
         })
         .collect()
 }

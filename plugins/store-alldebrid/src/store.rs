@@ -157,6 +157,7 @@ fn flatten(nodes: &[Value], folder: &str, out: &mut Vec<LinkedFile>) {
                 name: name.to_string(),
                 path,
                 size: node.get("s").and_then(Value::as_u64).unwrap_or(0),
+                video_hash: None,
             };
             out.push(LinkedFile { file, link: link.to_string() });
         }

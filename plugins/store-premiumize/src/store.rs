@@ -63,6 +63,7 @@ impl PremiumizeStore {
                 name: path.rsplit('/').next().unwrap_or(path).to_string(),
                 path: format!("/{inner}"),
                 size: item.get("size").and_then(Value::as_u64).unwrap_or(0),
+                video_hash: None,
             };
             out.push(Content { file, link: link.to_string() });
         }

@@ -359,6 +359,7 @@ fn magnet_of(info: Info) -> Result<Magnet, StoreError> {
             name: f.path.rsplit('/').next().unwrap_or_default().to_string(),
             path: if f.path.starts_with('/') { f.path.clone() } else { format!("/{}", f.path) },
             size: f.bytes,
+            video_hash: None,
         })
         .collect();
     Ok(Magnet { id: info.id, hash, name: clean_text(&info.filename, ""), size: info.bytes, status, files })

@@ -327,6 +327,8 @@ fn parse_checkcached(data: Value) -> Result<Vec<CachedItem>, StoreError> {
                 name: file_name(&f.name),
                 path: path_without_root(&f.name),
                 size: f.size,
+                // `checkcached` names no OpenSubtitles hash; a library torrent's files do.
+                video_hash: None,
             })
             .collect();
         items.push(CachedItem { hash, files });
@@ -393,6 +395,7 @@ fn torrent_of(torrent: MyTorrent) -> Result<Torrent, StoreError> {
             name: if f.short_name.trim().is_empty() { file_name(&f.name) } else { f.short_name },
             path: path_without_root(&f.name),
             size: f.size,
+            video_hash: Some(f.opensubtitles_hash).filter(|h| is_video_hash(h)),
         })
         .collect();
     Ok(Torrent { magnet: Magnet { id: id.to_string(), hash, name, size: torrent.size, status, files }, failure })
@@ -524,6 +527,14 @@ struct MyFile {
     size: u64,
     #[serde(default, deserialize_with = "nullable")]
     short_name: String,
+    /// The file's OpenSubtitles hash (16 hex digits), when TorBox computed it.
+    #[serde(default, deserialize_with = "nullable")]
+    opensubtitles_hash: String,
+}
+
+/// An OpenSubtitles hash as Stremio takes it: 16 hex digits.
+fn is_video_hash(hash: &str) -> bool {
+    hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[derive(Deserialize)]
@@ -591,8 +602,8 @@ mod tests {
         assert_eq!(
             items[0].files,
             vec![
-                StoreFile { id: 0, name: "movie.mkv".into(), path: "/movie.mkv".into(), size: 20 },
-                StoreFile { id: 1, name: "en.srt".into(), path: "/Subs/en.srt".into(), size: 10 },
+                StoreFile { id: 0, name: "movie.mkv".into(), path: "/movie.mkv".into(), size: 20, video_hash: None },
+                StoreFile { id: 1, name: "en.srt".into(), path: "/Subs/en.srt".into(), size: 10, video_hash: None },
             ]
         );
         for empty in [Value::Null, json!({}), json!([])] {
@@ -611,14 +622,30 @@ mod tests {
             "id": 42, "hash": H1, "name": "Show.S01", "size": 100,
             "created_at": "2024-01-01T00:00:00Z",
             "download_finished": true, "download_present": true, "progress": 1.0,
-            "files": [{"id": 3, "name": "Show.S01/Season 1/e01.mkv", "size": 100, "short_name": "e01.mkv"}]
+            "files": [
+                {"id": 3, "name": "Show.S01/Season 1/e01.mkv", "size": 100, "short_name": "e01.mkv", "opensubtitles_hash": "8e245d9679d31e12"},
+                {"id": 4, "name": "Show.S01/Season 1/e02.mkv", "size": 90, "short_name": "e02.mkv", "opensubtitles_hash": null},
+                {"id": 5, "name": "Show.S01/Season 1/e03.mkv", "size": 80, "short_name": "e03.mkv", "opensubtitles_hash": "not a hash"}
+            ]
         });
         let m = parse_mylist(data.clone(), 42).unwrap();
         assert_eq!(m.id, "42");
         assert_eq!(m.status, MagnetStatus::Downloaded);
+        let file = |id, name: &str, size, hash: Option<&str>| StoreFile {
+            id,
+            name: name.into(),
+            path: format!("/Season 1/{name}"),
+            size,
+            video_hash: hash.map(str::to_string),
+        };
         assert_eq!(
             m.files,
-            vec![StoreFile { id: 3, name: "e01.mkv".into(), path: "/Season 1/e01.mkv".into(), size: 100 }]
+            vec![
+                file(3, "e01.mkv", 100, Some("8e245d9679d31e12")),
+                file(4, "e02.mkv", 90, None),
+                file(5, "e03.mkv", 80, None),
+            ],
+            "the OpenSubtitles hash when TorBox gives a well-formed one"
         );
 
         data["download_present"] = json!(false);

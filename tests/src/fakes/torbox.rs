@@ -710,7 +710,7 @@ fn render(state: &mut TorBoxState, key: &str, id: u64, poll: bool) -> Option<Val
                 "mimetype": "video/x-matroska",
                 "short_name": path.rsplit('/').next().unwrap_or(path),
                 "absolute_path": format!("/{name}/{path}"),
-                "opensubtitles_hash": null,
+                "opensubtitles_hash": opensubtitles_hash(&torrent.hash, path, *size),
             })
         })
         .collect();
@@ -909,6 +909,21 @@ fn encode_segment(segment: &str) -> String {
         }
     }
     out
+}
+
+/// The `opensubtitles_hash` this fake gives a library file: TorBox computes the OpenSubtitles
+/// hash (file size plus 64-bit sums of the first and last 64 KiB) for video files and gives
+/// `null` for others. The fake has no content, so it stands in a stable 16-hex-digit value made
+/// from the torrent, the path and the size.
+pub fn opensubtitles_hash(hash: &str, path: &str, size: u64) -> Option<String> {
+    let video = [".mkv", ".mp4", ".avi", ".m4v", ".webm"].iter().any(|ext| path.to_ascii_lowercase().ends_with(ext));
+    video.then(|| {
+        let mut sum = size;
+        for byte in hash.bytes().chain(path.bytes()) {
+            sum = sum.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(byte));
+        }
+        format!("{sum:016x}")
+    })
 }
 
 #[cfg(test)]
