@@ -155,7 +155,7 @@ impl Keyring {
     /// Seals `plaintext` under the first key. `None` when the keyring is empty.
     pub fn seal(&self, purpose: Purpose, plaintext: &[u8]) -> Option<String> {
         let key = self.keys.first()?;
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let nonce = fresh_nonce();
         let aad = associated_data(purpose, &key.kid);
         let sealed =
             key.ciphers[purpose.index()].encrypt(&nonce, Payload { msg: plaintext, aad: aad.as_bytes() }).ok()?;
@@ -213,6 +213,27 @@ impl RingKey {
     }
 }
 
+/// A nonce this process never used before and another process almost surely not: a random
+/// 128-bit prefix drawn once per process and a 64-bit counter. XChaCha20-Poly1305 needs each
+/// nonce used once per key; its 192 bits leave room for the prefix, so sealing a stream list's
+/// handles costs no system call per handle.
+fn fresh_nonce() -> XNonce {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let random = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut prefix = [0u8; 16];
+        prefix.copy_from_slice(&random[..16]);
+        prefix
+    });
+    let mut nonce = XNonce::default();
+    nonce[..16].copy_from_slice(prefix);
+    nonce[16..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    nonce
+}
+
 fn associated_data(purpose: Purpose, kid: &str) -> String {
     format!("chillproxy/{}/v1|{kid}", purpose.label())
 }
@@ -237,6 +258,19 @@ mod tests {
         assert!(rotated.seal(Purpose::Config, b"x").unwrap().starts_with("c1.k2."), "the first key seals");
         assert_eq!(Keyring::empty().open(Purpose::Config, &sealed), Err(OpenError::NoKeys));
         assert_eq!(Keyring::empty().seal(Purpose::Config, b"x"), None);
+    }
+
+    #[test]
+    fn every_seal_has_its_own_nonce() {
+        let ring = Keyring::parse(&format!("k1:{K1}")).unwrap();
+        let nonces: std::collections::HashSet<Vec<u8>> = (0..1000)
+            .map(|_| {
+                let sealed = ring.seal(Purpose::Playback, b"same handle").unwrap();
+                assert_eq!(ring.open(Purpose::Playback, &sealed).unwrap(), b"same handle");
+                URL_SAFE_NO_PAD.decode(sealed.rsplit('.').next().unwrap()).unwrap()[..NONCE].to_vec()
+            })
+            .collect();
+        assert_eq!(nonces.len(), 1000, "one nonce per sealed value, so equal handles seal differently");
     }
 
     #[test]

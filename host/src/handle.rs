@@ -43,7 +43,26 @@ pub(crate) struct Handle {
     pub x: u64,
 }
 
+/// [`Handle`]'s fields, borrowed: the same JSON without copying each part.
+#[derive(Serialize)]
+struct HandleParts<'a> {
+    c: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    u: Option<&'a str>,
+    i: &'a str,
+    h: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f: Option<u64>,
+    d: &'a str,
+    a: IpAddr,
+    x: u64,
+}
+
 impl Handle {
+    /// The handle as an owned value (tests compare what opens with it).
+    #[cfg(test)]
     pub fn new(
         entry: &StoreEntry,
         id: &str,
@@ -66,7 +85,41 @@ impl Handle {
         }
     }
 
+    /// The handle for `entry` playing `hash` (and `file_idx`), bound to `device` at `ip` until
+    /// `expires_at`, sealed straight from borrowed parts (a stream list seals one per stream).
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_parts(
+        keyring: &Keyring,
+        entry: &StoreEntry,
+        id: &str,
+        hash: &InfoHash,
+        file_idx: Option<u64>,
+        device: &DeviceId,
+        ip: IpAddr,
+        expires_at: u64,
+    ) -> Option<String> {
+        let parts = HandleParts {
+            c: &entry.c,
+            t: entry.t.as_ref().map(|t| t.expose()),
+            u: entry.auth.as_deref(),
+            i: id,
+            h: hash.as_str(),
+            f: file_idx,
+            d: device.as_str(),
+            a: ip,
+            x: expires_at,
+        };
+        let json = serde_json::to_vec(&parts).ok()?;
+        keyring.seal(Purpose::Playback, &json)
+    }
+
+    /// When a binding made now for `binding_ttl_s` ends.
+    pub fn expiry(binding_ttl_s: u64) -> u64 {
+        now_secs() + binding_ttl_s
+    }
+
     /// Sealed for a URL; `None` without sealing keys.
+    #[cfg(test)]
     pub fn seal(&self, keyring: &Keyring) -> Option<String> {
         let json = serde_json::to_vec(self).ok()?;
         keyring.seal(Purpose::Playback, &json)
@@ -116,6 +169,9 @@ mod tests {
         assert!(!sealed.contains("user-token-123") && !sealed.contains(&"ab".repeat(20)), "{sealed}");
         let opened = Handle::open(&keyring, &sealed).unwrap();
         assert_eq!(opened, handle);
+        let from_parts =
+            Handle::seal_parts(&keyring, &entry, "tt0903747:1:3", &hash, Some(4), &device, ip, handle.x).unwrap();
+        assert_eq!(Handle::open(&keyring, &from_parts).unwrap(), handle, "borrowed parts seal the same handle");
         assert_eq!(opened.entry(), entry);
         assert_eq!(opened.device_for(ip).map(|d| d.digest()), Some(device.digest()));
         assert_eq!(opened.device_for("203.0.113.10".parse().unwrap()), None, "another IP");

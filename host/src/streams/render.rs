@@ -126,7 +126,7 @@ pub(super) struct UrlShape<'a> {
     /// After the file name (`?b=…` for a plain URL).
     tail: String,
     /// With sealing keys: each stream's handle is sealed for this request's device.
-    sealed: Option<(&'a Keyring, &'a StreamRequest<'a>)>,
+    sealed: Option<(&'a Keyring, &'a StreamRequest<'a>, u64)>,
 }
 
 impl<'a> UrlShape<'a> {
@@ -138,7 +138,8 @@ impl<'a> UrlShape<'a> {
         match request.keyring {
             Some(keyring) => {
                 head.push_str("/stremio/torz/_/play/");
-                Self { head: escaped(head), tail: String::new(), sealed: Some((keyring, request)) }
+                let expires_at = Handle::expiry(request.binding_ttl_s);
+                Self { head: escaped(head), tail: String::new(), sealed: Some((keyring, request, expires_at)) }
             }
             None => {
                 head.push_str("/stremio/torz/");
@@ -162,19 +163,12 @@ impl<'a> UrlShape<'a> {
     fn write(&self, buf: &mut Vec<u8>, play: &Play<'_>, url_name: &str) {
         buf.extend_from_slice(self.head.as_bytes());
         match self.sealed {
-            Some((keyring, request)) => {
+            Some((keyring, request, expires_at)) => {
                 let client = request.client;
-                let handle = Handle::new(
-                    play.entry,
-                    request.id,
-                    play.hash,
-                    play.file_idx,
-                    &client.device,
-                    client.ip,
-                    request.binding_ttl_s,
-                );
+                let (entry, id, hash, file) = (play.entry, request.id, play.hash, play.file_idx);
+                let sealed = Handle::seal_parts(keyring, entry, id, hash, file, &client.device, client.ip, expires_at);
                 // A sealed handle is `p1.<kid>.<base64url>`: nothing to escape.
-                if let Some(sealed) = handle.seal(keyring) {
+                if let Some(sealed) = sealed {
                     buf.extend_from_slice(sealed.as_bytes());
                 }
             }

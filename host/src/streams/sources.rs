@@ -69,6 +69,10 @@ async fn cached_search(
     indexers: &[UserIndexer],
     credential: Option<Credential>,
 ) -> Result<Arc<Found>, String> {
+    // A result this process holds: nothing to prepare for a search.
+    if let Some(found) = services.caches.sources.get(&key) {
+        return Ok(found);
+    }
     let (media, indexers) = (media.clone(), indexers.to_vec());
     let ttl = services.caches.sources_ttl();
     services

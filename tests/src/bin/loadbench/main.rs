@@ -60,7 +60,7 @@ use crate::http::Conn;
 const USER_AGENT: &str = "Mozilla/5.0 (loadbench) Stremio/4.4";
 /// The env var the generated plugins.toml names for the indexer key.
 const INDEXER_KEY_ENV: &str = "LOADBENCH_INDEXER_KEY";
-/// The sealing keyring of `--redis` runs.
+/// The sealing keyring of `--sealed` and `--redis` runs.
 const LOADBENCH_KEYS: &str = "lb1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// First IMDb number used; title `n` is `tt{FIRST_IMDB + n}`.
 const FIRST_IMDB: usize = 7_000_000;
@@ -84,6 +84,8 @@ usage: cargo run --release -p chillproxy-tests --bin loadbench -- [FLAGS]
   --releases N           releases per movie (even ones cached)     (default 2)
   --users N              distinct Chillstreams users (configs), one device each; requests
                          cycle through them                         (default 1)
+  --sealed               the host has sealing keys (CHILLPROXY_KEYS): stream URLs carry
+                         sealed playback handles, one seal per stream (implied by --redis)
   --play-files N         distinct cached files the play scenario cycles through (default 100);
                          they are in the pool key's TorBox account already
   --torbox-limits on|off the fake TorBox enforces TorBox's per-token limits (300 requests a
@@ -186,6 +188,8 @@ struct Args {
     replicas: usize,
     /// They share a Redis.
     redis: bool,
+    /// `--sealed`: the hosts have sealing keys.
+    sealed: bool,
 }
 
 impl Args {
@@ -240,6 +244,7 @@ fn parse_args() -> Result<Args, String> {
         users: 1,
         replicas: 1,
         redis: false,
+        sealed: false,
     };
     let mut raw = std::env::args().skip(1);
     while let Some(arg) = raw.next() {
@@ -255,6 +260,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--redis" => {
                 args.redis = true;
+                continue;
+            }
+            "--sealed" => {
+                args.sealed = true;
                 continue;
             }
             _ => {}
@@ -813,6 +822,8 @@ struct Launcher {
     replicas: usize,
     /// The Redis every replica shares, flushed before each run.
     redis: Option<chillproxy_tests::redis::RedisServer>,
+    /// The hosts get sealing keys (also whenever they share a Redis).
+    sealed: bool,
 }
 
 impl Launcher {
@@ -849,6 +860,8 @@ impl Launcher {
             // Replicas sharing state must share the sealing keys too (a startup error otherwise):
             // stream URLs then carry sealed playback handles.
             command.env("CHILLPROXY_REDIS_URL", redis.url());
+        }
+        if self.redis.is_some() || self.sealed {
             command.env("CHILLPROXY_KEYS", LOADBENCH_KEYS);
         }
         let child = command
@@ -1348,6 +1361,15 @@ fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
             "none (each replica its own memory)"
         }
     );
+    let _ = writeln!(
+        out,
+        "- Stream URLs: {}",
+        if args.sealed || args.redis {
+            "sealed playback handles (`CHILLPROXY_KEYS` set: one seal per stream)"
+        } else {
+            "plain (the config segment and a `?b=` device binding)"
+        }
+    );
     if !args.overrides.is_empty() {
         let sets: Vec<String> = args.overrides.iter().map(|(k, v)| format!("`{k} = {v}`")).collect();
         let _ = writeln!(out, "- plugins.toml overrides (`--set`): {}", sets.join(", "));
@@ -1549,6 +1571,7 @@ fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Result<
         overrides: args.overrides.clone(),
         runs: 0,
         replicas: args.replicas,
+        sealed: args.sealed,
         redis: if args.redis {
             Some(
                 chillproxy_tests::redis::RedisServer::start()
