@@ -43,9 +43,21 @@ pub(crate) struct Handle {
     pub x: u64,
 }
 
-/// [`Handle`]'s fields, borrowed: the same JSON without copying each part.
+/// What a new handle holds, borrowed from the stream list request (a list seals one per
+/// stream): the same JSON as [`Handle`], without copying each part.
+pub(crate) struct HandleParts<'a> {
+    pub entry: &'a StoreEntry,
+    pub id: &'a str,
+    pub hash: &'a InfoHash,
+    pub file_idx: Option<u64>,
+    pub device: &'a DeviceId,
+    pub ip: IpAddr,
+    /// Unix seconds until which the device binding holds (see [`Handle::expiry`]).
+    pub expires_at: u64,
+}
+
 #[derive(Serialize)]
-struct HandleParts<'a> {
+struct Fields<'a> {
     c: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     t: Option<&'a str>,
@@ -60,69 +72,29 @@ struct HandleParts<'a> {
     x: u64,
 }
 
-impl Handle {
-    /// The handle as an owned value (tests compare what opens with it).
-    #[cfg(test)]
-    pub fn new(
-        entry: &StoreEntry,
-        id: &str,
-        hash: &InfoHash,
-        file_idx: Option<u64>,
-        device: &DeviceId,
-        ip: IpAddr,
-        binding_ttl_s: u64,
-    ) -> Self {
-        Self {
-            c: entry.c.clone(),
-            t: entry.t.as_ref().map(|t| t.expose().to_string()),
-            u: entry.auth.clone(),
-            i: id.to_string(),
-            h: hash.as_str().to_string(),
-            f: file_idx,
-            d: device.as_str().to_string(),
-            a: ip,
-            x: now_secs() + binding_ttl_s,
-        }
-    }
-
-    /// The handle for `entry` playing `hash` (and `file_idx`), bound to `device` at `ip` until
-    /// `expires_at`, sealed straight from borrowed parts (a stream list seals one per stream).
-    #[allow(clippy::too_many_arguments)]
-    pub fn seal_parts(
-        keyring: &Keyring,
-        entry: &StoreEntry,
-        id: &str,
-        hash: &InfoHash,
-        file_idx: Option<u64>,
-        device: &DeviceId,
-        ip: IpAddr,
-        expires_at: u64,
-    ) -> Option<String> {
-        let parts = HandleParts {
-            c: &entry.c,
-            t: entry.t.as_ref().map(|t| t.expose()),
-            u: entry.auth.as_deref(),
-            i: id,
-            h: hash.as_str(),
-            f: file_idx,
-            d: device.as_str(),
-            a: ip,
-            x: expires_at,
+impl HandleParts<'_> {
+    /// Sealed for a URL; `None` without sealing keys.
+    pub fn seal(&self, keyring: &Keyring) -> Option<String> {
+        let fields = Fields {
+            c: &self.entry.c,
+            t: self.entry.t.as_ref().map(|t| t.expose()),
+            u: self.entry.auth.as_deref(),
+            i: self.id,
+            h: self.hash.as_str(),
+            f: self.file_idx,
+            d: self.device.as_str(),
+            a: self.ip,
+            x: self.expires_at,
         };
-        let json = serde_json::to_vec(&parts).ok()?;
+        let json = serde_json::to_vec(&fields).ok()?;
         keyring.seal(Purpose::Playback, &json)
     }
+}
 
+impl Handle {
     /// When a binding made now for `binding_ttl_s` ends.
     pub fn expiry(binding_ttl_s: u64) -> u64 {
         now_secs() + binding_ttl_s
-    }
-
-    /// Sealed for a URL; `None` without sealing keys.
-    #[cfg(test)]
-    pub fn seal(&self, keyring: &Keyring) -> Option<String> {
-        let json = serde_json::to_vec(self).ok()?;
-        keyring.seal(Purpose::Playback, &json)
     }
 
     pub fn open(keyring: &Keyring, sealed: &str) -> Result<Self, OpenError> {
@@ -163,15 +135,32 @@ mod tests {
         let device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio");
         let hash = InfoHash::parse(&"ab".repeat(20)).unwrap();
         let ip: IpAddr = "203.0.113.9".parse().unwrap();
-        let handle = Handle::new(&entry, "tt0903747:1:3", &hash, Some(4), &device, ip, 3600);
-        let sealed = handle.seal(&keyring).unwrap();
+        let expires_at = Handle::expiry(3600);
+        let parts = HandleParts {
+            entry: &entry,
+            id: "tt0903747:1:3",
+            hash: &hash,
+            file_idx: Some(4),
+            device: &device,
+            ip,
+            expires_at,
+        };
+        let sealed = parts.seal(&keyring).unwrap();
         assert!(sealed.starts_with("p1.k1."), "{sealed}");
         assert!(!sealed.contains("user-token-123") && !sealed.contains(&"ab".repeat(20)), "{sealed}");
         let opened = Handle::open(&keyring, &sealed).unwrap();
+        let handle = Handle {
+            c: "tb".into(),
+            t: Some("user-token-123".into()),
+            u: None,
+            i: "tt0903747:1:3".into(),
+            h: "ab".repeat(20),
+            f: Some(4),
+            d: device.as_str().into(),
+            a: ip,
+            x: expires_at,
+        };
         assert_eq!(opened, handle);
-        let from_parts =
-            Handle::seal_parts(&keyring, &entry, "tt0903747:1:3", &hash, Some(4), &device, ip, handle.x).unwrap();
-        assert_eq!(Handle::open(&keyring, &from_parts).unwrap(), handle, "borrowed parts seal the same handle");
         assert_eq!(opened.entry(), entry);
         assert_eq!(opened.device_for(ip).map(|d| d.digest()), Some(device.digest()));
         assert_eq!(opened.device_for("203.0.113.10".parse().unwrap()), None, "another IP");

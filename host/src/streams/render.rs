@@ -13,7 +13,7 @@ use chillproxy_stremio::{encode_segment, Stream};
 
 use super::format::Rendered;
 use super::StreamRequest;
-use crate::handle::Handle;
+use crate::handle::{Handle, HandleParts};
 
 /// A stream list as the response body: JSON bytes, and whether any stream plays.
 #[derive(Debug)]
@@ -165,8 +165,16 @@ impl<'a> UrlShape<'a> {
         match self.sealed {
             Some((keyring, request, expires_at)) => {
                 let client = request.client;
-                let (entry, id, hash, file) = (play.entry, request.id, play.hash, play.file_idx);
-                let sealed = Handle::seal_parts(keyring, entry, id, hash, file, &client.device, client.ip, expires_at);
+                let parts = HandleParts {
+                    entry: play.entry,
+                    id: request.id,
+                    hash: play.hash,
+                    file_idx: play.file_idx,
+                    device: &client.device,
+                    ip: client.ip,
+                    expires_at,
+                };
+                let sealed = parts.seal(keyring);
                 // A sealed handle is `p1.<kid>.<base64url>`: nothing to escape.
                 if let Some(sealed) = sealed {
                     buf.extend_from_slice(sealed.as_bytes());
