@@ -139,6 +139,31 @@ fn plugins_lists_every_plugin_with_its_state() {
     assert!(line("stremio-addon").contains("disabled"), "an operator names addons first: {out}");
 }
 
+/// `chillproxy` set to serve the repo config on a free loopback address, run where an operator
+/// would but in a scratch folder named after `label` (the usage spool goes to ./data): the
+/// command, the address and the folder.
+fn serving(label: &str) -> (Command, String, PathBuf) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let workdir = std::env::temp_dir().join(format!("chillproxy-cli-{label}-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let mut command = chillproxy();
+    command.current_dir(&workdir).arg("--config").arg(repo_config()).env("CHILLPROXY_LISTEN", &addr);
+    (command, addr, workdir)
+}
+
+/// The first answer to `GET path`, waiting up to 20 s for the server to start.
+fn first_answer(addr: &str, path: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(response) = http_get(addr, path) {
+            return response;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn http_get(addr: &str, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -150,29 +175,9 @@ fn http_get(addr: &str, path: &str) -> Option<String> {
 
 #[test]
 fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    // Run where an operator would, but in a scratch folder: the usage spool goes to ./data.
-    let workdir = std::env::temp_dir().join(format!("chillproxy-cli-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&workdir).unwrap();
-    let mut child = chillproxy()
-        .current_dir(&workdir)
-        .arg("--config")
-        .arg(repo_config())
-        .env("CHILLPROXY_LISTEN", &addr)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    let started = Instant::now();
-    let health = loop {
-        if let Some(response) = http_get(&addr, "/health") {
-            break response;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut command, addr, workdir) = serving("serve");
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let health = first_answer(&addr, "/health");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("\"status\":\"ok\""), "{health}");
 
@@ -239,15 +244,8 @@ fn replicas_sharing_redis_must_share_the_secret() {
 /// memory and `/ready` says the shared tier is degraded.
 #[test]
 fn starts_and_stays_ready_when_redis_is_unreachable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let workdir = std::env::temp_dir().join(format!("chillproxy-cli-redis-{}", std::process::id()));
-    std::fs::create_dir_all(&workdir).unwrap();
-    let mut child = chillproxy()
-        .current_dir(&workdir)
-        .arg("--config")
-        .arg(repo_config())
-        .env("CHILLPROXY_LISTEN", &addr)
+    let (mut command, addr, workdir) = serving("redis");
+    let mut child = command
         .env("CHILLPROXY_REDIS_URL", "redis://127.0.0.1:9/0")
         .env("CHILLPROXY_KEYS", CLUSTER_KEYS)
         .env("CHILLPROXY_SECRET", "a-shared-secret-of-the-cluster")
@@ -255,14 +253,8 @@ fn starts_and_stays_ready_when_redis_is_unreachable() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut ready = first_answer(&addr, "/ready");
     let started = Instant::now();
-    let mut ready = loop {
-        if let Some(response) = http_get(&addr, "/ready") {
-            break response;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    };
     // The tier learns Redis is away at its first call (the background probe or a request).
     while !ready.contains("\"shared\":\"degraded\"") && started.elapsed() < Duration::from_secs(20) {
         let _ = http_get(&addr, "/stremio/torz/manifest.json");

@@ -32,30 +32,46 @@ pub struct PlaybackUrl<'a> {
 
 impl PlaybackUrl<'_> {
     pub fn build(&self) -> String {
-        let mut url = String::with_capacity(
-            self.base_url.len() + self.config_segment.len() + self.binding.len() + self.id.len() + 120,
-        );
-        url.push_str(self.base_url);
-        url.push_str("/stremio/torz/");
-        url.push_str(&encode_segment(self.config_segment));
-        url.push_str("/_/strem/");
-        url.push_str(&encode_segment(self.id));
-        url.push('/');
-        url.push_str(self.store_code);
-        url.push('/');
-        url.push_str(self.hash.as_str());
-        url.push('/');
-        match self.file_idx {
-            Some(idx) => url.push_str(&idx.to_string()),
-            None => url.push_str("-1"),
-        }
-        url.push('/');
+        let mut url = Self::head(self.base_url, self.config_segment, self.id).into_bytes();
+        Self::push_middle(&mut url, self.store_code, self.hash, self.file_idx);
         if let Some(name) = self.file_name {
-            url.push_str(&encode_segment(name));
+            url.extend_from_slice(encode_segment(name).as_bytes());
         }
-        url.push_str("?b=");
-        url.push_str(self.binding);
-        url
+        url.extend_from_slice(Self::tail(self.binding).as_bytes());
+        // Built from `&str` pieces and ASCII: always UTF-8.
+        String::from_utf8(url).unwrap_or_default()
+    }
+
+    /// What every playback URL of one list shares up to the store code:
+    /// `{base}/stremio/torz/{config}/_/strem/{id}/`.
+    pub fn head(base_url: &str, config_segment: &str, id: &str) -> String {
+        let mut head = String::with_capacity(base_url.len() + config_segment.len() + id.len() + 32);
+        head.push_str(base_url);
+        head.push_str("/stremio/torz/");
+        head.push_str(&encode_segment(config_segment));
+        head.push_str("/_/strem/");
+        head.push_str(&encode_segment(id));
+        head.push('/');
+        head
+    }
+
+    /// One stream's part after the head: `{store}/{hash}/{file_idx or -1}/`; the (encoded) file
+    /// name follows.
+    pub fn push_middle(out: &mut Vec<u8>, store_code: &str, hash: &InfoHash, file_idx: Option<u64>) {
+        out.extend_from_slice(store_code.as_bytes());
+        out.push(b'/');
+        out.extend_from_slice(hash.as_str().as_bytes());
+        out.push(b'/');
+        match file_idx {
+            Some(idx) => out.extend_from_slice(idx.to_string().as_bytes()),
+            None => out.extend_from_slice(b"-1"),
+        }
+        out.push(b'/');
+    }
+
+    /// What every playback URL of one list ends with: `?b={binding}`.
+    pub fn tail(binding: &str) -> String {
+        format!("?b={binding}")
     }
 }
 

@@ -101,14 +101,21 @@ struct CheckProblem {
     field: Option<String>,
 }
 
+/// A configure request's body, at most [`MAX_CHECK_BODY_BYTES`]; else the answer to give.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Box<Response>> {
+    let answer = match body {
+        Ok(body) if body.len() <= MAX_CHECK_BODY_BYTES => return Ok(body),
+        Ok(_) => too_large(),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        Err(_) => problem_response(StatusCode::BAD_REQUEST, ConfigProblem::whole("could not read the request body")),
+    };
+    Err(Box::new(answer))
+}
+
 async fn check(State(state): State<AppState>, requester: Requester, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(body) if body.len() <= MAX_CHECK_BODY_BYTES => body,
-        Ok(_) => return too_large(),
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-        Err(_) => {
-            return problem_response(StatusCode::BAD_REQUEST, ConfigProblem::whole("could not read the request body"))
-        }
+    let body = match read_body(body) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
     // Validate exactly as the manifest URL will be: the same size bound, the same rules.
     let segment = URL_SAFE_NO_PAD.encode(&body);
@@ -158,13 +165,9 @@ struct Sealed {
 }
 
 async fn seal(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(body) if body.len() <= MAX_CHECK_BODY_BYTES => body,
-        Ok(_) => return too_large(),
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-        Err(_) => {
-            return problem_response(StatusCode::BAD_REQUEST, ConfigProblem::whole("could not read the request body"))
-        }
+    let body = match read_body(body) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
     if let Err(problem) = valid_config(&state, &body, &URL_SAFE_NO_PAD.encode(&body)) {
         return problem_response(StatusCode::UNPROCESSABLE_ENTITY, problem);

@@ -63,19 +63,20 @@ pub(super) async fn check_cached(
     let mut cached = HashMap::new();
     let mut refused = HashSet::new();
     let mut failed = Vec::new();
-    let mut until = Some(Instant::now() + std::time::Duration::from_secs(3600));
+    // Each store's answer's life when it came wholly from memory (`None`: it did not).
+    let mut held: Vec<Option<Instant>> = Vec::with_capacity(sessions.len());
     let mut absorb = |cached: &mut Cached, index: usize, result: Result<StoreAnswer, StoreError>| match result {
-        Ok((items, refusals, held)) => {
+        Ok((items, refusals, answer_held)) => {
             for item in items {
                 cached.entry(item.hash).or_insert((index, item.files));
             }
             refused.extend(refusals.into_iter().map(|hash| (index, hash)));
-            until = until.zip(held).map(|(a, b)| a.min(b));
+            held.push(answer_held);
         }
         Err(error) => {
             tracing::warn!(store = sessions[index].store.name(), %error, "cache check failed");
             failed.push((index, error));
-            until = None;
+            held.push(None);
         }
     };
     absorb(&mut cached, 0, check_store(services, &sessions[0], device, prepared, candidates, hashes).await);
@@ -87,7 +88,8 @@ pub(super) async fn check_cached(
             absorb(&mut cached, offset + 1, result);
         }
     }
-    Checked { cached, refused, failed, from_memory_until: until }
+    let from_memory_until = held.into_iter().collect::<Option<Vec<_>>>().and_then(|all| all.into_iter().min());
+    Checked { cached, refused, failed, from_memory_until }
 }
 
 /// One store's answer for `hashes`: known answers from the availability cache, the rest in one

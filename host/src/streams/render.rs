@@ -9,7 +9,7 @@
 
 use chillproxy_core::seal::Keyring;
 use chillproxy_core::{InfoHash, StoreEntry};
-use chillproxy_stremio::{encode_segment, Stream};
+use chillproxy_stremio::{PlaybackUrl, Stream};
 
 use super::format::Rendered;
 use super::StreamRequest;
@@ -133,23 +133,17 @@ impl<'a> UrlShape<'a> {
     /// `{base}/stremio/torz/_/play/{handle}/{name}` with sealing keys, else
     /// `{base}/stremio/torz/{config}/_/strem/{id}/{code}/{hash}/{file}/{name}?b={binding}`.
     pub fn new(request: &'a StreamRequest<'a>) -> Self {
-        let mut head = String::with_capacity(request.base_url.len() + request.config_segment.len() + 64);
-        head.push_str(request.base_url);
         match request.keyring {
-            Some(keyring) => {
-                head.push_str("/stremio/torz/_/play/");
-                let expires_at = Handle::expiry(request.binding_ttl_s);
-                Self { head: escaped(head), tail: String::new(), sealed: Some((keyring, request, expires_at)) }
-            }
-            None => {
-                head.push_str("/stremio/torz/");
-                head.push_str(&encode_segment(request.config_segment));
-                head.push_str("/_/strem/");
-                head.push_str(&encode_segment(request.id));
-                head.push('/');
-                let tail = escaped(format!("?b={}", request.binding));
-                Self { head: escaped(head), tail, sealed: None }
-            }
+            Some(keyring) => Self {
+                head: escaped(format!("{}/stremio/torz/_/play/", request.base_url)),
+                tail: String::new(),
+                sealed: Some((keyring, request, Handle::expiry(request.binding_ttl_s))),
+            },
+            None => Self {
+                head: escaped(PlaybackUrl::head(request.base_url, request.config_segment, request.id)),
+                tail: escaped(PlaybackUrl::tail(&request.binding)),
+                sealed: None,
+            },
         }
     }
 
@@ -179,19 +173,10 @@ impl<'a> UrlShape<'a> {
                 if let Some(sealed) = sealed {
                     buf.extend_from_slice(sealed.as_bytes());
                 }
-            }
-            None => {
-                buf.extend_from_slice(json_safe(&play.entry.c).as_bytes());
                 buf.push(b'/');
-                buf.extend_from_slice(play.hash.as_str().as_bytes());
-                buf.push(b'/');
-                match play.file_idx {
-                    Some(idx) => buf.extend_from_slice(idx.to_string().as_bytes()),
-                    None => buf.extend_from_slice(b"-1"),
-                }
             }
+            None => PlaybackUrl::push_middle(buf, &json_safe(&play.entry.c), play.hash, play.file_idx),
         }
-        buf.push(b'/');
         buf.extend_from_slice(url_name.as_bytes());
         buf.extend_from_slice(self.tail.as_bytes());
     }
@@ -201,7 +186,7 @@ impl<'a> UrlShape<'a> {
 mod tests {
     use super::*;
     use chillproxy_core::{Candidate, DeviceId, Found, MediaKind, MediaQuery, StoreFile};
-    use chillproxy_stremio::{warning, PlaybackUrl, UserConfig};
+    use chillproxy_stremio::{warning, UserConfig};
     use std::sync::Arc;
 
     use super::super::format::{guessed_file_name, Prepared};

@@ -448,11 +448,7 @@ fn shard_of(imdb_id: Option<&str>, shards: usize) -> usize {
 /// `/api/v2.0/indexers/all/...` is rewritten to `/s{shard}/api/v2.0/indexers/all/...`, which is
 /// routed (prefix stripped) to the shard that holds the requested `imdbid`.
 fn torznab_router(shards: &[TorznabControl]) -> Router {
-    let mut inner = Router::new();
-    for (i, shard) in shards.iter().enumerate() {
-        inner = inner.nest(&format!("/s{i}"), shard.router());
-    }
-    let inner = inner.fallback(|| async { (StatusCode::NOT_FOUND, "not found") });
+    let inner = shard_routes(shards);
     let count = shards.len();
     // A layer runs after its router's routing, so the rewrite wraps `inner` from outside.
     Router::new().fallback_service(inner).layer(middleware::map_request(move |mut request: Request| async move {
@@ -468,13 +464,18 @@ fn torznab_router(shards: &[TorznabControl]) -> Router {
     }))
 }
 
-/// The shard of a text search `q=Bench Movie {n} 2020`: `n` mod `shards`.
-fn text_router(shards: &[TorznabControl]) -> Router {
+/// Shard `i` under `/s{i}`, 404 elsewhere: what the rewriting routers forward to.
+fn shard_routes(shards: &[TorznabControl]) -> Router {
     let mut inner = Router::new();
     for (i, shard) in shards.iter().enumerate() {
         inner = inner.nest(&format!("/s{i}"), shard.router());
     }
-    let inner = inner.fallback(|| async { (StatusCode::NOT_FOUND, "not found") });
+    inner.fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+}
+
+/// The shard of a text search `q=Bench Movie {n} 2020`: `n` mod `shards`.
+fn text_router(shards: &[TorznabControl]) -> Router {
+    let inner = shard_routes(shards);
     let count = shards.len();
     Router::new().fallback_service(inner).layer(middleware::map_request(move |mut request: Request| async move {
         let query = request.uri().query().unwrap_or_default().to_string();
