@@ -705,12 +705,12 @@ async fn a_429_with_retry_after_pauses_that_indexer_only() {
     assert_eq!(throttled.call_count(), 2);
 }
 
-/// Every captured reply in `../shared/fixtures/torznab/`, served as an indexer's answer with its
+/// Every captured reply in `tests/fixtures/torznab/`, served as an indexer's answer with its
 /// links pointed at the fake (which serves a real `.torrent` for each): items that carry a hash
 /// give it, items that only have a `.torrent` give the file's, an error document is an error.
 #[tokio::test]
 async fn real_torznab_and_rss_replies_yield_their_hashes() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/torznab");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/torznab");
     // (file, hashes from the feed itself, items recovered through their .torrent link)
     let cases: &[(&str, &[&str], usize)] = &[
         ("sonarr_torznab_tpb.xml", &["9fb267cff5ae5603f07a347676ec3bf3e35f75e1"], 0),

@@ -1,0 +1,6 @@
+//! Playback: player retries, status videos, clients that hang up, upstreams that misbehave.
+
+mod faults;
+mod hangups;
+mod player_retries;
+mod status_videos;

@@ -1,0 +1,10 @@
+//! Secrets, sealing, hostile input, inbound and outbound limits.
+
+mod hardening;
+mod hostile;
+mod inbound_limits;
+mod outbound_policy;
+mod properties;
+mod sealed_configs;
+mod secrets_audit;
+mod secrets_in_logs;

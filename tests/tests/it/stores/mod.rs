@@ -1,0 +1,6 @@
+//! Each store plugin against its fake, and the conformance suite over all of them.
+
+mod conformance;
+mod debrid;
+mod torbox;
+mod torbox_limits;

@@ -1,0 +1,4 @@
+//! The usage spool: delivery to Chillstreams, and a full spool.
+
+mod spool;
+mod spool_full;
