@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chillproxy_core::cache::Kept;
 use chillproxy_core::{
     AuthPurpose, AuthRequest, Credential, InfoHash, MagnetStatus, MediaQuery, StoreError, StoreProvider, UsageEvent,
 };
@@ -95,16 +96,8 @@ async fn resolve_shared(
         file_idx: request.file_idx,
         user_ip: public_ip(request.client.ip),
     };
-    let ttl = caches.links_ttl();
-    // A link read from the shared tier is kept in memory for what is left of its life.
-    let left_of_shared: Arc<std::sync::Mutex<Option<Duration>>> = Arc::default();
-    let left = left_of_shared.clone();
-    let keep = move |r: &Result<String, PlaybackError>| {
-        let left = left_of_shared.lock().unwrap_or_else(|p| p.into_inner()).take();
-        r.is_ok().then(|| left.unwrap_or(ttl))
-    };
     let across = AcrossReplicas::new(services, &key);
-    let result = caches.links.local().get_or_load(key.clone(), keep, move || across.resolve(job, left)).await;
+    let result = caches.links.local().get_or_load_kept(key.clone(), move || across.resolve(job)).await;
     if let Err(error) = &result {
         let remember = failure_ttl(services, error);
         if !remember.is_zero() {
@@ -135,33 +128,31 @@ impl AcrossReplicas {
         }
     }
 
-    /// What another replica settled: its link, or the failure it remembered.
-    async fn settled(&self, left: &std::sync::Mutex<Option<Duration>>) -> Option<Result<String, PlaybackError>> {
+    /// What another replica settled: its link with what is left of its life (this process
+    /// keeps it no longer), or the failure it remembered.
+    async fn settled(&self) -> Option<Result<Kept<String>, PlaybackError>> {
         let caches = &self.services.caches;
-        if let Some((link, ttl)) = caches.links.read_shared(&self.key).await {
-            *left.lock().unwrap_or_else(|p| p.into_inner()) = Some(ttl);
-            return Some(Ok(link));
+        if let Some((link, left)) = caches.links.read_shared(&self.key).await {
+            return Some(Ok((link, Some(left))));
         }
         let failure = caches.shared.tier().get(&self.failure).await?;
         let failure: SharedFailure = serde_json::from_slice(&failure).ok()?;
         Some(Err(PlaybackError::Replayed(failure)))
     }
 
-    async fn resolve(
-        self,
-        job: Resolution,
-        left: Arc<std::sync::Mutex<Option<Duration>>>,
-    ) -> Result<String, PlaybackError> {
+    /// The link and how long this process keeps it.
+    async fn resolve(self, job: Resolution) -> Result<Kept<String>, PlaybackError> {
         let services = &self.services;
         let shared = services.caches.shared.clone();
         let store = job.store.display_name();
         // Waiters give the owner its whole playback budget and a little more for the link.
         let wait = services.playback.wait() + Duration::from_secs(5);
-        let check = || self.settled(&left);
+        let check = || self.settled();
+        let links_ttl = services.caches.links_ttl();
         let work = async {
             let result = job.run().await;
             self.settle(&result).await;
-            result
+            result.map(|link| (link, Some(links_ttl)))
         };
         let outcome = shared.run_once(&self.lock, CLAIM_TTL, wait, CLAIM_POLL, check, work).await;
         outcome.unwrap_or(Err(PlaybackError::StillDownloading { store, status: "being prepared" }))

@@ -78,11 +78,10 @@ async fn cached_search(
     services
         .caches
         .sources
-        .get_or_load(
-            key,
-            Arc::new(move |r: &Result<Arc<Found>, String>| r.is_ok().then_some(ttl)),
-            move || async move { search_all(&sources, &media, &indexers, credential.as_ref()).await },
-        )
+        .get_or_load(key, move || async move {
+            let found = search_all(&sources, &media, &indexers, credential.as_ref()).await?;
+            Ok((found, Some(ttl)))
+        })
         .await
 }
 

@@ -73,14 +73,11 @@ impl Titles {
         let (upstream, kind, id) = (self.upstream.clone(), media.kind, media.imdb_id.clone());
         let loaded = self
             .cache
-            .get_or_load(
-                key,
-                Arc::new(|r: &Result<Lookup, ()>| match r {
-                    Ok(Ok(_)) => Some(TITLE_TTL),
-                    _ => Some(FAILURE_TTL),
-                }),
-                move || async move { Ok(fetch(&upstream, kind, &id).await) },
-            )
+            .get_or_load(key, move || async move {
+                let lookup = fetch(&upstream, kind, &id).await;
+                let keep = if lookup.is_ok() { TITLE_TTL } else { FAILURE_TTL };
+                Ok((lookup, Some(keep)))
+            })
             .await;
         loaded.unwrap_or_else(|()| Err("the title lookup failed".to_string()))
     }
