@@ -9,22 +9,25 @@
 //! `caches`, `binding`, `usage`.
 
 mod binding;
-mod caches;
+mod client;
 pub mod config;
 mod configure;
 mod handle;
 mod http;
+mod limits;
+mod memory;
 mod playback;
 mod plugins;
 mod problems;
 mod redis_tier;
+mod requester;
 mod state;
 mod streams;
 #[cfg(test)]
 mod testing;
 
+pub use client::ClientInfo;
 pub use config::Config;
-pub use http::client::ClientInfo;
 pub use http::serve as server;
 pub use http::{app, guard};
 pub use plugins::Plugins;

@@ -29,7 +29,7 @@ impl Plugins {
     /// Builds with the shared-state tier `[cache]` asks for (Redis with `redis_url`, else
     /// in-process).
     pub fn build(config: &Config) -> Result<Self, ConfigError> {
-        Self::build_with(config, crate::caches::shared_state(&config.cache)?)
+        Self::build_with(config, crate::redis_tier::shared_state(&config.cache)?)
     }
 
     pub fn build_with(config: &Config, shared: SharedState) -> Result<Self, ConfigError> {

@@ -13,9 +13,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::shared::InProcessTier;
-use chillproxy_core::{async_trait, SharedTier, TierStatus};
+use chillproxy_core::{async_trait, ConfigError, SharedState, SharedTier, TierStatus};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
+
+use crate::config::CacheConfig;
 
 /// Largest value the in-process fallback keeps while Redis is away: counters, window starts,
 /// claims, denials, links and remembered failures fit; cache values (file lists, candidates)
@@ -270,6 +272,20 @@ impl SharedTier for RedisTier {
             format!("redis unreachable ({error}); caches, locks and budgets are per replica until it answers")
         });
         TierStatus { degraded, errors: self.errors.load(Ordering::Relaxed), breaker_open }
+    }
+}
+
+/// The shared-state tier `config` asks for: Redis when `redis_url` is set (nothing connects
+/// yet: a replica starts whether Redis is up or not), else this process's memory.
+pub fn shared_state(config: &CacheConfig) -> Result<SharedState, ConfigError> {
+    match config.redis_url.as_ref().filter(|url| !url.is_empty()) {
+        Some(url) => {
+            let timeout = std::time::Duration::from_millis(config.redis_timeout_ms);
+            let tier = RedisTier::new(url.expose(), timeout, config.max_entries as u64)
+                .map_err(|e| ConfigError::new(format!("[cache] redis_url is not a Redis URL: {}", e.category())))?;
+            Ok(SharedState::new(std::sync::Arc::new(tier)))
+        }
+        None => Ok(SharedState::in_process(config.max_entries as u64)),
     }
 }
 

@@ -1,45 +1,30 @@
-//! What request handlers share: [`AppState`] for the HTTP layer, and the narrow [`Services`]
-//! that the domain functions (stream listing, playback resolution) take instead, so they can be
-//! tested with in-memory providers and no socket or file.
+//! What request handlers share: [`AppState`], built once at startup. It builds each feature's
+//! own context ([`StreamsContext`], [`PlaybackContext`]) over one set of plugins and one
+//! availability memory; a handler hands a feature only its context (axum's `FromRef` gives it
+//! to handlers that ask for it), so features are tested with in-memory providers and no socket.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::{ConfigError, Credential, UsageEvent};
+use chillproxy_core::ConfigError;
 use chillproxy_stremio::{ConfigProblem, UserConfig};
 
-use crate::binding::Binder;
-use crate::caches::Caches;
-use crate::config::{Config, PlaybackConfig};
-use crate::http::limits::InboundLimits;
-use crate::plugins::Plugins;
+use axum::extract::FromRef;
 use chillproxy_core::seal::{Keyring, OpenError, Purpose};
 use chillproxy_usage::UsageSpool;
 
-/// Where usage events go (the durable spool in production; nothing, or a list, in unit tests).
-pub(crate) trait UsageSink: Send + Sync {
-    fn record(&self, credential: &Credential, event: &UsageEvent);
-}
+use crate::binding::Binder;
+use crate::config::Config;
+use crate::limits::InboundLimits;
+use crate::memory::AvailabilityMemory;
+use crate::playback::PlaybackContext;
+use crate::plugins::Plugins;
+use crate::streams::StreamsContext;
 
-impl UsageSink for UsageSpool {
-    fn record(&self, credential: &Credential, event: &UsageEvent) {
-        UsageSpool::record(self, credential, event);
-    }
-}
-
-/// What listing streams and resolving playback need, and nothing else. Cheap to clone.
-#[derive(Clone)]
-pub(crate) struct Services {
-    pub plugins: Arc<Plugins>,
-    pub caches: Arc<Caches>,
-    pub playback: PlaybackConfig,
-    pub usage: Arc<dyn UsageSink>,
-}
-
-/// Everything a request handler may need. Cheap to clone.
 /// Longest sealed config accepted: the plain bound, base64-expanded, plus nonce, tag and prefix.
 const SEALED_CONFIG_MAX: usize = chillproxy_stremio::MAX_ENCODED_BYTES * 4 / 3 + 128;
 
+/// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -47,7 +32,9 @@ pub struct AppState {
 
 struct Inner {
     config: Config,
-    services: Services,
+    plugins: Arc<Plugins>,
+    streams: StreamsContext,
+    playback: PlaybackContext,
     usage: Arc<UsageSpool>,
     binder: Binder,
     limits: InboundLimits,
@@ -59,7 +46,11 @@ impl AppState {
     /// Opens the usage spool; call [`AppState::start_background`] inside the runtime.
     pub fn new(config: Config, plugins: Plugins) -> Result<Self, ConfigError> {
         let usage = Arc::new(UsageSpool::open(&config.usage)?);
-        let caches = Arc::new(Caches::new(config.cache.clone(), plugins.shared.clone()));
+        let plugins = Arc::new(plugins);
+        let memory = AvailabilityMemory::new(&config.cache, plugins.shared.clone());
+        let streams = StreamsContext::new(plugins.clone(), memory.clone(), &config.cache);
+        let playback =
+            PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone());
         let secret = config.server.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \
@@ -68,19 +59,17 @@ impl AppState {
             Binder::random_secret()
         });
         let binder = Binder::new(secret, Duration::from_secs(config.server.binding_ttl_s));
-        let services =
-            Services { plugins: Arc::new(plugins), caches, playback: config.playback.clone(), usage: usage.clone() };
-        let limits = InboundLimits::new(&config.limits).with_shared(&services.plugins.shared);
+        let limits = InboundLimits::new(&config.limits).with_shared(&plugins.shared);
         let keyring = match &config.server.keys {
             Some(keys) => Keyring::parse(keys.expose()).map_err(ConfigError::new)?,
             None => Keyring::empty(),
         };
-        Ok(Self { inner: Arc::new(Inner { config, services, usage, binder, limits, keyring }) })
+        Ok(Self { inner: Arc::new(Inner { config, plugins, streams, playback, usage, binder, limits, keyring }) })
     }
 
     /// Starts background work (usage delivery).
     pub fn start_background(&self) {
-        self.inner.usage.start(self.inner.services.plugins.auth.clone());
+        self.inner.usage.start(self.inner.plugins.auth.clone());
         let state = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -100,7 +89,7 @@ impl AppState {
             loop {
                 every.tick().await;
                 let Some(inner) = state.upgrade() else { break };
-                let shared = inner.services.plugins.shared.clone();
+                let shared = inner.plugins.shared.clone();
                 drop(inner);
                 let _ = shared.tier().get("cp:v1:probe").await;
             }
@@ -120,15 +109,17 @@ impl AppState {
     }
 
     pub fn plugins(&self) -> &Plugins {
-        &self.inner.services.plugins
+        &self.inner.plugins
     }
 
-    pub(crate) fn caches(&self) -> &Caches {
-        &self.inner.services.caches
+    /// The stream list's context.
+    pub(crate) fn streams(&self) -> &StreamsContext {
+        &self.inner.streams
     }
 
-    pub(crate) fn services(&self) -> &Services {
-        &self.inner.services
+    /// Playback's context.
+    pub(crate) fn playback(&self) -> &PlaybackContext {
+        &self.inner.playback
     }
 
     pub(crate) fn binder(&self) -> &Binder {
@@ -173,5 +164,17 @@ impl AppState {
     /// Seals a config's JSON for an install URL; `None` without sealing keys.
     pub(crate) fn seal_user_config(&self, json: &[u8]) -> Option<String> {
         self.keyring().seal(Purpose::Config, json)
+    }
+}
+
+impl FromRef<AppState> for StreamsContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.inner.streams.clone()
+    }
+}
+
+impl FromRef<AppState> for PlaybackContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.inner.playback.clone()
     }
 }

@@ -14,10 +14,11 @@ use chillproxy_core::{
     StoreCapabilities, StoreError, StoreFile, StoreProvider, UsageEvent,
 };
 
-use crate::caches::{CacheConfig, Caches};
-use crate::config::PlaybackConfig;
+use crate::config::{CacheConfig, PlaybackConfig};
+use crate::memory::AvailabilityMemory;
+use crate::playback::{PlaybackContext, UsageSink};
 use crate::plugins::Plugins;
-use crate::state::{Services, UsageSink};
+use crate::streams::StreamsContext;
 
 pub(crate) fn hash(c: char) -> InfoHash {
     InfoHash::parse(&c.to_string().repeat(40)).unwrap()
@@ -176,6 +177,14 @@ impl UsageSink for RecordedUsage {
     }
 }
 
+/// Both features' contexts over one set of providers and one availability memory, as
+/// `AppState::new` builds them.
+pub(crate) struct Services {
+    pub streams: StreamsContext,
+    pub playback: PlaybackContext,
+    pub memory: AvailabilityMemory,
+}
+
 /// Services over the given providers, with default caches and a short playback wait.
 pub(crate) fn services(
     auth: Vec<Arc<dyn AuthProvider>>,
@@ -184,10 +193,13 @@ pub(crate) fn services(
     usage: Arc<RecordedUsage>,
 ) -> Services {
     let plugins = Plugins::assemble(AuthChain::new(auth), stores, sources, vec!["memory"], SharedState::default());
+    let plugins = Arc::new(plugins);
+    let cache = CacheConfig::default();
+    let memory = AvailabilityMemory::new(&cache, SharedState::default());
+    let settings = PlaybackConfig { wait_ms: 200, poll_interval_ms: 10, error_ttl_s: 15, status_videos: false };
     Services {
-        plugins: Arc::new(plugins),
-        caches: Arc::new(Caches::new(CacheConfig::default(), SharedState::default())),
-        playback: PlaybackConfig { wait_ms: 200, poll_interval_ms: 10, error_ttl_s: 15, status_videos: false },
-        usage,
+        streams: StreamsContext::new(plugins.clone(), memory.clone(), &cache),
+        playback: PlaybackContext::new(plugins, memory.clone(), &cache, settings, usage),
+        memory,
     }
 }

@@ -10,13 +10,16 @@
 
 pub mod config;
 pub mod ids;
+pub mod pick;
 pub mod playback;
 pub mod preferences;
 pub mod release;
+pub mod routes;
 pub mod stream;
 
 pub use config::{ConfigProblem, UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
 pub use ids::parse_media;
+pub use pick::pick_file;
 pub use playback::{PlaybackPath, PlaybackSegments, PlaybackUrl, MAX_FILE_NAME_BYTES};
 pub use stream::{encode_segment, warning, BehaviorHints, Stream, StreamList};
 

@@ -47,7 +47,8 @@ impl PlaybackUrl<'_> {
     pub fn head(base_url: &str, config_segment: &str, id: &str) -> String {
         let mut head = String::with_capacity(base_url.len() + config_segment.len() + id.len() + 32);
         head.push_str(base_url);
-        head.push_str("/stremio/torz/");
+        head.push_str(crate::routes::PREFIX);
+        head.push('/');
         head.push_str(&encode_segment(config_segment));
         head.push_str("/_/strem/");
         head.push_str(&encode_segment(id));

@@ -26,10 +26,11 @@ use futures::future::join_all;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::http::limits::Family;
-use crate::http::{user_fingerprint, Requester};
+use crate::limits::user_fingerprint;
+use crate::limits::Family;
 use crate::problems::use_instead;
-use crate::AppState;
+use crate::requester::Requester;
+use crate::state::AppState;
 use check::{check_store, CheckAnswer};
 use page::{render, Page, StoreChoice, SCRIPT, STYLE};
 

@@ -3,42 +3,18 @@
 //! rejection is a 400).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chillproxy_stremio::{warning, PlaybackPath, PlaybackSegments, StreamList, UserConfig};
 
-use super::client::{public_base_url, ClientInfo};
 use crate::handle::Handle;
 use crate::playback::PlaybackError;
-use crate::AppState;
+use crate::requester::Requester;
+use crate::state::AppState;
 use chillproxy_core::seal::OpenError;
-
-/// The requesting client and the public base URL for links, from the socket peer and the
-/// headers (forwarding headers only from trusted proxies).
-pub(crate) struct Requester {
-    pub client: ClientInfo,
-    pub base_url: String,
-}
-
-impl FromRequestParts<AppState> for Requester {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
-            return Err((StatusCode::INTERNAL_SERVER_ERROR, "the connection's peer address is unknown").into_response());
-        };
-        let server = &state.config().server;
-        Ok(Self {
-            client: ClientInfo::from_request(peer, &parts.headers, server),
-            base_url: public_base_url(peer, &parts.headers, server),
-        })
-    }
-}
 
 async fn path_params(parts: &mut Parts, state: &AppState) -> HashMap<String, String> {
     Path::<HashMap<String, String>>::from_request_parts(parts, state).await.map(|p| p.0).unwrap_or_default()
@@ -60,7 +36,7 @@ impl FromRequestParts<AppState> for StreamConfig {
             Ok(config) => Ok(Self { segment, config }),
             Err(problem) => {
                 let requester = Requester::from_request_parts(parts, state).await?;
-                let configure = format!("{}/stremio/torz/configure", requester.base_url);
+                let configure = chillproxy_stremio::routes::configure_url(&requester.base_url);
                 let stream = warning(
                     "Invalid configuration",
                     format!("Invalid configuration: {problem}. Open the configure page to fix it and reinstall."),

@@ -1,10 +1,7 @@
 //! The HTTP surface: the router, its layers and thin handlers. A handler extracts (see
 //! [`extract`]), calls one domain function (streams, playback, configure) and maps the result.
 
-pub(crate) mod client;
 mod extract;
-pub(crate) mod limits;
-pub(crate) use extract::Requester;
 pub mod guard;
 mod manifest;
 mod ops;
@@ -17,16 +14,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chillproxy_stremio::routes::{self, at};
 use chillproxy_stremio::{parse_media, truncate, warning, StreamList};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::configure;
+use crate::limits::{user_fingerprint, Family};
 use crate::playback::{resolve_link, PlaybackError, PlaybackRequest};
+use crate::requester::Requester;
+use crate::state::AppState;
 use crate::streams::{list_streams, StreamRequest};
-use crate::AppState;
 use extract::{Binding, Playback, StreamConfig};
 use guard::{protect, Limits};
-use limits::Family;
 use manifest::{manifest, Offer};
 
 /// The router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: handlers
@@ -38,21 +37,21 @@ pub fn app(state: AppState) -> Router {
         .allow_headers(Any);
     let strem = get(playback);
     let addon = Router::new()
-        .route("/stremio/torz/", get(|| async { Redirect::to("/stremio/torz/configure") }))
-        .route("/stremio/torz/manifest.json", get(unconfigured_manifest))
-        .route("/stremio/torz/configure", get(configure::page))
-        .route("/stremio/torz/configure/check", configure::check_route())
-        .route("/stremio/torz/configure/seal", configure::seal_route())
-        .route("/stremio/torz/{config}/manifest.json", get(configured_manifest))
-        .route("/stremio/torz/{config}/configure", get(configure::page_with_config))
-        .route("/stremio/torz/{config}/stream/{kind}/{id}", get(stream_list))
-        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}", strem.clone())
-        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/", strem.clone())
-        .route("/stremio/torz/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}", strem.clone())
-        .route("/stremio/torz/_/status/{file}", get(status::status_video))
-        .route("/stremio/torz/_/play/{handle}", strem.clone())
-        .route("/stremio/torz/_/play/{handle}/", strem.clone())
-        .route("/stremio/torz/_/play/{handle}/{file_name}", strem)
+        .route(&at("/"), get(|| async { Redirect::to(&at("/configure")) }))
+        .route(&at("/manifest.json"), get(unconfigured_manifest))
+        .route(&at("/configure"), get(configure::page))
+        .route(&at("/configure/check"), configure::check_route())
+        .route(&at("/configure/seal"), configure::seal_route())
+        .route(&at("/{config}/manifest.json"), get(configured_manifest))
+        .route(&at("/{config}/configure"), get(configure::page_with_config))
+        .route(&at("/{config}/stream/{kind}/{id}"), get(stream_list))
+        .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}"), strem.clone())
+        .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/"), strem.clone())
+        .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}"), strem.clone())
+        .route(&at("/_/status/{file}"), get(status::status_video))
+        .route(&at("/_/play/{handle}"), strem.clone())
+        .route(&at("/_/play/{handle}/"), strem.clone())
+        .route(&at("/_/play/{handle}/{file_name}"), strem)
         .layer(middleware::from_fn(answer_options))
         .layer(cors);
     let mut router = Router::new()
@@ -117,7 +116,7 @@ async fn stream_list(
     };
     let fingerprint = user_fingerprint(&user.segment);
     if let Err(wait) = state.limits().admit(Family::Streams, requester.client.ip, Some(&fingerprint)).await {
-        let configure = format!("{}/stremio/torz/configure", requester.base_url);
+        let configure = routes::configure_url(&requester.base_url);
         let stream = warning(
             "Too many requests",
             format!("Too many stream lists from here; try again in {} s.", wait.as_secs().max(1)),
@@ -141,15 +140,10 @@ async fn stream_list(
         keyring,
         binding_ttl_s: state.config().server.binding_ttl_s,
     };
-    let body = list_streams(state.services(), &request).await;
+    let body = list_streams(state.streams(), &request).await;
     let real = body.is_real();
     let response = ([(header::CONTENT_TYPE, "application/json")], body.into_bytes()).into_response();
     with_list_caching(response, &state, real)
-}
-
-/// Who a config belongs to, for per-user limits: a fingerprint of its segment (never the segment).
-pub(crate) fn user_fingerprint(segment: &str) -> String {
-    chillproxy_core::secret::fingerprint(segment.as_bytes())
 }
 
 /// `Cache-Control` for a stream list: a list with real streams may be reused for minutes (and
@@ -227,7 +221,7 @@ async fn playback(
         file_name: path.file_name.as_deref(),
         client: &client,
     };
-    let result = resolve_link(state.services(), &request).await;
+    let result = resolve_link(state.playback(), &request).await;
     match result {
         Ok(link) => match HeaderValue::from_str(&link) {
             Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),

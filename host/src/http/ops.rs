@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// The load benchmark's ceiling: a JSON body of `bytes` bytes (at most 1 MiB), no work.
 pub(super) async fn bench_fixed(Path(bytes): Path<usize>) -> Response {
@@ -86,7 +86,7 @@ fn instance_samples(state: &AppState) -> Vec<chillproxy_core::metrics::Sample> {
     use chillproxy_core::metrics::{Sample, CACHE_HITS, CACHE_HITS_HELP, CACHE_MISSES, CACHE_MISSES_HELP};
     use std::sync::atomic::Ordering;
     let mut samples = Vec::new();
-    for (cache, stats) in state.caches().stats() {
+    for (cache, stats) in state.streams().cache_stats().into_iter().chain(state.playback().cache_stats()) {
         let labels = [("cache", cache)];
         samples.push(Sample::counter(CACHE_HITS, CACHE_HITS_HELP, &labels, (stats.hits + stats.shared) as f64));
         samples.push(Sample::counter(CACHE_MISSES, CACHE_MISSES_HELP, &labels, stats.misses as f64));

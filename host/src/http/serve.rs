@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::http::app;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Serves on an already-bound listener until `shutdown` resolves, then stops accepting and
 /// lets in-flight requests finish for at most `[server] shutdown_grace_ms`.

@@ -94,7 +94,7 @@ impl PlaybackError {
     /// when it is printable ASCII) and `Retry-After` as headers. `base_url` is the public base.
     pub(crate) fn redirect_to_clip(&self, available: &[&str], base_url: &str) -> Response {
         let plain = self.respond(available);
-        let location = format!("{base_url}/stremio/torz/_/status/{}.mp4", self.clip());
+        let location = chillproxy_stremio::routes::status_clip_url(base_url, self.clip());
         let mut response = (StatusCode::FOUND, [(header::CACHE_CONTROL, "no-store")]).into_response();
         let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&location) {

@@ -7,7 +7,7 @@ use chillproxy_core::{AuthOutcome, DenyReason, DeviceId, MediaKind, MediaQuery, 
 use chillproxy_stremio::UserConfig;
 
 use super::{resolve_link, PlaybackError, PlaybackRequest};
-use crate::http::client::ClientInfo;
+use crate::client::ClientInfo;
 use crate::testing::*;
 
 fn request_parts(code: &str) -> (UserConfig, MediaQuery, ClientInfo) {
@@ -39,9 +39,9 @@ async fn a_pack_resolves_to_the_episode_once_and_records_usage() {
         file_name: None,
         client: &client,
     };
-    let link = resolve_link(&services, &request).await.unwrap();
+    let link = resolve_link(&services.playback, &request).await.unwrap();
     assert_eq!(link, format!("https://cdn.memory/{}/Show.S01E02.mkv", hash('d')));
-    assert_eq!(resolve_link(&services, &request).await.unwrap(), link);
+    assert_eq!(resolve_link(&services.playback, &request).await.unwrap(), link);
     assert_eq!(store.adds.load(Ordering::SeqCst), 1, "the second play reused the link");
     let events = usage.0.lock().unwrap().clone();
     assert_eq!(events.len(), 1);
@@ -64,7 +64,7 @@ async fn an_auth_failure_names_the_store_of_the_entry() {
         file_name: None,
         client: &client,
     };
-    let error = resolve_link(&services, &request).await.unwrap_err();
+    let error = resolve_link(&services.playback, &request).await.unwrap_err();
     assert!(matches!(error, PlaybackError::Auth("Slow Store", _)), "{error:?}");
     let response = error.respond(&[]);
     assert_eq!(response.status(), 403);

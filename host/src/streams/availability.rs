@@ -16,15 +16,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chillproxy_core::{
-    AuthPurpose, AuthRequest, CacheKnowledge, CachedItem, Candidate, Credential, DeviceId, InfoHash, StoreError,
-    StoreFile, StoreProvider,
+    AuthPurpose, AuthRequest, CacheKnowledge, CachedItem, Candidate, Credential, DeviceId, InfoHash, StoreEntry,
+    StoreError, StoreFile, StoreProvider,
 };
 use futures::future::join_all;
 
-use super::format::{AvailabilityMemo, Prepared, MAX_PLANS};
-use super::Session;
-use crate::caches::Availability;
-use crate::state::Services;
+use super::context::StreamsContext;
+use super::warm::{remembered, Prepared};
+use crate::memory::Availability;
+
+/// A store entry with a credential.
+pub(super) struct Session<'a> {
+    pub entry: &'a StoreEntry,
+    pub store: Arc<dyn StoreProvider>,
+    pub credential: Credential,
+}
 
 /// hash → (index of the session whose store has it, its files).
 pub(super) type Cached = HashMap<InfoHash, (usize, Vec<StoreFile>)>;
@@ -50,7 +56,7 @@ pub(super) struct Checked {
 /// first store in config order that has a hash wins it. Returns what is cached, what each
 /// store refuses, and the stores (session indices) that failed.
 pub(super) async fn check_cached(
-    services: &Services,
+    ctx: &StreamsContext,
     sessions: &[Session<'_>],
     device: &DeviceId,
     prepared: &Prepared,
@@ -79,11 +85,11 @@ pub(super) async fn check_cached(
             held.push(None);
         }
     };
-    absorb(&mut cached, 0, check_store(services, &sessions[0], device, prepared, candidates, hashes).await);
+    absorb(&mut cached, 0, check_store(ctx, &sessions[0], device, prepared, candidates, hashes).await);
     if sessions.len() > 1 {
         let left: Vec<InfoHash> = hashes.iter().filter(|h| !cached.contains_key(*h)).cloned().collect();
         let rest =
-            join_all(sessions[1..].iter().map(|s| check_store(services, s, device, prepared, candidates, &left))).await;
+            join_all(sessions[1..].iter().map(|s| check_store(ctx, s, device, prepared, candidates, &left))).await;
         for (offset, result) in rest.into_iter().enumerate() {
             absorb(&mut cached, offset + 1, result);
         }
@@ -95,19 +101,18 @@ pub(super) async fn check_cached(
 /// One store's answer for `hashes`: known answers from the availability cache, the rest in one
 /// upstream call. A credential the store rejects is forgotten and asked for again, once.
 async fn check_store(
-    services: &Services,
+    ctx: &StreamsContext,
     session: &Session<'_>,
     device: &DeviceId,
     prepared: &Prepared,
     candidates: &[&Candidate],
     hashes: &[InfoHash],
 ) -> Result<StoreAnswer, StoreError> {
-    let caches = &services.caches;
     let store = &session.store;
     let mut found = Vec::new();
     let mut refused = Vec::new();
     let mut misses = Vec::new();
-    let (answers, held) = remembered(services, prepared, store.name(), hashes).await;
+    let (answers, held) = remembered(&ctx.memory, prepared, store.name(), hashes).await;
     for (hash, known) in hashes.iter().zip(answers) {
         let said = candidates.iter().find(|c| c.hash == *hash && c.cached_on.iter().any(|s| s == store.name()));
         if let Some(candidate) = said {
@@ -119,7 +124,7 @@ async fn check_store(
             Some(Availability::NotCached) => {}
             Some(Availability::Refused) => refused.push(hash.clone()),
             None => {
-                caches.availability.local().note_miss();
+                ctx.memory.cache.local().note_miss();
                 misses.push(hash.clone());
             }
         }
@@ -131,54 +136,18 @@ async fn check_store(
         return Ok((found, refused, held));
     }
     let auth = AuthRequest { entry: session.entry, device, purpose: AuthPurpose::StreamList };
-    let (items, _) = services
+    let (items, _) = ctx
         .plugins
         .auth
         .retry_if_rejected(
             &auth,
             session.credential.clone(),
             |e| matches!(e, StoreError::Unauthorized { .. }),
-            |credential| shared_check(services, store, credential, &misses),
+            |credential| shared_check(ctx, store, credential, &misses),
         )
         .await;
     found.extend(items?.iter().cloned());
     Ok((found, refused, None))
-}
-
-/// What the availability memory says of `hashes` on `store`: from the search result's memo
-/// when it still holds, else read (and memoised when every answer was in this process's
-/// memory, which is what a warm list finds).
-async fn remembered(
-    services: &Services,
-    prepared: &Prepared,
-    store: &'static str,
-    hashes: &[InfoHash],
-) -> (Vec<Option<Availability>>, Option<Instant>) {
-    let memory = &services.caches.availability;
-    // Read before the answers it vouches for: an insert in between makes the memo stale.
-    let generation = memory.local().generation();
-    let now = Instant::now();
-    {
-        let memos = prepared.memos.lock().unwrap_or_else(|p| p.into_inner());
-        let held = memos
-            .iter()
-            .find(|m| m.store == store && m.generation == generation && m.until > now && m.hashes == hashes);
-        if let Some(memo) = held {
-            memory.local().note_hits(hashes.len());
-            return (memo.answers.iter().cloned().map(Some).collect(), Some(memo.until));
-        }
-    }
-    let keys: Vec<_> = hashes.iter().map(|hash| (store, hash.clone())).collect();
-    if let Some((answers, until)) = memory.local().get_all(&keys) {
-        let mut memos = prepared.memos.lock().unwrap_or_else(|p| p.into_inner());
-        memos.retain(|m| m.generation == generation && m.until > now && !(m.store == store && m.hashes == hashes));
-        if memos.len() < MAX_PLANS {
-            let memo = AvailabilityMemo { store, hashes: hashes.to_vec(), generation, until, answers: answers.clone() };
-            memos.push(memo);
-        }
-        return (answers.into_iter().map(Some).collect(), Some(until));
-    }
-    (memory.lookup_many(&keys).await, None)
 }
 
 /// One upstream cache check, shared by concurrent requests asking the same store the same
@@ -187,7 +156,7 @@ async fn remembered(
 /// serves the next request. A history-only store's answer is the user's library: it is not
 /// recorded (it says nothing of other users' hashes, and the store keeps it per key).
 async fn shared_check(
-    services: &Services,
+    ctx: &StreamsContext,
     store: &Arc<dyn StoreProvider>,
     credential: Credential,
     hashes: &[InfoHash],
@@ -196,12 +165,10 @@ async fn shared_check(
     let key =
         (store.name(), credential.key.fingerprint(), chillproxy_core::secret::fingerprint(joined.join(",").as_bytes()));
     let (store, hashes) = (store.clone(), hashes.to_vec());
-    let caches = &services.caches;
     let (availability, cached_ttl, uncached_ttl) =
-        (caches.availability.clone(), caches.cached_ttl(), caches.uncached_ttl());
+        (ctx.memory.cache.clone(), ctx.memory.cached_ttl, ctx.memory.uncached_ttl);
     let exact = store.capabilities().cache == CacheKnowledge::Exact;
-    caches
-        .checks
+    ctx.checks
         .get_or_load(
             key,
             |_| None,

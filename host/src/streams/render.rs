@@ -8,12 +8,22 @@
 //! (tested below).
 
 use chillproxy_core::seal::Keyring;
-use chillproxy_core::{InfoHash, StoreEntry};
+use chillproxy_core::{InfoHash, StoreEntry, StoreFile};
 use chillproxy_stremio::{PlaybackUrl, Stream};
 
-use super::format::Rendered;
-use super::StreamRequest;
+use super::request::StreamRequest;
 use crate::handle::{Handle, HandleParts};
+
+/// A stream as JSON without its URL: `"name":…,"description":…,"behaviorHints":{…}}` (the
+/// object's closing brace included), and the file name its URL ends in.
+pub(crate) struct Rendered {
+    pub code: String,
+    pub cached: bool,
+    pub file: Option<StoreFile>,
+    /// Percent-encoded for a path segment, safe inside JSON.
+    pub url_name: Box<str>,
+    pub tail: Box<str>,
+}
 
 /// A stream list as the response body: JSON bytes, and whether any stream plays.
 #[derive(Debug)]
@@ -135,7 +145,7 @@ impl<'a> UrlShape<'a> {
     pub fn new(request: &'a StreamRequest<'a>) -> Self {
         match request.keyring {
             Some(keyring) => Self {
-                head: escaped(format!("{}/stremio/torz/_/play/", request.base_url)),
+                head: escaped(chillproxy_stremio::routes::play_prefix(request.base_url)),
                 tail: String::new(),
                 sealed: Some((keyring, request, Handle::expiry(request.binding_ttl_s))),
             },
@@ -189,8 +199,9 @@ mod tests {
     use chillproxy_stremio::{warning, UserConfig};
     use std::sync::Arc;
 
-    use super::super::format::{guessed_file_name, Prepared};
-    use crate::http::client::ClientInfo;
+    use super::super::format::guessed_file_name;
+    use super::super::warm::Prepared;
+    use crate::client::ClientInfo;
 
     fn candidate(title: &str) -> Candidate {
         Candidate {

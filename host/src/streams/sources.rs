@@ -12,19 +12,18 @@ use chillproxy_core::{
 };
 use futures::future::join_all;
 
-use crate::caches::SourceKey;
-use crate::state::Services;
+use super::context::{SourceKey, StreamsContext};
 
 /// The candidates for `media` (and the sources' notices about results they could not use). The
 /// second value is a message for the user when no source answered. `credentials` are the
 /// request's, by store registry name; only the sources that ask for one get it.
 pub(super) async fn find_candidates(
-    services: &Services,
+    ctx: &StreamsContext,
     media: &MediaQuery,
     indexers: &[UserIndexer],
     credentials: &[(&'static str, &Credential)],
 ) -> (Arc<Found>, Option<String>) {
-    let sources = &services.plugins.sources;
+    let sources = &ctx.plugins.sources;
     if sources.is_empty() {
         return (Arc::default(), Some("This server has no torrent source enabled; tell its operator.".into()));
     }
@@ -32,14 +31,14 @@ pub(super) async fn find_candidates(
         sources.iter().filter(|s| s.credential_store().is_none()).cloned().collect();
     let mut searches = Vec::new();
     if !shared.is_empty() {
-        searches.push(cached_search(services, SourceKey::new(media, indexers), shared, media, indexers, None));
+        searches.push(cached_search(ctx, SourceKey::new(media, indexers), shared, media, indexers, None));
     }
     for source in sources {
         let Some(store) = source.credential_store() else { continue };
         let Some((_, credential)) = credentials.iter().find(|(name, _)| *name == store) else { continue };
         let key = SourceKey::with_credential(media, source.name(), credential);
         let credential = Some((*credential).clone());
-        searches.push(cached_search(services, key, vec![source.clone()], media, &[], credential));
+        searches.push(cached_search(ctx, key, vec![source.clone()], media, &[], credential));
     }
     if searches.is_empty() {
         return (Arc::default(), Some("No torrent source on this server works with the stores you chose.".into()));
@@ -62,7 +61,7 @@ pub(super) async fn find_candidates(
 
 /// One shared, cached search over `sources`. `Err` (a message for the user) when none answered.
 async fn cached_search(
-    services: &Services,
+    ctx: &StreamsContext,
     key: SourceKey,
     sources: Vec<Arc<dyn SourceProvider>>,
     media: &MediaQuery,
@@ -70,14 +69,12 @@ async fn cached_search(
     credential: Option<Credential>,
 ) -> Result<Arc<Found>, String> {
     // A result this process holds: nothing to prepare for a search.
-    if let Some(found) = services.caches.sources.get(&key) {
+    if let Some(found) = ctx.sources.get(&key) {
         return Ok(found);
     }
     let (media, indexers) = (media.clone(), indexers.to_vec());
-    let ttl = services.caches.sources_ttl();
-    services
-        .caches
-        .sources
+    let ttl = ctx.sources_ttl;
+    ctx.sources
         .get_or_load(key, move || async move {
             let found = search_all(&sources, &media, &indexers, credential.as_ref()).await?;
             Ok((found, Some(ttl)))

@@ -7,7 +7,7 @@ use chillproxy_core::{AuthOutcome, DeviceId, MediaKind, MediaQuery, StoreEntry};
 use chillproxy_stremio::UserConfig;
 
 use super::{list_streams, StreamRequest};
-use crate::http::client::ClientInfo;
+use crate::client::ClientInfo;
 use crate::testing::*;
 
 fn movie() -> MediaQuery {
@@ -62,7 +62,7 @@ async fn cached_streams_come_first_and_a_second_list_asks_the_store_nothing() {
     let services = services(vec![auth("Auth", granting)], vec![store.clone()], vec![source], Default::default());
     let (config, client, media) = (config("tb"), client(), movie());
     let request = movie_request(&config, &client, &media, "bind");
-    let streams = list_streams(&services, &request).await.streams();
+    let streams = list_streams(&services.streams, &request).await.streams();
     assert_eq!(streams.len(), 2, "{streams:#?}");
     assert!(streams[0]["name"].as_str().unwrap().starts_with("⚡️ [TB]"), "the cached one first: {streams:#?}");
     let url = streams[0]["url"].as_str().unwrap();
@@ -71,7 +71,7 @@ async fn cached_streams_come_first_and_a_second_list_asks_the_store_nothing() {
     assert!(!streams[1]["name"].as_str().unwrap().contains('⚡'), "the uncached one after: {streams:#?}");
     assert_eq!(store.checks.load(Ordering::SeqCst), 1);
 
-    let again = list_streams(&services, &request).await.streams();
+    let again = list_streams(&services.streams, &request).await.streams();
     assert_eq!(again, streams);
     assert_eq!(store.checks.load(Ordering::SeqCst), 1, "availability came from the cache");
 }
@@ -80,7 +80,7 @@ async fn cached_streams_come_first_and_a_second_list_asks_the_store_nothing() {
 /// request learnt is cached shows ⚡ on the next list, with no new check.
 #[tokio::test]
 async fn a_change_in_the_availability_memory_shows_in_the_next_list() {
-    use crate::caches::Availability;
+    use crate::memory::Availability;
     let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.1994.1080p.mkv", 8_000)])]));
     let source = Arc::new(FixedSource(vec![
         candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
@@ -100,7 +100,7 @@ async fn a_change_in_the_availability_memory_shows_in_the_next_list() {
             .collect()
     };
     for _ in 0..3 {
-        let streams = list_streams(&services, &request).await.streams();
+        let streams = list_streams(&services.streams, &request).await.streams();
         assert_eq!(flags(streams), [("a".to_string(), true), ("b".to_string(), false)]);
     }
     let file = chillproxy_core::StoreFile {
@@ -110,23 +110,23 @@ async fn a_change_in_the_availability_memory_shows_in_the_next_list() {
         size: 1,
         video_hash: None,
     };
-    let memory = &services.caches.availability;
+    let memory = &services.memory.cache;
     memory.insert(("tb", hash('b')), Availability::Cached(vec![file]), std::time::Duration::from_secs(60)).await;
-    let streams = list_streams(&services, &request).await.streams();
+    let streams = list_streams(&services.streams, &request).await.streams();
     assert_eq!(flags(streams), [("b".to_string(), true), ("a".to_string(), true)], "b learnt cached, 2160p first");
     memory.insert(("tb", hash('b')), Availability::Refused, std::time::Duration::from_secs(60)).await;
-    let streams = list_streams(&services, &request).await.streams();
+    let streams = list_streams(&services.streams, &request).await.streams();
     assert_eq!(flags(streams), [("a".to_string(), true)], "a refused release is not offered");
     assert_eq!(store.checks.load(Ordering::SeqCst), 1, "every later answer came from the memory");
 }
 
 /// The hashes (their repeated character) of the list `config` gets through `segment`, checking
 /// that every URL carries that segment.
-async fn listed(services: &crate::state::Services, config: &UserConfig, segment: &str) -> String {
+async fn listed(services: &crate::testing::Services, config: &UserConfig, segment: &str) -> String {
     let (client, media) = (client(), movie());
     let mut request = movie_request(config, &client, &media, "");
     request.config_segment = segment;
-    let streams = list_streams(services, &request).await.streams();
+    let streams = list_streams(&services.streams, &request).await.streams();
     let urls: Vec<&str> = streams.iter().map(|s| s["url"].as_str().unwrap()).collect();
     assert!(urls.iter().all(|u| u.contains(&format!("/torz/{segment}/"))), "{urls:?}");
     urls.iter().map(|u| &u.split("/tb/").nth(1).unwrap()[..1]).collect()
@@ -175,19 +175,19 @@ async fn a_history_only_store_is_asked_each_time_and_its_misses_are_not_remember
     let (config, client, media) = (config("rd"), client(), movie());
     let request = movie_request(&config, &client, &media, "");
     for round in 1..=2 {
-        let streams = list_streams(&services, &request).await.streams();
+        let streams = list_streams(&services.streams, &request).await.streams();
         let flags: Vec<bool> = streams.iter().map(|s| s["name"].as_str().unwrap().starts_with('⚡')).collect();
         assert_eq!(flags, [true, false], "{streams:#?}");
         assert_eq!(store.checks.load(Ordering::SeqCst), round, "a library answer is not kept for everyone");
     }
-    let memory = &services.caches.availability;
+    let memory = &services.memory.cache;
     assert_eq!(memory.get(&("rd", hash('b'))), None, "no 'not cached' for a history-only store");
     assert_eq!(memory.get(&("rd", hash('a'))), None, "one user's library is not everyone's");
 }
 
 #[test]
 fn the_availability_memory_serialises_without_anything_secret() {
-    use crate::caches::Availability;
+    use crate::memory::Availability;
     let file = chillproxy_core::StoreFile {
         id: 3,
         name: "E03.mkv".into(),
@@ -210,7 +210,7 @@ async fn a_failing_auth_provider_is_named_and_no_other_is_blamed() {
     let services = services(vec![auth("Acme vault", failing)], vec![store], vec![source], Default::default());
     let (config, client, media) = (config("rd"), client(), movie());
     let request = movie_request(&config, &client, &media, "");
-    let streams = list_streams(&services, &request).await.streams();
+    let streams = list_streams(&services.streams, &request).await.streams();
     assert_eq!(streams.len(), 1);
     assert_eq!(streams[0]["name"], "⚠️ chillproxy\nAcme vault is unavailable");
     let description = streams[0]["description"].as_str().unwrap();
@@ -227,7 +227,7 @@ async fn streams_carry_a_file_name_binge_group_and_web_readiness() {
     let services = services(vec![auth("Auth", granting)], vec![store], vec![source], Default::default());
     let (config, client, media) = (config("tb"), client(), movie());
     let request = movie_request(&config, &client, &media, "b");
-    let json = list_streams(&services, &request).await.streams();
+    let json = list_streams(&services.streams, &request).await.streams();
     let cached = &json[0];
     assert!(cached["url"].as_str().unwrap().ends_with("/0/Movie.2019.2160p.mp4?b=b"), "{cached}");
     assert_eq!(cached["behaviorHints"]["bingeGroup"], "chillproxy|tb|2160p|WEB-DL|DV|FLUX");
@@ -273,7 +273,7 @@ async fn order_with(prefs: &str) -> String {
     config.prefs.validate().unwrap();
     let (client, media) = (client(), movie());
     let request = movie_request(&config, &client, &media, "");
-    list_streams(&services, &request)
+    list_streams(&services.streams, &request)
         .await
         .streams()
         .iter()

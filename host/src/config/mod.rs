@@ -10,7 +10,9 @@ use chillproxy_usage::UsageConfig;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-pub use crate::caches::CacheConfig;
+mod cache;
+
+pub use cache::CacheConfig;
 
 pub const LISTEN_ENV: &str = "CHILLPROXY_LISTEN";
 pub const CONFIG_ENV: &str = "CHILLPROXY_CONFIG";

@@ -139,6 +139,11 @@ fn check_key<K: Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K
     limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }
 
+/// Who a config belongs to, for per-user limits: a fingerprint of its segment (never the segment).
+pub(crate) fn user_fingerprint(segment: &str) -> String {
+    chillproxy_core::secret::fingerprint(segment.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

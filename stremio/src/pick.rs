@@ -1,11 +1,12 @@
-//! Which file of a torrent plays for a title.
+//! Which file of a torrent (or any multi-file release) plays for a title: the same rule for the
+//! stream list (which file a stream names) and for playback (which file gets the link).
 
+use crate::release::{episode_of, is_video};
 use chillproxy_core::{MediaKind, MediaQuery, StoreFile};
-use chillproxy_stremio::release::{episode_of, is_video};
 
 /// The file to play: the episode's (`SxxEyy`), else the named one, else the one with the
 /// store id `index`, else the largest video.
-pub(crate) fn pick_file<'f>(
+pub fn pick_file<'f>(
     files: &'f [StoreFile],
     media: &MediaQuery,
     name: Option<&str>,
