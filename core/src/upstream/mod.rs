@@ -16,7 +16,7 @@ mod tests;
 
 pub use client::{Reply, Request, Upstream, UpstreamOptions, USER_AGENT};
 pub use errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamFailure};
-pub use outbound::{is_refusal, non_public, parse_host_port, OutboundPolicy, OutboundRefused, PolicyResolver};
+pub use outbound::{non_public, parse_host_port, OutboundPolicy, OutboundRefused, PolicyResolver, RefusalKind};
 pub use reqwest::{Method, StatusCode, Url};
 pub use settings::{UpstreamDefaults, UpstreamSettings};
 pub use text::{check_base_url, clean_text, parse_retry_after, scrub, size_text, BaseUrl};

@@ -298,12 +298,10 @@ impl TorznabSource {
                 Ok(answer)
             }
             Err(failure) => {
-                let reason = indexer.scrub(failure.reason().to_string());
+                let failure = failure.map(|reason| indexer.scrub(reason));
+                let reason = failure.reason();
                 tracing::warn!(indexer = %indexer.name, %reason, elapsed_ms, "torznab indexer failed; its results are dropped");
-                Err(match failure {
-                    search::Failure::Failed(_) => search::Failure::Failed(reason),
-                    search::Failure::NoTitle(_) => search::Failure::NoTitle(reason),
-                })
+                Err(failure)
             }
         }
     }
@@ -411,11 +409,15 @@ impl SourceProvider for TorznabSource {
                     answered.push((indexer.name.as_str(), answer.items));
                 }
                 Err(failure) => {
-                    if let search::Failure::NoTitle(reason) = &failure {
-                        notices.push(format!("{} was skipped: {reason}.", indexer.name));
-                    } else if chillproxy_core::upstream::is_refusal(failure.reason()) {
+                    match &failure {
+                        search::Failure::NoTitle(reason) => {
+                            notices.push(format!("{} was skipped: {reason}.", indexer.name));
+                        }
                         // A user's indexer (or its redirect) aimed at the server's own network.
-                        notices.push(format!("{} was not searched: {}.", indexer.name, failure.reason()));
+                        search::Failure::Refused(reason) => {
+                            notices.push(format!("{} was not searched: {reason}.", indexer.name));
+                        }
+                        search::Failure::Failed(_) => {}
                     }
                     failures.push(format!("{}: {}", indexer.name, failure.reason()));
                 }
