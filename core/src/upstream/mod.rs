@@ -5,6 +5,7 @@
 //! up to the limit, records the upstream metric and hands the plugin a [`Reply`] or a typed
 //! [`UpstreamError`] whose text carries neither the URL nor a secret.
 
+mod cache_control;
 mod client;
 mod errors;
 mod outbound;
@@ -14,6 +15,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+pub use cache_control::{max_age, CacheControl};
 pub use client::{Reply, Request, Upstream, UpstreamOptions, USER_AGENT};
 pub use errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamFailure};
 pub use outbound::{non_public, parse_host_port, OutboundPolicy, OutboundRefused, PolicyResolver, RefusalKind};

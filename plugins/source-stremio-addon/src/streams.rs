@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chillproxy_core::upstream::{Method, Reply, Upstream, UpstreamError, UpstreamFailure};
+use chillproxy_core::upstream::{max_age, Method, Reply, Upstream, UpstreamError, UpstreamFailure};
 use chillproxy_core::InfoHash;
 use serde::Deserialize;
 
@@ -151,21 +151,6 @@ pub fn parse_size(text: &str) -> Option<u64> {
     };
     let bytes = number * scale;
     (bytes.is_finite() && bytes >= 1.0).then_some(bytes as u64)
-}
-
-/// `max-age` of a `Cache-Control` value; zero for `no-store` or `no-cache`.
-fn max_age(cache_control: &str) -> Option<Duration> {
-    let mut age = None;
-    for directive in cache_control.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(Duration::ZERO);
-        }
-        if let Some(value) = lower.strip_prefix("max-age=") {
-            age = value.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
-        }
-    }
-    age
 }
 
 #[cfg(test)]

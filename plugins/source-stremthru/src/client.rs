@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chillproxy_core::upstream::{Method, Reply, Upstream, UpstreamError, UpstreamFailure};
+use chillproxy_core::upstream::{max_age, Method, Reply, Upstream, UpstreamError, UpstreamFailure};
 use chillproxy_core::{InfoHash, MediaQuery};
 use serde::Deserialize;
 
@@ -167,21 +167,6 @@ fn torrent(item: Item) -> Option<Torrent> {
         indexer: item.indexer.unwrap_or_default().trim().to_string(),
         files: files.collect(),
     })
-}
-
-/// `max-age` of a `Cache-Control` value; zero for `no-store` or `no-cache`.
-pub fn max_age(cache_control: &str) -> Option<Duration> {
-    let mut age = None;
-    for directive in cache_control.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(Duration::ZERO);
-        }
-        if let Some(value) = lower.strip_prefix("max-age=") {
-            age = value.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
-        }
-    }
-    age
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use chillproxy_core::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use client::{list_torrents, max_age, stream_id, ListError, Listing, Torrent, TorrentFile};
+pub use client::{list_torrents, stream_id, ListError, Listing, Torrent, TorrentFile};
 
 pub const NAME: &str = "stremthru";
 /// How users read the source in stream descriptions and messages.
