@@ -18,10 +18,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::cache::FlightCache;
+use chillproxy_core::source_cache::{Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{
-    check_base_url, Method, Reply, Upstream, UpstreamDefaults, UpstreamError, UpstreamFailure, UpstreamOptions,
-    UpstreamSettings,
+    check_base_url, Method, Reply, Upstream, UpstreamDefaults, UpstreamError, UpstreamOptions, UpstreamSettings,
 };
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, EnvVar, Found, InfoHash, MediaQuery, PluginConfig,
@@ -35,9 +34,8 @@ pub const DEFAULT_URL: &str = "https://search-api.torbox.app";
 /// The store plugin whose cache `check_cache` reports on, and whose credential is used.
 const STORE: &str = "torbox";
 pub const DEFAULT_KEY_ENV: &str = "TORBOX_SEARCH_API_KEY";
-/// Results are kept this long; failures a minute.
-const RESULT_TTL: Duration = Duration::from_secs(3600);
-const FAILURE_TTL: Duration = Duration::from_secs(60);
+/// Results are kept an hour (TorBox's reply says nothing about it); failures a minute.
+const LIFETIMES: Lifetimes = Lifetimes::fixed(Duration::from_secs(3600), Duration::from_secs(60));
 
 /// Whose TorBox key searches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -110,7 +108,7 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigE
             Some(key)
         }
     };
-    Ok(Arc::new(TorBoxSearch { upstream, key, results: FlightCache::new(20_000) }))
+    Ok(Arc::new(TorBoxSearch { upstream, key, results: SourceCache::new(20_000, LIFETIMES) }))
 }
 
 chillproxy_core::inventory::submit! {
@@ -124,19 +122,7 @@ chillproxy_core::inventory::submit! {
     }
 }
 
-type Searched = Result<Arc<Vec<Candidate>>, SearchError>;
-
-#[derive(Debug, Clone)]
-pub struct SearchError {
-    pub message: String,
-    pub timed_out: bool,
-}
-
-impl UpstreamFailure for SearchError {
-    fn is_timeout(&self) -> bool {
-        self.timed_out
-    }
-}
+type Searched = Result<Arc<Vec<Candidate>>, SourceFailure>;
 
 pub struct TorBoxSearch {
     upstream: Upstream,
@@ -144,7 +130,7 @@ pub struct TorBoxSearch {
     /// variable is unset, and then nothing is searched).
     key: Option<Option<Secret>>,
     /// Per title and key fingerprint: a cached answer never serves another credential.
-    results: FlightCache<(MediaQuery, String), Searched, ()>,
+    results: SourceCache<(MediaQuery, String), Arc<Vec<Candidate>>>,
 }
 
 #[derive(Deserialize)]
@@ -182,14 +168,9 @@ struct Torrent {
 }
 
 /// Reads a reply: 404 and 418 are "nothing" (no results, no metadata), not failures.
-pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<Candidate>, SearchError> {
-    let fail = |message: String| SearchError { message, timed_out: false };
-    let reply = reply.map_err(|e| match e {
-        UpstreamError::Timeout => {
-            SearchError { message: format!("did not answer within {} ms", timeout.as_millis()), timed_out: true }
-        }
-        other => fail(other.to_string()),
-    })?;
+pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<Candidate>, SourceFailure> {
+    let fail = SourceFailure::new;
+    let reply = reply.map_err(|e| SourceFailure::from_upstream(e, timeout))?;
     if matches!(reply.status.as_u16(), 404 | 418) {
         return Ok(Vec::new());
     }
@@ -258,23 +239,13 @@ impl SourceProvider for TorBoxSearch {
         let (upstream, media) = (self.upstream.clone(), query.media.clone());
         let loaded = self
             .results
-            .get_or_load(
-                (query.media.clone(), key.fingerprint()),
-                |r: &Result<Searched, ()>| match r {
-                    Ok(Ok(_)) => Some(RESULT_TTL),
-                    _ => Some(FAILURE_TTL),
-                },
-                move || async move { Ok(search_torbox(&upstream, &key, &media).await) },
-            )
+            .get_or_load((query.media.clone(), key.fingerprint()), None, move || async move {
+                search_torbox(&upstream, &key, &media).await.map(|candidates| (candidates, None))
+            })
             .await;
         match loaded {
-            Ok(Ok(candidates)) => Ok(Found::from(candidates.as_ref().clone())),
-            Ok(Err(SearchError { timed_out: true, .. })) => Err(SourceError::Timeout {
-                source_name: DISPLAY.into(),
-                timeout_ms: self.upstream.timeout().as_millis() as u64,
-            }),
-            Ok(Err(error)) => Err(SourceError::Upstream { source_name: DISPLAY.into(), message: error.message }),
-            Err(()) => Err(SourceError::Upstream { source_name: DISPLAY.into(), message: "the search failed".into() }),
+            Ok(candidates) => Ok(Found::from(candidates.as_ref().clone())),
+            Err(failure) => Err(failure.into_source_error(DISPLAY, self.upstream.timeout())),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chillproxy_core::cache::FlightCache;
+use chillproxy_core::source_cache::{Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{Method, OutboundPolicy, Upstream, UpstreamError, Url};
 use chillproxy_core::{InfoHash, MediaKind, MediaQuery, Secret};
 use chillproxy_stremio::release::{normalise_title, ReleaseName};
@@ -91,7 +91,8 @@ pub struct Memory {
     digits: Mutex<HashMap<String, Instant>>,
     /// Until when, and the failure that paused it.
     paused: Mutex<HashMap<String, (Instant, Failure)>>,
-    torrents: FlightCache<String, Result<InfoHash, String>, ()>,
+    /// `.torrent` link (a fingerprint) → its info hash, or why it gave none.
+    torrents: SourceCache<String, InfoHash>,
     failure_pause: Duration,
 }
 
@@ -111,7 +112,7 @@ impl Memory {
             caps: Mutex::default(),
             digits: Mutex::default(),
             paused: Mutex::default(),
-            torrents: FlightCache::new(50_000),
+            torrents: SourceCache::new(50_000, Lifetimes::fixed(TORRENT_TTL, TORRENT_FAILURE_TTL)),
             failure_pause,
         }
     }
@@ -297,27 +298,20 @@ impl Searcher<'_> {
         let cache_key = chillproxy_core::secret::fingerprint(link.as_bytes());
         let (downloads, link_owned, key_owned) = (self.downloads.clone(), link.to_string(), key.cloned());
         let origin = self.trusted_origin.clone();
-        let result =
-            self.memory
-                .torrents
-                .get_or_load(
-                    cache_key,
-                    |r: &Result<Result<InfoHash, String>, ()>| match r {
-                        Ok(Ok(_)) => Some(TORRENT_TTL),
-                        _ => Some(TORRENT_FAILURE_TTL),
-                    },
-                    move || async move {
-                        Ok(fetch_torrent(&downloads, origin.as_ref(), &link_owned, key_owned.as_ref()).await)
-                    },
-                )
-                .await;
+        let result = self
+            .memory
+            .torrents
+            .get_or_load(cache_key, None, move || async move {
+                let fetched = fetch_torrent(&downloads, origin.as_ref(), &link_owned, key_owned.as_ref()).await;
+                fetched.map(|hash| (hash, None)).map_err(SourceFailure::new)
+            })
+            .await;
         match result {
-            Ok(Ok(hash)) => Some(hash),
-            Ok(Err(reason)) => {
-                tracing::debug!(%reason, "a .torrent link gave no info hash; the item is skipped");
+            Ok(hash) => Some(hash),
+            Err(failure) => {
+                tracing::debug!(reason = %failure.message, "a .torrent link gave no info hash; the item is skipped");
                 None
             }
-            Err(()) => None,
         }
     }
 }
