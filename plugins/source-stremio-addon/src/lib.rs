@@ -42,23 +42,25 @@ pub struct AddonConfig {
     pub url: String,
 }
 
-/// `[source.stremio-addon]`. No `deny_unknown_fields` next to `flatten`; [`PluginSettings::parse`]
-/// rejects unknown keys instead.
+/// `[source.stremio-addon]`; a key left out takes its value from [`Default`]. No
+/// `deny_unknown_fields` next to `flatten`; [`PluginSettings::parse`] rejects unknown keys
+/// instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct StremioAddonConfig {
-    #[serde(default)]
     pub addons: Vec<AddonConfig>,
     /// `timeout_ms` (default 5000), `connect_timeout_ms` (3000), `max_in_flight` (32),
     /// `max_body_bytes` (4 MiB), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, AddonUpstream>")]
     pub upstream: UpstreamSettings,
     /// Most calls to each addon per minute from this server (1–6000, default 60).
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
 }
 
-fn default_requests_per_minute() -> u64 {
-    60
+impl Default for StremioAddonConfig {
+    fn default() -> Self {
+        Self { addons: Vec::new(), upstream: UpstreamSettings::defaults::<AddonUpstream>(), requests_per_minute: 60 }
+    }
 }
 
 pub struct AddonUpstream;
@@ -242,6 +244,18 @@ mod tests {
         assert_eq!(addon_base("s", &ok.addons[0]).unwrap(), "https://torrentio.example");
         let bad = StremioAddonConfig::from_settings(&settings("addons = [{ name = 'X', url = 'https://x.example/' }]"));
         assert!(bad.unwrap_err().to_string().contains("must end with /manifest.json"));
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let empty = StremioAddonConfig::from_settings(&settings("")).unwrap();
+        let table = |config: &StremioAddonConfig| toml::Table::try_from(config).unwrap();
+        assert_eq!(table(&empty), table(&StremioAddonConfig::default()));
+        assert!(empty.addons.is_empty());
+        assert_eq!(empty.requests_per_minute, 60);
+        assert_eq!((empty.upstream.timeout_ms, empty.upstream.max_in_flight), (5_000, 32));
+        let some = StremioAddonConfig::from_settings(&settings("max_in_flight = 4")).unwrap();
+        assert_eq!((some.requests_per_minute, some.upstream.max_in_flight), (60, 4));
     }
 
     #[test]

@@ -35,29 +35,31 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 /// A failed listing is remembered this long, so a down instance costs one call a minute.
 pub const FAILURE_TTL: Duration = Duration::from_secs(60);
 
-/// `[source.stremthru]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
-/// [`PluginSettings::parse`] rejects unknown keys instead.
+/// `[source.stremthru]`; a key left out takes its value from [`Default`]. No
+/// `deny_unknown_fields`: serde does not support it next to `flatten`; [`PluginSettings::parse`]
+/// rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct StremThruConfig {
     /// The instance's base URL (default the public instance).
-    #[serde(default = "default_url")]
     pub url: String,
     /// `timeout_ms` (default 5000), `connect_timeout_ms` (3000), `max_in_flight` (16),
     /// `max_body_bytes` (4 MiB), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, StremThruUpstream>")]
     pub upstream: UpstreamSettings,
     /// Most calls to the instance per minute from this server (or cluster, with a shared
-    /// tier); past it, titles not in the cache get an error until the minute ends.
-    #[serde(default = "default_requests_per_minute")]
+    /// tier); past it, titles not in the cache get an error until the minute ends (default 60).
     pub requests_per_minute: u64,
 }
 
-fn default_url() -> String {
-    DEFAULT_URL.to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    60
+impl Default for StremThruConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.to_string(),
+            upstream: UpstreamSettings::defaults::<StremThruUpstream>(),
+            requests_per_minute: 60,
+        }
+    }
 }
 
 /// StremThru's upstream defaults: 5 s per call (it halts a peer after a call over 25 s; we
@@ -180,5 +182,31 @@ impl SourceProvider for StremThruSource {
             Ok(candidates) => Ok(Found::from(candidates.as_ref().clone())),
             Err(failure) => Err(failure.into_source_error(DISPLAY, self.upstream.timeout())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::Env;
+
+    fn parse(text: &str) -> StremThruConfig {
+        let settings = PluginSettings::new("source.stremthru", toml::from_str(text).unwrap(), Env::default());
+        StremThruConfig::from_settings(&settings).unwrap()
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let table = |config: &StremThruConfig| toml::Table::try_from(config).unwrap();
+        let empty = parse("");
+        assert_eq!(table(&empty), table(&StremThruConfig::default()));
+        assert_eq!((empty.url.as_str(), empty.requests_per_minute), (DEFAULT_URL, 60));
+        assert_eq!(
+            (empty.upstream.timeout_ms, empty.upstream.connect_timeout_ms, empty.upstream.max_in_flight),
+            (5_000, 3_000, 16)
+        );
+        let some = parse("requests_per_minute = 5\ntimeout_ms = 2000");
+        assert_eq!((some.url.as_str(), some.requests_per_minute, some.upstream.timeout_ms), (DEFAULT_URL, 5, 2_000));
+        assert_eq!(some.upstream.connect_timeout_ms, 2_000, "the connect budget never exceeds the call's");
     }
 }

@@ -48,17 +48,16 @@ pub enum KeySource {
     Operator,
 }
 
-/// `[source.torbox-search]`.
+/// `[source.torbox-search]`; a key left out takes its value from [`Default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct TorBoxSearchConfig {
-    #[serde(default = "default_url")]
+    /// The search API's base URL (default TorBox's).
     pub url: String,
     /// `"request"` (default) or `"operator"`.
-    #[serde(default)]
     pub credential: KeySource,
     /// The environment variable holding the operator's whitelisted TorBox key (with
-    /// `credential = "operator"`).
-    #[serde(default = "default_key_env")]
+    /// `credential = "operator"`; default `TORBOX_SEARCH_API_KEY`).
     pub api_key_env: String,
     /// `timeout_ms` (default 8000), `connect_timeout_ms` (3000), `max_in_flight` (16),
     /// `max_body_bytes` (4 MiB), `proxy_url`.
@@ -66,12 +65,15 @@ pub struct TorBoxSearchConfig {
     pub upstream: UpstreamSettings,
 }
 
-fn default_url() -> String {
-    DEFAULT_URL.to_string()
-}
-
-fn default_key_env() -> String {
-    DEFAULT_KEY_ENV.to_string()
+impl Default for TorBoxSearchConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.to_string(),
+            credential: KeySource::default(),
+            api_key_env: DEFAULT_KEY_ENV.to_string(),
+            upstream: UpstreamSettings::defaults::<SearchUpstream>(),
+        }
+    }
 }
 
 pub struct SearchUpstream;
@@ -264,6 +266,25 @@ mod tests {
             cache_control: None,
             body: body.as_bytes().to_vec(),
         })
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let parse = |text: &str| {
+            let table = toml::from_str(text).unwrap();
+            let settings = PluginSettings::new("source.torbox-search", table, chillproxy_core::Env::default());
+            TorBoxSearchConfig::from_settings(&settings).unwrap()
+        };
+        let table = |config: &TorBoxSearchConfig| toml::Table::try_from(config).unwrap();
+        let empty = parse("");
+        assert_eq!(table(&empty), table(&TorBoxSearchConfig::default()));
+        assert_eq!(
+            (empty.url.as_str(), empty.credential, empty.api_key_env.as_str()),
+            (DEFAULT_URL, KeySource::Request, DEFAULT_KEY_ENV)
+        );
+        assert_eq!((empty.upstream.timeout_ms, empty.upstream.connect_timeout_ms), (8_000, 3_000));
+        let operator = parse("credential = 'operator'");
+        assert_eq!((operator.credential, operator.api_key_env.as_str()), (KeySource::Operator, DEFAULT_KEY_ENV));
     }
 
     #[test]

@@ -60,40 +60,38 @@ pub struct IndexerConfig {
     pub imdbid: ImdbidForm,
 }
 
-/// `[source.torznab]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
-/// [`PluginSettings::parse`] rejects unknown keys instead.
+/// `[source.torznab]`; a key left out takes its value from [`Default`]. No `deny_unknown_fields`:
+/// serde does not support it next to `flatten`; [`PluginSettings::parse`] rejects unknown keys
+/// instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct TorznabConfig {
     /// `timeout_ms` (budget for each indexer query), `connect_timeout_ms`, `max_in_flight`
     /// (indexer queries at once, across all requests), `max_body_bytes` (largest indexer reply
     /// read), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, TorznabUpstream>")]
     pub upstream: UpstreamSettings,
-    #[serde(default)]
     pub indexers: Vec<IndexerConfig>,
     /// The Stremio metadata addon that names titles for indexers that search by text only
     /// (default Cinemeta).
-    #[serde(default = "default_meta_url")]
     pub meta_url: String,
     /// Budget of one title lookup, in ms (default 3000).
-    #[serde(default = "default_meta_timeout_ms")]
     pub meta_timeout_ms: u64,
     /// How long an indexer that failed is not asked again, in seconds (30–120, default 60). A
     /// 429 pauses it for its `Retry-After` instead.
-    #[serde(default = "default_failure_pause_s")]
     pub failure_pause_s: u64,
 }
 
-fn default_meta_url() -> String {
-    DEFAULT_META_URL.to_string()
-}
-
-fn default_meta_timeout_ms() -> u64 {
-    3_000
-}
-
-fn default_failure_pause_s() -> u64 {
-    60
+impl Default for TorznabConfig {
+    fn default() -> Self {
+        Self {
+            upstream: UpstreamSettings::defaults::<TorznabUpstream>(),
+            indexers: Vec::new(),
+            meta_url: DEFAULT_META_URL.to_string(),
+            meta_timeout_ms: 3_000,
+            failure_pause_s: 60,
+        }
+    }
 }
 
 /// Torznab's upstream defaults: 10 s per query (at most 5 s of it to connect), 128 queries in
@@ -536,6 +534,21 @@ mod tests {
             TorznabConfig::from_settings(&settings("max_body_bytes = 1024", &[])).unwrap().upstream.max_body_bytes,
             1024
         );
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let empty = TorznabConfig::from_settings(&settings("", &[])).unwrap();
+        let table = |config: &TorznabConfig| toml::Table::try_from(config).unwrap();
+        assert_eq!(table(&empty), table(&TorznabConfig::default()));
+        assert_eq!(
+            (empty.meta_url.as_str(), empty.meta_timeout_ms, empty.failure_pause_s, empty.indexers.len()),
+            (DEFAULT_META_URL, 3_000, 60, 0)
+        );
+        assert_eq!((empty.upstream.timeout_ms, empty.upstream.connect_timeout_ms), (10_000, 5_000));
+        assert_eq!(empty.upstream.max_in_flight, 128);
+        let some = TorznabConfig::from_settings(&settings("failure_pause_s = 30", &[])).unwrap();
+        assert_eq!((some.failure_pause_s, some.meta_timeout_ms), (30, 3_000));
     }
 
     #[test]
