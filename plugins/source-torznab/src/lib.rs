@@ -2,6 +2,12 @@
 //! by IMDb id where their caps allow and by title otherwise, reads `.torrent` links for items that
 //! name no hash, and parses their RSS. Operator indexers come from `[source.torznab]`, user
 //! indexers from the config. Depends on chillproxy-core and chillproxy-stremio only.
+//!
+//! The modules, leaves first: `magnet` and `torrent` (info hashes from magnets and `.torrent`
+//! files); `rss` (the feed, `torznab:` and `newznab:` attributes), `caps` and `client` (endpoint,
+//! search URLs, error codes): the indexer API Torznab shares with Newznab; `meta` (titles for text
+//! searches); `search` (one indexer's search: by id or title as the caps allow, back-off, and the
+//! torrent-only step of reading `.torrent` links); this file (config, merging).
 
 mod caps;
 mod client;
