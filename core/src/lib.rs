@@ -17,6 +17,7 @@ pub mod secret;
 pub mod settings;
 pub mod shared;
 pub mod source;
+pub mod source_cache;
 pub mod store;
 pub mod upstream;
 pub mod user;

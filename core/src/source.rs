@@ -81,6 +81,17 @@ pub enum SourceError {
     InvalidInput { source_name: String, message: String },
 }
 
+impl SourceError {
+    /// The one timeout error of every source: "{source_name} did not answer within {ms} ms",
+    /// `timeout` being the budget the call had.
+    pub fn timed_out(source_name: impl Into<String>, timeout: std::time::Duration) -> Self {
+        Self::Timeout {
+            source_name: source_name.into(),
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 #[async_trait]
 pub trait SourceProvider: Send + Sync {
     /// The registry name (`torznab`).

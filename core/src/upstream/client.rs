@@ -256,7 +256,7 @@ impl Upstream {
         let bounded = async {
             let _permit = self.inner.permits.acquire().await.map_err(|_| UpstreamError::Other {
                 stage: Stage::Request,
-                failure: Failure { text: "the client is shutting down".to_string(), cause: None },
+                failure: Failure { text: "the client is shutting down".to_string(), cause: None, refused: None },
             })?;
             let mut response = sending.await.map_err(fail)?;
             let status = response.status();

@@ -4,6 +4,7 @@
 use std::error::Error as _;
 use std::fmt;
 
+use super::outbound::{OutboundRefused, RefusalKind};
 use super::text::{scrub, size_text};
 
 /// A call that ended without a usable reply. The plugin maps it to its own error type and
@@ -14,7 +15,9 @@ pub enum UpstreamError {
     /// budget ran out.
     #[error("timed out")]
     Timeout,
-    /// The connection could not be opened: refused, no route, DNS, TLS handshake.
+    /// The connection could not be opened: refused, no route, DNS, TLS handshake; or the
+    /// outbound URL policy refused the URL, and none was attempted ([`Failure::refused`],
+    /// [`UpstreamError::refusal`]).
     #[error("could not connect: {0}")]
     Connect(Failure),
     /// The reply's body is over `max_body_bytes`; it was not read further.
@@ -54,6 +57,9 @@ pub struct Failure {
     pub text: String,
     /// The innermost cause alone (`Connection refused (os error 111)`), when there is one.
     pub cause: Option<String>,
+    /// Which rule of the outbound URL policy refused the call, when it was refused (then `text`
+    /// and `cause` are the policy's reason, and no connection was made).
+    pub refused: Option<RefusalKind>,
 }
 
 impl Failure {
@@ -70,14 +76,25 @@ impl fmt::Display for Failure {
 }
 
 impl UpstreamError {
-    /// Classifies a reqwest error by its kind (never by its text) and describes it without the
-    /// URL and without `secrets`.
     /// The outbound URL policy refused the URL, a redirect hop or every address of its host: no
-    /// connection was made. A connect failure whose cause says why (never the URL).
-    pub fn refused(refused: super::outbound::OutboundRefused) -> Self {
-        Self::Connect(Failure { text: refused.0.clone(), cause: Some(refused.0) })
+    /// connection was made. A connect failure whose cause says why (never the URL), marked with
+    /// the rule that refused it.
+    pub fn refused(refused: OutboundRefused) -> Self {
+        let OutboundRefused { kind, reason } = refused;
+        Self::Connect(Failure { text: reason.clone(), cause: Some(reason), refused: Some(kind) })
     }
 
+    /// Which rule of the outbound URL policy refused the call, when that is why it failed.
+    pub fn refusal(&self) -> Option<RefusalKind> {
+        match self {
+            Self::Connect(failure) => failure.refused,
+            _ => None,
+        }
+    }
+
+    /// Classifies a reqwest error by its kind (never by its text) and describes it without the
+    /// URL and without `secrets`. A refusal of the outbound URL policy (a redirect hop, or every
+    /// address a name resolved to) is found among the causes by its type.
     pub(crate) fn from_reqwest(error: reqwest::Error, secrets: &[&str]) -> Self {
         if error.is_timeout() {
             return Self::Timeout;
@@ -85,7 +102,7 @@ impl UpstreamError {
         let error = error.without_url();
         let mut source = error.source();
         while let Some(cause) = source {
-            if let Some(refused) = cause.downcast_ref::<super::outbound::OutboundRefused>() {
+            if let Some(refused) = cause.downcast_ref::<OutboundRefused>() {
                 return Self::refused(refused.clone());
             }
             source = cause.source();
@@ -100,7 +117,7 @@ impl UpstreamError {
             innermost = Some(cause.to_string());
             source = cause.source();
         }
-        let failure = Failure { text: clean(text), cause: innermost.map(clean) };
+        let failure = Failure { text: clean(text), cause: innermost.map(clean), refused: None };
         if error.is_connect() {
             Self::Connect(failure)
         } else if error.is_redirect() {

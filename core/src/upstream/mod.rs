@@ -5,6 +5,7 @@
 //! up to the limit, records the upstream metric and hands the plugin a [`Reply`] or a typed
 //! [`UpstreamError`] whose text carries neither the URL nor a secret.
 
+mod cache_control;
 mod client;
 mod errors;
 mod outbound;
@@ -14,9 +15,10 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+pub use cache_control::{max_age, CacheControl};
 pub use client::{Reply, Request, Upstream, UpstreamOptions, USER_AGENT};
 pub use errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamFailure};
-pub use outbound::{is_refusal, non_public, parse_host_port, OutboundPolicy, OutboundRefused, PolicyResolver};
+pub use outbound::{non_public, parse_host_port, OutboundPolicy, OutboundRefused, PolicyResolver, RefusalKind};
 pub use reqwest::{Method, StatusCode, Url};
 pub use settings::{UpstreamDefaults, UpstreamSettings};
 pub use text::{check_base_url, clean_text, parse_retry_after, scrub, size_text, BaseUrl};

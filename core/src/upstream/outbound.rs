@@ -39,10 +39,26 @@ struct PolicyInner {
     allow_hosts: HashSet<String>,
 }
 
-/// Why a URL was refused; shown to the user as a ⚠️.
+/// Why a URL was refused: which rule ([`RefusalKind`]), and the reason shown to the user as a
+/// ⚠️, in words that never repeat the URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct OutboundRefused(pub String);
+#[error("{reason}")]
+pub struct OutboundRefused {
+    pub kind: RefusalKind,
+    pub reason: String,
+}
+
+/// The rule a refused URL broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Not an `http` or `https` URL.
+    Scheme,
+    /// A URL without a host.
+    NoHost,
+    /// The host is, or resolves only to, an address that is not public (and not admitted by
+    /// `[server] user_url_allow`): a user's URL aimed at the server's own network.
+    NonPublic,
+}
 
 impl OutboundPolicy {
     /// The default: public addresses only, no exceptions.
@@ -65,10 +81,13 @@ impl OutboundPolicy {
     /// address. A host name is checked when it is resolved ([`PolicyResolver`]).
     pub fn check_url(&self, url: &Url) -> Result<(), OutboundRefused> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(OutboundRefused("only http and https URLs are followed".into()));
+            return Err(OutboundRefused {
+                kind: RefusalKind::Scheme,
+                reason: "only http and https URLs are followed".into(),
+            });
         }
         let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
-            return Err(OutboundRefused("the URL has no host".into()));
+            return Err(OutboundRefused { kind: RefusalKind::NoHost, reason: "the URL has no host".into() });
         };
         let port = url.port_or_known_default().unwrap_or(0);
         // The parser has already turned every IPv4 spelling into dotted decimal, and IPv6 into
@@ -108,9 +127,6 @@ impl OutboundPolicy {
     }
 }
 
-/// Every refusal for an address says this, so a caller can tell a refusal in an error text.
-const REFUSAL: &str = "address, which this server does not call for users";
-
 /// `host:port` (`[v6]:port` too) as (lowercase host without brackets, port); `None` when it is
 /// not one. The form of `[server] user_url_allow` entries.
 pub fn parse_host_port(entry: &str) -> Option<(String, u16)> {
@@ -122,14 +138,13 @@ pub fn parse_host_port(entry: &str) -> Option<(String, u16)> {
 
 fn refused_for(ip: IpAddr) -> OutboundRefused {
     let kind = non_public(ip).unwrap_or("a non-public");
-    OutboundRefused(format!(
-        "this URL points at {kind} {REFUSAL} (the operator can allow it with [server] user_url_allow)"
-    ))
-}
-
-/// Whether an error text is (or wraps) the policy's refusal of an address.
-pub fn is_refusal(text: &str) -> bool {
-    text.contains(REFUSAL)
+    OutboundRefused {
+        kind: RefusalKind::NonPublic,
+        reason: format!(
+            "this URL points at {kind} address, which this server does not call for users (the operator can \
+             allow it with [server] user_url_allow)"
+        ),
+    }
 }
 
 /// What kind of non-public address `ip` is, or `None` for a public one.
@@ -244,6 +259,7 @@ mod tests {
         assert!(check(&policy, "https://93.184.216.34:9117/dl").is_ok());
         for bad in ["file:///etc/passwd", "ftp://h/x.torrent", "magnet:?xt=urn:btih:aaaa"] {
             assert!(check(&policy, bad).is_err(), "{bad}");
+            assert_eq!(check(&policy, bad).unwrap_err().kind, RefusalKind::Scheme, "{bad}");
         }
     }
 
@@ -276,8 +292,9 @@ mod tests {
             "http://[::10.0.0.1]/",
         ] {
             let refused = check(&policy, url).expect_err(url);
-            assert!(refused.0.contains("address"), "{url}: {refused}");
-            assert!(!refused.0.contains("http"), "the reason never repeats the URL: {refused}");
+            assert!(refused.reason.contains("address"), "{url}: {refused}");
+            assert!(!refused.reason.contains("http"), "the reason never repeats the URL: {refused}");
+            assert_eq!(refused.kind, RefusalKind::NonPublic, "{url}");
         }
         for public in ["http://1.1.1.1/", "http://[2606:4700:4700::1111]/", "http://[::ffff:1.1.1.1]/"] {
             assert!(check(&policy, public).is_ok(), "{public}");

@@ -247,3 +247,40 @@ fn a_proxy_url_that_is_not_http_cannot_build_a_client() {
     let err = Upstream::new("kit-bad-proxy", None, &settings, UpstreamOptions::default()).unwrap_err();
     assert_eq!(err.to_string(), "cannot build the HTTP client: proxy_url must be an http:// or https:// URL");
 }
+
+/// A refusal of the outbound URL policy is typed wherever it is decided: before the call (an
+/// address literal), and inside reqwest (a redirect hop); a plain connect failure is not one.
+#[tokio::test]
+async fn policy_refusals_are_typed_not_read_from_text() {
+    let (to_private, _) =
+        raw_server("HTTP/1.1 302 Found\r\nLocation: http://10.0.0.1/x\r\nContent-Length: 0\r\n\r\n").await;
+    let (to_ftp, _) =
+        raw_server("HTTP/1.1 302 Found\r\nLocation: ftp://files.example/x\r\nContent-Length: 0\r\n\r\n").await;
+    let admitted: Vec<String> =
+        [&to_private, &to_ftp].iter().map(|url| url.trim_start_matches("http://").to_string()).collect();
+    let options = UpstreamOptions { follow_redirects: true, outbound: Some(OutboundPolicy::new(false, &admitted)) };
+    let upstream = Upstream::new("kit-refused", None, &settings(2_000, 4), options).unwrap();
+    let get = |url: String| {
+        let upstream = upstream.clone();
+        async move {
+            let request = upstream.request_url(Method::GET, "refused", Url::parse(&url).unwrap());
+            upstream.call(request, |reply| reply).await.unwrap_err()
+        }
+    };
+
+    let literal = get("http://127.0.0.1:9/api".to_string()).await;
+    assert_eq!(literal.refusal(), Some(RefusalKind::NonPublic), "{literal:?}");
+    let redirected = get(format!("{to_private}/api")).await;
+    assert_eq!(redirected.refusal(), Some(RefusalKind::NonPublic), "{redirected:?}");
+    assert!(redirected.to_string().contains("a private address"), "the reason is the policy's: {redirected}");
+    let scheme = get(format!("{to_ftp}/api")).await;
+    assert_eq!(scheme.refusal(), Some(RefusalKind::Scheme), "{scheme:?}");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let open = Upstream::new("kit-refused", None, &settings(2_000, 4), UpstreamOptions::default()).unwrap();
+    let request = open.request_url(Method::GET, "refused", Url::parse(&format!("http://{closed}/")).unwrap());
+    let err = open.call(request, |reply| reply).await.unwrap_err();
+    assert!(matches!(err, UpstreamError::Connect(_)) && err.refusal().is_none(), "{err:?}");
+}

@@ -11,16 +11,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::cache::FlightCache;
+use chillproxy_core::source_cache::{CallBudget, Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{check_base_url, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings, Url};
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, Found, MediaKind, MediaQuery, PluginConfig, PluginContext,
-    PluginSettings, SharedState, SourceError, SourcePlugin, SourceProvider, SourceQuery,
+    PluginSettings, SourceError, SourcePlugin, SourceProvider, SourceQuery,
 };
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
-pub use streams::{list_streams, parse_size, read_streams, AddonTorrent, ListError, StreamList};
+pub use streams::{list_streams, parse_size, read_streams, AddonTorrent, StreamList};
 
 pub const NAME: &str = "stremio-addon";
 
@@ -42,23 +42,25 @@ pub struct AddonConfig {
     pub url: String,
 }
 
-/// `[source.stremio-addon]`. No `deny_unknown_fields` next to `flatten`; [`PluginSettings::parse`]
-/// rejects unknown keys instead.
+/// `[source.stremio-addon]`; a key left out takes its value from [`Default`]. No
+/// `deny_unknown_fields` next to `flatten`; [`PluginSettings::parse`] rejects unknown keys
+/// instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct StremioAddonConfig {
-    #[serde(default)]
     pub addons: Vec<AddonConfig>,
     /// `timeout_ms` (default 5000), `connect_timeout_ms` (3000), `max_in_flight` (32),
     /// `max_body_bytes` (4 MiB), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, AddonUpstream>")]
     pub upstream: UpstreamSettings,
     /// Most calls to each addon per minute from this server (1–6000, default 60).
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
 }
 
-fn default_requests_per_minute() -> u64 {
-    60
+impl Default for StremioAddonConfig {
+    fn default() -> Self {
+        Self { addons: Vec::new(), upstream: UpstreamSettings::defaults::<AddonUpstream>(), requests_per_minute: 60 }
+    }
 }
 
 pub struct AddonUpstream;
@@ -109,18 +111,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigE
         .iter()
         .map(|a| {
             let base = addon_base(section, a)?;
-            let budget_key =
-                SharedState::key("budget", &[NAME, &chillproxy_core::secret::fingerprint(base.as_bytes())]);
-            Ok(Addon { name: a.name.trim().to_string(), base, budget_key })
+            let budget = CallBudget::per_minute(context.shared.clone(), NAME, &base, config.requests_per_minute);
+            Ok(Addon { name: a.name.trim().to_string(), base, budget })
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
-    Ok(Arc::new(StremioAddonSource {
-        upstream,
-        addons,
-        lists: FlightCache::new(20_000),
-        shared: context.shared.clone(),
-        requests_per_minute: config.requests_per_minute,
-    }))
+    Ok(Arc::new(StremioAddonSource { upstream, addons, lists: SourceCache::new(20_000, LIFETIMES) }))
 }
 
 chillproxy_core::inventory::submit! {
@@ -137,19 +132,20 @@ chillproxy_core::inventory::submit! {
 struct Addon {
     name: String,
     base: String,
-    /// Its budget's counter, named by a fingerprint of its URL (which may carry its config).
-    budget_key: String,
+    /// Its own budget, named by a fingerprint of its URL (which may carry its config).
+    budget: CallBudget,
 }
 
-type Listed = Result<Arc<Vec<AddonTorrent>>, ListError>;
+type Listed = Result<Arc<Vec<AddonTorrent>>, SourceFailure>;
+
+/// How long lists and failed lists are kept.
+const LIFETIMES: Lifetimes = Lifetimes { default: DEFAULT_TTL, min: MIN_TTL, max: MAX_TTL, failure: FAILURE_TTL };
 
 pub struct StremioAddonSource {
     upstream: Upstream,
     addons: Vec<Addon>,
-    /// (addon index, stream path) → the list and how long it is kept (zero: not kept).
-    lists: FlightCache<(usize, String), (Listed, Duration), ()>,
-    shared: SharedState,
-    requests_per_minute: u64,
+    /// (addon index, stream path) → the list.
+    lists: SourceCache<(usize, String), Arc<Vec<AddonTorrent>>>,
 }
 
 /// `/stream/{type}/{id}.json` for the media.
@@ -167,39 +163,15 @@ fn stream_path(media: &MediaQuery) -> String {
 impl StremioAddonSource {
     async fn list(&self, index: usize, path: &str) -> Listed {
         let addon = &self.addons[index];
-        let (upstream, shared, key, limit) =
-            (self.upstream.clone(), self.shared.clone(), addon.budget_key.clone(), self.requests_per_minute);
+        let upstream = self.upstream.clone();
         let url = Url::parse(&format!("{}{path}", addon.base));
-        let loaded = self
-            .lists
-            .get_or_load(
-                (index, path.to_string()),
-                |r: &Result<(Listed, Duration), ()>| r.as_ref().ok().map(|(_, ttl)| *ttl).filter(|t| !t.is_zero()),
-                move || async move {
-                    let url = match url {
-                        Ok(url) => url,
-                        Err(_) => {
-                            let error = ListError { message: "the stream URL is not valid".into(), timed_out: false };
-                            return Ok((Err(error), FAILURE_TTL));
-                        }
-                    };
-                    if shared.tier().count(&key, Duration::from_secs(60)).await > limit {
-                        let message = "this server's budget of calls to it is spent for this minute; try again shortly";
-                        return Ok((Err(ListError { message: message.into(), timed_out: false }), Duration::ZERO));
-                    }
-                    Ok(match list_streams(&upstream, url).await {
-                        Ok(list) => {
-                            let ttl = list.max_age.unwrap_or(DEFAULT_TTL).clamp(MIN_TTL, MAX_TTL);
-                            (Ok(Arc::new(list.torrents)), ttl)
-                        }
-                        Err(error) => (Err(error), FAILURE_TTL),
-                    })
-                },
-            )
-            .await;
-        loaded
-            .map(|(listed, _)| listed)
-            .unwrap_or_else(|()| Err(ListError { message: "the stream list failed".into(), timed_out: false }))
+        self.lists
+            .get_or_load((index, path.to_string()), Some(addon.budget.clone()), move || async move {
+                let url = url.map_err(|_| SourceFailure::new("the stream URL is not valid"))?;
+                let list = list_streams(&upstream, url).await?;
+                Ok((Arc::new(list.torrents), list.max_age))
+            })
+            .await
     }
 }
 
@@ -272,6 +244,18 @@ mod tests {
         assert_eq!(addon_base("s", &ok.addons[0]).unwrap(), "https://torrentio.example");
         let bad = StremioAddonConfig::from_settings(&settings("addons = [{ name = 'X', url = 'https://x.example/' }]"));
         assert!(bad.unwrap_err().to_string().contains("must end with /manifest.json"));
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let empty = StremioAddonConfig::from_settings(&settings("")).unwrap();
+        let table = |config: &StremioAddonConfig| toml::Table::try_from(config).unwrap();
+        assert_eq!(table(&empty), table(&StremioAddonConfig::default()));
+        assert!(empty.addons.is_empty());
+        assert_eq!(empty.requests_per_minute, 60);
+        assert_eq!((empty.upstream.timeout_ms, empty.upstream.max_in_flight), (5_000, 32));
+        let some = StremioAddonConfig::from_settings(&settings("max_in_flight = 4")).unwrap();
+        assert_eq!((some.requests_per_minute, some.upstream.max_in_flight), (60, 4));
     }
 
     #[test]

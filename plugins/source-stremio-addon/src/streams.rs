@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use chillproxy_core::upstream::{Method, Reply, Upstream, UpstreamError, UpstreamFailure};
+use chillproxy_core::source_cache::SourceFailure;
+use chillproxy_core::upstream::{max_age, Method, Reply, Upstream, UpstreamError};
 use chillproxy_core::InfoHash;
 use serde::Deserialize;
 
@@ -58,34 +59,20 @@ struct Hints {
     video_size: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListError {
-    pub message: String,
-    pub timed_out: bool,
-}
-
-impl UpstreamFailure for ListError {
-    fn is_timeout(&self) -> bool {
-        self.timed_out
-    }
-}
-
 /// The addon's streams for `kind` (`movie` or `series`) and `id` (`tt…` or `tt…:s:e`). Sends
-/// nothing but the path.
-pub async fn list_streams(upstream: &Upstream, url: chillproxy_core::upstream::Url) -> Result<StreamList, ListError> {
+/// nothing but the path. A failure's text is for the user and never has the URL.
+pub async fn list_streams(
+    upstream: &Upstream,
+    url: chillproxy_core::upstream::Url,
+) -> Result<StreamList, SourceFailure> {
     let request = upstream.request_url(Method::GET, "stream", url).accept("application/json");
     let timeout = upstream.timeout();
     upstream.call(request, |reply| read_streams(reply, timeout)).await
 }
 
-pub fn read_streams(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<StreamList, ListError> {
-    let fail = |message: String| ListError { message, timed_out: false };
-    let reply = reply.map_err(|e| match e {
-        UpstreamError::Timeout => {
-            ListError { message: format!("did not answer within {} ms", timeout.as_millis()), timed_out: true }
-        }
-        other => fail(other.to_string()),
-    })?;
+pub fn read_streams(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<StreamList, SourceFailure> {
+    let fail = SourceFailure::new;
+    let reply = reply.map_err(|e| SourceFailure::from_upstream(e, timeout))?;
     if !reply.status.is_success() {
         return Err(fail(format!("HTTP {}", reply.status.as_u16())));
     }
@@ -151,21 +138,6 @@ pub fn parse_size(text: &str) -> Option<u64> {
     };
     let bytes = number * scale;
     (bytes.is_finite() && bytes >= 1.0).then_some(bytes as u64)
-}
-
-/// `max-age` of a `Cache-Control` value; zero for `no-store` or `no-cache`.
-fn max_age(cache_control: &str) -> Option<Duration> {
-    let mut age = None;
-    for directive in cache_control.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(Duration::ZERO);
-        }
-        if let Some(value) = lower.strip_prefix("max-age=") {
-            age = value.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
-        }
-    }
-    age
 }
 
 #[cfg(test)]

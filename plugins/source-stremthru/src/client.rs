@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use chillproxy_core::upstream::{Method, Reply, Upstream, UpstreamError, UpstreamFailure};
+use chillproxy_core::source_cache::SourceFailure;
+use chillproxy_core::upstream::{max_age, Method, Reply, Upstream, UpstreamError};
 use chillproxy_core::{InfoHash, MediaQuery};
 use serde::Deserialize;
 
@@ -95,35 +96,18 @@ pub fn stream_id(media: &MediaQuery) -> String {
     }
 }
 
-/// Why a listing failed: text for the user, never a URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListError {
-    pub message: String,
-    pub timed_out: bool,
-}
-
-impl UpstreamFailure for ListError {
-    fn is_timeout(&self) -> bool {
-        self.timed_out
-    }
-}
-
-/// Asks the database for the torrents of `sid`. Sends nothing but the id.
-pub async fn list_torrents(upstream: &Upstream, sid: &str) -> Result<Listing, ListError> {
+/// Asks the database for the torrents of `sid`. Sends nothing but the id. A failure's text is
+/// for the user and never has the URL.
+pub async fn list_torrents(upstream: &Upstream, sid: &str) -> Result<Listing, SourceFailure> {
     let request =
         upstream.request(Method::GET, "torrents", "/v0/torrents").query(&[("sid", sid)]).accept("application/json");
     let timeout = upstream.timeout();
     upstream.call(request, |reply| read_listing(reply, timeout)).await
 }
 
-fn read_listing(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Listing, ListError> {
-    let fail = |message: String| ListError { message, timed_out: false };
-    let reply = reply.map_err(|e| match e {
-        UpstreamError::Timeout => {
-            ListError { message: format!("did not answer within {} ms", timeout.as_millis()), timed_out: true }
-        }
-        other => fail(other.to_string()),
-    })?;
+fn read_listing(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Listing, SourceFailure> {
+    let fail = SourceFailure::new;
+    let reply = reply.map_err(|e| SourceFailure::from_upstream(e, timeout))?;
     let envelope: Option<Envelope> = serde_json::from_slice(&reply.body).ok();
     if !reply.status.is_success() {
         let said = envelope.and_then(|e| e.error).map(|e| e.message).filter(|m| !m.trim().is_empty());
@@ -167,21 +151,6 @@ fn torrent(item: Item) -> Option<Torrent> {
         indexer: item.indexer.unwrap_or_default().trim().to_string(),
         files: files.collect(),
     })
-}
-
-/// `max-age` of a `Cache-Control` value; zero for `no-store` or `no-cache`.
-pub fn max_age(cache_control: &str) -> Option<Duration> {
-    let mut age = None;
-    for directive in cache_control.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(Duration::ZERO);
-        }
-        if let Some(value) = lower.strip_prefix("max-age=") {
-            age = value.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
-        }
-    }
-    age
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ mod client;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::cache::FlightCache;
+use chillproxy_core::source_cache::{CallBudget, Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{check_base_url, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings};
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, Found, PluginConfig, PluginContext, PluginSettings, SharedState,
@@ -17,7 +17,7 @@ use chillproxy_core::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use client::{list_torrents, max_age, stream_id, ListError, Listing, Torrent, TorrentFile};
+pub use client::{list_torrents, stream_id, Listing, Torrent, TorrentFile};
 
 pub const NAME: &str = "stremthru";
 /// How users read the source in stream descriptions and messages.
@@ -35,29 +35,31 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 /// A failed listing is remembered this long, so a down instance costs one call a minute.
 pub const FAILURE_TTL: Duration = Duration::from_secs(60);
 
-/// `[source.stremthru]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
-/// [`PluginSettings::parse`] rejects unknown keys instead.
+/// `[source.stremthru]`; a key left out takes its value from [`Default`]. No
+/// `deny_unknown_fields`: serde does not support it next to `flatten`; [`PluginSettings::parse`]
+/// rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct StremThruConfig {
     /// The instance's base URL (default the public instance).
-    #[serde(default = "default_url")]
     pub url: String,
     /// `timeout_ms` (default 5000), `connect_timeout_ms` (3000), `max_in_flight` (16),
     /// `max_body_bytes` (4 MiB), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, StremThruUpstream>")]
     pub upstream: UpstreamSettings,
     /// Most calls to the instance per minute from this server (or cluster, with a shared
-    /// tier); past it, titles not in the cache get an error until the minute ends.
-    #[serde(default = "default_requests_per_minute")]
+    /// tier); past it, titles not in the cache get an error until the minute ends (default 60).
     pub requests_per_minute: u64,
 }
 
-fn default_url() -> String {
-    DEFAULT_URL.to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    60
+impl Default for StremThruConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.to_string(),
+            upstream: UpstreamSettings::defaults::<StremThruUpstream>(),
+            requests_per_minute: 60,
+        }
+    }
 }
 
 /// StremThru's upstream defaults: 5 s per call (it halts a peer after a call over 25 s; we
@@ -100,74 +102,43 @@ chillproxy_core::inventory::submit! {
     }
 }
 
-/// What one listing gave: the candidates, or why there are none.
-type Loaded = Result<Arc<Vec<Candidate>>, LoadError>;
-
-#[derive(Debug, Clone)]
-struct LoadError {
-    message: String,
-    timed_out: bool,
-}
+/// How long listings and failed listings are kept.
+const LIFETIMES: Lifetimes = Lifetimes { default: DEFAULT_TTL, min: MIN_TTL, max: MAX_TTL, failure: FAILURE_TTL };
 
 /// The plugin: one upstream, one cache of listings per stream id, one budget per instance.
 pub struct StremThruSource {
     upstream: Upstream,
-    /// Each listing with how long it is kept (zero: not kept).
-    listings: FlightCache<String, (Loaded, Duration), ()>,
-    shared: SharedState,
-    /// The budget's counter: per instance, named by a fingerprint of its URL.
-    budget_key: String,
-    requests_per_minute: u64,
+    listings: SourceCache<String, Arc<Vec<Candidate>>>,
+    /// Per instance, named by a fingerprint of its URL.
+    budget: CallBudget,
 }
 
 impl StremThruSource {
     pub fn new(section: &str, config: StremThruConfig, shared: SharedState) -> Result<Self, ConfigError> {
         let base = check_base_url(section, "url", &config.url)?;
-        let fingerprint = chillproxy_core::secret::fingerprint(base.as_str().as_bytes());
+        let budget = CallBudget::per_minute(shared, NAME, base.as_str(), config.requests_per_minute);
         let upstream = Upstream::new(NAME, Some(base), &config.upstream, UpstreamOptions::default())
             .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
-        Ok(Self {
-            upstream,
-            listings: FlightCache::new(20_000),
-            shared,
-            budget_key: SharedState::key("budget", &[NAME, &fingerprint]),
-            requests_per_minute: config.requests_per_minute,
-        })
+        Ok(Self { upstream, listings: SourceCache::new(20_000, LIFETIMES), budget })
     }
 
-    async fn load(&self, sid: String) -> Loaded {
-        let (upstream, shared, key, limit) =
-            (self.upstream.clone(), self.shared.clone(), self.budget_key.clone(), self.requests_per_minute);
-        let loaded = self
-            .listings
-            .get_or_load(
-                sid.clone(),
-                |result: &Result<(Loaded, Duration), ()>| result.as_ref().ok().map(|(_, ttl)| *ttl).filter(|ttl| !ttl.is_zero()),
-                move || async move {
-                    if shared.tier().count(&key, Duration::from_secs(60)).await > limit {
-                        tracing::warn!(source = NAME, limit, "request budget spent for this minute");
-                        let message = "this server's budget of calls to it is spent for this minute; try again shortly";
-                        // Not kept: the next minute has a fresh budget.
-                        return Ok((Err(LoadError { message: message.into(), timed_out: false }), Duration::ZERO));
+    async fn load(&self, sid: String) -> Result<Arc<Vec<Candidate>>, SourceFailure> {
+        let upstream = self.upstream.clone();
+        self.listings
+            .get_or_load(sid.clone(), Some(self.budget.clone()), move || async move {
+                match list_torrents(&upstream, &sid).await {
+                    Ok(listing) => {
+                        let ttl_s = LIFETIMES.keep(listing.max_age).as_secs();
+                        tracing::debug!(source = NAME, %sid, found = listing.torrents.len(), ttl_s, "listed");
+                        Ok((Arc::new(candidates(listing.torrents)), listing.max_age))
                     }
-                    Ok(match list_torrents(&upstream, &sid).await {
-                        Ok(listing) => {
-                            let ttl = listing.max_age.unwrap_or(DEFAULT_TTL).clamp(MIN_TTL, MAX_TTL);
-                            tracing::debug!(source = NAME, %sid, found = listing.torrents.len(), ttl_s = ttl.as_secs(), "listed");
-                            (Ok(Arc::new(candidates(listing.torrents))), ttl)
-                        }
-                        Err(error) => {
-                            tracing::warn!(source = NAME, %sid, error = %error.message, "listing failed");
-                            (Err(LoadError { message: error.message, timed_out: error.timed_out }), FAILURE_TTL)
-                        }
-                    })
-                },
-            )
-            .await;
-        match loaded {
-            Ok((result, _)) => result,
-            Err(()) => Err(LoadError { message: "the listing failed".into(), timed_out: false }),
-        }
+                    Err(error) => {
+                        tracing::warn!(source = NAME, %sid, error = %error.message, "listing failed");
+                        Err(error)
+                    }
+                }
+            })
+            .await
     }
 }
 
@@ -209,11 +180,33 @@ impl SourceProvider for StremThruSource {
     async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
         match self.load(stream_id(query.media)).await {
             Ok(candidates) => Ok(Found::from(candidates.as_ref().clone())),
-            Err(LoadError { timed_out: true, .. }) => Err(SourceError::Timeout {
-                source_name: DISPLAY.to_string(),
-                timeout_ms: self.upstream.timeout().as_millis() as u64,
-            }),
-            Err(LoadError { message, .. }) => Err(SourceError::Upstream { source_name: DISPLAY.to_string(), message }),
+            Err(failure) => Err(failure.into_source_error(DISPLAY, self.upstream.timeout())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chillproxy_core::Env;
+
+    fn parse(text: &str) -> StremThruConfig {
+        let settings = PluginSettings::new("source.stremthru", toml::from_str(text).unwrap(), Env::default());
+        StremThruConfig::from_settings(&settings).unwrap()
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let table = |config: &StremThruConfig| toml::Table::try_from(config).unwrap();
+        let empty = parse("");
+        assert_eq!(table(&empty), table(&StremThruConfig::default()));
+        assert_eq!((empty.url.as_str(), empty.requests_per_minute), (DEFAULT_URL, 60));
+        assert_eq!(
+            (empty.upstream.timeout_ms, empty.upstream.connect_timeout_ms, empty.upstream.max_in_flight),
+            (5_000, 3_000, 16)
+        );
+        let some = parse("requests_per_minute = 5\ntimeout_ms = 2000");
+        assert_eq!((some.url.as_str(), some.requests_per_minute, some.upstream.timeout_ms), (DEFAULT_URL, 5, 2_000));
+        assert_eq!(some.upstream.connect_timeout_ms, 2_000, "the connect budget never exceeds the call's");
     }
 }

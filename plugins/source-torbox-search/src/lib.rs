@@ -18,10 +18,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chillproxy_core::cache::FlightCache;
+use chillproxy_core::source_cache::{Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{
-    check_base_url, Method, Reply, Upstream, UpstreamDefaults, UpstreamError, UpstreamFailure, UpstreamOptions,
-    UpstreamSettings,
+    check_base_url, Method, Reply, Upstream, UpstreamDefaults, UpstreamError, UpstreamOptions, UpstreamSettings,
 };
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, EnvVar, Found, InfoHash, MediaQuery, PluginConfig,
@@ -35,9 +34,8 @@ pub const DEFAULT_URL: &str = "https://search-api.torbox.app";
 /// The store plugin whose cache `check_cache` reports on, and whose credential is used.
 const STORE: &str = "torbox";
 pub const DEFAULT_KEY_ENV: &str = "TORBOX_SEARCH_API_KEY";
-/// Results are kept this long; failures a minute.
-const RESULT_TTL: Duration = Duration::from_secs(3600);
-const FAILURE_TTL: Duration = Duration::from_secs(60);
+/// Results are kept an hour (TorBox's reply says nothing about it); failures a minute.
+const LIFETIMES: Lifetimes = Lifetimes::fixed(Duration::from_secs(3600), Duration::from_secs(60));
 
 /// Whose TorBox key searches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -50,17 +48,16 @@ pub enum KeySource {
     Operator,
 }
 
-/// `[source.torbox-search]`.
+/// `[source.torbox-search]`; a key left out takes its value from [`Default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct TorBoxSearchConfig {
-    #[serde(default = "default_url")]
+    /// The search API's base URL (default TorBox's).
     pub url: String,
     /// `"request"` (default) or `"operator"`.
-    #[serde(default)]
     pub credential: KeySource,
     /// The environment variable holding the operator's whitelisted TorBox key (with
-    /// `credential = "operator"`).
-    #[serde(default = "default_key_env")]
+    /// `credential = "operator"`; default `TORBOX_SEARCH_API_KEY`).
     pub api_key_env: String,
     /// `timeout_ms` (default 8000), `connect_timeout_ms` (3000), `max_in_flight` (16),
     /// `max_body_bytes` (4 MiB), `proxy_url`.
@@ -68,12 +65,15 @@ pub struct TorBoxSearchConfig {
     pub upstream: UpstreamSettings,
 }
 
-fn default_url() -> String {
-    DEFAULT_URL.to_string()
-}
-
-fn default_key_env() -> String {
-    DEFAULT_KEY_ENV.to_string()
+impl Default for TorBoxSearchConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.to_string(),
+            credential: KeySource::default(),
+            api_key_env: DEFAULT_KEY_ENV.to_string(),
+            upstream: UpstreamSettings::defaults::<SearchUpstream>(),
+        }
+    }
 }
 
 pub struct SearchUpstream;
@@ -110,7 +110,7 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigE
             Some(key)
         }
     };
-    Ok(Arc::new(TorBoxSearch { upstream, key, results: FlightCache::new(20_000) }))
+    Ok(Arc::new(TorBoxSearch { upstream, key, results: SourceCache::new(20_000, LIFETIMES) }))
 }
 
 chillproxy_core::inventory::submit! {
@@ -124,19 +124,7 @@ chillproxy_core::inventory::submit! {
     }
 }
 
-type Searched = Result<Arc<Vec<Candidate>>, SearchError>;
-
-#[derive(Debug, Clone)]
-pub struct SearchError {
-    pub message: String,
-    pub timed_out: bool,
-}
-
-impl UpstreamFailure for SearchError {
-    fn is_timeout(&self) -> bool {
-        self.timed_out
-    }
-}
+type Searched = Result<Arc<Vec<Candidate>>, SourceFailure>;
 
 pub struct TorBoxSearch {
     upstream: Upstream,
@@ -144,7 +132,7 @@ pub struct TorBoxSearch {
     /// variable is unset, and then nothing is searched).
     key: Option<Option<Secret>>,
     /// Per title and key fingerprint: a cached answer never serves another credential.
-    results: FlightCache<(MediaQuery, String), Searched, ()>,
+    results: SourceCache<(MediaQuery, String), Arc<Vec<Candidate>>>,
 }
 
 #[derive(Deserialize)]
@@ -182,14 +170,9 @@ struct Torrent {
 }
 
 /// Reads a reply: 404 and 418 are "nothing" (no results, no metadata), not failures.
-pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<Candidate>, SearchError> {
-    let fail = |message: String| SearchError { message, timed_out: false };
-    let reply = reply.map_err(|e| match e {
-        UpstreamError::Timeout => {
-            SearchError { message: format!("did not answer within {} ms", timeout.as_millis()), timed_out: true }
-        }
-        other => fail(other.to_string()),
-    })?;
+pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<Candidate>, SourceFailure> {
+    let fail = SourceFailure::new;
+    let reply = reply.map_err(|e| SourceFailure::from_upstream(e, timeout))?;
     if matches!(reply.status.as_u16(), 404 | 418) {
         return Ok(Vec::new());
     }
@@ -258,23 +241,13 @@ impl SourceProvider for TorBoxSearch {
         let (upstream, media) = (self.upstream.clone(), query.media.clone());
         let loaded = self
             .results
-            .get_or_load(
-                (query.media.clone(), key.fingerprint()),
-                |r: &Result<Searched, ()>| match r {
-                    Ok(Ok(_)) => Some(RESULT_TTL),
-                    _ => Some(FAILURE_TTL),
-                },
-                move || async move { Ok(search_torbox(&upstream, &key, &media).await) },
-            )
+            .get_or_load((query.media.clone(), key.fingerprint()), None, move || async move {
+                search_torbox(&upstream, &key, &media).await.map(|candidates| (candidates, None))
+            })
             .await;
         match loaded {
-            Ok(Ok(candidates)) => Ok(Found::from(candidates.as_ref().clone())),
-            Ok(Err(SearchError { timed_out: true, .. })) => Err(SourceError::Timeout {
-                source_name: DISPLAY.into(),
-                timeout_ms: self.upstream.timeout().as_millis() as u64,
-            }),
-            Ok(Err(error)) => Err(SourceError::Upstream { source_name: DISPLAY.into(), message: error.message }),
-            Err(()) => Err(SourceError::Upstream { source_name: DISPLAY.into(), message: "the search failed".into() }),
+            Ok(candidates) => Ok(Found::from(candidates.as_ref().clone())),
+            Err(failure) => Err(failure.into_source_error(DISPLAY, self.upstream.timeout())),
         }
     }
 }
@@ -293,6 +266,25 @@ mod tests {
             cache_control: None,
             body: body.as_bytes().to_vec(),
         })
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let parse = |text: &str| {
+            let table = toml::from_str(text).unwrap();
+            let settings = PluginSettings::new("source.torbox-search", table, chillproxy_core::Env::default());
+            TorBoxSearchConfig::from_settings(&settings).unwrap()
+        };
+        let table = |config: &TorBoxSearchConfig| toml::Table::try_from(config).unwrap();
+        let empty = parse("");
+        assert_eq!(table(&empty), table(&TorBoxSearchConfig::default()));
+        assert_eq!(
+            (empty.url.as_str(), empty.credential, empty.api_key_env.as_str()),
+            (DEFAULT_URL, KeySource::Request, DEFAULT_KEY_ENV)
+        );
+        assert_eq!((empty.upstream.timeout_ms, empty.upstream.connect_timeout_ms), (8_000, 3_000));
+        let operator = parse("credential = 'operator'");
+        assert_eq!((operator.credential, operator.api_key_env.as_str()), (KeySource::Operator, DEFAULT_KEY_ENV));
     }
 
     #[test]

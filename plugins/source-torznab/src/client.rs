@@ -4,7 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use chillproxy_core::upstream::{scrub, size_text, Reply, Stage, StatusCode, UpstreamError, UpstreamFailure, Url};
+use chillproxy_core::upstream::{
+    scrub, size_text, RefusalKind, Reply, Stage, StatusCode, UpstreamError, UpstreamFailure, Url,
+};
 use chillproxy_core::{MediaKind, MediaQuery, Secret};
 use serde::{Deserialize, Serialize};
 
@@ -174,6 +176,9 @@ pub enum QueryError {
     /// No complete answer within `timeout_ms`.
     TimedOut(Duration),
     Failed(String),
+    /// The outbound URL policy refused the indexer's address (or a redirect's): a user's indexer
+    /// aimed at the server's own network. No connection was made.
+    Refused(String),
     /// Torznab error 203: the indexer does not offer this function or parameter (Jackett answers
     /// an `imdbid` search of a `q`-only tracker so, with HTTP 400).
     Unsupported(String),
@@ -190,7 +195,9 @@ impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TimedOut(budget) => write!(f, "timed out after {} ms", budget.as_millis()),
-            Self::Failed(reason) | Self::Unsupported(reason) | Self::BadParameter(reason) => f.write_str(reason),
+            Self::Failed(reason) | Self::Refused(reason) | Self::Unsupported(reason) | Self::BadParameter(reason) => {
+                f.write_str(reason)
+            }
             Self::Throttled { reason, .. } => f.write_str(reason),
         }
     }
@@ -248,6 +255,7 @@ fn too_large(limit: usize) -> String {
 /// A transport failure as a short reason: what failed plus the innermost cause (an I/O error,
 /// never a URL).
 pub(crate) fn describe(error: UpstreamError, timeout: Duration) -> QueryError {
+    let refused = error.refusal() == Some(RefusalKind::NonPublic);
     let (what, failure) = match error {
         UpstreamError::Timeout => return QueryError::TimedOut(timeout),
         UpstreamError::BodyTooLarge { limit, .. } => return QueryError::Failed(too_large(limit)),
@@ -256,10 +264,15 @@ pub(crate) fn describe(error: UpstreamError, timeout: Duration) -> QueryError {
         UpstreamError::Other { stage: Stage::Body, failure } => ("reading the response failed", failure),
         UpstreamError::Other { stage: Stage::Request, failure } => ("request failed", failure),
     };
-    QueryError::Failed(match failure.cause {
+    let reason = match failure.cause {
         Some(cause) => format!("{what}: {cause}"),
         None => what.to_string(),
-    })
+    };
+    if refused {
+        QueryError::Refused(reason)
+    } else {
+        QueryError::Failed(reason)
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +355,26 @@ mod tests {
         );
         assert!(too_large(64 * 1024).contains("larger than 64 KiB"));
         assert!(too_large(1500).contains("larger than 1500 bytes"));
+    }
+
+    #[test]
+    fn a_policy_refusal_of_an_address_is_typed() {
+        let refusal = |kind| {
+            let reason = "this URL points at a loopback address, which this server does not call for users";
+            UpstreamError::refused(chillproxy_core::upstream::OutboundRefused { kind, reason: reason.to_string() })
+        };
+        let refused = describe(refusal(RefusalKind::NonPublic), Duration::from_secs(1));
+        assert!(matches!(&refused, QueryError::Refused(reason) if reason.starts_with("could not connect: this URL")));
+        // Other rules of the policy (a redirect to ftp://) fail the indexer as before.
+        let scheme = describe(refusal(RefusalKind::Scheme), Duration::from_secs(1));
+        assert!(matches!(scheme, QueryError::Failed(_)), "{scheme:?}");
+        // A text that reads like a refusal is not one.
+        let lookalike = UpstreamError::Connect(chillproxy_core::upstream::Failure {
+            text: "address, which this server does not call for users".into(),
+            cause: None,
+            refused: None,
+        });
+        assert!(matches!(describe(lookalike, Duration::from_secs(1)), QueryError::Failed(_)));
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! by IMDb id where their caps allow and by title otherwise, reads `.torrent` links for items that
 //! name no hash, and parses their RSS. Operator indexers come from `[source.torznab]`, user
 //! indexers from the config. Depends on chillproxy-core and chillproxy-stremio only.
+//!
+//! The modules, leaves first: `magnet` and `torrent` (info hashes from magnets and `.torrent`
+//! files); `rss` (the feed, `torznab:` and `newznab:` attributes), `caps` and `client` (endpoint,
+//! search URLs, error codes): the indexer API Torznab shares with Newznab; `meta` (titles for text
+//! searches); `search` (one indexer's search: by id or title as the caps allow, back-off, and the
+//! torrent-only step of reading `.torrent` links); this file (config, merging).
 
 mod caps;
 mod client;
@@ -60,40 +66,38 @@ pub struct IndexerConfig {
     pub imdbid: ImdbidForm,
 }
 
-/// `[source.torznab]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
-/// [`PluginSettings::parse`] rejects unknown keys instead.
+/// `[source.torznab]`; a key left out takes its value from [`Default`]. No `deny_unknown_fields`:
+/// serde does not support it next to `flatten`; [`PluginSettings::parse`] rejects unknown keys
+/// instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct TorznabConfig {
     /// `timeout_ms` (budget for each indexer query), `connect_timeout_ms`, `max_in_flight`
     /// (indexer queries at once, across all requests), `max_body_bytes` (largest indexer reply
     /// read), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, TorznabUpstream>")]
     pub upstream: UpstreamSettings,
-    #[serde(default)]
     pub indexers: Vec<IndexerConfig>,
     /// The Stremio metadata addon that names titles for indexers that search by text only
     /// (default Cinemeta).
-    #[serde(default = "default_meta_url")]
     pub meta_url: String,
     /// Budget of one title lookup, in ms (default 3000).
-    #[serde(default = "default_meta_timeout_ms")]
     pub meta_timeout_ms: u64,
     /// How long an indexer that failed is not asked again, in seconds (30–120, default 60). A
     /// 429 pauses it for its `Retry-After` instead.
-    #[serde(default = "default_failure_pause_s")]
     pub failure_pause_s: u64,
 }
 
-fn default_meta_url() -> String {
-    DEFAULT_META_URL.to_string()
-}
-
-fn default_meta_timeout_ms() -> u64 {
-    3_000
-}
-
-fn default_failure_pause_s() -> u64 {
-    60
+impl Default for TorznabConfig {
+    fn default() -> Self {
+        Self {
+            upstream: UpstreamSettings::defaults::<TorznabUpstream>(),
+            indexers: Vec::new(),
+            meta_url: DEFAULT_META_URL.to_string(),
+            meta_timeout_ms: 3_000,
+            failure_pause_s: 60,
+        }
+    }
 }
 
 /// Torznab's upstream defaults: 10 s per query (at most 5 s of it to connect), 128 queries in
@@ -298,12 +302,10 @@ impl TorznabSource {
                 Ok(answer)
             }
             Err(failure) => {
-                let reason = indexer.scrub(failure.reason().to_string());
+                let failure = failure.map(|reason| indexer.scrub(reason));
+                let reason = failure.reason();
                 tracing::warn!(indexer = %indexer.name, %reason, elapsed_ms, "torznab indexer failed; its results are dropped");
-                Err(match failure {
-                    search::Failure::Failed(_) => search::Failure::Failed(reason),
-                    search::Failure::NoTitle(_) => search::Failure::NoTitle(reason),
-                })
+                Err(failure)
             }
         }
     }
@@ -411,11 +413,15 @@ impl SourceProvider for TorznabSource {
                     answered.push((indexer.name.as_str(), answer.items));
                 }
                 Err(failure) => {
-                    if let search::Failure::NoTitle(reason) = &failure {
-                        notices.push(format!("{} was skipped: {reason}.", indexer.name));
-                    } else if chillproxy_core::upstream::is_refusal(failure.reason()) {
+                    match &failure {
+                        search::Failure::NoTitle(reason) => {
+                            notices.push(format!("{} was skipped: {reason}.", indexer.name));
+                        }
                         // A user's indexer (or its redirect) aimed at the server's own network.
-                        notices.push(format!("{} was not searched: {}.", indexer.name, failure.reason()));
+                        search::Failure::Refused(reason) => {
+                            notices.push(format!("{} was not searched: {reason}.", indexer.name));
+                        }
+                        search::Failure::Failed(_) => {}
                     }
                     failures.push(format!("{}: {}", indexer.name, failure.reason()));
                 }
@@ -534,6 +540,21 @@ mod tests {
             TorznabConfig::from_settings(&settings("max_body_bytes = 1024", &[])).unwrap().upstream.max_body_bytes,
             1024
         );
+    }
+
+    #[test]
+    fn keys_left_out_take_the_defaults() {
+        let empty = TorznabConfig::from_settings(&settings("", &[])).unwrap();
+        let table = |config: &TorznabConfig| toml::Table::try_from(config).unwrap();
+        assert_eq!(table(&empty), table(&TorznabConfig::default()));
+        assert_eq!(
+            (empty.meta_url.as_str(), empty.meta_timeout_ms, empty.failure_pause_s, empty.indexers.len()),
+            (DEFAULT_META_URL, 3_000, 60, 0)
+        );
+        assert_eq!((empty.upstream.timeout_ms, empty.upstream.connect_timeout_ms), (10_000, 5_000));
+        assert_eq!(empty.upstream.max_in_flight, 128);
+        let some = TorznabConfig::from_settings(&settings("failure_pause_s = 30", &[])).unwrap();
+        assert_eq!((some.failure_pause_s, some.meta_timeout_ms), (30, 3_000));
     }
 
     #[test]

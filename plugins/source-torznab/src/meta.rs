@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chillproxy_core::cache::{FlightCache, SharedCache};
+use chillproxy_core::source_cache::SourceFailure;
 use chillproxy_core::upstream::{Method, Reply, Upstream, UpstreamError};
 use chillproxy_core::{MediaKind, MediaQuery, SharedState};
 use serde::{Deserialize, Serialize};
@@ -90,21 +91,27 @@ async fn fetch(upstream: &Upstream, kind: MediaKind, id: &str) -> Lookup {
     };
     let request = upstream.request(Method::GET, "meta", &format!("/meta/{kind}/{id}.json"));
     let timeout = upstream.timeout();
-    upstream.call(request, |reply| read_meta(reply, timeout).map_err(LookupError)).await.map_err(|e| e.0)
+    upstream.call(request, |reply| read_meta(reply, timeout)).await.map_err(|failure| failure.message)
 }
 
-fn read_meta(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Arc<Title>, String> {
+/// The title in a reply. Failures say "the title lookup" first: they end up in a notice about
+/// an indexer, not about this service.
+fn read_meta(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Arc<Title>, SourceFailure> {
+    let fail = SourceFailure::new;
     let reply = reply.map_err(|e| match e {
-        UpstreamError::Timeout => format!("the title lookup timed out after {} ms", timeout.as_millis()),
-        other => format!("the title lookup failed: {other}"),
+        UpstreamError::Timeout => SourceFailure {
+            message: format!("the title lookup timed out after {} ms", timeout.as_millis()),
+            timed_out: true,
+        },
+        other => fail(format!("the title lookup failed: {other}")),
     })?;
     if !reply.status.is_success() {
-        return Err(format!("the title lookup failed: HTTP {}", reply.status));
+        return Err(fail(format!("the title lookup failed: HTTP {}", reply.status)));
     }
     let parsed: MetaReply = serde_json::from_slice(&reply.body)
-        .map_err(|_| "the title lookup failed: the reply is not a Stremio meta".to_string())?;
+        .map_err(|_| fail("the title lookup failed: the reply is not a Stremio meta".to_string()))?;
     let meta = parsed.meta.filter(|m| !m.name.trim().is_empty());
-    let meta = meta.ok_or_else(|| "the metadata service knows no title for this id".to_string())?;
+    let meta = meta.ok_or_else(|| fail("the metadata service knows no title for this id".to_string()))?;
     let year = match &meta.year {
         Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|y| u32::try_from(y).ok()),
         Some(serde_json::Value::String(s)) => first_year(s),
@@ -112,15 +119,6 @@ fn read_meta(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<A
     }
     .or_else(|| meta.release_info.as_deref().and_then(first_year));
     Ok(Arc::new(Title { name: meta.name.trim().to_string(), year }))
-}
-
-/// A failed lookup, for the upstream metrics.
-struct LookupError(String);
-
-impl chillproxy_core::upstream::UpstreamFailure for LookupError {
-    fn is_timeout(&self) -> bool {
-        self.0.contains("timed out")
-    }
 }
 
 #[cfg(test)]

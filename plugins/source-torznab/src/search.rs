@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chillproxy_core::cache::FlightCache;
+use chillproxy_core::source_cache::{Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{Method, OutboundPolicy, Upstream, UpstreamError, Url};
 use chillproxy_core::{InfoHash, MediaKind, MediaQuery, Secret};
 use chillproxy_stremio::release::{normalise_title, ReleaseName};
@@ -47,10 +47,13 @@ pub struct Answer {
 }
 
 /// Why an indexer gave nothing.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// It was asked, or is paused after failing: the reason.
     Failed(String),
+    /// The outbound URL policy refused its address or a redirect's (it was not asked), or it is
+    /// paused after that: the reason.
+    Refused(String),
     /// It searches by title only and the title is unknown (the metadata addon is down).
     NoTitle(String),
 }
@@ -58,7 +61,25 @@ pub enum Failure {
 impl Failure {
     pub fn reason(&self) -> &str {
         match self {
-            Failure::Failed(reason) | Failure::NoTitle(reason) => reason,
+            Failure::Failed(reason) | Failure::Refused(reason) | Failure::NoTitle(reason) => reason,
+        }
+    }
+
+    /// The same failure with its reason rewritten.
+    pub fn map(self, rewrite: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Failure::Failed(reason) => Failure::Failed(rewrite(reason)),
+            Failure::Refused(reason) => Failure::Refused(rewrite(reason)),
+            Failure::NoTitle(reason) => Failure::NoTitle(rewrite(reason)),
+        }
+    }
+}
+
+impl From<&QueryError> for Failure {
+    fn from(error: &QueryError) -> Self {
+        match error {
+            QueryError::Refused(_) => Failure::Refused(error.to_string()),
+            _ => Failure::Failed(error.to_string()),
         }
     }
 }
@@ -68,8 +89,10 @@ pub struct Memory {
     caps: Mutex<HashMap<String, (Instant, Caps)>>,
     /// Indexers that refused `tt…` ids and took digits.
     digits: Mutex<HashMap<String, Instant>>,
-    paused: Mutex<HashMap<String, (Instant, String)>>,
-    torrents: FlightCache<String, Result<InfoHash, String>, ()>,
+    /// Until when, and the failure that paused it.
+    paused: Mutex<HashMap<String, (Instant, Failure)>>,
+    /// `.torrent` link (a fingerprint) → its info hash, or why it gave none.
+    torrents: SourceCache<String, InfoHash>,
     failure_pause: Duration,
 }
 
@@ -89,7 +112,7 @@ impl Memory {
             caps: Mutex::default(),
             digits: Mutex::default(),
             paused: Mutex::default(),
-            torrents: FlightCache::new(50_000),
+            torrents: SourceCache::new(50_000, Lifetimes::fixed(TORRENT_TTL, TORRENT_FAILURE_TTL)),
             failure_pause,
         }
     }
@@ -105,12 +128,12 @@ impl Memory {
         map.insert(key.to_string(), (Instant::now(), caps));
     }
 
-    /// The reason and the time left, when the indexer is paused.
-    fn paused(&self, key: &str) -> Option<(String, Duration)> {
+    /// The failure that paused the indexer and the time left, when it is paused.
+    fn paused(&self, key: &str) -> Option<(Failure, Duration)> {
         let paused = lock(&self.paused);
-        let (until, reason) = paused.get(key)?;
+        let (until, failure) = paused.get(key)?;
         let left = until.checked_duration_since(Instant::now())?;
-        Some((reason.clone(), left))
+        Some((failure.clone(), left))
     }
 
     fn pause(&self, key: &str, error: &QueryError) {
@@ -122,7 +145,7 @@ impl Memory {
         };
         let mut map = lock(&self.paused);
         prune(&mut map, |(until, _)| *until <= Instant::now());
-        map.insert(key.to_string(), (Instant::now() + pause, error.to_string()));
+        map.insert(key.to_string(), (Instant::now() + pause, Failure::from(error)));
     }
 }
 
@@ -147,15 +170,15 @@ impl Searcher<'_> {
         operation: &'static str,
     ) -> Result<Answer, Failure> {
         let key = indexer.memory_key();
-        if let Some((reason, left)) = self.memory.paused(&key) {
+        if let Some((failure, left)) = self.memory.paused(&key) {
             tracing::debug!(indexer = %indexer.name, left_s = left.as_secs(), "torznab indexer paused after a failure; not asked");
-            return Err(Failure::Failed(format!("{reason} (not asked again for {} s)", left.as_secs().max(1))));
+            return Err(failure.map(|reason| format!("{reason} (not asked again for {} s)", left.as_secs().max(1))));
         }
         let (items, text_title) = match self.find(indexer, endpoint, media, operation, &key).await {
             Ok(found) => found,
             Err(Found::Query(error)) => {
                 self.memory.pause(&key, &error);
-                return Err(Failure::Failed(error.to_string()));
+                return Err(Failure::from(&error));
             }
             Err(Found::NoTitle(reason)) => return Err(Failure::NoTitle(reason)),
         };
@@ -275,27 +298,20 @@ impl Searcher<'_> {
         let cache_key = chillproxy_core::secret::fingerprint(link.as_bytes());
         let (downloads, link_owned, key_owned) = (self.downloads.clone(), link.to_string(), key.cloned());
         let origin = self.trusted_origin.clone();
-        let result =
-            self.memory
-                .torrents
-                .get_or_load(
-                    cache_key,
-                    |r: &Result<Result<InfoHash, String>, ()>| match r {
-                        Ok(Ok(_)) => Some(TORRENT_TTL),
-                        _ => Some(TORRENT_FAILURE_TTL),
-                    },
-                    move || async move {
-                        Ok(fetch_torrent(&downloads, origin.as_ref(), &link_owned, key_owned.as_ref()).await)
-                    },
-                )
-                .await;
+        let result = self
+            .memory
+            .torrents
+            .get_or_load(cache_key, None, move || async move {
+                let fetched = fetch_torrent(&downloads, origin.as_ref(), &link_owned, key_owned.as_ref()).await;
+                fetched.map(|hash| (hash, None)).map_err(SourceFailure::new)
+            })
+            .await;
         match result {
-            Ok(Ok(hash)) => Some(hash),
-            Ok(Err(reason)) => {
-                tracing::debug!(%reason, "a .torrent link gave no info hash; the item is skipped");
+            Ok(hash) => Some(hash),
+            Err(failure) => {
+                tracing::debug!(reason = %failure.message, "a .torrent link gave no info hash; the item is skipped");
                 None
             }
-            Err(()) => None,
         }
     }
 }
@@ -341,7 +357,7 @@ pub async fn fetch_torrent(
         let client = if trusted {
             &downloads.trusted
         } else {
-            downloads.policy.check_url(&url).map_err(|refused| refused.0)?;
+            downloads.policy.check_url(&url).map_err(|refused| refused.reason)?;
             &downloads.policed
         };
         let mut request = client.request_url(Method::GET, "torrent", url.clone());
@@ -471,6 +487,18 @@ mod tests {
         assert!(!matches_title("Breaking Bad S01E03", &episode(1, 2), &bb));
         assert!(!matches_title("Breaking Bad Habits S01E02", &episode(1, 2), &bb));
         assert!(!matches_title("Breaking Bad 2008 1080p", &episode(1, 2), &bb), "no season");
+    }
+
+    #[test]
+    fn a_pause_remembers_a_refusal_as_one() {
+        let memory = Memory::new(Duration::from_secs(60));
+        memory.pause("refused", &QueryError::Refused("could not connect: a loopback address".into()));
+        memory.pause("failed", &QueryError::Failed("HTTP 500".into()));
+        let (failure, left) = memory.paused("refused").unwrap();
+        assert_eq!(failure, Failure::Refused("could not connect: a loopback address".into()));
+        assert!(left <= Duration::from_secs(60));
+        assert_eq!(memory.paused("failed").unwrap().0, Failure::Failed("HTTP 500".into()));
+        assert!(memory.paused("never").is_none());
     }
 
     #[test]
