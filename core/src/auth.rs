@@ -70,8 +70,9 @@ pub enum AuthOutcome {
         reason: DenyReason,
         message: String,
     },
-    /// The provider could not decide (timeout, 5xx, unreadable reply). The message is shown to
-    /// the user when nothing else in the chain works, so it must name the cause and no secret.
+    /// The provider could not decide (timeout, 5xx, unreadable reply). The message is the cause
+    /// alone (the chain names the provider), shown to the user when nothing else in the chain
+    /// works, so it must name the cause and no secret.
     Failed {
         message: String,
     },
@@ -171,7 +172,8 @@ pub trait AuthProvider: Send + Sync {
 pub enum AuthChainError {
     #[error("{message}")]
     Denied { provider: &'static str, display: &'static str, reason: DenyReason, message: String },
-    #[error("{message}")]
+    /// `message` is the cause only ("no answer within 400 ms"); the provider is `display`.
+    #[error("{display} unavailable: {message}")]
     Failed { provider: &'static str, display: &'static str, message: String },
     #[error("no usable credentials for store `{store}`: add your own API token (t) to the store entry")]
     NoCredentials { store: String },

@@ -35,8 +35,7 @@ pub(crate) fn auth_problem(store: &str, error: &AuthChainError) -> Problem {
         AuthChainError::Denied { message, .. } => {
             Problem::new("Access denied", format!("{store}: access denied: {message}."))
         }
-        AuthChainError::Failed { display, message, .. } => {
-            let cause = message.strip_prefix(&format!("{display} unavailable: ")).unwrap_or(message);
+        AuthChainError::Failed { display, message: cause, .. } => {
             Problem::new(
                 format!("{} is unavailable", capitalised(display)),
                 format!(

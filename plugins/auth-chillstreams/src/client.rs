@@ -53,7 +53,7 @@ pub enum KeyAnswer {
     Denied { message: String },
 }
 
-/// Why get-key gave no answer. Displayed to users after "Chillstreams unavailable: ", so it
+/// Why get-key gave no answer. Displayed to users as the cause of "Chillstreams is unavailable", so it
 /// names the cause and nothing secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GetKeyError {

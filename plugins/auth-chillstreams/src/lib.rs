@@ -472,7 +472,7 @@ impl AuthProvider for ChillstreamsAuth {
                 }
                 None => {
                     tracing::warn!(user = %user_ref(&user_id), error = %error, "chillstreams get-key failed");
-                    AuthOutcome::Failed { message: format!("{DISPLAY_NAME} unavailable: {error}") }
+                    AuthOutcome::Failed { message: error.to_string() }
                 }
             },
         }
