@@ -1,7 +1,7 @@
 //! A minimal keep-alive HTTP/1.1 client for loopback load: one `GET` at a time per connection,
 //! no redirects followed, `Content-Length` and chunked bodies. Written on tokio's `readable` /
-//! `try_read` so it needs no more than the `net` feature (the bin cannot use `reqwest`, which is a
-//! dev-dependency of this crate).
+//! `try_read` so it needs no more than tokio's `net` feature, and no HTTP client crate between the
+//! clients and the socket.
 
 use std::io;
 use std::net::SocketAddr;
