@@ -35,15 +35,13 @@ pub(crate) fn auth_problem(store: &str, error: &AuthChainError) -> Problem {
         AuthChainError::Denied { message, .. } => {
             Problem::new("Access denied", format!("{store}: access denied: {message}."))
         }
-        AuthChainError::Failed { display, message: cause, .. } => {
-            Problem::new(
-                format!("{} is unavailable", capitalised(display)),
-                format!(
-                    "{} is unavailable ({cause}). Try again in a minute, or add your own {store} API token.",
-                    capitalised(display)
-                ),
-            )
-        }
+        AuthChainError::Failed { display, message: cause, .. } => Problem::new(
+            format!("{} is unavailable", capitalised(display)),
+            format!(
+                "{} is unavailable ({cause}). Try again in a minute, or add your own {store} API token.",
+                capitalised(display)
+            ),
+        ),
         AuthChainError::NoCredentials { .. } => Problem::new("No credentials", format!("{store}: {error}.")),
     }
 }
