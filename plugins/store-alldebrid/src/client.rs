@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::AllDebridConfig;
 
 /// The store name shown in errors.
-pub(crate) const STORE: &str = "AllDebrid";
+pub(crate) const STORE: &str = crate::IDENTITY.display_name;
 
 const REQUESTS: &str = "requests_per_minute";
 const BUDGET_WAIT: Duration = Duration::from_secs(2);

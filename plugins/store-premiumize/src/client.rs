@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::PremiumizeConfig;
 
-pub(crate) const STORE: &str = "Premiumize";
+pub(crate) const STORE: &str = crate::IDENTITY.display_name;
 
 const REQUESTS: &str = "requests_per_minute";
 const BUDGET_WAIT: Duration = Duration::from_secs(2);

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
-    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
-    StoreProvider,
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StoreIdentity,
+    StorePlugin, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,8 +29,15 @@ pub fn fuzz_interpret_reply(
     client::interpret(status, None, body, key)
 }
 
-pub const NAME: &str = "premiumize";
-pub const CODE: &str = "pm";
+/// Who this store is: the descriptor below and [`PremiumizeStore`]'s `identity()` both read it.
+pub const IDENTITY: StoreIdentity = StoreIdentity {
+    name: "premiumize",
+    code: "pm",
+    display_name: "Premiumize",
+    capabilities: StoreCapabilities::EXACT_WITHOUT_FILES,
+};
+pub const NAME: &str = IDENTITY.name;
+pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
 pub const SECTION: &str = "store.premiumize";
 
@@ -94,11 +101,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigEr
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: NAME,
-        code: CODE,
-        display_name: "Premiumize",
+        name: IDENTITY.name,
+        code: IDENTITY.code,
+        display_name: IDENTITY.display_name,
         summary: "Premiumize (www.premiumize.me)",
-        capabilities: StoreCapabilities::EXACT_WITHOUT_FILES,
+        capabilities: IDENTITY.capabilities,
         token_help: "Your API key is on premiumize.me/account.",
         env: &[],
         check: check_config::<PremiumizeConfig>,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::RealDebridConfig;
 
 /// The store name shown in errors.
-pub(crate) const STORE: &str = "RealDebrid";
+pub(crate) const STORE: &str = crate::IDENTITY.display_name;
 
 const REQUESTS: &str = "requests_per_minute";
 /// How long a call over budget may wait for the minute to turn before it fails.

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
-    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
-    StoreProvider,
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StoreIdentity,
+    StorePlugin, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +30,15 @@ pub fn fuzz_interpret_reply(
     client::interpret(status, None, body, key)
 }
 
-pub const NAME: &str = "realdebrid";
-pub const CODE: &str = "rd";
+/// Who this store is: the descriptor below and [`RealDebridStore`]'s `identity()` both read it.
+pub const IDENTITY: StoreIdentity = StoreIdentity {
+    name: "realdebrid",
+    code: "rd",
+    display_name: "RealDebrid",
+    capabilities: StoreCapabilities::HISTORY_ONLY,
+};
+pub const NAME: &str = IDENTITY.name;
+pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
 pub const SECTION: &str = "store.realdebrid";
 
@@ -117,11 +124,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigEr
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: NAME,
-        code: CODE,
-        display_name: "RealDebrid",
+        name: IDENTITY.name,
+        code: IDENTITY.code,
+        display_name: IDENTITY.display_name,
         summary: "RealDebrid (api.real-debrid.com); cached = resolved before or in your own library",
-        capabilities: StoreCapabilities::HISTORY_ONLY,
+        capabilities: IDENTITY.capabilities,
         token_help: "Your private API token is at real-debrid.com/apitoken.",
         env: &[],
         check: check_config::<RealDebridConfig>,

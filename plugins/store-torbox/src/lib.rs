@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
-    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
-    StoreProvider,
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StoreIdentity,
+    StorePlugin, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +31,11 @@ pub fn fuzz_interpret_reply(
     client::interpret(status, None, content_type, body, key)
 }
 
-pub const NAME: &str = "torbox";
-pub const CODE: &str = "tb";
+/// Who this store is: the descriptor below and [`TorBoxStore`]'s `identity()` both read it.
+pub const IDENTITY: StoreIdentity =
+    StoreIdentity { name: "torbox", code: "tb", display_name: "TorBox", capabilities: StoreCapabilities::EXACT };
+pub const NAME: &str = IDENTITY.name;
+pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
 pub const SECTION: &str = "store.torbox";
 
@@ -133,11 +136,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigEr
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: NAME,
-        code: CODE,
-        display_name: "TorBox",
+        name: IDENTITY.name,
+        code: IDENTITY.code,
+        display_name: IDENTITY.display_name,
         summary: "TorBox (api.torbox.app)",
-        capabilities: StoreCapabilities::EXACT,
+        capabilities: IDENTITY.capabilities,
         token_help: "Your API key is under Settings → API on torbox.app.",
         env: &[],
         check: check_config::<TorBoxConfig>,

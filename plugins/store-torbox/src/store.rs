@@ -10,7 +10,7 @@ use std::time::Duration;
 use chillproxy_core::upstream::Method;
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreError, StoreFile, StoreProvider,
+    StoreError, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -163,14 +163,8 @@ impl TorBoxStore {
 
 #[async_trait]
 impl StoreProvider for TorBoxStore {
-    fn name(&self) -> &'static str {
-        crate::NAME
-    }
-    fn code(&self) -> &'static str {
-        crate::CODE
-    }
-    fn display_name(&self) -> &'static str {
-        STORE
+    fn identity(&self) -> StoreIdentity {
+        crate::IDENTITY
     }
 
     async fn check_cached(&self, credential: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
