@@ -16,6 +16,14 @@ use serde_json::Value;
 use crate::error::{clean_message, error, error_of_code, kind_of_status, Kind, STORE};
 use crate::TorBoxConfig;
 
+/// The TorBox API paths the store calls.
+pub(crate) const CHECKCACHED: &str = "/v1/api/torrents/checkcached";
+pub(crate) const CREATETORRENT: &str = "/v1/api/torrents/createtorrent";
+pub(crate) const MYLIST: &str = "/v1/api/torrents/mylist";
+pub(crate) const CONTROLTORRENT: &str = "/v1/api/torrents/controltorrent";
+pub(crate) const REQUESTDL: &str = "/v1/api/torrents/requestdl";
+pub(crate) const USER_ME: &str = "/v1/api/user/me";
+
 /// Budget window names (in keys, logs and errors).
 const REQUESTS: &str = "requests_per_minute";
 const CREATES_PER_MINUTE: &str = "creates_per_minute";

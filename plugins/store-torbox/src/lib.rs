@@ -5,6 +5,7 @@
 mod client;
 mod error;
 mod list;
+mod reply;
 mod store;
 
 use std::sync::Arc;
