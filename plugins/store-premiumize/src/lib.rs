@@ -44,25 +44,24 @@ pub const SECTION: &str = "store.premiumize";
 /// `[store.premiumize]`. No `deny_unknown_fields` (it sits next to `flatten`);
 /// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct PremiumizeConfig {
     /// Base URL of the Premiumize API, `/api` included.
-    #[serde(default = "default_api_url")]
     pub api_url: String,
     /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, PremiumizeUpstream>")]
     pub upstream: UpstreamSettings,
     /// Calls a minute per API key (Premiumize publishes no number; this keeps a key polite).
     /// 0 turns it off.
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
 }
 
 impl Default for PremiumizeConfig {
     fn default() -> Self {
         Self {
-            api_url: default_api_url(),
+            api_url: "https://www.premiumize.me/api".to_string(),
             upstream: UpstreamSettings::defaults::<PremiumizeUpstream>(),
-            requests_per_minute: default_requests_per_minute(),
+            requests_per_minute: 300,
         }
     }
 }
@@ -74,14 +73,6 @@ impl UpstreamDefaults for PremiumizeUpstream {
     const TIMEOUT_MS: u64 = 15_000;
     const MAX_IN_FLIGHT: usize = 64;
     const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-}
-
-fn default_api_url() -> String {
-    "https://www.premiumize.me/api".to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    300
 }
 
 impl PluginConfig for PremiumizeConfig {
@@ -116,6 +107,7 @@ chillproxy_core::inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chillproxy_core::settings::effective_table;
     use chillproxy_core::Env;
 
     #[test]
@@ -125,5 +117,13 @@ mod tests {
         assert_eq!(config.api_url, "https://www.premiumize.me/api");
         let err = PremiumizeConfig::from_settings(&settings("apikey = 'x'")).unwrap_err();
         assert!(err.0.contains("apikey"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_default_config() {
+        let config = PremiumizeConfig::from_settings(&PluginSettings::new(SECTION, Default::default(), Env::default()));
+        let config = config.unwrap();
+        assert_eq!(config.requests_per_minute, 300);
+        assert_eq!(effective_table(&PremiumizeConfig::default()), effective_table(&config));
     }
 }

@@ -45,36 +45,33 @@ pub const SECTION: &str = "store.realdebrid";
 /// `[store.realdebrid]`. No `deny_unknown_fields` (it sits next to `flatten`);
 /// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct RealDebridConfig {
     /// Base URL of the RealDebrid API, `/rest/1.0` included.
-    #[serde(default = "default_api_url")]
     pub api_url: String,
     /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, RealDebridUpstream>")]
     pub upstream: UpstreamSettings,
     /// Calls a minute per API token (RealDebrid's limit: 250, refused calls included). 0 turns
     /// it off.
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
     /// How long a token's torrent list (its library: what is `downloaded` counts as cached for
     /// that user) is reused.
-    #[serde(default = "default_library_ttl_s")]
     pub library_ttl_s: u64,
     /// Torrents chillproxy added for a play that have not finished this long after are deleted
     /// from the account, so it does not fill with leftovers. Checked on the token's next use
     /// (when its library is read again). 0 keeps them.
-    #[serde(default = "default_cleanup_after_s")]
     pub cleanup_after_s: u64,
 }
 
 impl Default for RealDebridConfig {
     fn default() -> Self {
         Self {
-            api_url: default_api_url(),
+            api_url: "https://api.real-debrid.com/rest/1.0".to_string(),
             upstream: UpstreamSettings::defaults::<RealDebridUpstream>(),
-            requests_per_minute: default_requests_per_minute(),
-            library_ttl_s: default_library_ttl_s(),
-            cleanup_after_s: default_cleanup_after_s(),
+            requests_per_minute: 250,
+            library_ttl_s: 300,
+            cleanup_after_s: 3 * 3600,
         }
     }
 }
@@ -87,22 +84,6 @@ impl UpstreamDefaults for RealDebridUpstream {
     const TIMEOUT_MS: u64 = 15_000;
     const MAX_IN_FLIGHT: usize = 64;
     const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-}
-
-fn default_api_url() -> String {
-    "https://api.real-debrid.com/rest/1.0".to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    250
-}
-
-fn default_library_ttl_s() -> u64 {
-    300
-}
-
-fn default_cleanup_after_s() -> u64 {
-    3 * 3600
 }
 
 impl PluginConfig for RealDebridConfig {
@@ -139,6 +120,7 @@ chillproxy_core::inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chillproxy_core::settings::effective_table;
     use chillproxy_core::Env;
 
     fn settings(toml_text: &str) -> PluginSettings {
@@ -154,5 +136,13 @@ mod tests {
         assert!(err.0.contains("library_ttl_s"), "{err}");
         let err = RealDebridConfig::from_settings(&settings("nope = 1")).unwrap_err();
         assert!(err.0.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_default_config() {
+        let config = RealDebridConfig::from_settings(&settings("")).unwrap();
+        assert_eq!((config.library_ttl_s, config.cleanup_after_s), (300, 3 * 3600));
+        assert_eq!(config.upstream.max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(effective_table(&RealDebridConfig::default()), effective_table(&config));
     }
 }
