@@ -39,6 +39,6 @@ pub use shared::{SharedState, SharedTier, TierStatus};
 pub use source::{Candidate, Found, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
 pub use store::{
     Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,
-    StoreFile, StoreProvider,
+    StoreFile, StoreIdentity, StoreProvider,
 };
 pub use user::{StoreEntry, UserIndexer};

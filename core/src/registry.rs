@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::settings::effective_table;
 use crate::shared::SharedState;
-use crate::store::StoreCapabilities;
+use crate::store::{StoreCapabilities, StoreIdentity};
 use crate::upstream::OutboundPolicy;
 use crate::{AuthProvider, ConfigError, PluginSettings, SourceProvider, StoreProvider};
 
@@ -91,6 +91,19 @@ pub struct StorePlugin {
     pub env: &'static [EnvVar],
     pub check: CheckFn,
     pub build: BuildFn<dyn StoreProvider>,
+}
+
+impl StorePlugin {
+    /// The descriptor's name, code, display name and capabilities: what the provider it builds
+    /// must answer from [`StoreProvider::identity`] (a plugin fills both from one `IDENTITY`).
+    pub fn identity(&self) -> StoreIdentity {
+        StoreIdentity {
+            name: self.name,
+            code: self.code,
+            display_name: self.display_name,
+            capabilities: self.capabilities,
+        }
+    }
 }
 
 pub struct SourcePlugin {

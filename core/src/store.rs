@@ -212,17 +212,41 @@ impl StoreCapabilities {
     pub const STUB: Self = Self { cache: CacheKnowledge::None, stub: true, check_lists_files: false };
 }
 
+/// Who a store is, stated once per plugin (`pub const IDENTITY: StoreIdentity`) and read by
+/// both its registry descriptor ([`StorePlugin`](crate::StorePlugin)) and its provider
+/// ([`StoreProvider::identity`]), so the two cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreIdentity {
+    /// The registry name (`torbox`): the `[store.<name>]` table, metrics and budget keys.
+    pub name: &'static str,
+    /// The code users put in their config (`tb`).
+    pub code: &'static str,
+    /// The name shown to users and in errors (`TorBox`).
+    pub display_name: &'static str,
+    /// What the store can do.
+    pub capabilities: StoreCapabilities,
+}
+
 #[async_trait]
 pub trait StoreProvider: Send + Sync {
+    /// The store's name, code, display name and capabilities: a plugin returns its
+    /// `IDENTITY` const, the one its descriptor reads too.
+    fn identity(&self) -> StoreIdentity;
     /// The registry name (`torbox`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.identity().name
+    }
     /// The code users put in their config (`tb`).
-    fn code(&self) -> &'static str;
+    fn code(&self) -> &'static str {
+        self.identity().code
+    }
     /// The name shown to users (`TorBox`).
-    fn display_name(&self) -> &'static str;
+    fn display_name(&self) -> &'static str {
+        self.identity().display_name
+    }
     /// What the store can do.
     fn capabilities(&self) -> StoreCapabilities {
-        StoreCapabilities::EXACT
+        self.identity().capabilities
     }
 
     /// Which of `hashes` the store has cached, with their files. Hashes not returned are not
@@ -279,17 +303,13 @@ impl NotImplementedStore {
 
 #[async_trait]
 impl StoreProvider for NotImplementedStore {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn code(&self) -> &'static str {
-        self.code
-    }
-    fn display_name(&self) -> &'static str {
-        self.display_name
-    }
-    fn capabilities(&self) -> StoreCapabilities {
-        StoreCapabilities::STUB
+    fn identity(&self) -> StoreIdentity {
+        StoreIdentity {
+            name: self.name,
+            code: self.code,
+            display_name: self.display_name,
+            capabilities: StoreCapabilities::STUB,
+        }
     }
     async fn check_cached(&self, _: &Credential, _: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
         self.err("check_cached")

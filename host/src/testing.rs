@@ -11,7 +11,7 @@ use chillproxy_core::async_trait;
 use chillproxy_core::{
     Account, AuthChain, AuthOutcome, AuthPresentation, AuthProvider, AuthRequest, CachedItem, Candidate, Credential,
     Found, InfoHash, Magnet, MagnetStatus, Secret, SharedState, SourceError, SourceProvider, SourceQuery,
-    StoreCapabilities, StoreError, StoreFile, StoreProvider, UsageEvent,
+    StoreCapabilities, StoreError, StoreFile, StoreIdentity, StoreProvider, UsageEvent,
 };
 
 use crate::config::{CacheConfig, PlaybackConfig};
@@ -101,17 +101,8 @@ impl MemoryStore {
 
 #[async_trait]
 impl StoreProvider for MemoryStore {
-    fn name(&self) -> &'static str {
-        self.code
-    }
-    fn code(&self) -> &'static str {
-        self.code
-    }
-    fn display_name(&self) -> &'static str {
-        self.display
-    }
-    fn capabilities(&self) -> StoreCapabilities {
-        self.capabilities
+    fn identity(&self) -> StoreIdentity {
+        StoreIdentity { name: self.code, code: self.code, display_name: self.display, capabilities: self.capabilities }
     }
     async fn check_cached(&self, _: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {
         self.checks.fetch_add(1, Ordering::SeqCst);

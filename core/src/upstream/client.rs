@@ -72,7 +72,11 @@ impl fmt::Debug for Upstream {
 /// [`Upstream::call`].
 pub struct Request<'a> {
     /// The `operation` label of the metrics: a fixed name, never a URL.
-    endpoint: &'static str,
+    pub(super) endpoint: &'static str,
+    /// For log lines ([`BudgetedUpstream`](super::BudgetedUpstream) names it).
+    pub(super) method: Method,
+    /// What a log line calls the request instead of `endpoint`, when the plugin logs paths.
+    pub(super) logged_as: Option<String>,
     builder: reqwest::RequestBuilder,
     /// Scrubbed from any error text.
     secrets: Vec<&'a str>,
@@ -201,12 +205,24 @@ impl Upstream {
             // Fails when sent: a relative URL without a base.
             None => path.to_string(),
         };
-        Request { endpoint, builder: self.inner.http.request(method, url), secrets: Vec::new() }
+        Request {
+            endpoint,
+            builder: self.inner.http.request(method.clone(), url),
+            method,
+            logged_as: None,
+            secrets: Vec::new(),
+        }
     }
 
     /// A request to a whole URL (a user's indexer), counted in the metrics as `endpoint`.
     pub fn request_url(&self, method: Method, endpoint: &'static str, url: Url) -> Request<'_> {
-        Request { endpoint, builder: self.inner.http.request(method, url), secrets: Vec::new() }
+        Request {
+            endpoint,
+            builder: self.inner.http.request(method.clone(), url),
+            method,
+            logged_as: None,
+            secrets: Vec::new(),
+        }
     }
 
     /// The budget of one call.

@@ -3,8 +3,10 @@
 //! flat in its config) and a base URL checked by [`check_base_url`]; each call goes through
 //! [`Upstream::call`], which holds an in-flight permit, applies the deadline, reads the body
 //! up to the limit, records the upstream metric and hands the plugin a [`Reply`] or a typed
-//! [`UpstreamError`] whose text carries neither the URL nor a secret.
+//! [`UpstreamError`] whose text carries neither the URL nor a secret. A store plugin calls its
+//! API through [`BudgetedUpstream`], which spends from the caller's key's request budgets first.
 
+mod budgeted;
 mod cache_control;
 mod client;
 mod errors;
@@ -15,6 +17,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+pub use budgeted::{BlockOn, BudgetedUpstream, CallPolicy, Spend};
 pub use cache_control::{max_age, CacheControl};
 pub use client::{Reply, Request, Upstream, UpstreamOptions, USER_AGENT};
 pub use errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamFailure};

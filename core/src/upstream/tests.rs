@@ -284,3 +284,105 @@ async fn policy_refusals_are_typed_not_read_from_text() {
     let err = open.call(request, |reply| reply).await.unwrap_err();
     assert!(matches!(err, UpstreamError::Connect(_)) && err.refusal().is_none(), "{err:?}");
 }
+
+mod budgeted {
+    use super::*;
+    use crate::{OverBudget, SharedState, StoreCapabilities, StoreError, StoreIdentity, Window};
+
+    const REQUESTS: Window = Window::per_minute("requests", 2);
+
+    fn over_budget(over: OverBudget) -> StoreError {
+        over.into_store_error("Kit", "Kit asked to slow down", "Kit's limit is reached")
+    }
+
+    fn budgeted(url: &str, name: &'static str, block_on: BlockOn) -> BudgetedUpstream {
+        let identity = StoreIdentity { name, code: "kt", display_name: "Kit", capabilities: StoreCapabilities::EXACT };
+        let policy = CallPolicy { budget_wait: Duration::ZERO, block_on, ..CallPolicy::new(over_budget) };
+        BudgetedUpstream::new(&identity, url, &settings(2_000, 4), SharedState::in_process(1000), policy).unwrap()
+    }
+
+    /// A 429 is `RateLimited` with the reply's `Retry-After`; any other reply is its body.
+    fn kit_reply(reply: Result<Reply, UpstreamError>, key: &Secret) -> Result<Vec<u8>, StoreError> {
+        let reply = reply.map_err(|e| StoreError::from_transport("Kit", e, key.expose()))?;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(StoreError::RateLimited { store: "Kit", retry_after: reply.retry_after, message: "no".into() });
+        }
+        Ok(reply.body)
+    }
+
+    async fn get(calls: &BudgetedUpstream, key: &Secret, spend: Spend<'_>, path: &str) -> Result<Vec<u8>, StoreError> {
+        let endpoint = if path == "/ok" { "ok" } else { "limited" };
+        calls.call(key, spend, calls.request(Method::GET, endpoint, path).bearer(key), |r| kit_reply(r, key)).await
+    }
+
+    #[tokio::test]
+    async fn a_call_spends_before_it_is_sent_and_one_over_budget_is_never_sent() {
+        let (url, ok_hits) = upstream().await;
+        let calls = budgeted(&url, "kit-budget", BlockOn::RateLimited);
+        let key = Secret::new(SECRET);
+        for _ in 0..2 {
+            assert_eq!(get(&calls, &key, Spend::one(&REQUESTS), "/ok").await.unwrap(), b"hello");
+        }
+        let err = get(&calls, &key, Spend::one(&REQUESTS), "/ok").await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::BudgetExhausted { store: "Kit", message, retry_after: Some(_) } if message == "Kit's limit is reached"),
+            "{err:?}"
+        );
+        assert_eq!(ok_hits.load(Ordering::SeqCst), 2, "the third call was not sent");
+        assert_eq!(calls_recorded("kit-budget", "ok", "ok"), 2.0, "nor counted as an upstream call");
+
+        let other = Secret::new("another-key");
+        assert_eq!(get(&calls, &other, Spend::one(&REQUESTS), "/ok").await.unwrap(), b"hello", "its own budget");
+        let err = get(&calls, &Secret::new(""), Spend::one(&REQUESTS), "/ok").await.unwrap_err();
+        assert_eq!(err, StoreError::Unauthorized { store: "Kit", message: "no API key was given".into() });
+        assert_eq!(ok_hits.load(Ordering::SeqCst), 3, "no key: not sent");
+    }
+
+    #[tokio::test]
+    async fn a_429_holds_the_keys_calls_on_the_blocked_window_back_for_its_retry_after() {
+        let (url, ok_hits) = upstream().await;
+        let calls = budgeted(&url, "kit-429", BlockOn::TooManyRequests);
+        let key = Secret::new(SECRET);
+        let windows = [Window::per_minute("requests", 100), Window::per_hour("creates", 100)];
+        let create = Spend { windows: &windows, blocks: "creates" };
+        let err = get(&calls, &key, create, "/limited").await.unwrap_err();
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)), "{err:?}");
+
+        let err = get(&calls, &key, create, "/ok").await.unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::RateLimited {
+                store: "Kit",
+                retry_after: Some(Duration::from_secs(7)),
+                message: "Kit asked to slow down".into()
+            },
+            "held back as the store asked, the wait rounded up"
+        );
+        assert_eq!(ok_hits.load(Ordering::SeqCst), 0, "not sent");
+        get(&calls, &key, Spend::one(&windows[0]), "/ok").await.expect("the other window is not blocked");
+        get(&calls, &Secret::new("another-key"), create, "/ok").await.expect("nor another key");
+        assert_eq!(ok_hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn block_on_says_whether_a_rate_limited_error_without_a_429_holds_the_key_back() {
+        let (url, ok_hits) = upstream().await;
+        let cooldown = |_: Result<Reply, UpstreamError>| -> Result<(), StoreError> {
+            Err(StoreError::RateLimited { store: "Kit", retry_after: None, message: "cooldown".into() })
+        };
+        for (block_on, held_back) in [(BlockOn::TooManyRequests, false), (BlockOn::RateLimited, true)] {
+            let calls = budgeted(&url, "kit-block-on", block_on);
+            let key = Secret::new(SECRET);
+            let sent = calls.call(&key, Spend::one(&REQUESTS), calls.request(Method::GET, "ok", "/ok"), cooldown);
+            assert!(matches!(sent.await, Err(StoreError::RateLimited { .. })));
+            let before = ok_hits.load(Ordering::SeqCst);
+            let next = get(&calls, &key, Spend::one(&REQUESTS), "/ok").await;
+            assert_eq!(next.is_err(), held_back, "{block_on:?}: {next:?}");
+            if held_back {
+                let err = next.unwrap_err();
+                assert_eq!(err.retry_after(), Some(Duration::from_secs(60)), "the default block: {err:?}");
+                assert_eq!(ok_hits.load(Ordering::SeqCst), before, "not sent");
+            }
+        }
+    }
+}

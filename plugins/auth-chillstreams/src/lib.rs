@@ -31,9 +31,9 @@ pub const API_KEY_ENV: &str = "CHILLSTREAMS_API_KEY";
 /// `[auth.chillstreams]`. No `deny_unknown_fields`: serde does not support it next to
 /// `flatten`; [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct ChillstreamsConfig {
     /// Base URL of the Chillstreams server. Env `CHILLSTREAMS_API_URL` beats it.
-    #[serde(default = "default_api_url")]
     pub api_url: String,
     /// The internal API key. Prefer env `CHILLSTREAMS_API_KEY`, which beats it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,29 +43,40 @@ pub struct ChillstreamsConfig {
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, ChillstreamsUpstream>")]
     pub upstream: UpstreamSettings,
     /// How long a granted pool key is reused for the same (user, device).
-    #[serde(default = "default_key_ttl_s")]
     pub key_ttl_s: u64,
     /// How long a denial is remembered for the same (user, device). Failures are never cached.
-    #[serde(default = "default_deny_ttl_s")]
     pub deny_ttl_s: u64,
     /// Consecutive failures that open the circuit breaker.
-    #[serde(default = "default_breaker_failures")]
     pub breaker_failures: u32,
     /// How long the breaker stays open (answering "unavailable" at once) before one probe.
-    #[serde(default = "default_breaker_open_s")]
     pub breaker_open_s: u64,
     /// Most (user, device) answers kept in memory.
-    #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
     /// When Chillstreams fails (timeout, 5xx, unreadable reply, breaker open), a key granted to
     /// the same (user, device) at most this long ago is used. 0 turns it off. A denial always
     /// stands, and a key the store rejects is forgotten.
-    #[serde(default = "default_stale_if_error_s")]
     pub stale_if_error_s: u64,
     /// The code of the store whose keys Chillstreams pools (its API has no store field: a pool
     /// is one store's keys). Entries for other stores ignore `auth`.
-    #[serde(default = "default_store")]
     pub store: String,
+}
+
+impl Default for ChillstreamsConfig {
+    /// Every default, as an empty `[auth.chillstreams]` table (and no environment) gives.
+    fn default() -> Self {
+        Self {
+            api_url: "http://localhost:3000".to_string(),
+            api_key: None,
+            upstream: UpstreamSettings::defaults::<ChillstreamsUpstream>(),
+            key_ttl_s: 300,
+            deny_ttl_s: 30,
+            breaker_failures: 5,
+            breaker_open_s: 15,
+            cache_entries: 100_000,
+            stale_if_error_s: 3600,
+            store: POOLED_STORE_CODE.to_string(),
+        }
+    }
 }
 
 /// Chillstreams' upstream defaults: 5 s per call, 64 calls in flight, 1 MiB replies (its
@@ -76,38 +87,6 @@ impl UpstreamDefaults for ChillstreamsUpstream {
     const TIMEOUT_MS: u64 = 5000;
     const MAX_IN_FLIGHT: usize = 64;
     const MAX_BODY_BYTES: usize = 1024 * 1024;
-}
-
-fn default_key_ttl_s() -> u64 {
-    300
-}
-
-fn default_deny_ttl_s() -> u64 {
-    30
-}
-
-fn default_breaker_failures() -> u32 {
-    5
-}
-
-fn default_breaker_open_s() -> u64 {
-    15
-}
-
-fn default_cache_entries() -> usize {
-    100_000
-}
-
-fn default_stale_if_error_s() -> u64 {
-    3600
-}
-
-fn default_store() -> String {
-    POOLED_STORE_CODE.to_string()
-}
-
-fn default_api_url() -> String {
-    "http://localhost:3000".to_string()
 }
 
 impl ChillstreamsConfig {
@@ -555,5 +534,19 @@ mod tests {
         let settings = PluginSettings::new("auth.chillstreams", toml::Table::new(), chillproxy_core::Env::default());
         let err = build(&PluginContext::new(&settings)).err().unwrap();
         assert!(err.0.contains("no API key") && err.0.contains(API_KEY_ENV), "{err}");
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_default_config() {
+        let settings = PluginSettings::new("auth.chillstreams", toml::Table::new(), chillproxy_core::Env::default());
+        let config = ChillstreamsConfig::from_settings(&settings).unwrap();
+        assert_eq!((config.api_url.as_str(), config.store.as_str()), ("http://localhost:3000", POOLED_STORE_CODE));
+        assert_eq!(
+            (config.key_ttl_s, config.deny_ttl_s, config.breaker_failures, config.breaker_open_s),
+            (300, 30, 5, 15)
+        );
+        assert_eq!((config.cache_entries, config.stale_if_error_s, config.upstream.timeout_ms), (100_000, 3600, 5000));
+        let effective = chillproxy_core::settings::effective_table;
+        assert_eq!(effective(&ChillstreamsConfig::default()), effective(&config));
     }
 }

@@ -3,38 +3,33 @@
 //! message}}` envelope read into `data` or a typed [`StoreError`]. Neither the key nor a URL
 //! reaches an error or a log line.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chillproxy_core::upstream::{check_base_url, clean_text, Method, Upstream, UpstreamOptions};
-use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
+use chillproxy_core::upstream::{clean_text, BudgetedUpstream, CallPolicy, Method, Spend};
+use chillproxy_core::{ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
 use serde_json::Value;
 
 use crate::AllDebridConfig;
 
 /// The store name shown in errors.
-pub(crate) const STORE: &str = "AllDebrid";
+pub(crate) const STORE: &str = crate::IDENTITY.display_name;
 
 const REQUESTS: &str = "requests_per_minute";
-const BUDGET_WAIT: Duration = Duration::from_secs(2);
-const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+/// A call over budget may wait up to 2 s for the minute to turn; a "too many requests" holds
+/// the key back, 60 s when it names no `Retry-After`.
+const POLICY: CallPolicy = CallPolicy::new(over_budget);
 
 #[derive(Clone)]
 pub(crate) struct Client {
-    upstream: Upstream,
-    budget: Budget,
+    calls: BudgetedUpstream,
     requests: Window,
     agent: String,
 }
 
 impl Client {
     pub(crate) fn new(config: &AllDebridConfig, shared: SharedState) -> Result<Self, ConfigError> {
-        let section = crate::SECTION;
-        let api_url = check_base_url(section, "api_url", &config.api_url)?;
-        let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
-            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
         Ok(Self {
-            upstream,
-            budget: Budget::new(shared, crate::NAME, BUDGET_WAIT),
+            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, POLICY)?,
             requests: Window::per_minute(REQUESTS, config.requests_per_minute),
             agent: config.agent.trim().to_string(),
         })
@@ -50,43 +45,20 @@ impl Client {
         query: &[(&str, &str)],
         form: Option<&[(&str, &str)]>,
     ) -> Result<Value, StoreError> {
-        if key.is_empty() {
-            return Err(StoreError::Unauthorized { store: STORE, message: "no API key was given".into() });
-        }
-        self.budget.spend(key, &[self.requests]).await.map_err(over_budget)?;
-        let started = Instant::now();
         let path = format!("/{endpoint}");
         let mut query = query.to_vec();
         query.push(("agent", self.agent.as_str()));
         let mut request =
-            self.upstream.request(method.clone(), endpoint, &path).bearer(key).accept("application/json").query(&query);
+            self.calls.request(method, endpoint, &path).bearer(key).accept("application/json").query(&query);
         if let Some(form) = form {
             request = request.form(form);
         }
-        let result = self
-            .upstream
-            .call(request, |reply| {
+        self.calls
+            .call(key, Spend::one(&self.requests), request, |reply| {
                 let raw = reply.map_err(|e| StoreError::from_transport(STORE, e, key.expose()))?;
-                let status = raw.status.as_u16();
-                tracing::debug!(
-                    store = STORE,
-                    %method,
-                    endpoint,
-                    status,
-                    bytes = raw.body.len(),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "alldebrid call"
-                );
-                interpret(status, raw.retry_after, &raw.body, key.expose())
+                interpret(raw.status.as_u16(), raw.retry_after, &raw.body, key.expose())
             })
-            .await;
-        if let Err(error) = &result {
-            tracing::debug!(store = STORE, endpoint, %error, "alldebrid call failed");
-            if let StoreError::RateLimited { retry_after, .. } = error {
-                self.budget.block(key, REQUESTS, retry_after.unwrap_or(DEFAULT_BLOCK)).await;
-            }
-        }
-        result
+            .await
     }
 }
 

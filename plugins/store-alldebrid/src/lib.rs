@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
-    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
-    StoreProvider,
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StoreIdentity,
+    StorePlugin, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,20 +31,26 @@ pub fn fuzz_interpret_reply(
     client::interpret(status, None, body, key)
 }
 
-pub const NAME: &str = "alldebrid";
-pub const CODE: &str = "ad";
+/// Who this store is: the descriptor below and [`AllDebridStore`]'s `identity()` both read it.
+pub const IDENTITY: StoreIdentity = StoreIdentity {
+    name: "alldebrid",
+    code: "ad",
+    display_name: "AllDebrid",
+    capabilities: StoreCapabilities::HISTORY_ONLY,
+};
+pub const NAME: &str = IDENTITY.name;
+pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
 pub const SECTION: &str = "store.alldebrid";
 
 /// `[store.alldebrid]`. No `deny_unknown_fields` (it sits next to `flatten`);
 /// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct AllDebridConfig {
     /// Base URL of the AllDebrid API, version included.
-    #[serde(default = "default_api_url")]
     pub api_url: String,
     /// The `agent` parameter sent with every call (AllDebrid asks apps to name themselves).
-    #[serde(default = "default_agent")]
     pub agent: String,
     /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, and `proxy_url`:
     /// AllDebrid refuses magnet uploads from servers (`NO_SERVER`), so a host in a datacenter
@@ -52,21 +58,19 @@ pub struct AllDebridConfig {
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, AllDebridUpstream>")]
     pub upstream: UpstreamSettings,
     /// Calls a minute per API key (AllDebrid's limit: 600). 0 turns it off.
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
     /// How long a key's ready magnets (what counts as cached for that user) are reused.
-    #[serde(default = "default_library_ttl_s")]
     pub library_ttl_s: u64,
 }
 
 impl Default for AllDebridConfig {
     fn default() -> Self {
         Self {
-            api_url: default_api_url(),
-            agent: default_agent(),
+            api_url: "https://api.alldebrid.com/v4.1".to_string(),
+            agent: "chillproxy".to_string(),
             upstream: UpstreamSettings::defaults::<AllDebridUpstream>(),
-            requests_per_minute: default_requests_per_minute(),
-            library_ttl_s: default_library_ttl_s(),
+            requests_per_minute: 600,
+            library_ttl_s: 300,
         }
     }
 }
@@ -78,22 +82,6 @@ impl UpstreamDefaults for AllDebridUpstream {
     const TIMEOUT_MS: u64 = 15_000;
     const MAX_IN_FLIGHT: usize = 64;
     const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-}
-
-fn default_api_url() -> String {
-    "https://api.alldebrid.com/v4.1".to_string()
-}
-
-fn default_agent() -> String {
-    "chillproxy".to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    600
-}
-
-fn default_library_ttl_s() -> u64 {
-    300
 }
 
 impl PluginConfig for AllDebridConfig {
@@ -117,11 +105,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigEr
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: NAME,
-        code: CODE,
-        display_name: "AllDebrid",
+        name: IDENTITY.name,
+        code: IDENTITY.code,
+        display_name: IDENTITY.display_name,
         summary: "AllDebrid (api.alldebrid.com); cached = resolved before or in your own library",
-        capabilities: StoreCapabilities::HISTORY_ONLY,
+        capabilities: IDENTITY.capabilities,
         token_help: "Create an API key at alldebrid.com/apikeys.",
         env: &[],
         check: check_config::<AllDebridConfig>,
@@ -132,6 +120,7 @@ chillproxy_core::inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chillproxy_core::settings::effective_table;
     use chillproxy_core::Env;
 
     fn settings(toml_text: &str) -> PluginSettings {
@@ -146,5 +135,12 @@ mod tests {
         assert_eq!(config.upstream.proxy(), Some("http://home.lan:3128"));
         let err = AllDebridConfig::from_settings(&settings("agent = ''")).unwrap_err();
         assert!(err.0.contains("agent"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_default_config() {
+        let config = AllDebridConfig::from_settings(&settings("")).unwrap();
+        assert_eq!((config.api_url.as_str(), config.library_ttl_s), ("https://api.alldebrid.com/v4.1", 300));
+        assert_eq!(effective_table(&AllDebridConfig::default()), effective_table(&config));
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreCapabilities, StoreError, StoreErrorKind, StoreFile, StoreProvider,
+    StoreError, StoreErrorKind, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -166,17 +166,8 @@ fn flatten(nodes: &[Value], folder: &str, out: &mut Vec<LinkedFile>) {
 
 #[async_trait]
 impl StoreProvider for AllDebridStore {
-    fn name(&self) -> &'static str {
-        crate::NAME
-    }
-    fn code(&self) -> &'static str {
-        crate::CODE
-    }
-    fn display_name(&self) -> &'static str {
-        STORE
-    }
-    fn capabilities(&self) -> StoreCapabilities {
-        StoreCapabilities::HISTORY_ONLY
+    fn identity(&self) -> StoreIdentity {
+        crate::IDENTITY
     }
 
     /// The hashes among `hashes` that the key's ready magnets hold.

@@ -3,39 +3,34 @@
 //! replies read into JSON or a typed [`StoreError`]. The URL is never logged and the key is
 //! scrubbed from every error text, transport errors included.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chillproxy_core::upstream::{check_base_url, clean_text, Method, Upstream, UpstreamOptions};
-use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
+use chillproxy_core::upstream::{clean_text, BudgetedUpstream, CallPolicy, Method, Spend};
+use chillproxy_core::{ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
 use serde_json::Value;
 
 use crate::PremiumizeConfig;
 
-pub(crate) const STORE: &str = "Premiumize";
+pub(crate) const STORE: &str = crate::IDENTITY.display_name;
 
 const REQUESTS: &str = "requests_per_minute";
-const BUDGET_WAIT: Duration = Duration::from_secs(2);
-const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+/// A call over budget may wait up to 2 s for the minute to turn; a "too many requests" holds
+/// the key back, 60 s when it names no `Retry-After`.
+const POLICY: CallPolicy = CallPolicy::new(over_budget);
 
 /// The text Premiumize answers `directdl` with for an item that is not cached.
 pub(crate) const NOT_IN_CACHE: &str = "content not in cache";
 
 #[derive(Clone)]
 pub(crate) struct Client {
-    upstream: Upstream,
-    budget: Budget,
+    calls: BudgetedUpstream,
     requests: Window,
 }
 
 impl Client {
     pub(crate) fn new(config: &PremiumizeConfig, shared: SharedState) -> Result<Self, ConfigError> {
-        let section = crate::SECTION;
-        let api_url = check_base_url(section, "api_url", &config.api_url)?;
-        let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
-            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
         Ok(Self {
-            upstream,
-            budget: Budget::new(shared, crate::NAME, BUDGET_WAIT),
+            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, POLICY)?,
             requests: Window::per_minute(REQUESTS, config.requests_per_minute),
         })
     }
@@ -49,44 +44,21 @@ impl Client {
         query: &[(&str, &str)],
         form: Option<&[(&str, &str)]>,
     ) -> Result<Value, StoreError> {
-        if key.is_empty() {
-            return Err(StoreError::Unauthorized { store: STORE, message: "no API key was given".into() });
-        }
-        self.budget.spend(key, &[self.requests]).await.map_err(over_budget)?;
-        let started = Instant::now();
         let path = format!("/{endpoint}");
         let mut query = query.to_vec();
         query.push(("apikey", key.expose()));
         // `secret`: the key is in the URL, so it is scrubbed from any transport error's text.
         let mut request =
-            self.upstream.request(method.clone(), endpoint, &path).secret(key).accept("application/json").query(&query);
+            self.calls.request(method, endpoint, &path).secret(key).accept("application/json").query(&query);
         if let Some(form) = form {
             request = request.form(form);
         }
-        let result = self
-            .upstream
-            .call(request, |reply| {
+        self.calls
+            .call(key, Spend::one(&self.requests), request, |reply| {
                 let raw = reply.map_err(|e| StoreError::from_transport(STORE, e, key.expose()))?;
-                let status = raw.status.as_u16();
-                tracing::debug!(
-                    store = STORE,
-                    %method,
-                    endpoint,
-                    status,
-                    bytes = raw.body.len(),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "premiumize call"
-                );
-                interpret(status, raw.retry_after, &raw.body, key.expose())
+                interpret(raw.status.as_u16(), raw.retry_after, &raw.body, key.expose())
             })
-            .await;
-        if let Err(error) = &result {
-            tracing::debug!(store = STORE, endpoint, %error, "premiumize call failed");
-            if let StoreError::RateLimited { retry_after, .. } = error {
-                self.budget.block(key, REQUESTS, retry_after.unwrap_or(DEFAULT_BLOCK)).await;
-            }
-        }
-        result
+            .await
     }
 }
 

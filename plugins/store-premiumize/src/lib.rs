@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
-    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
-    StoreProvider,
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StoreIdentity,
+    StorePlugin, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,33 +29,39 @@ pub fn fuzz_interpret_reply(
     client::interpret(status, None, body, key)
 }
 
-pub const NAME: &str = "premiumize";
-pub const CODE: &str = "pm";
+/// Who this store is: the descriptor below and [`PremiumizeStore`]'s `identity()` both read it.
+pub const IDENTITY: StoreIdentity = StoreIdentity {
+    name: "premiumize",
+    code: "pm",
+    display_name: "Premiumize",
+    capabilities: StoreCapabilities::EXACT_WITHOUT_FILES,
+};
+pub const NAME: &str = IDENTITY.name;
+pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
 pub const SECTION: &str = "store.premiumize";
 
 /// `[store.premiumize]`. No `deny_unknown_fields` (it sits next to `flatten`);
 /// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct PremiumizeConfig {
     /// Base URL of the Premiumize API, `/api` included.
-    #[serde(default = "default_api_url")]
     pub api_url: String,
     /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, PremiumizeUpstream>")]
     pub upstream: UpstreamSettings,
     /// Calls a minute per API key (Premiumize publishes no number; this keeps a key polite).
     /// 0 turns it off.
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
 }
 
 impl Default for PremiumizeConfig {
     fn default() -> Self {
         Self {
-            api_url: default_api_url(),
+            api_url: "https://www.premiumize.me/api".to_string(),
             upstream: UpstreamSettings::defaults::<PremiumizeUpstream>(),
-            requests_per_minute: default_requests_per_minute(),
+            requests_per_minute: 300,
         }
     }
 }
@@ -67,14 +73,6 @@ impl UpstreamDefaults for PremiumizeUpstream {
     const TIMEOUT_MS: u64 = 15_000;
     const MAX_IN_FLIGHT: usize = 64;
     const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-}
-
-fn default_api_url() -> String {
-    "https://www.premiumize.me/api".to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    300
 }
 
 impl PluginConfig for PremiumizeConfig {
@@ -94,11 +92,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigEr
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: NAME,
-        code: CODE,
-        display_name: "Premiumize",
+        name: IDENTITY.name,
+        code: IDENTITY.code,
+        display_name: IDENTITY.display_name,
         summary: "Premiumize (www.premiumize.me)",
-        capabilities: StoreCapabilities::EXACT_WITHOUT_FILES,
+        capabilities: IDENTITY.capabilities,
         token_help: "Your API key is on premiumize.me/account.",
         env: &[],
         check: check_config::<PremiumizeConfig>,
@@ -109,6 +107,7 @@ chillproxy_core::inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chillproxy_core::settings::effective_table;
     use chillproxy_core::Env;
 
     #[test]
@@ -118,5 +117,13 @@ mod tests {
         assert_eq!(config.api_url, "https://www.premiumize.me/api");
         let err = PremiumizeConfig::from_settings(&settings("apikey = 'x'")).unwrap_err();
         assert!(err.0.contains("apikey"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_default_config() {
+        let config = PremiumizeConfig::from_settings(&PluginSettings::new(SECTION, Default::default(), Env::default()));
+        let config = config.unwrap();
+        assert_eq!(config.requests_per_minute, 300);
+        assert_eq!(effective_table(&PremiumizeConfig::default()), effective_table(&config));
     }
 }

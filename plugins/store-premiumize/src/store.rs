@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreCapabilities, StoreError, StoreFile, StoreProvider,
+    StoreError, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde_json::Value;
 
@@ -148,17 +148,8 @@ impl PremiumizeStore {
 
 #[async_trait]
 impl StoreProvider for PremiumizeStore {
-    fn name(&self) -> &'static str {
-        crate::NAME
-    }
-    fn code(&self) -> &'static str {
-        crate::CODE
-    }
-    fn display_name(&self) -> &'static str {
-        STORE
-    }
-    fn capabilities(&self) -> StoreCapabilities {
-        StoreCapabilities::EXACT_WITHOUT_FILES
+    fn identity(&self) -> StoreIdentity {
+        crate::IDENTITY
     }
 
     async fn check_cached(&self, credential: &Credential, hashes: &[InfoHash]) -> Result<Vec<CachedItem>, StoreError> {

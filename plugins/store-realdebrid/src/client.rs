@@ -3,45 +3,40 @@
 //! typed [`StoreError`] from RealDebrid's `{"error", "error_code"}` body. Neither the token
 //! nor a URL reaches an error or a log line.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chillproxy_core::upstream::{check_base_url, clean_text, Method, Upstream, UpstreamOptions};
-use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
+use chillproxy_core::upstream::{clean_text, BudgetedUpstream, CallPolicy, Method, Spend};
+use chillproxy_core::{ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
 use serde_json::Value;
 
 use crate::RealDebridConfig;
 
 /// The store name shown in errors.
-pub(crate) const STORE: &str = "RealDebrid";
+pub(crate) const STORE: &str = crate::IDENTITY.display_name;
 
 const REQUESTS: &str = "requests_per_minute";
-/// How long a call over budget may wait for the minute to turn before it fails.
-const BUDGET_WAIT: Duration = Duration::from_secs(2);
-/// How long calls are held back after a "too many requests" that names no `Retry-After`.
-const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+
+/// A call over budget may wait up to 2 s for the minute to turn; any "too many requests"
+/// (HTTP 429, `error_code` 5 or 34) holds the token back, 60 s when it names no `Retry-After`.
+const POLICY: CallPolicy = CallPolicy { credential: "API token", ..CallPolicy::new(over_budget) };
 
 #[derive(Clone)]
 pub(crate) struct Client {
-    upstream: Upstream,
-    budget: Budget,
+    calls: BudgetedUpstream,
     requests: Window,
 }
 
 impl Client {
     pub(crate) fn new(config: &RealDebridConfig, shared: SharedState) -> Result<Self, ConfigError> {
-        let section = crate::SECTION;
-        let api_url = check_base_url(section, "api_url", &config.api_url)?;
-        let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
-            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
         Ok(Self {
-            upstream,
-            budget: Budget::new(shared, crate::NAME, BUDGET_WAIT),
+            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, POLICY)?,
             requests: Window::per_minute(REQUESTS, config.requests_per_minute),
         })
     }
 
     /// Calls `endpoint` (a fixed name, logged and counted) at `path` (which may carry an id),
-    /// after spending one of the token's calls. 204 is `Value::Null`.
+    /// with the token as a Bearer token, after spending one of the token's calls. 204 is
+    /// `Value::Null`.
     pub(crate) async fn call(
         &self,
         key: &Secret,
@@ -51,42 +46,19 @@ impl Client {
         query: &[(&str, &str)],
         form: Option<&[(&str, &str)]>,
     ) -> Result<Value, StoreError> {
-        if key.is_empty() {
-            return Err(StoreError::Unauthorized { store: STORE, message: "no API token was given".into() });
-        }
-        self.budget.spend(key, &[self.requests]).await.map_err(over_budget)?;
-        let started = Instant::now();
-        let mut request = self.upstream.request(method.clone(), endpoint, path).bearer(key).accept("application/json");
+        let mut request = self.calls.request(method, endpoint, path).bearer(key).accept("application/json");
         if !query.is_empty() {
             request = request.query(query);
         }
         if let Some(form) = form {
             request = request.form(form);
         }
-        let result = self
-            .upstream
-            .call(request, |reply| {
+        self.calls
+            .call(key, Spend::one(&self.requests), request, |reply| {
                 let raw = reply.map_err(|e| StoreError::from_transport(STORE, e, key.expose()))?;
-                let status = raw.status.as_u16();
-                tracing::debug!(
-                    store = STORE,
-                    %method,
-                    endpoint,
-                    status,
-                    bytes = raw.body.len(),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "realdebrid call"
-                );
-                interpret(status, raw.retry_after, &raw.body, key.expose())
+                interpret(raw.status.as_u16(), raw.retry_after, &raw.body, key.expose())
             })
-            .await;
-        if let Err(error) = &result {
-            tracing::debug!(store = STORE, endpoint, %error, "realdebrid call failed");
-            if let StoreError::RateLimited { retry_after, .. } = error {
-                self.budget.block(key, REQUESTS, retry_after.unwrap_or(DEFAULT_BLOCK)).await;
-            }
-        }
-        result
+            .await
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
-    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
-    StoreProvider,
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StoreIdentity,
+    StorePlugin, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,44 +30,48 @@ pub fn fuzz_interpret_reply(
     client::interpret(status, None, body, key)
 }
 
-pub const NAME: &str = "realdebrid";
-pub const CODE: &str = "rd";
+/// Who this store is: the descriptor below and [`RealDebridStore`]'s `identity()` both read it.
+pub const IDENTITY: StoreIdentity = StoreIdentity {
+    name: "realdebrid",
+    code: "rd",
+    display_name: "RealDebrid",
+    capabilities: StoreCapabilities::HISTORY_ONLY,
+};
+pub const NAME: &str = IDENTITY.name;
+pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
 pub const SECTION: &str = "store.realdebrid";
 
 /// `[store.realdebrid]`. No `deny_unknown_fields` (it sits next to `flatten`);
 /// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct RealDebridConfig {
     /// Base URL of the RealDebrid API, `/rest/1.0` included.
-    #[serde(default = "default_api_url")]
     pub api_url: String,
     /// `timeout_ms`, `connect_timeout_ms`, `max_in_flight`, `max_body_bytes`, `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, RealDebridUpstream>")]
     pub upstream: UpstreamSettings,
     /// Calls a minute per API token (RealDebrid's limit: 250, refused calls included). 0 turns
     /// it off.
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
     /// How long a token's torrent list (its library: what is `downloaded` counts as cached for
     /// that user) is reused.
-    #[serde(default = "default_library_ttl_s")]
     pub library_ttl_s: u64,
     /// Torrents chillproxy added for a play that have not finished this long after are deleted
     /// from the account, so it does not fill with leftovers. Checked on the token's next use
     /// (when its library is read again). 0 keeps them.
-    #[serde(default = "default_cleanup_after_s")]
     pub cleanup_after_s: u64,
 }
 
 impl Default for RealDebridConfig {
     fn default() -> Self {
         Self {
-            api_url: default_api_url(),
+            api_url: "https://api.real-debrid.com/rest/1.0".to_string(),
             upstream: UpstreamSettings::defaults::<RealDebridUpstream>(),
-            requests_per_minute: default_requests_per_minute(),
-            library_ttl_s: default_library_ttl_s(),
-            cleanup_after_s: default_cleanup_after_s(),
+            requests_per_minute: 250,
+            library_ttl_s: 300,
+            cleanup_after_s: 3 * 3600,
         }
     }
 }
@@ -80,22 +84,6 @@ impl UpstreamDefaults for RealDebridUpstream {
     const TIMEOUT_MS: u64 = 15_000;
     const MAX_IN_FLIGHT: usize = 64;
     const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-}
-
-fn default_api_url() -> String {
-    "https://api.real-debrid.com/rest/1.0".to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    250
-}
-
-fn default_library_ttl_s() -> u64 {
-    300
-}
-
-fn default_cleanup_after_s() -> u64 {
-    3 * 3600
 }
 
 impl PluginConfig for RealDebridConfig {
@@ -117,11 +105,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigEr
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: NAME,
-        code: CODE,
-        display_name: "RealDebrid",
+        name: IDENTITY.name,
+        code: IDENTITY.code,
+        display_name: IDENTITY.display_name,
         summary: "RealDebrid (api.real-debrid.com); cached = resolved before or in your own library",
-        capabilities: StoreCapabilities::HISTORY_ONLY,
+        capabilities: IDENTITY.capabilities,
         token_help: "Your private API token is at real-debrid.com/apitoken.",
         env: &[],
         check: check_config::<RealDebridConfig>,
@@ -132,6 +120,7 @@ chillproxy_core::inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chillproxy_core::settings::effective_table;
     use chillproxy_core::Env;
 
     fn settings(toml_text: &str) -> PluginSettings {
@@ -147,5 +136,13 @@ mod tests {
         assert!(err.0.contains("library_ttl_s"), "{err}");
         let err = RealDebridConfig::from_settings(&settings("nope = 1")).unwrap_err();
         assert!(err.0.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_default_config() {
+        let config = RealDebridConfig::from_settings(&settings("")).unwrap();
+        assert_eq!((config.library_ttl_s, config.cleanup_after_s), (300, 3 * 3600));
+        assert_eq!(config.upstream.max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(effective_table(&RealDebridConfig::default()), effective_table(&config));
     }
 }

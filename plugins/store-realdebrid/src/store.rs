@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreCapabilities, StoreError, StoreFile, StoreProvider,
+    StoreError, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -214,17 +214,8 @@ impl RealDebridStore {
 
 #[async_trait]
 impl StoreProvider for RealDebridStore {
-    fn name(&self) -> &'static str {
-        crate::NAME
-    }
-    fn code(&self) -> &'static str {
-        crate::CODE
-    }
-    fn display_name(&self) -> &'static str {
-        STORE
-    }
-    fn capabilities(&self) -> StoreCapabilities {
-        StoreCapabilities::HISTORY_ONLY
+    fn identity(&self) -> StoreIdentity {
+        crate::IDENTITY
     }
 
     /// The hashes among `hashes` that the token's own library holds `downloaded`.

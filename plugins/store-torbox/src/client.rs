@@ -4,26 +4,36 @@
 //! [`StoreError`]. URLs never reach an error or a log line (`requestdl` carries the key in its
 //! query string), and neither does the key.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chillproxy_core::upstream::{check_base_url, size_text, Method, Stage, Upstream, UpstreamError, UpstreamOptions};
-use chillproxy_core::{Budget, ConfigError, OverBudget, Secret, SharedState, StoreError, Window};
+use chillproxy_core::upstream::{
+    size_text, BlockOn, BudgetedUpstream, CallPolicy, Method, Spend, Stage, UpstreamError,
+};
+use chillproxy_core::{ConfigError, OverBudget, Secret, SharedState, StoreError, Window};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{clean_message, error, error_of_code, kind_of_status, Kind, STORE};
 use crate::TorBoxConfig;
 
-/// How long a call over a per-minute budget may wait for the minute to turn before it fails.
-const BUDGET_WAIT: Duration = Duration::from_secs(2);
-
-/// How long calls are held back after a 429 that names no `Retry-After`.
-const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+/// The TorBox API paths the store calls.
+pub(crate) const CHECKCACHED: &str = "/v1/api/torrents/checkcached";
+pub(crate) const CREATETORRENT: &str = "/v1/api/torrents/createtorrent";
+pub(crate) const MYLIST: &str = "/v1/api/torrents/mylist";
+pub(crate) const CONTROLTORRENT: &str = "/v1/api/torrents/controltorrent";
+pub(crate) const REQUESTDL: &str = "/v1/api/torrents/requestdl";
+pub(crate) const USER_ME: &str = "/v1/api/user/me";
 
 /// Budget window names (in keys, logs and errors).
 const REQUESTS: &str = "requests_per_minute";
 const CREATES_PER_MINUTE: &str = "creates_per_minute";
 const CREATES_PER_HOUR: &str = "creates_per_hour";
+
+/// TorBox's budgeted calls: a call over a per-minute budget waits up to 2 s for the minute to
+/// turn; only an HTTP 429 holds the key back (60 s when it names no `Retry-After`), not a
+/// `COOLDOWN_LIMIT` on adding downloads; logs name the `/v1/api/...` path.
+const POLICY: CallPolicy =
+    CallPolicy { block_on: BlockOn::TooManyRequests, log_path: true, ..CallPolicy::new(over_budget) };
 
 /// What a call spends from its key's budgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +57,7 @@ pub(crate) enum Body<'a> {
 /// The TorBox API client. It holds no key: every call takes the caller's. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Client {
-    /// Redirects are not followed: an API reply is never one, and following one could carry
-    /// the key elsewhere.
-    upstream: Upstream,
-    budget: Budget,
+    calls: BudgetedUpstream,
     requests: Window,
     creates_per_minute: Window,
     creates_per_hour: Window,
@@ -58,24 +65,19 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(config: &TorBoxConfig, shared: SharedState) -> Result<Self, ConfigError> {
-        let section = crate::SECTION;
-        let api_url = check_base_url(section, "api_url", &config.api_url)?;
-        let upstream = Upstream::new(crate::NAME, Some(api_url), &config.upstream, UpstreamOptions::default())
-            .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
         Ok(Self {
-            upstream,
-            budget: Budget::new(shared, crate::NAME, BUDGET_WAIT),
+            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, POLICY)?,
             requests: Window::per_minute(REQUESTS, config.requests_per_minute),
             creates_per_minute: Window::per_minute(CREATES_PER_MINUTE, config.creates_per_minute),
             creates_per_hour: Window::per_hour(CREATES_PER_HOUR, config.creates_per_hour),
         })
     }
 
-    /// Calls `path` (which starts with `/v1/api/`) and returns the envelope's `data`
-    /// (`Value::Null` when absent), after spending `cost` from the key's budgets: a call over
-    /// budget is not sent. A 429 holds the key's calls back for its `Retry-After` (60 s when it
-    /// names none). `path` is what gets logged, never the query; the metrics name it without
-    /// `/v1/api/`.
+    /// Calls `path` (which starts with `/v1/api/`) with the key as a Bearer token and returns
+    /// the envelope's `data` (`Value::Null` when absent), after spending `cost` from the key's
+    /// budgets: a call over budget is not sent. A 429 holds the key's calls back for its
+    /// `Retry-After` (60 s when it names none): all of them, or for a `createtorrent` its new
+    /// downloads. The metrics and logs name the endpoint without `/v1/api/`, never the query.
     pub(crate) async fn call(
         &self,
         key: &Secret,
@@ -85,37 +87,14 @@ impl Client {
         query: &[(&str, &str)],
         body: Body<'_>,
     ) -> Result<Value, StoreError> {
-        if key.is_empty() {
-            return Err(error(Kind::Unauthorized, "no API key was given".to_string(), None));
-        }
-        let windows = match cost {
-            Cost::Request => vec![self.requests],
-            Cost::Create => vec![self.requests, self.creates_per_minute, self.creates_per_hour],
+        let create = [self.requests, self.creates_per_minute, self.creates_per_hour];
+        let spend = match cost {
+            Cost::Request => Spend::one(&self.requests),
+            Cost::Create => Spend { windows: &create, blocks: CREATES_PER_HOUR },
         };
-        self.budget.spend(key, &windows).await.map_err(over_budget)?;
-        let (result, status) = self.send(key, method, path, query, body).await;
-        if status == Some(429) {
-            let retry_after = result.as_ref().err().and_then(StoreError::retry_after);
-            let window = if cost == Cost::Create { CREATES_PER_HOUR } else { REQUESTS };
-            self.budget.block(key, window, retry_after.unwrap_or(DEFAULT_BLOCK)).await;
-        }
-        result
-    }
-
-    /// One exchange: the result and the reply's HTTP status, when there was a reply.
-    async fn send(
-        &self,
-        key: &Secret,
-        method: Method,
-        path: &'static str,
-        query: &[(&str, &str)],
-        body: Body<'_>,
-    ) -> (Result<Value, StoreError>, Option<u16>) {
-        let started = Instant::now();
-        let mut seen_status = None;
         let mut request = self
-            .upstream
-            .request(method.clone(), path.trim_start_matches("/v1/api/"), path)
+            .calls
+            .request(method, path.trim_start_matches("/v1/api/"), path)
             .bearer(key)
             .accept("application/json");
         if !query.is_empty() {
@@ -126,36 +105,12 @@ impl Client {
             Body::Json(value) => request.json(value),
             Body::Form(fields) => request.form(fields),
         };
-        let result = self
-            .upstream
-            .call(request, |reply| {
+        self.calls
+            .call(key, spend, request, |reply| {
                 let raw = reply.map_err(|e| transport_error(e, key))?;
-                let status = raw.status.as_u16();
-                seen_status = Some(status);
-                let result = interpret(status, raw.retry_after, &raw.content_type, &raw.body, key.expose());
-                tracing::debug!(
-                    store = STORE,
-                    %method,
-                    endpoint = path,
-                    status,
-                    bytes = raw.body.len(),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "torbox call"
-                );
-                result
+                interpret(raw.status.as_u16(), raw.retry_after, &raw.content_type, &raw.body, key.expose())
             })
-            .await;
-        if let Err(e) = &result {
-            tracing::debug!(
-                store = STORE,
-                %method,
-                endpoint = path,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                error = %e,
-                "torbox call failed"
-            );
-        }
-        (result, seen_status)
+            .await
     }
 }
 

@@ -7,7 +7,7 @@ use chillproxy_core::upstream::scrub;
 use chillproxy_core::StoreError;
 
 /// The store name shown in errors.
-pub(crate) const STORE: &str = "TorBox";
+pub(crate) const STORE: &str = crate::IDENTITY.display_name;
 
 /// Longest message kept from TorBox (its `detail`, a text body, a transport error).
 const MAX_MESSAGE_CHARS: usize = 200;

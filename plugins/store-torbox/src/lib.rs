@@ -5,14 +5,15 @@
 mod client;
 mod error;
 mod list;
+mod reply;
 mod store;
 
 use std::sync::Arc;
 
 use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
 use chillproxy_core::{
-    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StorePlugin,
-    StoreProvider,
+    check_config, ConfigError, PluginConfig, PluginContext, PluginSettings, StoreCapabilities, StoreIdentity,
+    StorePlugin, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,33 +32,32 @@ pub fn fuzz_interpret_reply(
     client::interpret(status, None, content_type, body, key)
 }
 
-pub const NAME: &str = "torbox";
-pub const CODE: &str = "tb";
+/// Who this store is: the descriptor below and [`TorBoxStore`]'s `identity()` both read it.
+pub const IDENTITY: StoreIdentity =
+    StoreIdentity { name: "torbox", code: "tb", display_name: "TorBox", capabilities: StoreCapabilities::EXACT };
+pub const NAME: &str = IDENTITY.name;
+pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
 pub const SECTION: &str = "store.torbox";
 
 /// `[store.torbox]`. No `deny_unknown_fields`: serde does not support it next to `flatten`;
 /// [`PluginSettings::parse`] rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
 pub struct TorBoxConfig {
     /// Base URL of the TorBox API.
-    #[serde(default = "default_api_url")]
     pub api_url: String,
     /// `timeout_ms` (budget for one API call), `connect_timeout_ms`, `max_in_flight` (API calls
     /// at once, across all users), `max_body_bytes` (largest reply read), `proxy_url`.
     #[serde(flatten, deserialize_with = "UpstreamSettings::with_defaults::<_, TorBoxUpstream>")]
     pub upstream: UpstreamSettings,
     /// Calls a minute per API key, on every endpoint (TorBox's limit: 300). 0 turns it off.
-    #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u64,
     /// New downloads (`createtorrent`) an hour per API key (TorBox's limit: 60). 0 turns it off.
-    #[serde(default = "default_creates_per_hour")]
     pub creates_per_hour: u64,
     /// New downloads a minute per API key (TorBox's edge: 10). 0 turns it off.
-    #[serde(default = "default_creates_per_minute")]
     pub creates_per_minute: u64,
     /// How long a key's torrent list is reused to find a torrent before adding it.
-    #[serde(default = "default_list_ttl_s")]
     pub list_ttl_s: u64,
 }
 
@@ -65,12 +65,12 @@ impl Default for TorBoxConfig {
     /// Every default, as an empty `[store.torbox]` table gives.
     fn default() -> Self {
         Self {
-            api_url: default_api_url(),
+            api_url: "https://api.torbox.app".to_string(),
             upstream: UpstreamSettings::defaults::<TorBoxUpstream>(),
-            requests_per_minute: default_requests_per_minute(),
-            creates_per_hour: default_creates_per_hour(),
-            creates_per_minute: default_creates_per_minute(),
-            list_ttl_s: default_list_ttl_s(),
+            requests_per_minute: 300,
+            creates_per_hour: 60,
+            creates_per_minute: 10,
+            list_ttl_s: 30,
         }
     }
 }
@@ -85,26 +85,6 @@ impl UpstreamDefaults for TorBoxUpstream {
 }
 
 pub use chillproxy_core::settings::MAX_BODY_BYTES_RANGE;
-
-fn default_api_url() -> String {
-    "https://api.torbox.app".to_string()
-}
-
-fn default_requests_per_minute() -> u64 {
-    300
-}
-
-fn default_creates_per_hour() -> u64 {
-    60
-}
-
-fn default_creates_per_minute() -> u64 {
-    10
-}
-
-fn default_list_ttl_s() -> u64 {
-    30
-}
 
 impl TorBoxConfig {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
@@ -133,11 +113,11 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigEr
 
 chillproxy_core::inventory::submit! {
     StorePlugin {
-        name: NAME,
-        code: CODE,
-        display_name: "TorBox",
+        name: IDENTITY.name,
+        code: IDENTITY.code,
+        display_name: IDENTITY.display_name,
         summary: "TorBox (api.torbox.app)",
-        capabilities: StoreCapabilities::EXACT,
+        capabilities: IDENTITY.capabilities,
         token_help: "Your API key is under Settings → API on torbox.app.",
         env: &[],
         check: check_config::<TorBoxConfig>,

@@ -17,9 +17,9 @@ use chillproxy_core::upstream::Method;
 use chillproxy_core::{InfoHash, Secret, StoreError};
 use serde_json::Value;
 
-use crate::client::{Body, Client, Cost};
+use crate::client::{Body, Client, Cost, MYLIST};
 use crate::error::STORE;
-use crate::store::{parse_listed, unexpected, Torrent, MYLIST};
+use crate::reply::{parse_listed, unexpected, Torrent};
 
 /// Torrents read per `mylist` page: small enough that a page of torrents with many files stays
 /// well under the 2 MiB reply limit.
