@@ -137,7 +137,8 @@ async fn chillstreams_problems_fall_back_to_the_token() {
 
         let started = Instant::now();
         let credential = resolve(&setup, &entry(Some(TOKEN), Some(USER))).await.unwrap();
-        assert!(started.elapsed() < Duration::from_millis(timeout_ms + 1000), "{case}: took {:?}", started.elapsed());
+        // The 400 ms timeout, not the 5 s the slow fake takes (2 s for a busy machine).
+        assert!(started.elapsed() < Duration::from_millis(timeout_ms + 2000), "{case}: took {:?}", started.elapsed());
         assert_eq!(credential.key.expose(), TOKEN, "{case}");
         assert_eq!(credential.provider, "token", "{case}");
 

@@ -112,7 +112,11 @@ async fn over_the_hourly_create_budget_playback_answers_at_once_with_the_limit()
         );
         let after: u64 = played.retry_after.as_deref().and_then(|v| v.parse().ok()).expect("Retry-After");
         assert!((3_000..=3_600).contains(&after), "{after}");
-        assert!(played.elapsed < Duration::from_millis(500), "at once: {:?}", played.elapsed);
+        assert!(
+            played.elapsed < Duration::from_millis(1_500),
+            "at once, not after the budget wait: {:?}",
+            played.elapsed
+        );
         assert_eq!(stack.torbox.calls().len(), calls, "no call reached TorBox");
     }
     assert_eq!(stack.torbox.count(CREATETORRENT), 3);
@@ -138,7 +142,8 @@ async fn a_torrent_that_fails_ends_playback_well_under_wait_ms() {
         "TorBox could not download this torrent: the download stopped with an error on TorBox, also after adding it \
          again. Pick another stream."
     );
-    assert!(played.elapsed < Duration::from_millis(1_000), "{:?}", played.elapsed);
+    // Well under wait_ms (3 s).
+    assert!(played.elapsed < Duration::from_millis(2_000), "{:?}", played.elapsed);
     assert_eq!((stack.torbox.count(CREATETORRENT), stack.torbox.count(CONTROLTORRENT)), (2, 1), "re-added once");
 
     let played = play(&play_url(&stack, &config, &hash(1), "Broken.Movie"), "mpv").await;
@@ -148,7 +153,7 @@ async fn a_torrent_that_fails_ends_playback_well_under_wait_ms() {
     let played = play(&play_url(&stack, &config, &hash(2), "Unseeded.Movie"), "mpv").await;
     assert_eq!(played.status, 422, "{}", played.body);
     assert!(played.body.contains("no one is seeding it"), "{}", played.body);
-    assert!(played.elapsed < Duration::from_millis(1_000), "{:?}", played.elapsed);
+    assert!(played.elapsed < Duration::from_millis(2_000), "{:?}", played.elapsed);
     assert_eq!((stack.torbox.count(CREATETORRENT), stack.torbox.count(CONTROLTORRENT)), (3, 1), "not re-added");
 }
 

@@ -1,6 +1,6 @@
 //! Upstreams misbehaving: Chillstreams down, slow, failing or answering nonsense; TorBox failing
 //! in every way it can; indexers hanging, answering broken XML or far too much. Every request
-//! must end within the budget configured for the upstream at fault (plus 1 s: this is about a
+//! must end within the budget configured for the upstream at fault (plus 2 s: this is about a
 //! budget, not performance) with the fallback, a ⚠️ stream or a fitting playback status.
 //!
 //! The host caches answers (availability per store and hash, candidates per title, links), so
@@ -23,7 +23,9 @@ use serde_json::{json, Value};
 const CHILLSTREAMS_BUDGET: Duration = Duration::from_millis(1000);
 const TORBOX_BUDGET: Duration = Duration::from_millis(2000);
 const TORZNAB_BUDGET: Duration = Duration::from_millis(1500);
-const SLACK: Duration = Duration::from_secs(1);
+/// What a busy 2-core machine may add on top of a budget; still well under the 5 s and 10 s the
+/// slow fakes take, so a budget that does not hold fails.
+const SLACK: Duration = Duration::from_secs(2);
 
 const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
 const FILE: &str = "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE.mkv";

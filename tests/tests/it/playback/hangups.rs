@@ -66,7 +66,8 @@ async fn normal_list(stack: &Stack, config: &str, id: &str, user_agent: &str) ->
     let list = streams_of(&stack.stream_url(config, "movie", id), user_agent).await;
     assert!(warning_descriptions(&list).is_empty(), "{list:#?}");
     assert!(list.iter().any(|s| s["url"].is_string()), "{list:#?}");
-    assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
+    // Not wedged: well within the upstream timeouts (a wedged flight would hang or time out).
+    assert!(started.elapsed() < Duration::from_millis(4_000), "took {:?}", started.elapsed());
     list
 }
 
@@ -153,7 +154,8 @@ async fn abandoned_playback_resolutions_release_their_permits() {
     let response = http().get(&plays[HANGUPS]).header("user-agent", "mpv").send().await.unwrap();
     assert_eq!(response.status(), 302, "{:?}", response.text().await);
     assert!(response.headers()["location"].to_str().unwrap().contains("/cdn/"));
-    assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
+    // Not wedged: well within the upstream timeouts (a wedged flight would hang or time out).
+    assert!(started.elapsed() < Duration::from_millis(4_000), "took {:?}", started.elapsed());
     assert_eq!(stack.torbox.count(CREATETORRENT), HANGUPS + 1, "the new play's createtorrent reached TorBox");
 
     // A viewer who left mid-resolution did not block the next viewer of the same file.

@@ -239,7 +239,7 @@ async fn a_slow_indexer_is_dropped_at_the_timeout_and_the_other_answers() {
     let candidates = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
     let elapsed = started.elapsed();
 
-    assert!(elapsed < Duration::from_millis(1_500), "took {elapsed:?} with a 500 ms timeout");
+    assert!(elapsed < Duration::from_millis(3_000), "took {elapsed:?} with a 500 ms timeout (the slow one takes 10 s)");
     assert_eq!(sorted_hashes(&candidates), vec![hash(2)]);
     assert_eq!(slow.call_count(), 1, "the slow indexer was asked");
 }
@@ -250,7 +250,7 @@ async fn indexers_are_queried_in_parallel() {
     let b = FakeTorznab::start(KEY).await;
     let c = FakeTorznab::start(KEY).await;
     for (fake, n) in [(&a, 1), (&b, 2), (&c, 3)] {
-        fake.set_mode(Mode::Slow(Duration::from_millis(400)));
+        fake.set_mode(Mode::Slow(Duration::from_millis(1_000)));
         fake.add_release(Release::movie(SHAWSHANK, "x", &hash(n)));
     }
     let source = source(
@@ -267,7 +267,8 @@ async fn indexers_are_queried_in_parallel() {
     let elapsed = started.elapsed();
 
     assert_eq!(candidates.len(), 3);
-    assert!(elapsed < Duration::from_millis(1_000), "three 400 ms indexers took {elapsed:?}");
+    // One after another would take 3 s; together, 1 s and whatever a busy machine adds.
+    assert!(elapsed < Duration::from_millis(2_500), "three 1 s indexers took {elapsed:?}");
 }
 
 #[tokio::test]
@@ -307,7 +308,7 @@ async fn every_indexer_down_is_an_upstream_error_naming_each() {
     let started = Instant::now();
     let message = upstream_message(search(&*source, &movie(SHAWSHANK), &[]).await);
 
-    assert!(started.elapsed() < Duration::from_millis(1_300));
+    assert!(started.elapsed() < Duration::from_millis(3_000), "a 300 ms timeout, not the 10 s indexer");
     assert!(message.contains("closed: could not connect"), "{message}");
     assert!(message.contains("broken: HTTP 500"), "{message}");
     assert!(message.contains("sleepy: timed out after 300 ms"), "{message}");

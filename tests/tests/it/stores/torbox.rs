@@ -489,13 +489,14 @@ async fn a_hanging_torbox_times_out_within_the_budget() {
     let started = Instant::now();
     let err = store.account(&credential(KEY)).await.unwrap_err();
     assert_eq!(err, StoreError::Timeout { store: "TorBox" });
-    assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
+    // A 500 ms budget, not the 10 s hang.
+    assert!(started.elapsed() < Duration::from_millis(3_000), "took {:?}", started.elapsed());
 
     let started = Instant::now();
     let hashes: Vec<InfoHash> = (0..150).map(hash).collect();
     let err = store.check_cached(&credential(KEY), &hashes).await.unwrap_err();
     assert_eq!(err, StoreError::Timeout { store: "TorBox" });
-    assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_millis(3_000), "took {:?}", started.elapsed());
 }
 
 /// Runs every operation, successful and failing, with logs captured at TRACE, and checks that

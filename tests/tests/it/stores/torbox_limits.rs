@@ -284,7 +284,8 @@ async fn creates_over_the_hourly_budget_are_not_sent_and_say_so() {
     let calls = fake.calls().len();
     let started = Instant::now();
     let err = store.add_magnet(&cred, &hash(3), None).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(500), "fails at once: {:?}", started.elapsed());
+    // "At once": without the budget wait (2 s) a call over budget may take.
+    assert!(started.elapsed() < Duration::from_millis(1_500), "fails at once: {:?}", started.elapsed());
     match &err {
         StoreError::BudgetExhausted { retry_after: Some(after), message, .. } => {
             assert_eq!(message, "TorBox's hourly limit for new downloads is reached; cached streams still play");
@@ -310,7 +311,7 @@ async fn requests_over_the_minute_budget_wait_briefly_then_fail_without_a_call()
     }
     let started = Instant::now();
     let err = store.account(&cred).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(500), "a minute away: fails at once");
+    assert!(started.elapsed() < Duration::from_millis(1_500), "a minute away: fails at once");
     assert!(matches!(err, StoreError::BudgetExhausted { retry_after: Some(_), .. }), "{err:?}");
     assert_eq!(fake.count(USER_ME), 3);
 }
@@ -326,7 +327,7 @@ async fn a_429_from_torbox_holds_the_keys_calls_back_for_its_retry_after() {
     fake.set_fault(Fault::None);
     let started = Instant::now();
     let err = store.check_cached(&cred, &[hash(1)]).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(started.elapsed() < Duration::from_millis(1_500), "fails at once, not after the 2 s budget wait");
     match err {
         StoreError::RateLimited { retry_after: Some(after), .. } => assert_eq!(after, Duration::from_secs(30)),
         other => panic!("expected RateLimited, got {other:?}"),
