@@ -26,9 +26,12 @@
   var forced = new Map();
   var checkSeq = 0;
   var UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  var prefix = location.pathname.indexOf('/stremio/torz/') >= 0 ? location.pathname.slice(0, location.pathname.indexOf('/stremio/torz/')) : '';
-  var checkUrl = prefix + '/stremio/torz/configure/check';
-  var sealUrl = prefix + '/stremio/torz/configure/seal';
+  // The addon's path prefix comes from the server (chillproxy_stremio::routes::PREFIX); a proxy
+  // may mount the server under a path of its own, kept from the page's location.
+  var addon = app.dataset.prefix;
+  var mount = location.pathname.indexOf(addon + '/') >= 0 ? location.pathname.slice(0, location.pathname.indexOf(addon + '/')) : '';
+  var checkUrl = mount + addon + '/configure/check';
+  var sealUrl = mount + addon + '/configure/seal';
   var sealing = app.dataset.seal === '1';
   var sealSeq = 0;
   var sealTimer = null;
@@ -174,7 +177,7 @@
 
   function showLink(segment) {
     if (segment) {
-      manifest.value = base + '/stremio/torz/' + segment + '/manifest.json';
+      manifest.value = base + addon + '/' + segment + '/manifest.json';
       install.href = manifest.value.replace(/^https?:\/\//, 'stremio://');
       install.classList.remove('disabled');
       install.removeAttribute('aria-disabled');

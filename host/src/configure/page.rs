@@ -148,6 +148,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         sort = sort,
         searches = escape(page.searches),
         base = escape(page.base_url),
+        prefix = chillproxy_stremio::routes::PREFIX,
         auth_field = if page.auth_field.is_some() { "1" } else { "0" },
         auth_label = escape(page.auth_field.map(|f| f.label).unwrap_or_default()),
         auth_names = escape(&serde_json::Value::Object(auth_names).to_string()),

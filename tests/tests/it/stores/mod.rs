@@ -2,5 +2,6 @@
 
 mod conformance;
 mod debrid;
+mod identity;
 mod torbox;
 mod torbox_limits;

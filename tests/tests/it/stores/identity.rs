@@ -7,7 +7,7 @@ use chillproxy_core::{Env, PluginContext, PluginSettings};
 
 #[test]
 fn every_store_provider_matches_its_descriptor() {
-    chillproxy_plugins::link();
+    chillproxy_tests::link_plugins();
     let stores = registry::stores().expect("no two stores share a name or code");
     assert!(stores.len() >= 4, "the default plugin list links the four stores: {}", registry::names(&stores));
     for descriptor in stores {
