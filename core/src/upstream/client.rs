@@ -205,17 +205,15 @@ impl Upstream {
             // Fails when sent: a relative URL without a base.
             None => path.to_string(),
         };
-        Request {
-            endpoint,
-            builder: self.inner.http.request(method.clone(), url),
-            method,
-            logged_as: None,
-            secrets: Vec::new(),
-        }
+        self.new_request(method, endpoint, url)
     }
 
     /// A request to a whole URL (a user's indexer), counted in the metrics as `endpoint`.
     pub fn request_url(&self, method: Method, endpoint: &'static str, url: Url) -> Request<'_> {
+        self.new_request(method, endpoint, url)
+    }
+
+    fn new_request(&self, method: Method, endpoint: &'static str, url: impl reqwest::IntoUrl) -> Request<'_> {
         Request {
             endpoint,
             builder: self.inner.http.request(method.clone(), url),
