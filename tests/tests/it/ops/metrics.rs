@@ -119,6 +119,7 @@ async fn scrape_until(stack: &Stack, mut done: impl FnMut(&Scrape) -> bool) -> S
 
 #[tokio::test]
 async fn stream_lists_and_playback_move_the_request_upstream_cache_auth_and_usage_series() {
+    let _alone = super::SCRAPES.lock().await;
     let stack = Stack::start(StackOptions::default()).await;
     let ready = http().get(format!("{}/ready", stack.host.url())).send().await.unwrap();
     assert_eq!(ready.status(), 200);
