@@ -21,6 +21,7 @@ mod plugins;
 mod problems;
 mod redis_tier;
 mod requester;
+mod segments;
 mod state;
 mod streams;
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::limits::InboundLimits;
 use crate::memory::AvailabilityMemory;
 use crate::playback::PlaybackContext;
 use crate::plugins::Plugins;
+use crate::segments::{Decoded, SegmentCache};
 use crate::streams::StreamsContext;
 
 /// Longest sealed config accepted: the plain bound, base64-expanded, plus nonce, tag and prefix.
@@ -40,6 +41,8 @@ struct Inner {
     limits: InboundLimits,
     /// Seals configs and playback handles; empty without `CHILLPROXY_KEYS`.
     keyring: Keyring,
+    /// Decoded `{config}` segments by the segment as sent.
+    segments: SegmentCache,
 }
 
 impl AppState {
@@ -64,7 +67,10 @@ impl AppState {
             Some(keys) => Keyring::parse(keys.expose()).map_err(ConfigError::new)?,
             None => Keyring::empty(),
         };
-        Ok(Self { inner: Arc::new(Inner { config, plugins, streams, playback, usage, binder, limits, keyring }) })
+        let segments = SegmentCache::new(&config.cache);
+        Ok(Self {
+            inner: Arc::new(Inner { config, plugins, streams, playback, usage, binder, limits, keyring, segments }),
+        })
     }
 
     /// Starts background work (usage delivery).
@@ -135,9 +141,20 @@ impl AppState {
         &self.inner.keyring
     }
 
+    /// A `{config}` segment decoded and validated against the enabled stores, with the user's
+    /// fingerprint; decoded once per distinct segment (see `segments`).
+    pub(crate) fn decoded(&self, segment: &str) -> Arc<Decoded> {
+        self.inner.segments.get_or_decode(segment, |segment| self.decode_uncached(segment))
+    }
+
+    /// The config of a `{config}` segment, or why it is refused (see [`AppState::decoded`]).
+    pub(crate) fn decode_user_config(&self, segment: &str) -> Result<Arc<UserConfig>, ConfigProblem> {
+        self.decoded(segment).config.clone()
+    }
+
     /// Decodes and validates a `{config}` segment against the enabled stores: a sealed one
     /// (`c1.…`) is opened with the keyring; a plain one is read when `accept_plain_config` allows.
-    pub(crate) fn decode_user_config(&self, segment: &str) -> Result<UserConfig, ConfigProblem> {
+    fn decode_uncached(&self, segment: &str) -> Result<UserConfig, ConfigProblem> {
         let segment = segment.trim();
         if Keyring::looks_sealed(Purpose::Config, segment) {
             if segment.len() > SEALED_CONFIG_MAX {

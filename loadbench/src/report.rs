@@ -27,6 +27,30 @@ pub struct Row {
     pub note: Option<String>,
 }
 
+fn rate(row: &Row) -> f64 {
+    row.tally.requests() as f64 / row.elapsed.as_secs_f64().max(1e-9)
+}
+
+/// "warm list, 64 clients: 44% of `/_bench/fixed`" for every warm and play row whose client count
+/// also has a fixed row in the same run (the ratio issue 25's targets are stated in).
+fn ratios_to_bare(rows: &[Row]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for row in rows.iter().filter(|r| matches!(r.scenario, Scenario::Warm | Scenario::Play)) {
+        let bare = rows.iter().find(|r| r.scenario == Scenario::Fixed && r.clients == row.clients);
+        if let Some(bare) = bare.filter(|b| rate(b) > 0.0) {
+            lines.push(format!(
+                "{}, {} clients: {:.0}% ({:.0} of {:.0} req/s)",
+                row.scenario.label(),
+                row.clients,
+                100.0 * rate(row) / rate(bare),
+                rate(row),
+                rate(bare)
+            ));
+        }
+    }
+    lines
+}
+
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;
@@ -262,6 +286,17 @@ pub fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
         );
     }
     let _ = writeln!(out);
+    let ratios = ratios_to_bare(rows);
+    if !ratios.is_empty() {
+        let _ = writeln!(
+            out,
+            "Against the bare endpoint in this run (req/s as a share of `/_bench/fixed` at the same client count):\n"
+        );
+        for line in ratios {
+            let _ = writeln!(out, "- {line}");
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(out, "Details:\n");
     for row in rows {
         let requests = row.tally.requests();

@@ -50,7 +50,7 @@ pub(crate) async fn page_with_config(
     Path(segment): Path<String>,
 ) -> Response {
     let (config, problem) = match state.decode_user_config(&segment) {
-        Ok(config) => (Some(config), None),
+        Ok(config) => (Some(UserConfig::clone(&config)), None),
         Err(problem) => (UserConfig::read_unvalidated(&segment), Some(problem.to_string())),
     };
     html_response(render_for(&state, &requester.base_url, config.as_ref(), problem.as_deref()))

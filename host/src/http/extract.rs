@@ -24,7 +24,9 @@ async fn path_params(parts: &mut Parts, state: &AppState) -> HashMap<String, Str
 /// answered with a ⚠️ stream naming the problem and linking to the configure page.
 pub(crate) struct StreamConfig {
     pub segment: String,
-    pub config: UserConfig,
+    pub config: std::sync::Arc<UserConfig>,
+    /// Who the config belongs to, for per-user limits (a fingerprint of the segment).
+    pub fingerprint: String,
 }
 
 impl FromRequestParts<AppState> for StreamConfig {
@@ -32,8 +34,9 @@ impl FromRequestParts<AppState> for StreamConfig {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let segment = path_params(parts, state).await.remove("config").unwrap_or_default();
-        match state.decode_user_config(&segment) {
-            Ok(config) => Ok(Self { segment, config }),
+        let decoded = state.decoded(&segment);
+        match &decoded.config {
+            Ok(config) => Ok(Self { config: config.clone(), fingerprint: decoded.fingerprint.clone(), segment }),
             Err(problem) => {
                 let requester = Requester::from_request_parts(parts, state).await?;
                 let configure = chillproxy_stremio::routes::configure_url(&requester.base_url);
@@ -97,6 +100,7 @@ impl FromRequestParts<AppState> for Playback {
         let config = state
             .decode_user_config(segments.config)
             .map_err(|p| PlaybackError::BadRequest(format!("invalid configuration: {p}")))?;
+        let config = UserConfig::clone(&config);
         let path =
             PlaybackPath::parse_with(config, &segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
         let binding = Query::<PlaybackQuery>::from_request_parts(parts, state).await.ok().and_then(|q| q.0.b);

@@ -114,8 +114,7 @@ async fn stream_list(
         Ok(user) => user,
         Err(warning) => return with_list_caching(warning, &state, false),
     };
-    let fingerprint = user_fingerprint(&user.segment);
-    if let Err(wait) = state.limits().admit(Family::Streams, requester.client.ip, Some(&fingerprint)).await {
+    if let Err(wait) = state.limits().admit(Family::Streams, requester.client.ip, Some(&user.fingerprint)).await {
         let configure = routes::configure_url(&requester.base_url);
         let stream = warning(
             "Too many requests",
