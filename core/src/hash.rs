@@ -23,6 +23,19 @@ impl InfoHash {
         &self.0
     }
 
+    /// The 20 bytes the 40 hex digits spell.
+    pub fn to_bytes(&self) -> [u8; 20] {
+        let mut bytes = [0u8; 20];
+        // Always 40 hex digits (see `parse`): this cannot fail.
+        let _ = hex::decode_to_slice(&self.0, &mut bytes);
+        bytes
+    }
+
+    /// The info hash of these 20 bytes.
+    pub fn from_bytes(bytes: &[u8; 20]) -> Self {
+        Self(hex::encode(bytes))
+    }
+
     pub fn magnet(&self) -> String {
         format!("magnet:?xt=urn:btih:{}", self.0)
     }
@@ -64,5 +77,7 @@ mod tests {
         assert!(InfoHash::parse("xyz").is_none());
         assert!(InfoHash::parse("0123456789abcdef0123456789abcdef0123456g").is_none());
         assert!(InfoHash::parse("0123456789abcdef0123456789abcdef012345678").is_none());
+        assert_eq!(h.to_bytes()[..3], [0x01, 0x23, 0x45]);
+        assert_eq!(InfoHash::from_bytes(&h.to_bytes()), h);
     }
 }

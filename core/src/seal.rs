@@ -12,6 +12,10 @@
 //! standard or URL-safe base64): the first key seals, every key opens, so an operator rotates by
 //! putting a new key first and removing the old one once its links may go. A value sealed with
 //! a removed key fails with [`OpenError::RetiredKey`].
+//!
+//! A stream list's playback handles share one seal (issue 25): [`Keyring::seal_list`] seals
+//! what is common to the list once, and each stream's handle adds its own bytes and a tag bound
+//! to that sealed part (see [`ListSeal`]), so listing costs one AEAD seal and one HMAC per stream.
 
 use std::fmt;
 
@@ -20,7 +24,10 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
 
 /// The environment variable holding the keyring.
 pub const KEYS_ENV: &str = "CHILLPROXY_KEYS";
@@ -29,6 +36,18 @@ const NONCE: usize = 24;
 const TAG: usize = 16;
 /// Longest key id: short, since it is in every sealed value.
 const MAX_KID: usize = 16;
+/// A list handle's prefix: the same as a single playback handle's, told apart by its four parts.
+const LIST_PREFIX: &str = "p1";
+/// A stream's tag in a list handle: HMAC-SHA256 truncated to 128 bits.
+const STREAM_TAG: usize = 16;
+/// Longest per-stream part of a list handle (an info hash and a file index are 28 bytes).
+pub const MAX_STREAM_PART: usize = 64;
+/// Longest sealed list part accepted when opening (bytes, before base64).
+const MAX_LIST_PART: usize = 4096;
+/// The associated data of a list part (with `|<kid>`) and its HKDF info (with `/v1`).
+const LIST_LABEL: &str = "playback-list";
+/// The HKDF info of the stream-tag key, and the first bytes of every tag's input.
+const STREAM_TAG_LABEL: &str = "chillproxy/stream-tag/v1";
 
 /// What a sealed value is for; each purpose has its own subkey and prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +105,10 @@ struct RingKey {
     kid: String,
     /// One cipher per [`Purpose`], in [`Purpose::ALL`] order.
     ciphers: Vec<XChaCha20Poly1305>,
+    /// Seals a list handle's common part (its own subkey, `chillproxy/playback-list/v1`).
+    list: XChaCha20Poly1305,
+    /// Tags each stream of a list handle (its own subkey, `chillproxy/stream-tag/v1`), keyed once.
+    stream_tag: HmacSha256,
 }
 
 /// The server's sealing keys. `Debug` shows the key ids only.
@@ -188,6 +211,64 @@ impl Keyring {
             .map_err(|_| OpenError::Damaged)
     }
 
+    /// Seals what a stream list's handles share (`common`) once, under the first key. Each
+    /// stream's handle is then [`ListSeal::write_handle`]: that sealed part, the stream's own
+    /// bytes and a tag over both. `None` when the keyring is empty.
+    pub fn seal_list(&self, common: &[u8]) -> Option<ListSeal> {
+        let key = self.keys.first()?;
+        let nonce = fresh_nonce();
+        let aad = associated_data_of(LIST_LABEL, &key.kid);
+        let sealed = key.list.encrypt(&nonce, Payload { msg: common, aad: aad.as_bytes() }).ok()?;
+        let mut bytes = Vec::with_capacity(NONCE + sealed.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        let head = format!("{LIST_PREFIX}.{}.{}.", key.kid, URL_SAFE_NO_PAD.encode(&bytes));
+        Some(ListSeal { head, mac: key.stream_tag_state(&bytes) })
+    }
+
+    /// Opens a list handle made by [`ListSeal::write_handle`] under any key of the ring: the
+    /// stream's tag is checked first (constant time), then the common part is opened. Returns
+    /// the common plaintext and the stream's own bytes.
+    pub fn open_list(&self, handle: &str) -> Result<(Vec<u8>, Vec<u8>), OpenError> {
+        let rest = handle.strip_prefix(LIST_PREFIX).and_then(|r| r.strip_prefix('.')).ok_or(OpenError::Malformed)?;
+        let mut parts = rest.split('.');
+        let (Some(kid), Some(list), Some(stream), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(OpenError::Malformed);
+        };
+        if kid.is_empty() || kid.len() > MAX_KID || list.len() > MAX_LIST_PART * 4 / 3 + 4 {
+            return Err(OpenError::Malformed);
+        }
+        let list = URL_SAFE_NO_PAD.decode(list).map_err(|_| OpenError::Malformed)?;
+        let stream = URL_SAFE_NO_PAD.decode(stream).map_err(|_| OpenError::Malformed)?;
+        if list.len() < NONCE + TAG || stream.len() <= STREAM_TAG || stream.len() > MAX_STREAM_PART + STREAM_TAG {
+            return Err(OpenError::Malformed);
+        }
+        if self.keys.is_empty() {
+            return Err(OpenError::NoKeys);
+        }
+        let key = self.keys.iter().find(|k| k.kid == kid).ok_or(OpenError::RetiredKey)?;
+        let (item, tag) = stream.split_at(stream.len() - STREAM_TAG);
+        let mut mac = key.stream_tag_state(&list);
+        mac.update(item);
+        mac.verify_truncated_left(tag).map_err(|_| OpenError::Damaged)?;
+        let (nonce, sealed) = list.split_at(NONCE);
+        let aad = associated_data_of(LIST_LABEL, kid);
+        let common = key
+            .list
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
+            .map_err(|_| OpenError::Damaged)?;
+        Ok((common, item.to_vec()))
+    }
+
+    /// Whether `text` has a list handle's shape (`p1.<kid>.<list part>.<stream part>`), opened
+    /// or not; a single playback handle (`p1.<kid>.<sealed>`) does not.
+    pub fn looks_like_list_handle(text: &str) -> bool {
+        text.strip_prefix(LIST_PREFIX)
+            .and_then(|r| r.strip_prefix('.'))
+            .is_some_and(|rest| rest.bytes().filter(|b| *b == b'.').count() == 2)
+    }
+
     /// Whether `text` looks like a value sealed for `purpose` (its prefix), opened or not.
     pub fn looks_sealed(purpose: Purpose, text: &str) -> bool {
         text.strip_prefix(purpose.prefix()).is_some_and(|rest| rest.starts_with('.'))
@@ -209,7 +290,69 @@ impl RingKey {
                 cipher
             })
             .collect();
-        Self { kid: kid.to_string(), ciphers }
+        let mut subkey = [0u8; 32];
+        let _ = hkdf.expand(format!("chillproxy/{LIST_LABEL}/v1").as_bytes(), &mut subkey);
+        let list = XChaCha20Poly1305::new((&subkey).into());
+        let _ = hkdf.expand(STREAM_TAG_LABEL.as_bytes(), &mut subkey);
+        // HMAC takes a key of any length: this cannot fail.
+        let stream_tag = <HmacSha256 as Mac>::new_from_slice(&subkey).unwrap_or_else(|_| unreachable!());
+        subkey.fill(0);
+        Self { kid: kid.to_string(), ciphers, list, stream_tag }
+    }
+
+    /// The stream-tag key's state after `label | kid | len(list) (u32 BE) | list`: what every
+    /// tag of one list starts with, so each stream costs only its own bytes and the finish.
+    fn stream_tag_state(&self, list: &[u8]) -> HmacSha256 {
+        let mut mac = self.stream_tag.clone();
+        mac.update(STREAM_TAG_LABEL.as_bytes());
+        mac.update(b"|");
+        mac.update(self.kid.as_bytes());
+        mac.update(b"|");
+        mac.update(&u32::try_from(list.len()).unwrap_or(u32::MAX).to_be_bytes());
+        mac.update(list);
+        mac
+    }
+}
+
+/// A stream list's common part, sealed once ([`Keyring::seal_list`]), ready to make each
+/// stream's handle: `p1.<kid>.<base64url(nonce ‖ ciphertext ‖ tag)>.<base64url(item ‖ tag16)>`,
+/// where `tag16` is the first 16 bytes of HMAC-SHA256 under the stream-tag subkey over
+/// `chillproxy/stream-tag/v1|<kid>|<len(list part) u32 BE><list part bytes><item>`.
+/// Made per request, for one list's handles; it holds no key, only a keyed hash state.
+pub struct ListSeal {
+    /// `p1.<kid>.<sealed list part>.`
+    head: String,
+    /// The stream-tag state after the list part.
+    mac: HmacSha256,
+}
+
+impl ListSeal {
+    /// Writes one stream's handle (URL-safe ASCII: nothing to escape) for its own bytes
+    /// `item` (at most [`MAX_STREAM_PART`]); writes nothing and returns `false` for a longer one.
+    pub fn write_handle(&self, out: &mut Vec<u8>, item: &[u8]) -> bool {
+        if item.len() > MAX_STREAM_PART {
+            return false;
+        }
+        let mut mac = self.mac.clone();
+        mac.update(item);
+        let tag = mac.finalize().into_bytes();
+        let mut raw = [0u8; MAX_STREAM_PART + STREAM_TAG];
+        let raw_len = item.len() + STREAM_TAG;
+        raw[..item.len()].copy_from_slice(item);
+        raw[item.len()..raw_len].copy_from_slice(&tag[..STREAM_TAG]);
+        let mut encoded = [0u8; (MAX_STREAM_PART + STREAM_TAG).div_ceil(3) * 4];
+        let Ok(written) = URL_SAFE_NO_PAD.encode_slice(&raw[..raw_len], &mut encoded) else {
+            return false;
+        };
+        out.extend_from_slice(self.head.as_bytes());
+        out.extend_from_slice(&encoded[..written]);
+        true
+    }
+
+    /// One stream's handle as a string (see [`ListSeal::write_handle`]).
+    pub fn handle(&self, item: &[u8]) -> Option<String> {
+        let mut out = Vec::with_capacity(self.head.len() + 128);
+        self.write_handle(&mut out, item).then(|| String::from_utf8(out).ok()).flatten()
     }
 }
 
@@ -235,7 +378,11 @@ fn fresh_nonce() -> XNonce {
 }
 
 fn associated_data(purpose: Purpose, kid: &str) -> String {
-    format!("chillproxy/{}/v1|{kid}", purpose.label())
+    associated_data_of(purpose.label(), kid)
+}
+
+fn associated_data_of(label: &str, kid: &str) -> String {
+    format!("chillproxy/{label}/v1|{kid}")
 }
 
 #[cfg(test)]
@@ -312,5 +459,86 @@ mod tests {
         }
         assert!(Keyring::parse("").unwrap().is_empty());
         assert_eq!(format!("{:?}", Keyring::parse(&format!("k1:{K1}")).unwrap()), "Keyring { kids: [\"k1\"] }");
+    }
+
+    fn flip_each_bit(handle: &str) -> Vec<String> {
+        // Every bit of every decoded part, and each character of the prefix and the key id.
+        let mut out = Vec::new();
+        let parts: Vec<&str> = handle.split('.').collect();
+        for (p, part) in parts.iter().enumerate().skip(2) {
+            let bytes = URL_SAFE_NO_PAD.decode(part).unwrap();
+            for i in 0..bytes.len() {
+                for bit in 0..8 {
+                    let mut changed = bytes.clone();
+                    changed[i] ^= 1 << bit;
+                    let mut all: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+                    all[p] = URL_SAFE_NO_PAD.encode(&changed);
+                    out.push(all.join("."));
+                }
+            }
+        }
+        for i in 0..5 {
+            let mut bytes = handle.as_bytes().to_vec();
+            bytes[i] ^= 0x01;
+            out.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        out
+    }
+
+    #[test]
+    fn a_list_seals_once_and_each_stream_is_tagged_to_that_seal() {
+        let ring = Keyring::parse(&format!("k1:{K1}")).unwrap();
+        let list = ring.seal_list(b"{\"t\":\"user-token\",\"x\":1}").unwrap();
+        let one = list.handle(b"stream-one").unwrap();
+        let two = list.handle(b"stream-two").unwrap();
+        assert!(one.starts_with("p1.k1.") && Keyring::looks_like_list_handle(&one), "{one}");
+        assert!(!Keyring::looks_like_list_handle(&ring.seal(Purpose::Playback, b"x").unwrap()));
+        assert!(!one.contains("user-token"));
+        // Both streams share the list part, byte for byte.
+        assert_eq!(one.rsplit_once('.').unwrap().0, two.rsplit_once('.').unwrap().0);
+        assert_eq!(ring.open_list(&one).unwrap(), (b"{\"t\":\"user-token\",\"x\":1}".to_vec(), b"stream-one".to_vec()));
+        assert_eq!(ring.open_list(&two).unwrap().1, b"stream-two");
+        // Rotation: the second key of a ring opens; a retired one does not.
+        let rotated = Keyring::parse(&format!("k2:{K2},k1:{K1}")).unwrap();
+        assert!(rotated.open_list(&one).is_ok());
+        assert_eq!(Keyring::parse(&format!("k2:{K2}")).unwrap().open_list(&one), Err(OpenError::RetiredKey));
+        assert_eq!(Keyring::empty().open_list(&one), Err(OpenError::NoKeys));
+        assert!(Keyring::empty().seal_list(b"x").is_none());
+        assert!(list.handle(&[0; MAX_STREAM_PART + 1]).is_none(), "too long a stream part");
+    }
+
+    #[test]
+    fn a_stream_tag_moved_onto_another_lists_part_is_refused() {
+        let ring = Keyring::parse(&format!("k1:{K1}")).unwrap();
+        // The same common bytes sealed twice (another request) and other common bytes.
+        let a = ring.seal_list(b"same").unwrap().handle(b"stream").unwrap();
+        let b = ring.seal_list(b"same").unwrap().handle(b"stream").unwrap();
+        let c = ring.seal_list(b"other").unwrap().handle(b"stream").unwrap();
+        for (from, onto) in [(&a, &b), (&a, &c), (&c, &a)] {
+            let (_, stream) = from.rsplit_once('.').unwrap();
+            let (list, _) = onto.rsplit_once('.').unwrap();
+            assert_eq!(ring.open_list(&format!("{list}.{stream}")), Err(OpenError::Damaged));
+        }
+        // A list part is not a config or a single handle, and the other way round.
+        let (list, _) = a.rsplit_once('.').unwrap();
+        let list = list.replacen("p1.", "", 1);
+        assert_eq!(ring.open(Purpose::Playback, &format!("p1.{list}")), Err(OpenError::Damaged));
+        let single = ring.seal(Purpose::Playback, b"same").unwrap();
+        let (_, stream) = a.rsplit_once('.').unwrap();
+        assert_eq!(ring.open_list(&format!("{single}.{stream}")), Err(OpenError::Damaged));
+    }
+
+    #[test]
+    fn one_flipped_bit_anywhere_in_a_list_handle_is_refused() {
+        let ring = Keyring::parse(&format!("k1:{K1}")).unwrap();
+        let handle = ring.seal_list(b"common part").unwrap().handle(&[7u8; 28]).unwrap();
+        let flipped = flip_each_bit(&handle);
+        assert!(flipped.len() > 8 * (40 + 11 + 44), "every bit: {}", flipped.len());
+        for changed in flipped {
+            assert!(ring.open_list(&changed).is_err(), "{changed}");
+        }
+        for junk in ["", "p1", "p1.k1", "p1.k1.AAAA", "p1.k1.AAAA.AAAA.AAAA", "p1..AAAA.AAAA", "p1.k1.!!.AAAA"] {
+            assert_eq!(ring.open_list(junk), Err(OpenError::Malformed), "{junk:?}");
+        }
     }
 }

@@ -8,11 +8,17 @@
 //!
 //! The device binding is honoured only from the same IP and before its expiry (as the `?b=`
 //! binding of plain URLs); otherwise the device is taken from the request, as for any other.
+//!
+//! A stream list seals once (issue 25): [`ListParts`] is what its handles share (the entry, the
+//! Stremio id, the device binding), sealed per list and store entry with
+//! [`Keyring::seal_list`]; each stream adds [`stream_part`] (its info hash and file) under a tag
+//! bound to that sealed part (`p1.<kid>.<list part>.<stream part>`, see SECURITY.md). Both
+//! forms open to the same [`Handle`]: single handles made before keep playing until they expire.
 
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chillproxy_core::seal::{Keyring, OpenError, Purpose};
+use chillproxy_core::seal::{Keyring, ListSeal, OpenError, Purpose};
 use chillproxy_core::{DeviceId, InfoHash, Secret, StoreEntry};
 use serde::{Deserialize, Serialize};
 
@@ -43,8 +49,10 @@ pub(crate) struct Handle {
     pub x: u64,
 }
 
-/// What a new handle holds, borrowed from the stream list request (a list seals one per
-/// stream): the same JSON as [`Handle`], without copying each part.
+/// What a single handle holds (the form lists made before issue 25, one seal per stream): the
+/// same JSON as [`Handle`]. Lists now make list handles ([`ListParts`]); this stays to test that
+/// single handles still open.
+#[cfg(test)]
 pub(crate) struct HandleParts<'a> {
     pub entry: &'a StoreEntry,
     pub id: &'a str,
@@ -56,6 +64,7 @@ pub(crate) struct HandleParts<'a> {
     pub expires_at: u64,
 }
 
+#[cfg(test)]
 #[derive(Serialize)]
 struct Fields<'a> {
     c: &'a str,
@@ -72,6 +81,7 @@ struct Fields<'a> {
     x: u64,
 }
 
+#[cfg(test)]
 impl HandleParts<'_> {
     /// Sealed for a URL; `None` without sealing keys.
     pub fn seal(&self, keyring: &Keyring) -> Option<String> {
@@ -91,15 +101,115 @@ impl HandleParts<'_> {
     }
 }
 
+/// What a stream list's handles share, sealed once per list and store entry.
+pub(crate) struct ListParts<'a> {
+    pub entry: &'a StoreEntry,
+    pub id: &'a str,
+    pub device: &'a DeviceId,
+    pub ip: IpAddr,
+    /// Unix seconds until which the device binding holds (see [`Handle::expiry`]).
+    pub expires_at: u64,
+}
+
+/// A list handle's sealed part: [`Handle`] without the info hash and the file.
+#[derive(Serialize)]
+struct ListFields<'a> {
+    c: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    u: Option<&'a str>,
+    i: &'a str,
+    d: &'a str,
+    a: IpAddr,
+    x: u64,
+}
+
+/// [`ListFields`] as opened.
+#[derive(Deserialize)]
+struct OpenedList {
+    c: String,
+    #[serde(default)]
+    t: Option<String>,
+    #[serde(default)]
+    u: Option<String>,
+    i: String,
+    d: String,
+    a: IpAddr,
+    x: u64,
+}
+
+impl ListParts<'_> {
+    /// Sealed once for the list's handles; `None` without sealing keys.
+    pub fn seal(&self, keyring: &Keyring) -> Option<ListSeal> {
+        let fields = ListFields {
+            c: &self.entry.c,
+            t: self.entry.t.as_ref().map(|t| t.expose()),
+            u: self.entry.auth.as_deref(),
+            i: self.id,
+            d: self.device.as_str(),
+            a: self.ip,
+            x: self.expires_at,
+        };
+        let json = serde_json::to_vec(&fields).ok()?;
+        keyring.seal_list(&json)
+    }
+}
+
+/// Longest [`stream_part`].
+pub(crate) const STREAM_PART: usize = 28;
+
+/// A stream's own part of a list handle: the info hash's 20 bytes, then the file id as 8 bytes
+/// big-endian when known (20 or 28 bytes; the length says which). Returns the bytes and their
+/// length.
+pub(crate) fn stream_part(hash: &InfoHash, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
+    let mut part = [0u8; STREAM_PART];
+    part[..20].copy_from_slice(&hash.to_bytes());
+    match file_idx {
+        Some(file) => {
+            part[20..].copy_from_slice(&file.to_be_bytes());
+            (part, STREAM_PART)
+        }
+        None => (part, 20),
+    }
+}
+
 impl Handle {
     /// When a binding made now for `binding_ttl_s` ends.
     pub fn expiry(binding_ttl_s: u64) -> u64 {
         now_secs() + binding_ttl_s
     }
 
+    /// Opens either form: a list handle (`p1.<kid>.<list part>.<stream part>`) or a single one
+    /// (`p1.<kid>.<sealed>`).
     pub fn open(keyring: &Keyring, sealed: &str) -> Result<Self, OpenError> {
+        if Keyring::looks_like_list_handle(sealed) {
+            return Self::open_list(keyring, sealed);
+        }
         let json = keyring.open(Purpose::Playback, sealed)?;
         serde_json::from_slice(&json).map_err(|_| OpenError::Damaged)
+    }
+
+    fn open_list(keyring: &Keyring, sealed: &str) -> Result<Self, OpenError> {
+        let (common, part) = keyring.open_list(sealed)?;
+        let list: OpenedList = serde_json::from_slice(&common).map_err(|_| OpenError::Damaged)?;
+        let hash: [u8; 20] = part.get(..20).and_then(|h| h.try_into().ok()).ok_or(OpenError::Damaged)?;
+        let f = match part.len() {
+            20 => None,
+            STREAM_PART => part.get(20..).and_then(|f| f.try_into().ok()).map(u64::from_be_bytes),
+            _ => return Err(OpenError::Damaged),
+        };
+        Ok(Self {
+            c: list.c,
+            t: list.t,
+            u: list.u,
+            i: list.i,
+            h: InfoHash::from_bytes(&hash).as_str().to_string(),
+            f,
+            d: list.d,
+            a: list.a,
+            x: list.x,
+        })
     }
 
     /// The store entry, as the user's config had it.
@@ -169,5 +279,73 @@ mod tests {
         // A config sealed with the same keyring is not a handle.
         let config = keyring.seal(Purpose::Config, br#"{"stores":[]}"#).unwrap();
         assert!(Handle::open(&keyring, &config).is_err());
+    }
+
+    fn list_parts<'a>(entry: &'a StoreEntry, device: &'a DeviceId, ip: IpAddr, expires_at: u64) -> ListParts<'a> {
+        ListParts { entry, id: "tt0903747:1:3", device, ip, expires_at }
+    }
+
+    fn list_handle(list: &ListSeal, hash: &InfoHash, file_idx: Option<u64>) -> String {
+        let (part, len) = stream_part(hash, file_idx);
+        list.handle(&part[..len]).unwrap()
+    }
+
+    #[test]
+    fn a_list_handle_opens_to_the_same_handle_as_a_single_one() {
+        let keyring = ring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let entry = StoreEntry { c: "tb".into(), t: Some(Secret::new("user-token-123")), auth: Some("user-9".into()) };
+        let device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let expires_at = Handle::expiry(3600);
+        let list = list_parts(&entry, &device, ip, expires_at).seal(&keyring).unwrap();
+        for (hash, file_idx) in [("ab".repeat(20), Some(4)), ("0f".repeat(20), None), ("ff".repeat(20), Some(u64::MAX))]
+        {
+            let hash = InfoHash::parse(&hash).unwrap();
+            let handle = list_handle(&list, &hash, file_idx);
+            assert!(handle.starts_with("p1.k1.") && handle.split('.').count() == 4, "{handle}");
+            assert!(!handle.contains("user-token-123") && !handle.contains(hash.as_str()), "{handle}");
+            let single = HandleParts {
+                entry: &entry,
+                id: "tt0903747:1:3",
+                hash: &hash,
+                file_idx,
+                device: &device,
+                ip,
+                expires_at,
+            }
+            .seal(&keyring)
+            .unwrap();
+            assert_eq!(Handle::open(&keyring, &handle).unwrap(), Handle::open(&keyring, &single).unwrap());
+        }
+        let opened =
+            Handle::open(&keyring, &list_handle(&list, &InfoHash::parse(&"ab".repeat(20)).unwrap(), None)).unwrap();
+        assert_eq!(opened.entry(), entry);
+        assert_eq!(opened.device_for(ip).map(|d| d.digest()), Some(device.digest()));
+        assert_eq!(opened.device_for("203.0.113.10".parse().unwrap()), None, "another IP");
+    }
+
+    #[test]
+    fn a_stream_moved_to_another_lists_part_or_changed_does_not_open() {
+        let keyring = ring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let entry = StoreEntry { c: "tb".into(), t: Some(Secret::new("token-a")), ..Default::default() };
+        let other_user = StoreEntry { c: "tb".into(), t: Some(Secret::new("token-b")), ..Default::default() };
+        let device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio");
+        let other_device = DeviceId::from_client("10.0.0.2".parse().unwrap(), "Stremio");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let x = Handle::expiry(3600);
+        let hash = InfoHash::parse(&"ab".repeat(20)).unwrap();
+        let mine = list_handle(&list_parts(&entry, &device, ip, x).seal(&keyring).unwrap(), &hash, Some(1));
+        let (_, my_stream) = mine.rsplit_once('.').unwrap();
+        for other in [
+            list_parts(&other_user, &device, ip, x),
+            list_parts(&entry, &other_device, ip, x),
+            list_parts(&entry, &device, ip, x + 3600),
+            list_parts(&entry, &device, ip, x),
+        ] {
+            let theirs = list_handle(&other.seal(&keyring).unwrap(), &InfoHash::parse(&"cd".repeat(20)).unwrap(), None);
+            let (their_list, _) = theirs.rsplit_once('.').unwrap();
+            assert!(Handle::open(&keyring, &theirs).is_ok());
+            assert_eq!(Handle::open(&keyring, &format!("{their_list}.{my_stream}")), Err(OpenError::Damaged));
+        }
     }
 }

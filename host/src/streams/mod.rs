@@ -116,7 +116,7 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
     }
 
     // 4. Each stream: its pre-rendered body behind this request's playback URL.
-    let urls = UrlShape::new(request);
+    let mut urls = UrlShape::new(request);
     let per_url = urls.len() + 160;
     let mut writer = ListWriter::new(plan.entries.iter().map(|e| e.rendered.tail.len() + per_url).sum());
     for entry in &plan.entries {
@@ -125,7 +125,7 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
             hash: &candidates[entry.candidate].hash,
             file_idx: entry.file_idx,
         };
-        writer.push_rendered(&urls, &play, &entry.rendered);
+        writer.push_rendered(&mut urls, &play, &entry.rendered);
     }
     (Some(writer), warnings)
 }

@@ -7,12 +7,12 @@
 //! needs no escaping. The output is exactly what `serde_json` makes of the same [`Stream`]s
 //! (tested below).
 
-use chillproxy_core::seal::Keyring;
+use chillproxy_core::seal::{Keyring, ListSeal};
 use chillproxy_core::{InfoHash, StoreEntry, StoreFile};
 use chillproxy_stremio::{PlaybackUrl, Stream};
 
 use super::request::StreamRequest;
-use crate::handle::{Handle, HandleParts};
+use crate::handle::{stream_part, Handle, ListParts};
 
 /// A stream as JSON without its URL: `"name":…,"description":…,"behaviorHints":{…}}` (the
 /// object's closing brace included), and the file name its URL ends in.
@@ -107,7 +107,7 @@ impl ListWriter {
     }
 
     /// A pre-rendered stream behind the request's own playback URL.
-    pub fn push_rendered(&mut self, url: &UrlShape<'_>, play: &Play<'_>, rendered: &Rendered) {
+    pub fn push_rendered(&mut self, url: &mut UrlShape<'_>, play: &Play<'_>, rendered: &Rendered) {
         self.separate();
         self.real = true;
         self.buf.extend_from_slice(b"{\"url\":\"");
@@ -135,8 +135,40 @@ pub(super) struct UrlShape<'a> {
     head: String,
     /// After the file name (`?b=…` for a plain URL).
     tail: String,
-    /// With sealing keys: each stream's handle is sealed for this request's device.
-    sealed: Option<(&'a Keyring, &'a StreamRequest<'a>, u64)>,
+    /// With sealing keys: each stream's handle is tagged to its list part.
+    sealed: Option<Sealing<'a>>,
+}
+
+/// A request's sealed list parts: one per store entry its streams play from, sealed on first
+/// use. Held by this request's [`UrlShape`] only, never shared between requests or users.
+struct Sealing<'a> {
+    keyring: &'a Keyring,
+    request: &'a StreamRequest<'a>,
+    expires_at: u64,
+    /// The entry (as the config has it) and its sealed list part (`None`: sealing failed).
+    lists: Vec<(StoreEntry, Option<ListSeal>)>,
+}
+
+impl Sealing<'_> {
+    /// The list part for `entry`, sealed now if this request has not sealed one yet.
+    fn list_for(&mut self, entry: &StoreEntry) -> Option<&ListSeal> {
+        let index = match self.lists.iter().position(|(e, _)| e == entry) {
+            Some(index) => index,
+            None => {
+                let client = self.request.client;
+                let parts = ListParts {
+                    entry,
+                    id: self.request.id,
+                    device: &client.device,
+                    ip: client.ip,
+                    expires_at: self.expires_at,
+                };
+                self.lists.push((entry.clone(), parts.seal(self.keyring)));
+                self.lists.len() - 1
+            }
+        };
+        self.lists.get(index).and_then(|(_, list)| list.as_ref())
+    }
 }
 
 impl<'a> UrlShape<'a> {
@@ -147,7 +179,12 @@ impl<'a> UrlShape<'a> {
             Some(keyring) => Self {
                 head: escaped(chillproxy_stremio::routes::play_prefix(request.base_url)),
                 tail: String::new(),
-                sealed: Some((keyring, request, Handle::expiry(request.binding_ttl_s))),
+                sealed: Some(Sealing {
+                    keyring,
+                    request,
+                    expires_at: Handle::expiry(request.binding_ttl_s),
+                    lists: Vec::new(),
+                }),
             },
             None => Self {
                 head: escaped(PlaybackUrl::head(request.base_url, request.config_segment, request.id)),
@@ -160,28 +197,19 @@ impl<'a> UrlShape<'a> {
     /// Bytes every URL of this request has besides its own part (handle or store/hash/file
     /// and name), to size the body once.
     pub fn len(&self) -> usize {
-        self.head.len() + self.tail.len() + if self.sealed.is_some() { 200 } else { 0 }
+        self.head.len() + self.tail.len() + if self.sealed.is_some() { 400 } else { 0 }
     }
 
     /// Writes the URL (JSON-escaped, without quotes). `url_name` is already safe.
-    fn write(&self, buf: &mut Vec<u8>, play: &Play<'_>, url_name: &str) {
+    fn write(&mut self, buf: &mut Vec<u8>, play: &Play<'_>, url_name: &str) {
         buf.extend_from_slice(self.head.as_bytes());
-        match self.sealed {
-            Some((keyring, request, expires_at)) => {
-                let client = request.client;
-                let parts = HandleParts {
-                    entry: play.entry,
-                    id: request.id,
-                    hash: play.hash,
-                    file_idx: play.file_idx,
-                    device: &client.device,
-                    ip: client.ip,
-                    expires_at,
-                };
-                let sealed = parts.seal(keyring);
-                // A sealed handle is `p1.<kid>.<base64url>`: nothing to escape.
-                if let Some(sealed) = sealed {
-                    buf.extend_from_slice(sealed.as_bytes());
+        match &mut self.sealed {
+            Some(sealing) => {
+                // A list handle is `p1.<kid>.<base64url>.<base64url>`: nothing to escape. The
+                // list part is sealed once per entry; each stream costs one HMAC.
+                if let Some(list) = sealing.list_for(play.entry) {
+                    let (part, len) = stream_part(play.hash, play.file_idx);
+                    list.write_handle(buf, &part[..len]);
                 }
                 buf.push(b'/');
             }
@@ -243,14 +271,14 @@ mod tests {
         let entry = StoreEntry { c: "tb".into(), t: None, auth: None };
         let file =
             StoreFile { id: 3, name: "Movie \"Q\".mkv".into(), path: String::new(), size: 8_000, video_hash: None };
-        let shape = UrlShape::new(&request);
+        let mut shape = UrlShape::new(&request);
         let mut writer = ListWriter::new(0);
         let mut expected = Vec::new();
         for (i, (c, p)) in found.candidates.iter().zip(&prepared.candidates).enumerate() {
             let file = (i == 0).then_some(&file);
             let rendered = p.rendered("tb", c, file, i == 0);
             let play = Play { entry: &entry, hash: &c.hash, file_idx: file.map(|f| f.id) };
-            writer.push_rendered(&shape, &play, &rendered);
+            writer.push_rendered(&mut shape, &play, &rendered);
             let url = PlaybackUrl {
                 base_url: request.base_url,
                 config_segment: request.config_segment,
