@@ -229,7 +229,7 @@ pub fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
         out,
         "- Stream URLs: {}",
         if args.sealed || args.redis {
-            "sealed playback handles (`CHILLPROXY_KEYS` set: one seal per stream)"
+            "sealed playback handles (`CHILLPROXY_KEYS` set: one seal per list and store entry, an HMAC tag per stream)"
         } else {
             "plain (the config segment and a `?b=` device binding)"
         }
