@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value = "1", value_parser = users)]
     pub users: usize,
     /// The host has sealing keys (CHILLPROXY_KEYS): stream URLs carry sealed playback handles, one seal per
-    /// stream (implied by --redis) [default: off]
+    /// list and store entry and an HMAC tag per stream (implied by --redis) [default: off]
     #[arg(long)]
     pub sealed: bool,
     /// Distinct cached files the play scenario cycles through; they are in the pool key's TorBox account already
