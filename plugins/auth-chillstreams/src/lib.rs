@@ -147,14 +147,16 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigErr
         ))
     })?;
     let api_url = check_base_url(&settings.section, "api_url", &config.api_url)?;
-    let client = ChillstreamsClient::new(api_url, api_key, &config.upstream)
+    let tracker = context.health.tracker(chillproxy_core::health::Kind::Auth, NAME);
+    let client = ChillstreamsClient::new(api_url, api_key, &config.upstream, tracker.clone())
         .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
     let auth = Arc::new(ChillstreamsAuth {
         client,
         answers: FlightCache::new(config.cache_entries),
         shared: context.shared.clone(),
         last_grants: FlightCache::new(config.cache_entries),
-        breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s)),
+        breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s))
+            .reporting_to(tracker),
         key_ttl: Duration::from_secs(config.key_ttl_s),
         deny_ttl: Duration::from_secs(config.deny_ttl_s),
         stale_if_error: Duration::from_secs(config.stale_if_error_s),
