@@ -44,6 +44,16 @@ pub const AUTH_OUTCOMES: &str = "chillproxy_auth_outcomes_total";
 /// `chillproxy_cache_hits_total` / `chillproxy_cache_misses_total`, by `cache`.
 pub const CACHE_HITS: &str = "chillproxy_cache_hits_total";
 pub const CACHE_MISSES: &str = "chillproxy_cache_misses_total";
+/// `chillproxy_http_requests_total{route,status}`: HTTP requests the host answered.
+pub const HTTP_REQUESTS: &str = "chillproxy_http_requests_total";
+/// `chillproxy_playback_outcomes_total{outcome}`: playback requests by how they ended
+/// (`played`, or the status clip that says why not).
+pub const PLAYBACK_OUTCOMES: &str = "chillproxy_playback_outcomes_total";
+/// `chillproxy_breaker_open{plugin}`: 0 closed, 0.5 half-open, 1 open.
+pub const BREAKER_OPEN: &str = "chillproxy_breaker_open";
+/// `chillproxy_auth_stale_grants_total{provider}`: grants served from memory while the provider
+/// could not be asked.
+pub const AUTH_STALE_GRANTS: &str = "chillproxy_auth_stale_grants_total";
 pub const CACHE_HITS_HELP: &str = "Lookups answered from a cache (or joined to a load in flight), by cache.";
 pub const CACHE_MISSES_HELP: &str = "Lookups that had to load, by cache.";
 
@@ -368,6 +378,17 @@ pub fn record_upstream(plugin: &str, operation: &str, outcome: Outcome, elapsed:
             &[("plugin", plugin), ("operation", operation)],
         )
         .observe_duration(elapsed);
+}
+
+/// Records how one playback request ended: `played` (a link), or the status clip that says why
+/// not (`unavailable`, `rate_limited`, …). `outcome` must be a fixed word.
+pub fn record_playback(outcome: &str) {
+    counter(
+        PLAYBACK_OUTCOMES,
+        "Playback requests by outcome: played (redirected to a link), or the status clip that says why not.",
+        &[("outcome", outcome)],
+    )
+    .inc();
 }
 
 /// Records one auth provider's answer: `chillproxy_auth_outcomes_total{provider,outcome}`.

@@ -174,7 +174,7 @@ fn register_metrics(auth: &Arc<ChillstreamsAuth>) {
     use chillproxy_core::metrics;
     let weak = Arc::downgrade(auth);
     metrics::register_gauge_fn(
-        "chillproxy_breaker_open",
+        metrics::BREAKER_OPEN,
         "Circuit breaker state by plugin: 0 closed, 0.5 half-open (one probe allowed), 1 open.",
         &[("plugin", NAME)],
         Arc::new(move || {
@@ -234,7 +234,7 @@ type AnswerKey = (String, String);
 
 /// `chillproxy_auth_stale_grants_total{provider}`: Chillstreams failed and a key it granted the
 /// same (user, device) earlier was used.
-pub const STALE_GRANTS: &str = "chillproxy_auth_stale_grants_total";
+pub const STALE_GRANTS: &str = chillproxy_core::metrics::AUTH_STALE_GRANTS;
 const STALE_GRANTS_HELP: &str =
     "Requests served with a key granted earlier to the same user and device because the provider failed, by provider.";
 
