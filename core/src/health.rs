@@ -130,6 +130,8 @@ pub enum ErrorKind {
     /// An answer that could not be read (not the upstream's format, too large, an error in a
     /// 200).
     BadReply = 8,
+    /// An error reply of a server that does not speak HTTP (Redis).
+    ServerError = 9,
 }
 
 impl ErrorKind {
@@ -143,6 +145,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Auth => "auth",
             ErrorKind::BadReply => "bad_reply",
+            ErrorKind::ServerError => "server_error",
         }
     }
 
@@ -156,6 +159,7 @@ impl ErrorKind {
             6 => ErrorKind::RateLimited,
             7 => ErrorKind::Auth,
             8 => ErrorKind::BadReply,
+            9 => ErrorKind::ServerError,
             _ => return None,
         })
     }
