@@ -3,9 +3,10 @@
 //!
 //! `/health` and `/ready` list every upstream the operator configured with its state and last
 //! error (fixed words, from the health registry: never a URL, a key or an upstream's message).
-//! `/metrics` and `/status` take `[server] metrics_token`, as `Authorization: Bearer <token>` or
-//! as the password of Basic authentication (what a browser sends after its login prompt; any
-//! user name). Without a token `/metrics` is open, as it always was, and `/status` is refused:
+//! `/metrics` and `/status` take `[server] metrics_token` as `Authorization: Bearer <token>`;
+//! `/status` also as the password of Basic authentication (what a browser sends after its login
+//! prompt; any user name). Without a token `/metrics` is open, as it always was, and `/status` is
+//! refused:
 //! a page to browse should not be open to whoever finds it, and a reverse proxy on the same
 //! machine makes every caller look local, so "loopback only" would not hold.
 
@@ -91,7 +92,7 @@ fn readiness(state: &AppState) -> Result<(), &'static str> {
 /// upstream health and budgets. With `[server] metrics_token` set, only for that token.
 pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.config().server.metrics_token {
-        if !carries_token(&headers, token.expose()) {
+        if !carries_token(&headers, token.expose(), Basic::Refused) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer"), (header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -117,7 +118,7 @@ pub(super) async fn status_page(State(state): State<AppState>, headers: HeaderMa
         )
             .into_response();
     };
-    if !carries_token(&headers, token.expose()) {
+    if !carries_token(&headers, token.expose(), Basic::Accepted) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"chillproxy status\", charset=\"UTF-8\"")],
@@ -140,16 +141,23 @@ pub(super) async fn status_page(State(state): State<AppState>, headers: HeaderMa
     response
 }
 
-/// Whether the request carries `token`: `Authorization: Bearer <token>`, or Basic with `token`
-/// as the password.
-fn carries_token(headers: &HeaderMap, token: &str) -> bool {
+/// Whether a route takes the token as a Basic password too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Basic {
+    Accepted,
+    Refused,
+}
+
+/// Whether the request carries `token`: `Authorization: Bearer <token>`, or (when `basic` is
+/// accepted) Basic with `token` as the password.
+fn carries_token(headers: &HeaderMap, token: &str, basic: Basic) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
     let Some((scheme, given)) = value.trim().split_once(' ') else { return false };
     let given = given.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
         return same_secret(given.as_bytes(), token.as_bytes());
     }
-    if scheme.eq_ignore_ascii_case("basic") {
+    if scheme.eq_ignore_ascii_case("basic") && basic == Basic::Accepted {
         let Ok(decoded) = BASE64.decode(given) else { return false };
         let password = match decoded.iter().position(|b| *b == b':') {
             Some(colon) => &decoded[colon + 1..],
@@ -281,16 +289,19 @@ mod tests {
     #[test]
     fn the_token_comes_as_a_bearer_or_as_a_basic_password() {
         let token = "op-token-1";
-        assert!(carries_token(&with("Bearer op-token-1"), token));
-        assert!(carries_token(&with("bearer  op-token-1 "), token));
+        let yes = |value: &str| carries_token(&with(value), token, Basic::Accepted);
+        assert!(yes("Bearer op-token-1"));
+        assert!(yes("bearer  op-token-1 "));
         let basic = |pair: &str| format!("Basic {}", BASE64.encode(pair));
-        assert!(carries_token(&with(&basic("anyone:op-token-1")), token));
-        assert!(carries_token(&with(&basic(":op-token-1")), token));
-        assert!(!carries_token(&with(&basic("op-token-1")), token), "no password");
-        assert!(!carries_token(&with(&basic("anyone:op-token-2")), token));
-        assert!(!carries_token(&with("Bearer op-token-"), token));
-        assert!(!carries_token(&with("Basic %%%"), token));
-        assert!(!carries_token(&with("Token op-token-1"), token));
-        assert!(!carries_token(&HeaderMap::new(), token));
+        assert!(yes(&basic("anyone:op-token-1")));
+        assert!(yes(&basic(":op-token-1")));
+        assert!(!carries_token(&with(&basic("anyone:op-token-1")), token, Basic::Refused), "/metrics: Bearer only");
+        assert!(carries_token(&with("Bearer op-token-1"), token, Basic::Refused));
+        assert!(!yes(&basic("op-token-1")), "no password");
+        assert!(!yes(&basic("anyone:op-token-2")));
+        assert!(!yes("Bearer op-token-"));
+        assert!(!yes("Basic %%%"));
+        assert!(!yes("Token op-token-1"));
+        assert!(!carries_token(&HeaderMap::new(), token, Basic::Accepted));
     }
 }

@@ -4,6 +4,17 @@
 use std::fmt::Write as _;
 
 use super::history::{Line, WINDOW_S};
+
+/// The narrowest span a chart shows, in seconds: a young process's few minutes are drawn across
+/// the chart rather than squeezed against its right edge.
+const MIN_SPAN_S: u64 = 300;
+
+/// The span to draw for data that starts at `first` (Unix seconds): from 5 minutes to the hour, in
+/// whole 5 minutes.
+pub(crate) fn span(first: Option<u64>, now: u64) -> u64 {
+    let age = first.map_or(0, |first| now.saturating_sub(first));
+    age.div_ceil(MIN_SPAN_S).max(1).saturating_mul(MIN_SPAN_S).min(WINDOW_S)
+}
 use super::page::escape;
 
 const WIDTH: f64 = 640.0;
@@ -15,18 +26,21 @@ const BOTTOM: f64 = 20.0;
 /// Colour classes in the style sheet.
 const COLOURS: usize = 8;
 
-/// The chart of `lines` over the hour before `now` (Unix seconds), titled `title`, its values
-/// in `unit`. `fixed_max` pins the top of the scale (100 for percentages, 1 for states).
-pub(crate) fn render(title: &str, unit: &str, lines: &[Line], now: u64, fixed_max: Option<f64>) -> String {
-    let start = now.saturating_sub(WINDOW_S);
+/// The chart of `lines` over the `span_s` seconds before `now` (Unix seconds; see [`span`]),
+/// titled `title`, its values in `unit`. `fixed_max` pins the top of the scale (100 for
+/// percentages, 1 for states).
+pub(crate) fn render(title: &str, unit: &str, lines: &[Line], now: u64, span_s: u64, fixed_max: Option<f64>) -> String {
+    let span_s = span_s.clamp(1, WINDOW_S);
+    let start = now.saturating_sub(span_s);
+    let minutes = span_s.div_ceil(60);
     let highest = lines.iter().flat_map(|l| l.points.iter().map(|(_, v)| *v)).fold(0.0f64, f64::max);
     let max = fixed_max.unwrap_or_else(|| nice_ceiling(highest));
-    let x = |t: u64| LEFT + (t.saturating_sub(start) as f64 / WINDOW_S as f64) * (WIDTH - LEFT - RIGHT);
+    let x = |t: u64| LEFT + (t.saturating_sub(start) as f64 / span_s as f64) * (WIDTH - LEFT - RIGHT);
     let y = |v: f64| TOP + (1.0 - (v / max).clamp(0.0, 1.0)) * (HEIGHT - TOP - BOTTOM);
     let mut svg = String::new();
     let _ = write!(
         svg,
-        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{} over the last hour\" \
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{} over the last {minutes} minutes\" \
          xmlns=\"http://www.w3.org/2000/svg\">",
         escape(title)
     );
@@ -46,7 +60,7 @@ pub(crate) fn render(title: &str, unit: &str, lines: &[Line], now: u64, fixed_ma
     }
     let _ = write!(
         svg,
-        "<text class=\"axis\" x=\"{LEFT}\" y=\"{:.1}\">−60 min</text>\
+        "<text class=\"axis\" x=\"{LEFT}\" y=\"{:.1}\">−{minutes} min</text>\
          <text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">now</text>",
         HEIGHT - 5.0,
         WIDTH - RIGHT,
@@ -120,15 +134,25 @@ mod tests {
             Line { label: "<odd>".into(), points: vec![(now, 1.0)] },
             Line { label: "old".into(), points: vec![(now - 2 * WINDOW_S, 1.0)] },
         ];
-        let svg = render("Requests", "/min", &lines, now, None);
+        let svg = render("Requests", "/min", &lines, now, WINDOW_S, None);
         assert_eq!(svg.matches("<polyline").count(), 1, "{svg}");
         assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
         assert!(svg.contains("data-series=\"all\""), "{svg}");
         assert!(svg.contains("&lt;odd&gt;") && !svg.contains("<odd>"), "{svg}");
         assert!(svg.contains(">20</text>"), "the scale tops at 20: {svg}");
         assert!(svg.contains("<b>3 /min</b>"), "{svg}");
-        let empty = render("Nothing", "", &[], now, Some(100.0));
+        assert!(svg.contains(">−60 min<"), "{svg}");
+        let empty = render("Nothing", "", &[], now, span(None, now), Some(100.0));
+        assert!(empty.contains(">−5 min<"), "{empty}");
         assert!(empty.contains("<svg") && empty.contains("Nothing to show yet"), "{empty}");
+    }
+
+    #[test]
+    fn a_young_history_is_drawn_across_the_chart() {
+        assert_eq!(span(None, 1_000), 300);
+        assert_eq!(span(Some(990), 1_000), 300);
+        assert_eq!(span(Some(1_000 - 301), 1_000), 600);
+        assert_eq!(span(Some(0), 100_000), WINDOW_S);
     }
 
     #[test]

@@ -112,6 +112,11 @@ impl History {
         self.frames.len()
     }
 
+    /// When the oldest kept frame was read (Unix seconds).
+    pub fn first_at(&self) -> Option<u64> {
+        self.frames.front().map(|f| f.at)
+    }
+
     /// The lines of `chart` over the kept frames and `live` (a reading taken now, not kept):
     /// counters as their rate per minute between frames (a total that went down restarted), gauges
     /// as they are. Series in the order they were first seen.

@@ -84,8 +84,9 @@ impl StatusBoard {
         let live = read_from(now, &snapshot, &sources(plugins, spool_depth));
         let (charts, frames) = {
             let history = self.inner.history.lock().unwrap_or_else(PoisonError::into_inner);
+            let span = chart::span(history.first_at(), now);
             let chart = |kind: Chart, title: &str, unit: &str, max: Option<f64>| {
-                chart::render(title, unit, &history.lines(kind, Some(&live)), now, max)
+                chart::render(title, unit, &history.lines(kind, Some(&live)), now, span, max)
             };
             let charts = vec![
                 chart(Chart::Requests, "Requests per minute", "/min", None),
