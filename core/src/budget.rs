@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::health::Tracker;
 use crate::{Secret, SharedState};
 
 /// The shortest pause before a waiting call tries again, so that a window whose end is not
@@ -65,6 +66,8 @@ pub struct Budget {
     shared: SharedState,
     plugin: &'static str,
     max_wait: Duration,
+    /// Where each count and block is noted for operators (the store's health tracker).
+    ledger: Option<Tracker>,
 }
 
 impl OverBudget {
@@ -89,7 +92,14 @@ impl Budget {
     /// `plugin` names the keys (`torbox`); a call over budget waits at most `max_wait` for its
     /// window to turn, and fails at once when the window ends later than that.
     pub fn new(shared: SharedState, plugin: &'static str, max_wait: Duration) -> Self {
-        Self { shared, plugin, max_wait }
+        Self { shared, plugin, max_wait, ledger: None }
+    }
+
+    /// Notes every count and block in `tracker`'s budget ledger (what `/status` shows: the
+    /// budget left per key fingerprint).
+    pub fn noting_in(mut self, tracker: Tracker) -> Self {
+        self.ledger = Some(tracker);
+        self
     }
 
     /// Spends one unit of every window that is on, in order, for `credential`. `Err` means the
@@ -141,6 +151,9 @@ impl Budget {
         );
         let key = self.key(&fingerprint, window, Some("blocked"));
         self.shared.tier().put(&key, until.to_le_bytes().to_vec(), duration).await;
+        if let Some(ledger) = &self.ledger {
+            ledger.note_blocked(&fingerprint, window, duration);
+        }
     }
 
     async fn try_spend(&self, fingerprint: &str, windows: &[Window]) -> Result<(), OverBudget> {
@@ -155,6 +168,9 @@ impl Budget {
             let counter = self.key(fingerprint, window.name, None);
             let start = self.key(fingerprint, window.name, Some("start"));
             let count = tier.count(&counter, window.period).await;
+            if let Some(ledger) = &self.ledger {
+                ledger.note_budget(fingerprint, window.name, count, window.limit, window.period);
+            }
             if count == 1 {
                 tier.put(&start, unix_ms().to_le_bytes().to_vec(), window.period).await;
             }

@@ -10,6 +10,7 @@ pub mod budget;
 pub mod cache;
 pub mod device;
 pub mod hash;
+pub mod health;
 pub mod metrics;
 pub mod registry;
 pub mod seal;

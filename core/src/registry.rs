@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::health::Health;
 use crate::settings::effective_table;
 use crate::shared::SharedState;
 use crate::store::{StoreCapabilities, StoreIdentity};
@@ -27,21 +28,30 @@ pub struct PluginContext<'a> {
     /// `UpstreamOptions { outbound: Some(policy), .. }`; its operator-configured upstreams are
     /// trusted and need none.
     pub outbound: OutboundPolicy,
+    /// The server's health registry: a plugin takes a [`Tracker`](crate::health::Tracker) per
+    /// upstream the operator configured (never one a user supplied) and gives it to the
+    /// upstream kit, which reports every call's outcome (see [`crate::health`]).
+    pub health: Health,
 }
 
 impl<'a> PluginContext<'a> {
-    /// A context with a fresh in-process shared tier (a single node, or a test) and the default
-    /// outbound policy (public addresses only).
+    /// A context with a fresh in-process shared tier (a single node, or a test), the default
+    /// outbound policy (public addresses only) and a health registry of its own.
     pub fn new(settings: &'a PluginSettings) -> Self {
-        Self { settings, shared: SharedState::default(), outbound: OutboundPolicy::public_only() }
+        Self::with_shared(settings, SharedState::default())
     }
 
     pub fn with_shared(settings: &'a PluginSettings, shared: SharedState) -> Self {
-        Self { settings, shared, outbound: OutboundPolicy::public_only() }
+        Self { settings, shared, outbound: OutboundPolicy::public_only(), health: Health::default() }
     }
 
     pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
         self.outbound = outbound;
+        self
+    }
+
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
         self
     }
 }

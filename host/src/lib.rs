@@ -5,7 +5,8 @@
 //! Layout, by behaviour: `http` (router, extractors, layers, operator routes, serving),
 //! `streams` (the stream list: availability across stores, ranking, formatting), `playback`
 //! (resolution, its error and response), `configure` (the page and its credential check),
-//! `problems` (what the user reads), `state` (what handlers share), `config`, `plugins`,
+//! `status` (the operator's status page and its sampler), `problems` (what the user reads),
+//! `state` (what handlers share), `config`, `plugins`,
 //! `caches`, `binding`, `usage`.
 
 mod binding;
@@ -23,6 +24,7 @@ mod redis_tier;
 mod requester;
 mod segments;
 mod state;
+mod status;
 mod streams;
 #[cfg(test)]
 mod testing;

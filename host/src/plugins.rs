@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chillproxy_core::health::Health;
 use chillproxy_core::registry::PluginContext;
 use chillproxy_core::upstream::OutboundPolicy;
 use chillproxy_core::{AuthChain, ConfigError, SharedState, SourceProvider, StoreProvider};
@@ -23,19 +24,28 @@ pub struct Plugins {
     pub searches: Vec<&'static str>,
     /// The shared-state tier the plugins were built with.
     pub shared: SharedState,
+    /// Their upstreams' health (and the shared tier's server's): what `/ready` and `/status`
+    /// read.
+    pub health: Health,
 }
 
 impl Plugins {
     /// Builds with the shared-state tier `[cache]` asks for (Redis with `redis_url`, else
     /// in-process).
     pub fn build(config: &Config) -> Result<Self, ConfigError> {
-        Self::build_with(config, crate::redis_tier::shared_state(&config.cache)?)
+        let health = Health::default();
+        Self::build_with(config, crate::redis_tier::shared_state(&config.cache, &health)?, health)
     }
 
-    pub fn build_with(config: &Config, shared: SharedState) -> Result<Self, ConfigError> {
+    /// Builds with `shared`; every plugin reports its upstreams' health to `health`.
+    pub fn build_with(config: &Config, shared: SharedState, health: Health) -> Result<Self, ConfigError> {
         let server = &config.server;
         let outbound = OutboundPolicy::new(server.allow_private_user_urls, &server.user_url_allow);
-        let context = |settings| PluginContext::with_shared(settings, shared.clone()).with_outbound(outbound.clone());
+        let context = |settings| {
+            PluginContext::with_shared(settings, shared.clone())
+                .with_outbound(outbound.clone())
+                .with_health(health.clone())
+        };
         let mut auth = Vec::new();
         for descriptor in &config.auth.active {
             if let Some(state) = config.auth.state(descriptor.name) {
@@ -63,7 +73,9 @@ impl Plugins {
             shared = shared.tier().kind(),
             "plugins built"
         );
-        Ok(Self::assemble(AuthChain::new(auth), stores, sources, searches, shared))
+        let mut plugins = Self::assemble(AuthChain::new(auth), stores, sources, searches, shared);
+        plugins.health = health;
+        Ok(plugins)
     }
 
     /// Plugins from already-built providers (unit tests use in-memory ones).
@@ -76,7 +88,7 @@ impl Plugins {
     ) -> Self {
         let store_codes = stores.iter().map(|s| s.code()).collect();
         let available_stores = stores.iter().filter(|s| !s.capabilities().stub).map(|s| s.display_name()).collect();
-        Self { auth, stores, sources, store_codes, available_stores, searches, shared }
+        Self { auth, stores, sources, store_codes, available_stores, searches, shared, health: Health::default() }
     }
 
     /// The enabled store for a user-config code (`tb`).

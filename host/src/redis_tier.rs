@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use chillproxy_core::health::{ErrorKind, Health, Kind, Tracker, Verdict};
 use chillproxy_core::shared::InProcessTier;
 use chillproxy_core::{async_trait, ConfigError, SharedState, SharedTier, TierStatus};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -57,6 +58,8 @@ pub struct RedisTier {
     count: Script,
     extend: Script,
     release: Script,
+    /// Redis's entry in the server's health registry.
+    tracker: Option<Tracker>,
 }
 
 impl RedisTier {
@@ -75,7 +78,14 @@ impl RedisTier {
             count: Script::new(COUNT),
             extend: Script::new(EXTEND),
             release: Script::new(RELEASE),
+            tracker: None,
         })
+    }
+
+    /// Reports every call to `tracker`, and holds it `open` while the breaker is.
+    pub fn reporting_to(mut self, tracker: Tracker) -> Self {
+        self.tracker = Some(tracker);
+        self
     }
 
     /// The connection, unless the breaker is open.
@@ -100,7 +110,7 @@ impl RedisTier {
                 Ok(manager) => *connection = Some(manager),
                 Err(error) => {
                     drop(connection);
-                    self.failed(&error.to_string());
+                    self.failed(&error.to_string(), error_kind(&error));
                     return None;
                 }
             }
@@ -117,6 +127,9 @@ impl RedisTier {
         let connection = self.connection()?;
         match tokio::time::timeout(self.timeout, call(connection)).await {
             Ok(Ok(value)) => {
+                if let Some(tracker) = &self.tracker {
+                    tracker.record(Verdict::Answered);
+                }
                 self.failures_in_a_row.store(0, Ordering::Relaxed);
                 if self.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!("redis answers again; sharing state across replicas");
@@ -124,17 +137,20 @@ impl RedisTier {
                 Some(value)
             }
             Ok(Err(error)) => {
-                self.failed(&format!("{what}: {error}"));
+                self.failed(&format!("{what}: {error}"), error_kind(&error));
                 None
             }
             Err(_) => {
-                self.failed(&format!("{what}: no answer within {} ms", self.timeout.as_millis()));
+                self.failed(&format!("{what}: no answer within {} ms", self.timeout.as_millis()), ErrorKind::Timeout);
                 None
             }
         }
     }
 
-    fn failed(&self, error: &str) {
+    fn failed(&self, error: &str, kind: ErrorKind) {
+        if let Some(tracker) = &self.tracker {
+            tracker.record(Verdict::Failed(kind));
+        }
         self.errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = error.to_string();
         if !self.failing.swap(true, Ordering::Relaxed) {
@@ -145,8 +161,28 @@ impl RedisTier {
             self.failures_in_a_row.store(0, Ordering::Relaxed);
             *self.open_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + BREAKER_OPEN);
             *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            if let Some(tracker) = &self.tracker {
+                tracker.hold_open(BREAKER_OPEN);
+            }
             tracing::debug!(open_s = BREAKER_OPEN.as_secs(), "redis breaker open");
         }
+    }
+}
+
+/// A Redis error as a fixed word for the health registry.
+fn error_kind(error: &redis::RedisError) -> ErrorKind {
+    if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.kind() == redis::ErrorKind::AuthenticationFailed {
+        ErrorKind::Auth
+    } else if error.is_connection_refusal() {
+        ErrorKind::Connect
+    } else if error.is_io_error() || error.is_connection_dropped() {
+        ErrorKind::Transport
+    } else if matches!(error.kind(), redis::ErrorKind::Server(_) | redis::ErrorKind::Extension) {
+        ErrorKind::ServerError
+    } else {
+        ErrorKind::BadReply
     }
 }
 
@@ -276,13 +312,15 @@ impl SharedTier for RedisTier {
 }
 
 /// The shared-state tier `config` asks for: Redis when `redis_url` is set (nothing connects
-/// yet: a replica starts whether Redis is up or not), else this process's memory.
-pub fn shared_state(config: &CacheConfig) -> Result<SharedState, ConfigError> {
+/// yet: a replica starts whether Redis is up or not; it reports to `redis` in `health`), else
+/// this process's memory.
+pub fn shared_state(config: &CacheConfig, health: &Health) -> Result<SharedState, ConfigError> {
     match config.redis_url.as_ref().filter(|url| !url.is_empty()) {
         Some(url) => {
             let timeout = std::time::Duration::from_millis(config.redis_timeout_ms);
             let tier = RedisTier::new(url.expose(), timeout, config.max_entries as u64)
-                .map_err(|e| ConfigError::new(format!("[cache] redis_url is not a Redis URL: {}", e.category())))?;
+                .map_err(|e| ConfigError::new(format!("[cache] redis_url is not a Redis URL: {}", e.category())))?
+                .reporting_to(health.tracker(Kind::SharedTier, "redis"));
             Ok(SharedState::new(std::sync::Arc::new(tier)))
         }
         None => Ok(SharedState::in_process(config.max_entries as u64)),
@@ -302,7 +340,8 @@ mod tests {
 
     #[tokio::test]
     async fn without_redis_the_tier_answers_from_this_process_and_says_it_is_degraded() {
-        let tier = unreachable();
+        let health = Health::default();
+        let tier = unreachable().reporting_to(health.tracker(Kind::SharedTier, "redis"));
         assert_eq!(tier.status(), TierStatus::default(), "nothing is known before the first call");
         tier.put("cp:v1:t:a", b"x".to_vec(), Duration::from_secs(60)).await;
         assert_eq!(tier.get("cp:v1:t:a").await, Some(b"x".to_vec()), "kept in this process");
@@ -322,6 +361,11 @@ mod tests {
         let errors = status.errors;
         let _ = tier.get("cp:v1:t:b").await;
         assert_eq!(tier.status().errors, errors);
+        // The health registry says so in fixed words.
+        let redis = &health.upstreams()[0];
+        assert_eq!((redis.name.as_str(), redis.state.as_str()), ("redis", "open"));
+        let error = redis.last_error.map(|e| e.as_str());
+        assert!(matches!(error, Some("connect" | "transport")), "{redis:?}");
     }
 
     #[test]

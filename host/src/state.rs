@@ -20,6 +20,7 @@ use crate::memory::AvailabilityMemory;
 use crate::playback::PlaybackContext;
 use crate::plugins::Plugins;
 use crate::segments::{Decoded, SegmentCache};
+use crate::status::{StatusBoard, SAMPLE_EVERY};
 use crate::streams::StreamsContext;
 
 /// Longest sealed config accepted: the plain bound, base64-expanded, plus nonce, tag and prefix.
@@ -43,6 +44,8 @@ struct Inner {
     keyring: Keyring,
     /// Decoded `{config}` segments by the segment as sent.
     segments: SegmentCache,
+    /// The status page's last hour.
+    status: StatusBoard,
 }
 
 impl AppState {
@@ -68,12 +71,25 @@ impl AppState {
             None => Keyring::empty(),
         };
         let segments = SegmentCache::new(&config.cache);
+        let status = StatusBoard::default();
         Ok(Self {
-            inner: Arc::new(Inner { config, plugins, streams, playback, usage, binder, limits, keyring, segments }),
+            inner: Arc::new(Inner {
+                config,
+                plugins,
+                streams,
+                playback,
+                usage,
+                binder,
+                limits,
+                keyring,
+                segments,
+                status,
+            }),
         })
     }
 
-    /// Starts background work (usage delivery).
+    /// Starts background work (usage delivery, idle limits, the shared tier's probe, the status
+    /// page's sampler).
     pub fn start_background(&self) {
         self.inner.usage.start(self.inner.plugins.auth.clone());
         let state = Arc::downgrade(&self.inner);
@@ -100,6 +116,21 @@ impl AppState {
                 let _ = shared.tier().get("cp:v1:probe").await;
             }
         });
+        // The status page's hour: one reading every 10 s (the first at once), bounded.
+        let state = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SAMPLE_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let Some(inner) = state.upgrade() else { break };
+                inner.status.sample(&inner.plugins, inner.usage.depth());
+            }
+        });
+    }
+
+    pub(crate) fn status_board(&self) -> &StatusBoard {
+        &self.inner.status
     }
 
     pub(crate) fn limits(&self) -> &InboundLimits {

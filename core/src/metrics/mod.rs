@@ -44,6 +44,16 @@ pub const AUTH_OUTCOMES: &str = "chillproxy_auth_outcomes_total";
 /// `chillproxy_cache_hits_total` / `chillproxy_cache_misses_total`, by `cache`.
 pub const CACHE_HITS: &str = "chillproxy_cache_hits_total";
 pub const CACHE_MISSES: &str = "chillproxy_cache_misses_total";
+/// `chillproxy_http_requests_total{route,status}`: HTTP requests the host answered.
+pub const HTTP_REQUESTS: &str = "chillproxy_http_requests_total";
+/// `chillproxy_playback_outcomes_total{outcome}`: playback requests by how they ended
+/// (`played`, or the status clip that says why not).
+pub const PLAYBACK_OUTCOMES: &str = "chillproxy_playback_outcomes_total";
+/// `chillproxy_breaker_open{plugin}`: 0 closed, 0.5 half-open, 1 open.
+pub const BREAKER_OPEN: &str = "chillproxy_breaker_open";
+/// `chillproxy_auth_stale_grants_total{provider}`: grants served from memory while the provider
+/// could not be asked.
+pub const AUTH_STALE_GRANTS: &str = "chillproxy_auth_stale_grants_total";
 pub const CACHE_HITS_HELP: &str = "Lookups answered from a cache (or joined to a load in flight), by cache.";
 pub const CACHE_MISSES_HELP: &str = "Lookups that had to load, by cache.";
 
@@ -312,6 +322,42 @@ pub fn render_with(extra: &[Sample]) -> String {
     global().render_with(extra)
 }
 
+/// The global registry's counters and gauges, read now (one render): for a sampler that looks
+/// every few seconds, not for request paths.
+pub fn snapshot() -> Snapshot {
+    global().snapshot()
+}
+
+/// Counters and gauges by name, as a render found them (histograms left out).
+pub struct Snapshot {
+    families: exposition::Families,
+}
+
+impl Snapshot {
+    /// Every series of `name` with its labels (sorted by name) and value.
+    pub fn series(&self, name: &str) -> Vec<(&[(String, String)], f64)> {
+        let Some(family) = self.families.get(name) else { return Vec::new() };
+        family
+            .series
+            .iter()
+            .filter_map(|(labels, value)| match value {
+                SeriesValue::Value(v) => Some((labels.as_slice(), *v)),
+                SeriesValue::Histogram { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The sum of the series of `name` whose labels `keep` accepts.
+    pub fn sum(&self, name: &str, keep: impl Fn(&[(String, String)]) -> bool) -> f64 {
+        self.series(name).into_iter().filter(|(labels, _)| keep(labels)).map(|(_, v)| v).sum()
+    }
+}
+
+/// The value of `label` in a series' labels.
+pub fn label<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    labels.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
 /// Records one call from a plugin to an upstream service:
 /// `chillproxy_upstream_requests_total{plugin,operation,outcome}` and
 /// `chillproxy_upstream_request_duration_seconds{plugin,operation}`. `operation` must be a
@@ -332,6 +378,17 @@ pub fn record_upstream(plugin: &str, operation: &str, outcome: Outcome, elapsed:
             &[("plugin", plugin), ("operation", operation)],
         )
         .observe_duration(elapsed);
+}
+
+/// Records how one playback request ended: `played` (a link), or the status clip that says why
+/// not (`unavailable`, `rate_limited`, …). `outcome` must be a fixed word.
+pub fn record_playback(outcome: &str) {
+    counter(
+        PLAYBACK_OUTCOMES,
+        "Playback requests by outcome: played (redirected to a link), or the status clip that says why not.",
+        &[("outcome", outcome)],
+    )
+    .inc();
 }
 
 /// Records one auth provider's answer: `chillproxy_auth_outcomes_total{provider,outcome}`.
@@ -488,6 +545,15 @@ impl Registry {
     /// Everything plus `extra`, in Prometheus text format: families sorted by name, each with
     /// its `# HELP` and `# TYPE` lines, series sorted by labels.
     pub fn render_with(&self, extra: &[Sample]) -> String {
+        exposition::write(&self.families(extra))
+    }
+
+    /// Counters and gauges, read now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { families: self.families(&[]) }
+    }
+
+    fn families(&self, extra: &[Sample]) -> exposition::Families {
         let mut snapshot = exposition::parse(&self.handle.render());
         for (name, family) in &mut snapshot {
             family.help = self.help(name);
@@ -498,7 +564,7 @@ impl Registry {
         for sample in extra {
             exposition::merge(&mut snapshot, sample);
         }
-        exposition::write(&snapshot)
+        snapshot
     }
 
     /// Calls every value function outside the lock, combines those of one series, and removes
@@ -669,6 +735,24 @@ mod tests {
              # TYPE chillproxy_usage_spool_depth gauge\n\
              chillproxy_usage_spool_depth 0\n"
         );
+    }
+
+    #[test]
+    fn a_snapshot_reads_counters_and_gauges_back_with_their_labels() {
+        let registry = Registry::default();
+        registry.counter("chillproxy_snap_total", "Snap.", &[("route", "/a"), ("status", "200")]).add(3);
+        registry.counter("chillproxy_snap_total", "", &[("route", "/b"), ("status", "500")]).add(2);
+        registry.gauge("chillproxy_snap_open", "Open.", &[("plugin", "p")]).set(0.5);
+        registry.histogram("chillproxy_snap_seconds", "Latency.", &[]).observe(0.1);
+        registry.register_fn("chillproxy_snap_fn", "Fn.", Kind::Gauge, &[], Arc::new(|| Some(4.0)));
+        let snapshot = registry.snapshot();
+        assert_eq!(snapshot.sum("chillproxy_snap_total", |_| true), 5.0);
+        assert_eq!(snapshot.sum("chillproxy_snap_total", |l| label(l, "status") == Some("500")), 2.0);
+        assert_eq!(snapshot.series("chillproxy_snap_open")[0].1, 0.5);
+        assert_eq!(label(snapshot.series("chillproxy_snap_open")[0].0, "plugin"), Some("p"));
+        assert!(snapshot.series("chillproxy_snap_seconds").is_empty(), "histograms are left out");
+        assert_eq!(snapshot.sum("chillproxy_snap_fn", |_| true), 4.0);
+        assert!(snapshot.series("chillproxy_nothing").is_empty());
     }
 
     #[test]

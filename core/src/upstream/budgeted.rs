@@ -18,6 +18,7 @@ use super::errors::UpstreamError;
 use super::settings::UpstreamSettings;
 use super::text::check_base_url;
 use crate::budget::{Budget, OverBudget, Window};
+use crate::health::{Health, Kind};
 use crate::{ConfigError, Secret, SharedState, StoreError, StoreIdentity};
 
 /// Which answers hold the key's calls back ([`Budget::block`]).
@@ -99,21 +100,25 @@ pub struct BudgetedUpstream {
 impl BudgetedUpstream {
     /// The client of the store `identity` (its table `[store.<name>]`): calls go under
     /// `api_url` (checked, and named `api_url` in the error) with `settings`; the metrics and the
-    /// budget keys are labelled with the store's name; the budgets are counted in `shared`.
+    /// budget keys are labelled with the store's name; the budgets are counted in `shared`. Calls
+    /// and budget counts are reported to the store's tracker in `health`.
     pub fn new(
         identity: &StoreIdentity,
         api_url: &str,
         settings: &UpstreamSettings,
         shared: SharedState,
+        health: &Health,
         policy: CallPolicy,
     ) -> Result<Self, ConfigError> {
         let section = format!("store.{}", identity.name);
         let api_url = check_base_url(&section, "api_url", api_url)?;
-        let upstream = Upstream::new(identity.name, Some(api_url), settings, UpstreamOptions::default())
+        let tracker = health.tracker(Kind::Store, identity.name);
+        let options = UpstreamOptions { health: Some(tracker.clone()), ..UpstreamOptions::default() };
+        let upstream = Upstream::new(identity.name, Some(api_url), settings, options)
             .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
         Ok(Self {
             upstream,
-            budget: Budget::new(shared, identity.name, policy.budget_wait),
+            budget: Budget::new(shared, identity.name, policy.budget_wait).noting_in(tracker),
             store: identity.display_name,
             plugin: identity.name,
             policy,

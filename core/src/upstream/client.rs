@@ -14,6 +14,7 @@ use super::errors::{Failure, Stage, UpstreamBuildError, UpstreamError, UpstreamF
 use super::outbound::{OutboundPolicy, PolicyResolver};
 use super::settings::{check_proxy_url, UpstreamSettings};
 use super::text::{parse_retry_after, scrub, BaseUrl};
+use crate::health::{ErrorKind, Tracker, Verdict, Wire};
 use crate::metrics::{self, Outcome};
 use crate::Secret;
 
@@ -34,6 +35,10 @@ pub struct UpstreamOptions {
     /// names resolve through [`PolicyResolver`] (the connection goes to a checked address).
     /// `None` for the operator's own upstreams, which are trusted.
     pub outbound: Option<OutboundPolicy>,
+    /// Where every call reports its outcome ([`crate::health`]): the upstream's tracker. `None`
+    /// for a client that calls users' URLs (those are not the operator's upstreams), or one that
+    /// calls several upstreams and names one per request ([`Request::report_to`]).
+    pub health: Option<Tracker>,
 }
 
 /// A plugin's HTTP client: built once, shared by every call (cloning shares it too).
@@ -55,6 +60,8 @@ struct Inner {
     proxy_password: Option<String>,
     /// The policy for user-supplied URLs, when this client calls them.
     outbound: Option<OutboundPolicy>,
+    /// Where calls report their outcome, unless a request names another.
+    health: Option<Tracker>,
 }
 
 impl fmt::Debug for Upstream {
@@ -80,6 +87,8 @@ pub struct Request<'a> {
     builder: reqwest::RequestBuilder,
     /// Scrubbed from any error text.
     secrets: Vec<&'a str>,
+    /// Where this call reports its outcome, instead of the client's tracker.
+    health: Option<Tracker>,
 }
 
 impl<'a> Request<'a> {
@@ -110,6 +119,13 @@ impl<'a> Request<'a> {
     /// A JSON body.
     pub fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
         self.builder = self.builder.json(body);
+        self
+    }
+
+    /// Reports this call's outcome to `tracker` (one of the operator's indexers, say) instead of
+    /// the client's.
+    pub fn report_to(mut self, tracker: &Tracker) -> Self {
+        self.health = Some(tracker.clone());
         self
     }
 
@@ -193,6 +209,7 @@ impl Upstream {
                 max_body_bytes: settings.max_body_bytes,
                 proxy_password,
                 outbound: options.outbound,
+                health: options.health,
             }),
         })
     }
@@ -220,6 +237,7 @@ impl Upstream {
             method,
             logged_as: None,
             secrets: Vec::new(),
+            health: None,
         }
     }
 
@@ -231,21 +249,34 @@ impl Upstream {
     /// Sends `request` and reads the reply within the budget (waiting for a permit included),
     /// then hands the reply, or why there is none, to `interpret`, which turns it into the
     /// plugin's own result. Records `chillproxy_upstream_requests_total{plugin, operation =
-    /// endpoint, outcome}` once: `ok` for an `Ok`, else `timeout` or `error` as the error says.
+    /// endpoint, outcome}` once: `ok` for an `Ok`, else `timeout` or `error` as the error says;
+    /// and reports to the upstream's health tracker, when there is one: answered for an `Ok`,
+    /// else what the error says of the upstream ([`UpstreamFailure::verdict`]).
     pub async fn call<T, E: UpstreamFailure>(
         &self,
-        request: Request<'_>,
+        mut request: Request<'_>,
         interpret: impl FnOnce(Result<Reply, UpstreamError>) -> Result<T, E>,
     ) -> Result<T, E> {
         let started = Instant::now();
         let endpoint = request.endpoint;
-        let result = interpret(self.exchange(request).await);
+        let own_tracker = request.health.take();
+        let tracker = own_tracker.as_ref().or(self.inner.health.as_ref());
+        let exchanged = self.exchange(request).await;
+        let wire = tracker.and_then(|_| wire_of(&exchanged));
+        let result = interpret(exchanged);
         let outcome = match &result {
             Ok(_) => Outcome::Ok,
             Err(e) if e.is_timeout() => Outcome::Timeout,
             Err(_) => Outcome::Error,
         };
         metrics::record_upstream(self.inner.plugin, endpoint, outcome, started.elapsed());
+        if let Some(tracker) = tracker {
+            tracker.record(match (&result, wire) {
+                (Ok(_), _) => Verdict::Answered,
+                (Err(error), Some(wire)) => error.verdict(wire),
+                (Err(_), None) => Verdict::Silent,
+            });
+        }
         result
     }
 
@@ -301,4 +332,17 @@ impl Upstream {
             Err(_) => Err(UpstreamError::Timeout),
         }
     }
+}
+
+/// What the wire said of a call; `None` when the outbound policy refused it (no call was made).
+fn wire_of(exchanged: &Result<Reply, UpstreamError>) -> Option<Wire> {
+    Some(match exchanged {
+        Ok(reply) => Wire::Status(reply.status.as_u16()),
+        Err(UpstreamError::Timeout) => Wire::NoReply(ErrorKind::Timeout),
+        Err(error @ UpstreamError::Connect(_)) if error.refusal().is_some() => return None,
+        Err(UpstreamError::Connect(_)) => Wire::NoReply(ErrorKind::Connect),
+        Err(UpstreamError::BodyTooLarge { status, .. }) if *status >= 400 => Wire::Status(*status),
+        Err(UpstreamError::BodyTooLarge { .. }) => Wire::NoReply(ErrorKind::BadReply),
+        Err(UpstreamError::Other { .. }) => Wire::NoReply(ErrorKind::Transport),
+    })
 }

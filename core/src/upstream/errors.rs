@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::outbound::{OutboundRefused, RefusalKind};
 use super::text::{scrub, size_text};
+use crate::health::{ErrorKind, Verdict, Wire};
 
 /// A call that ended without a usable reply. The plugin maps it to its own error type and
 /// wording; `Display` gives a plain default.
@@ -131,9 +132,17 @@ impl UpstreamError {
 }
 
 /// What decides the `outcome` label of `chillproxy_upstream_requests_total` for a failed call:
-/// `timeout` when this says so, else `error`. Implemented by each plugin's error type.
+/// `timeout` when this says so, else `error`; and what the failure says of the upstream's health.
+/// Implemented by each plugin's error type.
 pub trait UpstreamFailure {
     fn is_timeout(&self) -> bool;
+
+    /// What this failed call says of its upstream, given what the wire said. By default the
+    /// wire's word ([`Wire::failure`]); an error type overrides it for failures that are about
+    /// the request rather than the upstream (a user's wrong key, a torrent it does not have).
+    fn verdict(&self, wire: Wire) -> Verdict {
+        wire.failure()
+    }
 }
 
 impl UpstreamFailure for UpstreamError {
@@ -145,6 +154,31 @@ impl UpstreamFailure for UpstreamError {
 impl UpstreamFailure for crate::StoreError {
     fn is_timeout(&self) -> bool {
         matches!(self, crate::StoreError::Timeout { .. })
+    }
+
+    /// A timeout, a "too many requests", an unavailable or failed store are the store's; a
+    /// rejected key, a plan or account limit, a torrent it will not or cannot download, a missing
+    /// item, a refused request are answers about the user or the torrent: the store works.
+    fn verdict(&self, wire: Wire) -> Verdict {
+        use crate::StoreError as E;
+        match self {
+            E::Timeout { .. } => Verdict::Failed(ErrorKind::Timeout),
+            E::RateLimited { .. } => Verdict::Failed(ErrorKind::RateLimited),
+            E::Unavailable { .. } | E::Upstream { .. } => match wire.failure() {
+                // A store's own error code for "down" inside a reply it could read.
+                Verdict::Failed(ErrorKind::Auth | ErrorKind::Http4xx) => Verdict::Failed(ErrorKind::BadReply),
+                verdict => verdict,
+            },
+            E::Unauthorized { .. }
+            | E::PaymentRequired { .. }
+            | E::LimitExceeded { .. }
+            | E::BudgetExhausted { .. }
+            | E::DownloadFailed { .. }
+            | E::Refused { .. }
+            | E::NotFound { .. }
+            | E::BadRequest { .. }
+            | E::NotImplemented { .. } => Verdict::Answered,
+        }
     }
 }
 

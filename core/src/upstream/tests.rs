@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::health::{ErrorKind, Health, Kind, State, Tracker};
 use crate::Secret;
 
 const LIMIT: usize = 4096;
@@ -77,7 +78,7 @@ fn settings(timeout_ms: u64, max_in_flight: usize) -> UpstreamSettings {
 
 fn client(plugin: &'static str, base: &str, settings: &UpstreamSettings, follow_redirects: bool) -> Upstream {
     let base = check_base_url("store.kit", "api_url", base).unwrap();
-    Upstream::new(plugin, Some(base), settings, UpstreamOptions { follow_redirects, outbound: None }).unwrap()
+    Upstream::new(plugin, Some(base), settings, UpstreamOptions { follow_redirects, ..Default::default() }).unwrap()
 }
 
 async fn get_path(upstream: &Upstream, path: &str) -> Result<Reply, UpstreamError> {
@@ -107,6 +108,91 @@ async fn a_reply_comes_back_with_status_type_and_body_and_is_counted_once() {
     let agent = get_path(&upstream, "/agent").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&agent.body), USER_AGENT);
     assert!(USER_AGENT.starts_with("chillproxy/"));
+}
+
+/// Every call reports to the client's tracker, or to the one its request names: an answer is
+/// `ok` (even an error status the plugin accepts), a failure is what the wire and the plugin's
+/// error type say. A store's "wrong key" is the user's, not the store's.
+#[tokio::test]
+async fn calls_report_their_outcome_to_the_upstreams_tracker() {
+    let (url, _) = upstream().await;
+    let health = Health::default();
+    let tracker = health.tracker(Kind::Source, "kit");
+    let base = check_base_url("source.kit", "url", &url).unwrap();
+    let options = UpstreamOptions { health: Some(tracker.clone()), ..Default::default() };
+    let upstream = Upstream::new("kit-health", Some(base), &settings(300, 4), options).unwrap();
+    let state = |t: &Tracker| {
+        let read = t.read();
+        (read.state, read.last_error)
+    };
+    let status_is_ok = |reply: Result<Reply, UpstreamError>| match reply {
+        Ok(reply) if reply.status.is_success() => Ok(reply),
+        Ok(reply) => Err(crate::source_cache::SourceFailure::new(format!("HTTP {}", reply.status.as_u16()))),
+        Err(e) => Err(crate::source_cache::SourceFailure::from_upstream(e, Duration::from_millis(300))),
+    };
+    let call = |path: &'static str| upstream.call(upstream.request(Method::GET, "get", path), status_is_ok);
+
+    assert_eq!(state(&tracker), (State::Unknown, None));
+    call("/ok").await.unwrap();
+    assert_eq!(state(&tracker), (State::Ok, None));
+    call("/limited").await.unwrap_err();
+    assert_eq!(state(&tracker), (State::Throttled, Some(ErrorKind::RateLimited)));
+    call("/slow/1000").await.unwrap_err();
+    assert_eq!(state(&tracker), (State::Failing, Some(ErrorKind::Timeout)));
+    call("/nowhere").await.unwrap_err();
+    assert_eq!(state(&tracker), (State::Failing, Some(ErrorKind::Http4xx)));
+    call("/ok").await.unwrap();
+    assert_eq!(state(&tracker), (State::Ok, Some(ErrorKind::Http4xx)));
+
+    // A request may name another tracker (one of several upstreams behind one client).
+    let indexer = health.tracker(Kind::Indexer, "Prowlarr");
+    let request = upstream.request(Method::GET, "get", "/limited").report_to(&indexer);
+    upstream.call(request, status_is_ok).await.unwrap_err();
+    assert_eq!(state(&indexer), (State::Throttled, Some(ErrorKind::RateLimited)));
+    assert_eq!(state(&tracker).0, State::Ok, "not the client's");
+
+    // Nothing listening: connect.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let down = Upstream::new(
+        "kit-health",
+        Some(check_base_url("source.kit", "url", &closed).unwrap()),
+        &settings(300, 4),
+        UpstreamOptions { health: Some(indexer.clone()), ..Default::default() },
+    )
+    .unwrap();
+    down.call(down.request(Method::GET, "get", "/ok"), status_is_ok).await.unwrap_err();
+    assert_eq!(state(&indexer), (State::Failing, Some(ErrorKind::Connect)));
+
+    // A store's error type judges its failures: a rejected key leaves the store `ok`.
+    let store = health.tracker(Kind::Store, "kit-store");
+    let options = UpstreamOptions { health: Some(store.clone()), ..Default::default() };
+    let base = check_base_url("store.kit", "api_url", &url).unwrap();
+    let calls = Upstream::new("kit-health", Some(base), &settings(300, 4), options).unwrap();
+    let as_store = |kind: crate::StoreErrorKind| {
+        move |reply: Result<Reply, UpstreamError>| -> Result<Reply, crate::StoreError> {
+            let reply = reply.map_err(|e| crate::StoreError::from_transport("Kit", e, ""))?;
+            Err(crate::StoreError::of(kind, "Kit", format!("HTTP {}", reply.status.as_u16()), None))
+        }
+    };
+    calls
+        .call(calls.request(Method::GET, "get", "/ok"), as_store(crate::StoreErrorKind::Unauthorized))
+        .await
+        .unwrap_err();
+    assert_eq!(state(&store), (State::Ok, None));
+    calls
+        .call(calls.request(Method::GET, "get", "/ok"), as_store(crate::StoreErrorKind::Unavailable))
+        .await
+        .unwrap_err();
+    assert_eq!(state(&store), (State::Failing, Some(ErrorKind::BadReply)));
+    calls
+        .call(calls.request(Method::GET, "get", "/slow/1000"), as_store(crate::StoreErrorKind::Upstream))
+        .await
+        .unwrap_err();
+    assert_eq!(state(&store), (State::Failing, Some(ErrorKind::Timeout)));
+    assert_eq!(health.upstreams().len(), 3);
 }
 
 #[tokio::test]
@@ -263,7 +349,8 @@ async fn policy_refusals_are_typed_not_read_from_text() {
         raw_server("HTTP/1.1 302 Found\r\nLocation: ftp://files.example/x\r\nContent-Length: 0\r\n\r\n").await;
     let admitted: Vec<String> =
         [&to_private, &to_ftp].iter().map(|url| url.trim_start_matches("http://").to_string()).collect();
-    let options = UpstreamOptions { follow_redirects: true, outbound: Some(OutboundPolicy::new(false, &admitted)) };
+    let options =
+        UpstreamOptions { follow_redirects: true, outbound: Some(OutboundPolicy::new(false, &admitted)), health: None };
     let upstream = Upstream::new("kit-refused", None, &settings(2_000, 4), options).unwrap();
     let get = |url: String| {
         let upstream = upstream.clone();
@@ -303,7 +390,15 @@ mod budgeted {
     fn budgeted(url: &str, name: &'static str, block_on: BlockOn) -> BudgetedUpstream {
         let identity = StoreIdentity { name, code: "kt", display_name: "Kit", capabilities: StoreCapabilities::EXACT };
         let policy = CallPolicy { budget_wait: Duration::ZERO, block_on, ..CallPolicy::new(over_budget) };
-        BudgetedUpstream::new(&identity, url, &settings(2_000, 4), SharedState::in_process(1000), policy).unwrap()
+        BudgetedUpstream::new(
+            &identity,
+            url,
+            &settings(2_000, 4),
+            SharedState::in_process(1000),
+            &Health::default(),
+            policy,
+        )
+        .unwrap()
     }
 
     /// A 429 is `RateLimited` with the reply's `Retry-After`; any other reply is its body.

@@ -22,7 +22,7 @@ use tracing::Instrument;
 pub const REQUEST_ID: &str = "x-request-id";
 /// The `route` label of requests no route matched.
 pub const UNMATCHED: &str = "unmatched";
-pub const HTTP_REQUESTS: &str = "chillproxy_http_requests_total";
+pub const HTTP_REQUESTS: &str = metrics::HTTP_REQUESTS;
 pub const HTTP_DURATION: &str = "chillproxy_http_request_duration_seconds";
 /// Set by the panic handler, replaced by the guard with the request id.
 const PANICKED: &str = "x-chillproxy-panicked";

@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .route("/status", get(ops::status_page))
         .merge(addon);
     if state.config().server.bench_endpoint {
         router = router.route("/_bench/fixed/{bytes}", get(ops::bench_fixed));
@@ -170,8 +171,10 @@ async fn playback(
     requester: Requester,
 ) -> Response {
     let available = &state.plugins().available_stores;
-    // A failure is a status video the player shows (or, with status videos off, plain text).
+    // A failure is a status video the player shows (or, with status videos off, plain text),
+    // counted by that clip.
     let fail = |error: PlaybackError| {
+        chillproxy_core::metrics::record_playback(error.clip());
         if state.config().playback.status_videos {
             error.redirect_to_clip(available, &requester.base_url)
         } else {
@@ -184,6 +187,7 @@ async fn playback(
     };
     let mut client = requester.client.clone();
     if let Err(wait) = state.limits().admit(Family::Playback, client.ip, Some(&user_fingerprint(&segment))).await {
+        chillproxy_core::metrics::record_playback("rate_limited");
         let seconds = wait.as_secs().max(1).to_string();
         if state.config().playback.status_videos {
             let mut response = PlaybackError::TooManyRequests(wait).redirect_to_clip(available, &requester.base_url);
@@ -223,7 +227,10 @@ async fn playback(
     let result = resolve_link(state.playback(), &request).await;
     match result {
         Ok(link) => match HeaderValue::from_str(&link) {
-            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Ok(location) => {
+                chillproxy_core::metrics::record_playback("played");
+                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+            }
             Err(_) => fail(PlaybackError::BadRequest("the store returned an unusable link".into())),
         },
         Err(error) => {

@@ -1,9 +1,11 @@
 //! A circuit breaker for the Chillstreams API: after `threshold` consecutive failures it opens
 //! for `open_for`, answering "no" at once; then one probe goes through, and its result closes or
-//! re-opens it.
+//! re-opens it. While open, the upstream's health tracker reads `open`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use chillproxy_core::health::Tracker;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
@@ -24,6 +26,8 @@ pub struct Breaker {
     inner: Arc<Mutex<Inner>>,
     threshold: u32,
     open_for: Duration,
+    /// Held `open` while the breaker is.
+    tracker: Option<Tracker>,
 }
 
 impl Breaker {
@@ -32,7 +36,14 @@ impl Breaker {
             inner: Arc::new(Mutex::new(Inner { consecutive_failures: 0, open_until: None, probing: false })),
             threshold: threshold.max(1),
             open_for,
+            tracker: None,
         }
+    }
+
+    /// Holds `tracker` `open` whenever the breaker opens, and lets it go when it closes.
+    pub fn reporting_to(mut self, tracker: Tracker) -> Self {
+        self.tracker = Some(tracker);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -71,6 +82,9 @@ impl Breaker {
         inner.consecutive_failures = 0;
         inner.open_until = None;
         inner.probing = false;
+        if let Some(tracker) = &self.tracker {
+            tracker.release();
+        }
     }
 
     pub fn record_failure(&self) {
@@ -87,6 +101,9 @@ impl Breaker {
                 );
             }
             inner.open_until = Some(Instant::now() + self.open_for);
+            if let Some(tracker) = &self.tracker {
+                tracker.hold_open(self.open_for);
+            }
         }
     }
 
@@ -124,5 +141,18 @@ mod tests {
         breaker.record_success();
         assert_eq!(breaker.state(), BreakerState::Closed);
         assert!(breaker.allow() && breaker.allow());
+    }
+
+    #[test]
+    fn the_tracker_reads_open_while_the_breaker_is() {
+        use chillproxy_core::health::{Kind, State};
+        let tracker = Tracker::detached(Kind::Auth, "chillstreams");
+        let breaker = Breaker::new(2, Duration::from_secs(60)).reporting_to(tracker.clone());
+        breaker.record_failure();
+        assert_eq!(tracker.read().state, State::Unknown, "one failure does not open it");
+        breaker.record_failure();
+        assert_eq!(tracker.read().state, State::Open);
+        breaker.record_success();
+        assert_ne!(tracker.read().state, State::Open);
     }
 }

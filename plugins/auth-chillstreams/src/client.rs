@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use chillproxy_core::health::Tracker;
 use chillproxy_core::upstream::{
     BaseUrl, Method, Reply, Upstream, UpstreamBuildError, UpstreamError, UpstreamFailure, UpstreamOptions,
     UpstreamSettings,
@@ -110,8 +111,15 @@ impl UpstreamFailure for GetKeyError {
 }
 
 impl ChillstreamsClient {
-    pub fn new(api_url: BaseUrl, api_key: Secret, settings: &UpstreamSettings) -> Result<Self, UpstreamBuildError> {
-        let upstream = Upstream::new(crate::NAME, Some(api_url), settings, UpstreamOptions::default())?;
+    /// Every call reports to `tracker` (Chillstreams' entry in the server's health registry).
+    pub fn new(
+        api_url: BaseUrl,
+        api_key: Secret,
+        settings: &UpstreamSettings,
+        tracker: Tracker,
+    ) -> Result<Self, UpstreamBuildError> {
+        let options = UpstreamOptions { health: Some(tracker), ..UpstreamOptions::default() };
+        let upstream = Upstream::new(crate::NAME, Some(api_url), settings, options)?;
         Ok(Self { upstream, api_key })
     }
 

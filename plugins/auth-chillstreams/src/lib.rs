@@ -147,14 +147,16 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigErr
         ))
     })?;
     let api_url = check_base_url(&settings.section, "api_url", &config.api_url)?;
-    let client = ChillstreamsClient::new(api_url, api_key, &config.upstream)
+    let tracker = context.health.tracker(chillproxy_core::health::Kind::Auth, NAME);
+    let client = ChillstreamsClient::new(api_url, api_key, &config.upstream, tracker.clone())
         .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
     let auth = Arc::new(ChillstreamsAuth {
         client,
         answers: FlightCache::new(config.cache_entries),
         shared: context.shared.clone(),
         last_grants: FlightCache::new(config.cache_entries),
-        breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s)),
+        breaker: Breaker::new(config.breaker_failures, Duration::from_secs(config.breaker_open_s))
+            .reporting_to(tracker),
         key_ttl: Duration::from_secs(config.key_ttl_s),
         deny_ttl: Duration::from_secs(config.deny_ttl_s),
         stale_if_error: Duration::from_secs(config.stale_if_error_s),
@@ -172,7 +174,7 @@ fn register_metrics(auth: &Arc<ChillstreamsAuth>) {
     use chillproxy_core::metrics;
     let weak = Arc::downgrade(auth);
     metrics::register_gauge_fn(
-        "chillproxy_breaker_open",
+        metrics::BREAKER_OPEN,
         "Circuit breaker state by plugin: 0 closed, 0.5 half-open (one probe allowed), 1 open.",
         &[("plugin", NAME)],
         Arc::new(move || {
@@ -232,7 +234,7 @@ type AnswerKey = (String, String);
 
 /// `chillproxy_auth_stale_grants_total{provider}`: Chillstreams failed and a key it granted the
 /// same (user, device) earlier was used.
-pub const STALE_GRANTS: &str = "chillproxy_auth_stale_grants_total";
+pub const STALE_GRANTS: &str = chillproxy_core::metrics::AUTH_STALE_GRANTS;
 const STALE_GRANTS_HELP: &str =
     "Requests served with a key granted earlier to the same user and device because the provider failed, by provider.";
 

@@ -112,7 +112,9 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigE
         .map(|a| {
             let base = addon_base(section, a)?;
             let budget = CallBudget::per_minute(context.shared.clone(), NAME, &base, config.requests_per_minute);
-            Ok(Addon { name: a.name.trim().to_string(), base, budget })
+            let name = a.name.trim().to_string();
+            let tracker = context.health.tracker(chillproxy_core::health::Kind::Addon, &name);
+            Ok(Addon { name, base, budget, tracker })
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
     Ok(Arc::new(StremioAddonSource { upstream, addons, lists: SourceCache::new(20_000, LIFETIMES) }))
@@ -134,6 +136,8 @@ struct Addon {
     base: String,
     /// Its own budget, named by a fingerprint of its URL (which may carry its config).
     budget: CallBudget,
+    /// Its entry in the server's health registry, by the operator's name for it.
+    tracker: chillproxy_core::health::Tracker,
 }
 
 type Listed = Result<Arc<Vec<AddonTorrent>>, SourceFailure>;
@@ -164,11 +168,12 @@ impl StremioAddonSource {
     async fn list(&self, index: usize, path: &str) -> Listed {
         let addon = &self.addons[index];
         let upstream = self.upstream.clone();
+        let tracker = addon.tracker.clone();
         let url = Url::parse(&format!("{}{path}", addon.base));
         self.lists
             .get_or_load((index, path.to_string()), Some(addon.budget.clone()), move || async move {
                 let url = url.map_err(|_| SourceFailure::new("the stream URL is not valid"))?;
-                let list = list_streams(&upstream, url).await?;
+                let list = list_streams(&upstream, url, Some(&tracker)).await?;
                 Ok((Arc::new(list.torrents), list.max_age))
             })
             .await

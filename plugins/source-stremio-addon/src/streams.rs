@@ -60,12 +60,17 @@ struct Hints {
 }
 
 /// The addon's streams for `kind` (`movie` or `series`) and `id` (`tt…` or `tt…:s:e`). Sends
-/// nothing but the path. A failure's text is for the user and never has the URL.
+/// nothing but the path. A failure's text is for the user and never has the URL. The call
+/// reports to `tracker` (the addon's health entry) when given.
 pub async fn list_streams(
     upstream: &Upstream,
     url: chillproxy_core::upstream::Url,
+    tracker: Option<&chillproxy_core::health::Tracker>,
 ) -> Result<StreamList, SourceFailure> {
-    let request = upstream.request_url(Method::GET, "stream", url).accept("application/json");
+    let mut request = upstream.request_url(Method::GET, "stream", url).accept("application/json");
+    if let Some(tracker) = tracker {
+        request = request.report_to(tracker);
+    }
     let timeout = upstream.timeout();
     upstream.call(request, |reply| read_streams(reply, timeout)).await
 }

@@ -88,7 +88,8 @@ impl PluginConfig for StremThruConfig {
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
     let config = StremThruConfig::from_settings(context.settings)?;
-    Ok(Arc::new(StremThruSource::new(&context.settings.section, config, context.shared.clone())?))
+    let tracker = context.health.tracker(chillproxy_core::health::Kind::Source, NAME);
+    Ok(Arc::new(StremThruSource::new(&context.settings.section, config, context.shared.clone(), Some(tracker))?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -114,10 +115,17 @@ pub struct StremThruSource {
 }
 
 impl StremThruSource {
-    pub fn new(section: &str, config: StremThruConfig, shared: SharedState) -> Result<Self, ConfigError> {
+    /// Calls report to `tracker` when given (StremThru's entry in the server's health registry).
+    pub fn new(
+        section: &str,
+        config: StremThruConfig,
+        shared: SharedState,
+        tracker: Option<chillproxy_core::health::Tracker>,
+    ) -> Result<Self, ConfigError> {
         let base = check_base_url(section, "url", &config.url)?;
         let budget = CallBudget::per_minute(shared, NAME, base.as_str(), config.requests_per_minute);
-        let upstream = Upstream::new(NAME, Some(base), &config.upstream, UpstreamOptions::default())
+        let options = UpstreamOptions { health: tracker, ..UpstreamOptions::default() };
+        let upstream = Upstream::new(NAME, Some(base), &config.upstream, options)
             .map_err(|e| ConfigError::new(format!("[{section}] {e}")))?;
         Ok(Self { upstream, listings: SourceCache::new(20_000, LIFETIMES), budget })
     }

@@ -98,7 +98,10 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigE
     let settings = context.settings;
     let config = TorBoxSearchConfig::from_settings(settings)?;
     let base = check_base_url(&settings.section, "url", &config.url)?;
-    let upstream = Upstream::new(NAME, Some(base), &config.upstream, UpstreamOptions::default())
+    // A 401/403 reads `refused`: TorBox admits only whitelisted apps to this API.
+    let tracker = context.health.tracker(chillproxy_core::health::Kind::Source, NAME);
+    let options = UpstreamOptions { health: Some(tracker), ..UpstreamOptions::default() };
+    let upstream = Upstream::new(NAME, Some(base), &config.upstream, options)
         .map_err(|e| ConfigError::new(format!("[{}] {e}", settings.section)))?;
     let key = match config.credential {
         KeySource::Request => None,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use chillproxy_core::health::{ErrorKind, Tracker, Verdict, Wire};
 use chillproxy_core::upstream::{
     scrub, size_text, RefusalKind, Reply, Stage, StatusCode, UpstreamError, UpstreamFailure, Url,
 };
@@ -52,11 +53,20 @@ pub struct Indexer {
     pub endpoint: Result<Url, String>,
     pub api_key: Option<Secret>,
     pub imdbid: ImdbidForm,
+    /// Its entry in the server's health registry: the operator's indexers only (a user's
+    /// indexer is user data, and reports nowhere).
+    pub health: Option<Tracker>,
 }
 
 impl Indexer {
     pub fn new(name: String, url: &str, api_key: Option<Secret>) -> Self {
-        Self { name, endpoint: endpoint(url), api_key: api_key.filter(|k| !k.is_empty()), imdbid: ImdbidForm::Auto }
+        Self {
+            name,
+            endpoint: endpoint(url),
+            api_key: api_key.filter(|k| !k.is_empty()),
+            imdbid: ImdbidForm::Auto,
+            health: None,
+        }
     }
 
     /// What the plugin remembers this indexer by (caps, back-off): a fingerprint of its
@@ -206,6 +216,18 @@ impl fmt::Display for QueryError {
 impl UpstreamFailure for QueryError {
     fn is_timeout(&self) -> bool {
         matches!(self, Self::TimedOut(_))
+    }
+
+    /// An indexer that answers "not this function" or "not this parameter" works (the search
+    /// asks again another way); one that asks us to wait is throttling.
+    fn verdict(&self, wire: Wire) -> Verdict {
+        match self {
+            Self::Unsupported(_) | Self::BadParameter(_) => Verdict::Answered,
+            Self::Throttled { .. } => Verdict::Failed(ErrorKind::RateLimited),
+            Self::TimedOut(_) => Verdict::Failed(ErrorKind::Timeout),
+            Self::Refused(_) => Verdict::Silent,
+            Self::Failed(_) => wire.failure(),
+        }
     }
 }
 

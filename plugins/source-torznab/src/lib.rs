@@ -175,7 +175,12 @@ impl PluginConfig for TorznabConfig {
 }
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn SourceProvider>, ConfigError> {
-    Ok(Arc::new(TorznabSource::new(context.settings, context.shared.clone(), context.outbound.clone())?))
+    Ok(Arc::new(TorznabSource::new(
+        context.settings,
+        context.shared.clone(),
+        context.outbound.clone(),
+        &context.health,
+    )?))
 }
 
 chillproxy_core::inventory::submit! {
@@ -212,23 +217,35 @@ impl TorznabSource {
     /// With a fresh in-process shared tier and the default outbound policy for user URLs
     /// (public addresses only): tests, a single node.
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
-        Self::new(settings, chillproxy_core::SharedState::default(), OutboundPolicy::public_only())
+        Self::new(
+            settings,
+            chillproxy_core::SharedState::default(),
+            OutboundPolicy::public_only(),
+            &chillproxy_core::health::Health::default(),
+        )
     }
 
     /// Title lookups are shared with other replicas through `shared`; `policy` governs every
     /// URL a user supplies: their indexers, and the `.torrent` links (with their redirects) that
-    /// do not point back at the operator indexer that listed them.
+    /// do not point back at the operator indexer that listed them. Each operator indexer reports
+    /// to its entry in `health` (by its `name`), the title lookups to torznab's `metadata` one;
+    /// users' indexers report nowhere.
     pub fn new(
         settings: &PluginSettings,
         shared: chillproxy_core::SharedState,
         policy: OutboundPolicy,
+        health: &chillproxy_core::health::Health,
     ) -> Result<Self, ConfigError> {
+        use chillproxy_core::health::Kind;
         let config = TorznabConfig::from_settings(settings)?;
         let section = &settings.section;
-        let indexers = config.resolve_indexers(section, &settings.env)?;
+        let mut indexers = config.resolve_indexers(section, &settings.env)?;
+        for indexer in &mut indexers {
+            indexer.health = Some(health.tracker(Kind::Indexer, &indexer.name));
+        }
         let built = |e: chillproxy_core::upstream::UpstreamBuildError| ConfigError::new(format!("[{section}] {e}"));
-        let trusted = UpstreamOptions { follow_redirects: true, outbound: None };
-        let policed = UpstreamOptions { follow_redirects: true, outbound: Some(policy.clone()) };
+        let trusted = UpstreamOptions { follow_redirects: true, ..UpstreamOptions::default() };
+        let policed = UpstreamOptions { follow_redirects: true, outbound: Some(policy.clone()), health: None };
         let upstream = Upstream::new(NAME, None, &config.upstream, trusted).map_err(built)?;
         let user_upstream = Upstream::new(NAME, None, &config.upstream, policed).map_err(built)?;
         let mut download_settings = config.upstream.clone();
@@ -240,7 +257,7 @@ impl TorznabSource {
                 NAME,
                 None,
                 &download_settings,
-                UpstreamOptions { follow_redirects: false, outbound: Some(policy.clone()) },
+                UpstreamOptions { follow_redirects: false, outbound: Some(policy.clone()), health: None },
             )
             .map_err(built)?,
             policy,
@@ -249,7 +266,9 @@ impl TorznabSource {
         let mut meta_settings = config.upstream.clone();
         meta_settings.timeout_ms = config.meta_timeout_ms;
         meta_settings.max_body_bytes = 1024 * 1024;
-        let meta = Upstream::new(NAME, Some(meta_base), &meta_settings, UpstreamOptions::default()).map_err(built)?;
+        let meta_options =
+            UpstreamOptions { health: Some(health.tracker(Kind::Metadata, NAME)), ..UpstreamOptions::default() };
+        let meta = Upstream::new(NAME, Some(meta_base), &meta_settings, meta_options).map_err(built)?;
         Ok(Self {
             upstream,
             user_upstream,

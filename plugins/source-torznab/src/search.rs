@@ -263,6 +263,9 @@ impl Searcher<'_> {
         if let Some(key) = &indexer.api_key {
             request = request.secret(key);
         }
+        if let Some(tracker) = &indexer.health {
+            request = request.report_to(tracker);
+        }
         let timeout = self.upstream.timeout();
         self.upstream.call(request, |reply| client::read_feed(reply, timeout)).await
     }
@@ -272,6 +275,9 @@ impl Searcher<'_> {
         let mut request = self.upstream.request_url(Method::GET, "caps", url);
         if let Some(key) = &indexer.api_key {
             request = request.secret(key);
+        }
+        if let Some(tracker) = &indexer.health {
+            request = request.report_to(tracker);
         }
         let timeout = self.upstream.timeout();
         self.upstream.call(request, |reply| client::read_caps(reply, timeout)).await

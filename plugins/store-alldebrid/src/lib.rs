@@ -100,7 +100,7 @@ impl PluginConfig for AllDebridConfig {
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     let config = AllDebridConfig::from_settings(context.settings)?;
-    Ok(Arc::new(AllDebridStore::new(&config, context.shared.clone())?))
+    Ok(Arc::new(AllDebridStore::new(&config, context.shared.clone(), &context.health)?))
 }
 
 chillproxy_core::inventory::submit! {

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
@@ -47,9 +48,9 @@ struct LinkedFile {
 }
 
 impl AllDebridStore {
-    pub fn new(config: &AllDebridConfig, shared: SharedState) -> Result<Self, ConfigError> {
+    pub fn new(config: &AllDebridConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
         Ok(Self {
-            client: Client::new(config, shared.clone())?,
+            client: Client::new(config, shared.clone(), health)?,
             shared,
             library_ttl: Duration::from_secs(config.library_ttl_s),
         })

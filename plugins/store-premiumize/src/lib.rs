@@ -87,7 +87,7 @@ impl PluginConfig for PremiumizeConfig {
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     let config = PremiumizeConfig::from_settings(context.settings)?;
-    Ok(Arc::new(PremiumizeStore::new(&config, context.shared.clone())?))
+    Ok(Arc::new(PremiumizeStore::new(&config, context.shared.clone(), &context.health)?))
 }
 
 chillproxy_core::inventory::submit! {

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
@@ -35,8 +36,8 @@ struct Content {
 }
 
 impl PremiumizeStore {
-    pub fn new(config: &PremiumizeConfig, shared: SharedState) -> Result<Self, ConfigError> {
-        Ok(Self { client: Client::new(config, shared)? })
+    pub fn new(config: &PremiumizeConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
+        Ok(Self { client: Client::new(config, shared, health)? })
     }
 
     /// The cached item's files; `None` when Premiumize does not have it cached.

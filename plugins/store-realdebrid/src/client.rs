@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{clean_text, BudgetedUpstream, CallPolicy, Method, Spend};
 use chillproxy_core::{ConfigError, OverBudget, Secret, SharedState, StoreError, StoreErrorKind, Window};
 use serde_json::Value;
@@ -27,9 +28,9 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(config: &RealDebridConfig, shared: SharedState) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: &RealDebridConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
         Ok(Self {
-            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, POLICY)?,
+            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, health, POLICY)?,
             requests: Window::per_minute(REQUESTS, config.requests_per_minute),
         })
     }

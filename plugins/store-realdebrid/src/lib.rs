@@ -100,7 +100,7 @@ impl PluginConfig for RealDebridConfig {
 
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     let config = RealDebridConfig::from_settings(context.settings)?;
-    Ok(Arc::new(RealDebridStore::new(&config, context.shared.clone())?))
+    Ok(Arc::new(RealDebridStore::new(&config, context.shared.clone(), &context.health)?))
 }
 
 chillproxy_core::inventory::submit! {

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
@@ -78,9 +79,9 @@ struct InfoFile {
 }
 
 impl RealDebridStore {
-    pub fn new(config: &RealDebridConfig, shared: SharedState) -> Result<Self, ConfigError> {
+    pub fn new(config: &RealDebridConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
         Ok(Self {
-            client: Client::new(config, shared.clone())?,
+            client: Client::new(config, shared.clone(), health)?,
             shared,
             library_ttl: Duration::from_secs(config.library_ttl_s),
             cleanup_after: Duration::from_secs(config.cleanup_after_s),

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{
     size_text, BlockOn, BudgetedUpstream, CallPolicy, Method, Spend, Stage, UpstreamError,
 };
@@ -64,9 +65,9 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(config: &TorBoxConfig, shared: SharedState) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: &TorBoxConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
         Ok(Self {
-            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, POLICY)?,
+            calls: BudgetedUpstream::new(&crate::IDENTITY, &config.api_url, &config.upstream, shared, health, POLICY)?,
             requests: Window::per_minute(REQUESTS, config.requests_per_minute),
             creates_per_minute: Window::per_minute(CREATES_PER_MINUTE, config.creates_per_minute),
             creates_per_hour: Window::per_hour(CREATES_PER_HOUR, config.creates_per_hour),

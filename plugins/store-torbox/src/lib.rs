@@ -108,7 +108,7 @@ impl PluginConfig for TorBoxConfig {
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     let settings = context.settings;
     let config = TorBoxConfig::from_settings(settings)?;
-    Ok(Arc::new(TorBoxStore::with_shared(&config, context.shared.clone())?))
+    Ok(Arc::new(TorBoxStore::with_shared(&config, context.shared.clone(), &context.health)?))
 }
 
 chillproxy_core::inventory::submit! {

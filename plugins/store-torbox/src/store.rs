@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
+use chillproxy_core::health::Health;
 use chillproxy_core::upstream::Method;
 use chillproxy_core::{
     async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
@@ -37,13 +38,14 @@ impl TorBoxStore {
     /// The store over `config` with a fresh in-process shared tier; the error is the plugin's
     /// startup error (a bad `api_url`).
     pub fn new(config: &TorBoxConfig) -> Result<Self, ConfigError> {
-        Self::with_shared(config, SharedState::default())
+        Self::with_shared(config, SharedState::default(), &Health::default())
     }
 
-    /// The store over `config`, counting the keys' budgets in `shared`.
-    pub fn with_shared(config: &TorBoxConfig, shared: SharedState) -> Result<Self, ConfigError> {
+    /// The store over `config`, counting the keys' budgets in `shared`, reporting its calls to
+    /// its tracker in `health`.
+    pub fn with_shared(config: &TorBoxConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
         Ok(Self {
-            client: Client::new(config, shared.clone())?,
+            client: Client::new(config, shared.clone(), health)?,
             listings: Listings::new(Duration::from_secs(config.list_ttl_s)),
             shared,
         })

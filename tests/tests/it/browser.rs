@@ -1,5 +1,6 @@
 //! The configure page in a real browser: headless Chromium driven over WebDriver (chromedriver)
-//! against the whole test stack (fakes + host). Needs Debian's `chromium` and `chromium-driver`
+//! against the whole test stack (fakes + host). The driver and its helpers serve the status
+//! page's browser test too (`ops::status_page`). Needs Debian's `chromium` and `chromium-driver`
 //! packages; `CHILLPROXY_SKIP_BROWSER=1` skips the browser test where they cannot be installed.
 //!
 //! A screenshot of the checked page is saved to `target/browser-artifacts/configure.png` (and one
@@ -29,21 +30,21 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const SKIP_ENV: &str = "CHILLPROXY_SKIP_BROWSER";
 
-fn artifacts_dir() -> PathBuf {
+pub(crate) fn artifacts_dir() -> PathBuf {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
     tests.parent().unwrap_or(tests).join("target").join("browser-artifacts")
 }
 
 /// A chromedriver on a free loopback port, with a fresh Chromium profile folder. Dropping it
 /// stops chromedriver and removes the profile.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     profile: PathBuf,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let log = artifacts_dir().join("chromedriver.log");
         let child = Command::new(CHROMEDRIVER)
@@ -63,7 +64,7 @@ impl Driver {
         Driver { child, url: format!("http://127.0.0.1:{port}"), profile }
     }
 
-    async fn wait_ready(&mut self) {
+    pub(crate) async fn wait_ready(&mut self) {
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -79,7 +80,7 @@ impl Driver {
         }
     }
 
-    async fn connect(&self) -> Client {
+    pub(crate) async fn connect(&self) -> Client {
         let args = [
             "--headless",
             "--no-sandbox",
@@ -118,7 +119,7 @@ impl Drop for Driver {
 
 /// `None` when the test should be skipped; panics with the install command when the browser is
 /// missing.
-fn browser_available() -> Option<()> {
+pub(crate) fn browser_available() -> Option<()> {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
     if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
         eprintln!("SKIPPED: browser test ({SKIP_ENV}=1)");
@@ -142,7 +143,7 @@ async fn value(client: &Client, css: &str) -> String {
     element.prop("value").await.unwrap().unwrap_or_default()
 }
 
-fn save(name: &str, png: &[u8]) -> PathBuf {
+pub(crate) fn save(name: &str, png: &[u8]) -> PathBuf {
     let dir = artifacts_dir();
     std::fs::create_dir_all(&dir).expect("artifacts folder");
     let path = dir.join(name);

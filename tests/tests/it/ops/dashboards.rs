@@ -551,7 +551,7 @@ async fn every_dashboard_and_alert_query_reads_series_a_real_scrape_has() {
         ("sum by (path) (rate(chillproxy_http_requests_total[5m]))", "grouping label path"),
         ("chillproxy_breaker_open{component=\"chillstreams\"}", "label component on chillproxy_breaker_open"),
         ("chillproxy_breaker_open{plugin=\"chillstream\"}", "chillproxy_breaker_open{plugin=\"chillstream\"}"),
-        ("rate(chillproxy_playback_outcomes_total{outcome=\"ok\"}[5m])", "series chillproxy_playback_outcomes_total"),
+        ("rate(chillproxy_playbacks_total{outcome=\"ok\"}[5m])", "series chillproxy_playbacks_total"),
     ] {
         let found = missing(wrong, &scrape, true);
         assert!(found.iter().any(|m| m == why), "{wrong}: expected {why:?}, got {found:?}");
