@@ -46,6 +46,9 @@ pub const CACHE_HITS: &str = "chillproxy_cache_hits_total";
 pub const CACHE_MISSES: &str = "chillproxy_cache_misses_total";
 /// `chillproxy_http_requests_total{route,status}`: HTTP requests the host answered.
 pub const HTTP_REQUESTS: &str = "chillproxy_http_requests_total";
+/// `chillproxy_stream_lists_total{outcome}`: stream lists by what they held: `streams` (at least
+/// one playable stream), `warnings` (only ⚠️ streams), `invalid_config`, `rate_limited`.
+pub const STREAM_LISTS: &str = "chillproxy_stream_lists_total";
 /// `chillproxy_playback_outcomes_total{outcome}`: playback requests by how they ended
 /// (`played`, or the status clip that says why not).
 pub const PLAYBACK_OUTCOMES: &str = "chillproxy_playback_outcomes_total";
@@ -378,6 +381,17 @@ pub fn record_upstream(plugin: &str, operation: &str, outcome: Outcome, elapsed:
             &[("plugin", plugin), ("operation", operation)],
         )
         .observe_duration(elapsed);
+}
+
+/// Records what one stream list held (see [`STREAM_LISTS`]). `outcome` must be a fixed word.
+pub fn record_stream_list(outcome: &str) {
+    counter(
+        STREAM_LISTS,
+        "Stream lists by what they held: streams (at least one playable), warnings (only ⚠️ streams), \
+         invalid_config, rate_limited.",
+        &[("outcome", outcome)],
+    )
+    .inc();
 }
 
 /// Records how one playback request ended: `played` (a link), or the status clip that says why

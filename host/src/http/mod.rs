@@ -113,7 +113,10 @@ async fn stream_list(
     // The id is checked first: a bad id is a 400 whatever the config.
     let user = match user {
         Ok(user) => user,
-        Err(warning) => return with_list_caching(warning, &state, false),
+        Err(warning) => {
+            chillproxy_core::metrics::record_stream_list("invalid_config");
+            return with_list_caching(warning, &state, false);
+        }
     };
     if let Err(wait) = state.limits().admit(Family::Streams, requester.client.ip, Some(&user.fingerprint)).await {
         let configure = routes::configure_url(&requester.base_url);
@@ -122,6 +125,7 @@ async fn stream_list(
             format!("Too many stream lists from here; try again in {} s.", wait.as_secs().max(1)),
             &configure,
         );
+        chillproxy_core::metrics::record_stream_list("rate_limited");
         return with_list_caching(Json(StreamList { streams: vec![stream] }).into_response(), &state, false);
     }
     let keyring = Some(state.keyring()).filter(|k| !k.is_empty());
@@ -142,6 +146,7 @@ async fn stream_list(
     };
     let body = list_streams(state.streams(), &request).await;
     let real = body.is_real();
+    chillproxy_core::metrics::record_stream_list(if real { "streams" } else { "warnings" });
     let response = ([(header::CONTENT_TYPE, "application/json")], body.into_bytes()).into_response();
     with_list_caching(response, &state, real)
 }
