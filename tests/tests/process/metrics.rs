@@ -1,7 +1,7 @@
 //! `/metrics`, `/ready` and `/health` end to end: the real host and the fakes on 127.0.0.1.
 //!
-//! The metrics registry is global to the process and the tests of this binary run in parallel,
-//! so they assert on deltas between two scrapes, never on absolute values.
+//! The metrics registry is global to the process: these tests assert on deltas between two
+//! scrapes, and run in their own binary, one at a time (see `main.rs`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -119,7 +119,7 @@ async fn scrape_until(stack: &Stack, mut done: impl FnMut(&Scrape) -> bool) -> S
 
 #[tokio::test]
 async fn stream_lists_and_playback_move_the_request_upstream_cache_auth_and_usage_series() {
-    let _alone = super::SCRAPES.lock().await;
+    let _alone = super::ALONE.lock().await;
     let stack = Stack::start(StackOptions::default()).await;
     let ready = http().get(format!("{}/ready", stack.host.url())).send().await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -215,6 +215,7 @@ async fn stream_lists_and_playback_move_the_request_upstream_cache_auth_and_usag
 
 #[tokio::test]
 async fn a_metrics_token_guards_metrics_but_not_health_or_ready() {
+    let _alone = super::ALONE.lock().await;
     let options =
         StackOptions { server_settings: format!("metrics_token = \"{METRICS_TOKEN}\""), ..Default::default() };
     let stack = Stack::start(options).await;
