@@ -14,6 +14,7 @@ mod client;
 pub mod config;
 mod configure;
 mod handle;
+mod html;
 mod http;
 mod limits;
 mod memory;

@@ -42,21 +42,7 @@ pub(crate) struct Page<'a> {
     pub problem: Option<&'a str>,
 }
 
-/// Escapes text for HTML element content and double- or single-quoted attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            ch => out.push(ch),
-        }
-    }
-    out
-}
+pub(crate) use crate::html::escape;
 
 /// The orders the page offers (`value`, label); the first is the server's default.
 const SORTS: &[(&str, &str)] = &[

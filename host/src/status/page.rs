@@ -37,21 +37,7 @@ pub(crate) struct Page<'a> {
     pub generated: u64,
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            ch => out.push(ch),
-        }
-    }
-    out
-}
+pub(crate) use crate::html::escape;
 
 /// `3 h 12 min`, `4 min 5 s`, `12 s`.
 pub(crate) fn duration(seconds: u64) -> String {
