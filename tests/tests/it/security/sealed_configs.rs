@@ -3,7 +3,8 @@
 //! TorBox token, their indexer key, their Chillstreams id) reaches a stream list, a redirect or
 //! a log line, in clear or base64. Damaged and retired links get a clear ⚠️ and no upstream call.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use super::assert_hidden;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chillproxy_core::seal::{Keyring, Purpose};
 use chillproxy_tests::client::{http, warning_descriptions as warnings};
@@ -31,29 +32,6 @@ async fn stream_list(stack: &Stack, segment: &str) -> (String, Vec<Value>) {
     let body: Value = serde_json::from_str(&text).unwrap();
     chillproxy_tests::stremio_check::check_stream_list(&body).unwrap();
     (text, body["streams"].as_array().cloned().unwrap_or_default())
-}
-
-/// Every form a secret could take in a URL or body: clear, and base64 (standard and URL-safe)
-/// at each of the three alignments it can have inside a longer encoded text.
-fn forms(secret: &str) -> Vec<String> {
-    let mut forms = vec![secret.to_string()];
-    for pad in ["", "x", "xy"] {
-        let text = format!("{pad}{secret}");
-        for encoded in [STANDARD.encode(&text), URL_SAFE_NO_PAD.encode(&text)] {
-            // Skip the characters that depend on the padding bytes.
-            let skip = pad.len() * 4 / 3 + usize::from(!pad.is_empty());
-            forms.push(encoded[skip..encoded.len() - 4].to_string());
-        }
-    }
-    forms
-}
-
-fn assert_hidden(what: &str, text: &str, secrets: &[&str]) {
-    for secret in secrets {
-        for form in forms(secret) {
-            assert!(!text.contains(&form), "{what} holds {secret:?} (as {form:?}):\n{text}");
-        }
-    }
 }
 
 fn user_config() -> Value {

@@ -5,7 +5,8 @@
 //! request without the listing device; a single `p1` handle made before still plays; no secret
 //! is in any URL.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use super::assert_hidden;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chillproxy_core::seal::{Keyring, Purpose};
 use chillproxy_tests::client::http;
@@ -52,28 +53,6 @@ fn split_handle(handle: &str) -> (&str, &str) {
     let (list, stream) = handle.rsplit_once('.').unwrap();
     assert_eq!(list.split('.').count(), 3, "{handle}");
     (list, stream)
-}
-
-/// The same approach as `sealed_configs.rs`: every form a secret could take in a URL, clear and
-/// base64 (standard and URL-safe) at each of the three alignments inside a longer encoded text.
-fn forms(secret: &str) -> Vec<String> {
-    let mut forms = vec![secret.to_string()];
-    for pad in ["", "x", "xy"] {
-        let text = format!("{pad}{secret}");
-        for encoded in [STANDARD.encode(&text), URL_SAFE_NO_PAD.encode(&text)] {
-            let skip = pad.len() * 4 / 3 + usize::from(!pad.is_empty());
-            forms.push(encoded[skip..encoded.len() - 4].to_string());
-        }
-    }
-    forms
-}
-
-fn assert_hidden(what: &str, text: &str, secrets: &[&str]) {
-    for secret in secrets {
-        for form in forms(secret) {
-            assert!(!text.contains(&form), "{what} holds {secret:?} (as {form:?}):\n{text}");
-        }
-    }
 }
 
 const SECRETS: [&str; 6] = [TOKEN, USER, USER_INDEXER_KEY, POOL_KEY, INDEXER_KEY, INTERNAL_API_KEY];
