@@ -39,7 +39,7 @@ pub(crate) struct AvailabilityMemory {
     pub refused_ttl: Duration,
 }
 
-/// Fixed cost of one cache entry (moka's node, key and bookkeeping), on top of what it holds.
+/// Fixed cost of one cache entry (the cache's node, key and bookkeeping), on top of what it holds.
 pub(crate) const ENTRY_OVERHEAD: usize = 128;
 
 fn weigh(_: &MemoryKey, known: &Availability) -> usize {

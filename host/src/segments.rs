@@ -4,12 +4,13 @@
 //! only on the segment and this process's settings (enabled stores, keyring, whether plain
 //! configs are accepted), so the answer, a problem included, is the same every time.
 //!
-//! Bounded by entries and estimated bytes (`[cache] max_entries`, `max_memory_mb`), with moka's
-//! TinyLFU admission: a stream of distinct junk segments churns the cache's window but does not
-//! push out the segments real viewers keep sending.
+//! Bounded by entries and estimated bytes (`[cache] max_entries`, `max_memory_mb`), with
+//! quick_cache's eviction: a segment read again since it came in is kept over segments seen
+//! once, so a stream of distinct junk segments churns the cache's cold part but does not push
+//! out the segments real viewers keep sending. (moka was here first; its per-read bookkeeping
+//! showed in the warm list's profile, see `chillproxy_core::cache`.)
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chillproxy_stremio::{ConfigProblem, UserConfig};
 
@@ -23,29 +24,35 @@ pub(crate) struct Decoded {
     pub fingerprint: String,
 }
 
-/// How long a decoded segment is kept without use: long enough for a viewer's evening.
-const IDLE: Duration = Duration::from_secs(3600);
+/// Each entry weighs its segment, the config it decodes to (about its size again) and the
+/// fingerprint, and at least its share of the byte bound, so neither bound is exceeded.
+#[derive(Clone, Copy)]
+struct SegmentWeight {
+    floor: u64,
+}
+
+impl quick_cache::Weighter<Box<str>, Arc<Decoded>> for SegmentWeight {
+    fn weight(&self, segment: &Box<str>, _: &Arc<Decoded>) -> u64 {
+        (2 * segment.len() as u64 + 256).max(self.floor)
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct SegmentCache {
-    cache: moka::sync::Cache<Box<str>, Arc<Decoded>>,
+    cache: Arc<quick_cache::sync::Cache<Box<str>, Arc<Decoded>, SegmentWeight>>,
 }
 
 impl SegmentCache {
-    #[allow(clippy::borrowed_box)] // moka's weigher takes &K, and K is Box<str>
     pub fn new(config: &CacheConfig) -> Self {
         let limits = config.limits();
-        // Each entry weighs at least its share of the byte bound, so neither bound is exceeded.
-        let floor = u32::try_from(limits.max_bytes / limits.max_entries.max(1)).unwrap_or(u32::MAX);
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(limits.max_bytes as u64)
-            // The segment, the config it decodes to (about its size again) and the fingerprint.
-            .weigher(move |segment: &Box<str>, _: &Arc<Decoded>| -> u32 {
-                u32::try_from(2 * segment.len() + 256).unwrap_or(u32::MAX).max(floor)
-            })
-            .time_to_idle(IDLE)
-            .build();
-        Self { cache }
+        let max_entries = limits.max_entries.max(1);
+        let floor = (limits.max_bytes / max_entries).max(1) as u64;
+        let cache = quick_cache::sync::Cache::with_weighter(
+            max_entries,
+            limits.max_bytes.max(max_entries) as u64,
+            SegmentWeight { floor },
+        );
+        Self { cache: Arc::new(cache) }
     }
 
     /// The decoded segment, decoding it with `decode` on a miss.
@@ -66,9 +73,8 @@ impl SegmentCache {
     }
 
     #[cfg(test)]
-    fn entry_count(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
+    fn entry_count(&self) -> usize {
+        self.cache.len()
     }
 }
 
@@ -108,9 +114,18 @@ mod tests {
         for n in 0..100_000 {
             cache.get_or_decode(&format!("junk-{n}-{}", "x".repeat(200)), decode(&calls));
         }
+        let real = base64_url(r#"{"stores":[{"c":"tb","t":"k"}]}"#);
+        let real_calls = AtomicUsize::new(0);
+        for n in 0..100_000 {
+            cache.get_or_decode(&format!("junk-{n}-{}", "x".repeat(200)), decode(&calls));
+            if n % 100 == 0 {
+                cache.get_or_decode(&real, decode(&real_calls));
+            }
+        }
+        assert_eq!(real_calls.load(Ordering::SeqCst), 1, "a viewer's segment returning amid junk stays decoded");
         let held = cache.entry_count();
         assert!(held <= 1_000, "{held} entries held");
-        assert!(cache.cache.weighted_size() <= 1024 * 1024, "{} bytes", cache.cache.weighted_size());
+        assert!(cache.cache.weight() <= 1024 * 1024, "{} bytes", cache.cache.weight());
     }
 
     fn base64_url(json: &str) -> String {

@@ -1,4 +1,4 @@
-//! [`FlightCache`]: memory (moka) plus the map of loads in flight.
+//! [`FlightCache`]: memory (quick_cache) plus the map of loads in flight.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,26 +37,34 @@ impl CacheLimits {
 struct Stored<V> {
     value: V,
     expires: Instant,
-    /// Time to live at insertion, read by moka's per-entry expiry.
-    ttl: Duration,
+    /// The entry's weight, worked out once at insertion (quick_cache asks for it while evicting).
+    weight: u64,
 }
 
-struct PerEntryTtl;
+/// Reads the weight stored with each entry.
+#[derive(Clone, Copy)]
+struct StoredWeight;
 
-impl<K, V> moka::Expiry<K, Stored<V>> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &K, value: &Stored<V>, _created_at: Instant) -> Option<Duration> {
-        Some(value.ttl)
+impl<K, V> quick_cache::Weighter<K, Stored<V>> for StoredWeight {
+    fn weight(&self, _key: &K, stored: &Stored<V>) -> u64 {
+        stored.weight
     }
+}
 
-    fn expire_after_update(
-        &self,
-        _key: &K,
-        value: &Stored<V>,
-        _updated_at: Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(value.ttl)
-    }
+type Store<K, V> = quick_cache::sync::Cache<K, Stored<V>, StoredWeight>;
+
+/// A quick_cache store bounded by `max_bytes` of weight, each entry weighing at least
+/// `max_bytes / max_entries`. Small caches get one shard, so their bound is exact; large ones
+/// get several, so concurrent readers rarely meet on one lock.
+pub(crate) fn bounded_store<K: Eq + Hash, V: Clone>(max_entries: usize, max_bytes: usize) -> Store<K, V> {
+    let shards = (max_entries / 256).clamp(1, 16).next_power_of_two();
+    let options = quick_cache::OptionsBuilder::new()
+        .estimated_items_capacity(max_entries)
+        .weight_capacity(max_bytes as u64)
+        .shards(shards)
+        .build()
+        .unwrap_or_else(|_| unreachable!("every option is set"));
+    quick_cache::sync::Cache::with_options(options, StoredWeight, Default::default(), Default::default())
 }
 
 /// Hit/miss counters, for metrics.
@@ -81,10 +89,11 @@ struct Flights<K, V, E> {
 
 /// A TTL cache whose loads are shared by concurrent callers. Cheap to clone (one shared store).
 pub struct FlightCache<K, V, E> {
-    store: moka::sync::Cache<K, Stored<V>>,
+    store: Arc<Store<K, V>>,
     flights: Arc<Mutex<Flights<K, V, E>>>,
     stats: Arc<Counters>,
     limits: CacheLimits,
+    weigher: Weigher<K, V>,
     /// Changes on every insert and removal: a caller that kept answers read at one generation
     /// knows they still hold while it is unchanged (and none has expired).
     generation: Arc<AtomicU64>,
@@ -97,6 +106,7 @@ impl<K, V, E> Clone for FlightCache<K, V, E> {
             flights: self.flights.clone(),
             stats: self.stats.clone(),
             limits: self.limits,
+            weigher: self.weigher,
             generation: self.generation.clone(),
         }
     }
@@ -113,29 +123,18 @@ where
         Self::with_limits(CacheLimits::entries(capacity), |_, _| 0)
     }
 
-    /// A cache bounded by entries and by the bytes `weigher` estimates. Past either bound, moka
-    /// evicts the entries least likely to be used again.
+    /// A cache bounded by entries and by the bytes `weigher` estimates. Past either bound,
+    /// quick_cache evicts the entries least likely to be used again (entries read since they
+    /// came in are kept over ones that never were).
     pub fn with_limits(limits: CacheLimits, weigher: Weigher<K, V>) -> Self {
         let max_entries = limits.max_entries.max(1);
         let max_bytes = limits.max_bytes.max(max_entries);
-        // Every entry weighs at least max_bytes / max_entries, so at most max_entries fit.
-        let floor = (max_bytes / max_entries).max(1);
-        let store = moka::sync::Cache::builder()
-            .max_capacity(max_bytes as u64)
-            // Plain LRU: a title looked up a minute ago must still hit. TinyLFU's admission
-            // filter would refuse new entries once the cache is full of one-hit titles.
-            .eviction_policy(moka::policy::EvictionPolicy::lru())
-            .weigher(move |key: &K, stored: &Stored<V>| {
-                let size = weigher(key, &stored.value).max(floor);
-                u32::try_from(size).unwrap_or(u32::MAX)
-            })
-            .expire_after(PerEntryTtl)
-            .build();
         Self {
-            store,
+            store: Arc::new(bounded_store(max_entries, max_bytes)),
             flights: Arc::new(Mutex::new(Flights { running: HashMap::new(), next_generation: 0 })),
             stats: Arc::new(Counters::default()),
             limits: CacheLimits { max_entries, max_bytes },
+            weigher,
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -182,7 +181,10 @@ where
 
     pub fn insert(&self, key: K, value: V, ttl: Duration) {
         self.generation.fetch_add(1, Ordering::Release);
-        self.store.insert(key, Stored { value, expires: Instant::now() + ttl, ttl });
+        // Every entry weighs at least max_bytes / max_entries, so at most max_entries fit.
+        let floor = (self.limits.max_bytes / self.limits.max_entries).max(1);
+        let weight = (self.weigher)(&key, &value).max(floor) as u64;
+        self.store.insert(key, Stored { value, expires: Instant::now() + ttl, weight });
     }
 
     /// See the field: read it before the values it is to vouch for.
@@ -210,13 +212,14 @@ where
         let mut flights = self.flights();
         flights.running.remove(key);
         self.generation.fetch_add(1, Ordering::Release);
-        self.store.invalidate(key);
+        self.store.remove(key);
     }
 
-    /// Entries held, after pending evictions are applied. Not for the request path.
+    /// Entries held that have not expired (expired ones are dropped first). Not for the
+    /// request path.
     pub fn len(&self) -> usize {
-        self.store.run_pending_tasks();
-        usize::try_from(self.store.entry_count()).unwrap_or(usize::MAX)
+        self.drop_expired();
+        self.store.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -224,10 +227,17 @@ where
     }
 
     /// Estimated bytes held (as weighed, with each entry at least `max_bytes / max_entries`),
-    /// after pending evictions are applied. Not for the request path.
+    /// expired entries dropped first. Not for the request path.
     pub fn weighted_size(&self) -> u64 {
-        self.store.run_pending_tasks();
-        self.store.weighted_size()
+        self.drop_expired();
+        self.store.weight()
+    }
+
+    /// Expired entries otherwise stay until evicted (bounded all the same); the counts above
+    /// should not include them.
+    fn drop_expired(&self) {
+        let now = Instant::now();
+        self.store.retain(|_, stored| stored.expires > now);
     }
 
     /// Loads in flight right now (each on its own task).

@@ -6,15 +6,18 @@
 //!   away (a Stremio client closed its socket), the load still runs to its end under its own
 //!   deadline, releases whatever it holds (in-flight permits, locks) and fills the cache for the
 //!   next request. Nothing is ever held by a future that nobody polls.
-//! - **Storage and eviction are `moka`'s** (LRU with O(1) amortised eviction), bounded
-//!   by entries *and* by estimated bytes: each entry weighs `max(its size, max_bytes /
-//!   max_entries)`, so neither bound can be exceeded. No full scan ever happens on the request
-//!   path.
+//! - **Storage and eviction are `quick_cache`'s** (a sharded map with CLOCK-Pro-like eviction:
+//!   entries read since they came in outlive one-hit entries), bounded by entries *and* by
+//!   estimated bytes: each entry weighs `max(its size, max_bytes / max_entries)`, so neither
+//!   bound can be exceeded. No full scan ever happens on the request path. It replaced moka
+//!   here for the warm path (issue 25): a moka read queues a read record and now and then runs
+//!   housekeeping, which the profile of a warm list showed at about 10% of the host's CPU across
+//!   its lookups; a quick_cache read is a hash, a shard read lock and a clone.
 //!
-//! moka's own single-flight loaders (`get_with`) run the load on the caller's task and cancel it
-//! with that caller; we want the opposite (every flight in chillproxy is bounded by its own
-//! timeout, and its result is useful to the next viewer), so flights are a small map of spawned
-//! tasks next to the moka store.
+//! Caches' own single-flight loaders run the load on the caller's task and cancel it with that
+//! caller; we want the opposite (every flight in chillproxy is bounded by its own timeout, and
+//! its result is useful to the next viewer), so flights are a small map of spawned tasks next to
+//! the store.
 //!
 //! [`SharedCache`] puts the shared-state tier (Redis across replicas) between the memory and the
 //! loader. Loaders return the value *with* how long to keep it ([`Kept`]), so a lifetime that is
