@@ -22,6 +22,8 @@ pub(crate) struct Decoded {
     pub config: Result<Arc<UserConfig>, ConfigProblem>,
     /// A fingerprint of the segment (never the segment), see `limits::user_fingerprint`.
     pub fingerprint: String,
+    /// The device binding last made for this segment's lists (plain configs only).
+    pub binding: crate::binding::BindingSlot,
 }
 
 /// Each entry weighs its segment, the config it decodes to (about its size again) and the
@@ -67,6 +69,7 @@ impl SegmentCache {
         let decoded = Arc::new(Decoded {
             config: decode(segment).map(Arc::new),
             fingerprint: crate::limits::user_fingerprint(segment),
+            binding: Default::default(),
         });
         self.cache.insert(segment.into(), decoded.clone());
         decoded

@@ -56,7 +56,7 @@ type Store<K, V> = quick_cache::sync::Cache<K, Stored<V>, StoredWeight>;
 /// A quick_cache store bounded by `max_bytes` of weight, each entry weighing at least
 /// `max_bytes / max_entries`. Small caches get one shard, so their bound is exact; large ones
 /// get several, so concurrent readers rarely meet on one lock.
-pub(crate) fn bounded_store<K: Eq + Hash, V: Clone>(max_entries: usize, max_bytes: usize) -> Store<K, V> {
+fn bounded_store<K: Eq + Hash, V: Clone>(max_entries: usize, max_bytes: usize) -> Store<K, V> {
     let shards = (max_entries / 256).clamp(1, 16).next_power_of_two();
     let options = quick_cache::OptionsBuilder::new()
         .estimated_items_capacity(max_entries)

@@ -27,6 +27,8 @@ pub(crate) struct StreamConfig {
     pub config: std::sync::Arc<UserConfig>,
     /// Who the config belongs to, for per-user limits (a fingerprint of the segment).
     pub fingerprint: String,
+    /// The segment as decoded once (its binding slot is reused by the stream list).
+    pub decoded: std::sync::Arc<crate::segments::Decoded>,
 }
 
 impl FromRequestParts<AppState> for StreamConfig {
@@ -36,7 +38,12 @@ impl FromRequestParts<AppState> for StreamConfig {
         let segment = path_params(parts, state).await.remove("config").unwrap_or_default();
         let decoded = state.decoded(&segment);
         match &decoded.config {
-            Ok(config) => Ok(Self { config: config.clone(), fingerprint: decoded.fingerprint.clone(), segment }),
+            Ok(config) => Ok(Self {
+                config: config.clone(),
+                fingerprint: decoded.fingerprint.clone(),
+                segment,
+                decoded: decoded.clone(),
+            }),
             Err(problem) => {
                 let requester = Requester::from_request_parts(parts, state).await?;
                 let configure = chillproxy_stremio::routes::configure_url(&requester.base_url);

@@ -131,7 +131,7 @@ async fn stream_list(
     let keyring = Some(state.keyring()).filter(|k| !k.is_empty());
     let binding = match keyring {
         Some(_) => String::new(),
-        None => state.binder().seal(&requester.client.device, requester.client.ip),
+        None => user.decoded.binding.get_or_seal(state.binder(), &requester.client.device, requester.client.ip),
     };
     let request = StreamRequest {
         config: &user.config,
