@@ -15,6 +15,7 @@ pub mod playback;
 pub mod preferences;
 pub mod release;
 pub mod routes;
+mod shape;
 pub mod stream;
 
 pub use config::{ConfigProblem, UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};

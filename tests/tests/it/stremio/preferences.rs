@@ -40,3 +40,34 @@ async fn filters_shape_the_list_and_bad_values_name_their_field() {
     }
     assert_eq!(stack.torznab.call_count(), searches, "an invalid config searches nothing");
 }
+
+/// Issue 23, point 5: a value of the wrong type is a ⚠️ naming its field and what it takes, never
+/// a decoder's message, and nothing is searched.
+#[tokio::test]
+async fn wrongly_typed_values_name_their_field() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let searches = stack.torznab.call_count();
+    let two_stores = json!([{"c": "tb", "t": TOKEN}, {"c": "rd", "t": TOKEN}]);
+    let store = json!([{"c": "tb", "t": TOKEN}]);
+    for (config, field, expects) in [
+        (json!({"stores": store, "max_size_gb": "big"}), "max_size_gb:", "number"),
+        (json!({"stores": store, "min_size_gb": true}), "min_size_gb:", "number"),
+        (json!({"stores": store, "per_resolution": "two"}), "per_resolution:", "whole number"),
+        (json!({"stores": store, "exclude": "cam"}), "exclude:", "list"),
+        (json!({"stores": store, "languages": "fr"}), "languages:", "list"),
+        (json!({"stores": store, "languages": ["fr", 3]}), "languages[1]:", "list"),
+        (json!({"stores": store, "resolutions": "1080p"}), "resolutions:", "list"),
+        (json!({"stores": store, "sort": 5}), "sort:", "text"),
+        (json!({"stores": store, "cached": "yes"}), "cached:", "true or false"),
+        (json!({"stores": [{"c": "tb", "t": TOKEN}, {"c": 7, "t": TOKEN}]}), "stores[1].c:", "text"),
+        (json!({"stores": store, "indexers": [{"n": "x", "u": 80}]}), "indexers[0].u:", "text"),
+        (json!({"stores": two_stores, "indexers": "http://x"}), "indexers:", "list"),
+    ] {
+        let list = streams(&stack, config.clone()).await;
+        let warnings = warning_descriptions(&list);
+        assert_eq!(warnings.len(), 1, "{config}: {list:#?}");
+        assert!(warnings[0].contains(field) && warnings[0].contains(expects), "{field} {expects} in {}", warnings[0]);
+        assert!(!warnings[0].contains("invalid type") && !warnings[0].contains("column"), "{}", warnings[0]);
+    }
+    assert_eq!(stack.torznab.call_count(), searches, "an invalid config searches nothing");
+}
