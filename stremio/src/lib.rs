@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod ids;
+pub mod languages;
 pub mod pick;
 pub mod playback;
 pub mod preferences;

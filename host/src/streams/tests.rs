@@ -291,6 +291,8 @@ async fn the_viewers_filters_and_order_shape_the_list() {
     assert_eq!(order_with(r#"{"min_size_gb":2}"#).await, "acb");
     assert_eq!(order_with(r#"{"exclude":["cam","xvid"]}"#).await, "acb");
     assert_eq!(order_with(r#"{"languages":["french"]}"#).await, "abcde", "a French release before the others");
+    assert_eq!(order_with(r#"{"languages":["fr"]}"#).await, "abcde", "the code as the name");
+    assert_eq!(order_with(r#"{"languages":["FR","de"]}"#).await, "abcde", "case-insensitive, nothing dropped");
     assert_eq!(order_with(r#"{"per_resolution":1}"#).await, "acde");
     assert_eq!(order_with(r#"{"sort":"-seeders"}"#).await, "acdbe");
     assert_eq!(order_with(r#"{"sort":"size"}"#).await, "aedbc");

@@ -32,6 +32,7 @@ async fn filters_shape_the_list_and_bad_values_name_their_field() {
         (json!({"stores": [{"c": "tb", "t": TOKEN}], "resolutions": ["8k"]}), "resolutions[0]:"),
         (json!({"stores": [{"c": "tb", "t": TOKEN}], "max_size_gb": 0}), "max_size_gb:"),
         (json!({"stores": [{"c": "tb", "t": TOKEN}], "per_resolution": 99}), "per_resolution:"),
+        (json!({"stores": [{"c": "tb", "t": TOKEN}], "languages": ["xx"]}), "languages[0]:"),
     ] {
         let list = streams(&stack, config).await;
         let warnings = warning_descriptions(&list);
