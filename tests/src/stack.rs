@@ -203,6 +203,10 @@ impl Stack {
             assert!(plugins_toml.contains(&format!("{header}\n")), "the stack writes no {header} table");
             plugins_toml = plugins_toml.replacen(&format!("{header}\n"), &format!("{header}\n{}\n", lines.trim()), 1);
         }
+        // Kitsu lookups never leave the machine unless a test points them at its fake.
+        if !plugins_toml.contains("kitsu_url") {
+            plugins_toml = plugins_toml.replacen("[meta]\n", "[meta]\nkitsu_url = \"http://127.0.0.1:9/kitsu\"\n", 1);
+        }
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
             Some(listen) => Host::start_on(listen, &plugins_toml, env.clone()).await,
@@ -293,6 +297,9 @@ listen = "127.0.0.1:0"
 [playback]
 wait_ms = 3000
 poll_interval_ms = 20
+
+[meta]
+timeout_ms = 1000
 
 [auth]
 chain = ["chillstreams", "token"]

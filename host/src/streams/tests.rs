@@ -11,7 +11,14 @@ use crate::client::ClientInfo;
 use crate::testing::*;
 
 fn movie() -> MediaQuery {
-    MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".into(), season: None, episode: None }
+    MediaQuery {
+        kind: MediaKind::Movie,
+        imdb_id: "tt0111161".into(),
+        season: None,
+        episode: None,
+        kitsu_id: None,
+        absolute_episode: None,
+    }
 }
 
 fn config(code: &str) -> UserConfig {
@@ -40,6 +47,7 @@ fn movie_request<'a>(
         config_segment: "seg",
         id: "tt0111161",
         media,
+        meta: None,
         client,
         base_url: "http://h",
         binding: binding.to_string(),
