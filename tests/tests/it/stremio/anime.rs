@@ -213,6 +213,11 @@ async fn a_mapped_kitsu_episode_is_searched_by_imdb_id_and_a_kitsu_movie_lists_t
 
     let movie = streams(&stack.stream_url(&config(), "movie", &format!("kitsu:{YOUR_NAME}"))).await;
     assert_eq!(hashes(&movie), set(&[MOVIE]), "{movie:#?}");
+    let url = movie.iter().find_map(|s| s["url"].as_str()).unwrap();
+    assert!(url.contains(&format!("/kitsu:{YOUR_NAME}/")), "{url}");
+    let response = http().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 302, "a kitsu movie plays");
+    assert!(response.headers()["location"].to_str().unwrap().contains("Kimi%20no%20Na%20wa"));
 }
 
 #[tokio::test]

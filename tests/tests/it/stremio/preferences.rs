@@ -72,3 +72,39 @@ async fn wrongly_typed_values_name_their_field() {
     }
     assert_eq!(stack.torznab.call_count(), searches, "an invalid config searches nothing");
 }
+
+/// Issue 23, point 4: `languages` takes codes and English names alike; French releases
+/// (`TRUEFRENCH`, `VFF`, `MULTI`) come first and nothing is dropped.
+#[tokio::test]
+async fn languages_by_code_or_name_put_french_first_and_drop_nothing() {
+    use chillproxy_tests::fakes::torznab::Release;
+    let stack = Stack::start(StackOptions::default()).await;
+    for (hash, name) in [
+        ("f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1", "Les.Evades.1994.TRUEFRENCH.720p.BluRay.x264-GRP"),
+        ("f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2", "The.Shawshank.Redemption.1994.MULTi.VFF.2160p.WEB-DL-GRP"),
+    ] {
+        stack.torznab.add_release(Release::movie(MOVIE, name, hash));
+        stack.torbox.add_cached(hash, name, &[(&format!("{name}.mkv"), 3_000_000_000)]);
+    }
+    let store = json!([{"c": "tb", "t": TOKEN}]);
+    let hashes = |list: &[Value]| -> Vec<String> {
+        list.iter()
+            .filter_map(|s| s["url"].as_str())
+            .map(|u| u.split('/').rev().nth(2).unwrap_or_default().to_string())
+            .collect()
+    };
+    let plain = streams(&stack, json!({"stores": store})).await;
+    assert!(warning_descriptions(&plain).is_empty(), "{plain:#?}");
+    let mut everything = hashes(&plain);
+    everything.sort();
+    for languages in [json!(["fr"]), json!(["french"]), json!(["French"]), json!(["FR", "de"])] {
+        let list = streams(&stack, json!({"stores": store, "languages": languages})).await;
+        let order = hashes(&list);
+        let mut same = order.clone();
+        same.sort();
+        assert_eq!(same, everything, "{languages}: nothing dropped");
+        let french: Vec<bool> = order.iter().map(|h| h.starts_with("f1") || h.starts_with("f2")).collect();
+        assert_eq!(&french[..2], [true, true], "{languages}: French first: {order:?}");
+        assert!(french[2..].iter().all(|f| !f), "{languages}: {order:?}");
+    }
+}
