@@ -261,3 +261,45 @@ async fn a_kitsu_addon_down_or_slow_warns_on_kitsu_lists_and_leaves_tt_lists_alo
         assert!(list.iter().all(|s| s.get("url").is_none()), "only the warning");
     }
 }
+
+/// Every item title of the captured Nyaa and AnimeTosho feeds in `tests/fixtures/torznab/`, read
+/// by the release parser: the episodes (or batch range) and resolution each names.
+#[test]
+fn real_anime_feed_titles_parse() {
+    use chillproxy_stremio::anime::parse_anime;
+    use chillproxy_stremio::release::Release as Parsed;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/torznab");
+    let mut titles = Vec::new();
+    for file in [
+        "sonarr_rss_nyaa2021.xml",
+        "sonarr_torznab_animetosho.xml",
+        "nzbhydra2_animetosho_direct.xml",
+        "sonarr_rss_animetosho_nosize.xml",
+    ] {
+        let body = std::fs::read_to_string(dir.join(file)).unwrap();
+        for part in body.split("<item>").skip(1) {
+            let title = part.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap();
+            titles.push(title.replace("&amp;", "&"));
+        }
+    }
+    /// (title, episodes, resolution)
+    type Case<'a> = (&'a str, Option<(u32, u32)>, Option<&'a str>);
+    let expected: &[Case] = &[
+        ("[Foxy-Subs] Mahouka Koukou no Yuutousei - 08 [720p] [3194D881].mkv", Some((8, 8)), Some("720p")),
+        ("[HorribleSubs] Frame Arms Girl - 07 [720p].mkv", Some((7, 7)), Some("720p")),
+        ("[finFAGs]_Frame_Arms_Girl_07_(1280x720_TV_AAC)_[1262B6F7].mkv", Some((7, 7)), Some("720p")),
+        ("[BakedFish] Achoo Senkan Yoghurt - 01 & 02 - Batch [720p][MP4][AAC]", Some((1, 2)), Some("720p")),
+        ("DAYS - 05 (1280x720 HEVC2 AAC).mkv", Some((5, 5)), Some("720p")),
+        ("Fumetsu no Anata e - 19 [WEBDL 1080p] Ukr DVO", Some((19, 19)), Some("1080p")),
+        ("[FFF] Ore Monogatari!! - Vol.01 [BD][720p-AAC]", None, Some("720p")),
+        ("Macross Zero (BDRip 1920x1080p x265 HEVC TrueHD, FLAC 5.1+2.0)[sxales]", None, Some("1080p")),
+    ];
+    let mut seen = 0;
+    for title in &titles {
+        let Some((_, episodes, resolution)) = expected.iter().find(|(name, _, _)| name == title) else { continue };
+        seen += 1;
+        assert_eq!(parse_anime(title).and_then(|a| a.episodes), *episodes, "{title}");
+        assert_eq!(Parsed::parse(title).resolution, *resolution, "{title}");
+    }
+    assert!(seen >= 7, "the fixtures hold the names: {titles:#?}");
+}
