@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chillproxy_core::cache::{FlightCache, SharedCache};
+use chillproxy_core::health::{Health, Kind};
 use chillproxy_core::source_cache::SourceFailure;
 use chillproxy_core::upstream::{
     check_base_url, Method, Reply, Upstream, UpstreamError, UpstreamOptions, UpstreamSettings,
@@ -75,12 +76,15 @@ pub struct MetaLookup {
 }
 
 impl MetaLookup {
-    pub fn new(config: &MetaConfig, shared: SharedState) -> Result<Self, ConfigError> {
+    /// Calls report to `health` as `metadata/kitsu`.
+    pub fn new(config: &MetaConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
         let base = check_base_url("meta", "kitsu_url", &config.kitsu_url)?;
         let mut settings = UpstreamSettings::defaults::<KitsuDefaults>();
         settings.timeout_ms = config.timeout_ms;
         settings.connect_timeout_ms = config.timeout_ms.min(2_000);
-        let upstream = Upstream::new("kitsu", Some(base), &settings, UpstreamOptions::default())
+        let options =
+            UpstreamOptions { health: Some(health.tracker(Kind::Metadata, "kitsu")), ..UpstreamOptions::default() };
+        let upstream = Upstream::new("kitsu", Some(base), &settings, options)
             .map_err(|e| ConfigError::new(format!("[meta] {e}")))?;
         Ok(Self {
             upstream,

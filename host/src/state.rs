@@ -58,7 +58,7 @@ impl AppState {
         let plugins = Arc::new(plugins);
         let memory = AvailabilityMemory::new(&config.cache, plugins.shared.clone());
         let streams = StreamsContext::new(plugins.clone(), memory.clone(), &config.cache);
-        let meta = MetaLookup::new(&config.meta, plugins.shared.clone())?;
+        let meta = MetaLookup::new(&config.meta, plugins.shared.clone(), &plugins.health)?;
         let playback =
             PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone());
         let secret = config.server.secret.clone().unwrap_or_else(|| {

@@ -258,7 +258,15 @@ async fn a_kitsu_addon_down_or_slow_warns_on_kitsu_lists_and_leaves_tt_lists_alo
         let warnings = warning_descriptions(&list);
         assert_eq!(warnings.len(), 1, "slow={slow}: {list:#?}");
         assert!(warnings[0].contains("Kitsu addon"), "{}", warnings[0]);
+        assert!(!warnings[0].contains("127.0.0.1") && !warnings[0].contains("http"), "no URL: {}", warnings[0]);
         assert!(list.iter().all(|s| s.get("url").is_none()), "only the warning");
+        if !slow {
+            // The operator sees it: `/ready` names the Kitsu addon (and stays ready).
+            let ready = http().get(format!("{}/ready", stack.host.url())).send().await.unwrap();
+            assert_eq!(ready.status(), 200);
+            let body: Value = ready.json().await.unwrap();
+            assert!(body["unhealthy"].as_array().unwrap().contains(&json!("metadata/kitsu")), "{body:#}");
+        }
     }
 }
 
