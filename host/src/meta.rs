@@ -10,7 +10,8 @@
 //!   without it otherwise: a Kitsu addon that is down or slow never changes a tt list.
 //!
 //! Lookups are single-flighted and shared with the other replicas (`cp:v1:kitsu:<id>`), kept a
-//! day; a failed one is remembered for a minute, an id the addon does not know for six hours.
+//! day; a failed one is remembered for a minute, an IMDb id the addon does not map for six hours
+//! (the addon's SDK answers it with HTTP 500 `{"err": "handler error"}`, which counts as an answer).
 //! Below both features: the stream list and playback read the same answers.
 
 use std::sync::Arc;
@@ -110,7 +111,7 @@ impl MetaLookup {
             return match lookup {
                 Lookup::Found(show) => Ok(apply_kitsu(media, &show)),
                 Lookup::Failed { unknown: true, .. } => {
-                    Err(format!("The Kitsu addon knows no anime kitsu:{kitsu_id}."))
+                    Err(format!("The Kitsu addon has no details for kitsu:{kitsu_id}; try again later."))
                 }
                 Lookup::Failed { message, .. } => Err(format!("The anime's details could not be read: {message}.")),
             };
@@ -144,9 +145,11 @@ impl MetaLookup {
             .cache
             .get_or_load(id.clone(), move || async move {
                 let lookup = fetch(&upstream, kind, &id).await;
+                // An IMDb id the addon does not map stays unmapped for hours; a Kitsu id it has no
+                // details for may be Kitsu's own outage: a minute.
                 let keep = match &lookup {
                     Lookup::Found(_) => KEEP,
-                    Lookup::Failed { unknown: true, .. } => KEEP_UNKNOWN,
+                    Lookup::Failed { unknown: true, .. } if id.starts_with("tt") => KEEP_UNKNOWN,
                     Lookup::Failed { .. } => KEEP_FAILURE,
                 };
                 Ok((lookup, Some(keep)))
@@ -277,7 +280,11 @@ fn read_meta(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<O
         },
         other => SourceFailure::new(format!("the Kitsu addon failed: {other}")),
     })?;
-    if reply.status.as_u16() == 404 {
+    // The addon SDK answers an id its handler rejects (`No imdb mapping for: tt…`, an id Kitsu
+    // does not know) with 500 `{"err": "handler error"}`: the addon works, it has no such id.
+    let handler_error =
+        || serde_json::from_slice::<serde_json::Value>(&reply.body).is_ok_and(|body| body.get("err").is_some());
+    if reply.status.as_u16() == 404 || (reply.status.as_u16() == 500 && handler_error()) {
         return Ok(None);
     }
     if !reply.status.is_success() {
@@ -348,5 +355,10 @@ mod tests {
         let unmapped = chillproxy_stremio::parse_media("series", "kitsu:46474:20").unwrap();
         assert_eq!(apply_kitsu(&unmapped, &show).media.imdb(), None);
         assert!(read_meta(reply(serde_json::json!({"meta": null})), Duration::from_secs(1)).unwrap().is_none());
+        let mut rejected = reply(serde_json::json!({"err": "handler error"})).unwrap();
+        rejected.status = chillproxy_core::upstream::StatusCode::INTERNAL_SERVER_ERROR;
+        assert!(read_meta(Ok(rejected.clone()), Duration::from_secs(1)).unwrap().is_none(), "the SDK's rejection");
+        rejected.body = b"<html>502 Bad Gateway</html>".to_vec();
+        assert!(read_meta(Ok(rejected), Duration::from_secs(1)).is_err(), "a broken addon is a failure");
     }
 }

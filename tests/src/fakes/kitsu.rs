@@ -10,9 +10,10 @@
 //!   no videos.
 //! - `GET /meta/{type}/tt….json` for an IMDb id the addon maps: Cinemeta's meta with `kitsu_id`
 //!   and, per video, `kitsu_id` and `kitsuEpisode` (the episode numbered from the Kitsu entry's
-//!   start). An id it does not map is refused (404 here; the SDK rejects it).
-//! - Another id: 404. [`KitsuControl::set_down`] answers 503, [`KitsuControl::set_delay`] sleeps
-//!   first. Every request is recorded.
+//!   start).
+//! - An IMDb id it does not map, or a Kitsu id it does not know: the handler rejects it and the
+//!   addon SDK answers HTTP 500 `{"err": "handler error"}`. [`KitsuControl::set_down`] answers
+//!   503 (the host is down), [`KitsuControl::set_delay`] sleeps first. Every request is recorded.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -165,7 +166,7 @@ async fn meta(State(control): State<KitsuControl>, Path((kind, file)): Path<(Str
     }
     match reply {
         Some(body) => Json(body).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"err": "Not found"}))).into_response(),
+        None => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"err": "handler error"}))).into_response(),
     }
 }
 

@@ -231,6 +231,17 @@ async fn a_long_running_show_finds_absolutely_numbered_releases() {
     let stream = list.iter().find(|s| s["url"].as_str().is_some_and(|u| u.contains(OP_1085))).unwrap();
     let response = http().get(stream["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(response.status(), 302, "the episode's file plays");
+
+    // A show the addon does not map: its SDK's rejection (HTTP 500 `handler error`) is an
+    // answer, remembered; the list is the usual one and the addon is not named unhealthy.
+    for _ in 0..2 {
+        let list = streams(&stack.stream_url(&config(), "series", &format!("{SERIES}:1:3"))).await;
+        assert_eq!(list.iter().filter(|s| s.get("url").is_some()).count(), 2, "{list:#?}");
+    }
+    let asked = kitsu.calls().iter().filter(|c| c.contains(SERIES)).count();
+    assert_eq!(asked, 1, "asked once: {:?}", kitsu.calls());
+    let ready: Value = http().get(format!("{}/ready", stack.host.url())).send().await.unwrap().json().await.unwrap();
+    assert!(!ready["unhealthy"].as_array().unwrap().contains(&json!("metadata/kitsu")), "{ready:#}");
 }
 
 #[tokio::test]
