@@ -73,8 +73,9 @@ impl Language {
         if scene_dl && matches!(self.code, "de" | "en") {
             return true;
         }
-        // An anime fansub (`[SubsPlease] Title - 08 (1080p)`): Japanese audio, English subs.
-        matches!(self.code, "ja" | "en") && is_fansub(title)
+        // An anime fansub (`[SubsPlease] Title - 08 (1080p)`, a `[Group] … Batch`): Japanese
+        // audio with English subtitles, so Japanese (an English dub says `English`).
+        self.code == "ja" && is_fansub(title)
     }
 }
 
@@ -85,16 +86,9 @@ pub fn preference(title: &str, languages: &[String]) -> Option<usize> {
     languages.iter().position(|value| Language::find(value).is_some_and(|l| l.in_release(title)))
 }
 
-/// `[Group] Title - 08 …`: a group tag first and an episode after ` - `.
+/// `[Group] Title - 08 …` or a group's batch: anime as fansub groups release it.
 fn is_fansub(title: &str) -> bool {
-    let title = title.trim_start();
-    let Some(rest) = title.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(_, rest)| rest) else {
-        return false;
-    };
-    rest.split(" - ").skip(1).any(|part| {
-        let digits: String = part.trim_start().chars().take_while(char::is_ascii_digit).collect();
-        !digits.is_empty() && digits.len() <= 4
-    })
+    crate::anime::parse_anime(title).is_some_and(|a| a.group.is_some() && (a.episodes.is_some() || a.batch))
 }
 
 /// Lowercase alphanumeric runs.
@@ -138,6 +132,10 @@ mod tests {
         assert!(!de.in_release("Film.2019.1080p.WEB-DL.x264-GRP"), "WEB-DL is no dual language");
         let ja = Language::find("japanese").unwrap();
         assert!(ja.in_release("[SubsPlease] Sousou no Frieren - 08 (1080p) [A1B2C3D4].mkv"));
+        assert!(ja.in_release("[SubsPlease] Sousou no Frieren (01-28) (1080p) [Batch]"));
+        let en = Language::find("en").unwrap();
+        assert!(!en.in_release("[SubsPlease] Sousou no Frieren - 08 (1080p) [A1B2C3D4].mkv"), "subtitles only");
+        assert!(en.in_release("[Golumpa] Enter Peaceship Yoghurt - 01 [English Dub] [FuniDub 1080p x264 AAC]"));
         assert!(ja.in_release("Film.2019.JPN.1080p"));
         assert!(!ja.in_release("Film.2019.1080p"));
     }
