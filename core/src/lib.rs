@@ -37,7 +37,9 @@ pub use registry::{check_config, AuthPlugin, EnvVar, PluginConfig, PluginContext
 pub use secret::Secret;
 pub use settings::{ConfigError, Env, PluginSettings};
 pub use shared::{SharedState, SharedTier, TierStatus};
-pub use source::{Candidate, Found, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
+pub use source::{
+    Candidate, Found, IdKind, MediaKind, MediaMeta, MediaQuery, SourceError, SourceProvider, SourceQuery,
+};
 pub use store::{
     Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,
     StoreFile, StoreIdentity, StoreProvider,

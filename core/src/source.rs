@@ -12,14 +12,73 @@ pub enum MediaKind {
     Series,
 }
 
-/// What to look for: an IMDb id, with season and episode for an episode.
+/// Which catalog a Stremio id comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdKind {
+    /// `tt…`, `tt…:S:E`.
+    Imdb,
+    /// `kitsu:ID`, `kitsu:ID:EP` (Stremio's anime catalogs).
+    Kitsu,
+}
+
+/// What to look for: an IMDb id, with season and episode for an episode; for a Kitsu id, the
+/// Kitsu id and its episode, with the IMDb id, season and episode its metadata maps it to (when
+/// it maps it: `imdb_id` is empty otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct MediaQuery {
     pub kind: MediaKind,
-    /// `tt` followed by digits.
+    /// `tt` followed by digits; empty for a Kitsu id the metadata maps to no IMDb id.
     pub imdb_id: String,
     pub season: Option<u32>,
     pub episode: Option<u32>,
+    /// The Kitsu id when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kitsu_id: Option<u32>,
+    /// The episode numbered from the start of the show (anime releases number so: `- 1085`):
+    /// the `EP` of `kitsu:ID:EP`, or what the metadata gives for `tt…:S:E`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absolute_episode: Option<u32>,
+}
+
+impl MediaQuery {
+    /// Which catalog the request's id came from.
+    pub fn id_kind(&self) -> IdKind {
+        if self.kitsu_id.is_some() {
+            IdKind::Kitsu
+        } else {
+            IdKind::Imdb
+        }
+    }
+
+    /// The IMDb id, when there is one (a Kitsu id may map to none).
+    pub fn imdb(&self) -> Option<&str> {
+        Some(self.imdb_id.as_str()).filter(|id| id.starts_with("tt"))
+    }
+}
+
+/// What a metadata addon says about the title, for sources that search by text: the main
+/// title, other names it is released under (anime: the romaji and English titles), the year.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MediaMeta {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub year: Option<u32>,
+}
+
+impl MediaMeta {
+    /// The main title, then the aliases, without repeats (case-insensitive).
+    pub fn titles(&self) -> Vec<&str> {
+        let mut titles: Vec<&str> = Vec::new();
+        for title in std::iter::once(&self.name).chain(&self.aliases).map(|t| t.trim()) {
+            if !title.is_empty() && !titles.iter().any(|t| t.eq_ignore_ascii_case(title)) {
+                titles.push(title);
+            }
+        }
+        titles
+    }
 }
 
 /// One search: the media plus the indexers the user brought in their config.
@@ -31,6 +90,9 @@ pub struct SourceQuery<'a> {
     /// [`SourceProvider::credential_store`] (the user's own token or the pool key granted to
     /// them). `None` for every other source: a source that did not ask never sees a credential.
     pub credential: Option<&'a Credential>,
+    /// What the metadata addon says of the title (Kitsu's for a Kitsu id), when it was looked
+    /// up: sources that search by text use its titles instead of looking one up.
+    pub meta: Option<&'a MediaMeta>,
 }
 
 /// A torrent that may hold the wanted media.

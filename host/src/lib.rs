@@ -6,7 +6,7 @@
 //! `streams` (the stream list: availability across stores, ranking, formatting), `playback`
 //! (resolution, its error and response), `configure` (the page and its credential check),
 //! `status` (the operator's status page and its sampler), `problems` (what the user reads),
-//! `state` (what handlers share), `config`, `plugins`,
+//! `state` (what handlers share), `meta` (Kitsu metadata for ids), `config`, `plugins`,
 //! `caches`, `binding`, `usage`.
 
 mod binding;
@@ -18,6 +18,7 @@ mod html;
 mod http;
 mod limits;
 mod memory;
+mod meta;
 mod playback;
 mod plugins;
 mod problems;

@@ -17,6 +17,7 @@ use crate::binding::Binder;
 use crate::config::Config;
 use crate::limits::InboundLimits;
 use crate::memory::AvailabilityMemory;
+use crate::meta::MetaLookup;
 use crate::playback::PlaybackContext;
 use crate::plugins::Plugins;
 use crate::segments::{Decoded, SegmentCache};
@@ -37,6 +38,8 @@ struct Inner {
     plugins: Arc<Plugins>,
     streams: StreamsContext,
     playback: PlaybackContext,
+    /// Kitsu metadata for `kitsu:` ids and anime episode numbers (`[meta]`).
+    meta: MetaLookup,
     usage: Arc<UsageSpool>,
     binder: Binder,
     limits: InboundLimits,
@@ -55,6 +58,7 @@ impl AppState {
         let plugins = Arc::new(plugins);
         let memory = AvailabilityMemory::new(&config.cache, plugins.shared.clone());
         let streams = StreamsContext::new(plugins.clone(), memory.clone(), &config.cache);
+        let meta = MetaLookup::new(&config.meta, plugins.shared.clone(), &plugins.health)?;
         let playback =
             PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone());
         let secret = config.server.secret.clone().unwrap_or_else(|| {
@@ -78,6 +82,7 @@ impl AppState {
                 plugins,
                 streams,
                 playback,
+                meta,
                 usage,
                 binder,
                 limits,
@@ -152,6 +157,11 @@ impl AppState {
     /// The stream list's context.
     pub(crate) fn streams(&self) -> &StreamsContext {
         &self.inner.streams
+    }
+
+    /// Kitsu metadata, read by the stream list and playback.
+    pub(crate) fn meta(&self) -> &MetaLookup {
+        &self.inner.meta
     }
 
     /// Playback's context.

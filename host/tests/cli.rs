@@ -189,7 +189,7 @@ fn serves_health_and_manifest_with_the_repo_config_then_stops_on_sigterm() {
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(json["resources"][0]["name"], "stream");
     assert_eq!(json["resources"][0]["types"], serde_json::json!(["movie", "series"]));
-    assert_eq!(json["resources"][0]["idPrefixes"], serde_json::json!(["tt"]));
+    assert_eq!(json["resources"][0]["idPrefixes"], serde_json::json!(["tt", "kitsu"]));
     assert_eq!(json["catalogs"], serde_json::json!([]));
     assert_eq!(json["behaviorHints"]["configurable"], true);
     assert_eq!(json["behaviorHints"]["configurationRequired"], true);

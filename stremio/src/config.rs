@@ -94,7 +94,10 @@ impl UserConfig {
                 bytes.len()
             )));
         }
-        let config: UserConfig = serde_json::from_slice(bytes).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ConfigProblem::whole(format!("the config is not valid JSON ({})", json_reason(&e))))?;
+        crate::shape::check(&value)?;
+        let config: UserConfig = serde_json::from_value(value).map_err(|e| {
             ConfigProblem::whole(format!("the config is not valid JSON of the expected shape ({})", json_reason(&e)))
         })?;
         config.validate(enabled_codes)?;
@@ -231,7 +234,8 @@ mod tests {
         assert!(check(r#"{"stores":[{"c":"tb","t":""}]}"#).starts_with("stores[0]: needs"));
         assert!(check(r#"{"stores":[{"c":"tb","t":"a"}],"indexers":[{"n":"x","u":"ftp://x"}]}"#)
             .starts_with("indexers[0].u"));
-        assert!(check(r#"{"stores":"tb"}"#).starts_with("the config is not valid JSON"));
+        assert!(check(r#"{"stores":"tb"}"#).starts_with("stores: must be a list"));
+        assert!(check(r#"{"stores":[{"c":"tb","t":"a"}],"cached":1,"#).starts_with("the config is not valid JSON"));
         let many = format!(r#"{{"stores":[{}]}}"#, [r#"{"c":"tb","t":"a"}"#; 6].join(","));
         assert!(check(&many).contains("at most 5 stores"));
         assert!(UserConfig::decode("%%%", CODES).unwrap_err().to_string().contains("not valid base64"));
@@ -244,10 +248,49 @@ mod tests {
             r#"{"stores":[{"c":"tb","t":"SECRET-TOKEN","auth":5}]}"#,
             r#"{"stores":"SECRET-TOKEN"}"#,
             r#"{"stores":[{"c":"tb","t":987654321}]}"#,
+            r#"{"stores":[{"c":"tb","t":"SECRET-TOKEN"}],"cached":"SECRET-TOKEN"}"#,
+            r#"{"stores":[{"c":"tb","t":"SECRET-TOKEN"}"#,
         ] {
             let problem = UserConfig::decode(&STD.encode(json), CODES).unwrap_err().to_string();
             assert!(!problem.contains("SECRET-TOKEN") && !problem.contains("987654321"), "{problem}");
-            assert!(problem.contains("column"), "{problem}");
         }
+    }
+
+    /// Every wrongly typed value is named with its field and what the field takes.
+    #[test]
+    fn wrong_types_name_their_field() {
+        let base = r#""stores":[{"c":"tb","t":"a"},{"c":"rd","t":"b"}]"#;
+        for (extra, field, expects) in [
+            (r#""max_size_gb":"big""#, "max_size_gb", "a number"),
+            (r#""min_size_gb":[1]"#, "min_size_gb", "a number"),
+            (r#""per_resolution":"3""#, "per_resolution", "a whole number"),
+            (r#""per_resolution":2.5"#, "per_resolution", "a whole number"),
+            (r#""exclude":"cam""#, "exclude", "a list"),
+            (r#""exclude":["cam",4]"#, "exclude[1]", "a list"),
+            (r#""languages":"fr""#, "languages", "a list"),
+            (r#""resolutions":{"1080p":true}"#, "resolutions", "a list"),
+            (r#""sort":["-size"]"#, "sort", "text"),
+            (r#""cached":"yes""#, "cached", "true or false"),
+            (r#""indexers":{"u":"http://x"}"#, "indexers", "a list"),
+            (r#""indexers":[{"n":"x","u":7}]"#, "indexers[0].u", "text"),
+            (r#""indexers":["http://x"]"#, "indexers[0]", "an indexer"),
+        ] {
+            let json = format!("{{{base},{extra}}}");
+            let problem = UserConfig::decode(&STD.encode(&json), CODES).unwrap_err();
+            assert_eq!(problem.field.as_deref(), Some(field), "{json}: {problem}");
+            assert!(problem.message.contains(expects), "{json}: {problem}");
+        }
+        for (stores, field) in [
+            (r#"[{"c":"tb","t":"a"},{"c":5,"t":"b"}]"#, "stores[1].c"),
+            (r#"[{"c":"tb","t":["a"]}]"#, "stores[0].t"),
+            (r#"[{"c":"tb","auth":12}]"#, "stores[0].auth"),
+            (r#"["tb"]"#, "stores[0]"),
+        ] {
+            let json = format!(r#"{{"stores":{stores}}}"#);
+            let problem = UserConfig::decode(&STD.encode(&json), CODES).unwrap_err();
+            assert_eq!(problem.field.as_deref(), Some(field), "{json}: {problem}");
+        }
+        let ok = format!(r#"{{{base},"max_size_gb":null,"per_resolution":null,"sort":null}}"#);
+        assert!(UserConfig::decode(&STD.encode(&ok), CODES).is_ok());
     }
 }

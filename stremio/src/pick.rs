@@ -1,11 +1,12 @@
 //! Which file of a torrent (or any multi-file release) plays for a title: the same rule for the
 //! stream list (which file a stream names) and for playback (which file gets the link).
 
-use crate::release::{episode_of, is_video};
-use chillproxy_core::{MediaKind, MediaQuery, StoreFile};
+use crate::release::{file_holds, is_video, WantedEpisode};
+use chillproxy_core::{MediaQuery, StoreFile};
 
-/// The file to play: the episode's (`SxxEyy`), else the named one, else the one with the
-/// store id `index`, else the largest video.
+/// The file to play: the episode's (`SxxEyy`, or its number from the show's start: `- 08`),
+/// else the named one, else the one with the store id `index`, else the largest video. For an
+/// episode, a file that names another episode is never the answer.
 pub fn pick_file<'f>(
     files: &'f [StoreFile],
     media: &MediaQuery,
@@ -13,10 +14,9 @@ pub fn pick_file<'f>(
     index: Option<u64>,
 ) -> Option<&'f StoreFile> {
     let videos = || files.iter().filter(|f| is_video(&f.name));
-    if let (Some(season), Some(episode)) = (media.season, media.episode) {
-        if let Some(file) =
-            videos().find(|f| episode_of(&f.name).or_else(|| episode_of(&f.path)) == Some((season, episode)))
-        {
+    let wanted = WantedEpisode::of(media);
+    if let Some(wanted) = &wanted {
+        if let Some(file) = videos().find(|f| file_holds(&f.name, &f.path, wanted) == Some(true)) {
             return Some(file);
         }
     }
@@ -31,10 +31,12 @@ pub fn pick_file<'f>(
             return Some(file);
         }
     }
-    if media.kind == MediaKind::Series && media.episode.is_some() {
+    if let Some(wanted) = &wanted {
         // A file that names another episode is not this one.
         return videos()
-            .filter(|f| episode_of(&f.name).is_none() && !f.name.to_ascii_lowercase().contains("sample"))
+            .filter(|f| {
+                file_holds(&f.name, &f.path, wanted).is_none() && !f.name.to_ascii_lowercase().contains("sample")
+            })
             .max_by_key(|f| f.size);
     }
     videos().max_by_key(|f| f.size)
@@ -43,6 +45,7 @@ pub fn pick_file<'f>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chillproxy_core::MediaKind;
 
     fn file(id: u64, name: &str, size: u64) -> StoreFile {
         StoreFile { id, name: name.into(), path: format!("/{name}"), size, video_hash: None }
@@ -57,13 +60,54 @@ mod tests {
             file(3, "Show.S01E02.mkv", 900),
             file(4, "notes.txt", 9999),
         ];
-        let episode = MediaQuery { kind: MediaKind::Series, imdb_id: "tt1".into(), season: Some(1), episode: Some(3) };
+        let episode = MediaQuery {
+            kind: MediaKind::Series,
+            imdb_id: "tt1".into(),
+            season: Some(1),
+            episode: Some(3),
+            kitsu_id: None,
+            absolute_episode: None,
+        };
         assert_eq!(pick_file(&files, &episode, None, None).unwrap().id, 1);
-        let movie = MediaQuery { kind: MediaKind::Movie, imdb_id: "tt1".into(), season: None, episode: None };
+        let movie = MediaQuery {
+            kind: MediaKind::Movie,
+            imdb_id: "tt1".into(),
+            season: None,
+            episode: None,
+            kitsu_id: None,
+            absolute_episode: None,
+        };
         assert_eq!(pick_file(&files, &movie, Some("sample.mkv"), Some(1)).unwrap().id, 2);
         assert_eq!(pick_file(&files, &movie, None, Some(1)).unwrap().id, 1);
         assert_eq!(pick_file(&files, &movie, None, None).unwrap().id, 3);
         let missing = MediaQuery { episode: Some(9), ..episode };
         assert!(pick_file(&files, &missing, None, None).is_none(), "no file of another episode, no sample");
+    }
+
+    #[test]
+    fn batches_by_either_numbering() {
+        let batch: Vec<StoreFile> = (1..=12)
+            .map(|n| {
+                let name = format!("[SubsPlease] Sousou no Frieren - {n:02} (1080p) [ABCD{n:04}].mkv");
+                StoreFile {
+                    id: n,
+                    path: format!("/Sousou no Frieren (01-12)/{name}"),
+                    name,
+                    size: 1000 + n,
+                    video_hash: None,
+                }
+            })
+            .collect();
+        let kitsu = crate::parse_media("series", "kitsu:46474:8").unwrap();
+        assert_eq!(pick_file(&batch, &kitsu, None, None).unwrap().id, 8);
+        let mapped = MediaQuery { imdb_id: "tt22248376".into(), season: Some(1), episode: Some(8), ..kitsu.clone() };
+        assert_eq!(pick_file(&batch, &mapped, None, None).unwrap().id, 8);
+        let tt = crate::parse_media("series", "tt22248376:1:8").unwrap();
+        assert_eq!(pick_file(&batch, &tt, None, None).unwrap().id, 8, "season 1 of an anime batch");
+        let absent = crate::parse_media("series", "kitsu:46474:20").unwrap();
+        assert!(pick_file(&batch, &absent, None, None).is_none(), "never another episode");
+        let scene: Vec<StoreFile> = (1..=3).map(|n| file(n, &format!("Frieren.S01E{n:02}.1080p.mkv"), 100)).collect();
+        let second = crate::parse_media("series", "kitsu:46474:2").unwrap();
+        assert_eq!(pick_file(&scene, &second, None, None).unwrap().id, 2);
     }
 }

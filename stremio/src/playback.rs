@@ -115,7 +115,11 @@ impl PlaybackPath {
         enabled_codes: &[&str],
     ) -> Result<Self, String> {
         let bad = |what: &str| what.to_string();
-        let kind = if segments.id.contains(':') { "series" } else { "movie" };
+        let kind = match segments.id.strip_prefix("kitsu:") {
+            Some(rest) if !rest.contains(':') => "movie",
+            _ if segments.id.contains(':') => "series",
+            _ => "movie",
+        };
         let media = parse_media(kind, segments.id).ok_or_else(|| bad("invalid id"))?;
         if !enabled_codes.contains(&segments.store) {
             return Err(bad("unknown store code"));

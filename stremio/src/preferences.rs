@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::config::ConfigProblem;
+use crate::languages::{Language, LANGUAGES};
 
 /// Resolutions a config may name (`unknown`: the release name says none).
 pub const RESOLUTIONS: &[&str] = &["2160p", "1440p", "1080p", "720p", "576p", "480p", "360p", "unknown"];
@@ -25,7 +26,8 @@ pub struct ListPreferences {
     /// Releases whose name holds one of these words are left out (case-insensitive, whole words).
     #[serde(default)]
     pub exclude: Vec<String>,
-    /// Releases whose name holds one of these words come first.
+    /// Releases in these languages come first, the first one first (ISO 639-1 codes or English
+    /// names: `fr`, `French`; see [`crate::languages`]). Nothing is left out.
     #[serde(default)]
     pub languages: Vec<String>,
     /// At most this many streams per resolution.
@@ -69,18 +71,28 @@ impl ListPreferences {
                 return Err(ConfigProblem::field("min_size_gb", "must not be above max_size_gb"));
             }
         }
-        for (name, words) in [("exclude", &self.exclude), ("languages", &self.languages)] {
-            if words.len() > MAX_KEYWORDS {
-                return Err(ConfigProblem::field(name, format!("at most {MAX_KEYWORDS} words")));
-            }
-            if let Some(i) =
-                words.iter().position(|w| normalise(w).trim().is_empty() || w.chars().count() > MAX_KEYWORD_CHARS)
-            {
-                return Err(ConfigProblem::field(
-                    format!("{name}[{i}]"),
-                    format!("a word of 1 to {MAX_KEYWORD_CHARS} letters or digits"),
-                ));
-            }
+        if self.languages.len() > LANGUAGES.len() {
+            return Err(ConfigProblem::field("languages", format!("at most {} languages", LANGUAGES.len())));
+        }
+        if let Some(i) = self.languages.iter().position(|l| Language::find(l).is_none()) {
+            return Err(ConfigProblem::field(
+                format!("languages[{i}]"),
+                format!(
+                    "unknown language {:?}; use an ISO 639-1 code or an English name, like fr or French",
+                    crate::truncate(&self.languages[i], 24)
+                ),
+            ));
+        }
+        if self.exclude.len() > MAX_KEYWORDS {
+            return Err(ConfigProblem::field("exclude", format!("at most {MAX_KEYWORDS} words")));
+        }
+        if let Some(i) =
+            self.exclude.iter().position(|w| normalise(w).trim().is_empty() || w.chars().count() > MAX_KEYWORD_CHARS)
+        {
+            return Err(ConfigProblem::field(
+                format!("exclude[{i}]"),
+                format!("a word of 1 to {MAX_KEYWORD_CHARS} letters or digits"),
+            ));
         }
         if self.per_resolution.is_some_and(|n| !(1..=50).contains(&n)) {
             return Err(ConfigProblem::field("per_resolution", "must be between 1 and 50"));
@@ -157,6 +169,8 @@ mod tests {
         assert_eq!(field(r#"{"min_size_gb":10,"max_size_gb":2}"#), "min_size_gb");
         assert_eq!(field(r#"{"exclude":["cam","  "]}"#), "exclude[1]");
         assert_eq!(field(r#"{"per_resolution":0}"#), "per_resolution");
+        assert_eq!(field(r#"{"languages":["fr","xx"]}"#), "languages[1]");
+        assert!(prefs(r#"{"languages":["fr","French","JA","english"]}"#).validate().is_ok());
         assert_eq!(field(r#"{"sort":"-resolution,colour"}"#), "sort");
         assert_eq!(field(r#"{"sort":"size,-size"}"#), "sort");
         assert!(prefs(r#"{"resolutions":["2160P"],"sort":"seeders,-size","exclude":["hdts"]}"#).validate().is_ok());

@@ -2,6 +2,9 @@
 //! the episode a file name carries, video file detection and human sizes. Shared by ranking,
 //! file picking, the fuzz targets and the property tests.
 
+use chillproxy_core::MediaQuery;
+
+use crate::anime::{parse_anime, AnimeName};
 use crate::ids::parse_number;
 
 /// What a release title says about the video.
@@ -22,17 +25,23 @@ impl Release {
     pub fn parse(title: &str) -> Self {
         let tokens = tokens(title);
         let has = |t: &str| tokens.iter().any(|x| x == t);
-        let resolution = if has("2160p") || has("4k") || has("uhd") {
+        // `1920x1080`, `1280x720p`: the height.
+        let height = tokens.iter().find_map(|t| {
+            let (w, h) = t.trim_end_matches('p').split_once('x')?;
+            (w.len() >= 3 && w.bytes().all(|b| b.is_ascii_digit())).then(|| h.parse::<u32>().ok()).flatten()
+        });
+        let has_height = |min: u32| height.is_some_and(|h| h >= min);
+        let resolution = if has("2160p") || has("4k") || has("uhd") || has_height(2000) {
             Some("2160p")
-        } else if has("1440p") {
+        } else if has("1440p") || has_height(1400) {
             Some("1440p")
-        } else if has("1080p") || has("1080i") {
+        } else if has("1080p") || has("1080i") || has_height(1000) {
             Some("1080p")
-        } else if has("720p") {
+        } else if has("720p") || has_height(700) {
             Some("720p")
-        } else if has("576p") {
+        } else if has("576p") || has_height(570) {
             Some("576p")
-        } else if has("480p") {
+        } else if has("480p") || has_height(470) {
             Some("480p")
         } else if has("360p") {
             Some("360p")
@@ -132,6 +141,9 @@ pub struct ReleaseName {
     /// Every season named (`S01`, `S01-S03` gives 1 and 3, `Season 2`).
     pub seasons: Vec<u32>,
     pub episode: Option<u32>,
+    /// What an anime-style name says (group, episodes numbered from the show's start,
+    /// batches), when the name is one.
+    pub anime: Option<AnimeName>,
 }
 
 /// Tokens that end a release's title part: release tags, not title words.
@@ -181,8 +193,89 @@ impl ReleaseName {
             }
         }
         parsed.title = title.join(" ");
+        if let Some(anime) = parse_anime(name) {
+            if anime.group.is_some() || anime.episodes.is_some() {
+                let anime_title = normalise_title(&anime.title);
+                if !anime_title.is_empty() {
+                    parsed.title = anime_title;
+                }
+            }
+            if parsed.seasons.is_empty() {
+                parsed.seasons.extend(anime.season);
+            }
+            parsed.anime = Some(anime);
+        }
         parsed
     }
+
+    /// Whether the release holds the wanted episode: its `SxxEyy`, its absolute number (`- 08`,
+    /// a batch `01-28` covering it), its season pack, or an anime `Batch` / `Complete`.
+    pub fn holds(&self, wanted: &WantedEpisode) -> bool {
+        if let Some(episode) = self.episode {
+            // `S01E08`: only with the season and episode the metadata maps the title to.
+            return wanted.season_episode.is_some_and(|(s, e)| self.seasons.contains(&s) && e == episode);
+        }
+        if let Some(anime) = self.anime.as_ref().filter(|a| a.episodes.is_some()) {
+            return anime_holds(anime, wanted);
+        }
+        if !self.seasons.is_empty() {
+            return match wanted.season_episode {
+                Some((season, _)) => self.seasons.contains(&season),
+                // A Kitsu entry without a mapping is one season.
+                None => self.seasons == [1],
+            };
+        }
+        self.anime.as_ref().is_some_and(|a| a.batch)
+    }
+}
+
+/// The episode a request wants, in either numbering: the (season, episode) of its IMDb id
+/// (given, or mapped from a Kitsu id) and the episode counted from the start of the show (the
+/// `EP` of `kitsu:ID:EP`, or what the metadata gives for `tt…:S:E`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WantedEpisode {
+    pub season_episode: Option<(u32, u32)>,
+    pub absolute: Option<u32>,
+}
+
+impl WantedEpisode {
+    /// The episode `media` asks for; `None` for a movie or a show as a whole.
+    pub fn of(media: &MediaQuery) -> Option<Self> {
+        let season_episode = media.season.zip(media.episode);
+        (season_episode.is_some() || media.absolute_episode.is_some())
+            .then_some(Self { season_episode, absolute: media.absolute_episode })
+    }
+}
+
+/// Anime numbering: the absolute number in range, or the season the name gives with the
+/// episode in range; without an absolute number, season 1's episodes are the show's.
+fn anime_holds(anime: &AnimeName, wanted: &WantedEpisode) -> bool {
+    let Some((first, last)) = anime.episodes else { return false };
+    let in_range = |n: u32| (first..=last).contains(&n);
+    if wanted.absolute.is_some_and(in_range) {
+        return true;
+    }
+    match (wanted.season_episode, anime.season) {
+        (Some((season, episode)), Some(named)) => season == named && in_range(episode),
+        (Some((season, episode)), None) => wanted.absolute.is_none() && season == 1 && in_range(episode),
+        _ => false,
+    }
+}
+
+/// Which episode a file holds, by its name (else its path): `Some(true)` when it is the wanted
+/// one, `Some(false)` when it names another, `None` when it names none.
+pub fn file_holds(name: &str, path: &str, wanted: &WantedEpisode) -> Option<bool> {
+    for text in [name, path.rsplit('/').next().unwrap_or(path)] {
+        if let Some((season, episode)) = episode_of(text) {
+            let same = wanted.season_episode == Some((season, episode))
+                || (wanted.season_episode.is_none() && season == 1 && wanted.absolute == Some(episode));
+            return Some(same);
+        }
+        if let Some(anime) = parse_anime(text).filter(|a| a.episodes.is_some_and(|(f, l)| f == l)) {
+            return Some(anime_holds(&anime, wanted));
+        }
+    }
+    None
 }
 
 /// A title as compared: lowercase, accents folded, `&` as `and`, punctuation gone, words joined
@@ -337,6 +430,65 @@ mod tests {
         assert_eq!(episode_of("Movie 1920x1080.mkv"), None);
         assert_eq!(episode_of("Movie.2019.1080p.mkv"), None);
         assert_eq!(episode_of("Show.S01.Complete"), None);
+    }
+
+    #[test]
+    fn anime_names_and_resolutions() {
+        let name = ReleaseName::parse("[SubsPlease] Sousou no Frieren - 08 (1080p) [A1B2C3D4].mkv");
+        assert_eq!(name.title, "sousou no frieren");
+        assert_eq!(
+            Release::parse("[SubsPlease] Sousou no Frieren - 08 (1080p) [A1B2C3D4].mkv").resolution,
+            Some("1080p")
+        );
+        assert_eq!(Release::parse("DAYS - 05 (1280x720 HEVC2 AAC).mkv").resolution, Some("720p"));
+        assert_eq!(Release::parse("Macross Zero (BDRip 1920x1080p x265 HEVC TrueHD)").resolution, Some("1080p"));
+        assert_eq!(ReleaseName::parse("[SubsPlease] Spy x Family S2 - 03 (1080p)").seasons, vec![2]);
+    }
+
+    #[test]
+    fn absolute_episodes_both_ways() {
+        let kitsu = |absolute, mapped| WantedEpisode { season_episode: mapped, absolute: Some(absolute) };
+        let holds = |name: &str, wanted: WantedEpisode| ReleaseName::parse(name).holds(&wanted);
+        let frieren_8 = kitsu(8, None);
+        assert!(holds("[SubsPlease] Sousou no Frieren - 08 (1080p) [A1B2C3D4].mkv", frieren_8));
+        assert!(holds("[SubsPlease] Sousou no Frieren E08 (1080p)", frieren_8));
+        assert!(holds("[Commie] Sousou no Frieren - 08v2 [720p]", frieren_8));
+        assert!(holds("[SubsPlease] Sousou no Frieren (01-28) (1080p) [Batch]", frieren_8));
+        assert!(holds("[Erai-raws] Sousou no Frieren - 01 ~ 28 [1080p]", frieren_8));
+        assert!(holds("[Judas] Sousou no Frieren (Season 1) [1080p][Dual-Audio] (Batch)", frieren_8));
+        assert!(!holds("[SubsPlease] Sousou no Frieren - 07 (1080p) [A1B2C3D4].mkv", frieren_8));
+        assert!(!holds("[SubsPlease] Sousou no Frieren - 18 (1080p)", frieren_8));
+        assert!(!holds("[Erai-raws] Sousou no Frieren - 09 ~ 28 [1080p]", frieren_8));
+        assert!(!holds("Sousou.no.Frieren.S01E08.1080p.WEB", frieren_8), "S01E08 only with a mapping");
+        assert!(holds("Sousou.no.Frieren.S01E08.1080p.WEB", kitsu(8, Some((1, 8)))));
+        assert!(!holds("Sousou.no.Frieren.S01E07.1080p.WEB", kitsu(8, Some((1, 8)))));
+        let spy_2_3 = kitsu(3, Some((2, 3)));
+        assert!(holds("[SubsPlease] Spy x Family S2 - 03 (1080p)", spy_2_3));
+        assert!(holds("Spy.x.Family.S02E03.1080p", spy_2_3));
+        assert!(!holds("Spy.x.Family.S01E03.1080p", spy_2_3));
+        // `tt0388629:21:15` of One Piece, whose metadata numbers it 1085.
+        let one_piece = WantedEpisode { season_episode: Some((21, 15)), absolute: Some(1085) };
+        assert!(holds("[SubsPlease] One Piece - 1085 (1080p) [0B2F7A5E].mkv", one_piece));
+        assert!(holds("One.Piece.S21E15.1080p.WEB", one_piece));
+        assert!(!holds("[SubsPlease] One Piece - 1084 (1080p)", one_piece));
+        assert!(!holds("[SubsPlease] One Piece - 15 (1080p)", one_piece));
+        // A plain `tt…:1:5` of a show released with anime names.
+        assert!(holds(
+            "DAYS - 05 (1280x720 HEVC2 AAC).mkv",
+            WantedEpisode { season_episode: Some((1, 5)), absolute: None }
+        ));
+    }
+
+    #[test]
+    fn files_by_either_numbering() {
+        let wanted = WantedEpisode { season_episode: Some((1, 8)), absolute: Some(8) };
+        assert_eq!(file_holds("[SubsPlease] Sousou no Frieren - 08 (1080p).mkv", "", &wanted), Some(true));
+        assert_eq!(file_holds("Sousou no Frieren - 09.mkv", "", &wanted), Some(false));
+        assert_eq!(file_holds("Frieren.S01E08.mkv", "", &wanted), Some(true));
+        assert_eq!(file_holds("Frieren.S01E09.mkv", "", &wanted), Some(false));
+        assert_eq!(file_holds("NCOP.mkv", "", &wanted), None);
+        let unmapped = WantedEpisode { season_episode: None, absolute: Some(8) };
+        assert_eq!(file_holds("Frieren.S01E08.mkv", "", &unmapped), Some(true));
     }
 
     #[test]

@@ -44,6 +44,13 @@ impl Host {
 
     async fn launch(listen: SocketAddr, plugins_toml: String, env: Env) -> Host {
         crate::link_plugins();
+        // Kitsu lookups (tt episodes ask for anime numbering) never leave the machine unless the
+        // test points them at its fake.
+        let plugins_toml = if plugins_toml.contains("kitsu_url") {
+            plugins_toml
+        } else {
+            format!("{plugins_toml}\n[meta]\nkitsu_url = \"http://127.0.0.1:9/kitsu\"\n")
+        };
         let config = Config::from_toml(&plugins_toml, &env).expect("valid test config");
         let plugins = Plugins::build(&config).expect("plugins build");
         let state = AppState::new(config, plugins).expect("usage spool opens");

@@ -131,6 +131,8 @@ pub struct Stack {
     pub addon: FakeStremioAddon,
     /// TorBox's search API (in `[source.torbox-search]`; used when `sources` lists it).
     pub torbox_search: FakeTorBoxSearch,
+    /// The Anime Kitsu addon (`[meta] kitsu_url`, unless a test's `table_settings` set another).
+    pub kitsu: crate::fakes::kitsu::FakeKitsu,
     pub host: Host,
     pub plugins_toml: String,
     /// The environment the host runs with (and any replica).
@@ -162,6 +164,7 @@ impl Stack {
         let addon = FakeStremioAddon::start().await;
         seed_addon(&addon);
         let torbox_search = FakeTorBoxSearch::start(SEARCH_KEY).await;
+        let kitsu = crate::fakes::kitsu::FakeKitsu::start().await;
         torbox_search.add(
             MOVIE,
             MOVIE_2160,
@@ -203,6 +206,11 @@ impl Stack {
             assert!(plugins_toml.contains(&format!("{header}\n")), "the stack writes no {header} table");
             plugins_toml = plugins_toml.replacen(&format!("{header}\n"), &format!("{header}\n{}\n", lines.trim()), 1);
         }
+        // Kitsu lookups go to the stack's fake (which knows no anime until a test adds some)
+        // unless a test points them elsewhere.
+        if !plugins_toml.contains("kitsu_url") {
+            plugins_toml = plugins_toml.replacen("[meta]\n", &format!("[meta]\nkitsu_url = \"{}\"\n", kitsu.url()), 1);
+        }
         let env = Env::from_pairs(Self::env_pairs(&options, &chillstreams_url));
         let host = match options.listen {
             Some(listen) => Host::start_on(listen, &plugins_toml, env.clone()).await,
@@ -223,6 +231,7 @@ impl Stack {
             stremthru,
             addon,
             torbox_search,
+            kitsu,
             host,
             plugins_toml,
             env,
@@ -293,6 +302,9 @@ listen = "127.0.0.1:0"
 [playback]
 wait_ms = 3000
 poll_interval_ms = 20
+
+[meta]
+timeout_ms = 1000
 
 [auth]
 chain = ["chillstreams", "token"]

@@ -11,8 +11,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 mod cache;
+mod meta;
 
 pub use cache::CacheConfig;
+pub use meta::{MetaConfig, DEFAULT_KITSU_URL};
 
 pub const LISTEN_ENV: &str = "CHILLPROXY_LISTEN";
 pub const CONFIG_ENV: &str = "CHILLPROXY_CONFIG";
@@ -192,6 +194,8 @@ struct RawConfig {
     #[serde(default)]
     limits: LimitsConfig,
     #[serde(default)]
+    meta: MetaConfig,
+    #[serde(default)]
     auth: toml::Table,
     #[serde(default)]
     store: toml::Table,
@@ -336,6 +340,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub usage: UsageConfig,
     pub limits: LimitsConfig,
+    pub meta: MetaConfig,
     pub auth: Section<AuthPlugin>,
     pub store: Section<StorePlugin>,
     pub source: Section<SourcePlugin>,
@@ -466,12 +471,14 @@ impl Config {
                  device bindings) and warning_list_max_age_s at most 60",
             ));
         }
+        raw.meta.check()?;
         Ok(Self {
             server,
             playback,
             cache,
             usage: raw.usage,
             limits: raw.limits,
+            meta: raw.meta,
             auth: Section::load(raw.auth, "chain", env)?,
             store: Section::load(raw.store, "enabled", env)?,
             source: Section::load(raw.source, "chain", env)?,
@@ -495,6 +502,9 @@ impl Config {
         }
         if let Ok(limits) = toml::Table::try_from(&self.limits) {
             root.insert("limits".into(), toml::Value::Table(limits));
+        }
+        if let Ok(meta) = toml::Table::try_from(&self.meta) {
+            root.insert("meta".into(), toml::Value::Table(meta));
         }
         root.insert("auth".into(), toml::Value::Table(self.auth.effective()));
         root.insert("store".into(), toml::Value::Table(self.store.effective()));

@@ -133,7 +133,9 @@
     var capBad = cap && !/^[0-9]+$/.test(cap) || Number(cap) > 100 || cap === '0';
     if (setError(el('per_resolution'), capBad ? 'A whole number from 1 to 100.' : '')) invalid++;
     if (cap && !capBad) config.per_resolution = Number(cap);
-    ['exclude', 'languages'].forEach(function (name) {
+    var languages = Array.prototype.slice.call(box.querySelectorAll('input[name="language"]:checked')).map(function (l) { return l.value; });
+    if (languages.length) config.languages = languages;
+    ['exclude'].forEach(function (name) {
       var words = el(name).value.split(',').map(function (w) { return w.trim(); }).filter(function (w) { return w; });
       var bad = words.length > 20 ? 'At most 20 words.' : words.some(function (w) { return w.length > 40; }) ? 'A word is longer than 40 characters.' : '';
       if (setError(el(name), bad)) invalid++;

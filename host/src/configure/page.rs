@@ -4,6 +4,7 @@
 //! request or the user's config is HTML-escaped into element content or quoted attributes.
 
 use chillproxy_core::{EntryField, StoreEntry, UserIndexer};
+use chillproxy_stremio::languages::{Language, LANGUAGES};
 use chillproxy_stremio::preferences::RESOLUTIONS;
 use chillproxy_stremio::{UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
 
@@ -79,6 +80,18 @@ pub(crate) fn render(page: &Page<'_>) -> String {
             format!("<label class=\"choice\"><input type=\"checkbox\" name=\"resolution\" value=\"{r}\"{checked}> {r}</label>")
         })
         .collect();
+    let languages: String = LANGUAGES
+        .iter()
+        .map(|l| {
+            let checked = prefs.languages.iter().any(|p| Language::find(p) == Some(l));
+            format!(
+                "<label class=\"choice\"><input type=\"checkbox\" name=\"language\" value=\"{code}\"{checked}> {name}</label>",
+                code = l.code,
+                name = l.name,
+                checked = if checked { " checked" } else { "" },
+            )
+        })
+        .collect();
     let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     let current_sort = prefs.sort.clone().unwrap_or_default();
     let mut sort: String = SORTS
@@ -130,7 +143,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         max_size_gb = number(prefs.max_size_gb),
         per_resolution = prefs.per_resolution.map(|n| n.to_string()).unwrap_or_default(),
         exclude = escape(&prefs.exclude.join(", ")),
-        languages = escape(&prefs.languages.join(", ")),
+        languages = languages,
         sort = sort,
         searches = escape(page.searches),
         base = escape(page.base_url),

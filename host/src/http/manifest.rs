@@ -50,7 +50,7 @@ pub(crate) fn manifest(base_url: &str, offer: Offer<'_>, configured: Option<&[&s
         "name": ADDON_NAME,
         "description": description,
         "version": env!("CARGO_PKG_VERSION"),
-        "resources": [{ "name": "stream", "types": ["movie", "series"], "idPrefixes": ["tt"] }],
+        "resources": [{ "name": "stream", "types": ["movie", "series"], "idPrefixes": chillproxy_stremio::ID_PREFIXES }],
         "types": ["movie", "series"],
         "catalogs": [],
         "behaviorHints": hints,

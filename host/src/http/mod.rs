@@ -128,6 +128,15 @@ async fn stream_list(
         chillproxy_core::metrics::record_stream_list("rate_limited");
         return with_list_caching(Json(StreamList { streams: vec![stream] }).into_response(), &state, false);
     }
+    // A Kitsu id's IMDb mapping and titles; an anime episode's number from the show's start.
+    let resolved = match state.meta().resolve(&media).await {
+        Ok(resolved) => resolved,
+        Err(problem) => {
+            chillproxy_core::metrics::record_stream_list("warnings");
+            let stream = warning("Anime details unavailable", problem, &routes::configure_url(&requester.base_url));
+            return with_list_caching(Json(StreamList { streams: vec![stream] }).into_response(), &state, false);
+        }
+    };
     let keyring = Some(state.keyring()).filter(|k| !k.is_empty());
     let binding = match keyring {
         Some(_) => String::new(),
@@ -137,7 +146,8 @@ async fn stream_list(
         config: &user.config,
         config_segment: &user.segment,
         id,
-        media: &media,
+        media: &resolved.media,
+        meta: resolved.meta.as_deref(),
         client: &requester.client,
         base_url: &requester.base_url,
         binding,
@@ -220,9 +230,14 @@ async fn playback(
     if let Some(device) = device {
         client.device = device;
     }
+    // The file of a batch is found by either numbering: the Kitsu mapping (cached by the list).
+    let media = match state.meta().resolve(&path.media).await {
+        Ok(resolved) => resolved.media,
+        Err(_) => path.media.clone(),
+    };
     let request = PlaybackRequest {
         config: &path.config,
-        media: &path.media,
+        media: &media,
         store_code: &path.store_code,
         hash: path.hash.clone(),
         file_idx: path.file_idx,

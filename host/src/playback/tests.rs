@@ -17,7 +17,14 @@ fn request_parts(code: &str) -> (UserConfig, MediaQuery, ClientInfo) {
         cached: false,
         prefs: Default::default(),
     };
-    let media = MediaQuery { kind: MediaKind::Series, imdb_id: "tt0903747".into(), season: Some(1), episode: Some(2) };
+    let media = MediaQuery {
+        kind: MediaKind::Series,
+        imdb_id: "tt0903747".into(),
+        season: Some(1),
+        episode: Some(2),
+        kitsu_id: None,
+        absolute_episode: None,
+    };
     let ip = [203, 0, 113, 9].into();
     (config, media, ClientInfo { ip, device: DeviceId::from_client(ip, "player") })
 }

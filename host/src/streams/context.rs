@@ -80,7 +80,16 @@ fn sources_part(key: &SourceKey) -> String {
         _ => "-".to_string(),
     };
     // `credential` is empty, or `<source>:<credential fingerprint>` (never the credential).
-    format!("{}:{episode}:{}:{}", media.imdb_id, key.user_indexers, key.credential)
+    // A Kitsu id by itself (`kitsu:ID:EP`); an IMDb episode with the absolute number it was
+    // searched with, if any.
+    let id = match media.kitsu_id {
+        Some(_) => chillproxy_stremio::stremio_id(media),
+        None => match media.absolute_episode {
+            Some(absolute) => format!("{}@{absolute}", media.imdb_id),
+            None => media.imdb_id.clone(),
+        },
+    };
+    format!("{id}:{episode}:{}:{}", key.user_indexers, key.credential)
 }
 
 /// One upstream cache check in flight: store, credential fingerprint, fingerprint of the hashes.

@@ -39,8 +39,8 @@ struct Ranked<'a> {
     candidate: &'a Candidate,
     prepared: &'a PreparedCandidate,
     file: Option<&'a StoreFile>,
-    /// The release names one of the viewer's preferred languages.
-    preferred: bool,
+    /// How early the release's language comes in the viewer's languages (0: none of them).
+    preferred: usize,
 }
 
 /// The viewer's order (`-resolution,-quality,-size` unless they chose another).
@@ -91,7 +91,9 @@ pub(super) fn rank(
             continue;
         }
         let key = (release.resolution_rank(), release.quality_rank(), size);
-        let preferred = !prefs.languages.is_empty() && ListPreferences::mentions(&candidate.title, &prefs.languages);
+        // The first language held ranks highest; none: below every language.
+        let preferred = chillproxy_stremio::languages::preference(&candidate.title, &prefs.languages)
+            .map_or(0, |position| prefs.languages.len() - position);
         ranked.push(Ranked { key, index, candidate, prepared, file, preferred });
     }
     let order = prefs.sort_keys().unwrap_or_else(|_| DEFAULT_SORT.to_vec());

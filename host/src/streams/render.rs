@@ -254,7 +254,14 @@ mod tests {
         ]));
         let prepared = Prepared::new(found.clone());
         let config = UserConfig::default();
-        let media = MediaQuery { kind: MediaKind::Movie, imdb_id: "tt1".into(), season: None, episode: None };
+        let media = MediaQuery {
+            kind: MediaKind::Movie,
+            imdb_id: "tt1".into(),
+            season: None,
+            episode: None,
+            kitsu_id: None,
+            absolute_episode: None,
+        };
         let ip = [203, 0, 113, 7].into();
         let client = ClientInfo { ip, device: DeviceId::from_client(ip, "test") };
         let request = StreamRequest {
@@ -262,6 +269,7 @@ mod tests {
             config_segment: "eyJ+/a==",
             id: "tt1:1:2",
             media: &media,
+            meta: None,
             client: &client,
             base_url: "http://h\"x",
             binding: "bi\\nd".into(),

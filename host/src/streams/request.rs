@@ -2,7 +2,7 @@
 //! playback URLs are written.
 
 use chillproxy_core::seal::{Keyring, Purpose};
-use chillproxy_core::MediaQuery;
+use chillproxy_core::{MediaMeta, MediaQuery};
 use chillproxy_stremio::{encode_segment, routes, UserConfig};
 
 use crate::client::ClientInfo;
@@ -12,9 +12,12 @@ pub(crate) struct StreamRequest<'a> {
     pub config: &'a UserConfig,
     /// The `{config}` segment as the user sent it, re-used in playback URLs.
     pub config_segment: &'a str,
-    /// The Stremio id as requested (`tt…` or `tt…:S:E`).
+    /// The Stremio id as requested (`tt…`, `tt…:S:E`, `kitsu:ID`, `kitsu:ID:EP`).
     pub id: &'a str,
+    /// The media, with what its metadata adds (a Kitsu id's IMDb mapping, an absolute episode).
     pub media: &'a MediaQuery,
+    /// A Kitsu id's titles, for sources that search by text.
+    pub meta: Option<&'a MediaMeta>,
     pub client: &'a ClientInfo,
     pub base_url: &'a str,
     /// The device binding appended to every plain playback URL (see `binding`); empty when

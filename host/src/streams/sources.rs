@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chillproxy_core::{
-    Candidate, Credential, Found, InfoHash, MediaQuery, SourceError, SourceProvider, SourceQuery, UserIndexer,
+    Candidate, Credential, Found, InfoHash, MediaMeta, MediaQuery, SourceError, SourceProvider, SourceQuery,
+    UserIndexer,
 };
 use futures::future::join_all;
 
@@ -20,6 +21,7 @@ use super::context::{SourceKey, StreamsContext};
 pub(super) async fn find_candidates(
     ctx: &StreamsContext,
     media: &MediaQuery,
+    meta: Option<&MediaMeta>,
     indexers: &[UserIndexer],
     credentials: &[(&'static str, &Credential)],
 ) -> (Arc<Found>, Option<String>) {
@@ -31,14 +33,14 @@ pub(super) async fn find_candidates(
         sources.iter().filter(|s| s.credential_store().is_none()).cloned().collect();
     let mut searches = Vec::new();
     if !shared.is_empty() {
-        searches.push(cached_search(ctx, SourceKey::new(media, indexers), shared, media, indexers, None));
+        searches.push(cached_search(ctx, SourceKey::new(media, indexers), shared, media, meta, indexers, None));
     }
     for source in sources {
         let Some(store) = source.credential_store() else { continue };
         let Some((_, credential)) = credentials.iter().find(|(name, _)| *name == store) else { continue };
         let key = SourceKey::with_credential(media, source.name(), credential);
         let credential = Some((*credential).clone());
-        searches.push(cached_search(ctx, key, vec![source.clone()], media, &[], credential));
+        searches.push(cached_search(ctx, key, vec![source.clone()], media, meta, &[], credential));
     }
     if searches.is_empty() {
         return (Arc::default(), Some("No torrent source on this server works with the stores you chose.".into()));
@@ -65,6 +67,7 @@ async fn cached_search(
     key: SourceKey,
     sources: Vec<Arc<dyn SourceProvider>>,
     media: &MediaQuery,
+    meta: Option<&MediaMeta>,
     indexers: &[UserIndexer],
     credential: Option<Credential>,
 ) -> Result<Arc<Found>, String> {
@@ -72,11 +75,11 @@ async fn cached_search(
     if let Some(found) = ctx.sources.get(&key) {
         return Ok(found);
     }
-    let (media, indexers) = (media.clone(), indexers.to_vec());
+    let (media, meta, indexers) = (media.clone(), meta.cloned(), indexers.to_vec());
     let ttl = ctx.sources_ttl;
     ctx.sources
         .get_or_load(key, move || async move {
-            let found = search_all(&sources, &media, &indexers, credential.as_ref()).await?;
+            let found = search_all(&sources, &media, meta.as_ref(), &indexers, credential.as_ref()).await?;
             Ok((found, Some(ttl)))
         })
         .await
@@ -86,10 +89,11 @@ async fn cached_search(
 async fn search_all(
     sources: &[Arc<dyn SourceProvider>],
     media: &MediaQuery,
+    meta: Option<&MediaMeta>,
     indexers: &[UserIndexer],
     credential: Option<&Credential>,
 ) -> Result<Arc<Found>, String> {
-    let query = SourceQuery { media, user_indexers: indexers, credential };
+    let query = SourceQuery { media, user_indexers: indexers, credential, meta };
     let results = join_all(sources.iter().map(|s| s.search(&query))).await;
     let mut answers = Vec::new();
     let mut errors = Vec::new();

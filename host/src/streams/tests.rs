@@ -11,7 +11,14 @@ use crate::client::ClientInfo;
 use crate::testing::*;
 
 fn movie() -> MediaQuery {
-    MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".into(), season: None, episode: None }
+    MediaQuery {
+        kind: MediaKind::Movie,
+        imdb_id: "tt0111161".into(),
+        season: None,
+        episode: None,
+        kitsu_id: None,
+        absolute_episode: None,
+    }
 }
 
 fn config(code: &str) -> UserConfig {
@@ -40,6 +47,7 @@ fn movie_request<'a>(
         config_segment: "seg",
         id: "tt0111161",
         media,
+        meta: None,
         client,
         base_url: "http://h",
         binding: binding.to_string(),
@@ -291,6 +299,8 @@ async fn the_viewers_filters_and_order_shape_the_list() {
     assert_eq!(order_with(r#"{"min_size_gb":2}"#).await, "acb");
     assert_eq!(order_with(r#"{"exclude":["cam","xvid"]}"#).await, "acb");
     assert_eq!(order_with(r#"{"languages":["french"]}"#).await, "abcde", "a French release before the others");
+    assert_eq!(order_with(r#"{"languages":["fr"]}"#).await, "abcde", "the code as the name");
+    assert_eq!(order_with(r#"{"languages":["FR","de"]}"#).await, "abcde", "case-insensitive, nothing dropped");
     assert_eq!(order_with(r#"{"per_resolution":1}"#).await, "acde");
     assert_eq!(order_with(r#"{"sort":"-seeders"}"#).await, "acdbe");
     assert_eq!(order_with(r#"{"sort":"size"}"#).await, "aedbc");

@@ -158,8 +158,13 @@ fn stream_path(media: &MediaQuery) -> String {
         MediaKind::Movie => "movie",
         MediaKind::Series => "series",
     };
-    match (media.season, media.episode) {
-        (Some(s), Some(e)) => format!("/stream/{kind}/{}:{s}:{e}.json", media.imdb_id),
+    match (media.imdb(), media.kitsu_id, media.season, media.episode) {
+        (Some(imdb), _, Some(s), Some(e)) => format!("/stream/{kind}/{imdb}:{s}:{e}.json"),
+        // A Kitsu id that maps to no IMDb episode: as Stremio asked (Torrentio takes them).
+        (None, Some(kitsu), _, _) => match media.absolute_episode {
+            Some(episode) => format!("/stream/{kind}/kitsu:{kitsu}:{episode}.json"),
+            None => format!("/stream/{kind}/kitsu:{kitsu}.json"),
+        },
         _ => format!("/stream/{kind}/{}.json", media.imdb_id),
     }
 }
@@ -265,10 +270,27 @@ mod tests {
 
     #[test]
     fn stream_paths() {
-        let episode =
-            MediaQuery { kind: MediaKind::Series, imdb_id: "tt0903747".into(), season: Some(1), episode: Some(3) };
+        let episode = MediaQuery {
+            kind: MediaKind::Series,
+            imdb_id: "tt0903747".into(),
+            season: Some(1),
+            episode: Some(3),
+            kitsu_id: None,
+            absolute_episode: None,
+        };
         assert_eq!(stream_path(&episode), "/stream/series/tt0903747:1:3.json");
-        let movie = MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".into(), season: None, episode: None };
+        let movie = MediaQuery {
+            kind: MediaKind::Movie,
+            imdb_id: "tt0111161".into(),
+            season: None,
+            episode: None,
+            kitsu_id: None,
+            absolute_episode: None,
+        };
         assert_eq!(stream_path(&movie), "/stream/movie/tt0111161.json");
+        let kitsu = MediaQuery { kitsu_id: Some(46474), absolute_episode: Some(8), ..episode.clone() };
+        assert_eq!(stream_path(&kitsu), "/stream/series/tt0903747:1:3.json", "mapped: the IMDb episode");
+        let unmapped = MediaQuery { imdb_id: String::new(), season: None, episode: None, ..kitsu };
+        assert_eq!(stream_path(&unmapped), "/stream/series/kitsu:46474:8.json");
     }
 }

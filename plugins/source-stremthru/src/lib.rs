@@ -186,6 +186,10 @@ impl SourceProvider for StremThruSource {
 
     /// The user's own indexers are not this source's business and are never sent.
     async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
+        // A Kitsu id that maps to no IMDb id: StremThru's torrents are by IMDb id.
+        if query.media.imdb().is_none() {
+            return Ok(Found::default());
+        }
         match self.load(stream_id(query.media)).await {
             Ok(candidates) => Ok(Found::from(candidates.as_ref().clone())),
             Err(failure) => Err(failure.into_source_error(DISPLAY, self.upstream.timeout())),

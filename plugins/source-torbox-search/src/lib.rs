@@ -241,6 +241,10 @@ impl SourceProvider for TorBoxSearch {
             None => query.credential.map(|c| c.key.clone()),
         };
         let Some(key) = key else { return Ok(Found::default()) };
+        // A Kitsu id that maps to no IMDb id: nothing to search by.
+        if query.media.imdb().is_none() {
+            return Ok(Found::default());
+        }
         let (upstream, media) = (self.upstream.clone(), query.media.clone());
         let loaded = self
             .results

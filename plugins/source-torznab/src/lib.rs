@@ -9,6 +9,7 @@
 //! searches); `search` (one indexer's search: by id or title as the caps allow, back-off, and the
 //! torrent-only step of reading `.torrent` links); this file (config, merging).
 
+mod anime;
 mod caps;
 mod client;
 mod magnet;
@@ -284,7 +285,12 @@ impl TorznabSource {
         self.indexers.iter().map(|i| i.name.as_str()).collect()
     }
 
-    async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<search::Answer, search::Failure> {
+    async fn query_indexer(
+        &self,
+        indexer: &Indexer,
+        media: &MediaQuery,
+        hint: Option<&chillproxy_core::MediaMeta>,
+    ) -> Result<search::Answer, search::Failure> {
         let started = Instant::now();
         // Never the indexer's name (users name their own): `search` for the operator's indexers,
         // `user_search` for indexers from a user's config.
@@ -298,6 +304,7 @@ impl TorznabSource {
                     trusted_origin: operator.then(|| search::origin(endpoint)).flatten(),
                     titles: &self.titles,
                     memory: &self.memory,
+                    hint,
                 };
                 searcher.search(indexer, endpoint, media, operation).await
             }
@@ -394,7 +401,9 @@ impl SourceProvider for TorznabSource {
 
     async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError> {
         let media = query.media;
-        if !is_imdb_id(&media.imdb_id) {
+        // A Kitsu id the metadata maps to no IMDb id is searched by its titles.
+        let by_title = media.kitsu_id.is_some() && query.meta.is_some();
+        if !is_imdb_id(&media.imdb_id) && !by_title {
             return Err(SourceError::InvalidInput {
                 source_name: NAME.to_string(),
                 message: "the IMDb id must be `tt` followed by digits".to_string(),
@@ -415,7 +424,8 @@ impl SourceProvider for TorznabSource {
         }
 
         let outcomes =
-            futures::future::join_all(indexers.iter().map(|indexer| self.query_indexer(indexer, media))).await;
+            futures::future::join_all(indexers.iter().map(|indexer| self.query_indexer(indexer, media, query.meta)))
+                .await;
 
         let mut answered = Vec::new();
         let mut failures = Vec::new();

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use chillproxy_core::source_cache::{Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{Method, OutboundPolicy, Upstream, UpstreamError, Url};
-use chillproxy_core::{InfoHash, MediaKind, MediaQuery, Secret};
-use chillproxy_stremio::release::{normalise_title, ReleaseName};
+use chillproxy_core::{InfoHash, MediaKind, MediaMeta, MediaQuery, Secret};
+use chillproxy_stremio::release::{normalise_title, ReleaseName, WantedEpisode};
 use futures::StreamExt;
 
+use crate::anime::anime_search;
 use crate::caps::Caps;
 use crate::client::{self, describe, ImdbidForm, Indexer, QueryError, Search};
 use crate::magnet::hash_from_magnet;
@@ -158,6 +159,8 @@ pub struct Searcher<'a> {
     pub trusted_origin: Option<(String, u16)>,
     pub titles: &'a Titles,
     pub memory: &'a Memory,
+    /// The titles the request's metadata gave (a Kitsu id's), used instead of a lookup.
+    pub hint: Option<&'a MediaMeta>,
 }
 
 impl Searcher<'_> {
@@ -188,15 +191,74 @@ impl Searcher<'_> {
         items.retain(|i| i.hash.is_some());
         if let Some(title) = &text_title {
             let before = items.len();
-            items.retain(|item| matches_title(&item.title, media, title));
+            items.retain(|item| self.matches(&item.title, media, title));
             tracing::debug!(indexer = %indexer.name, kept = items.len(), dropped = before - items.len(), "text search results matched to the title");
         }
         Ok(Answer { items, returned, unusable })
     }
 
+    /// [`Searcher::find_by_id_or_title`], and for anime the releases numbered from the show's
+    /// start (`- 08`, batches), found by title: alone for a Kitsu id without an IMDb mapping,
+    /// next to the others for an episode whose absolute number is known.
+    async fn find(
+        &self,
+        indexer: &Indexer,
+        endpoint: &Url,
+        media: &MediaQuery,
+        operation: &'static str,
+        key: &str,
+    ) -> Result<(Vec<FeedItem>, Option<Arc<Title>>), Found> {
+        if media.imdb().is_none() {
+            let title = self.title(indexer, media).await?;
+            let items = self.feed(indexer, endpoint, media, &anime_search(media, &title), operation).await?;
+            return Ok((items, Some(title)));
+        }
+        let (mut items, text_title) = self.find_by_id_or_title(indexer, endpoint, media, operation, key).await?;
+        if media.absolute_episode.is_some() {
+            let title = match &text_title {
+                Some(title) => Some(title.clone()),
+                None => self.title(indexer, media).await.ok(),
+            };
+            if let Some(title) = title {
+                let search = anime_search(media, &title);
+                if let Ok(more) = self.feed(indexer, endpoint, media, &search, operation).await {
+                    let known: std::collections::HashSet<String> = items.iter().map(|i| i.title.clone()).collect();
+                    let fresh = more.into_iter().filter(|i| !known.contains(&i.title));
+                    // Id results need no matching; these do (text results are matched later).
+                    items.extend(fresh.filter(|i| text_title.is_some() || self.matches(&i.title, media, &title)));
+                }
+            }
+        }
+        Ok((items, text_title))
+    }
+
+    /// The title to search by text: the request's metadata (a Kitsu id's), else the lookup.
+    async fn title(&self, indexer: &Indexer, media: &MediaQuery) -> Result<Arc<Title>, Found> {
+        if let Some(hint) = self.hint.filter(|h| !h.name.trim().is_empty()) {
+            return Ok(Arc::new(Title { name: hint.name.clone(), year: hint.year }));
+        }
+        if media.imdb().is_none() {
+            return Err(Found::NoTitle("it searches by title only, and the title is unknown".into()));
+        }
+        self.titles.lookup(media).await.map_err(|reason| {
+            tracing::warn!(indexer = %indexer.name, %reason, "torznab indexer searches by title only and the title is unknown; skipped");
+            Found::NoTitle(format!("it searches by title only, and {reason}"))
+        })
+    }
+
+    /// [`matches_title`] against the title or any alias the metadata gave.
+    fn matches(&self, release_name: &str, media: &MediaQuery, title: &Title) -> bool {
+        matches_title(release_name, media, title)
+            || self.hint.is_some_and(|hint| {
+                hint.titles().iter().any(|alias| {
+                    matches_title(release_name, media, &Title { name: alias.to_string(), year: title.year })
+                })
+            })
+    }
+
     /// The reply's items, and the title when they come from a text search (so they need
     /// matching).
-    async fn find(
+    async fn find_by_id_or_title(
         &self,
         indexer: &Indexer,
         endpoint: &Url,
@@ -241,10 +303,7 @@ impl Searcher<'_> {
                 Err(_) => {}
             }
         }
-        let title = self.titles.lookup(media).await.map_err(|reason| {
-            tracing::warn!(indexer = %indexer.name, %reason, "torznab indexer searches by title only and the title is unknown; skipped");
-            Found::NoTitle(format!("it searches by title only, and {reason}"))
-        })?;
+        let title = self.title(indexer, media).await?;
         let search = text_search(caps.as_ref(), media, &title);
         let items = self.feed(indexer, endpoint, media, &search, operation).await?;
         Ok((items, Some(title)))
@@ -456,6 +515,9 @@ pub fn matches_title(release_name: &str, media: &MediaQuery, title: &Title) -> b
                     (None, _) => true,
                 }
         }
+        MediaKind::Series if media.absolute_episode.is_some() => {
+            WantedEpisode::of(media).is_some_and(|wanted| release.holds(&wanted))
+        }
         MediaKind::Series => {
             let Some(season) = media.season else { return true };
             release.seasons.contains(&season)
@@ -472,11 +534,25 @@ mod tests {
     use super::*;
 
     fn movie() -> MediaQuery {
-        MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".into(), season: None, episode: None }
+        MediaQuery {
+            kind: MediaKind::Movie,
+            imdb_id: "tt0111161".into(),
+            season: None,
+            episode: None,
+            kitsu_id: None,
+            absolute_episode: None,
+        }
     }
 
     fn episode(s: u32, e: u32) -> MediaQuery {
-        MediaQuery { kind: MediaKind::Series, imdb_id: "tt0903747".into(), season: Some(s), episode: Some(e) }
+        MediaQuery {
+            kind: MediaKind::Series,
+            imdb_id: "tt0903747".into(),
+            season: Some(s),
+            episode: Some(e),
+            kitsu_id: None,
+            absolute_episode: None,
+        }
     }
 
     #[test]

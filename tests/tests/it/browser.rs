@@ -258,10 +258,12 @@ async fn drive(client: &Client, stack: &Stack) -> Outcome {
     find("#exclude").await.unwrap().send_keys("CAM, HDTS").await.unwrap();
     find("#per_resolution").await.unwrap().send_keys("3").await.unwrap();
     find("#sort").await.unwrap().select_by_value("-size").await.unwrap();
+    // Languages are a list to tick, not free text.
+    find("#languages input[value='fr']").await.unwrap().click().await.unwrap();
     let filtered = config_of(&value(client, "#manifest").await);
     let wanted = json!({
         "stores": [{"c": "tb", "t": TOKEN}], "resolutions": ["2160p", "1080p"], "max_size_gb": 40,
-        "per_resolution": 3, "exclude": ["CAM", "HDTS"], "sort": "-size",
+        "per_resolution": 3, "exclude": ["CAM", "HDTS"], "languages": ["fr"], "sort": "-size",
     });
     assert_eq!(filtered, wanted);
     let filtered_url = value(client, "#manifest").await;
@@ -271,6 +273,8 @@ async fn drive(client: &Client, stack: &Stack) -> Outcome {
     assert_eq!(value(client, "#sort").await, "-size");
     let ticked = find("#prefs input[value='1080p']").await.unwrap().prop("checked").await.unwrap();
     assert_eq!(ticked.as_deref(), Some("true"));
+    let french = find("#languages input[value='fr']").await.unwrap().prop("checked").await.unwrap();
+    assert_eq!(french.as_deref(), Some("true"));
     assert_eq!(value(client, "#manifest").await, filtered_url, "the same filters give the same link");
     // The server applies them: only 2160p and 1080p streams, within 40 GB.
     let list: Value = reqwest::get(filtered_url.replace("/manifest.json", &format!("/stream/movie/{MOVIE}.json")))

@@ -82,6 +82,7 @@ async fn ready_names_a_failing_store_within_seconds_stays_ready_and_clears_when_
         ("store", "premiumize"),
         ("indexer", "Prowlarr"),
         ("metadata", "torznab"),
+        ("metadata", "kitsu"),
     ] {
         assert_eq!(state_of(&before, kind, name).0, "unknown", "{kind}/{name}: {before:#}");
     }

@@ -53,11 +53,25 @@ fn source(timeout_ms: i64, indexers: Vec<toml::Table>) -> Arc<dyn SourceProvider
 }
 
 fn movie(imdb_id: &str) -> MediaQuery {
-    MediaQuery { kind: MediaKind::Movie, imdb_id: imdb_id.to_string(), season: None, episode: None }
+    MediaQuery {
+        kind: MediaKind::Movie,
+        imdb_id: imdb_id.to_string(),
+        season: None,
+        episode: None,
+        kitsu_id: None,
+        absolute_episode: None,
+    }
 }
 
 fn episode(imdb_id: &str, season: u32, episode: u32) -> MediaQuery {
-    MediaQuery { kind: MediaKind::Series, imdb_id: imdb_id.to_string(), season: Some(season), episode: Some(episode) }
+    MediaQuery {
+        kind: MediaKind::Series,
+        imdb_id: imdb_id.to_string(),
+        season: Some(season),
+        episode: Some(episode),
+        kitsu_id: None,
+        absolute_episode: None,
+    }
 }
 
 fn user(n: &str, u: &str, ak: &str) -> UserIndexer {
@@ -77,7 +91,7 @@ async fn search_found(
     media: &MediaQuery,
     user_indexers: &[UserIndexer],
 ) -> Result<Found, SourceError> {
-    source.search(&SourceQuery { media, user_indexers, credential: None }).await
+    source.search(&SourceQuery { media, user_indexers, credential: None, meta: None }).await
 }
 
 fn sorted_hashes(candidates: &[Candidate]) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! The Stremio addon protocol end to end: manifest, stream lists, preferences, caching.
 
+mod anime;
 mod caching;
 mod preferences;
 mod protocol;

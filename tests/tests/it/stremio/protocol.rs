@@ -29,6 +29,8 @@ async fn served_manifests_pass_the_stremio_addon_linter() {
     let dir = std::env::temp_dir().join(format!("chillproxy-lint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();
+    let manifest = get_json(&stack.manifest_url(&config)).await;
+    assert_eq!(manifest["resources"][0]["idPrefixes"], json!(["tt", "kitsu"]), "both id kinds are declared");
     for (name, url) in [
         ("unconfigured", format!("{}/stremio/torz/manifest.json", stack.host.url())),
         ("configured", stack.manifest_url(&config)),

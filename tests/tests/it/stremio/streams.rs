@@ -303,7 +303,9 @@ async fn bad_configs_and_ids_answer_clearly() {
         assert!(streams[0]["externalUrl"].as_str().unwrap().contains("/configure"));
     }
     let config = auth_config();
-    for (kind, id) in [("movie", "tt"), ("series", "tt1:x:y"), ("anime", MOVIE), ("movie", "kitsu:1")] {
+    for (kind, id) in
+        [("movie", "tt"), ("series", "tt1:x:y"), ("anime", MOVIE), ("movie", "kitsu:1:8"), ("series", "kitsu:x")]
+    {
         let response = http().get(stack.stream_url(&config, kind, id)).send().await.unwrap();
         assert_eq!(response.status(), 400, "{kind}/{id}");
     }
