@@ -259,6 +259,7 @@ async fn order_with(prefs: &str) -> String {
             files: Vec::new(),
             file_idx: None,
             cached_on: Vec::new(),
+            nzb: None,
         })
         .collect();
     let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.mkv", 60_000_000_000)])]));

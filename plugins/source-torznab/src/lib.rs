@@ -353,6 +353,7 @@ fn merge<'a>(results: impl IntoIterator<Item = (&'a str, Vec<FeedItem>)>) -> Vec
                 files: Vec::new(),
                 file_idx: None,
                 cached_on: Vec::new(),
+                nzb: None,
             };
             match position.get(&candidate.hash) {
                 Some(&at) => {
