@@ -340,6 +340,11 @@ impl TorznabControl {
         self.lock().calls.iter().filter(|c| c.t() == Some(t)).count()
     }
 
+    /// Searches: every call but `t=caps` (which a client reads once before its first search).
+    pub fn search_count(&self) -> usize {
+        self.lock().calls.iter().filter(|c| c.t() != Some("caps")).count()
+    }
+
     pub fn clear_calls(&self) {
         self.lock().calls.clear();
     }

@@ -77,7 +77,7 @@ async fn search_found(
     media: &MediaQuery,
     user_indexers: &[UserIndexer],
 ) -> Result<Found, SourceError> {
-    source.search(&SourceQuery { media, user_indexers, credential: None }).await
+    source.search(&SourceQuery { media, user_indexers, usenet_indexers: &[], credential: None }).await
 }
 
 fn sorted_hashes(candidates: &[Candidate]) -> Vec<String> {
