@@ -32,13 +32,14 @@ pub use auth::{
 };
 pub use budget::{Budget, OverBudget, Window};
 pub use device::DeviceId;
-pub use hash::InfoHash;
+pub use hash::{InfoHash, UsenetHash};
 pub use registry::{check_config, AuthPlugin, EnvVar, PluginConfig, PluginContext, SourcePlugin, StorePlugin};
 pub use secret::Secret;
 pub use settings::{ConfigError, Env, PluginSettings};
 pub use shared::{SharedState, SharedTier, TierStatus};
 pub use source::{
-    Candidate, Found, IdKind, MediaKind, MediaMeta, MediaQuery, SourceError, SourceProvider, SourceQuery,
+    Candidate, ContentKind, Found, IdKind, MediaKind, MediaMeta, MediaQuery, Nzb, NzbIndexer, SourceError,
+    SourceProvider, SourceQuery,
 };
 pub use store::{
     Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,

@@ -1,9 +1,9 @@
-//! Source providers find candidate torrents for a movie or an episode.
+//! Source providers find candidate releases (torrents, NZBs) for a movie or an episode.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{Credential, InfoHash, StoreFile, UserIndexer};
+use crate::{Credential, InfoHash, Secret, StoreFile, UsenetHash, UserIndexer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -86,6 +86,10 @@ impl MediaMeta {
 pub struct SourceQuery<'a> {
     pub media: &'a MediaQuery,
     pub user_indexers: &'a [UserIndexer],
+    /// The user's own usenet indexers (the user config's `newznab` list, in its order: an
+    /// [`NzbIndexer::User`] names one by its index there, and [`SourceProvider::nzb_key`] gets
+    /// this same list at playback).
+    pub usenet_indexers: &'a [UserIndexer],
     /// The request's credential for the store the source named in
     /// [`SourceProvider::credential_store`] (the user's own token or the pool key granted to
     /// them). `None` for every other source: a source that did not ask never sees a credential.
@@ -95,9 +99,24 @@ pub struct SourceQuery<'a> {
     pub meta: Option<&'a MediaMeta>,
 }
 
-/// A torrent that may hold the wanted media.
+/// What a release is, and so which store calls play it: a torrent (by info hash) or an NZB (by
+/// its [`UsenetHash`]). A store says which kinds it plays
+/// ([`StoreCapabilities::usenet`](crate::StoreCapabilities::usenet)); the host asks each store
+/// only for those.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentKind {
+    #[default]
+    Torrent,
+    Usenet,
+}
+
+/// A release that may hold the wanted media: a torrent, or an NZB when [`Candidate::nzb`] is
+/// set ([`Candidate::kind`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {
+    /// The key the release is filed under: a torrent's info hash, or for an NZB
+    /// [`UsenetHash::key`] of [`Nzb::hash`] (build one with [`Candidate::usenet`]).
     pub hash: InfoHash,
     /// The release title as the indexer gave it.
     pub title: String,
@@ -116,6 +135,98 @@ pub struct Candidate {
     /// and does not ask the store again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cached_on: Vec<String>,
+    /// Set for an NZB release (usenet): its identity and its link without the indexer's key.
+    /// `None` for a torrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nzb: Option<Nzb>,
+}
+
+impl Candidate {
+    /// What the release is.
+    pub fn kind(&self) -> ContentKind {
+        if self.nzb.is_some() {
+            ContentKind::Usenet
+        } else {
+            ContentKind::Torrent
+        }
+    }
+
+    /// An NZB candidate, filed under its usenet hash's key; no seeders, files or cache notes.
+    pub fn usenet(nzb: Nzb, title: String, size: Option<u64>, indexer: String) -> Self {
+        Self {
+            hash: nzb.hash.key(),
+            title,
+            size,
+            seeders: None,
+            indexer,
+            files: Vec::new(),
+            file_idx: None,
+            cached_on: Vec::new(),
+            nzb: Some(nzb),
+        }
+    }
+}
+
+/// An NZB release as a candidate carries it: its identity and a link that holds **no key**.
+///
+/// An indexer's NZB link carries the indexer's API key (`&apikey=`, `&r=`, `&api=`, or a path
+/// segment as DOGnzb's `/fetch/<id>/<key>`), and candidates are cached in the shared tier
+/// (Redis) and read by every replica. So the key is cut out where the candidate is made: every
+/// place the key stood holds [`Nzb::KEY_SLOT`] ([`Nzb::new`] does it, whatever the link form),
+/// and [`Nzb::indexer`] says whose key fills the slot again. The key is put back only at
+/// playback, server-side, for the one call that hands the link to the store (or fetches the NZB
+/// for it): [`Nzb::unlock`] with the key from the operator's settings
+/// ([`SourceProvider::nzb_key`]) or from the request's user config. Stream URLs, playback
+/// handles, `Location`s, logs and Redis values name a usenet release by its [`UsenetHash`]
+/// only, never by its link.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Nzb {
+    /// The release's identity: the md5 of its normalised link (the Newznab source computes it).
+    pub hash: UsenetHash,
+    /// The NZB link with the indexer's key replaced by [`Nzb::KEY_SLOT`] wherever it stood.
+    pub link: String,
+    /// Whose key fills the slot.
+    pub indexer: NzbIndexer,
+}
+
+/// Whose API key an NZB link needs at playback.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "lowercase")]
+pub enum NzbIndexer {
+    /// The link needs no key.
+    None,
+    /// An operator indexer of the source `source` (registry name, `newznab`), by the `name` the
+    /// operator gave it: the source gives its key ([`SourceProvider::nzb_key`]).
+    Operator { source: String, name: String },
+    /// The user's own indexer of the source `source`, at `index` in the user config's list for
+    /// that source: the key comes from the request's config (or its sealed playback handle).
+    User { source: String, index: usize },
+}
+
+impl Nzb {
+    /// What stands where the indexer's key stood in [`Nzb::link`].
+    pub const KEY_SLOT: &'static str = "{chillproxy:indexer-key}";
+
+    /// The NZB of `hash` at `link`, with every occurrence of `key` in the link replaced by
+    /// [`Nzb::KEY_SLOT`]. `key` is the indexer's API key (`None` or empty: the link has none).
+    pub fn new(hash: UsenetHash, link: &str, key: Option<&Secret>, indexer: NzbIndexer) -> Self {
+        let link = match key.map(Secret::expose).filter(|k| !k.is_empty()) {
+            Some(key) => link.replace(key, Self::KEY_SLOT),
+            None => link.to_string(),
+        };
+        Self { hash, link, indexer }
+    }
+
+    /// The link to fetch, with `key` back in its slot: a secret, for the store's create call or
+    /// the server-side fetch only.
+    pub fn unlock(&self, key: Option<&Secret>) -> Secret {
+        Secret::new(self.link.replace(Self::KEY_SLOT, key.map(Secret::expose).unwrap_or_default()))
+    }
+
+    /// Whether the link had a key cut out (and so needs one at playback).
+    pub fn needs_key(&self) -> bool {
+        self.link.contains(Self::KEY_SLOT)
+    }
 }
 
 /// What a search found: the candidates, and notes for the user about results that could not be
@@ -171,4 +282,58 @@ pub trait SourceProvider: Send + Sync {
     /// Candidates for the query. A provider that queries several indexers drops the results
     /// of a failing indexer and returns the rest; it errors only when every indexer failed.
     async fn search(&self, query: &SourceQuery<'_>) -> Result<Found, SourceError>;
+
+    /// The API key that fills the key slot of an NZB this source found
+    /// ([`Nzb::unlock`]), for playback: an operator indexer's key from the source's settings
+    /// ([`NzbIndexer::Operator`]), or the user's own key from `user_indexers` (the request's
+    /// indexers for this source, as in [`SourceQuery`]; [`NzbIndexer::User`]). `None` when the
+    /// source knows no such indexer (the default: sources that find no NZBs).
+    fn nzb_key(&self, indexer: &NzbIndexer, user_indexers: &[UserIndexer]) -> Option<Secret> {
+        let _ = (indexer, user_indexers);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md5() -> UsenetHash {
+        UsenetHash::parse(&"c0".repeat(16)).unwrap()
+    }
+
+    #[test]
+    fn an_nzb_keeps_no_key_and_unlocks_with_it() {
+        let key = Secret::new("SECRETKEY123");
+        for link in [
+            "https://drunkenslug.com/getnzb/abc.nzb&i=1882&r=SECRETKEY123",
+            "https://api.nzbgeek.info/api?t=get&id=77&apikey=SECRETKEY123",
+            "https://dognzb.cr/fetch/0f0f/SECRETKEY123",
+        ] {
+            let indexer = NzbIndexer::Operator { source: "newznab".into(), name: "geek".into() };
+            let nzb = Nzb::new(md5(), link, Some(&key), indexer);
+            assert!(!nzb.link.contains("SECRETKEY123"), "{}", nzb.link);
+            assert!(nzb.needs_key());
+            let json = serde_json::to_string(&Candidate::usenet(nzb.clone(), "T".into(), None, "geek".into())).unwrap();
+            assert!(!json.contains("SECRETKEY123"), "{json}");
+            assert_eq!(nzb.unlock(Some(&key)).expose(), link);
+        }
+        let open = Nzb::new(md5(), "http://hydra/getnzb/api/5", None, NzbIndexer::None);
+        assert!(!open.needs_key());
+        assert_eq!(open.unlock(None).expose(), "http://hydra/getnzb/api/5");
+    }
+
+    #[test]
+    fn a_candidate_says_its_kind_and_old_values_read_as_torrents() {
+        let nzb = Nzb::new(md5(), "http://x/nzb", None, NzbIndexer::User { source: "newznab".into(), index: 1 });
+        let usenet = Candidate::usenet(nzb, "Movie 2020".into(), Some(5), "mine".into());
+        assert_eq!((usenet.kind(), usenet.hash.clone()), (ContentKind::Usenet, md5().key()));
+        let json = serde_json::to_string(&usenet).unwrap();
+        assert_eq!(serde_json::from_str::<Candidate>(&json).unwrap(), usenet);
+        let old = format!(
+            r#"{{"hash":"{}","title":"t","size":null,"seeders":1,"indexer":"i","files":[],"file_idx":null}}"#,
+            "ab".repeat(20)
+        );
+        assert_eq!(serde_json::from_str::<Candidate>(&old).unwrap().kind(), ContentKind::Torrent);
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{Credential, InfoHash};
+use crate::{ContentKind, Credential, InfoHash, Secret, UsenetHash};
 
 /// A file inside a torrent, as the store reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,16 +200,37 @@ pub struct StoreCapabilities {
     /// `check_cached` lists each cached hash's files (TorBox). When false the items may come
     /// without files, and the host uses the files the source named.
     pub check_lists_files: bool,
+    /// The store plays NZB releases ([`ContentKind::Usenet`]) as well as torrents: it
+    /// implements [`StoreProvider::check_cached_usenet`] and [`StoreProvider::add_usenet`], and
+    /// [`StoreProvider::plays`] says whether a given credential may use them. Every store plays
+    /// torrents.
+    pub usenet: bool,
 }
 
 impl StoreCapabilities {
-    pub const EXACT: Self = Self { cache: CacheKnowledge::Exact, stub: false, check_lists_files: true };
+    pub const EXACT: Self = Self { cache: CacheKnowledge::Exact, stub: false, check_lists_files: true, usenet: false };
     /// An exact cache check that names no files (Premiumize's `/cache/check`).
-    pub const EXACT_WITHOUT_FILES: Self = Self { cache: CacheKnowledge::Exact, stub: false, check_lists_files: false };
+    pub const EXACT_WITHOUT_FILES: Self =
+        Self { cache: CacheKnowledge::Exact, stub: false, check_lists_files: false, usenet: false };
     /// No cache check: `check_cached` answers from the user's own library (hashes it holds
     /// ready), and the host's memory of what resolved before says the rest.
-    pub const HISTORY_ONLY: Self = Self { cache: CacheKnowledge::HistoryOnly, stub: false, check_lists_files: false };
-    pub const STUB: Self = Self { cache: CacheKnowledge::None, stub: true, check_lists_files: false };
+    pub const HISTORY_ONLY: Self =
+        Self { cache: CacheKnowledge::HistoryOnly, stub: false, check_lists_files: false, usenet: false };
+    pub const STUB: Self = Self { cache: CacheKnowledge::None, stub: true, check_lists_files: false, usenet: false };
+
+    /// The same, playing NZB releases too.
+    pub const fn with_usenet(self) -> Self {
+        Self { usenet: true, ..self }
+    }
+
+    /// Whether the store plays releases of `kind` at all (per credential:
+    /// [`StoreProvider::plays`]).
+    pub fn plays(&self, kind: ContentKind) -> bool {
+        match kind {
+            ContentKind::Torrent => true,
+            ContentKind::Usenet => self.usenet,
+        }
+    }
 }
 
 /// Who a store is, stated once per plugin (`pub const IDENTITY: StoreIdentity`) and read by
@@ -284,6 +305,43 @@ pub trait StoreProvider: Send + Sync {
 
     /// The account behind the credential.
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError>;
+
+    /// Whether this credential may play releases of `kind` now. The default is the store's
+    /// capability; a store whose plans differ says per key (TorBox: usenet needs the Pro plan,
+    /// read from the account and kept per key fingerprint). `false` only leaves that kind out
+    /// of the list: the host neither asks the store about it nor tells the user anything.
+    async fn plays(&self, credential: &Credential, kind: ContentKind) -> bool {
+        let _ = credential;
+        self.capabilities().plays(kind)
+    }
+
+    /// Which of the usenet `hashes` the store has cached, with their files; each item's
+    /// `hash` is the release's key ([`UsenetHash::key`]). Only for stores with
+    /// [`StoreCapabilities::usenet`].
+    async fn check_cached_usenet(
+        &self,
+        credential: &Credential,
+        hashes: &[UsenetHash],
+    ) -> Result<Vec<CachedItem>, StoreError> {
+        let _ = (credential, hashes);
+        Err(StoreError::NotImplemented { store: self.display_name(), operation: "check_cached_usenet" })
+    }
+
+    /// Adds the NZB `hash` to the account from `link` (the unlocked link: a secret, never logged
+    /// or kept), or finds it there first, and returns its state as a [`Magnet`] whose `hash` is
+    /// the release's key and whose `id` this store's [`StoreProvider::get_magnet`] and
+    /// [`StoreProvider::generate_link`] know as a usenet download. Errors as for `add_magnet`.
+    /// Only for stores with [`StoreCapabilities::usenet`].
+    async fn add_usenet(
+        &self,
+        credential: &Credential,
+        hash: &UsenetHash,
+        link: &Secret,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Magnet, StoreError> {
+        let _ = (credential, hash, link, client_ip);
+        Err(StoreError::NotImplemented { store: self.display_name(), operation: "add_usenet" })
+    }
 }
 
 /// A store that is registered (so configs naming it get a clear answer) but not written yet:

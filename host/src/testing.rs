@@ -155,6 +155,7 @@ pub(crate) fn candidate(hash: InfoHash, title: &str, size: u64) -> Candidate {
         files: Vec::new(),
         file_idx: None,
         cached_on: Vec::new(),
+        nzb: None,
     }
 }
 

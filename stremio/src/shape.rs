@@ -39,7 +39,7 @@ impl Expect {
     }
 }
 
-/// The top-level fields besides `stores` and `indexers`, with what each takes. `null` counts as
+/// The top-level fields besides `stores`, `indexers` and `newznab`, with what each takes. `null` counts as
 /// absent for the optional ones.
 const FIELDS: &[(&str, Expect, bool)] = &[
     ("cached", Expect::Bool, false),
@@ -52,7 +52,7 @@ const FIELDS: &[(&str, Expect, bool)] = &[
     ("sort", Expect::Text, true),
 ];
 
-/// Each list entry's fields: `stores[i]`, `indexers[i]`.
+/// Each list entry's fields: `stores[i]`, `indexers[i]` and `newznab[i]`.
 const STORE_FIELDS: &[(&str, Expect)] = &[("c", Expect::Text), ("t", Expect::Text), ("auth", Expect::Text)];
 const INDEXER_FIELDS: &[(&str, Expect)] = &[("n", Expect::Text), ("u", Expect::Text), ("ak", Expect::Text)];
 
@@ -61,7 +61,12 @@ pub fn check(config: &Value) -> Result<(), ConfigProblem> {
     let Some(object) = config.as_object() else {
         return Err(ConfigProblem::whole("the config must be a JSON object, like {\"stores\":[…]}"));
     };
-    for (list, fields, what) in [("stores", STORE_FIELDS, "a store"), ("indexers", INDEXER_FIELDS, "an indexer")] {
+    let lists = [
+        ("stores", STORE_FIELDS, "a store"),
+        ("indexers", INDEXER_FIELDS, "an indexer"),
+        ("newznab", INDEXER_FIELDS, "an indexer"),
+    ];
+    for (list, fields, what) in lists {
         let Some(value) = object.get(list) else { continue };
         let Some(entries) = value.as_array() else {
             return Err(ConfigProblem::field(list, format!("must be a list of entries, each {what} like {{\"c\":…}}")));

@@ -241,6 +241,7 @@ mod tests {
             files: Vec::new(),
             file_idx: None,
             cached_on: Vec::new(),
+            nzb: None,
         }
     }
 

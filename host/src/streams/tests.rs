@@ -25,6 +25,7 @@ fn config(code: &str) -> UserConfig {
     UserConfig {
         stores: vec![StoreEntry { c: code.into(), t: None, auth: Some("user".into()) }],
         indexers: vec![],
+        newznab: vec![],
         cached: false,
         prefs: Default::default(),
     }
@@ -267,6 +268,7 @@ async fn order_with(prefs: &str) -> String {
             files: Vec::new(),
             file_idx: None,
             cached_on: Vec::new(),
+            nzb: None,
         })
         .collect();
     let store = Arc::new(MemoryStore::new("tb", "Memory Store", &[(hash('a'), &[("Movie.mkv", 60_000_000_000)])]));

@@ -214,6 +214,7 @@ impl SourceProvider for StremioAddonSource {
                             files: Vec::new(),
                             file_idx: t.file_idx,
                             cached_on: Vec::new(),
+                            nzb: None,
                         };
                         match merged.get(&t.hash) {
                             Some(existing) if existing.seeders >= candidate.seeders => {}

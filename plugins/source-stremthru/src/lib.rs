@@ -162,6 +162,7 @@ fn candidates(torrents: Vec<Torrent>) -> Vec<Candidate> {
             indexer: DISPLAY.to_string(),
             file_idx: None,
             cached_on: Vec::new(),
+            nzb: None,
         })
         .collect()
 }

@@ -207,6 +207,7 @@ pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Res
                 files: Vec::new(),
                 file_idx: None,
                 cached_on: if t.cached == Some(true) { vec![STORE.to_string()] } else { Vec::new() },
+                nzb: None,
             })
         })
         .collect())

@@ -6,6 +6,7 @@ pub mod chillstreams;
 pub mod cinemeta;
 pub mod debrid;
 pub mod kitsu;
+pub mod newznab;
 pub mod premiumize;
 pub mod proxy;
 pub mod realdebrid;
