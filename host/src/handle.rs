@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chillproxy_core::seal::{Keyring, ListSeal, OpenError, Purpose};
-use chillproxy_core::{DeviceId, InfoHash, Secret, StoreEntry};
+use chillproxy_core::{ContentKind, DeviceId, InfoHash, Secret, StoreEntry, UsenetHash};
 use serde::{Deserialize, Serialize};
 
 /// What a handle holds. Short field names: it is in every stream URL.
@@ -36,7 +36,7 @@ pub(crate) struct Handle {
     pub u: Option<String>,
     /// The Stremio id (`tt…` or `tt…:S:E`).
     pub i: String,
-    /// The info hash.
+    /// The release: an info hash, or `usenet-<md5>` (the playback URL's `{hash}` segment).
     pub h: String,
     /// The store's file id, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,15 +162,32 @@ pub(crate) const STREAM_PART: usize = 28;
 /// A stream's own part of a list handle: the info hash's 20 bytes, then the file id as 8 bytes
 /// big-endian when known (20 or 28 bytes; the length says which). Returns the bytes and their
 /// length.
+#[cfg(test)]
 pub(crate) fn stream_part(hash: &InfoHash, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
+    stream_part_of(hash, ContentKind::Torrent, file_idx)
+}
+
+/// [`stream_part`] for a release of `kind`: a usenet release is its usenet hash's 16 bytes
+/// (then the file id), so the length (16 or 24, 20 or 28) also says the kind.
+pub(crate) fn stream_part_of(hash: &InfoHash, kind: ContentKind, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
     let mut part = [0u8; STREAM_PART];
-    part[..20].copy_from_slice(&hash.to_bytes());
+    let usenet = (kind == ContentKind::Usenet).then(|| UsenetHash::from_key(hash)).flatten();
+    let id_len = match usenet {
+        Some(usenet) => {
+            part[..16].copy_from_slice(&usenet.to_bytes());
+            16
+        }
+        None => {
+            part[..20].copy_from_slice(&hash.to_bytes());
+            20
+        }
+    };
     match file_idx {
         Some(file) => {
-            part[20..].copy_from_slice(&file.to_be_bytes());
-            (part, STREAM_PART)
+            part[id_len..id_len + 8].copy_from_slice(&file.to_be_bytes());
+            (part, id_len + 8)
         }
-        None => (part, 20),
+        None => (part, id_len),
     }
 }
 
@@ -193,23 +210,27 @@ impl Handle {
     fn open_list(keyring: &Keyring, sealed: &str) -> Result<Self, OpenError> {
         let (common, part) = keyring.open_list(sealed)?;
         let list: OpenedList = serde_json::from_slice(&common).map_err(|_| OpenError::Damaged)?;
-        let hash: [u8; 20] = part.get(..20).and_then(|h| h.try_into().ok()).ok_or(OpenError::Damaged)?;
-        let f = match part.len() {
-            20 => None,
-            STREAM_PART => part.get(20..).and_then(|f| f.try_into().ok()).map(u64::from_be_bytes),
+        let id_len = match part.len() {
+            16 | 24 => 16,
+            20 | STREAM_PART => 20,
             _ => return Err(OpenError::Damaged),
         };
-        Ok(Self {
-            c: list.c,
-            t: list.t,
-            u: list.u,
-            i: list.i,
-            h: InfoHash::from_bytes(&hash).as_str().to_string(),
-            f,
-            d: list.d,
-            a: list.a,
-            x: list.x,
-        })
+        let f = match part.len() - id_len {
+            0 => None,
+            _ => part.get(id_len..).and_then(|f| f.try_into().ok()).map(u64::from_be_bytes),
+        };
+        let h = match id_len {
+            16 => {
+                let md5: [u8; 16] = part.get(..16).and_then(|h| h.try_into().ok()).ok_or(OpenError::Damaged)?;
+                let usenet = UsenetHash::from_digest(&md5);
+                chillproxy_stremio::playback::release_segment(&usenet.key(), ContentKind::Usenet)
+            }
+            _ => {
+                let hash: [u8; 20] = part.get(..20).and_then(|h| h.try_into().ok()).ok_or(OpenError::Damaged)?;
+                InfoHash::from_bytes(&hash).as_str().to_string()
+            }
+        };
+        Ok(Self { c: list.c, t: list.t, u: list.u, i: list.i, h, f, d: list.d, a: list.a, x: list.x })
     }
 
     /// The store entry, as the user's config had it.
@@ -288,6 +309,26 @@ mod tests {
     fn list_handle(list: &ListSeal, hash: &InfoHash, file_idx: Option<u64>) -> String {
         let (part, len) = stream_part(hash, file_idx);
         list.handle(&part[..len]).unwrap()
+    }
+
+    #[test]
+    fn a_usenet_stream_part_carries_its_kind_and_opens_to_its_usenet_segment() {
+        let keyring = ring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let entry = StoreEntry { c: "tb".into(), t: Some(Secret::new("user-token-123")), auth: None };
+        let device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let list = list_parts(&entry, &device, ip, Handle::expiry(3600)).seal(&keyring).unwrap();
+        let usenet = UsenetHash::parse(&"5e".repeat(16)).unwrap();
+        for file_idx in [None, Some(3)] {
+            let (part, len) = stream_part_of(&usenet.key(), ContentKind::Usenet, file_idx);
+            assert_eq!(len, 16 + file_idx.map_or(0, |_| 8));
+            let opened = Handle::open(&keyring, &list.handle(&part[..len]).unwrap()).unwrap();
+            assert_eq!((opened.h.clone(), opened.f), (format!("usenet-{usenet}"), file_idx));
+        }
+        // The same key as a torrent stays a torrent.
+        let (part, len) = stream_part_of(&usenet.key(), ContentKind::Torrent, None);
+        let opened = Handle::open(&keyring, &list.handle(&part[..len]).unwrap()).unwrap();
+        assert_eq!(opened.h, usenet.key().as_str());
     }
 
     #[test]

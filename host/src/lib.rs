@@ -18,6 +18,7 @@ mod html;
 mod http;
 mod limits;
 mod memory;
+mod nzb_book;
 mod playback;
 mod plugins;
 mod problems;
@@ -29,6 +30,8 @@ mod status;
 mod streams;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod usenet_tests;
 
 pub use client::ClientInfo;
 pub use config::Config;

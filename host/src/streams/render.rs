@@ -8,11 +8,11 @@
 //! (tested below).
 
 use chillproxy_core::seal::{Keyring, ListSeal};
-use chillproxy_core::{InfoHash, StoreEntry, StoreFile};
+use chillproxy_core::{ContentKind, InfoHash, StoreEntry, StoreFile};
 use chillproxy_stremio::{PlaybackUrl, Stream};
 
 use super::request::StreamRequest;
-use crate::handle::{stream_part, Handle, ListParts};
+use crate::handle::{stream_part_of, Handle, ListParts};
 
 /// A stream as JSON without its URL: `"name":…,"description":…,"behaviorHints":{…}}` (the
 /// object's closing brace included), and the file name its URL ends in.
@@ -122,10 +122,11 @@ impl ListWriter {
     }
 }
 
-/// What one stream's URL plays: the store entry, the torrent and the file.
+/// What one stream's URL plays: the store entry, the release (its key and kind) and the file.
 pub(super) struct Play<'a> {
     pub entry: &'a StoreEntry,
     pub hash: &'a InfoHash,
+    pub kind: ContentKind,
     pub file_idx: Option<u64>,
 }
 
@@ -208,12 +209,12 @@ impl<'a> UrlShape<'a> {
                 // A list handle is `p1.<kid>.<base64url>.<base64url>`: nothing to escape. The
                 // list part is sealed once per entry; each stream costs one HMAC.
                 if let Some(list) = sealing.list_for(play.entry) {
-                    let (part, len) = stream_part(play.hash, play.file_idx);
+                    let (part, len) = stream_part_of(play.hash, play.kind, play.file_idx);
                     list.write_handle(buf, &part[..len]);
                 }
                 buf.push(b'/');
             }
-            None => PlaybackUrl::push_middle(buf, &json_safe(&play.entry.c), play.hash, play.file_idx),
+            None => PlaybackUrl::push_middle_of(buf, &json_safe(&play.entry.c), play.hash, play.kind, play.file_idx),
         }
         buf.extend_from_slice(url_name.as_bytes());
         buf.extend_from_slice(self.tail.as_bytes());
@@ -278,7 +279,7 @@ mod tests {
         for (i, (c, p)) in found.candidates.iter().zip(&prepared.candidates).enumerate() {
             let file = (i == 0).then_some(&file);
             let rendered = p.rendered("tb", c, file, i == 0);
-            let play = Play { entry: &entry, hash: &c.hash, file_idx: file.map(|f| f.id) };
+            let play = Play { entry: &entry, hash: &c.hash, kind: c.kind(), file_idx: file.map(|f| f.id) };
             writer.push_rendered(&mut shape, &play, &rendered);
             let url = PlaybackUrl {
                 base_url: request.base_url,
