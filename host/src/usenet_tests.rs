@@ -21,9 +21,7 @@ fn movie() -> MediaQuery {
 fn config(codes: &[&str]) -> UserConfig {
     UserConfig {
         stores: codes.iter().map(|c| StoreEntry { c: c.to_string(), t: None, auth: Some("user".into()) }).collect(),
-        indexers: vec![],
-        cached: false,
-        prefs: Default::default(),
+        ..Default::default()
     }
 }
 
