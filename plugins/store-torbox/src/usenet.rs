@@ -200,7 +200,8 @@ impl Usenet {
         let name = download_name(nzb.title);
         let form = [("link", nzb.link.expose()), ("name", name.as_str())];
         let client = &self.inner.client;
-        let created = match client.call(key, Cost::Create, Method::POST, USENET_CREATE, &[], Body::Form(&form)).await {
+        let sent = client.call(key, Cost::Create, Method::POST, USENET_CREATE, &[], Body::Form(&form)).await;
+        let created = match sent.map_err(|e| without_link_text(e, nzb.link)) {
             Ok(data) => parse_usenet_created(data)?,
             Err(StoreError::Upstream { message, .. }) if message.starts_with(DUPLICATE) => {
                 self.inner.listings.drop_listing(key);
@@ -297,6 +298,33 @@ impl Usenet {
     }
 }
 
+/// An error of a create that was sent the link: TorBox's text may quote the link, and with it the
+/// indexer's key, so it is dropped (the kind stays; budgets' and limits' own wording too).
+fn without_link_text(e: StoreError, link: &Secret) -> StoreError {
+    let quoted = |message: &str| {
+        let lower = message.to_ascii_lowercase();
+        message.contains(link.expose()) || lower.contains("http") || lower.contains("apikey") || lower.contains("://")
+    };
+    match e {
+        StoreError::BadRequest { store, message } if quoted(&message) => {
+            StoreError::BadRequest { store, message: "TorBox could not read the NZB link".to_string() }
+        }
+        StoreError::NotFound { store, message } if quoted(&message) => {
+            StoreError::NotFound { store, message: "TorBox could not find the NZB at its link".to_string() }
+        }
+        StoreError::Upstream { store, message } if quoted(&message) => {
+            StoreError::Upstream { store, message: "TorBox could not take the NZB link".to_string() }
+        }
+        StoreError::Unavailable { store, message } if quoted(&message) => {
+            StoreError::Unavailable { store, message: "TorBox could not fetch the NZB link".to_string() }
+        }
+        StoreError::DownloadFailed { store, message } if quoted(&message) => {
+            StoreError::DownloadFailed { store, message: "TorBox could not download the NZB".to_string() }
+        }
+        other => other,
+    }
+}
+
 /// A refusal of the link itself, after which uploading the NZB may work: TorBox's own errors
 /// (a bad or unreachable link, a redirect, an error it does not explain), never a limit, a
 /// budget, a refused key or a plan.
@@ -340,6 +368,12 @@ mod tests {
         assert!(!link_refused(&StoreError::PaymentRequired { store, message: "plan".into() }));
         assert!(!link_refused(&StoreError::BudgetExhausted { store, retry_after: None, message: "m".into() }));
         assert_eq!(download_name("A\nB"), "AB");
+        let link = Secret::new("https://indexer.example/api?t=get&id=1&apikey=IDXKEY");
+        let quoted = StoreError::BadRequest { store, message: format!("cannot fetch {}", link.expose()) };
+        let clean = without_link_text(quoted, &link);
+        assert!(matches!(clean, StoreError::BadRequest { .. }) && !clean.to_string().contains("IDXKEY"), "{clean}");
+        let plain = StoreError::BadRequest { store, message: "BOZO_NZB".into() };
+        assert_eq!(without_link_text(plain.clone(), &link), plain);
         assert_eq!(download_name(" "), "download");
     }
 }
