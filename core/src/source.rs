@@ -27,6 +27,10 @@ pub struct MediaQuery {
 pub struct SourceQuery<'a> {
     pub media: &'a MediaQuery,
     pub user_indexers: &'a [UserIndexer],
+    /// The user's own usenet indexers (the user config's `newznab` list, in its order: an
+    /// [`NzbIndexer::User`] names one by its index there, and [`SourceProvider::nzb_key`] gets
+    /// this same list at playback).
+    pub usenet_indexers: &'a [UserIndexer],
     /// The request's credential for the store the source named in
     /// [`SourceProvider::credential_store`] (the user's own token or the pool key granted to
     /// them). `None` for every other source: a source that did not ask never sees a credential.

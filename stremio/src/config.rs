@@ -1,5 +1,5 @@
 //! The user's config: the `{config}` path segment, base64 of JSON
-//! `{"stores":[{"c","t","auth"}],"indexers":[{"n","u","ak"}],"cached":bool}`.
+//! `{"stores":[{"c","t","auth"}],"indexers":[{"n","u","ak"}],"newznab":[{"n","u","ak"}],"cached":bool}`.
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -22,6 +22,9 @@ pub struct UserConfig {
     pub stores: Vec<StoreEntry>,
     #[serde(default)]
     pub indexers: Vec<UserIndexer>,
+    /// The user's own Newznab (usenet) indexers: `{"n": name, "u": API URL, "ak": key}`.
+    #[serde(default)]
+    pub newznab: Vec<UserIndexer>,
     /// Only show cached streams.
     #[serde(default)]
     pub cached: bool,
@@ -68,6 +71,11 @@ const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIEN
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 impl UserConfig {
+    /// The user's own usenet (Newznab) indexers: the `newznab` list, in its order.
+    pub fn usenet_indexers(&self) -> &[UserIndexer] {
+        &self.newznab
+    }
+
     /// Decodes the path segment (standard or URL-safe base64, padded or not) and validates it
     /// against the stores this server has enabled.
     pub fn decode(segment: &str, enabled_codes: &[&str]) -> Result<Self, ConfigProblem> {
@@ -111,6 +119,12 @@ impl UserConfig {
         if self.indexers.len() > MAX_INDEXERS {
             return Err(ConfigProblem::field("indexers", format!("at most {MAX_INDEXERS} indexers are allowed")));
         }
+        if self.newznab.len() > MAX_INDEXERS {
+            return Err(ConfigProblem::field(
+                "newznab",
+                format!("at most {MAX_INDEXERS} Newznab indexers are allowed"),
+            ));
+        }
         for (i, store) in self.stores.iter().enumerate() {
             if !enabled_codes.contains(&store.c.as_str()) {
                 return Err(ConfigProblem::field(
@@ -135,16 +149,18 @@ impl UserConfig {
                 ));
             }
         }
-        for (i, indexer) in self.indexers.iter().enumerate() {
-            let url = indexer.u.trim();
-            if url.is_empty() {
-                return Err(ConfigProblem::field(format!("indexers[{i}].u"), "the Torznab URL is empty"));
-            }
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigProblem::field(
-                    format!("indexers[{i}].u"),
-                    "the Torznab URL must start with http:// or https://",
-                ));
+        for (field, what, list) in [("indexers", "Torznab", &self.indexers), ("newznab", "Newznab", &self.newznab)] {
+            for (i, indexer) in list.iter().enumerate() {
+                let url = indexer.u.trim();
+                if url.is_empty() {
+                    return Err(ConfigProblem::field(format!("{field}[{i}].u"), format!("the {what} URL is empty")));
+                }
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigProblem::field(
+                        format!("{field}[{i}].u"),
+                        format!("the {what} URL must start with http:// or https://"),
+                    ));
+                }
             }
         }
         self.prefs.validate()?;
@@ -231,6 +247,11 @@ mod tests {
         assert!(check(r#"{"stores":[{"c":"tb","t":""}]}"#).starts_with("stores[0]: needs"));
         assert!(check(r#"{"stores":[{"c":"tb","t":"a"}],"indexers":[{"n":"x","u":"ftp://x"}]}"#)
             .starts_with("indexers[0].u"));
+        assert!(check(r#"{"stores":[{"c":"tb","t":"a"}],"newznab":[{"n":"x","u":"ftp://x"}]}"#)
+            .starts_with("newznab[0].u: the Newznab URL must start with"));
+        let six =
+            format!(r#"{{"stores":[{{"c":"tb","t":"a"}}],"newznab":[{}]}}"#, [r#"{"u":"https://x"}"#; 6].join(","));
+        assert!(check(&six).starts_with("newznab: at most 5"));
         assert!(check(r#"{"stores":"tb"}"#).starts_with("the config is not valid JSON"));
         let many = format!(r#"{{"stores":[{}]}}"#, [r#"{"c":"tb","t":"a"}"#; 6].join(","));
         assert!(check(&many).contains("at most 5 stores"));

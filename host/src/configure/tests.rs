@@ -74,6 +74,7 @@ fn escapes_everything_it_interpolates() {
     let user = UserConfig {
         stores: vec![StoreEntry { c: hostile.into(), t: Some(Secret::new(hostile)), auth: Some(hostile.into()) }],
         indexers: vec![UserIndexer { n: hostile.into(), u: hostile.into(), ak: Some(Secret::new(hostile)) }],
+        newznab: vec![],
         cached: false,
         prefs: Default::default(),
     };

@@ -14,6 +14,7 @@ fn request_parts(code: &str) -> (UserConfig, MediaQuery, ClientInfo) {
     let config = UserConfig {
         stores: vec![StoreEntry { c: code.into(), t: None, auth: Some("user".into()) }],
         indexers: vec![],
+        newznab: vec![],
         cached: false,
         prefs: Default::default(),
     };

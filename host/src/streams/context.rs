@@ -48,6 +48,23 @@ impl SourceKey {
         Self { media: media.clone(), user_indexers, credential: String::new() }
     }
 
+    /// The same key for a user who also brings usenet indexers (none: the key is unchanged).
+    pub fn with_usenet_indexers(mut self, usenet: &[UserIndexer]) -> Self {
+        if !usenet.is_empty() {
+            let mut material = self.user_indexers.clone();
+            for indexer in usenet {
+                material.push('\u{1d}');
+                material.push_str(&indexer.n);
+                material.push('\u{1f}');
+                material.push_str(&indexer.u);
+                material.push('\u{1f}');
+                material.push_str(indexer.ak.as_ref().map(|k| k.expose()).unwrap_or_default());
+            }
+            self.user_indexers = chillproxy_core::secret::fingerprint(material.as_bytes());
+        }
+        self
+    }
+
     /// The key of one credential-bound source's results (see `SourceProvider::credential_store`).
     pub fn with_credential(media: &MediaQuery, source: &str, credential: &Credential) -> Self {
         Self {

@@ -77,7 +77,9 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
     // 2. Candidates from every source, concurrently.
     let credentials: Vec<(&'static str, &Credential)> =
         sessions.iter().map(|s| (s.store.name(), &s.credential)).collect();
-    let (found, source_problem) = find_candidates(ctx, request.media, &request.config.indexers, &credentials).await;
+    let (found, source_problem) =
+        find_candidates(ctx, request.media, (&request.config.indexers, request.config.usenet_indexers()), &credentials)
+            .await;
     if let Some(problem) = source_problem {
         warnings.push(warning("No indexer answered", problem, configure()));
     }

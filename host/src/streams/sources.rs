@@ -14,13 +14,16 @@ use futures::future::join_all;
 
 use super::context::{SourceKey, StreamsContext};
 
+/// The user's own indexers: torrent indexers, usenet indexers (`UserConfig::usenet_indexers`).
+pub(super) type UserIndexers<'a> = (&'a [UserIndexer], &'a [UserIndexer]);
+
 /// The candidates for `media` (and the sources' notices about results they could not use). The
 /// second value is a message for the user when no source answered. `credentials` are the
 /// request's, by store registry name; only the sources that ask for one get it.
 pub(super) async fn find_candidates(
     ctx: &StreamsContext,
     media: &MediaQuery,
-    indexers: &[UserIndexer],
+    indexers: UserIndexers<'_>,
     credentials: &[(&'static str, &Credential)],
 ) -> (Arc<Found>, Option<String>) {
     let sources = &ctx.plugins.sources;
@@ -31,14 +34,15 @@ pub(super) async fn find_candidates(
         sources.iter().filter(|s| s.credential_store().is_none()).cloned().collect();
     let mut searches = Vec::new();
     if !shared.is_empty() {
-        searches.push(cached_search(ctx, SourceKey::new(media, indexers), shared, media, indexers, None));
+        let key = SourceKey::new(media, indexers.0).with_usenet_indexers(indexers.1);
+        searches.push(cached_search(ctx, key, shared, media, indexers, None));
     }
     for source in sources {
         let Some(store) = source.credential_store() else { continue };
         let Some((_, credential)) = credentials.iter().find(|(name, _)| *name == store) else { continue };
         let key = SourceKey::with_credential(media, source.name(), credential);
         let credential = Some((*credential).clone());
-        searches.push(cached_search(ctx, key, vec![source.clone()], media, &[], credential));
+        searches.push(cached_search(ctx, key, vec![source.clone()], media, (&[], &[]), credential));
     }
     if searches.is_empty() {
         return (Arc::default(), Some("No torrent source on this server works with the stores you chose.".into()));
@@ -65,18 +69,18 @@ async fn cached_search(
     key: SourceKey,
     sources: Vec<Arc<dyn SourceProvider>>,
     media: &MediaQuery,
-    indexers: &[UserIndexer],
+    indexers: UserIndexers<'_>,
     credential: Option<Credential>,
 ) -> Result<Arc<Found>, String> {
     // A result this process holds: nothing to prepare for a search.
     if let Some(found) = ctx.sources.get(&key) {
         return Ok(found);
     }
-    let (media, indexers) = (media.clone(), indexers.to_vec());
+    let (media, indexers, usenet) = (media.clone(), indexers.0.to_vec(), indexers.1.to_vec());
     let ttl = ctx.sources_ttl;
     ctx.sources
         .get_or_load(key, move || async move {
-            let found = search_all(&sources, &media, &indexers, credential.as_ref()).await?;
+            let found = search_all(&sources, &media, (&indexers, &usenet), credential.as_ref()).await?;
             Ok((found, Some(ttl)))
         })
         .await
@@ -86,10 +90,10 @@ async fn cached_search(
 async fn search_all(
     sources: &[Arc<dyn SourceProvider>],
     media: &MediaQuery,
-    indexers: &[UserIndexer],
+    indexers: UserIndexers<'_>,
     credential: Option<&Credential>,
 ) -> Result<Arc<Found>, String> {
-    let query = SourceQuery { media, user_indexers: indexers, credential };
+    let query = SourceQuery { media, user_indexers: indexers.0, usenet_indexers: indexers.1, credential };
     let results = join_all(sources.iter().map(|s| s.search(&query))).await;
     let mut answers = Vec::new();
     let mut errors = Vec::new();

@@ -18,6 +18,7 @@ fn config(code: &str) -> UserConfig {
     UserConfig {
         stores: vec![StoreEntry { c: code.into(), t: None, auth: Some("user".into()) }],
         indexers: vec![],
+        newznab: vec![],
         cached: false,
         prefs: Default::default(),
     }

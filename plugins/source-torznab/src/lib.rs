@@ -3,19 +3,16 @@
 //! name no hash, and parses their RSS. Operator indexers come from `[source.torznab]`, user
 //! indexers from the config. Depends on chillproxy-core and chillproxy-stremio only.
 //!
-//! The modules, leaves first: `magnet` and `torrent` (info hashes from magnets and `.torrent`
-//! files); `rss` (the feed, `torznab:` and `newznab:` attributes), `caps` and `client` (endpoint,
-//! search URLs, error codes): the indexer API Torznab shares with Newznab; `meta` (titles for text
-//! searches); `search` (one indexer's search: by id or title as the caps allow, back-off, and the
-//! torrent-only step of reading `.torrent` links); this file (config, merging).
+//! The indexer API Torznab shares with Newznab (caps, search URLs, error codes, the RSS feed,
+//! titles for text searches, back-off) is `chillproxy-indexer-protocol`. Here, leaves first:
+//! `torrent` (info hashes from `.torrent` files); `search` (one indexer's search through the
+//! shared protocol, and the torrent-only step of reading `.torrent` links); this file (config,
+//! merging).
 
-mod caps;
-mod client;
-mod magnet;
-mod meta;
-mod rss;
 mod search;
 mod torrent;
+
+use chillproxy_indexer_protocol as protocol;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,11 +28,12 @@ use chillproxy_core::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use caps::{parse_caps, Caps, SearchFunction};
-pub use client::{ImdbidForm, Indexer, QueryError, MAX_BODY_BYTES};
-pub use magnet::{base32_to_hex, hash_from_magnet, parse_hash};
-pub use rss::{parse_feed, FeedError, FeedItem};
-pub use search::{fetch_torrent, matches_title, MAX_TORRENT_REDIRECTS, TORRENTS_IN_FLIGHT_PER_SEARCH};
+pub use protocol::search::matches_title;
+pub use protocol::{
+    base32_to_hex, hash_from_magnet, parse_caps, parse_feed, parse_hash, Caps, FeedError, FeedItem, ImdbidForm,
+    Indexer, QueryError, SearchFunction, MAX_BODY_BYTES,
+};
+pub use search::{fetch_torrent, MAX_TORRENT_REDIRECTS, TORRENTS_IN_FLIGHT_PER_SEARCH};
 pub use torrent::{parse_torrent, TorrentFile, TorrentInfo};
 
 /// Largest `.torrent` file read.
@@ -126,17 +124,13 @@ impl TorznabConfig {
             return Err(ConfigError::new(format!("[{section}] failure_pause_s must be between 30 and 120")));
         }
         for indexer in &config.indexers {
-            if indexer.name.trim().is_empty() {
-                return Err(ConfigError::new(format!("[{section}] every indexer needs a name")));
-            }
-            client::endpoint(&indexer.url)
-                .map_err(|e| ConfigError::new(format!("[{section}] indexer {:?}: url: {e}", indexer.name)))?;
-            if indexer.api_key.is_some() && indexer.api_key_env.is_some() {
-                return Err(ConfigError::new(format!(
-                    "[{section}] indexer {:?}: set api_key or api_key_env, not both",
-                    indexer.name
-                )));
-            }
+            protocol::config::check_indexer(
+                section,
+                &indexer.name,
+                &indexer.url,
+                indexer.api_key.is_some(),
+                indexer.api_key_env.is_some(),
+            )?;
         }
         Ok(config)
     }
@@ -147,19 +141,13 @@ impl TorznabConfig {
         self.indexers
             .iter()
             .map(|indexer| {
-                let api_key = match (&indexer.api_key, &indexer.api_key_env) {
-                    (Some(key), _) => Some(key.clone()),
-                    (None, Some(var)) => {
-                        let value = env.get(var).ok_or_else(|| {
-                            ConfigError::new(format!(
-                                "[{section}] indexer {:?}: api_key_env is {var}, but the environment variable {var} is not set",
-                                indexer.name
-                            ))
-                        })?;
-                        Some(Secret::new(value.trim()))
-                    }
-                    (None, None) => None,
-                };
+                let api_key = protocol::config::resolve_key(
+                    section,
+                    &indexer.name,
+                    indexer.api_key.as_ref(),
+                    indexer.api_key_env.as_deref(),
+                    env,
+                )?;
                 let mut built = Indexer::new(indexer.name.trim().to_string(), &indexer.url, api_key);
                 built.imdbid = indexer.imdbid;
                 Ok(built)
@@ -209,7 +197,7 @@ pub struct TorznabSource {
     /// may lead to a magnet), bodies are capped at 2 MiB.
     downloads: search::Downloads,
     indexers: Vec<Indexer>,
-    titles: meta::Titles,
+    titles: protocol::meta::Titles,
     memory: search::Memory,
 }
 
@@ -274,7 +262,7 @@ impl TorznabSource {
             user_upstream,
             downloads,
             indexers,
-            titles: meta::Titles::new(meta, shared),
+            titles: protocol::meta::Titles::new(meta, shared),
             memory: search::Memory::new(Duration::from_secs(config.failure_pause_s)),
         })
     }
@@ -284,7 +272,7 @@ impl TorznabSource {
         self.indexers.iter().map(|i| i.name.as_str()).collect()
     }
 
-    async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<search::Answer, search::Failure> {
+    async fn query_indexer(&self, indexer: &Indexer, media: &MediaQuery) -> Result<search::Answer, protocol::Failure> {
         let started = Instant::now();
         // Never the indexer's name (users name their own): `search` for the operator's indexers,
         // `user_search` for indexers from a user's config.
@@ -304,7 +292,7 @@ impl TorznabSource {
             Err(reason) => {
                 // No call is made, but an unusable URL counts as a failed search, as it always has.
                 metrics::record_upstream(NAME, operation, Outcome::Error, started.elapsed());
-                Err(search::Failure::Failed(reason.clone()))
+                Err(protocol::Failure::Failed(reason.clone()))
             }
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -335,7 +323,7 @@ fn user_indexer(position: usize, entry: &UserIndexer) -> Indexer {
     let name: String = entry.n.chars().filter(|c| !c.is_control()).take(64).collect();
     let name = name.trim();
     let name = if name.is_empty() {
-        client::host_of(&entry.u).unwrap_or_else(|| format!("user indexer {}", position + 1))
+        protocol::host_of(&entry.u).unwrap_or_else(|| format!("user indexer {}", position + 1))
     } else {
         name.to_string()
     };
@@ -434,14 +422,14 @@ impl SourceProvider for TorznabSource {
                 }
                 Err(failure) => {
                     match &failure {
-                        search::Failure::NoTitle(reason) => {
+                        protocol::Failure::NoTitle(reason) => {
                             notices.push(format!("{} was skipped: {reason}.", indexer.name));
                         }
                         // A user's indexer (or its redirect) aimed at the server's own network.
-                        search::Failure::Refused(reason) => {
+                        protocol::Failure::Refused(reason) => {
                             notices.push(format!("{} was not searched: {reason}.", indexer.name));
                         }
-                        search::Failure::Failed(_) => {}
+                        protocol::Failure::Failed(_) => {}
                     }
                     failures.push(format!("{}: {}", indexer.name, failure.reason()));
                 }
@@ -470,7 +458,7 @@ mod tests {
             size,
             seeders,
             peers: None,
-            torrent_link: None,
+            ..FeedItem::default()
         }
     }
 

@@ -1,30 +1,19 @@
-//! One indexer's search, the way real indexers need it: by IMDb id where its caps allow,
-//! otherwise by title (from the metadata addon) with unrelated releases filtered out; `.torrent`
-//! links read for items that name no hash; and back-off after a failure or a 429.
+//! One indexer's search: the shared indexer protocol's search (caps first, by IMDb id where the
+//! caps allow, else by title; back-off after a failure or a 429), then the torrent-only step:
+//! `.torrent` links read for items that name no hash.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chillproxy_core::source_cache::{Lifetimes, SourceCache, SourceFailure};
 use chillproxy_core::upstream::{Method, OutboundPolicy, Upstream, UpstreamError, Url};
-use chillproxy_core::{InfoHash, MediaKind, MediaQuery, Secret};
-use chillproxy_stremio::release::{normalise_title, ReleaseName};
+use chillproxy_core::{InfoHash, MediaQuery, Secret};
+use chillproxy_indexer_protocol::meta::Titles;
+use chillproxy_indexer_protocol::search::{matches_title, Found};
+use chillproxy_indexer_protocol::{describe, hash_from_magnet, Dialect, Failure, FeedItem, Indexer, QueryError};
 use futures::StreamExt;
 
-use crate::caps::Caps;
-use crate::client::{self, describe, ImdbidForm, Indexer, QueryError, Search};
-use crate::magnet::hash_from_magnet;
-use crate::meta::{Title, Titles};
-use crate::rss::FeedItem;
 use crate::torrent::parse_torrent;
 
-/// How long caps are believed.
-const CAPS_TTL: Duration = Duration::from_secs(24 * 3600);
-/// The longest `Retry-After` honoured; a longer one is cut to this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-/// A 429 without `Retry-After` pauses the indexer this long.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Redirects followed for one `.torrent` link.
 pub const MAX_TORRENT_REDIRECTS: usize = 3;
 /// `.torrent` links read at once for one indexer's reply.
@@ -32,8 +21,6 @@ pub const TORRENTS_IN_FLIGHT_PER_SEARCH: usize = 4;
 /// How long a link's info hash is kept, and how long a link that gave none is not read again.
 const TORRENT_TTL: Duration = Duration::from_secs(6 * 3600);
 const TORRENT_FAILURE_TTL: Duration = Duration::from_secs(120);
-/// Past this many remembered indexers, expired entries are dropped.
-const MEMORY_PRUNE_AT: usize = 4096;
 
 /// What one indexer gave.
 #[derive(Debug, Default)]
@@ -46,106 +33,20 @@ pub struct Answer {
     pub unusable: usize,
 }
 
-/// Why an indexer gave nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// It was asked, or is paused after failing: the reason.
-    Failed(String),
-    /// The outbound URL policy refused its address or a redirect's (it was not asked), or it is
-    /// paused after that: the reason.
-    Refused(String),
-    /// It searches by title only and the title is unknown (the metadata addon is down).
-    NoTitle(String),
-}
-
-impl Failure {
-    pub fn reason(&self) -> &str {
-        match self {
-            Failure::Failed(reason) | Failure::Refused(reason) | Failure::NoTitle(reason) => reason,
-        }
-    }
-
-    /// The same failure with its reason rewritten.
-    pub fn map(self, rewrite: impl FnOnce(String) -> String) -> Self {
-        match self {
-            Failure::Failed(reason) => Failure::Failed(rewrite(reason)),
-            Failure::Refused(reason) => Failure::Refused(rewrite(reason)),
-            Failure::NoTitle(reason) => Failure::NoTitle(rewrite(reason)),
-        }
-    }
-}
-
-impl From<&QueryError> for Failure {
-    fn from(error: &QueryError) -> Self {
-        match error {
-            QueryError::Refused(_) => Failure::Refused(error.to_string()),
-            _ => Failure::Failed(error.to_string()),
-        }
-    }
-}
-
-/// What the plugin remembers across searches.
+/// What the plugin remembers across searches: the indexers (caps, pauses, id forms) and the
+/// `.torrent` links read.
 pub struct Memory {
-    caps: Mutex<HashMap<String, (Instant, Caps)>>,
-    /// Indexers that refused `tt…` ids and took digits.
-    digits: Mutex<HashMap<String, Instant>>,
-    /// Until when, and the failure that paused it.
-    paused: Mutex<HashMap<String, (Instant, Failure)>>,
+    pub indexers: chillproxy_indexer_protocol::Memory,
     /// `.torrent` link (a fingerprint) → its info hash, or why it gave none.
     torrents: SourceCache<String, InfoHash>,
-    failure_pause: Duration,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn prune<V>(map: &mut HashMap<String, V>, expired: impl Fn(&V) -> bool) {
-    if map.len() > MEMORY_PRUNE_AT {
-        map.retain(|_, v| !expired(v));
-    }
 }
 
 impl Memory {
     pub fn new(failure_pause: Duration) -> Self {
         Self {
-            caps: Mutex::default(),
-            digits: Mutex::default(),
-            paused: Mutex::default(),
+            indexers: chillproxy_indexer_protocol::Memory::new(failure_pause),
             torrents: SourceCache::new(50_000, Lifetimes::fixed(TORRENT_TTL, TORRENT_FAILURE_TTL)),
-            failure_pause,
         }
-    }
-
-    fn caps(&self, key: &str) -> Option<Caps> {
-        let caps = lock(&self.caps);
-        caps.get(key).filter(|(at, _)| at.elapsed() < CAPS_TTL).map(|(_, caps)| caps.clone())
-    }
-
-    fn remember_caps(&self, key: &str, caps: Caps) {
-        let mut map = lock(&self.caps);
-        prune(&mut map, |(at, _)| at.elapsed() >= CAPS_TTL);
-        map.insert(key.to_string(), (Instant::now(), caps));
-    }
-
-    /// The failure that paused the indexer and the time left, when it is paused.
-    fn paused(&self, key: &str) -> Option<(Failure, Duration)> {
-        let paused = lock(&self.paused);
-        let (until, failure) = paused.get(key)?;
-        let left = until.checked_duration_since(Instant::now())?;
-        Some((failure.clone(), left))
-    }
-
-    fn pause(&self, key: &str, error: &QueryError) {
-        let pause = match error {
-            QueryError::Throttled { retry_after, .. } => {
-                retry_after.unwrap_or(DEFAULT_RETRY_AFTER).min(MAX_RETRY_AFTER)
-            }
-            _ => self.failure_pause,
-        };
-        let mut map = lock(&self.paused);
-        prune(&mut map, |(until, _)| *until <= Instant::now());
-        map.insert(key.to_string(), (Instant::now() + pause, Failure::from(error)));
     }
 }
 
@@ -170,14 +71,20 @@ impl Searcher<'_> {
         operation: &'static str,
     ) -> Result<Answer, Failure> {
         let key = indexer.memory_key();
-        if let Some((failure, left)) = self.memory.paused(&key) {
+        let manners = &self.memory.indexers;
+        if let Some((failure, left)) = manners.paused(&key) {
             tracing::debug!(indexer = %indexer.name, left_s = left.as_secs(), "torznab indexer paused after a failure; not asked");
             return Err(failure.map(|reason| format!("{reason} (not asked again for {} s)", left.as_secs().max(1))));
         }
-        let (items, text_title) = match self.find(indexer, endpoint, media, operation, &key).await {
+        let searcher = chillproxy_indexer_protocol::search::Searcher {
+            upstream: self.upstream,
+            titles: self.titles,
+            memory: manners,
+        };
+        let (items, text_title) = match searcher.find(indexer, endpoint, media, operation).await {
             Ok(found) => found,
             Err(Found::Query(error)) => {
-                self.memory.pause(&key, &error);
+                manners.pause(&key, &error);
                 return Err(Failure::from(&error));
             }
             Err(Found::NoTitle(reason)) => return Err(Failure::NoTitle(reason)),
@@ -192,95 +99,6 @@ impl Searcher<'_> {
             tracing::debug!(indexer = %indexer.name, kept = items.len(), dropped = before - items.len(), "text search results matched to the title");
         }
         Ok(Answer { items, returned, unusable })
-    }
-
-    /// The reply's items, and the title when they come from a text search (so they need
-    /// matching).
-    async fn find(
-        &self,
-        indexer: &Indexer,
-        endpoint: &Url,
-        media: &MediaQuery,
-        operation: &'static str,
-        key: &str,
-    ) -> Result<(Vec<FeedItem>, Option<Arc<Title>>), Found> {
-        let mut caps = self.memory.caps(key);
-        let takes_id = |caps: &Caps| match media.kind {
-            MediaKind::Movie => caps.movie.supports("imdbid"),
-            MediaKind::Series => caps.tv.supports("imdbid"),
-        };
-        let form = match indexer.imdbid {
-            ImdbidForm::Auto if lock(&self.memory.digits).contains_key(key) => ImdbidForm::Digits,
-            form => form,
-        };
-        if form != ImdbidForm::Off && caps.as_ref().is_none_or(takes_id) {
-            let search = Search::Id { imdbid: form.apply(&media.imdb_id) };
-            let refused = match self.feed(indexer, endpoint, media, &search, operation).await {
-                Ok(items) if !items.is_empty() || caps.is_some() => return Ok((items, None)),
-                // Empty, caps unknown: Prowlarr and Jackett's `all` skip `q`-only trackers silently.
-                Ok(_) => false,
-                Err(QueryError::Unsupported(_)) => true,
-                Err(QueryError::BadParameter(_)) if form == ImdbidForm::Auto => {
-                    let digits = Search::Id { imdbid: ImdbidForm::Digits.apply(&media.imdb_id) };
-                    let items = self.feed(indexer, endpoint, media, &digits, operation).await?;
-                    lock(&self.memory.digits).insert(key.to_string(), Instant::now());
-                    return Ok((items, None));
-                }
-                Err(error) => return Err(error.into()),
-            };
-            // Read the caps (again, after a 203) and decide.
-            match self.read_caps(indexer, endpoint, media).await {
-                Ok(fresh) => {
-                    self.memory.remember_caps(key, fresh.clone());
-                    if takes_id(&fresh) && !refused {
-                        return Ok((Vec::new(), None));
-                    }
-                    caps = Some(fresh);
-                }
-                Err(_) if !refused => return Ok((Vec::new(), None)),
-                Err(_) => {}
-            }
-        }
-        let title = self.titles.lookup(media).await.map_err(|reason| {
-            tracing::warn!(indexer = %indexer.name, %reason, "torznab indexer searches by title only and the title is unknown; skipped");
-            Found::NoTitle(format!("it searches by title only, and {reason}"))
-        })?;
-        let search = text_search(caps.as_ref(), media, &title);
-        let items = self.feed(indexer, endpoint, media, &search, operation).await?;
-        Ok((items, Some(title)))
-    }
-
-    async fn feed(
-        &self,
-        indexer: &Indexer,
-        endpoint: &Url,
-        media: &MediaQuery,
-        search: &Search,
-        operation: &'static str,
-    ) -> Result<Vec<FeedItem>, QueryError> {
-        let url = client::search_url(endpoint, indexer.api_key.as_ref(), media, search);
-        let mut request = self.upstream.request_url(Method::GET, operation, url);
-        if let Some(key) = &indexer.api_key {
-            request = request.secret(key);
-        }
-        if let Some(tracker) = &indexer.health {
-            request = request.report_to(tracker);
-        }
-        let timeout = self.upstream.timeout();
-        self.upstream.call(request, |reply| client::read_feed(reply, timeout)).await
-    }
-
-    async fn read_caps(&self, indexer: &Indexer, endpoint: &Url, media: &MediaQuery) -> Result<Caps, QueryError> {
-        let url = client::search_url(endpoint, indexer.api_key.as_ref(), media, &Search::Caps);
-        let mut request = self.upstream.request_url(Method::GET, "caps", url);
-        if let Some(key) = &indexer.api_key {
-            request = request.secret(key);
-        }
-        if let Some(tracker) = &indexer.health {
-            request = request.report_to(tracker);
-        }
-        let timeout = self.upstream.timeout();
-        self.upstream.call(request, |reply| client::read_caps(reply, timeout)).await
     }
 
     /// Fills in the hash of items that only offer a `.torrent` link, a few links at a time.
@@ -319,18 +137,6 @@ impl Searcher<'_> {
                 None
             }
         }
-    }
-}
-
-/// Why [`Searcher::find`] found nothing.
-enum Found {
-    Query(QueryError),
-    NoTitle(String),
-}
-
-impl From<QueryError> for Found {
-    fn from(error: QueryError) -> Self {
-        Found::Query(error)
     }
 }
 
@@ -377,7 +183,7 @@ pub async fn fetch_torrent(
                     "the .torrent file is larger than {}",
                     chillproxy_core::upstream::size_text(limit)
                 ))),
-                Err(error) => Err(describe(error, timeout)),
+                Err(error) => Err(describe(error, timeout, Dialect::Torznab)),
                 Ok(reply) => Ok(reply),
             })
             .await
@@ -396,136 +202,4 @@ pub async fn fetch_torrent(
         return parse_torrent(&reply.body).map(|torrent| torrent.hash);
     }
     Err(format!("the .torrent link redirected more than {MAX_TORRENT_REDIRECTS} times"))
-}
-
-/// The text search for `media` under `caps` (`None`: unknown, take plain `search`):
-/// `q=<title> <year>` for a movie; for an episode `q=<title>` with `season`/`ep` when tv-search
-/// takes them, else `q=<title> S01E03`.
-fn text_search(caps: Option<&Caps>, media: &MediaQuery, title: &Title) -> Search {
-    let name: String = title
-        .name
-        .split(|c: char| !c.is_alphanumeric() && c != '&' && c != '\'')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let default = Caps::default();
-    let caps = caps.unwrap_or(&default);
-    match media.kind {
-        MediaKind::Movie => {
-            let q = match title.year {
-                Some(year) => format!("{name} {year}"),
-                None => name,
-            };
-            let t = if caps.movie.supports("q") { "movie" } else { "search" };
-            Search::Text { t, q, season: None, ep: None }
-        }
-        MediaKind::Series if caps.tv.supports("q") && caps.tv.supports("season") => Search::Text {
-            t: "tvsearch",
-            q: name,
-            season: media.season,
-            ep: media.episode.filter(|_| caps.tv.supports("ep")),
-        },
-        MediaKind::Series => {
-            let q = match (media.season, media.episode) {
-                (Some(s), Some(e)) => format!("{name} S{s:02}E{e:02}"),
-                (Some(s), None) => format!("{name} S{s:02}"),
-                _ => name,
-            };
-            Search::Text { t: "search", q, season: None, ep: None }
-        }
-    }
-}
-
-/// Whether a text search's result is the wanted title: the same normalised title (a leading
-/// "the" aside); for a movie no season or episode and a year within one of the wanted year; for
-/// an episode its season, and its episode or no episode (a season pack).
-pub fn matches_title(release_name: &str, media: &MediaQuery, title: &Title) -> bool {
-    let release = ReleaseName::parse(release_name);
-    let wanted = normalise_title(&title.name);
-    let bare = |t: &str| t.strip_prefix("the ").unwrap_or(t).to_string();
-    if release.title.is_empty() || bare(&release.title) != bare(&wanted) {
-        return false;
-    }
-    match media.kind {
-        MediaKind::Movie => {
-            release.seasons.is_empty()
-                && release.episode.is_none()
-                && match (title.year, release.year) {
-                    (Some(wanted), Some(year)) => wanted.abs_diff(year) <= 1,
-                    (Some(_), None) => false,
-                    (None, _) => true,
-                }
-        }
-        MediaKind::Series => {
-            let Some(season) = media.season else { return true };
-            release.seasons.contains(&season)
-                && match (media.episode, release.episode) {
-                    (Some(wanted), Some(episode)) => wanted == episode,
-                    _ => true,
-                }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn movie() -> MediaQuery {
-        MediaQuery { kind: MediaKind::Movie, imdb_id: "tt0111161".into(), season: None, episode: None }
-    }
-
-    fn episode(s: u32, e: u32) -> MediaQuery {
-        MediaQuery { kind: MediaKind::Series, imdb_id: "tt0903747".into(), season: Some(s), episode: Some(e) }
-    }
-
-    #[test]
-    fn titles_match_by_name_year_season_and_episode() {
-        let shawshank = Title { name: "The Shawshank Redemption".into(), year: Some(1994) };
-        assert!(matches_title("The.Shawshank.Redemption.1994.1080p.BluRay", &movie(), &shawshank));
-        assert!(matches_title("Shawshank Redemption (1995) 720p", &movie(), &shawshank));
-        assert!(!matches_title("The Shawshank Redemption 2007 Remake", &movie(), &shawshank));
-        assert!(!matches_title("Not The Shawshank Redemption 1994 Parody", &movie(), &shawshank));
-        assert!(!matches_title("The Shawshank Redemption 1080p", &movie(), &shawshank), "no year");
-        let bb = Title { name: "Breaking Bad".into(), year: Some(2008) };
-        assert!(matches_title("Breaking.Bad.S01E02.720p", &episode(1, 2), &bb));
-        assert!(matches_title("Breaking Bad Season 1 Complete", &episode(1, 2), &bb));
-        assert!(!matches_title("Breaking Bad S01E03", &episode(1, 2), &bb));
-        assert!(!matches_title("Breaking Bad Habits S01E02", &episode(1, 2), &bb));
-        assert!(!matches_title("Breaking Bad 2008 1080p", &episode(1, 2), &bb), "no season");
-    }
-
-    #[test]
-    fn a_pause_remembers_a_refusal_as_one() {
-        let memory = Memory::new(Duration::from_secs(60));
-        memory.pause("refused", &QueryError::Refused("could not connect: a loopback address".into()));
-        memory.pause("failed", &QueryError::Failed("HTTP 500".into()));
-        let (failure, left) = memory.paused("refused").unwrap();
-        assert_eq!(failure, Failure::Refused("could not connect: a loopback address".into()));
-        assert!(left <= Duration::from_secs(60));
-        assert_eq!(memory.paused("failed").unwrap().0, Failure::Failed("HTTP 500".into()));
-        assert!(memory.paused("never").is_none());
-    }
-
-    #[test]
-    fn text_searches_follow_the_caps() {
-        let bb = Title { name: "Breaking Bad".into(), year: Some(2008) };
-        let q_only = crate::caps::parse_caps(
-            r#"<caps><searching><search available="yes" supportedParams="q"/><tv-search available="yes" supportedParams="q,season,ep"/><movie-search available="yes" supportedParams="q"/></searching></caps>"#,
-        )
-        .unwrap();
-        assert_eq!(
-            text_search(Some(&q_only), &episode(1, 3), &bb),
-            Search::Text { t: "tvsearch", q: "Breaking Bad".into(), season: Some(1), ep: Some(3) }
-        );
-        assert_eq!(
-            text_search(None, &episode(1, 3), &bb),
-            Search::Text { t: "search", q: "Breaking Bad S01E03".into(), season: None, ep: None }
-        );
-        let shawshank = Title { name: "The Shawshank Redemption".into(), year: Some(1994) };
-        assert_eq!(
-            text_search(Some(&q_only), &movie(), &shawshank),
-            Search::Text { t: "movie", q: "The Shawshank Redemption 1994".into(), season: None, ep: None }
-        );
-    }
 }

@@ -5,6 +5,7 @@ pub mod alldebrid;
 pub mod chillstreams;
 pub mod cinemeta;
 pub mod debrid;
+pub mod newznab;
 pub mod premiumize;
 pub mod proxy;
 pub mod realdebrid;

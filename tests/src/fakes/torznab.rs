@@ -79,6 +79,10 @@ pub enum CapsKind {
     ImdbId,
     /// `q` only: an `imdbid` search is HTTP 400 with error 203.
     QueryOnly,
+    /// Caps that overstate: they announce `imdbid` until the first `imdbid` search, which is
+    /// refused (HTTP 400, error 203); from then on the caps say `q` only (a Jackett indexer whose
+    /// tracker dropped id search).
+    StaleImdbId,
 }
 
 /// A real `.torrent` file for `name`: one file `<name>.mkv` of 1.5 GB; returns the file and its
@@ -336,6 +340,11 @@ impl TorznabControl {
         self.lock().calls.iter().filter(|c| c.t() == Some(t)).count()
     }
 
+    /// Searches: every call but `t=caps` (which a client reads once before its first search).
+    pub fn search_count(&self) -> usize {
+        self.lock().calls.iter().filter(|c| c.t() != Some("caps")).count()
+    }
+
     pub fn clear_calls(&self) {
         self.lock().calls.clear();
     }
@@ -458,6 +467,11 @@ async fn handle(
     match param("t") {
         None => xml(error_document(200, "Missing parameter (t)")),
         Some("caps") if caps == CapsKind::QueryOnly => xml(CAPS_QUERY_ONLY.to_string()),
+        Some("movie" | "tvsearch") if caps == CapsKind::StaleImdbId && param("imdbid").is_some() => {
+            control.lock().caps = CapsKind::QueryOnly;
+            let body = error_document(203, "Function Not Available: imdbid");
+            (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], body).into_response()
+        }
         Some("caps") => xml(CAPS.to_string()),
         Some("movie" | "tvsearch") if caps == CapsKind::QueryOnly && param("imdbid").is_some() => {
             let body =

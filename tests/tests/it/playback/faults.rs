@@ -260,7 +260,7 @@ async fn torznab_faults_end_within_the_budget_and_a_healthy_indexer_still_answer
         let urls: Vec<&str> = playable(&streams).iter().filter_map(|s| s["url"].as_str()).collect();
         assert_eq!(urls.len(), 2, "[{case}] the healthy indexer's two releases: {streams:#?}");
         assert!(urls.iter().any(|u| u.contains(MOVIE_1080)) && urls.iter().any(|u| u.contains(MOVIE_720_UNCACHED)));
-        assert_eq!(stack.user_torznab.call_count(), 1, "[{case}]");
+        assert_eq!(stack.user_torznab.search_count(), 1, "[{case}]");
     }
 }
 

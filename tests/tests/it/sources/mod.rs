@@ -1,5 +1,7 @@
-//! Each source plugin against its fake: Torznab, StremThru, other Stremio addons, TorBox search.
+//! Each source plugin against its fake: Torznab, Newznab, StremThru, other Stremio addons, TorBox search.
 
+mod newznab;
+mod newznab_fixtures;
 mod stremio_addon;
 mod stremthru;
 mod torbox_search;

@@ -77,7 +77,7 @@ async fn search_found(
     media: &MediaQuery,
     user_indexers: &[UserIndexer],
 ) -> Result<Found, SourceError> {
-    source.search(&SourceQuery { media, user_indexers, credential: None }).await
+    source.search(&SourceQuery { media, user_indexers, usenet_indexers: &[], credential: None }).await
 }
 
 fn sorted_hashes(candidates: &[Candidate]) -> Vec<String> {
@@ -125,9 +125,11 @@ async fn movie_query_returns_candidates_and_sends_t_movie_with_imdbid_and_apikey
     assert_eq!(best.indexer, "jackett");
     assert_eq!(find(&candidates, &hash(2)).seeders, Some(7));
 
+    // Caps first (they announce `imdbid`), then one search by id.
     let calls = fake.calls();
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    let call = &calls[0];
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].t(), Some("caps"));
+    let call = &calls[1];
     assert_eq!(call.path, "/api/v2.0/indexers/all/results/torznab/api");
     assert_eq!(call.indexer_id.as_deref(), Some("all"));
     assert_eq!(call.t(), Some("movie"));
@@ -156,12 +158,13 @@ async fn episode_query_sends_tvsearch_and_returns_the_episode_and_the_season_pac
     assert_eq!(find(&candidates, &hash(3)).title, "Breaking Bad Season 1 Complete 1080p");
     assert_eq!(find(&candidates, &hash(3)).seeders, Some(80));
     let calls = fake.calls();
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].t(), Some("tvsearch"));
-    assert_eq!(calls[0].param("imdbid"), Some(BREAKING_BAD));
-    assert_eq!(calls[0].param("season"), Some("1"));
-    assert_eq!(calls[0].param("ep"), Some("2"));
-    assert_eq!(calls[0].param("apikey"), Some(KEY));
+    assert_eq!(calls.len(), 2, "caps, then the search: {calls:?}");
+    assert_eq!(calls[0].t(), Some("caps"));
+    assert_eq!(calls[1].t(), Some("tvsearch"));
+    assert_eq!(calls[1].param("imdbid"), Some(BREAKING_BAD));
+    assert_eq!(calls[1].param("season"), Some("1"));
+    assert_eq!(calls[1].param("ep"), Some("2"));
+    assert_eq!(calls[1].param("apikey"), Some(KEY));
 }
 
 #[tokio::test]
@@ -434,7 +437,8 @@ async fn at_most_five_user_indexers_are_used() {
     let candidates = search(&*source_without_indexers(), &movie(SHAWSHANK), &users).await.unwrap();
 
     assert_eq!(candidates.len(), 1, "one hash, merged");
-    let mut ids: Vec<String> = fake.calls().into_iter().filter_map(|c| c.indexer_id).collect();
+    let mut ids: Vec<String> =
+        fake.calls().into_iter().filter(|c| c.t() != Some("caps")).filter_map(|c| c.indexer_id).collect();
     ids.sort();
     assert_eq!(ids, vec!["ix1", "ix2", "ix3", "ix4", "ix5"]);
 }
@@ -572,7 +576,7 @@ async fn a_q_only_indexer_is_searched_by_title_and_unrelated_titles_are_filtered
     let episode_found = search(&*source, &episode(BREAKING_BAD, 1, 3), &[]).await.unwrap();
     assert_eq!(sorted_hashes(&episode_found), vec![hash(3), hash(4)], "episode and season pack, not Habits");
 
-    // The q-only tracker: one refused id search, its caps, then text searches; caps are kept.
+    // The q-only tracker: its caps, then text searches only; caps are kept.
     let texts: Vec<(String, Option<String>, Option<String>)> = tpb
         .calls()
         .iter()
@@ -593,7 +597,7 @@ async fn a_q_only_indexer_is_searched_by_title_and_unrelated_titles_are_filtered
         ]
     );
     assert_eq!(tpb.count_t("caps"), 1, "caps are read once and kept");
-    assert_eq!(tpb.calls().iter().filter(|c| c.param("imdbid").is_some()).count(), 1, "one refused id search");
+    assert_eq!(tpb.calls().iter().filter(|c| c.param("imdbid").is_some()).count(), 0, "never an id search");
     // The imdbid-capable indexer is still searched by id, and never by text.
     assert!(yts.calls().iter().all(|c| c.param("q").is_none()), "{:?}", yts.calls());
     assert_eq!(yts.calls().iter().filter(|c| c.param("imdbid") == Some(SHAWSHANK)).count(), 1);
@@ -602,6 +606,54 @@ async fn a_q_only_indexer_is_searched_by_title_and_unrelated_titles_are_filtered
         meta.calls(),
         vec![format!("/meta/movie/{SHAWSHANK}.json"), format!("/meta/series/{BREAKING_BAD}.json")]
     );
+}
+
+#[tokio::test]
+async fn a_203_refusal_of_an_id_search_rereads_the_caps_and_falls_back_to_text() {
+    let meta = cinemeta().await;
+    let fake = FakeTorznab::start(KEY).await;
+    fake.set_caps(CapsKind::StaleImdbId);
+    fake.add_releases([
+        Release::movie(SHAWSHANK, "The.Shawshank.Redemption.1994.1080p.BluRay.x264", &hash(1)),
+        Release::movie(SHAWSHANK, "Not The Shawshank Redemption 1994 Parody", &hash(2)),
+    ]);
+    let source = source_with_meta(2_000, vec![indexer("stale", &fake.torznab_url(), KEY)], &meta.url());
+
+    let found = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+
+    assert_eq!(sorted_hashes(&found), vec![hash(1)], "the text search's result, the parody filtered out");
+    let ts: Vec<(Option<String>, bool)> =
+        fake.calls().iter().map(|c| (c.t().map(str::to_string), c.param("imdbid").is_some())).collect();
+    let t = |t: &str, id: bool| (Some(t.to_string()), id);
+    assert_eq!(ts, vec![t("caps", false), t("movie", true), t("caps", false), t("movie", false)]);
+    assert_eq!(fake.calls()[3].param("q"), Some("The Shawshank Redemption 1994"));
+
+    // The next search goes to text at once: no id search, no caps.
+    fake.clear_calls();
+    let found = search(&*source, &movie(SHAWSHANK), &[]).await.unwrap();
+    assert_eq!(sorted_hashes(&found), vec![hash(1)]);
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].param("imdbid").is_none() && calls[0].param("q").is_some(), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_q_only_indexer_is_never_sent_an_imdbid() {
+    let meta = cinemeta().await;
+    let tpb = FakeTorznab::start(KEY).await;
+    tpb.set_caps(CapsKind::QueryOnly);
+    tpb.add_release(Release::movie(SHAWSHANK, "The Shawshank Redemption 1994 1080p", &hash(1)));
+    let source = source_with_meta(2_000, vec![indexer("tpb", &tpb.torznab_url(), KEY)], &meta.url());
+
+    for _ in 0..2 {
+        assert_eq!(sorted_hashes(&search(&*source, &movie(SHAWSHANK), &[]).await.unwrap()), vec![hash(1)]);
+        search(&*source, &episode(BREAKING_BAD, 1, 3), &[]).await.unwrap();
+    }
+
+    let calls = tpb.calls();
+    assert!(calls.iter().all(|c| c.param("imdbid").is_none()), "{calls:?}");
+    assert_eq!(tpb.count_t("caps"), 1);
+    assert_eq!(calls.len(), 5, "caps, then four text searches: {calls:?}");
 }
 
 #[tokio::test]
@@ -695,7 +747,7 @@ async fn a_429_with_retry_after_pauses_that_indexer_only() {
     let found = search(&*source, &episode(BREAKING_BAD, 1, 1), &[]).await.unwrap();
     assert_eq!(sorted_hashes(&found), vec![hash(2)]);
     assert_eq!(throttled.call_count(), 1, "no call within Retry-After");
-    assert_eq!(good.call_count(), 2);
+    assert_eq!(good.call_count(), 3, "caps once, two searches");
 
     // Alone, the paused indexer's reason is the error.
     let only = source_with_meta(2_000, vec![indexer("throttled", &throttled.torznab_url(), KEY)], "http://127.0.0.1:1");
@@ -725,8 +777,9 @@ async fn real_torznab_and_rss_replies_yield_their_hashes() {
         ("sonarr_torznab_hdaccess_net.xml", &[], 0),
         ("sonarr_torznab_animetosho.xml", &[], 0),
         ("nzbhydra2_animetosho_direct.xml", &[], 0),
-        // One .torrent link, one .nzb link (not a torrent: skipped).
-        ("sonarr_rss_animetosho_nosize.xml", &[], 1),
+        // Two items: one .torrent link; "DAYS - 05" lists its .nzb first and its .torrent
+        // second, and keeps the torrent.
+        ("sonarr_rss_animetosho_nosize.xml", &[], 2),
         // The hash is only in the itorrents.org link: read through it.
         ("sonarr_rss_limetorrents.xml", &[], 5),
         ("sonarr_rss_nyaa2021.xml", &[], 0),

@@ -29,7 +29,7 @@ pub struct Caps {
     pub tv: SearchFunction,
 }
 
-/// Parses a caps document. A Torznab error document is [`FeedError::Torznab`].
+/// Parses a caps document. A Torznab error document is [`FeedError::Api`].
 pub fn parse_caps(xml: &str) -> Result<Caps, FeedError> {
     let mut reader = Reader::from_str(xml);
     let mut caps = Caps::default();
@@ -52,12 +52,18 @@ pub fn parse_caps(xml: &str) -> Result<Caps, FeedError> {
                                 .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
                                 .unwrap_or_default()
                         };
-                        return Err(FeedError::Torznab { code: attr(b"code"), description: attr(b"description") });
+                        return Err(FeedError::Api { code: attr(b"code"), description: attr(b"description") });
                     }
                     b"search" => &mut caps.search,
                     b"movie-search" => &mut caps.movie,
                     b"tv-search" => &mut caps.tv,
                     _ => continue,
+                };
+                // Without `supportedParams`, the defaults clients assume (Sonarr's; `q` only for
+                // movies, as Prowlarr does, so no id goes where it was not announced).
+                slot.params = match name.as_ref() {
+                    b"tv-search" => vec!["q".into(), "season".into(), "ep".into()],
+                    _ => vec!["q".into()],
                 };
                 for attr in element.attributes().flatten() {
                     let value = attr.unescape_value().map(|v| v.into_owned()).unwrap_or_default();
@@ -107,8 +113,18 @@ mod tests {
         assert!(!caps.movie.supports("imdbid"), "not available");
         assert!(matches!(
             parse_caps(r#"<error code="100" description="Invalid API Key"/>"#),
-            Err(FeedError::Torznab { code, .. }) if code == "100"
+            Err(FeedError::Api { code, .. }) if code == "100"
         ));
         assert!(parse_caps("<rss/>").is_err());
+    }
+
+    #[test]
+    fn missing_supported_params_take_the_defaults() {
+        let caps = parse_caps(
+            r#"<caps><searching><search available="yes"/><tv-search available="yes"/><movie-search available="yes"/></searching></caps>"#,
+        )
+        .unwrap();
+        assert!(caps.search.supports("q") && caps.movie.supports("q") && !caps.movie.supports("imdbid"));
+        assert!(caps.tv.supports("season") && caps.tv.supports("ep") && !caps.tv.supports("imdbid"));
     }
 }

@@ -1,5 +1,5 @@
-//! One Torznab query: the request URL, the feed read from the reply, and reasons that never
-//! carry the URL (which holds the API key) or the key itself.
+//! One indexer query (Torznab or Newznab): the request URL, the feed read from the reply, and
+//! reasons that never carry the URL (which holds the API key) or the key itself.
 
 use std::fmt;
 use std::time::Duration;
@@ -12,14 +12,44 @@ use chillproxy_core::{MediaKind, MediaQuery, Secret};
 use serde::{Deserialize, Serialize};
 
 use crate::caps::{parse_caps, Caps};
+use crate::errors::ApiError;
 use crate::rss::{parse_feed, FeedError, FeedItem};
 
-/// Bodies larger than this are refused unless `[source.torznab] max_body_bytes` says otherwise:
+/// Bodies larger than this are refused unless `[source.<name>] max_body_bytes` says otherwise:
 /// a search answer is a few hundred KiB at most.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 /// Query parameters the plugin sets itself; copies in the configured URL are dropped.
 const OWN_PARAMS: [&str; 7] = ["t", "imdbid", "season", "ep", "q", "limit", "offset"];
+
+/// Which of the two sibling APIs an indexer speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Torznab (Jackett, Prowlarr): torrents.
+    #[default]
+    Torznab,
+    /// Newznab (NZBHydra2, Prowlarr, usenet indexers): NZBs. Searches ask for `extended=1`
+    /// (grabs and dates come only with it) and IMDb ids go as digits.
+    Newznab,
+}
+
+impl Dialect {
+    /// `Torznab` or `Newznab`, as reasons name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Dialect::Torznab => "Torznab",
+            Dialect::Newznab => "Newznab",
+        }
+    }
+
+    /// The config section: `source.torznab`, `source.newznab`.
+    pub fn section(self) -> &'static str {
+        match self {
+            Dialect::Torznab => "source.torznab",
+            Dialect::Newznab => "source.newznab",
+        }
+    }
+}
 
 /// How an indexer takes IMDb ids: `auto` (`tt0111161`, which Jackett and Prowlarr take, and
 /// digits only once the indexer refused that with error 201), `tt`, `digits` (the Newznab
@@ -53,6 +83,7 @@ pub struct Indexer {
     pub endpoint: Result<Url, String>,
     pub api_key: Option<Secret>,
     pub imdbid: ImdbidForm,
+    pub dialect: Dialect,
     /// Its entry in the server's health registry: the operator's indexers only (a user's
     /// indexer is user data, and reports nowhere).
     pub health: Option<Tracker>,
@@ -65,8 +96,18 @@ impl Indexer {
             endpoint: endpoint(url),
             api_key: api_key.filter(|k| !k.is_empty()),
             imdbid: ImdbidForm::Auto,
+            dialect: Dialect::Torznab,
             health: None,
         }
+    }
+
+    /// The same indexer, speaking `dialect` (Newznab takes IMDb ids as digits).
+    pub fn speaking(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        if dialect == Dialect::Newznab {
+            self.imdbid = ImdbidForm::Digits;
+        }
+        self
     }
 
     /// What the plugin remembers this indexer by (caps, back-off): a fingerprint of its
@@ -86,7 +127,7 @@ impl Indexer {
     }
 }
 
-/// The Torznab endpoint for a configured URL: `{url}/api`, unless the path already ends in
+/// The API endpoint for a configured URL: `{url}/api`, unless the path already ends in
 /// `/api`. The error message never repeats the URL.
 pub fn endpoint(url: &str) -> Result<Url, String> {
     let mut url = Url::parse(url.trim()).map_err(|e| format!("the indexer URL is not a valid URL ({e})"))?;
@@ -114,8 +155,8 @@ pub enum Search {
     /// `t=caps`.
     Caps,
     /// `t=movie` or `t=tvsearch` by IMDb id, in the form the indexer takes (`tt0111161` or
-    /// `0111161`), with `season` and `ep` for an episode.
-    Id { imdbid: String },
+    /// `0111161`), with `season` and `ep` for an episode when the caps announce them.
+    Id { imdbid: String, season: Option<u32>, ep: Option<u32> },
     /// A text search: `t` (`movie`, `tvsearch` or `search`), `q`, and `season`/`ep` when the
     /// function takes them.
     Text { t: &'static str, q: String, season: Option<u32>, ep: Option<u32> },
@@ -124,12 +165,19 @@ pub enum Search {
 /// `{endpoint}?apikey=…&t=movie&imdbid=tt…` or `…&t=tvsearch&imdbid=tt…&season=S&ep=E`.
 #[cfg(test)]
 pub fn request_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery) -> Url {
-    search_url(endpoint, api_key, media, &Search::Id { imdbid: media.imdb_id.clone() })
+    let search = Search::Id { imdbid: media.imdb_id.clone(), season: media.season, ep: media.episode };
+    search_url(endpoint, api_key, Dialect::Torznab, media, &search)
 }
 
 /// The URL of `search` on `endpoint`: the configured query parameters that are not ours, the
-/// key, then the search's own.
-pub fn search_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery, search: &Search) -> Url {
+/// key, then the search's own (and `extended=1` for a Newznab search).
+pub fn search_url(
+    endpoint: &Url,
+    api_key: Option<&Secret>,
+    dialect: Dialect,
+    media: &MediaQuery,
+    search: &Search,
+) -> Url {
     let mut url = endpoint.clone();
     let kept: Vec<(String, String)> = url
         .query_pairs()
@@ -140,6 +188,7 @@ pub fn search_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery, 
         })
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    let has_extended = kept.iter().any(|(k, _)| k.eq_ignore_ascii_case("extended"));
     url.set_query(None);
     {
         let mut query = url.query_pairs_mut();
@@ -151,16 +200,16 @@ pub fn search_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery, 
             (Search::Caps, _) => {
                 query.append_pair("t", "caps");
             }
-            (Search::Id { imdbid }, MediaKind::Movie) => {
+            (Search::Id { imdbid, .. }, MediaKind::Movie) => {
                 query.append_pair("t", "movie");
                 query.append_pair("imdbid", imdbid);
             }
-            (Search::Id { imdbid }, MediaKind::Series) => {
+            (Search::Id { imdbid, season, ep }, MediaKind::Series) => {
                 query.append_pair("t", "tvsearch");
                 query.append_pair("imdbid", imdbid);
-                if let Some(season) = media.season {
+                if let Some(season) = season {
                     query.append_pair("season", &season.to_string());
-                    if let Some(episode) = media.episode {
+                    if let Some(episode) = ep {
                         query.append_pair("ep", &episode.to_string());
                     }
                 }
@@ -175,6 +224,9 @@ pub fn search_url(endpoint: &Url, api_key: Option<&Secret>, media: &MediaQuery, 
                     query.append_pair("ep", &ep.to_string());
                 }
             }
+        }
+        if dialect == Dialect::Newznab && *search != Search::Caps && !has_extended {
+            query.append_pair("extended", "1");
         }
     }
     url
@@ -194,20 +246,29 @@ pub enum QueryError {
     Unsupported(String),
     /// Torznab error 201: a parameter's value is wrong (an indexer that wants digits-only ids).
     BadParameter(String),
-    /// HTTP 429 (or Torznab error 900 with it): the indexer asks us to wait, `Retry-After` long.
+    /// HTTP 429 (or any error code with it), or error 429/500/501/910 (a request or download
+    /// limit, the API switched off): the indexer asks us to wait, `Retry-After` long.
     Throttled {
         reason: String,
         retry_after: Option<Duration>,
     },
+    /// Error 100–102 (or HTTP 401/403): the key is wrong, suspended or not allowed.
+    Unauthorized(String),
+    /// The reply is not the document asked for (not XML, an HTML page, a feed where caps were
+    /// asked): the reason.
+    Unreadable(String),
 }
 
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TimedOut(budget) => write!(f, "timed out after {} ms", budget.as_millis()),
-            Self::Failed(reason) | Self::Refused(reason) | Self::Unsupported(reason) | Self::BadParameter(reason) => {
-                f.write_str(reason)
-            }
+            Self::Failed(reason)
+            | Self::Refused(reason)
+            | Self::Unsupported(reason)
+            | Self::BadParameter(reason)
+            | Self::Unauthorized(reason)
+            | Self::Unreadable(reason) => f.write_str(reason),
             Self::Throttled { reason, .. } => f.write_str(reason),
         }
     }
@@ -226,61 +287,78 @@ impl UpstreamFailure for QueryError {
             Self::Throttled { .. } => Verdict::Failed(ErrorKind::RateLimited),
             Self::TimedOut(_) => Verdict::Failed(ErrorKind::Timeout),
             Self::Refused(_) => Verdict::Silent,
-            Self::Failed(_) => wire.failure(),
+            Self::Unauthorized(_) => Verdict::Failed(ErrorKind::Auth),
+            Self::Failed(_) | Self::Unreadable(_) => wire.failure(),
         }
     }
 }
 
-/// Parses the feed of one indexer's reply. A Torznab error element wins over the status; the
-/// reasons are short and carry no URL. `timeout` is the budget the call had.
-pub fn read_feed(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Vec<FeedItem>, QueryError> {
-    read_reply(reply, timeout, parse_feed)
+/// Parses the feed of one indexer's reply. An error element wins over the status; the reasons
+/// are short and carry no URL. `timeout` is the budget the call had.
+pub fn read_feed(
+    reply: Result<Reply, UpstreamError>,
+    timeout: Duration,
+    dialect: Dialect,
+) -> Result<Vec<FeedItem>, QueryError> {
+    read_reply(reply, timeout, dialect, parse_feed)
 }
 
 /// Parses the caps of one indexer's reply, with the same error handling as [`read_feed`].
-pub fn read_caps(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Result<Caps, QueryError> {
-    read_reply(reply, timeout, parse_caps)
+pub fn read_caps(reply: Result<Reply, UpstreamError>, timeout: Duration, dialect: Dialect) -> Result<Caps, QueryError> {
+    read_reply(reply, timeout, dialect, parse_caps)
 }
 
 fn read_reply<T>(
     reply: Result<Reply, UpstreamError>,
     timeout: Duration,
+    dialect: Dialect,
     parse: impl FnOnce(&str) -> Result<T, FeedError>,
 ) -> Result<T, QueryError> {
-    let reply = reply.map_err(|e| describe(e, timeout))?;
+    let reply = reply.map_err(|e| describe(e, timeout, dialect))?;
     let text = String::from_utf8_lossy(&reply.body);
     let throttled = reply.status == StatusCode::TOO_MANY_REQUESTS;
     let retry_after = reply.retry_after;
     match parse(&text) {
-        Err(FeedError::Torznab { code, description }) => {
-            let reason = FeedError::Torznab { code: code.clone(), description }.to_string();
-            Err(match code.trim() {
+        Err(FeedError::Api { code, description }) => {
+            let label = dialect.label();
+            let code = code.trim().to_string();
+            let reason = if description.is_empty() {
+                format!("{label} error {code}")
+            } else {
+                format!("{label} error {code}: {description}")
+            };
+            Err(match ApiError::from_code(&code, &description) {
                 _ if throttled => QueryError::Throttled { reason, retry_after },
-                "203" => QueryError::Unsupported(reason),
-                "201" => QueryError::BadParameter(reason),
+                ApiError::FunctionUnavailable => QueryError::Unsupported(reason),
+                ApiError::BadParameter => QueryError::BadParameter(reason),
+                ApiError::Credentials => QueryError::Unauthorized(reason),
+                kind if kind.is_limit() => QueryError::Throttled { reason, retry_after },
                 _ => QueryError::Failed(reason),
             })
         }
         _ if throttled => Err(QueryError::Throttled { reason: "HTTP 429 Too Many Requests".to_string(), retry_after }),
+        _ if matches!(reply.status.as_u16(), 401 | 403) => {
+            Err(QueryError::Unauthorized(format!("HTTP {}", reply.status)))
+        }
         _ if !reply.status.is_success() => Err(QueryError::Failed(format!("HTTP {}", reply.status))),
         Ok(parsed) => Ok(parsed),
-        Err(error) => Err(QueryError::Failed(error.to_string())),
+        Err(error) => Err(QueryError::Unreadable(error.to_string())),
     }
 }
 
 /// The message names the limit: `the response is larger than 5 MiB ([source.torznab]
 /// max_body_bytes = 5242880)`.
-fn too_large(limit: usize) -> String {
-    format!("the response is larger than {} ([source.torznab] max_body_bytes = {limit})", size_text(limit))
+fn too_large(limit: usize, dialect: Dialect) -> String {
+    format!("the response is larger than {} ([{}] max_body_bytes = {limit})", size_text(limit), dialect.section())
 }
 
 /// A transport failure as a short reason: what failed plus the innermost cause (an I/O error,
 /// never a URL).
-pub(crate) fn describe(error: UpstreamError, timeout: Duration) -> QueryError {
+pub fn describe(error: UpstreamError, timeout: Duration, dialect: Dialect) -> QueryError {
     let refused = error.refusal() == Some(RefusalKind::NonPublic);
     let (what, failure) = match error {
         UpstreamError::Timeout => return QueryError::TimedOut(timeout),
-        UpstreamError::BodyTooLarge { limit, .. } => return QueryError::Failed(too_large(limit)),
+        UpstreamError::BodyTooLarge { limit, .. } => return QueryError::Failed(too_large(limit, dialect)),
         UpstreamError::Connect(failure) => ("could not connect", failure),
         UpstreamError::Other { stage: Stage::Redirect, failure } => ("too many redirects", failure),
         UpstreamError::Other { stage: Stage::Body, failure } => ("reading the response failed", failure),
@@ -372,11 +450,11 @@ mod tests {
     #[test]
     fn the_body_limit_is_named() {
         assert_eq!(
-            too_large(MAX_BODY_BYTES),
+            too_large(MAX_BODY_BYTES, Dialect::Torznab),
             "the response is larger than 5 MiB ([source.torznab] max_body_bytes = 5242880)"
         );
-        assert!(too_large(64 * 1024).contains("larger than 64 KiB"));
-        assert!(too_large(1500).contains("larger than 1500 bytes"));
+        assert!(too_large(64 * 1024, Dialect::Torznab).contains("larger than 64 KiB"));
+        assert!(too_large(1500, Dialect::Newznab).contains("larger than 1500 bytes"));
     }
 
     #[test]
@@ -385,10 +463,10 @@ mod tests {
             let reason = "this URL points at a loopback address, which this server does not call for users";
             UpstreamError::refused(chillproxy_core::upstream::OutboundRefused { kind, reason: reason.to_string() })
         };
-        let refused = describe(refusal(RefusalKind::NonPublic), Duration::from_secs(1));
+        let refused = describe(refusal(RefusalKind::NonPublic), Duration::from_secs(1), Dialect::Torznab);
         assert!(matches!(&refused, QueryError::Refused(reason) if reason.starts_with("could not connect: this URL")));
         // Other rules of the policy (a redirect to ftp://) fail the indexer as before.
-        let scheme = describe(refusal(RefusalKind::Scheme), Duration::from_secs(1));
+        let scheme = describe(refusal(RefusalKind::Scheme), Duration::from_secs(1), Dialect::Torznab);
         assert!(matches!(scheme, QueryError::Failed(_)), "{scheme:?}");
         // A text that reads like a refusal is not one.
         let lookalike = UpstreamError::Connect(chillproxy_core::upstream::Failure {
@@ -396,7 +474,7 @@ mod tests {
             cause: None,
             refused: None,
         });
-        assert!(matches!(describe(lookalike, Duration::from_secs(1)), QueryError::Failed(_)));
+        assert!(matches!(describe(lookalike, Duration::from_secs(1), Dialect::Torznab), QueryError::Failed(_)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The Torznab RSS feed: `<rss><channel><item>` with `<title>`, `<size>`, `<link>`, `<guid>`,
-//! `<enclosure url length type>` and `<torznab:attr name value>` elements, or an error document
-//! `<error code="100" description="Invalid API Key"/>`.
+//! The RSS feed Torznab and Newznab share: `<rss><channel><item>` with `<title>`, `<size>`,
+//! `<link>`, `<guid>`, `<pubDate>`, `<enclosure url length type>` (one per download form:
+//! AnimeTosho lists an `.nzb` and a `.torrent`) and `<torznab:attr>`/`<newznab:attr name value>`
+//! elements, or an error document `<error code="100" description="Invalid API Key"/>`.
 
 use std::fmt;
 
@@ -11,8 +12,45 @@ use quick_xml::Reader;
 
 use crate::magnet::{hash_from_magnet, parse_hash};
 
+/// The MIME type of an NZB enclosure.
+pub const NZB_TYPE: &str = "application/x-nzb";
+/// The MIME type of a `.torrent` enclosure.
+pub const TORRENT_TYPE: &str = "application/x-bittorrent";
+
+/// One `<enclosure>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Enclosure {
+    pub url: String,
+    /// `length`, in bytes, when positive.
+    pub length: Option<u64>,
+    /// `type`, lowercased.
+    pub mime: Option<String>,
+}
+
+impl Enclosure {
+    fn is_nzb(&self) -> bool {
+        self.mime.as_deref() == Some(NZB_TYPE) || link_path_ends_with(&self.url, ".nzb")
+    }
+
+    fn is_torrent(&self) -> bool {
+        self.mime.as_deref() == Some(TORRENT_TYPE) || link_path_ends_with(&self.url, ".torrent")
+    }
+}
+
+/// Whether the URL's path (before `?`, `&` or `#`) ends in `suffix`, any case.
+fn link_path_ends_with(url: &str, suffix: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let path = path.split('&').next().unwrap_or_default();
+    path.trim().to_ascii_lowercase().ends_with(suffix)
+}
+
+fn is_http(link: &str) -> bool {
+    let link = link.trim().to_ascii_lowercase();
+    link.starts_with("http://") || link.starts_with("https://")
+}
+
 /// One `<item>` of the feed, reduced to what a candidate needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FeedItem {
     pub title: String,
     /// From the `infohash` attribute, else the `btih` of a magnet link (`magneturl` attribute,
@@ -21,15 +59,27 @@ pub struct FeedItem {
     pub size: Option<u64>,
     pub seeders: Option<u32>,
     pub peers: Option<u32>,
-    /// The `.torrent` download link (the first enclosure, else `<link>`), when it is an http(s)
-    /// URL: what is left when the item names no hash. It may carry the indexer's key.
+    /// The `grabs` attribute (Newznab: with `extended=1`).
+    pub grabs: Option<u32>,
+    /// When it was posted, in seconds since 1970: the `usenetdate` attribute, else `<pubDate>`.
+    pub published: Option<i64>,
+    /// The `.torrent` download link, when it is an http(s) URL: the `application/x-bittorrent`
+    /// enclosure, else the first enclosure that is not an NZB, else `<link>` unless it is an NZB.
+    /// What is left when the item names no hash. It may carry the indexer's key.
     pub torrent_link: Option<String>,
+    /// The NZB link, when it is an http(s) URL: the `application/x-nzb` enclosure (Sonarr and
+    /// NZBHydra2 read it first), else the first enclosure that is not a `.torrent`, else
+    /// `<link>`. It usually carries the indexer's key.
+    pub nzb_link: Option<String>,
+    /// Every enclosure, in order.
+    pub enclosures: Vec<Enclosure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedError {
-    /// The indexer answered with a Torznab error document.
-    Torznab { code: String, description: String },
+    /// The indexer answered with an error document (`<error code description/>`, the same in
+    /// Torznab and Newznab); [`crate::ApiError`] reads the code.
+    Api { code: String, description: String },
     /// The body is not well-formed XML.
     Xml(String),
     /// Well-formed XML, but not an RSS feed (e.g. an HTML page).
@@ -39,12 +89,12 @@ pub enum FeedError {
 impl fmt::Display for FeedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FeedError::Torznab { code, description } if description.is_empty() => {
-                write!(f, "Torznab error {code}")
+            FeedError::Api { code, description } if description.is_empty() => {
+                write!(f, "indexer error {code}")
             }
-            FeedError::Torznab { code, description } => write!(f, "Torznab error {code}: {description}"),
+            FeedError::Api { code, description } => write!(f, "indexer error {code}: {description}"),
             FeedError::Xml(message) => write!(f, "invalid XML: {message}"),
-            FeedError::NotAFeed(what) => write!(f, "not a Torznab feed: {what}"),
+            FeedError::NotAFeed(what) => write!(f, "not an RSS feed: {what}"),
         }
     }
 }
@@ -58,6 +108,7 @@ enum Field {
     Size,
     Link,
     Guid,
+    PubDate,
     InfoHash,
     MagnetUri,
 }
@@ -70,8 +121,8 @@ struct ItemBuilder {
     size: Option<String>,
     link: Option<String>,
     guid: Option<String>,
-    enclosure_url: Option<String>,
-    enclosure_length: Option<String>,
+    pub_date: Option<String>,
+    enclosures: Vec<Enclosure>,
     attr_infohash: Option<String>,
     /// An `infoHash` element (plain torrent RSS).
     element_infohash: Option<String>,
@@ -79,40 +130,68 @@ struct ItemBuilder {
     attr_seeders: Option<String>,
     attr_peers: Option<String>,
     attr_size: Option<String>,
+    attr_grabs: Option<String>,
+    attr_usenetdate: Option<String>,
 }
+
+/// At most this many enclosures are kept per item.
+const MAX_ENCLOSURES: usize = 8;
 
 impl ItemBuilder {
     fn finish(self) -> FeedItem {
-        let magnets = [&self.attr_magnet, &self.link, &self.enclosure_url, &self.guid];
+        let first_enclosure = self.enclosures.first().map(|e| e.url.clone());
+        let magnets = [&self.attr_magnet, &self.link, &first_enclosure, &self.guid];
         let hash = self
             .attr_infohash
             .as_deref()
             .and_then(parse_hash)
             .or_else(|| self.element_infohash.as_deref().and_then(parse_hash))
-            .or_else(|| magnets.iter().filter_map(|m| m.as_deref()).find_map(hash_from_magnet));
+            .or_else(|| magnets.iter().filter_map(|m| m.as_deref()).find_map(hash_from_magnet))
+            .or_else(|| self.enclosures.iter().skip(1).find_map(|e| hash_from_magnet(&e.url)));
         // The `size` attribute first: an enclosure's `length` can be the .torrent file's size
         // (Prowlarr's MoreThanTV reply), and StremThru reads them in this order too.
-        let size = [&self.attr_size, &self.size, &self.enclosure_length]
+        let size = [&self.attr_size, &self.size]
             .iter()
             .filter_map(|s| s.as_deref())
             .find_map(parse_count::<u64>)
-            .filter(|&s| s > 0);
-        let is_download = |link: &&String| {
-            let link = link.trim().to_ascii_lowercase();
-            link.starts_with("http://") || link.starts_with("https://")
-        };
-        let torrent_link = [&self.enclosure_url, &self.link]
-            .into_iter()
-            .flatten()
-            .find(is_download)
-            .map(|link| link.trim().to_string());
+            .filter(|&s| s > 0)
+            .or_else(|| self.enclosures.iter().find_map(|e| e.length));
+        let link = self.link.as_deref().map(str::trim).filter(|l| is_http(l));
+        let http = |e: &&Enclosure| is_http(&e.url);
+        let torrent_link = self
+            .enclosures
+            .iter()
+            .filter(http)
+            .find(|e| e.is_torrent())
+            .or_else(|| self.enclosures.iter().filter(http).find(|e| !e.is_nzb()))
+            .map(|e| e.url.trim())
+            .or(link.filter(|l| !link_path_ends_with(l, ".nzb") && !self.enclosures.iter().any(Enclosure::is_nzb)))
+            .map(str::to_string);
+        let nzb_link = self
+            .enclosures
+            .iter()
+            .filter(http)
+            .find(|e| e.is_nzb())
+            .or_else(|| self.enclosures.iter().filter(http).find(|e| !e.is_torrent()))
+            .map(|e| e.url.trim())
+            .or(link
+                .filter(|l| !link_path_ends_with(l, ".torrent") && !self.enclosures.iter().any(Enclosure::is_torrent)))
+            .map(str::to_string);
+        let published = [&self.attr_usenetdate, &self.pub_date]
+            .iter()
+            .filter_map(|d| d.as_deref())
+            .find_map(crate::date::parse_date);
         FeedItem {
             title: self.title.trim().to_string(),
             hash,
             size,
             seeders: self.attr_seeders.as_deref().and_then(parse_count::<u32>),
             peers: self.attr_peers.as_deref().and_then(parse_count::<u32>),
+            grabs: self.attr_grabs.as_deref().and_then(parse_count::<u32>),
+            published,
             torrent_link,
+            nzb_link,
+            enclosures: self.enclosures,
         }
     }
 
@@ -127,16 +206,21 @@ impl ItemBuilder {
                     Some("seeders") => &mut self.attr_seeders,
                     Some("peers") => &mut self.attr_peers,
                     Some("size") => &mut self.attr_size,
+                    Some("grabs") => &mut self.attr_grabs,
+                    Some("usenetdate") => &mut self.attr_usenetdate,
                     _ => return Ok(()),
                 };
                 if slot.is_none() {
                     *slot = value;
                 }
             }
-            // The first enclosure: AnimeTosho sends the torrent's, then an nzb's.
-            b"enclosure" if self.enclosure_url.is_none() => {
-                self.enclosure_url = attribute(element, b"url")?;
-                self.enclosure_length = attribute(element, b"length")?;
+            // Every enclosure: AnimeTosho sends an nzb's and a torrent's, in either order.
+            b"enclosure" if self.enclosures.len() < MAX_ENCLOSURES => {
+                if let Some(url) = attribute(element, b"url")? {
+                    let length = attribute(element, b"length")?.as_deref().and_then(parse_count::<u64>);
+                    let mime = attribute(element, b"type")?.map(|t| t.trim().to_ascii_lowercase());
+                    self.enclosures.push(Enclosure { url, length: length.filter(|&l| l > 0), mime });
+                }
             }
             _ => {}
         }
@@ -149,6 +233,7 @@ impl ItemBuilder {
             Field::Size => self.size = Some(text),
             Field::Link => self.link = Some(text),
             Field::Guid => self.guid = Some(text),
+            Field::PubDate => self.pub_date = Some(text),
             Field::InfoHash => {
                 self.element_infohash.get_or_insert(text);
             }
@@ -160,7 +245,7 @@ impl ItemBuilder {
 }
 
 /// A decimal count. Torznab writes `-1` or an empty value for "unknown"; both give `None`.
-fn parse_count<T: TryFrom<u64>>(value: &str) -> Option<T> {
+pub(crate) fn parse_count<T: TryFrom<u64>>(value: &str) -> Option<T> {
     let value = value.trim();
     let whole = value.split_once('.').map_or(value, |(whole, _)| whole);
     whole.parse::<u64>().ok().and_then(|v| T::try_from(v).ok())
@@ -178,7 +263,7 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Fe
 }
 
 fn torznab_error(element: &BytesStart<'_>) -> Result<FeedError, FeedError> {
-    Ok(FeedError::Torznab {
+    Ok(FeedError::Api {
         code: attribute(element, b"code")?.unwrap_or_default(),
         description: attribute(element, b"description")?.unwrap_or_default(),
     })
@@ -194,7 +279,7 @@ fn push_limited(buffer: &mut String, text: &str) {
 }
 
 /// Parses a Torznab response body. Every `<item>` is returned, with `hash: None` when it names
-/// no info hash; a Torznab error document gives [`FeedError::Torznab`]. Never panics.
+/// no info hash; a Torznab error document gives [`FeedError::Api`]. Never panics.
 pub fn parse_feed(xml: &str) -> Result<Vec<FeedItem>, FeedError> {
     let mut reader = Reader::from_str(xml);
     let config = reader.config_mut();
@@ -238,6 +323,7 @@ pub fn parse_feed(xml: &str) -> Result<Vec<FeedItem>, FeedError> {
                             b"size" => Some((Field::Size, depth + 1)),
                             b"link" => Some((Field::Link, depth + 1)),
                             b"guid" => Some((Field::Guid, depth + 1)),
+                            b"pubDate" => Some((Field::PubDate, depth + 1)),
                             _ => None,
                         };
                         text.clear();
@@ -357,6 +443,14 @@ mod tests {
                 seeders: Some(120),
                 peers: Some(130),
                 torrent_link: Some("http://127.0.0.1/dl/yts/?jackett_apikey=secret&path=abc".to_string()),
+                nzb_link: None,
+                grabs: None,
+                published: None,
+                enclosures: vec![Enclosure {
+                    url: "http://127.0.0.1/dl/yts/?jackett_apikey=secret&path=abc".to_string(),
+                    length: Some(2_147_483_648),
+                    mime: Some(TORRENT_TYPE.to_string()),
+                }],
             }]
         );
     }
@@ -413,6 +507,39 @@ mod tests {
     }
 
     #[test]
+    fn an_nzb_enclosure_before_the_torrent_keeps_the_torrent() {
+        // AnimeTosho's "DAYS - 05" (sonarr_rss_animetosho_nosize.xml): the .nzb first.
+        let xml = feed(
+            r#"<item><title>DAYS - 05 (1280x720 HEVC2 AAC).mkv</title>
+      <link>https://animetosho.org/view/days-05-1280x720-hevc2-aac-mkv.1009055</link>
+      <enclosure url="http://storage.animetosho.org/nzb/0002ae58/DAYS%20-%2005.nzb" type="application/x-nzb" length="0" />
+      <enclosure url="http://storage.animetosho.org/torrents/4b58/DAYS%20-%2005.torrent" type="application/x-bittorrent" length="0" />
+      <pubDate>Tue, 02 Aug 2016 12:50:06 +0000</pubDate></item>
+<item><title>torrent first</title>
+      <enclosure url="http://h/a.torrent" type="application/x-bittorrent" length="7" />
+      <enclosure url="http://h/a.nzb" type="application/x-nzb" length="0" /></item>
+<item><title>newznab</title><link>https://h/api?t=get&amp;id=1&amp;apikey=k</link>
+      <enclosure url="http://h/api?t=get&amp;id=1&amp;apikey=k" type="application/x-nzb" length="9" />
+      <newznab:attr name="grabs" value="12"/><newznab:attr name="usenetdate" value="Tue, 02 Aug 2016 12:50:06 +0000"/></item>"#,
+        );
+        let items = parse_feed(&xml).unwrap();
+        let days = &items[0];
+        assert_eq!(
+            days.torrent_link.as_deref(),
+            Some("http://storage.animetosho.org/torrents/4b58/DAYS%20-%2005.torrent")
+        );
+        assert_eq!(days.nzb_link.as_deref(), Some("http://storage.animetosho.org/nzb/0002ae58/DAYS%20-%2005.nzb"));
+        assert_eq!((days.size, days.published, days.enclosures.len()), (None, Some(1_470_142_206), 2));
+        assert_eq!(items[1].torrent_link.as_deref(), Some("http://h/a.torrent"));
+        assert_eq!(items[1].nzb_link.as_deref(), Some("http://h/a.nzb"));
+        assert_eq!(items[1].size, Some(7));
+        let nzb = &items[2];
+        assert_eq!(nzb.nzb_link.as_deref(), Some("http://h/api?t=get&id=1&apikey=k"), "the enclosure before <link>");
+        assert_eq!(nzb.torrent_link, None, "an NZB is no torrent");
+        assert_eq!((nzb.size, nzb.grabs, nzb.published), (Some(9), Some(12), Some(1_470_142_206)));
+    }
+
+    #[test]
     fn channel_level_link_and_title_are_not_items() {
         let xml = feed("");
         assert_eq!(parse_feed(&xml).unwrap(), vec![]);
@@ -432,10 +559,10 @@ mod tests {
         let err =
             parse_feed(r#"<?xml version="1.0" encoding="UTF-8"?><error code="100" description="Invalid API Key" />"#)
                 .unwrap_err();
-        assert_eq!(err, FeedError::Torznab { code: "100".to_string(), description: "Invalid API Key".to_string() });
-        assert_eq!(err.to_string(), "Torznab error 100: Invalid API Key");
+        assert_eq!(err, FeedError::Api { code: "100".to_string(), description: "Invalid API Key".to_string() });
+        assert_eq!(err.to_string(), "indexer error 100: Invalid API Key");
         let err = parse_feed(r#"<error code="201"></error>"#).unwrap_err();
-        assert_eq!(err.to_string(), "Torznab error 201");
+        assert_eq!(err.to_string(), "indexer error 201");
     }
 
     #[test]
