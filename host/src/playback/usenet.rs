@@ -25,11 +25,11 @@ impl UnlockedNzb {
     }
 }
 
-/// The user's own indexers of `source`, as the request's config has them (the list that source
-/// searched with).
+/// The user's own indexers an NZB source searched with: the config's usenet (`newznab`) list,
+/// which `NzbIndexer::User` indexes (`SourceQuery::usenet_indexers`).
 fn user_indexers<'a>(config: &'a UserConfig, source: &str) -> &'a [UserIndexer] {
     let _ = source;
-    &config.indexers
+    config.usenet_indexers()
 }
 
 /// The NZB behind `hash`, unlocked for this request.

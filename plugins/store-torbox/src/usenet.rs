@@ -6,9 +6,11 @@
 //! create spends a new download.
 //!
 //! TorBox names a download by the md5 of what it was sent (the link with the user's indexer key,
-//! or the file), which may differ from the release's usenet hash; so the download id a create
-//! returned is remembered per (key, usenet hash) in the shared tier (no secret in it), and a
-//! later play (here or on another replica) finds the download by it.
+//! or the file), which may differ from the release's usenet hash; so the key's list is searched
+//! for both (the usenet hash, and the md5 of the link as sent: a download this user added from
+//! the same link elsewhere), and the download id a create returned is remembered per (key,
+//! usenet hash) in the shared tier (no secret in it), so a later play (here or on another
+//! replica) finds a download made from an uploaded file too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use std::time::Duration;
 use chillproxy_core::cache::{CacheLimits, FlightCache};
 use chillproxy_core::upstream::{Method, Upstream, Url};
 use chillproxy_core::{CachedItem, Magnet, Secret, SharedState, StoreError, StoreFile, UsenetAdd, UsenetHash};
+use md5::{Digest, Md5};
 use serde_json::Value;
 
 use crate::client::{Body, Client, Cost, USENET_CHECKCACHED, USENET_CREATE, USENET_MYLIST, USENET_REQUESTDL, USER_ME};
@@ -159,18 +162,32 @@ impl Usenet {
     }
 
     async fn find_or_create(&self, key: &Secret, nzb: &UsenetAdd<'_>) -> Result<Torrent, StoreError> {
-        if let Some(found) = self.find(key, nzb.hash).await? {
+        if let Some(found) = self.find(key, nzb.hash, Some(nzb.link)).await? {
             return Ok(found);
         }
         self.create(key, nzb).await
     }
 
-    /// The download in the key's account by its usenet hash (the key's list), or by the id a
-    /// create returned (remembered in the shared tier); a listed one not finished is read again.
-    async fn find(&self, key: &Secret, hash: &UsenetHash) -> Result<Option<Torrent>, StoreError> {
-        if let Some(listed) = self.inner.listings.find(&self.inner.client, key, &hash.key()).await? {
+    /// The download in the key's account: in the key's list by its usenet hash or by the md5 of
+    /// `link` as TorBox would name it, else by the id a create returned (remembered in the
+    /// shared tier). A listed one not finished is read again.
+    async fn find(
+        &self,
+        key: &Secret,
+        hash: &UsenetHash,
+        link: Option<&Secret>,
+    ) -> Result<Option<Torrent>, StoreError> {
+        let client = &self.inner.client;
+        let mut listed = self.inner.listings.find(client, key, &hash.key()).await?;
+        if let (None, Some(link)) = (&listed, link) {
+            let named = UsenetHash::from_digest(&Md5::digest(link.expose().as_bytes()).into());
+            listed = self.inner.listings.find(client, key, &named.key()).await?;
+        }
+        if let Some(mut listed) = listed {
             let finished = listed.magnet.status == chillproxy_core::MagnetStatus::Downloaded;
             if finished || listed.failure.is_some() {
+                // Filed under the release's usenet hash, whatever TorBox named it.
+                listed.magnet.hash = hash.key();
                 return Ok(Some(listed));
             }
             return self.download(key, parse_usenet_id(&listed.magnet.id)?, Some(hash)).await.map(Some);
@@ -205,7 +222,7 @@ impl Usenet {
             Ok(data) => parse_usenet_created(data)?,
             Err(StoreError::Upstream { message, .. }) if message.starts_with(DUPLICATE) => {
                 self.inner.listings.drop_listing(key);
-                return match self.find(key, nzb.hash).await? {
+                return match self.find(key, nzb.hash, Some(nzb.link)).await? {
                     Some(found) => Ok(found),
                     None => Err(error(
                         Kind::Upstream,

@@ -15,7 +15,7 @@
 //!   download by the md5 of what it was sent (the link as given, or the file's bytes). A link
 //!   whose release is not [`UsenetRelease::fetchable`] (a LAN indexer, a redirect, a private
 //!   one), or names no known release, answers HTTP 400 `BOZO_NZB`; a file is read for a release
-//!   token. Adding a release the key already has returns that download. Reply data: `{"hash",
+//!   token or name. Adding a release the key already has returns that download. Reply data: `{"hash",
 //!   "usenetdownload_id": "<id as a string>", "auth_id"}` (the documented example).
 //! - `mylist` (`id` → one object or `null`; else the key's list, `offset`/`limit`): a cached
 //!   release is `completed` at once; an uncached one is `downloading` for its first `polls`
@@ -226,7 +226,8 @@ fn bozo() -> Response {
 fn create(state: &mut TorBoxState, key: &str, call: &RecordedCall) -> Response {
     let (hash, release, from_file) = match multipart_file(&call.body) {
         Some(file) => {
-            let release = state.usenet.releases.values().find(|r| file.contains(&r.token)).map(|r| r.identity.clone());
+            let named = |r: &&UsenetRelease| file.contains(&r.token) || file.contains(&r.name);
+            let release = state.usenet.releases.values().find(named).map(|r| r.identity.clone());
             (md5_hex(file.as_bytes()), release, true)
         }
         None => {

@@ -142,14 +142,22 @@ async fn a_cached_release_is_created_once_and_its_link_asked_with_the_file_and_i
 async fn a_release_already_in_the_account_is_not_created_again() {
     let (fake, _running, store) = setup().await;
     fake.add_usenet_cached(identity(3).as_str(), "rel3", "Movie", &[("movie.mkv", 100)]);
+    fake.add_usenet_cached(identity(13).as_str(), "rel13", "Other", &[("other.mkv", 100)]);
     // Added earlier by another client, which named it by the same usenet hash TorBox keeps.
     fake.add_usenet_to_account(PRO, identity(3).as_str(), "x");
     fake.state().usenet.downloads[0].hash = identity(3).as_str().to_string();
+    // Added earlier from the same link: TorBox named it by the md5 of that link.
+    let l13 = link("https://indexer.example", "rel13");
+    fake.add_usenet_to_account(PRO, identity(13).as_str(), l13.expose());
     let l = link("https://indexer.example", "rel3");
-    let add = UsenetAdd { hash: &identity(3), link: &l, trusted: false, title: "Movie" };
-    let magnet = store.add_usenet(&credential(PRO), &add, None).await.expect("found");
-    assert_eq!(magnet.status, MagnetStatus::Downloaded);
+    for (n, l) in [(3, &l), (13, &l13)] {
+        let add = UsenetAdd { hash: &identity(n), link: l, trusted: false, title: "Movie" };
+        let magnet = store.add_usenet(&credential(PRO), &add, None).await.expect("found");
+        assert_eq!(magnet.status, MagnetStatus::Downloaded);
+        assert_eq!(magnet.hash, identity(n).key());
+    }
     assert_eq!(fake.calls_to(CREATE).len(), 0);
+    assert_eq!(fake.calls_to(MYLIST).iter().filter(|c| c.query_param("id").is_none()).count(), 1, "one list read");
 }
 
 #[tokio::test]
