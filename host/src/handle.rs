@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chillproxy_core::seal::{Keyring, ListSeal, OpenError, Purpose};
-use chillproxy_core::{ContentKind, DeviceId, InfoHash, Secret, StoreEntry, UsenetHash};
+use chillproxy_core::{ContentKind, DeviceId, InfoHash, Secret, StoreEntry, UsenetHash, UserIndexer};
 use serde::{Deserialize, Serialize};
 
 /// What a handle holds. Short field names: it is in every stream URL.
@@ -47,6 +47,10 @@ pub(crate) struct Handle {
     pub a: IpAddr,
     /// Unix seconds until which the device binding holds.
     pub x: u64,
+    /// The user's own usenet indexers (name, URL, key), when the list had them: playback puts
+    /// an NZB's key back from here (a sealed link carries no config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub n: Vec<[String; 3]>,
 }
 
 /// What a single handle holds (the form lists made before issue 25, one seal per stream): the
@@ -109,6 +113,9 @@ pub(crate) struct ListParts<'a> {
     pub ip: IpAddr,
     /// Unix seconds until which the device binding holds (see [`Handle::expiry`]).
     pub expires_at: u64,
+    /// The user's own usenet indexers, sealed with the rest when a stream of the list is an NZB
+    /// one of them found (empty otherwise).
+    pub usenet_indexers: &'a [UserIndexer],
 }
 
 /// A list handle's sealed part: [`Handle`] without the info hash and the file.
@@ -123,6 +130,8 @@ struct ListFields<'a> {
     d: &'a str,
     a: IpAddr,
     x: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    n: Vec<[&'a str; 3]>,
 }
 
 /// [`ListFields`] as opened.
@@ -137,6 +146,8 @@ struct OpenedList {
     d: String,
     a: IpAddr,
     x: u64,
+    #[serde(default)]
+    n: Vec<[String; 3]>,
 }
 
 impl ListParts<'_> {
@@ -150,6 +161,11 @@ impl ListParts<'_> {
             d: self.device.as_str(),
             a: self.ip,
             x: self.expires_at,
+            n: self
+                .usenet_indexers
+                .iter()
+                .filter_map(|i| i.ak.as_ref().map(|key| [i.n.as_str(), i.u.as_str(), key.expose()]))
+                .collect(),
         };
         let json = serde_json::to_vec(&fields).ok()?;
         keyring.seal_list(&json)
@@ -230,7 +246,15 @@ impl Handle {
                 InfoHash::from_bytes(&hash).as_str().to_string()
             }
         };
-        Ok(Self { c: list.c, t: list.t, u: list.u, i: list.i, h, f, d: list.d, a: list.a, x: list.x })
+        Ok(Self { c: list.c, t: list.t, u: list.u, i: list.i, h, f, d: list.d, a: list.a, x: list.x, n: list.n })
+    }
+
+    /// The user's own usenet indexers the handle carries (for an NZB's key).
+    pub fn usenet_indexers(&self) -> Vec<UserIndexer> {
+        self.n
+            .iter()
+            .map(|[n, u, key]| UserIndexer { n: n.clone(), u: u.clone(), ak: Some(Secret::new(key.clone())) })
+            .collect()
     }
 
     /// The store entry, as the user's config had it.
@@ -290,6 +314,7 @@ mod tests {
             d: device.as_str().into(),
             a: ip,
             x: expires_at,
+            n: Vec::new(),
         };
         assert_eq!(opened, handle);
         assert_eq!(opened.entry(), entry);
@@ -303,7 +328,7 @@ mod tests {
     }
 
     fn list_parts<'a>(entry: &'a StoreEntry, device: &'a DeviceId, ip: IpAddr, expires_at: u64) -> ListParts<'a> {
-        ListParts { entry, id: "tt0903747:1:3", device, ip, expires_at }
+        ListParts { entry, id: "tt0903747:1:3", device, ip, expires_at, usenet_indexers: &[] }
     }
 
     fn list_handle(list: &ListSeal, hash: &InfoHash, file_idx: Option<u64>) -> String {
@@ -325,6 +350,16 @@ mod tests {
             let opened = Handle::open(&keyring, &list.handle(&part[..len]).unwrap()).unwrap();
             assert_eq!((opened.h.clone(), opened.f), (format!("usenet-{usenet}"), file_idx));
         }
+        // The user's own usenet indexers travel sealed in the list part.
+        let mine =
+            [UserIndexer { n: "mine".into(), u: "https://nzb.example".into(), ak: Some(Secret::new("nzb-key-9")) }];
+        let parts = ListParts { usenet_indexers: &mine, ..list_parts(&entry, &device, ip, Handle::expiry(3600)) };
+        let carried = parts.seal(&keyring).unwrap();
+        let (part, len) = stream_part_of(&usenet.key(), ContentKind::Usenet, None);
+        let handle = carried.handle(&part[..len]).unwrap();
+        assert!(!handle.contains("nzb-key-9") && !handle.contains("nzb.example"), "{handle}");
+        let opened = Handle::open(&keyring, &handle).unwrap();
+        assert_eq!(opened.usenet_indexers(), mine);
         // The same key as a torrent stays a torrent.
         let (part, len) = stream_part_of(&usenet.key(), ContentKind::Torrent, None);
         let opened = Handle::open(&keyring, &list.handle(&part[..len]).unwrap()).unwrap();

@@ -15,7 +15,7 @@ mod warm;
 
 use std::sync::Arc;
 
-use chillproxy_core::{AuthPurpose, AuthRequest, Credential};
+use chillproxy_core::{AuthPurpose, AuthRequest, Credential, NzbIndexer};
 use chillproxy_stremio::{warning, Stream};
 use futures::future::join_all;
 
@@ -130,6 +130,12 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
 
     // 4. Each stream: its pre-rendered body behind this request's playback URL.
     let mut urls = UrlShape::new(request);
+    let by_user_indexer = |e: &warm::PlanEntry| {
+        candidates[e.candidate].nzb.as_ref().is_some_and(|nzb| matches!(nzb.indexer, NzbIndexer::User { .. }))
+    };
+    if plan.entries.iter().any(by_user_indexer) {
+        urls.carry_usenet_indexers();
+    }
     let per_url = urls.len() + 160;
     let mut writer = ListWriter::new(plan.entries.iter().map(|e| e.rendered.tail.len() + per_url).sum());
     for entry in &plan.entries {

@@ -8,7 +8,7 @@
 //! (tested below).
 
 use chillproxy_core::seal::{Keyring, ListSeal};
-use chillproxy_core::{ContentKind, InfoHash, StoreEntry, StoreFile};
+use chillproxy_core::{ContentKind, InfoHash, StoreEntry, StoreFile, UserIndexer};
 use chillproxy_stremio::{PlaybackUrl, Stream};
 
 use super::request::StreamRequest;
@@ -148,6 +148,8 @@ struct Sealing<'a> {
     expires_at: u64,
     /// The entry (as the config has it) and its sealed list part (`None`: sealing failed).
     lists: Vec<(StoreEntry, Option<ListSeal>)>,
+    /// The user's own usenet indexers, sealed into the list parts when a stream needs one's key.
+    usenet_indexers: &'a [UserIndexer],
 }
 
 impl Sealing<'_> {
@@ -163,6 +165,7 @@ impl Sealing<'_> {
                     device: &client.device,
                     ip: client.ip,
                     expires_at: self.expires_at,
+                    usenet_indexers: self.usenet_indexers,
                 };
                 self.lists.push((entry.clone(), parts.seal(self.keyring)));
                 self.lists.len() - 1
@@ -185,6 +188,7 @@ impl<'a> UrlShape<'a> {
                     request,
                     expires_at: Handle::expiry(request.binding_ttl_s),
                     lists: Vec::new(),
+                    usenet_indexers: &[],
                 }),
             },
             None => Self {
@@ -192,6 +196,14 @@ impl<'a> UrlShape<'a> {
                 tail: escaped(PlaybackUrl::tail(&request.binding)),
                 sealed: None,
             },
+        }
+    }
+
+    /// Seals the user's own usenet indexers into the list's handles: a stream of the list is an
+    /// NZB one of them found, whose key playback needs (a sealed link carries no config).
+    pub fn carry_usenet_indexers(&mut self) {
+        if let Some(sealing) = &mut self.sealed {
+            sealing.usenet_indexers = sealing.request.config.usenet_indexers();
         }
     }
 

@@ -103,3 +103,42 @@ async fn an_uncached_usenet_stream_still_downloading_says_so_and_plays_once_it_i
     assert_eq!(response.status(), 302, "{}", response.text().await.unwrap_or_default());
     assert_eq!(stack.torbox.calls_to(CREATE).len(), 1);
 }
+
+#[tokio::test]
+async fn a_sealed_stream_of_the_users_own_indexer_plays_with_its_key_put_back() {
+    const MINE: &str = "users-own-nzb-key-SECRET-77";
+    let options = StackOptions {
+        server_settings: "allow_private_user_urls = true".into(),
+        env: vec![("CHILLPROXY_KEYS", CLUSTER_KEYS.to_string())],
+        ..Default::default()
+    };
+    let (stack, _operator) = usenet_stack(options, "").await;
+    let mine = FakeNewznab::start(MINE).await;
+    mine.add_release(chillproxy_tests::fakes::newznab::Release::movie(
+        MOVIE,
+        "The.Shawshank.Redemption.1994.720p.NZB-MINE",
+        "mine-1",
+    ));
+    let identity = release_hash_with(&mine, "mine-1", MINE);
+    stack.torbox.add_usenet_cached(
+        &identity,
+        "mine-1",
+        "The.Shawshank.Redemption.1994.720p.NZB-MINE",
+        &[("mine.mkv", 700)],
+    );
+    let config = Stack::config(&serde_json::json!({
+        "stores": [{"c": "tb", "t": TOKEN}],
+        "newznab": [{"n": "mine", "u": mine.url(), "ak": MINE}],
+    }));
+    let list = streams(&stack.stream_url(&config, "movie", MOVIE)).await;
+    let stream = list
+        .iter()
+        .find(|s| s["behaviorHints"]["filename"] == "mine.mkv")
+        .unwrap_or_else(|| panic!("{:#?}", names(&list)));
+    let url = stream["url"].as_str().unwrap();
+    assert!(url.contains("/_/play/") && !url.contains(MINE) && !url.contains(TOKEN), "{url}");
+    let response = play(url).await;
+    assert_eq!(response.status(), 302, "{}", response.text().await.unwrap_or_default());
+    let link = stack.torbox.calls_to(CREATE)[0].form_param("link").unwrap();
+    assert!(link.contains("mine-1") && link.contains(MINE), "{link}");
+}
