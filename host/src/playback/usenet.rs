@@ -25,8 +25,8 @@ impl UnlockedNzb {
     }
 }
 
-/// The user's own indexers an NZB source searched with: the config's usenet (`newznab`) list,
-/// which `NzbIndexer::User` indexes (`SourceQuery::usenet_indexers`).
+/// The user's own indexers an NZB source searched with: the config's usenet list, which
+/// `NzbIndexer::User` indexes (`SourceQuery::usenet_indexers`).
 fn user_indexers<'a>(config: &'a UserConfig, source: &str) -> &'a [UserIndexer] {
     let _ = source;
     config.usenet_indexers()
