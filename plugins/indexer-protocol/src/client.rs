@@ -208,7 +208,7 @@ pub fn search_url(
                 query.append_pair("t", "tvsearch");
                 query.append_pair("imdbid", imdbid);
                 if let Some(season) = season {
-                    query.append_pair("season", &season.to_string());
+                    query.append_pair("season", &season_value(dialect, *season));
                     if let Some(episode) = ep {
                         query.append_pair("ep", &episode.to_string());
                     }
@@ -218,7 +218,7 @@ pub fn search_url(
                 query.append_pair("t", t);
                 query.append_pair("q", q);
                 if let Some(season) = season {
-                    query.append_pair("season", &season.to_string());
+                    query.append_pair("season", &season_value(dialect, *season));
                 }
                 if let Some(ep) = ep {
                     query.append_pair("ep", &ep.to_string());
@@ -230,6 +230,15 @@ pub fn search_url(
         }
     }
     url
+}
+
+/// `season` as sent: Newznab's season 0 (specials) is `00`, since NNTmux reads `0` as empty
+/// (Sonarr does the same).
+fn season_value(dialect: Dialect, season: u32) -> String {
+    match (dialect, season) {
+        (Dialect::Newznab, 0) => "00".to_string(),
+        _ => season.to_string(),
+    }
 }
 
 /// Why an indexer gave no results; `Display` is the reason shown to the user.
@@ -445,6 +454,24 @@ mod tests {
             request_url(&ep, None, &movie()).as_str(),
             "http://h/1/api?apikey=old&extended=1&t=movie&imdbid=tt0111161"
         );
+    }
+
+    #[test]
+    fn newznab_searches_ask_for_extended_attributes_and_send_season_zero_as_00() {
+        let ep = endpoint("https://api.nzbgeek.info").unwrap();
+        let specials = MediaQuery { season: Some(0), episode: Some(3), ..episode() };
+        let search = Search::Id { imdbid: "0903747".into(), season: Some(0), ep: Some(3) };
+        let key = Secret::new("k");
+        assert_eq!(
+            search_url(&ep, Some(&key), Dialect::Newznab, &specials, &search).as_str(),
+            "https://api.nzbgeek.info/api?apikey=k&t=tvsearch&imdbid=0903747&season=00&ep=3&extended=1"
+        );
+        assert_eq!(
+            search_url(&ep, Some(&key), Dialect::Newznab, &specials, &Search::Caps).as_str(),
+            "https://api.nzbgeek.info/api?apikey=k&t=caps"
+        );
+        let torznab = search_url(&ep, None, Dialect::Torznab, &specials, &search);
+        assert!(torznab.as_str().ends_with("season=0&ep=3"), "{torznab}");
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! `Retry-After`, a refused key longer), and the id form an indexer took.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use chillproxy_core::cache::FlightCache;
 
 use crate::caps::Caps;
 use crate::client::QueryError;
@@ -61,12 +64,11 @@ impl From<&QueryError> for Failure {
     }
 }
 
-/// Caps as last read: `None` when the indexer answered something that is not caps.
-type CapsEntry = (Instant, Option<Caps>);
-
 /// What the plugin remembers across searches, by [`crate::Indexer::memory_key`].
 pub struct Memory {
-    caps: Mutex<HashMap<String, CapsEntry>>,
+    /// Caps as last read (`None`: the indexer answered something that is not caps), one read in
+    /// flight per indexer however many searches wait for it.
+    caps: FlightCache<String, Option<Caps>, QueryError>,
     /// Indexers that refused `tt…` ids and took digits.
     digits: Mutex<HashMap<String, Instant>>,
     /// Until when, and the failure that paused it.
@@ -84,27 +86,58 @@ fn prune<V>(map: &mut HashMap<String, V>, expired: impl Fn(&V) -> bool) {
     }
 }
 
-fn caps_expired((at, caps): &CapsEntry) -> bool {
-    at.elapsed() >= if caps.is_some() { CAPS_TTL } else { UNKNOWN_CAPS_TTL }
+fn caps_ttl(caps: &Option<Caps>) -> Duration {
+    if caps.is_some() {
+        CAPS_TTL
+    } else {
+        UNKNOWN_CAPS_TTL
+    }
 }
 
 impl Memory {
     /// `failure_pause`: how long an indexer that failed is held back.
     pub fn new(failure_pause: Duration) -> Self {
-        Self { caps: Mutex::default(), digits: Mutex::default(), paused: Mutex::default(), failure_pause }
+        Self {
+            caps: FlightCache::new(MEMORY_PRUNE_AT),
+            digits: Mutex::default(),
+            paused: Mutex::default(),
+            failure_pause,
+        }
     }
 
     /// `Some(caps)` when known, `Some(None)` when the indexer's caps could not be read lately,
     /// `None` when they should be read.
     pub fn caps(&self, key: &str) -> Option<Option<Caps>> {
-        let caps = lock(&self.caps);
-        caps.get(key).filter(|entry| !caps_expired(entry)).map(|(_, caps)| caps.clone())
+        self.caps.get(&key.to_string())
     }
 
     pub fn remember_caps(&self, key: &str, caps: Option<Caps>) {
-        let mut map = lock(&self.caps);
-        prune(&mut map, caps_expired);
-        map.insert(key.to_string(), (Instant::now(), caps));
+        let ttl = caps_ttl(&caps);
+        self.caps.insert(key.to_string(), caps, ttl);
+    }
+
+    /// The caps, read by `read` unless known (`fresh`: read again whatever is known). One read
+    /// per indexer is in flight at a time; concurrent searches wait for it. An answer that is
+    /// not caps (not XML, an HTML page, error 201–203) is `Ok(None)` and kept an hour; a failure
+    /// that is the indexer's (down, a refused key, a limit) is not kept.
+    pub async fn caps_or_read<F, Fut>(&self, key: &str, fresh: bool, read: F) -> Result<Option<Caps>, QueryError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Caps, QueryError>> + Send + 'static,
+    {
+        if fresh {
+            self.caps.remove(&key.to_string());
+        }
+        let reading = read();
+        let load = move || async move {
+            match reading.await {
+                Ok(caps) => Ok(Some(caps)),
+                Err(QueryError::Unreadable(_) | QueryError::Unsupported(_) | QueryError::BadParameter(_)) => Ok(None),
+                Err(error) => Err(error),
+            }
+        };
+        let ttl = |result: &Result<Option<Caps>, QueryError>| result.as_ref().ok().map(caps_ttl);
+        self.caps.get_or_load(key.to_string(), ttl, load).await
     }
 
     /// Whether the indexer took digits after refusing `tt…` ids.

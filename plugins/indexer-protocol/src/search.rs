@@ -59,7 +59,7 @@ impl Searcher<'_> {
         let key = indexer.memory_key();
         let caps = match self.memory.caps(&key) {
             Some(caps) => caps,
-            None => self.fresh_caps(indexer, endpoint, media, &key).await?,
+            None => self.read_caps(indexer, endpoint, media, &key, false).await?,
         };
         let form = match indexer.imdbid {
             ImdbidForm::Auto if self.memory.takes_digits(&key) => ImdbidForm::Digits,
@@ -83,7 +83,7 @@ impl Searcher<'_> {
                 Ok(items) => return Ok((items, None)),
                 Err(QueryError::Unsupported(reason)) => {
                     tracing::debug!(indexer = %indexer.name, %reason, "the indexer refused an id search; its caps are read again");
-                    let mut fresh = self.fresh_caps(indexer, endpoint, media, &key).await?;
+                    let mut fresh = self.read_caps(indexer, endpoint, media, &key, true).await?;
                     // It refused: whatever its caps say, it is searched by title from now on.
                     if let Some(fresh) = fresh.as_mut() {
                         let function = match media.kind {
@@ -112,23 +112,32 @@ impl Searcher<'_> {
         Ok((items, Some(title)))
     }
 
-    /// Reads the caps and remembers them: `None` when the indexer answered something that is
-    /// not caps (it is then searched as if it had said nothing). A failure that is the
-    /// indexer's (down, a refused key, a limit) is the search's.
-    async fn fresh_caps(
+    /// The caps, known or read (`fresh`: read again): `None` when the indexer answered
+    /// something that is not caps (it is then searched as if it had said nothing). A failure
+    /// that is the indexer's (down, a refused key, a limit) is the search's.
+    async fn read_caps(
         &self,
         indexer: &Indexer,
         endpoint: &Url,
         media: &MediaQuery,
         key: &str,
+        fresh: bool,
     ) -> Result<Option<Caps>, QueryError> {
-        let caps = match self.read_caps(indexer, endpoint, media).await {
-            Ok(caps) => Some(caps),
-            Err(QueryError::Unreadable(_) | QueryError::Unsupported(_) | QueryError::BadParameter(_)) => None,
-            Err(error) => return Err(error),
+        let url = client::search_url(endpoint, indexer.api_key.as_ref(), indexer.dialect, media, &Search::Caps);
+        let upstream = self.upstream.clone();
+        let (api_key, health, dialect) = (indexer.api_key.clone(), indexer.health.clone(), indexer.dialect);
+        let read = move || async move {
+            let mut request = upstream.request_url(Method::GET, "caps", url);
+            if let Some(key) = &api_key {
+                request = request.secret(key);
+            }
+            if let Some(tracker) = &health {
+                request = request.report_to(tracker);
+            }
+            let timeout = upstream.timeout();
+            upstream.call(request, |reply| client::read_caps(reply, timeout, dialect)).await
         };
-        self.memory.remember_caps(key, caps.clone());
-        Ok(caps)
+        self.memory.caps_or_read(key, fresh, read).await
     }
 
     /// One search request and its feed.
@@ -150,19 +159,6 @@ impl Searcher<'_> {
         }
         let (timeout, dialect) = (self.upstream.timeout(), indexer.dialect);
         self.upstream.call(request, |reply| client::read_feed(reply, timeout, dialect)).await
-    }
-
-    async fn read_caps(&self, indexer: &Indexer, endpoint: &Url, media: &MediaQuery) -> Result<Caps, QueryError> {
-        let url = client::search_url(endpoint, indexer.api_key.as_ref(), indexer.dialect, media, &Search::Caps);
-        let mut request = self.upstream.request_url(Method::GET, "caps", url);
-        if let Some(key) = &indexer.api_key {
-            request = request.secret(key);
-        }
-        if let Some(tracker) = &indexer.health {
-            request = request.report_to(tracker);
-        }
-        let (timeout, dialect) = (self.upstream.timeout(), indexer.dialect);
-        self.upstream.call(request, |reply| client::read_caps(reply, timeout, dialect)).await
     }
 }
 

@@ -312,3 +312,40 @@ async fn api_keys_never_reach_errors_or_logs() {
     }
     assert!(!logs.contains("apikey=") && !message.contains("apikey="), "no URL in logs or errors");
 }
+
+#[tokio::test]
+async fn a_users_indexer_on_the_servers_own_network_is_refused_without_a_call() {
+    let mine = FakeNewznab::start(KEY).await;
+    let operator = FakeNewznab::start(OTHER_KEY).await;
+    operator.add_release(Release::movie(SHAWSHANK, "The Shawshank Redemption 1994", "g1"));
+    chillproxy_tests::link_plugins();
+    let plugins = registry::list::<SourcePlugin>().expect("source plugins");
+    let descriptor = plugins.iter().find(|d| d.name == "newznab").unwrap();
+    let text = format!("indexers = [{{ name = \"op\", url = {:?}, api_key = {OTHER_KEY:?} }}]", operator.url());
+    let settings = PluginSettings::new("source.newznab", toml::from_str(&text).unwrap(), Env::default());
+    // The default policy: users' URLs reach public addresses only (the operator's are trusted).
+    let source = (descriptor.build)(&PluginContext::new(&settings)).unwrap();
+    let users = [UserIndexer { n: "mine".into(), u: mine.url(), ak: Some(Secret::new(KEY)) }];
+
+    let found = search(&*source, &movie(SHAWSHANK), &users).await.unwrap();
+
+    assert_eq!(titles(&found), vec!["The Shawshank Redemption 1994"]);
+    assert_eq!(found.notices.len(), 1, "{found:?}");
+    assert!(found.notices[0].starts_with("mine was not searched: could not connect"), "{found:?}");
+    assert!(!found.notices[0].contains(&mine.url()) && !found.notices[0].contains(KEY), "{found:?}");
+    assert_eq!(mine.call_count(), 0);
+}
+
+#[tokio::test]
+async fn concurrent_first_searches_read_the_caps_once() {
+    let fake = FakeNewznab::start(KEY).await;
+    fake.set_mode(Mode::Slow(Duration::from_millis(200)));
+    let source = source(5_000, &[("geek", &fake.url(), KEY)]);
+    let titles: Vec<MediaQuery> = (1..=10).map(|i| movie(&format!("tt{:07}", 1_000_000 + i))).collect();
+
+    let results = futures::future::join_all(titles.iter().map(|m| search(&*source, m, &[]))).await;
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(fake.count_t("caps"), 1, "one caps read for ten searches: {:?}", fake.calls());
+    assert_eq!(fake.count_t("movie"), 10);
+}
