@@ -157,6 +157,12 @@ mod tests {
             assert_eq!(kind_of_code(code), Kind::Unauthorized, "{code}");
         }
         assert_eq!(kind_of_code("PLAN_RESTRICTED_FEATURE"), Kind::PaymentRequired);
+        // AIOStreams' additions (usenet): a feature the plan lacks, a rate limit, bad input.
+        assert_eq!(kind_of_code("NOT_ALLOWED"), Kind::PaymentRequired);
+        assert_eq!(kind_of_code("RATE_LIMIT_EXCEEDED"), Kind::RateLimited);
+        assert_eq!(kind_of_code("INVALID_INPUT"), Kind::BadRequest);
+        // A usenet link that redirects: TorBox does not follow it, the NZB is uploaded instead.
+        assert_eq!(kind_of_code("REDIRECT_ERROR"), Kind::BadRequest);
         assert_eq!(kind_of_code("MONTHLY_LIMIT"), Kind::LimitExceeded);
         assert_eq!(kind_of_code("ACTIVE_LIMIT"), Kind::LimitExceeded);
         assert_eq!(kind_of_code("COOLDOWN_LIMIT"), Kind::RateLimited);

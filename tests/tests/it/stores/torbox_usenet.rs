@@ -245,3 +245,39 @@ async fn a_password_protected_release_is_a_download_failure() {
     let e = store.add_usenet(&credential(PRO), &add, None).await.unwrap_err();
     assert!(matches!(e, StoreError::DownloadFailed { .. }) && e.to_string().contains("password"), "{e:?}");
 }
+
+#[tokio::test]
+async fn usenet_creates_spend_the_keys_create_budget_and_checks_its_requests() {
+    let (fake, running) = FakeTorBox::start().await;
+    fake.add_key(PRO);
+    chillproxy_tests::link_plugins();
+    let descriptor = registry::stores().unwrap().into_iter().find(|d| d.name == "torbox").unwrap();
+    let table: toml::Table =
+        toml::from_str(&format!("api_url = {:?}\ncreates_per_hour = 1\nrequests_per_minute = 8", running.url()))
+            .unwrap();
+    let settings = PluginSettings::new("store.torbox", table, Env::default());
+    let store = (descriptor.build)(&PluginContext::new(&settings)).unwrap();
+    for n in [20, 21] {
+        fake.add_usenet_cached(identity(n).as_str(), &format!("rel{n}"), "Movie", &[("movie.mkv", 100)]);
+    }
+    let (l20, l21) = (link("https://indexer.example", "rel20"), link("https://indexer.example", "rel21"));
+    let first = UsenetAdd { hash: &identity(20), link: &l20, trusted: false, title: "Movie" };
+    store.add_usenet(&credential(PRO), &first, None).await.expect("the first create");
+    let second = UsenetAdd { hash: &identity(21), link: &l21, trusted: false, title: "Movie" };
+    let over = store.add_usenet(&credential(PRO), &second, None).await.unwrap_err();
+    assert!(matches!(over, StoreError::BudgetExhausted { .. }), "{over:?}");
+    assert!(over.to_string().contains("hourly limit for new downloads"), "{over}");
+    assert_eq!(fake.calls_to(CREATE).len(), 1, "the second create was not sent");
+    // Every usenet call counts against the key's requests a minute: the rest of the 8 go to
+    // cache checks, then the key is out of requests.
+    let spent = fake.calls().len();
+    let mut refused = None;
+    for _ in spent..12 {
+        if let Err(e) = store.check_cached_usenet(&credential(PRO), &[identity(20)]).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert!(matches!(refused, Some(StoreError::BudgetExhausted { .. })), "{refused:?}");
+    assert!(fake.calls().len() <= 8, "never more than requests_per_minute calls: {}", fake.calls().len());
+}
