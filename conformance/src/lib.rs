@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 use chillproxy_core::{Credential, InfoHash, MagnetStatus, StoreError, StoreProvider};
 
+mod usenet;
+pub use usenet::{run_usenet_suite, UsenetFixture};
+
 /// What the suite needs: the store under test pointed at a fake (or a real sandbox account),
 /// credentials, and what the fake knows.
 pub struct StoreFixture {

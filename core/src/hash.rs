@@ -100,6 +100,14 @@ impl UsenetHash {
         &self.0
     }
 
+    /// The 16 bytes the 32 hex digits spell.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut bytes = [0u8; 16];
+        // Always 32 hex digits (see `parse`): this cannot fail.
+        let _ = hex::decode_to_slice(&self.0, &mut bytes);
+        bytes
+    }
+
     /// The key the host files this release under (see the type's doc).
     pub fn key(&self) -> InfoHash {
         InfoHash(format!("{USENET_KEY_PREFIX}{}", self.0))
@@ -165,6 +173,7 @@ mod tests {
         assert_eq!(UsenetHash::from_key(&key), Some(u.clone()));
         assert_eq!(UsenetHash::from_key(&h40()), None);
         assert_eq!(UsenetHash::from_digest(&[0xab; 16]).as_str(), "ab".repeat(16));
+        assert_eq!(UsenetHash::from_digest(&u.to_bytes()), u);
         let json = serde_json::to_string(&u).unwrap();
         assert_eq!(serde_json::from_str::<UsenetHash>(&json).unwrap(), u);
     }

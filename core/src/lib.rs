@@ -43,6 +43,6 @@ pub use source::{
 };
 pub use store::{
     Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,
-    StoreFile, StoreIdentity, StoreProvider,
+    StoreFile, StoreIdentity, StoreProvider, UsenetAdd,
 };
 pub use user::{StoreEntry, UserIndexer};

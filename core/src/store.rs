@@ -8,6 +8,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ContentKind, Credential, InfoHash, Secret, UsenetHash};
 
+/// An NZB for [`StoreProvider::add_usenet`].
+#[derive(Debug, Clone, Copy)]
+pub struct UsenetAdd<'a> {
+    pub hash: &'a UsenetHash,
+    /// The link with the indexer's key back in it ([`crate::Nzb::unlock`]): a secret, never
+    /// logged or kept.
+    pub link: &'a Secret,
+    /// The link is an operator's indexer (a store that fetches it itself may reach a private
+    /// address); `false`: a user's, fetched only under the outbound URL policy.
+    pub trusted: bool,
+    /// The release title (a name for the download).
+    pub title: &'a str,
+}
+
 /// A file inside a torrent, as the store reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreFile {
@@ -327,19 +341,18 @@ pub trait StoreProvider: Send + Sync {
         Err(StoreError::NotImplemented { store: self.display_name(), operation: "check_cached_usenet" })
     }
 
-    /// Adds the NZB `hash` to the account from `link` (the unlocked link: a secret, never logged
-    /// or kept), or finds it there first, and returns its state as a [`Magnet`] whose `hash` is
-    /// the release's key and whose `id` this store's [`StoreProvider::get_magnet`] and
-    /// [`StoreProvider::generate_link`] know as a usenet download. Errors as for `add_magnet`.
-    /// Only for stores with [`StoreCapabilities::usenet`].
+    /// Adds the NZB to the account (or finds it there first, by its hash) and returns its state
+    /// as a [`Magnet`] whose `hash` is the release's key ([`UsenetHash::key`]) and whose `id`
+    /// this store's [`StoreProvider::get_magnet`] and [`StoreProvider::generate_link`] know as a
+    /// usenet download. Errors as for `add_magnet`. Only for stores with
+    /// [`StoreCapabilities::usenet`].
     async fn add_usenet(
         &self,
         credential: &Credential,
-        hash: &UsenetHash,
-        link: &Secret,
+        nzb: &UsenetAdd<'_>,
         client_ip: Option<IpAddr>,
     ) -> Result<Magnet, StoreError> {
-        let _ = (credential, hash, link, client_ip);
+        let _ = (credential, nzb, client_ip);
         Err(StoreError::NotImplemented { store: self.display_name(), operation: "add_usenet" })
     }
 }

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chillproxy_core::seal::{Keyring, ListSeal, OpenError, Purpose};
-use chillproxy_core::{DeviceId, InfoHash, Secret, StoreEntry};
+use chillproxy_core::{ContentKind, DeviceId, InfoHash, Secret, StoreEntry, UsenetHash, UserIndexer};
 use serde::{Deserialize, Serialize};
 
 /// What a handle holds. Short field names: it is in every stream URL.
@@ -36,7 +36,7 @@ pub(crate) struct Handle {
     pub u: Option<String>,
     /// The Stremio id (`tt…` or `tt…:S:E`).
     pub i: String,
-    /// The info hash.
+    /// The release: an info hash, or `usenet-<md5>` (the playback URL's `{hash}` segment).
     pub h: String,
     /// The store's file id, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,6 +47,10 @@ pub(crate) struct Handle {
     pub a: IpAddr,
     /// Unix seconds until which the device binding holds.
     pub x: u64,
+    /// The user's own usenet indexers (name, URL, key), when the list had them: playback puts
+    /// an NZB's key back from here (a sealed link carries no config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub n: Vec<[String; 3]>,
 }
 
 /// What a single handle holds (the form lists made before issue 25, one seal per stream): the
@@ -109,6 +113,9 @@ pub(crate) struct ListParts<'a> {
     pub ip: IpAddr,
     /// Unix seconds until which the device binding holds (see [`Handle::expiry`]).
     pub expires_at: u64,
+    /// The user's own usenet indexers, sealed with the rest when a stream of the list is an NZB
+    /// one of them found (empty otherwise).
+    pub usenet_indexers: &'a [UserIndexer],
 }
 
 /// A list handle's sealed part: [`Handle`] without the info hash and the file.
@@ -123,6 +130,8 @@ struct ListFields<'a> {
     d: &'a str,
     a: IpAddr,
     x: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    n: Vec<[&'a str; 3]>,
 }
 
 /// [`ListFields`] as opened.
@@ -137,6 +146,8 @@ struct OpenedList {
     d: String,
     a: IpAddr,
     x: u64,
+    #[serde(default)]
+    n: Vec<[String; 3]>,
 }
 
 impl ListParts<'_> {
@@ -150,6 +161,11 @@ impl ListParts<'_> {
             d: self.device.as_str(),
             a: self.ip,
             x: self.expires_at,
+            n: self
+                .usenet_indexers
+                .iter()
+                .filter_map(|i| i.ak.as_ref().map(|key| [i.n.as_str(), i.u.as_str(), key.expose()]))
+                .collect(),
         };
         let json = serde_json::to_vec(&fields).ok()?;
         keyring.seal_list(&json)
@@ -162,15 +178,32 @@ pub(crate) const STREAM_PART: usize = 28;
 /// A stream's own part of a list handle: the info hash's 20 bytes, then the file id as 8 bytes
 /// big-endian when known (20 or 28 bytes; the length says which). Returns the bytes and their
 /// length.
+#[cfg(test)]
 pub(crate) fn stream_part(hash: &InfoHash, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
+    stream_part_of(hash, ContentKind::Torrent, file_idx)
+}
+
+/// [`stream_part`] for a release of `kind`: a usenet release is its usenet hash's 16 bytes
+/// (then the file id), so the length (16 or 24, 20 or 28) also says the kind.
+pub(crate) fn stream_part_of(hash: &InfoHash, kind: ContentKind, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
     let mut part = [0u8; STREAM_PART];
-    part[..20].copy_from_slice(&hash.to_bytes());
+    let usenet = (kind == ContentKind::Usenet).then(|| UsenetHash::from_key(hash)).flatten();
+    let id_len = match usenet {
+        Some(usenet) => {
+            part[..16].copy_from_slice(&usenet.to_bytes());
+            16
+        }
+        None => {
+            part[..20].copy_from_slice(&hash.to_bytes());
+            20
+        }
+    };
     match file_idx {
         Some(file) => {
-            part[20..].copy_from_slice(&file.to_be_bytes());
-            (part, STREAM_PART)
+            part[id_len..id_len + 8].copy_from_slice(&file.to_be_bytes());
+            (part, id_len + 8)
         }
-        None => (part, 20),
+        None => (part, id_len),
     }
 }
 
@@ -193,23 +226,35 @@ impl Handle {
     fn open_list(keyring: &Keyring, sealed: &str) -> Result<Self, OpenError> {
         let (common, part) = keyring.open_list(sealed)?;
         let list: OpenedList = serde_json::from_slice(&common).map_err(|_| OpenError::Damaged)?;
-        let hash: [u8; 20] = part.get(..20).and_then(|h| h.try_into().ok()).ok_or(OpenError::Damaged)?;
-        let f = match part.len() {
-            20 => None,
-            STREAM_PART => part.get(20..).and_then(|f| f.try_into().ok()).map(u64::from_be_bytes),
+        let id_len = match part.len() {
+            16 | 24 => 16,
+            20 | STREAM_PART => 20,
             _ => return Err(OpenError::Damaged),
         };
-        Ok(Self {
-            c: list.c,
-            t: list.t,
-            u: list.u,
-            i: list.i,
-            h: InfoHash::from_bytes(&hash).as_str().to_string(),
-            f,
-            d: list.d,
-            a: list.a,
-            x: list.x,
-        })
+        let f = match part.len() - id_len {
+            0 => None,
+            _ => part.get(id_len..).and_then(|f| f.try_into().ok()).map(u64::from_be_bytes),
+        };
+        let h = match id_len {
+            16 => {
+                let md5: [u8; 16] = part.get(..16).and_then(|h| h.try_into().ok()).ok_or(OpenError::Damaged)?;
+                let usenet = UsenetHash::from_digest(&md5);
+                chillproxy_stremio::playback::release_segment(&usenet.key(), ContentKind::Usenet)
+            }
+            _ => {
+                let hash: [u8; 20] = part.get(..20).and_then(|h| h.try_into().ok()).ok_or(OpenError::Damaged)?;
+                InfoHash::from_bytes(&hash).as_str().to_string()
+            }
+        };
+        Ok(Self { c: list.c, t: list.t, u: list.u, i: list.i, h, f, d: list.d, a: list.a, x: list.x, n: list.n })
+    }
+
+    /// The user's own usenet indexers the handle carries (for an NZB's key).
+    pub fn usenet_indexers(&self) -> Vec<UserIndexer> {
+        self.n
+            .iter()
+            .map(|[n, u, key]| UserIndexer { n: n.clone(), u: u.clone(), ak: Some(Secret::new(key.clone())) })
+            .collect()
     }
 
     /// The store entry, as the user's config had it.
@@ -269,6 +314,7 @@ mod tests {
             d: device.as_str().into(),
             a: ip,
             x: expires_at,
+            n: Vec::new(),
         };
         assert_eq!(opened, handle);
         assert_eq!(opened.entry(), entry);
@@ -282,12 +328,42 @@ mod tests {
     }
 
     fn list_parts<'a>(entry: &'a StoreEntry, device: &'a DeviceId, ip: IpAddr, expires_at: u64) -> ListParts<'a> {
-        ListParts { entry, id: "tt0903747:1:3", device, ip, expires_at }
+        ListParts { entry, id: "tt0903747:1:3", device, ip, expires_at, usenet_indexers: &[] }
     }
 
     fn list_handle(list: &ListSeal, hash: &InfoHash, file_idx: Option<u64>) -> String {
         let (part, len) = stream_part(hash, file_idx);
         list.handle(&part[..len]).unwrap()
+    }
+
+    #[test]
+    fn a_usenet_stream_part_carries_its_kind_and_opens_to_its_usenet_segment() {
+        let keyring = ring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let entry = StoreEntry { c: "tb".into(), t: Some(Secret::new("user-token-123")), auth: None };
+        let device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let list = list_parts(&entry, &device, ip, Handle::expiry(3600)).seal(&keyring).unwrap();
+        let usenet = UsenetHash::parse(&"5e".repeat(16)).unwrap();
+        for file_idx in [None, Some(3)] {
+            let (part, len) = stream_part_of(&usenet.key(), ContentKind::Usenet, file_idx);
+            assert_eq!(len, 16 + file_idx.map_or(0, |_| 8));
+            let opened = Handle::open(&keyring, &list.handle(&part[..len]).unwrap()).unwrap();
+            assert_eq!((opened.h.clone(), opened.f), (format!("usenet-{usenet}"), file_idx));
+        }
+        // The user's own usenet indexers travel sealed in the list part.
+        let mine =
+            [UserIndexer { n: "mine".into(), u: "https://nzb.example".into(), ak: Some(Secret::new("nzb-key-9")) }];
+        let parts = ListParts { usenet_indexers: &mine, ..list_parts(&entry, &device, ip, Handle::expiry(3600)) };
+        let carried = parts.seal(&keyring).unwrap();
+        let (part, len) = stream_part_of(&usenet.key(), ContentKind::Usenet, None);
+        let handle = carried.handle(&part[..len]).unwrap();
+        assert!(!handle.contains("nzb-key-9") && !handle.contains("nzb.example"), "{handle}");
+        let opened = Handle::open(&keyring, &handle).unwrap();
+        assert_eq!(opened.usenet_indexers(), mine);
+        // The same key as a torrent stays a torrent.
+        let (part, len) = stream_part_of(&usenet.key(), ContentKind::Torrent, None);
+        let opened = Handle::open(&keyring, &list.handle(&part[..len]).unwrap()).unwrap();
+        assert_eq!(opened.h, usenet.key().as_str());
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod http;
 mod limits;
 mod memory;
 mod meta;
+mod nzb_book;
 mod playback;
 mod plugins;
 mod problems;
@@ -30,6 +31,8 @@ mod status;
 mod streams;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod usenet_tests;
 
 pub use client::ClientInfo;
 pub use config::Config;

@@ -2,6 +2,8 @@
 //! exact cache checks, playbacks and refusals. It holds no credential, so it is shared across
 //! users and, through the shared tier, across replicas. The stream list reads and fills it; so
 //! does playback (a resolved release is cached for everyone, a refused one is not offered again).
+//! Next to it, the [`NzbBook`]: the keyless NZBs behind the usenet releases the list offered,
+//! which playback reads to add them.
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use chillproxy_core::{InfoHash, SharedState, StoreFile};
 use serde::{Deserialize, Serialize};
 
 use crate::config::CacheConfig;
+use crate::nzb_book::NzbBook;
 
 /// What is known about one (store, hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +40,8 @@ pub(crate) struct AvailabilityMemory {
     pub uncached_ttl: Duration,
     /// "The store refuses it".
     pub refused_ttl: Duration,
+    /// The NZBs of the usenet releases listed, by usenet hash.
+    pub nzbs: NzbBook,
 }
 
 /// Fixed cost of one cache entry (the cache's node, key and bookkeeping), on top of what it holds.
@@ -59,6 +64,7 @@ fn shared_part(key: &MemoryKey) -> String {
 impl AvailabilityMemory {
     pub fn new(config: &CacheConfig, shared: SharedState) -> Self {
         Self {
+            nzbs: NzbBook::new(config, shared.clone()),
             cache: SharedCache::new(FlightCache::with_limits(config.limits(), weigh), shared, "av", shared_part),
             cached_ttl: Duration::from_secs(config.cached_ttl_s),
             uncached_ttl: Duration::from_secs(config.uncached_ttl_s),

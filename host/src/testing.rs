@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use chillproxy_core::async_trait;
 use chillproxy_core::{
-    Account, AuthChain, AuthOutcome, AuthPresentation, AuthProvider, AuthRequest, CachedItem, Candidate, Credential,
-    Found, InfoHash, Magnet, MagnetStatus, Secret, SharedState, SourceError, SourceProvider, SourceQuery,
-    StoreCapabilities, StoreError, StoreFile, StoreIdentity, StoreProvider, UsageEvent,
+    Account, AuthChain, AuthOutcome, AuthPresentation, AuthProvider, AuthRequest, CachedItem, Candidate, ContentKind,
+    Credential, Found, InfoHash, Magnet, MagnetStatus, NzbIndexer, Secret, SharedState, SourceError, SourceProvider,
+    SourceQuery, StoreCapabilities, StoreError, StoreFile, StoreIdentity, StoreProvider, UsageEvent, UsenetAdd,
+    UsenetHash, UserIndexer,
 };
 
 use crate::config::{CacheConfig, PlaybackConfig};
@@ -60,6 +61,11 @@ pub(crate) struct MemoryStore {
     /// [`StoreCapabilities::EXACT`] unless a test says otherwise (`HISTORY_ONLY`: `torrents` is
     /// then the user's library).
     pub capabilities: StoreCapabilities,
+    /// With `capabilities.usenet`: whether the credential may use usenet (a plan that includes it).
+    pub usenet_allowed: bool,
+    /// Usenet hashes asked in `check_cached_usenet`, and the links `add_usenet` was given.
+    pub usenet_checked: Mutex<Vec<UsenetHash>>,
+    pub usenet_links: Mutex<Vec<String>>,
 }
 
 impl MemoryStore {
@@ -82,7 +88,17 @@ impl MemoryStore {
             })
             .collect();
         let capabilities = StoreCapabilities::EXACT;
-        Self { code, display, torrents, checks: AtomicUsize::new(0), adds: AtomicUsize::new(0), capabilities }
+        Self {
+            code,
+            display,
+            torrents,
+            checks: AtomicUsize::new(0),
+            adds: AtomicUsize::new(0),
+            capabilities,
+            usenet_allowed: true,
+            usenet_checked: Mutex::new(Vec::new()),
+            usenet_links: Mutex::new(Vec::new()),
+        }
     }
 
     fn magnet(&self, hash: &InfoHash) -> Result<Magnet, StoreError> {
@@ -130,7 +146,23 @@ impl StoreProvider for MemoryStore {
     async fn account(&self, _: &Credential) -> Result<Account, StoreError> {
         Ok(Account { id: "1".into(), email: "m@example".into(), subscription: "premium".into() })
     }
+    async fn plays(&self, _: &Credential, kind: ContentKind) -> bool {
+        self.capabilities.plays(kind) && (kind == ContentKind::Torrent || self.usenet_allowed)
+    }
+    /// `torrents` holds the cached usenet releases too, under their keys.
+    async fn check_cached_usenet(&self, c: &Credential, hashes: &[UsenetHash]) -> Result<Vec<CachedItem>, StoreError> {
+        self.usenet_checked.lock().unwrap().extend(hashes.iter().cloned());
+        let keys: Vec<InfoHash> = hashes.iter().map(UsenetHash::key).collect();
+        self.check_cached(c, &keys).await
+    }
+    async fn add_usenet(&self, c: &Credential, nzb: &UsenetAdd<'_>, ip: Option<IpAddr>) -> Result<Magnet, StoreError> {
+        self.usenet_links.lock().unwrap().push(nzb.link.expose().to_string());
+        self.add_magnet(c, &nzb.hash.key(), ip).await
+    }
 }
+
+/// The key [`FixedSource`] gives back for its operator indexers' NZBs.
+pub(crate) const NZB_INDEXER_KEY: &str = "operator-indexer-key";
 
 /// A source that always answers `candidates`.
 pub(crate) struct FixedSource(pub Vec<Candidate>);
@@ -143,6 +175,22 @@ impl SourceProvider for FixedSource {
     async fn search(&self, _: &SourceQuery<'_>) -> Result<Found, SourceError> {
         Ok(self.0.clone().into())
     }
+    fn nzb_key(&self, indexer: &NzbIndexer, user_indexers: &[UserIndexer]) -> Option<Secret> {
+        match indexer {
+            NzbIndexer::Operator { .. } => Some(Secret::new(NZB_INDEXER_KEY)),
+            NzbIndexer::User { index, .. } => user_indexers.get(*index).and_then(|i| i.ak.clone()),
+            NzbIndexer::None => None,
+        }
+    }
+}
+
+/// An NZB candidate of [`FixedSource`]'s operator indexer, whose link carries its key.
+pub(crate) fn nzb_candidate(n: u8, title: &str, size: u64) -> Candidate {
+    let hash = UsenetHash::from_digest(&[n; 16]);
+    let link = format!("https://indexer.example/api?t=get&id={n}&apikey={NZB_INDEXER_KEY}");
+    let indexer = NzbIndexer::Operator { source: "fixed".into(), name: "geek".into() };
+    let nzb = chillproxy_core::Nzb::new(hash, &link, Some(&Secret::new(NZB_INDEXER_KEY)), indexer);
+    Candidate::usenet(nzb, title.into(), Some(size), "geek".into())
 }
 
 pub(crate) fn candidate(hash: InfoHash, title: &str, size: u64) -> Candidate {

@@ -76,6 +76,12 @@ impl UserConfig {
         &self.newznab
     }
 
+    /// The same config with these usenet indexers (a sealed playback handle's).
+    pub fn with_usenet_indexers(mut self, indexers: Vec<UserIndexer>) -> Self {
+        self.newznab = indexers;
+        self
+    }
+
     /// Decodes the path segment (standard or URL-safe base64, padded or not) and validates it
     /// against the stores this server has enabled.
     pub fn decode(segment: &str, enabled_codes: &[&str]) -> Result<Self, ConfigProblem> {

@@ -3,8 +3,11 @@
 //!
 //! `file_idx` is the store's file id, or `-1` when unknown; `file_name` is the file's name
 //! (so players see its extension), or empty.
+//!
+//! `{hash}` carries the release's kind: a torrent's 40-digit info hash, or `usenet-` and an NZB's
+//! 32-digit usenet hash (the md5 identity; never the NZB link, which carries an indexer key).
 
-use chillproxy_core::{InfoHash, MediaQuery};
+use chillproxy_core::{ContentKind, InfoHash, MediaQuery, UsenetHash};
 
 use crate::config::UserConfig;
 use crate::ids::parse_media;
@@ -59,9 +62,21 @@ impl PlaybackUrl<'_> {
     /// One stream's part after the head: `{store}/{hash}/{file_idx or -1}/`; the (encoded) file
     /// name follows.
     pub fn push_middle(out: &mut Vec<u8>, store_code: &str, hash: &InfoHash, file_idx: Option<u64>) {
+        Self::push_middle_of(out, store_code, hash, ContentKind::Torrent, file_idx);
+    }
+
+    /// [`PlaybackUrl::push_middle`] for a release of `kind` (`hash` is its key: for usenet,
+    /// [`UsenetHash::key`]).
+    pub fn push_middle_of(
+        out: &mut Vec<u8>,
+        store_code: &str,
+        hash: &InfoHash,
+        kind: ContentKind,
+        file_idx: Option<u64>,
+    ) {
         out.extend_from_slice(store_code.as_bytes());
         out.push(b'/');
-        out.extend_from_slice(hash.as_str().as_bytes());
+        out.extend_from_slice(release_segment(hash, kind).as_bytes());
         out.push(b'/');
         match file_idx {
             Some(idx) => out.extend_from_slice(idx.to_string().as_bytes()),
@@ -73,6 +88,26 @@ impl PlaybackUrl<'_> {
     /// What every playback URL of one list ends with: `?b={binding}`.
     pub fn tail(binding: &str) -> String {
         format!("?b={binding}")
+    }
+}
+
+/// What a playback URL's `{hash}` segment holds for a release of `kind` filed under `hash`:
+/// the info hash, or `usenet-<md5>`.
+pub fn release_segment(hash: &InfoHash, kind: ContentKind) -> String {
+    match (kind, UsenetHash::from_key(hash)) {
+        (ContentKind::Usenet, Some(usenet)) => format!("{USENET_SEGMENT}{usenet}"),
+        _ => hash.as_str().to_string(),
+    }
+}
+
+/// What starts the `{hash}` segment of a usenet release.
+const USENET_SEGMENT: &str = "usenet-";
+
+/// A `{hash}` segment read back: the release's kind and its key.
+pub fn parse_release_segment(segment: &str) -> Option<(ContentKind, InfoHash)> {
+    match segment.strip_prefix(USENET_SEGMENT) {
+        Some(md5) => UsenetHash::parse(md5).map(|usenet| (ContentKind::Usenet, usenet.key())),
+        None => InfoHash::parse(segment).map(|hash| (ContentKind::Torrent, hash)),
     }
 }
 
@@ -93,7 +128,10 @@ pub struct PlaybackPath {
     pub config: UserConfig,
     pub media: MediaQuery,
     pub store_code: String,
+    /// The release's key (for usenet, [`UsenetHash::key`]).
     pub hash: InfoHash,
+    /// What the release is.
+    pub kind: ContentKind,
     pub file_idx: Option<u64>,
     pub file_name: Option<String>,
 }
@@ -124,7 +162,7 @@ impl PlaybackPath {
         if !enabled_codes.contains(&segments.store) {
             return Err(bad("unknown store code"));
         }
-        let hash = InfoHash::parse(segments.hash).ok_or_else(|| bad("invalid info hash"))?;
+        let (kind, hash) = parse_release_segment(segments.hash).ok_or_else(|| bad("invalid info hash"))?;
         let file_idx = match segments.file_idx {
             "-1" => None,
             raw if raw.len() <= 9 => Some(raw.parse::<u64>().map_err(|_| bad("invalid file index"))?),
@@ -142,7 +180,7 @@ impl PlaybackPath {
             }
             other => other.map(str::to_string),
         };
-        Ok(Self { config, media, store_code: segments.store.to_string(), hash, file_idx, file_name })
+        Ok(Self { config, media, store_code: segments.store.to_string(), hash, kind, file_idx, file_name })
     }
 }
 
@@ -185,6 +223,19 @@ mod tests {
         assert_eq!(parsed.file_name.as_deref(), Some(name));
         let unknown = PlaybackSegments { file_idx: "-1", file_name: None, ..segments };
         assert_eq!(PlaybackPath::parse(&unknown, &["tb"]).unwrap().file_idx, None);
+        assert_eq!(parsed.kind, ContentKind::Torrent);
+        let usenet = UsenetHash::parse(&"c4".repeat(16)).unwrap();
+        let mut middle = Vec::new();
+        PlaybackUrl::push_middle_of(&mut middle, "tb", &usenet.key(), ContentKind::Usenet, None);
+        let middle = String::from_utf8(middle).unwrap();
+        assert_eq!(middle, format!("tb/usenet-{usenet}/-1/"));
+        let nzb = PlaybackSegments { hash: middle.split('/').nth(1).unwrap(), ..segments };
+        let parsed = PlaybackPath::parse(&nzb, &["tb"]).unwrap();
+        assert_eq!((parsed.kind, parsed.hash), (ContentKind::Usenet, usenet.key()));
+        for bad in ["usenet-xyz", "usenet-", &format!("usenet-{}", "ab".repeat(20))] {
+            let bad = PlaybackSegments { hash: bad, ..segments };
+            assert_eq!(PlaybackPath::parse(&bad, &["tb"]).unwrap_err(), "invalid info hash");
+        }
         assert_eq!(
             PlaybackPath::parse(&segments, &["rd"]).unwrap_err(),
             "invalid configuration: stores[0].c: unknown store code \"tb\"; this server offers: rd"

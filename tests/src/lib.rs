@@ -12,6 +12,7 @@ pub mod logs;
 pub mod redis;
 pub mod stack;
 pub mod stremio_check;
+pub mod usenet;
 
 /// Links every plugin crate, as the real binary does.
 pub fn link_plugins() {

@@ -129,6 +129,16 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// A body of `content_type` as it is (a `multipart/form-data` upload built by the plugin,
+    /// say). A content type that is not a valid header value sends none.
+    pub fn body(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            self.builder = self.builder.header(CONTENT_TYPE, value);
+        }
+        self.builder = self.builder.body(body);
+        self
+    }
+
     /// A `application/x-www-form-urlencoded` body.
     pub fn form<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
         self.builder = self.builder.form(body);

@@ -143,7 +143,8 @@ fn from_handle(state: &AppState, sealed: &str, file_name: Option<&str>) -> Resul
         handle.t.as_deref().unwrap_or_default(),
         handle.u.as_deref().unwrap_or_default()
     );
-    let config = UserConfig { stores: vec![entry.clone()], ..Default::default() };
+    let config =
+        UserConfig { stores: vec![entry.clone()], ..Default::default() }.with_usenet_indexers(handle.usenet_indexers());
     let path = PlaybackPath::parse_with(config, &segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
     Ok(Playback { path, binding: Some(Binding::Handle(handle)), segment: user })
 }

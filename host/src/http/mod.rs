@@ -240,6 +240,7 @@ async fn playback(
         media: &media,
         store_code: &path.store_code,
         hash: path.hash.clone(),
+        kind: path.kind,
         file_idx: path.file_idx,
         file_name: path.file_name.as_deref(),
         client: &client,

@@ -17,6 +17,9 @@ pub(crate) enum PlaybackError {
     Store(&'static str, StoreError),
     #[error("{store} is still downloading this torrent ({status}); try again in a few minutes")]
     StillDownloading { store: &'static str, status: &'static str },
+    /// A usenet download that has not finished within `[playback] wait_ms`.
+    #[error("downloading from usenet: try again in a minute ({store} is fetching this release)")]
+    UsenetDownloading { store: &'static str },
     #[error("no video file for this title in the torrent")]
     NoFile,
     /// Over `[limits] playback_per_minute`.
@@ -55,7 +58,7 @@ impl PlaybackError {
                 StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::BadRequest { .. } | StoreError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             },
-            Self::StillDownloading { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::StillDownloading { .. } | Self::UsenetDownloading { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::NoFile => StatusCode::NOT_FOUND,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Replayed(failure) => StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -135,7 +138,7 @@ impl PlaybackError {
                 | StoreError::BadRequest { .. }
                 | StoreError::Upstream { .. } => "unavailable",
             },
-            Self::StillDownloading { .. } => "downloading",
+            Self::StillDownloading { .. } | Self::UsenetDownloading { .. } => "downloading",
             Self::TooManyRequests(_) => "rate_limited",
             // Another replica's answer: its status says which clip.
             Self::Replayed(failure) => match failure.status {

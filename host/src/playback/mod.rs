@@ -8,6 +8,7 @@ mod replicas;
 mod resolve;
 #[cfg(test)]
 mod tests;
+mod usenet;
 
 pub(crate) use context::PlaybackContext;
 #[cfg(test)]
@@ -19,7 +20,9 @@ use resolve::Resolution;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chillproxy_core::{AuthPurpose, AuthRequest, Credential, InfoHash, MediaQuery, StoreError, StoreProvider};
+use chillproxy_core::{
+    AuthPurpose, AuthRequest, ContentKind, Credential, InfoHash, MediaQuery, StoreError, StoreProvider, UsenetHash,
+};
 use chillproxy_stremio::UserConfig;
 
 use crate::client::ClientInfo;
@@ -29,7 +32,10 @@ pub(crate) struct PlaybackRequest<'a> {
     pub config: &'a UserConfig,
     pub media: &'a MediaQuery,
     pub store_code: &'a str,
+    /// The release's key (for usenet, `UsenetHash::key`).
     pub hash: InfoHash,
+    /// What the release is: a torrent is added by its hash, an NZB from the book of NZBs listed.
+    pub kind: ContentKind,
     pub file_idx: Option<u64>,
     pub file_name: Option<&'a str>,
     pub client: &'a ClientInfo,
@@ -56,6 +62,9 @@ pub(crate) async fn resolve_link(
         purpose: AuthPurpose::Playback { hash: request.hash.clone() },
     };
     let display = store.display_name();
+    if request.kind == ContentKind::Usenet && !store.capabilities().usenet {
+        return Err(PlaybackError::BadRequest(format!("{display} does not play usenet releases")));
+    }
     let credential = plugins.auth.resolve(&auth).await.map_err(|e| PlaybackError::Auth(display, e))?;
     let rejected = |e: &PlaybackError| matches!(e, PlaybackError::Store(_, StoreError::Unauthorized { .. }));
     let resolve = |credential| resolve_shared(ctx, store, credential, request);
@@ -84,11 +93,20 @@ async fn resolve_shared(
     if let Some(link) = ctx.links.local().get(&key) {
         return Ok(link);
     }
+    let nzb = match request.kind {
+        ContentKind::Torrent => None,
+        ContentKind::Usenet => {
+            let usenet = UsenetHash::from_key(&request.hash)
+                .ok_or_else(|| PlaybackError::BadRequest("invalid usenet hash".to_string()))?;
+            Some(usenet::unlock(ctx, request.config, &usenet).await?)
+        }
+    };
     let job = Resolution {
         ctx: ctx.clone(),
         store: store.clone(),
         credential,
         hash: request.hash.clone(),
+        nzb,
         media: request.media.clone(),
         file_name: request.file_name.map(str::to_string),
         file_idx: request.file_idx,

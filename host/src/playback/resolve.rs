@@ -10,6 +10,7 @@ use chillproxy_stremio::pick_file;
 
 use super::context::PlaybackContext;
 use super::error::PlaybackError;
+use super::usenet::UnlockedNzb;
 use crate::memory::Availability;
 
 /// One playback resolution, owned so that it can outlive the request that started it while
@@ -19,6 +20,8 @@ pub(super) struct Resolution {
     pub store: Arc<dyn StoreProvider>,
     pub credential: Credential,
     pub hash: InfoHash,
+    /// Set for a usenet release: the NZB to add (else the torrent `hash` is added).
+    pub nzb: Option<UnlockedNzb>,
     pub media: MediaQuery,
     pub file_name: Option<String>,
     pub file_idx: Option<u64>,
@@ -46,12 +49,16 @@ impl Resolution {
     }
 
     async fn resolve(self) -> Result<String, PlaybackError> {
-        let Self { ctx, store, credential, hash, media, file_name, file_idx, user_ip } = self;
+        let Self { ctx, store, credential, hash, nzb, media, file_name, file_idx, user_ip } = self;
         let display = store.display_name();
         let store_error = |e| PlaybackError::Store(display, e);
         let started = Instant::now();
         let settings = &ctx;
-        let mut magnet = store.add_magnet(&credential, &hash, user_ip).await.map_err(store_error)?;
+        let mut magnet = match &nzb {
+            Some(nzb) => store.add_usenet(&credential, &nzb.as_add(), user_ip).await,
+            None => store.add_magnet(&credential, &hash, user_ip).await,
+        }
+        .map_err(store_error)?;
         let cached = magnet.status == MagnetStatus::Downloaded;
         while magnet.status != MagnetStatus::Downloaded {
             match magnet.status {
@@ -60,7 +67,10 @@ impl Resolution {
                     return Err(store_error(StoreError::DownloadFailed { store: display, message }));
                 }
                 _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
-                    return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) })
+                    if nzb.is_some() {
+                        return Err(PlaybackError::UsenetDownloading { store: display });
+                    }
+                    return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) });
                 }
                 _ => {}
             }
@@ -75,6 +85,7 @@ impl Resolution {
         tracing::info!(
             store = store.name(),
             hash = %hash,
+            usenet = nzb.is_some(),
             cached,
             provider = credential.provider,
             elapsed_ms = started.elapsed().as_millis() as u64,

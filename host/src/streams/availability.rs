@@ -10,14 +10,18 @@
 //! [`Availability::Refused`] and the hash is reported back so it is not offered there. A hash a
 //! source already said is cached on a store (`Candidate::cached_on`) is taken as that store's
 //! answer, without asking it again.
+//!
+//! A store is asked only about the kinds it plays: NZB releases (usenet) go to a store with
+//! the usenet capability whose credential may use it ([`Session::usenet`], from
+//! `StoreProvider::plays`), through `check_cached_usenet`; torrents through `check_cached`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chillproxy_core::{
-    AuthPurpose, AuthRequest, CacheKnowledge, CachedItem, Candidate, Credential, DeviceId, InfoHash, StoreEntry,
-    StoreError, StoreFile, StoreProvider,
+    AuthPurpose, AuthRequest, CacheKnowledge, CachedItem, Candidate, ContentKind, Credential, DeviceId, InfoHash,
+    StoreEntry, StoreError, StoreFile, StoreProvider, UsenetHash,
 };
 use futures::future::join_all;
 
@@ -30,6 +34,28 @@ pub(super) struct Session<'a> {
     pub entry: &'a StoreEntry,
     pub store: Arc<dyn StoreProvider>,
     pub credential: Credential,
+    /// The store plays usenet and this credential may use it (set once the list has NZB
+    /// candidates; see [`plays_usenet`]).
+    pub usenet: bool,
+}
+
+impl Session<'_> {
+    /// Whether this session's store is asked about, and lists, releases of `kind`.
+    pub fn plays(&self, kind: ContentKind) -> bool {
+        kind == ContentKind::Torrent || self.usenet
+    }
+}
+
+/// Marks the sessions whose store plays usenet with their credential (a plan that includes it),
+/// asking each such store once, concurrently; the others never see an NZB candidate.
+pub(super) async fn plays_usenet(sessions: &mut [Session<'_>]) {
+    let answers = join_all(sessions.iter().map(|s| async move {
+        s.store.capabilities().usenet && s.store.plays(&s.credential, ContentKind::Usenet).await
+    }))
+    .await;
+    for (session, usenet) in sessions.iter_mut().zip(answers) {
+        session.usenet = usenet;
+    }
 }
 
 /// hash → (index of the session whose store has it, its files).
@@ -112,6 +138,14 @@ async fn check_store(
     let mut found = Vec::new();
     let mut refused = Vec::new();
     let mut misses = Vec::new();
+    // Only the kinds this store plays with this credential.
+    let playable: Vec<InfoHash>;
+    let hashes = if session.usenet {
+        hashes
+    } else {
+        playable = hashes.iter().filter(|h| !prepared.is_usenet(h)).cloned().collect();
+        &playable[..]
+    };
     let (answers, held) = remembered(&ctx.memory, prepared, store.name(), hashes).await;
     for (hash, known) in hashes.iter().zip(answers) {
         let said = candidates.iter().find(|c| c.hash == *hash && c.cached_on.iter().any(|s| s == store.name()));
@@ -143,7 +177,7 @@ async fn check_store(
             &auth,
             session.credential.clone(),
             |e| matches!(e, StoreError::Unauthorized { .. }),
-            |credential| shared_check(ctx, store, credential, &misses),
+            |credential| shared_check(ctx, store, credential, &misses, prepared),
         )
         .await;
     found.extend(items?.iter().cloned());
@@ -160,7 +194,11 @@ async fn shared_check(
     store: &Arc<dyn StoreProvider>,
     credential: Credential,
     hashes: &[InfoHash],
+    prepared: &Prepared,
 ) -> Result<Arc<Vec<CachedItem>>, StoreError> {
+    let (usenet_keys, torrents): (Vec<InfoHash>, Vec<InfoHash>) =
+        hashes.iter().cloned().partition(|h| prepared.is_usenet(h));
+    let usenet: Vec<UsenetHash> = usenet_keys.iter().filter_map(UsenetHash::from_key).collect();
     let joined: Vec<&str> = hashes.iter().map(InfoHash::as_str).collect();
     let key =
         (store.name(), credential.key.fingerprint(), chillproxy_core::secret::fingerprint(joined.join(",").as_bytes()));
@@ -173,7 +211,11 @@ async fn shared_check(
             key,
             |_| None,
             move || async move {
-                let items = store.check_cached(&credential, &hashes).await?;
+                let mut items =
+                    if torrents.is_empty() { Vec::new() } else { store.check_cached(&credential, &torrents).await? };
+                if !usenet.is_empty() {
+                    items.extend(store.check_cached_usenet(&credential, &usenet).await?);
+                }
                 let mut answers = Vec::with_capacity(hashes.len());
                 for hash in hashes.into_iter().filter(|_| exact) {
                     let (known, ttl) = match items.iter().find(|item| item.hash == hash) {

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chillproxy_core::{Candidate, StoreFile};
+use chillproxy_core::{Candidate, ContentKind, StoreFile};
 use chillproxy_stremio::{encode_segment, BehaviorHints, Stream};
 
 use super::render::{json_safe, Rendered};
@@ -102,11 +102,17 @@ fn format_stream(
     cached: bool,
 ) -> Stream {
     let file_name = file.map(|file| file.name.clone());
+    let usenet = candidate.kind() == ContentKind::Usenet;
     let mut name = String::new();
     if cached {
         name.push_str("⚡️ ");
     }
-    name.push_str(&format!("[{}]\nchillproxy", code.to_ascii_uppercase()));
+    name.push_str(&format!("[{}]", code.to_ascii_uppercase()));
+    if usenet {
+        // A usenet download, not a torrent: said in the name, where a viewer compares streams.
+        name.push_str(" 📰 Usenet");
+    }
+    name.push_str("\nchillproxy");
     if let Some(resolution) = release.resolution {
         name.push('\n');
         name.push_str(resolution);
@@ -138,9 +144,11 @@ fn format_stream(
     });
 
     // The next episode picks the same kind of release: same store, resolution, quality, HDR and
-    // group, across torrents (a season pack and single episodes alike).
+    // group, across torrents (a season pack and single episodes alike); usenet releases keep to
+    // usenet (`chillproxy|usenet|…`).
+    let kind = if usenet { "usenet|" } else { "" };
     let binge_group = format!(
-        "chillproxy|{code}|{}|{}|{}|{}",
+        "chillproxy|{kind}{code}|{}|{}|{}|{}",
         release.resolution.unwrap_or("any"),
         release.quality.unwrap_or("any"),
         release.hdr.unwrap_or("SDR"),

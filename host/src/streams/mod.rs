@@ -15,12 +15,12 @@ mod warm;
 
 use std::sync::Arc;
 
-use chillproxy_core::{AuthPurpose, AuthRequest, Credential};
+use chillproxy_core::{AuthPurpose, AuthRequest, Credential, NzbIndexer};
 use chillproxy_stremio::{warning, Stream};
 use futures::future::join_all;
 
 use crate::problems::{auth_problem, store_problem};
-use availability::{check_cached, Session};
+use availability::{check_cached, plays_usenet, Session};
 pub(crate) use context::StreamsContext;
 use rank::rank;
 pub(crate) use render::StreamListBody;
@@ -63,7 +63,7 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
     for (entry, store, resolution) in resolutions {
         let Some(store) = store else { continue };
         match resolution {
-            Ok(credential) => sessions.push(Session { entry, store, credential }),
+            Ok(credential) => sessions.push(Session { entry, store, credential, usenet: false }),
             Err(error) => {
                 let problem = auth_problem(store.display_name(), &error);
                 warnings.push(warning(&problem.title, problem.description, configure()));
@@ -96,12 +96,23 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
         return (None, warnings);
     }
     let prepared = prepared(&ctx.prepared, &found, ctx.sources_ttl);
+    if prepared.has_usenet() {
+        // Which stores play usenet with these credentials; the NZBs booked for playback once.
+        plays_usenet(&mut sessions).await;
+        if !prepared.nzbs_booked.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            ctx.memory.nzbs.note(&found).await;
+        }
+    }
 
     // 3. The list shape (which streams, in which order) when the same shape was worked out for
     //    the same stores and preferences while the availability memory stayed the same; else
     //    which store has which hash cached, then the viewer's filters and order.
     let generation = ctx.memory.cache.local().generation();
-    let shape = ListShape { codes: sessions.iter().map(|s| s.entry.c.as_str()).collect(), request };
+    let shape = ListShape {
+        codes: sessions.iter().map(|s| s.entry.c.as_str()).collect(),
+        usenet: sessions.iter().map(|s| s.usenet).collect(),
+        request,
+    };
     let plan = match prepared.plan(&shape, generation) {
         Some(plan) => plan,
         None => {
@@ -124,12 +135,20 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
 
     // 4. Each stream: its pre-rendered body behind this request's playback URL.
     let mut urls = UrlShape::new(request);
+    let by_user_indexer = |e: &warm::PlanEntry| {
+        candidates[e.candidate].nzb.as_ref().is_some_and(|nzb| matches!(nzb.indexer, NzbIndexer::User { .. }))
+    };
+    if plan.entries.iter().any(by_user_indexer) {
+        urls.carry_usenet_indexers();
+    }
     let per_url = urls.len() + 160;
     let mut writer = ListWriter::new(plan.entries.iter().map(|e| e.rendered.tail.len() + per_url).sum());
     for entry in &plan.entries {
+        let candidate = &candidates[entry.candidate];
         let play = Play {
             entry: sessions[entry.session].entry,
-            hash: &candidates[entry.candidate].hash,
+            hash: &candidate.hash,
+            kind: candidate.kind(),
             file_idx: entry.file_idx,
         };
         writer.push_rendered(&mut urls, &play, &entry.rendered);

@@ -2,9 +2,9 @@
 //! the list shows, from which store, with which file, in which order.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use chillproxy_core::{Candidate, MediaKind, StoreFile};
+use chillproxy_core::{Candidate, ContentKind, MediaKind, StoreFile};
 use chillproxy_stremio::pick_file;
 use chillproxy_stremio::preferences::{ListPreferences, SortField, DEFAULT_SORT};
 use chillproxy_stremio::release::Release;
@@ -63,7 +63,9 @@ fn compare(order: &[(SortField, bool)], a: &Ranked<'_>, b: &Ranked<'_>) -> Order
 }
 
 /// The viewer's filters, then their order (preferred languages first): cached streams, then
-/// uncached ones on every working store, capped per resolution.
+/// uncached ones on every working store that plays the release's kind, capped per resolution.
+/// Torrents and NZBs rank together; an NZB release several indexers list (one name, different
+/// links) is listed once, the first in order (a cached copy before uncached ones).
 pub(super) fn rank(
     request: &StreamRequest<'_>,
     sessions: &[Session<'_>],
@@ -114,10 +116,15 @@ pub(super) fn rank(
         rendered: rank.prepared.rendered(&sessions[session].entry.c, rank.candidate, rank.file, cached),
         file_idx: rank.file.map(|f| f.id),
     };
+    // Usenet release names already listed.
+    let mut nzb_names: HashSet<String> = HashSet::new();
+    let mut first_of_name = |rank: &Ranked| {
+        rank.candidate.kind() != ContentKind::Usenet || nzb_names.insert(rank.candidate.title.trim().to_lowercase())
+    };
     let mut entries = Vec::new();
     for rank in &ranked {
         if let Some((session, _)) = cached.get(&rank.candidate.hash) {
-            if room(rank) {
+            if first_of_name(rank) && room(rank) {
                 entries.push(entry(*session, rank, true));
             }
         }
@@ -128,9 +135,14 @@ pub(super) fn rank(
             if cached.contains_key(&candidate.hash) {
                 continue;
             }
-            for session in 0..sessions.len() {
-                let usable =
-                    !failed.iter().any(|(i, _)| *i == session) && !refused.contains(&(session, candidate.hash.clone()));
+            let kind = candidate.kind();
+            if !sessions.iter().any(|s| s.plays(kind)) || !first_of_name(rank) {
+                continue;
+            }
+            for (session, playing) in sessions.iter().enumerate() {
+                let usable = playing.plays(kind)
+                    && !failed.iter().any(|(i, _)| *i == session)
+                    && !refused.contains(&(session, candidate.hash.clone()));
                 if usable && room(rank) {
                     entries.push(entry(session, rank, false));
                 }

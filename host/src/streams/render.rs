@@ -8,11 +8,11 @@
 //! (tested below).
 
 use chillproxy_core::seal::{Keyring, ListSeal};
-use chillproxy_core::{InfoHash, StoreEntry, StoreFile};
+use chillproxy_core::{ContentKind, InfoHash, StoreEntry, StoreFile, UserIndexer};
 use chillproxy_stremio::{PlaybackUrl, Stream};
 
 use super::request::StreamRequest;
-use crate::handle::{stream_part, Handle, ListParts};
+use crate::handle::{stream_part_of, Handle, ListParts};
 
 /// A stream as JSON without its URL: `"name":…,"description":…,"behaviorHints":{…}}` (the
 /// object's closing brace included), and the file name its URL ends in.
@@ -122,10 +122,11 @@ impl ListWriter {
     }
 }
 
-/// What one stream's URL plays: the store entry, the torrent and the file.
+/// What one stream's URL plays: the store entry, the release (its key and kind) and the file.
 pub(super) struct Play<'a> {
     pub entry: &'a StoreEntry,
     pub hash: &'a InfoHash,
+    pub kind: ContentKind,
     pub file_idx: Option<u64>,
 }
 
@@ -147,6 +148,8 @@ struct Sealing<'a> {
     expires_at: u64,
     /// The entry (as the config has it) and its sealed list part (`None`: sealing failed).
     lists: Vec<(StoreEntry, Option<ListSeal>)>,
+    /// The user's own usenet indexers, sealed into the list parts when a stream needs one's key.
+    usenet_indexers: &'a [UserIndexer],
 }
 
 impl Sealing<'_> {
@@ -162,6 +165,7 @@ impl Sealing<'_> {
                     device: &client.device,
                     ip: client.ip,
                     expires_at: self.expires_at,
+                    usenet_indexers: self.usenet_indexers,
                 };
                 self.lists.push((entry.clone(), parts.seal(self.keyring)));
                 self.lists.len() - 1
@@ -184,6 +188,7 @@ impl<'a> UrlShape<'a> {
                     request,
                     expires_at: Handle::expiry(request.binding_ttl_s),
                     lists: Vec::new(),
+                    usenet_indexers: &[],
                 }),
             },
             None => Self {
@@ -191,6 +196,14 @@ impl<'a> UrlShape<'a> {
                 tail: escaped(PlaybackUrl::tail(&request.binding)),
                 sealed: None,
             },
+        }
+    }
+
+    /// Seals the user's own usenet indexers into the list's handles: a stream of the list is an
+    /// NZB one of them found, whose key playback needs (a sealed link carries no config).
+    pub fn carry_usenet_indexers(&mut self) {
+        if let Some(sealing) = &mut self.sealed {
+            sealing.usenet_indexers = sealing.request.config.usenet_indexers();
         }
     }
 
@@ -208,12 +221,12 @@ impl<'a> UrlShape<'a> {
                 // A list handle is `p1.<kid>.<base64url>.<base64url>`: nothing to escape. The
                 // list part is sealed once per entry; each stream costs one HMAC.
                 if let Some(list) = sealing.list_for(play.entry) {
-                    let (part, len) = stream_part(play.hash, play.file_idx);
+                    let (part, len) = stream_part_of(play.hash, play.kind, play.file_idx);
                     list.write_handle(buf, &part[..len]);
                 }
                 buf.push(b'/');
             }
-            None => PlaybackUrl::push_middle(buf, &json_safe(&play.entry.c), play.hash, play.file_idx),
+            None => PlaybackUrl::push_middle_of(buf, &json_safe(&play.entry.c), play.hash, play.kind, play.file_idx),
         }
         buf.extend_from_slice(url_name.as_bytes());
         buf.extend_from_slice(self.tail.as_bytes());
@@ -286,7 +299,7 @@ mod tests {
         for (i, (c, p)) in found.candidates.iter().zip(&prepared.candidates).enumerate() {
             let file = (i == 0).then_some(&file);
             let rendered = p.rendered("tb", c, file, i == 0);
-            let play = Play { entry: &entry, hash: &c.hash, file_idx: file.map(|f| f.id) };
+            let play = Play { entry: &entry, hash: &c.hash, kind: c.kind(), file_idx: file.map(|f| f.id) };
             writer.push_rendered(&mut shape, &play, &rendered);
             let url = PlaybackUrl {
                 base_url: request.base_url,

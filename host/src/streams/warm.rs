@@ -5,6 +5,8 @@
 //! the memory's generation is unchanged. A warm list is then one lookup of each and the
 //! request's own playback URLs.
 
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,10 @@ pub(crate) struct Prepared {
     pub memos: Mutex<Vec<AvailabilityMemo>>,
     /// List shapes worked out wholly from the availability memory, for reuse while it holds.
     plans: Mutex<Vec<Arc<ListPlan>>>,
+    /// The keys of the NZB (usenet) candidates.
+    usenet: HashSet<InfoHash>,
+    /// Whether this process booked the result's NZBs for playback (`NzbBook::note`).
+    pub nzbs_booked: AtomicBool,
 }
 
 /// Most memos and plans kept per search result (one per distinct store set and preferences).
@@ -37,6 +43,8 @@ pub(crate) const MAX_PLANS: usize = 16;
 /// the title asked for.
 pub(crate) struct ListShape<'a> {
     pub codes: Vec<&'a str>,
+    /// Per store entry: whether it plays usenet with the viewer's credential.
+    pub usenet: Vec<bool>,
     pub request: &'a StreamRequest<'a>,
 }
 
@@ -45,6 +53,7 @@ pub(crate) struct ListShape<'a> {
 /// generation is `generation` and until `until` (when it came wholly from the memory).
 pub(crate) struct ListPlan {
     codes: Vec<String>,
+    usenet: Vec<bool>,
     prefs: ListPreferences,
     cached_only: bool,
     media: MediaQuery,
@@ -67,6 +76,7 @@ impl ListPlan {
         let config = shape.request.config;
         Self {
             codes: shape.codes.iter().map(|c| c.to_string()).collect(),
+            usenet: shape.usenet.clone(),
             prefs: config.prefs.clone(),
             cached_only: config.cached,
             media: shape.request.media.clone(),
@@ -83,6 +93,7 @@ impl ListPlan {
             && self.cached_only == config.cached
             && self.codes.len() == shape.codes.len()
             && self.codes.iter().zip(&shape.codes).all(|(a, b)| a == b)
+            && self.usenet == shape.usenet
             && self.prefs == config.prefs
             && self.media == *shape.request.media
     }
@@ -102,7 +113,25 @@ pub(crate) struct AvailabilityMemo {
 impl Prepared {
     pub fn new(found: Arc<Found>) -> Self {
         let candidates = found.candidates.iter().map(|candidate| PreparedCandidate::new(&candidate.title)).collect();
-        Self { found, candidates, memos: Mutex::new(Vec::new()), plans: Mutex::new(Vec::new()) }
+        let usenet = found.candidates.iter().filter(|c| c.nzb.is_some()).map(|c| c.hash.clone()).collect();
+        Self {
+            found,
+            candidates,
+            memos: Mutex::new(Vec::new()),
+            plans: Mutex::new(Vec::new()),
+            usenet,
+            nzbs_booked: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether `hash` is the key of an NZB (usenet) candidate.
+    pub fn is_usenet(&self, hash: &InfoHash) -> bool {
+        self.usenet.contains(hash)
+    }
+
+    /// Whether the search result has NZB candidates.
+    pub fn has_usenet(&self) -> bool {
+        !self.usenet.is_empty()
     }
 
     /// The kept plan for this shape, if it still holds.

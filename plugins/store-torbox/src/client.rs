@@ -24,6 +24,10 @@ pub(crate) const MYLIST: &str = "/v1/api/torrents/mylist";
 pub(crate) const CONTROLTORRENT: &str = "/v1/api/torrents/controltorrent";
 pub(crate) const REQUESTDL: &str = "/v1/api/torrents/requestdl";
 pub(crate) const USER_ME: &str = "/v1/api/user/me";
+pub(crate) const USENET_CHECKCACHED: &str = "/v1/api/usenet/checkcached";
+pub(crate) const USENET_CREATE: &str = "/v1/api/usenet/createusenetdownload";
+pub(crate) const USENET_MYLIST: &str = "/v1/api/usenet/mylist";
+pub(crate) const USENET_REQUESTDL: &str = "/v1/api/usenet/requestdl";
 
 /// Budget window names (in keys, logs and errors).
 const REQUESTS: &str = "requests_per_minute";
@@ -41,7 +45,8 @@ const POLICY: CallPolicy =
 pub(crate) enum Cost {
     /// Any call: one of the key's requests this minute.
     Request,
-    /// `createtorrent`: a request, and one of the key's new downloads this minute and hour.
+    /// `createtorrent` or `createusenetdownload` (TorBox documents one limit for every create
+    /// endpoint): a request, and one of the key's new downloads this minute and hour.
     Create,
 }
 
@@ -53,6 +58,11 @@ pub(crate) enum Body<'a> {
     Empty,
     Json(&'a Value),
     Form(&'a [(&'a str, &'a str)]),
+    /// A `multipart/form-data` body, already encoded, with its content type (and boundary).
+    Multipart {
+        content_type: String,
+        body: Vec<u8>,
+    },
 }
 
 /// The TorBox API client. It holds no key: every call takes the caller's. Cheap to clone.
@@ -105,6 +115,7 @@ impl Client {
             Body::Empty => request,
             Body::Json(value) => request.json(value),
             Body::Form(fields) => request.form(fields),
+            Body::Multipart { content_type, body } => request.body(&content_type, body),
         };
         self.calls
             .call(key, spend, request, |reply| {

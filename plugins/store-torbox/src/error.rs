@@ -30,9 +30,9 @@ pub(crate) enum Kind {
 pub(crate) fn kind_of_code(code: &str) -> Kind {
     match code.trim().to_ascii_uppercase().as_str() {
         "NO_AUTH" | "BAD_TOKEN" | "AUTH_ERROR" | "OAUTH_VERIFICATION_ERROR" => Kind::Unauthorized,
-        "PLAN_RESTRICTED_FEATURE" => Kind::PaymentRequired,
+        "PLAN_RESTRICTED_FEATURE" | "NOT_ALLOWED" => Kind::PaymentRequired,
         "MONTHLY_LIMIT" | "ACTIVE_LIMIT" => Kind::LimitExceeded,
-        "COOLDOWN_LIMIT" => Kind::RateLimited,
+        "COOLDOWN_LIMIT" | "RATE_LIMIT_EXCEEDED" => Kind::RateLimited,
         "ENDPOINT_NOT_FOUND" | "ITEM_NOT_FOUND" => Kind::NotFound,
         "INVALID_OPTION"
         | "BOZO_RSS_FEED"
@@ -40,6 +40,9 @@ pub(crate) fn kind_of_code(code: &str) -> Kind {
         | "TOO_MANY_OPTIONS"
         | "BOZO_TORRENT"
         | "BOZO_NZB"
+        | "INVALID_INPUT"
+        // A link that redirects (TorBox does not follow them): usenet uploads the NZB instead.
+        | "REDIRECT_ERROR"
         | "INVALID_DEVICE" => Kind::BadRequest,
         // Server faults at TorBox: they pass, so they read as "unavailable", not as our failure.
         "NO_SERVERS_AVAILABLE_ERROR"
@@ -154,6 +157,12 @@ mod tests {
             assert_eq!(kind_of_code(code), Kind::Unauthorized, "{code}");
         }
         assert_eq!(kind_of_code("PLAN_RESTRICTED_FEATURE"), Kind::PaymentRequired);
+        // AIOStreams' additions (usenet): a feature the plan lacks, a rate limit, bad input.
+        assert_eq!(kind_of_code("NOT_ALLOWED"), Kind::PaymentRequired);
+        assert_eq!(kind_of_code("RATE_LIMIT_EXCEEDED"), Kind::RateLimited);
+        assert_eq!(kind_of_code("INVALID_INPUT"), Kind::BadRequest);
+        // A usenet link that redirects: TorBox does not follow it, the NZB is uploaded instead.
+        assert_eq!(kind_of_code("REDIRECT_ERROR"), Kind::BadRequest);
         assert_eq!(kind_of_code("MONTHLY_LIMIT"), Kind::LimitExceeded);
         assert_eq!(kind_of_code("ACTIVE_LIMIT"), Kind::LimitExceeded);
         assert_eq!(kind_of_code("COOLDOWN_LIMIT"), Kind::RateLimited);

@@ -5,8 +5,11 @@
 mod client;
 mod error;
 mod list;
+mod nzb;
 mod reply;
 mod store;
+mod usenet;
+mod usenet_reply;
 
 use std::sync::Arc;
 
@@ -33,8 +36,12 @@ pub fn fuzz_interpret_reply(
 }
 
 /// Who this store is: the descriptor below and [`TorBoxStore`]'s `identity()` both read it.
-pub const IDENTITY: StoreIdentity =
-    StoreIdentity { name: "torbox", code: "tb", display_name: "TorBox", capabilities: StoreCapabilities::EXACT };
+pub const IDENTITY: StoreIdentity = StoreIdentity {
+    name: "torbox",
+    code: "tb",
+    display_name: "TorBox",
+    capabilities: StoreCapabilities::EXACT.with_usenet(),
+};
 pub const NAME: &str = IDENTITY.name;
 pub const CODE: &str = IDENTITY.code;
 /// The plugin's table in `plugins.toml`.
@@ -108,7 +115,12 @@ impl PluginConfig for TorBoxConfig {
 fn build(context: &PluginContext<'_>) -> Result<Arc<dyn StoreProvider>, ConfigError> {
     let settings = context.settings;
     let config = TorBoxConfig::from_settings(settings)?;
-    Ok(Arc::new(TorBoxStore::with_shared(&config, context.shared.clone(), &context.health)?))
+    Ok(Arc::new(TorBoxStore::with_outbound(
+        &config,
+        context.shared.clone(),
+        &context.health,
+        context.outbound.clone(),
+    )?))
 }
 
 chillproxy_core::inventory::submit! {

@@ -1,6 +1,6 @@
-//! The torrents already in a key's account, so that playing one of them costs no
-//! `createtorrent` (TorBox allows 60 an hour per key, and the Chillstreams pool key is one key
-//! for many users). One listing per key (by fingerprint), read once for every concurrent lookup,
+//! The torrents (or usenet downloads) already in a key's account, so that playing one of them
+//! costs no `createtorrent` / `createusenetdownload` (TorBox allows 60 an hour per key, and the
+//! Chillstreams pool key is one key for many users). One listing per key (by fingerprint), read once for every concurrent lookup,
 //! kept `list_ttl_s`, and updated with what this process learns about a torrent (added, polled,
 //! gone), so learning it costs no second read.
 //!
@@ -17,9 +17,12 @@ use chillproxy_core::upstream::Method;
 use chillproxy_core::{InfoHash, Secret, StoreError};
 use serde_json::Value;
 
-use crate::client::{Body, Client, Cost, MYLIST};
+use crate::client::{Body, Client, Cost};
 use crate::error::STORE;
-use crate::reply::{parse_listed, unexpected, Torrent};
+use crate::reply::{unexpected, Torrent};
+
+/// Reads one entry of a list page; `None` for an entry without an id or hash.
+pub(crate) type ParseListed = fn(Value) -> Result<Option<Torrent>, StoreError>;
 
 /// Torrents read per `mylist` page: small enough that a page of torrents with many files stays
 /// well under the 2 MiB reply limit.
@@ -43,15 +46,18 @@ impl Listing {
     }
 }
 
-/// Every key's listing.
+/// Every key's listing of one list endpoint.
 pub(crate) struct Listings {
     cache: FlightCache<String, Arc<Listing>, StoreError>,
     ttl: Duration,
+    /// `torrents/mylist` or `usenet/mylist`, and how its entries read.
+    endpoint: &'static str,
+    parse: ParseListed,
 }
 
 impl Listings {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        Self { cache: FlightCache::with_limits(LIMITS, weigh), ttl }
+    pub(crate) fn new(ttl: Duration, endpoint: &'static str, parse: ParseListed) -> Self {
+        Self { cache: FlightCache::with_limits(LIMITS, weigh), ttl, endpoint, parse }
     }
 
     /// The torrent with `hash` in `key`'s account, from the listing (read now if it is not
@@ -62,11 +68,15 @@ impl Listings {
         key: &Secret,
         hash: &InfoHash,
     ) -> Result<Option<Torrent>, StoreError> {
-        let ttl = self.ttl;
+        let (ttl, endpoint, parse) = (self.ttl, self.endpoint, self.parse);
         let (client, owned_key) = (client.clone(), key.clone());
         let listing = self
             .cache
-            .get_or_load(key.fingerprint(), move |r| r.is_ok().then_some(ttl), move || read_listing(client, owned_key))
+            .get_or_load(
+                key.fingerprint(),
+                move |r| r.is_ok().then_some(ttl),
+                move || read_listing(client, owned_key, endpoint, parse),
+            )
             .await?;
         let found = listing.lock().get(hash).cloned();
         Ok(found)
@@ -92,23 +102,28 @@ impl Listings {
     }
 }
 
-/// Reads every page of `key`'s torrent list.
-async fn read_listing(client: Client, key: Secret) -> Result<Arc<Listing>, StoreError> {
+/// Reads every page of `key`'s list at `endpoint`.
+async fn read_listing(
+    client: Client,
+    key: Secret,
+    endpoint: &'static str,
+    parse: ParseListed,
+) -> Result<Arc<Listing>, StoreError> {
     let mut torrents = HashMap::new();
     let mut ids = HashSet::new();
     let limit = PAGE.to_string();
     for page in 0..MAX_PAGES {
         let offset = (page * PAGE).to_string();
         let query = [("bypass_cache", "true"), ("offset", offset.as_str()), ("limit", limit.as_str())];
-        let items = match client.call(&key, Cost::Request, Method::GET, MYLIST, &query, Body::Empty).await {
+        let items = match client.call(&key, Cost::Request, Method::GET, endpoint, &query, Body::Empty).await {
             Ok(Value::Array(items)) => items,
             Ok(Value::Null) | Err(StoreError::NotFound { .. }) => Vec::new(),
-            Ok(_) => return Err(unexpected(MYLIST)),
+            Ok(_) => return Err(unexpected(endpoint)),
             Err(e) => return Err(e),
         };
         let count = items.len();
         for item in items {
-            match parse_listed(item) {
+            match parse(item) {
                 Ok(Some(torrent)) if ids.insert(torrent.magnet.id.clone()) => {
                     torrents.entry(torrent.magnet.hash.clone()).or_insert(torrent);
                 }
@@ -117,7 +132,7 @@ async fn read_listing(client: Client, key: Secret) -> Result<Arc<Listing>, Store
             }
         }
         if count < PAGE {
-            tracing::debug!(store = STORE, torrents = torrents.len(), pages = page + 1, "torbox torrent list read");
+            tracing::debug!(store = STORE, endpoint, items = torrents.len(), pages = page + 1, "torbox list read");
             return Ok(Arc::new(Listing { torrents: Mutex::new(torrents) }));
         }
     }

@@ -31,7 +31,7 @@ pub(crate) fn unexpected(endpoint: &str) -> StoreError {
     error(Kind::Upstream, format!("unexpected reply from {endpoint}"), None)
 }
 
-fn read<T: DeserializeOwned>(data: Value, endpoint: &'static str) -> Result<T, StoreError> {
+pub(crate) fn read<T: DeserializeOwned>(data: Value, endpoint: &'static str) -> Result<T, StoreError> {
     serde_json::from_value(data).map_err(|e| {
         tracing::debug!(store = STORE, endpoint, category = ?e.classify(), "torbox reply has an unexpected shape");
         unexpected(endpoint)
@@ -291,7 +291,7 @@ struct MyFile {
 }
 
 /// An OpenSubtitles hash as Stremio takes it: 16 hex digits.
-fn is_video_hash(hash: &str) -> bool {
+pub(crate) fn is_video_hash(hash: &str) -> bool {
     hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -306,12 +306,12 @@ struct Me {
 }
 
 /// `null` reads as the type's default.
-fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A non-negative integer given as a number, a float or a string; anything else reads as 0.
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)).unwrap_or(0),
         Value::String(s) => s.trim().parse().unwrap_or(0),
@@ -319,7 +319,7 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     })
 }
 
-fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Number(n) => n.as_f64().unwrap_or(0.0),
         Value::String(s) => s.trim().parse().unwrap_or(0.0),

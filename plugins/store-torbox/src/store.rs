@@ -8,17 +8,20 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chillproxy_core::health::Health;
-use chillproxy_core::upstream::Method;
+use chillproxy_core::upstream::{Method, OutboundPolicy, Upstream, UpstreamOptions};
 use chillproxy_core::{
-    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreError, StoreFile, StoreIdentity, StoreProvider,
+    async_trait, Account, CachedItem, ConfigError, ContentKind, Credential, InfoHash, Magnet, MagnetStatus, Secret,
+    SharedState, StoreError, StoreFile, StoreIdentity, StoreProvider, UsenetAdd, UsenetHash,
 };
 use serde_json::{json, Value};
 
 use crate::client::{Body, Client, Cost, CHECKCACHED, CONTROLTORRENT, CREATETORRENT, MYLIST, REQUESTDL, USER_ME};
 use crate::error::{clean_message, error, Kind, DUPLICATE, STORE};
 use crate::list::Listings;
-use crate::reply::{parse_account, parse_checkcached, parse_created, parse_torrent, Failure, Torrent};
+use crate::nzb::MAX_NZB_BYTES;
+use crate::reply::{parse_account, parse_checkcached, parse_created, parse_listed, parse_torrent, Failure, Torrent};
+use crate::usenet::{parse_usenet_id, Usenet};
+use crate::usenet_reply::ID_PREFIX;
 use crate::TorBoxConfig;
 
 /// Most hashes sent in one `checkcached` request (the docs: "a max of around 100 at a time").
@@ -32,6 +35,7 @@ pub struct TorBoxStore {
     client: Client,
     listings: Listings,
     shared: SharedState,
+    usenet: Usenet,
 }
 
 impl TorBoxStore {
@@ -42,13 +46,35 @@ impl TorBoxStore {
     }
 
     /// The store over `config`, counting the keys' budgets in `shared`, reporting its calls to
-    /// its tracker in `health`.
+    /// its tracker in `health`; users' NZB links are fetched only at public addresses.
     pub fn with_shared(config: &TorBoxConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
-        Ok(Self {
-            client: Client::new(config, shared.clone(), health)?,
-            listings: Listings::new(Duration::from_secs(config.list_ttl_s)),
-            shared,
-        })
+        Self::with_outbound(config, shared, health, OutboundPolicy::public_only())
+    }
+
+    /// As [`TorBoxStore::with_shared`], fetching users' NZB links (when TorBox cannot) under
+    /// `outbound`, the server's policy for URLs users supply.
+    pub fn with_outbound(
+        config: &TorBoxConfig,
+        shared: SharedState,
+        health: &Health,
+        outbound: OutboundPolicy,
+    ) -> Result<Self, ConfigError> {
+        let client = Client::new(config, shared.clone(), health)?;
+        let list_ttl = Duration::from_secs(config.list_ttl_s);
+        let mut nzb_settings = config.upstream.clone();
+        nzb_settings.max_body_bytes = MAX_NZB_BYTES;
+        let built =
+            |e: chillproxy_core::upstream::UpstreamBuildError| ConfigError::new(format!("[{}] {e}", crate::SECTION));
+        let trusted = UpstreamOptions { follow_redirects: true, ..UpstreamOptions::default() };
+        let policed = UpstreamOptions { follow_redirects: true, outbound: Some(outbound), health: None };
+        let usenet = Usenet::new(
+            client.clone(),
+            list_ttl,
+            Upstream::new(crate::NAME, None, &nzb_settings, trusted).map_err(built)?,
+            Upstream::new(crate::NAME, None, &nzb_settings, policed).map_err(built)?,
+            shared.clone(),
+        );
+        Ok(Self { client, listings: Listings::new(list_ttl, MYLIST, parse_listed), shared, usenet })
     }
 
     /// One `checkcached` request, in the documented form: `GET ?hash=a,b,c`.
@@ -185,6 +211,13 @@ impl StoreProvider for TorBoxStore {
     }
 
     async fn get_magnet(&self, credential: &Credential, id: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
+        if id.starts_with(ID_PREFIX) {
+            let download = self.usenet.download(&credential.key, parse_usenet_id(id)?, None).await?;
+            return match download.failure {
+                None => Ok(download.magnet),
+                Some(failure) => Err(error(Kind::DownloadFailed, failure.reason.to_string(), None)),
+            };
+        }
         let id = parse_id(id, credential.key.expose())?;
         let torrent = self.torrent(&credential.key, id).await?;
         match torrent.failure {
@@ -200,6 +233,9 @@ impl StoreProvider for TorBoxStore {
         file: &StoreFile,
         client_ip: Option<IpAddr>,
     ) -> Result<String, StoreError> {
+        if magnet.id.starts_with(ID_PREFIX) {
+            return self.usenet.link(&credential.key, magnet, file, client_ip.map(|ip| ip.to_string())).await;
+        }
         let torrent_id = parse_id(&magnet.id, credential.key.expose())?.to_string();
         let file_id = file.id.to_string();
         let user_ip = client_ip.map(|ip| ip.to_string());
@@ -232,6 +268,37 @@ impl StoreProvider for TorBoxStore {
         let query = [("settings", "true")];
         let data = self.client.call(&credential.key, Cost::Request, Method::GET, USER_ME, &query, Body::Empty).await?;
         parse_account(data)
+    }
+
+    /// Torrents for every key; usenet only for a key on the Pro plan (`user/me`, kept per key).
+    async fn plays(&self, credential: &Credential, kind: ContentKind) -> bool {
+        match kind {
+            ContentKind::Torrent => true,
+            ContentKind::Usenet => self.usenet.allowed(&credential.key).await,
+        }
+    }
+
+    async fn check_cached_usenet(
+        &self,
+        credential: &Credential,
+        hashes: &[UsenetHash],
+    ) -> Result<Vec<CachedItem>, StoreError> {
+        self.usenet.check_cached(&credential.key, hashes).await
+    }
+
+    /// Finds the download in the key's usenet list (or by the id an earlier create returned)
+    /// before creating it; a download that will not finish is the failure.
+    async fn add_usenet(
+        &self,
+        credential: &Credential,
+        nzb: &UsenetAdd<'_>,
+        _: Option<IpAddr>,
+    ) -> Result<Magnet, StoreError> {
+        let download = self.usenet.add(&credential.key, nzb).await?;
+        match download.failure {
+            None => Ok(download.magnet),
+            Some(failure) => Err(error(Kind::DownloadFailed, failure.reason.to_string(), None)),
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! `cargo run -p chillproxy-tests --bin devstack [-- --port 8080]`: starts the fake
-//! Chillstreams, TorBox and Torznab indexer with a few real-looking titles, and chillproxy
-//! against them, so the whole flow can be tried with curl or Stremio without any account.
+//! Chillstreams, TorBox and Torznab indexer (and a Newznab one, for TorBox usenet) with a few
+//! real-looking titles, and chillproxy against them, so the whole flow can be tried with curl or
+//! Stremio without any account.
 
 use std::net::SocketAddr;
 
 use chillproxy_tests::stack::*;
+use chillproxy_tests::usenet::{seed_torbox_usenet, with_newznab, CACHED_TITLE, UNCACHED_TITLE};
 use serde_json::json;
 
 #[tokio::main]
@@ -19,8 +21,10 @@ async fn main() {
         )
         .init();
 
-    let options = StackOptions { listen: Some(listen), uncached_polls: 3, ..Default::default() };
+    let mut options = StackOptions { listen: Some(listen), uncached_polls: 3, ..Default::default() };
+    let newznab = with_newznab(&mut options, "").await;
     let stack = Stack::start(options.clone()).await;
+    seed_torbox_usenet(&stack, &newznab, 3);
     let base = stack.host.url();
     let auth = Stack::config(&json!({"stores": [{"c": "tb", "auth": USER}]}));
     let token = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
@@ -42,6 +46,7 @@ chillproxy devstack — everything below is fake and local.
   AllDebrid      {alldebrid}   (key {AD_KEY}; uploads need a proxy: NO_SERVER without one)
   Premiumize     {premiumize}   (key {PM_KEY})
   Torznab        {torznab}
+  Newznab        {newznab}   (usenet, for TorBox Pro keys: every key here is Pro)
 
 Install in Stremio (or open with curl):
   Chillstreams user:  {base}/stremio/torz/{auth}/manifest.json
@@ -55,7 +60,8 @@ Try:
   curl -si <a "url" from the list>      # 302 to the fake TorBox CDN
 
 Titles: The Shawshank Redemption ({MOVIE}: 2160p and 1080p cached, 720p downloads in 3 polls,
-480p never finishes) and Breaking Bad S01E03 ({SERIES}:1:3: single episode and a season pack).
+480p never finishes; on usenet, marked 📰: {CACHED_TITLE} cached, {UNCACHED_TITLE}
+downloading in 3 polls) and Breaking Bad S01E03 ({SERIES}:1:3: single episode and a season pack).
 
 To run the real binary against these fakes instead, save this as devstack.toml:
 ----------------------------------------------------------------
@@ -69,6 +75,7 @@ Ctrl-C stops everything."#,
         alldebrid = stack.alldebrid.state().common.base_url,
         premiumize = stack.premiumize.state().common.base_url,
         torznab = stack.torznab.torznab_url(),
+        newznab = newznab.url(),
         toml = stack.plugins_toml,
         env = env.join(" "),
         next = port + 1,

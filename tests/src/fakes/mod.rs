@@ -14,6 +14,7 @@ pub mod stremio_addon;
 pub mod stremthru;
 pub mod torbox;
 pub mod torbox_search;
+pub mod torbox_usenet;
 pub mod torznab;
 
 use std::collections::BTreeMap;

@@ -45,6 +45,8 @@
 //!   edge), counted per API key in fixed windows from their first call. A call over a limit gets
 //!   HTTP 429 `{"error": "Rate limit exceeded: 60 per 1 hour"}` (the FastAPI rate limiter's reply,
 //!   as seen from TorBox's search API), without `Retry-After`, and is not counted.
+//! - **Usenet** (`/v1/api/usenet/...`, Pro accounts only): see [`super::torbox_usenet`]; its
+//!   creates count against the same create limits as `createtorrent`.
 //! - **Faults** ([`Fault`]) apply to every `/v1/api` call (not to `/cdn`) until cleared with
 //!   `set_fault(Fault::None)`; [`FakeTorBox::set_endpoint_fault`] applies one to one endpoint
 //!   only. Calls are recorded before a limit or a fault is applied.
@@ -210,6 +212,8 @@ pub struct TorBoxState {
     pub list_cache: Duration,
     /// Calls refused with 429 because of [`TorBoxState::limits`].
     pub rate_limited: usize,
+    /// Usenet releases and downloads.
+    pub usenet: super::torbox_usenet::UsenetState,
     windows: BTreeMap<(String, &'static str), WindowCount>,
     list_snapshots: BTreeMap<String, (Instant, Vec<Value>)>,
     next_torrent_id: u64,
@@ -229,6 +233,7 @@ impl Default for TorBoxState {
             active_limit: None,
             list_cache: Duration::from_secs(600),
             rate_limited: 0,
+            usenet: Default::default(),
             windows: BTreeMap::new(),
             list_snapshots: BTreeMap::new(),
             next_torrent_id: 0,
@@ -415,10 +420,11 @@ async fn handle(State(fake): State<FakeTorBox>, method: Method, uri: Uri, header
 /// Counts the call in its key's windows; the 429 reply when one is used up.
 fn over_limit(state: &mut TorBoxState, call: &RecordedCall) -> Option<Response> {
     let limits = state.limits?;
-    let key = if call.path == REQUESTDL { call.query_param("token") } else { call.bearer().map(str::to_string) }?;
+    let by_token = call.path == REQUESTDL || call.path == super::torbox_usenet::REQUESTDL;
+    let key = if by_token { call.query_param("token") } else { call.bearer().map(str::to_string) }?;
     let minute = Duration::from_secs(60);
     let mut windows = vec![("requests_per_minute", limits.requests_per_minute, minute)];
-    if call.path == CREATETORRENT {
+    if call.path == CREATETORRENT || call.path == super::torbox_usenet::CREATE {
         windows.push(("creates_per_minute", limits.creates_per_minute, minute));
         windows.push(("creates_per_hour", limits.creates_per_hour, Duration::from_secs(3600)));
     }
@@ -489,6 +495,9 @@ async fn apply(fault: Fault) -> Option<Response> {
 fn route(state: &mut TorBoxState, method: &Method, call: &RecordedCall) -> Response {
     if call.path == REQUESTDL && method == Method::GET {
         return requestdl(state, call);
+    }
+    if call.path.starts_with(super::torbox_usenet::PREFIX) {
+        return super::torbox_usenet::route(state, method, call);
     }
     let known = matches!(
         (method.as_str(), call.path.as_str()),
@@ -826,6 +835,11 @@ fn bad_token() -> Response {
         "Invalid API token. Please check your token and try again.",
         Value::Null,
     )
+}
+
+/// A reply in TorBox's envelope (`success` is true for a 2xx without an error code).
+pub(super) fn envelope_reply(status: StatusCode, error: Option<&str>, detail: &str, data: Value) -> Response {
+    envelope(status, error, detail, data)
 }
 
 fn envelope(status: StatusCode, error: Option<&str>, detail: &str, data: Value) -> Response {

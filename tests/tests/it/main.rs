@@ -15,3 +15,4 @@ mod sources;
 mod stores;
 mod stremio;
 mod usage;
+mod usenet;

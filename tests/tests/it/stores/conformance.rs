@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use chillproxy_conformance::{run_store_suite, StoreFixture};
+use chillproxy_conformance::{run_store_suite, run_usenet_suite, StoreFixture, UsenetFixture};
 use chillproxy_core::registry::{self, PluginContext};
-use chillproxy_core::{Credential, Env, InfoHash, PluginSettings, Secret, StoreProvider};
+use chillproxy_core::{Credential, Env, InfoHash, PluginSettings, Secret, StoreProvider, UsenetHash};
 use chillproxy_tests::fakes::alldebrid::FakeAllDebrid;
 use chillproxy_tests::fakes::premiumize::FakePremiumize;
 use chillproxy_tests::fakes::realdebrid::FakeRealDebrid;
@@ -131,5 +131,37 @@ fn every_registered_store_has_a_fixture() {
     let covered: Vec<&str> = fixtures().iter().map(|(name, _)| *name).collect();
     for store in registry::stores().unwrap() {
         assert!(covered.contains(&store.name), "store plugin `{}` has no conformance fixture", store.name);
+    }
+}
+
+/// The usenet cases: TorBox (which plays usenet for Pro keys) passes them all; every other store
+/// says it plays no usenet.
+#[tokio::test]
+async fn usenet_stores_pass_the_usenet_cases_and_the_others_play_none() {
+    const ESSENTIAL: &str = "conformance-essential-key";
+    let release = UsenetHash::parse(&"7a".repeat(16)).unwrap();
+    for (name, setup) in fixtures() {
+        let (fixture, fake) = setup().await;
+        let usenet = UsenetFixture {
+            cached: vec![(release.clone(), Secret::new("https://indexer.example/getnzb/rel7a.nzb&r=indexer-key"))],
+            unknown: UsenetHash::parse(&"7b".repeat(16)).unwrap(),
+            without_usenet: Credential::new(Secret::new(ESSENTIAL), "token"),
+        };
+        if name == "torbox" {
+            let (tb, running) = FakeTorBox::start().await;
+            tb.add_key(GOOD);
+            tb.add_key_with_plan(ESSENTIAL, 1);
+            tb.add_usenet_cached(release.as_str(), "rel7a", "Movie.2020.NZB", &[("Movie.2020.mkv", 4_000_000)]);
+            let fixture = StoreFixture { store: build("torbox", &format!("api_url = {:?}", running.url())), ..fixture };
+            let report = run_usenet_suite(&fixture, &usenet).await;
+            println!("{report}");
+            report.assert_all_passed();
+            assert_eq!(report.passed(), 4, "{report}");
+        } else {
+            let report = run_usenet_suite(&fixture, &usenet).await;
+            report.assert_all_passed();
+            assert_eq!(report.passed(), 1, "{name}: {report}");
+        }
+        drop(fake);
     }
 }

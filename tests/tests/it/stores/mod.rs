@@ -5,3 +5,4 @@ mod debrid;
 mod identity;
 mod torbox;
 mod torbox_limits;
+mod torbox_usenet;

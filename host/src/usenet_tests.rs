@@ -1,0 +1,152 @@
+//! Usenet releases in the stream list and in playback, with in-memory providers: listed next to
+//! torrents on the stores that play them (and only with a credential that may), marked, and
+//! played by their usenet hash with the indexer's key put back server-side only.
+
+use std::sync::Arc;
+
+use chillproxy_core::{
+    AuthOutcome, ContentKind, DeviceId, MediaKind, MediaQuery, StoreCapabilities, StoreEntry, UsenetHash,
+};
+use chillproxy_stremio::UserConfig;
+
+use crate::client::ClientInfo;
+use crate::playback::{resolve_link, PlaybackRequest};
+use crate::streams::{list_streams, StreamRequest};
+use crate::testing::*;
+
+fn movie() -> MediaQuery {
+    MediaQuery {
+        kind: MediaKind::Movie,
+        imdb_id: "tt0111161".into(),
+        season: None,
+        episode: None,
+        kitsu_id: None,
+        absolute_episode: None,
+    }
+}
+
+fn config(codes: &[&str]) -> UserConfig {
+    UserConfig {
+        stores: codes.iter().map(|c| StoreEntry { c: c.to_string(), t: None, auth: Some("user".into()) }).collect(),
+        ..Default::default()
+    }
+}
+
+fn client() -> ClientInfo {
+    let ip = [203, 0, 113, 7].into();
+    ClientInfo { ip, device: DeviceId::from_client(ip, "test") }
+}
+
+fn request<'a>(config: &'a UserConfig, client: &'a ClientInfo, media: &'a MediaQuery) -> StreamRequest<'a> {
+    StreamRequest {
+        config,
+        config_segment: "seg",
+        id: "tt0111161",
+        media,
+        meta: None,
+        client,
+        base_url: "http://h",
+        binding: "bind".to_string(),
+        keyring: None,
+        binding_ttl_s: 3600,
+    }
+}
+
+fn usenet_store(code: &'static str, allowed: bool, cached: &[(u8, &[(&str, u64)])]) -> MemoryStore {
+    let keyed: Vec<_> = cached.iter().map(|(n, files)| (UsenetHash::from_digest(&[*n; 16]).key(), *files)).collect();
+    let mut store = MemoryStore::new(code, "Usenet Store", &keyed);
+    store.capabilities = StoreCapabilities::EXACT.with_usenet();
+    store.usenet_allowed = allowed;
+    store
+}
+
+fn granted() -> AuthOutcome {
+    granting()
+}
+
+#[tokio::test]
+async fn usenet_streams_rank_with_torrents_marked_and_only_on_stores_that_play_them() {
+    let tb = Arc::new(usenet_store("tb", true, &[(1, &[("Movie.1994.2160p.mkv", 30_000)])]));
+    let rd = Arc::new(MemoryStore::new("rd", "Torrent Store", &[]));
+    let source = Arc::new(FixedSource(vec![
+        candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
+        nzb_candidate(1, "Movie.1994.2160p.WEB-DL", 30_000),
+        nzb_candidate(2, "Movie.1994.720p.WEB", 3_000),
+        // The same release from another indexer (another link): listed once.
+        nzb_candidate(3, "Movie.1994.720p.WEB", 3_000),
+    ]));
+    let stores: Vec<Arc<dyn chillproxy_core::StoreProvider>> = vec![tb.clone(), rd.clone()];
+    let services = services(vec![Arc::new(auth())], stores, vec![source], Default::default());
+    let (config, client, media) = (config(&["tb", "rd"]), client(), movie());
+    let streams = list_streams(&services.streams, &request(&config, &client, &media)).await.streams();
+    let names: Vec<&str> = streams.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(streams.len(), 4, "{names:#?}");
+    assert!(names[0].starts_with("⚡️ [TB] 📰 Usenet"), "the cached usenet release first: {names:#?}");
+    let url = streams[0]["url"].as_str().unwrap();
+    let md5 = UsenetHash::from_digest(&[1; 16]);
+    assert!(url.contains(&format!("/tb/usenet-{md5}/0/Movie.1994.2160p.mkv")), "{url}");
+    assert!(!url.contains(NZB_INDEXER_KEY) && !url.contains("indexer.example"), "{url}");
+    let binge = streams[0]["behaviorHints"]["bingeGroup"].as_str().unwrap();
+    assert!(binge.starts_with("chillproxy|usenet|tb|"), "{binge}");
+    // The torrent on both stores, the uncached usenet release on the usenet store only.
+    let usenet: Vec<&&str> = names.iter().filter(|n| n.contains("📰")).collect();
+    assert_eq!(usenet.len(), 2, "{names:#?}");
+    assert!(usenet.iter().all(|n| n.contains("[TB]")), "{names:#?}");
+    assert_eq!(names.iter().filter(|n| n.contains("[RD]")).count(), 1, "{names:#?}");
+    let torrent_binge = streams.iter().find(|s| s["name"].as_str().unwrap().contains("[RD]")).unwrap();
+    assert!(torrent_binge["behaviorHints"]["bingeGroup"].as_str().unwrap().starts_with("chillproxy|rd|"));
+    // The torrent store was never asked about an NZB.
+    let body = serde_json::to_string(&streams).unwrap();
+    assert!(!body.contains(NZB_INDEXER_KEY));
+    assert_eq!(tb.usenet_checked.lock().unwrap().len(), 3);
+}
+
+fn auth() -> ScriptedAuth {
+    ScriptedAuth { name: "a", display: "A", outcome: granted, calls: Default::default() }
+}
+
+#[tokio::test]
+async fn a_credential_without_usenet_gets_no_usenet_stream_and_no_usenet_check() {
+    let tb = Arc::new(usenet_store("tb", false, &[(1, &[("Movie.mkv", 30_000)])]));
+    let source = Arc::new(FixedSource(vec![
+        candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
+        nzb_candidate(1, "Movie.1994.2160p.WEB-DL", 30_000),
+    ]));
+    let services = services(vec![Arc::new(auth())], vec![tb.clone()], vec![source], Default::default());
+    let (config, client, media) = (config(&["tb"]), client(), movie());
+    let streams = list_streams(&services.streams, &request(&config, &client, &media)).await.streams();
+    assert_eq!(streams.len(), 1, "{streams:#?}");
+    assert!(!streams[0]["name"].as_str().unwrap().contains("📰"));
+    assert!(!streams[0]["name"].as_str().unwrap().contains('⚠'), "nothing alarming: {streams:#?}");
+    assert!(tb.usenet_checked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_listed_usenet_release_plays_by_its_hash_with_the_key_put_back_server_side() {
+    let tb = Arc::new(usenet_store("tb", true, &[(1, &[("sample.mkv", 10), ("Movie.1994.mkv", 30_000)])]));
+    let source = Arc::new(FixedSource(vec![nzb_candidate(1, "Movie.1994.2160p.WEB-DL", 30_000)]));
+    let services = services(vec![Arc::new(auth())], vec![tb.clone()], vec![source], Default::default());
+    let (config, client, media) = (config(&["tb"]), client(), movie());
+    let hash = UsenetHash::from_digest(&[1; 16]);
+    let play = PlaybackRequest {
+        config: &config,
+        media: &media,
+        store_code: "tb",
+        hash: hash.key(),
+        kind: ContentKind::Usenet,
+        file_idx: None,
+        file_name: None,
+        client: &client,
+    };
+    // Never listed here: nothing to add.
+    let unknown = resolve_link(&services.playback, &play).await.unwrap_err();
+    assert!(unknown.to_string().contains("open the stream list again"), "{unknown}");
+    assert!(tb.usenet_links.lock().unwrap().is_empty());
+
+    list_streams(&services.streams, &request(&config, &client, &media)).await;
+    let play = PlaybackRequest { file_name: Some("Movie.1994.mkv"), ..play };
+    let link = resolve_link(&services.playback, &play).await.unwrap();
+    assert_eq!(link, format!("https://cdn.memory/{}/Movie.1994.mkv", hash.key()));
+    let links = tb.usenet_links.lock().unwrap().clone();
+    assert_eq!(links, [format!("https://indexer.example/api?t=get&id=1&apikey={NZB_INDEXER_KEY}")]);
+}
