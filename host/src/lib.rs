@@ -29,6 +29,7 @@ mod status;
 mod streams;
 #[cfg(test)]
 mod testing;
+mod titles;
 
 pub use client::ClientInfo;
 pub use config::Config;

@@ -21,7 +21,7 @@ use crate::playback::PlaybackContext;
 use crate::plugins::Plugins;
 use crate::segments::{Decoded, SegmentCache};
 use crate::status::{StatusBoard, SAMPLE_EVERY};
-use crate::streams::StreamsContext;
+use crate::streams::{SearchResults, StreamsContext};
 
 /// Longest sealed config accepted: the plain bound, base64-expanded, plus nonce, tag and prefix.
 const SEALED_CONFIG_MAX: usize = chillproxy_stremio::MAX_ENCODED_BYTES * 4 / 3 + 128;
@@ -56,7 +56,8 @@ impl AppState {
         let memory = AvailabilityMemory::new(&config.cache, plugins.shared.clone());
         let streams = StreamsContext::new(plugins.clone(), memory.clone(), &config.cache);
         let playback =
-            PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone());
+            PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone())
+                .with_titles(Arc::new(SearchResults(streams.clone())));
         let secret = config.server.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \

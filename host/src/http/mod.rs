@@ -231,10 +231,16 @@ async fn playback(
     };
     let result = resolve_link(state.playback(), &request).await;
     match result {
-        Ok(link) => match HeaderValue::from_str(&link) {
+        Ok(played) => match HeaderValue::from_str(&played.link) {
             Ok(location) => {
                 chillproxy_core::metrics::record_playback("played");
-                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+                let mut response = (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+                // Which release played (another than the one asked for, after a failover).
+                let printable = |t: String| t.chars().filter(|c| c.is_ascii() && !c.is_control()).take(300).collect();
+                if let Some(Ok(value)) = played.title.map(printable).map(|t: String| HeaderValue::from_str(&t)) {
+                    response.headers_mut().insert("x-chillproxy-played", value);
+                }
+                response
             }
             Err(_) => fail(PlaybackError::BadRequest("the store returned an unusable link".into())),
         },

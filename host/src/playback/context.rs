@@ -13,6 +13,7 @@ use super::error::PlaybackError;
 use crate::config::{CacheConfig, PlaybackConfig};
 use crate::memory::{AvailabilityMemory, ENTRY_OVERHEAD};
 use crate::plugins::Plugins;
+use crate::titles::{NoTitles, Titles};
 
 /// Where usage events go (the durable spool in production; a list in unit tests).
 pub(crate) trait UsageSink: Send + Sync {
@@ -72,6 +73,8 @@ pub(crate) struct PlaybackContext {
     pub links_ttl: Duration,
     pub settings: PlaybackConfig,
     pub usage: Arc<dyn UsageSink>,
+    /// The stream list's search results, read only: where failover finds other releases.
+    pub titles: Titles,
 }
 
 impl PlaybackContext {
@@ -96,7 +99,14 @@ impl PlaybackContext {
             memory,
             settings,
             usage,
+            titles: Arc::new(NoTitles),
         }
+    }
+
+    /// Reads the title's search results through `titles` (failover's candidates).
+    pub fn with_titles(mut self, titles: Titles) -> Self {
+        self.titles = titles;
+        self
     }
 
     /// (name, stats) of the caches this feature owns, for metrics.

@@ -4,6 +4,7 @@
 
 mod context;
 mod error;
+mod failover;
 mod replicas;
 mod resolve;
 #[cfg(test)]
@@ -13,11 +14,13 @@ pub(crate) use context::PlaybackContext;
 #[cfg(test)]
 pub(crate) use context::UsageSink;
 pub(crate) use error::PlaybackError;
+pub(crate) use failover::Played;
 use replicas::{failure_ttl, AcrossReplicas};
 use resolve::Resolution;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chillproxy_core::{AuthPurpose, AuthRequest, Credential, InfoHash, MediaQuery, StoreError, StoreProvider};
 use chillproxy_stremio::UserConfig;
@@ -37,11 +40,13 @@ pub(crate) struct PlaybackRequest<'a> {
 
 /// Resolves a playback request to a direct link. Concurrent identical requests (same store,
 /// credential, hash and file) share one resolution, and links are reused for `links_ttl_s`.
-/// A pooled key the store rejects is forgotten and asked for again, once.
+/// A pooled key the store rejects is forgotten and asked for again, once. A release that fails
+/// for a reason of its own fails over to another release of the title (see `failover`).
 pub(crate) async fn resolve_link(
     ctx: &PlaybackContext,
     request: &PlaybackRequest<'_>,
-) -> Result<String, PlaybackError> {
+) -> Result<Played, PlaybackError> {
+    let deadline = Instant::now() + ctx.wait();
     let plugins = &ctx.plugins;
     let entry =
         request.config.stores.iter().find(|s| s.c == request.store_code).ok_or_else(|| {
@@ -59,7 +64,27 @@ pub(crate) async fn resolve_link(
     let credential = plugins.auth.resolve(&auth).await.map_err(|e| PlaybackError::Auth(display, e))?;
     let rejected = |e: &PlaybackError| matches!(e, PlaybackError::Store(_, StoreError::Unauthorized { .. }));
     let resolve = |credential| resolve_shared(ctx, store, credential, request);
-    plugins.auth.retry_if_rejected(&auth, credential, rejected, resolve).await.0
+    match plugins.auth.retry_if_rejected(&auth, credential, rejected, resolve).await {
+        (Ok(link), _) => {
+            let title = ctx.titles.title_of(request.media, &request.config.indexers, &request.hash);
+            Ok(Played { link, title })
+        }
+        (Err(error), credential) => {
+            let failed = failover::Failed {
+                store,
+                credential: &credential,
+                config: request.config,
+                media: request.media,
+                hash: &request.hash,
+            };
+            let play = |hash, file_idx| {
+                let other = PlaybackRequest { hash, file_idx, file_name: None, ..*request };
+                let credential = credential.clone();
+                async move { resolve_shared(ctx, store, credential, &other).await }
+            };
+            failover::after_failure(ctx, failed, error, deadline, play).await
+        }
+    }
 }
 
 async fn resolve_shared(

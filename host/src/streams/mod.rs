@@ -8,6 +8,7 @@ mod format;
 mod rank;
 mod render;
 mod request;
+mod results;
 mod sources;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use rank::rank;
 pub(crate) use render::StreamListBody;
 use render::{ListWriter, Play, UrlShape};
 pub(crate) use request::StreamRequest;
+pub(crate) use results::SearchResults;
 use sources::find_candidates;
 use warm::{prepared, ListPlan, ListShape};
 

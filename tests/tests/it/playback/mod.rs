@@ -1,5 +1,6 @@
 //! Playback: player retries, status videos, clients that hang up, upstreams that misbehave.
 
+mod failover;
 mod faults;
 mod hangups;
 mod player_retries;
