@@ -39,7 +39,7 @@ pub use settings::{ConfigError, Env, PluginSettings};
 pub use shared::{SharedState, SharedTier, TierStatus};
 pub use source::{Candidate, Found, MediaKind, MediaQuery, SourceError, SourceProvider, SourceQuery};
 pub use store::{
-    Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,
-    StoreFile, StoreIdentity, StoreProvider,
+    Account, CacheKnowledge, CachedItem, LibraryItem, Magnet, MagnetStatus, StoreCapabilities, StoreError,
+    StoreErrorKind, StoreFile, StoreIdentity, StoreProvider,
 };
 pub use user::{StoreEntry, UserIndexer};

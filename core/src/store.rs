@@ -56,6 +56,22 @@ pub struct Magnet {
     pub files: Vec<StoreFile>,
 }
 
+/// One download in the user's store account, as the store lists it (the library catalog).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryItem {
+    /// The store's id for it.
+    pub id: String,
+    pub hash: InfoHash,
+    pub name: String,
+    pub size: u64,
+    /// When it was added (RFC 3339, UTC, as the store writes it), when the store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<String>,
+    /// Downloaded and ready to play.
+    pub ready: bool,
+    pub files: Vec<StoreFile>,
+}
+
 /// The account behind a credential, for the configure page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Account {
@@ -284,6 +300,18 @@ pub trait StoreProvider: Send + Sync {
 
     /// The account behind the credential.
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError>;
+
+    /// Whether [`StoreProvider::list_library`] lists the account's downloads.
+    fn lists_library(&self) -> bool {
+        false
+    }
+
+    /// The downloads in the credential's account (the viewer's library), read through the
+    /// key's budgets. A store without a list answers [`StoreError::NotImplemented`].
+    async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
+        let _ = credential;
+        Err(StoreError::NotImplemented { store: self.display_name(), operation: "list_library" })
+    }
 }
 
 /// A store that is registered (so configs naming it get a clear answer) but not written yet:

@@ -15,6 +15,7 @@ use chillproxy_usage::UsageSpool;
 
 use crate::binding::Binder;
 use crate::config::Config;
+use crate::library::LibraryContext;
 use crate::limits::InboundLimits;
 use crate::memory::AvailabilityMemory;
 use crate::playback::PlaybackContext;
@@ -37,6 +38,7 @@ struct Inner {
     plugins: Arc<Plugins>,
     streams: StreamsContext,
     playback: PlaybackContext,
+    library: LibraryContext,
     usage: Arc<UsageSpool>,
     binder: Binder,
     limits: InboundLimits,
@@ -58,6 +60,7 @@ impl AppState {
         let playback =
             PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone())
                 .with_titles(Arc::new(SearchResults(streams.clone())));
+        let library = LibraryContext::new(plugins.clone(), config.cache.max_entries);
         let secret = config.server.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \
@@ -79,6 +82,7 @@ impl AppState {
                 plugins,
                 streams,
                 playback,
+                library,
                 usage,
                 binder,
                 limits,
@@ -155,6 +159,11 @@ impl AppState {
         &self.inner.streams
     }
 
+    /// The library's context.
+    pub(crate) fn library(&self) -> &LibraryContext {
+        &self.inner.library
+    }
+
     /// Playback's context.
     pub(crate) fn playback(&self) -> &PlaybackContext {
         &self.inner.playback
@@ -219,6 +228,12 @@ impl AppState {
 impl FromRef<AppState> for StreamsContext {
     fn from_ref(state: &AppState) -> Self {
         state.inner.streams.clone()
+    }
+}
+
+impl FromRef<AppState> for LibraryContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.inner.library.clone()
     }
 }
 

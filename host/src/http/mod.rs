@@ -3,6 +3,7 @@
 
 mod extract;
 pub mod guard;
+mod library;
 mod manifest;
 mod ops;
 pub mod serve;
@@ -45,6 +46,9 @@ pub fn app(state: AppState) -> Router {
         .route(&at("/{config}/manifest.json"), get(configured_manifest))
         .route(&at("/{config}/configure"), get(configure::page_with_config))
         .route(&at("/{config}/stream/{kind}/{id}"), get(stream_list))
+        .route(&at("/{config}/catalog/{kind}/{id}"), get(library::catalog))
+        .route(&at("/{config}/catalog/{kind}/{id}/{extra}"), get(library::catalog))
+        .route(&at("/{config}/meta/{kind}/{id}"), get(library::meta))
         .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}"), strem.clone())
         .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/"), strem.clone())
         .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}"), strem.clone())
@@ -92,7 +96,11 @@ async fn configured_manifest(
     Path(segment): Path<String>,
 ) -> impl IntoResponse {
     match state.decode_user_config(&segment) {
-        Ok(config) => offered_manifest(&state, &requester.base_url, Some(&config.store_codes())),
+        Ok(config) => {
+            let Json(mut manifest) = offered_manifest(&state, &requester.base_url, Some(&config.store_codes()));
+            manifest::add_library(&mut manifest, &crate::library::catalogs(state.library(), &config));
+            Json(manifest)
+        }
         Err(_) => offered_manifest(&state, &requester.base_url, None),
     }
 }

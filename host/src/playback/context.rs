@@ -12,6 +12,7 @@ use chillproxy_usage::UsageSpool;
 use super::error::PlaybackError;
 use crate::config::{CacheConfig, PlaybackConfig};
 use crate::memory::{AvailabilityMemory, ENTRY_OVERHEAD};
+use crate::plays::PlayRecords;
 use crate::plugins::Plugins;
 use crate::titles::{NoTitles, Titles};
 
@@ -75,6 +76,10 @@ pub(crate) struct PlaybackContext {
     pub usage: Arc<dyn UsageSink>,
     /// The stream list's search results, read only: where failover finds other releases.
     pub titles: Titles,
+    /// What each user of a pooled key played (their library), and the plays recorded lately by
+    /// this process (user fingerprint and hash), so a player's retries are not recorded again.
+    pub plays: PlayRecords,
+    pub recorded: FlightCache<(String, InfoHash), (), ()>,
 }
 
 impl PlaybackContext {
@@ -86,6 +91,7 @@ impl PlaybackContext {
         usage: Arc<dyn UsageSink>,
     ) -> Self {
         let shared = plugins.shared.clone();
+        let plays = PlayRecords::new(shared.clone());
         Self {
             links: SharedCache::new(
                 FlightCache::with_limits(cache.limits(), weigh_link),
@@ -100,6 +106,8 @@ impl PlaybackContext {
             settings,
             usage,
             titles: Arc::new(NoTitles),
+            plays,
+            recorded: FlightCache::new(cache.max_entries),
         }
     }
 

@@ -32,6 +32,8 @@ const MIN_LEFT: Duration = Duration::from_millis(250);
 pub(crate) struct Played {
     pub link: String,
     pub title: Option<String>,
+    /// The release that played.
+    pub hash: InfoHash,
 }
 
 /// The release that failed, and the title it was played for.
@@ -87,7 +89,7 @@ where
                     "failed over to another release"
                 );
                 chillproxy_core::metrics::record_failover("played");
-                return Ok(Played { link, title: Some(candidate.title) });
+                return Ok(Played { link, title: Some(candidate.title), hash: candidate.hash });
             }
             Ok(Err(other_error)) => match ReleaseFailure::of(&other_error) {
                 Some(other_why) => remember_failed(ctx, store, &candidate.hash, other_why).await,

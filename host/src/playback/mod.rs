@@ -5,6 +5,7 @@
 mod context;
 mod error;
 mod failover;
+mod record;
 mod replicas;
 mod resolve;
 #[cfg(test)]
@@ -64,12 +65,13 @@ pub(crate) async fn resolve_link(
     let credential = plugins.auth.resolve(&auth).await.map_err(|e| PlaybackError::Auth(display, e))?;
     let rejected = |e: &PlaybackError| matches!(e, PlaybackError::Store(_, StoreError::Unauthorized { .. }));
     let resolve = |credential| resolve_shared(ctx, store, credential, request);
-    match plugins.auth.retry_if_rejected(&auth, credential, rejected, resolve).await {
-        (Ok(link), _) => {
+    let (result, credential) = plugins.auth.retry_if_rejected(&auth, credential, rejected, resolve).await;
+    let played = match result {
+        Ok(link) => {
             let title = ctx.titles.title_of(request.media, &request.config.indexers, &request.hash);
-            Ok(Played { link, title })
+            Played { link, title, hash: request.hash.clone() }
         }
-        (Err(error), credential) => {
+        Err(error) => {
             let failed = failover::Failed {
                 store,
                 credential: &credential,
@@ -82,9 +84,11 @@ pub(crate) async fn resolve_link(
                 let credential = credential.clone();
                 async move { resolve_shared(ctx, store, credential, &other).await }
             };
-            failover::after_failure(ctx, failed, error, deadline, play).await
+            failover::after_failure(ctx, failed, error, deadline, play).await?
         }
-    }
+    };
+    record::remember_play(ctx, store, &credential, &played);
+    Ok(played)
 }
 
 async fn resolve_shared(

@@ -10,8 +10,8 @@ use std::time::Duration;
 use chillproxy_core::health::Health;
 use chillproxy_core::upstream::Method;
 use chillproxy_core::{
-    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreError, StoreFile, StoreIdentity, StoreProvider,
+    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, LibraryItem, Magnet, MagnetStatus, Secret,
+    SharedState, StoreError, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde_json::{json, Value};
 
@@ -226,6 +226,16 @@ impl StoreProvider for TorBoxStore {
             Value::String(link) if link.starts_with("https://") || link.starts_with("http://") => Ok(link),
             _ => Err(error(Kind::Upstream, "requestdl returned no download link".to_string(), None)),
         }
+    }
+
+    fn lists_library(&self) -> bool {
+        true
+    }
+
+    /// The account's torrents (`mylist?bypass_cache=true`, in pages), each a request of the
+    /// key's budget.
+    async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
+        crate::list::read_library(&self.client, &credential.key).await
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {

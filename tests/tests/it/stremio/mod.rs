@@ -1,6 +1,7 @@
 //! The Stremio addon protocol end to end: manifest, stream lists, preferences, caching.
 
 mod caching;
+mod library;
 mod preferences;
 mod protocol;
 mod streams;
