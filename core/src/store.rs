@@ -301,6 +301,14 @@ pub trait StoreProvider: Send + Sync {
     /// The account behind the credential.
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError>;
 
+    /// Whether a download nobody asked for yet (the next episode, prepared in the background)
+    /// may be added with `credential` now: a store with a limit on new downloads keeps its
+    /// operator's reserve for what viewers ask for. By default, yes.
+    async fn may_add_in_background(&self, credential: &Credential) -> bool {
+        let _ = credential;
+        true
+    }
+
     /// Whether [`StoreProvider::list_library`] lists the account's downloads.
     fn lists_library(&self) -> bool {
         false

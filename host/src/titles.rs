@@ -23,6 +23,16 @@ pub(crate) trait TitleResults: Send + Sync {
         credential: &Credential,
     ) -> Vec<Candidate>;
 
+    /// The candidates for `media` as the stream list would find them (its search, shared and
+    /// cached: a title listed lately costs nothing).
+    async fn search(
+        &self,
+        media: &MediaQuery,
+        indexers: &[UserIndexer],
+        store: &'static str,
+        credential: &Credential,
+    ) -> Vec<Candidate>;
+
     /// The candidate of `hash` this process holds for the title, without a round trip (for
     /// naming the release that plays).
     fn title_of(
@@ -39,6 +49,10 @@ pub(crate) struct NoTitles;
 #[async_trait]
 impl TitleResults for NoTitles {
     async fn candidates(&self, _: &MediaQuery, _: &[UserIndexer], _: &'static str, _: &Credential) -> Vec<Candidate> {
+        Vec::new()
+    }
+
+    async fn search(&self, _: &MediaQuery, _: &[UserIndexer], _: &'static str, _: &Credential) -> Vec<Candidate> {
         Vec::new()
     }
 

@@ -165,7 +165,7 @@ async fn next_candidates(
 }
 
 /// The viewer's resolutions, size range (of the torrent, when known) and excluded words.
-fn wanted(prefs: &ListPreferences, title: &str, size: Option<u64>) -> bool {
+pub(super) fn wanted(prefs: &ListPreferences, title: &str, size: Option<u64>) -> bool {
     const GB: f64 = 1e9;
     let resolution = Release::parse(title).resolution.unwrap_or("unknown");
     if !prefs.resolutions.is_empty() && !prefs.resolutions.iter().any(|r| r.eq_ignore_ascii_case(resolution)) {

@@ -5,6 +5,7 @@
 mod context;
 mod error;
 mod failover;
+mod next;
 mod record;
 mod replicas;
 mod resolve;
@@ -88,6 +89,7 @@ pub(crate) async fn resolve_link(
         }
     };
     record::remember_play(ctx, store, &credential, &played);
+    next::prepare_next(ctx, store, &credential, request.config, request.media, &played);
     Ok(played)
 }
 

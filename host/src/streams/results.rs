@@ -7,6 +7,7 @@ use chillproxy_core::async_trait;
 use chillproxy_core::{Candidate, Credential, InfoHash, MediaQuery, UserIndexer};
 
 use super::context::{SourceKey, StreamsContext};
+use super::sources::find_candidates;
 use crate::titles::TitleResults;
 
 /// A read-only view of [`StreamsContext::sources`].
@@ -38,6 +39,17 @@ impl TitleResults for SearchResults {
             }
         }
         candidates
+    }
+
+    async fn search(
+        &self,
+        media: &MediaQuery,
+        indexers: &[UserIndexer],
+        store: &'static str,
+        credential: &Credential,
+    ) -> Vec<Candidate> {
+        let (found, _) = find_candidates(&self.0, media, indexers, &[(store, credential)]).await;
+        found.candidates.clone()
     }
 
     fn title_of(&self, media: &MediaQuery, indexers: &[UserIndexer], hash: &InfoHash) -> Option<String> {

@@ -30,6 +30,7 @@ const READD_MEMORY: Duration = Duration::from_secs(3600);
 
 pub struct TorBoxStore {
     client: Client,
+    reserve_creates: u64,
     listings: Listings,
     shared: SharedState,
 }
@@ -46,6 +47,7 @@ impl TorBoxStore {
     pub fn with_shared(config: &TorBoxConfig, shared: SharedState, health: &Health) -> Result<Self, ConfigError> {
         Ok(Self {
             client: Client::new(config, shared.clone(), health)?,
+            reserve_creates: config.reserve_creates,
             listings: Listings::new(Duration::from_secs(config.list_ttl_s)),
             shared,
         })
@@ -226,6 +228,11 @@ impl StoreProvider for TorBoxStore {
             Value::String(link) if link.starts_with("https://") || link.starts_with("http://") => Ok(link),
             _ => Err(error(Kind::Upstream, "requestdl returned no download link".to_string(), None)),
         }
+    }
+
+    /// Only while more than `reserve_creates` new downloads are left this hour.
+    async fn may_add_in_background(&self, credential: &Credential) -> bool {
+        self.client.creates_left(&credential.key).await.is_none_or(|left| left > self.reserve_creates)
     }
 
     fn lists_library(&self) -> bool {

@@ -3,5 +3,6 @@
 mod failover;
 mod faults;
 mod hangups;
+mod next_episode;
 mod player_retries;
 mod status_videos;
