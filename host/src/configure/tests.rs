@@ -75,6 +75,7 @@ fn escapes_everything_it_interpolates() {
         stores: vec![StoreEntry { c: hostile.into(), t: Some(Secret::new(hostile)), auth: Some(hostile.into()) }],
         indexers: vec![UserIndexer { n: hostile.into(), u: hostile.into(), ak: Some(Secret::new(hostile)) }],
         cached: false,
+        acquire: false,
         prefs: Default::default(),
     };
     let html = render(&Page {

@@ -15,6 +15,7 @@ fn request_parts(code: &str) -> (UserConfig, MediaQuery, ClientInfo) {
         stores: vec![StoreEntry { c: code.into(), t: None, auth: Some("user".into()) }],
         indexers: vec![],
         cached: false,
+        acquire: false,
         prefs: Default::default(),
     };
     let media = MediaQuery { kind: MediaKind::Series, imdb_id: "tt0903747".into(), season: Some(1), episode: Some(2) };

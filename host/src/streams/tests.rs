@@ -19,6 +19,7 @@ fn config(code: &str) -> UserConfig {
         stores: vec![StoreEntry { c: code.into(), t: None, auth: Some("user".into()) }],
         indexers: vec![],
         cached: false,
+        acquire: false,
         prefs: Default::default(),
     }
 }

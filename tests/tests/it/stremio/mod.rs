@@ -1,5 +1,6 @@
 //! The Stremio addon protocol end to end: manifest, stream lists, preferences, caching.
 
+mod acquire;
 mod caching;
 mod library;
 mod preferences;
