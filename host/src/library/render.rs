@@ -73,11 +73,17 @@ pub(super) fn meta(entry: &StoreEntry, item: &LibraryItem, request: &LibraryRequ
     let mut files: Vec<&StoreFile> =
         item.files.iter().filter(|f| is_video(&f.name) && !f.name.to_ascii_lowercase().contains("sample")).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // A store that lists no files (RealDebrid): the item itself, whose largest video plays.
+    let whole = StoreFile { id: 0, name: item.name.clone(), path: String::new(), size: item.size, video_hash: None };
+    let no_files = files.is_empty() && item.files.is_empty();
+    if no_files {
+        files.push(&whole);
+    }
     let videos: Vec<Value> = files
         .into_iter()
         .map(|file| {
             let stream = Stream {
-                url: Some(urls.url(&item.hash, file)),
+                url: Some(if no_files { urls.whole(&item.hash, &item.name) } else { urls.url(&item.hash, file) }),
                 external_url: None,
                 name: format!("chillproxy\n{}", entry.c.to_ascii_uppercase()),
                 description: format!("{}\n💾 {}", file.name, human_size(file.size)),
@@ -119,7 +125,16 @@ impl<'a> Urls<'a> {
         Self { request, entry, sealed: None }
     }
 
+    /// The URL of a whole item: no file id, a name that matches no file (its largest video plays).
+    fn whole(&mut self, hash: &InfoHash, name: &str) -> String {
+        self.build(hash, None, &format!("{}.mkv", name.replace(['/', '\\'], " ")))
+    }
+
     fn url(&mut self, hash: &InfoHash, file: &StoreFile) -> String {
+        self.build(hash, Some(file.id), &file.name)
+    }
+
+    fn build(&mut self, hash: &InfoHash, file_idx: Option<u64>, name: &str) -> String {
         let request = self.request;
         let Some(keyring) = request.keyring else {
             return PlaybackUrl {
@@ -128,8 +143,8 @@ impl<'a> Urls<'a> {
                 id: PLAY_ID,
                 store_code: &self.entry.c,
                 hash,
-                file_idx: Some(file.id),
-                file_name: Some(&file.name),
+                file_idx,
+                file_name: Some(name),
                 binding: &request.binding,
             }
             .build();
@@ -142,11 +157,11 @@ impl<'a> Urls<'a> {
         });
         let mut url = routes::play_prefix(request.base_url).into_bytes();
         if let Some(list) = list {
-            let (part, len) = stream_part(hash, Some(file.id));
+            let (part, len) = stream_part(hash, file_idx);
             list.write_handle(&mut url, &part[..len]);
         }
         url.push(b'/');
-        url.extend_from_slice(encode_segment(&file.name).as_bytes());
+        url.extend_from_slice(encode_segment(name).as_bytes());
         String::from_utf8(url).unwrap_or_default()
     }
 }

@@ -39,11 +39,15 @@ fn hash_of(n: u32) -> String {
 
 /// The library catalog's id from the configured manifest.
 async fn catalog_id(base: &str, config: &str) -> String {
+    catalog_id_named(base, config, "TorBox — my downloads").await
+}
+
+async fn catalog_id_named(base: &str, config: &str, name: &str) -> String {
     let manifest = get(&format!("{base}/stremio/torz/{config}/manifest.json")).await.json;
     let catalogs = manifest["catalogs"].as_array().cloned().unwrap_or_default();
     assert_eq!(catalogs.len(), 1, "{manifest:#}");
     assert_eq!(catalogs[0]["type"], "other");
-    assert_eq!(catalogs[0]["name"], "TorBox — my downloads");
+    assert_eq!(catalogs[0]["name"], name);
     let resources = manifest["resources"].to_string();
     assert!(resources.contains("\"catalog\"") && resources.contains("\"meta\""), "{resources}");
     catalogs[0]["id"].as_str().unwrap().to_string()
@@ -127,9 +131,38 @@ async fn a_token_user_pages_searches_opens_and_plays_their_torbox_downloads() {
 }
 
 #[tokio::test]
+async fn a_realdebrid_library_lists_newest_first_and_an_item_plays_its_largest_video() {
+    let stack = Stack::start(StackOptions::default()).await;
+    for hash in [SEASON_1_PACK, MOVIE_720_UNCACHED, MOVIE_2160] {
+        stack.realdebrid.add_to_library(RD_TOKEN, hash);
+    }
+    let config = Stack::config(&json!({"stores": [{"c": "rd", "t": RD_TOKEN}]}));
+    let base = stack.host.url();
+    let id = catalog_id_named(&base, &config, "RealDebrid — my downloads").await;
+    let catalog = get(&format!("{base}/stremio/torz/{config}/catalog/other/{id}.json")).await;
+    assert_eq!(
+        names(&catalog.json),
+        [
+            "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT",
+            "The.Shawshank.Redemption.1994.720p.AMZN.x265-GRP",
+            "Breaking.Bad.S01.720p.BluRay.x265"
+        ]
+    );
+    let item = catalog.json["metas"][0]["id"].as_str().unwrap().to_string();
+    let meta = get(&format!("{base}/stremio/torz/{config}/meta/other/{item}.json")).await.json;
+    let videos = meta["meta"]["videos"].as_array().unwrap();
+    assert_eq!(videos.len(), 1, "{meta:#}");
+    let url = videos[0]["streams"][0]["url"].as_str().unwrap();
+    let played = http().get(url).header("user-agent", "mpv/0.38").send().await.unwrap();
+    assert_eq!(played.status(), 302);
+    let location = played.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("REMUX.HEVC-FGT.mkv"), "{location}");
+}
+
+#[tokio::test]
 async fn a_config_without_a_store_that_lists_has_no_catalog() {
     let stack = Stack::start(StackOptions::default()).await;
-    let config = Stack::config(&json!({"stores": [{"c": "rd", "t": RD_TOKEN}]}));
+    let config = Stack::config(&json!({"stores": [{"c": "ad", "t": AD_KEY}]}));
     let manifest = get(&stack.manifest_url(&config)).await.json;
     assert_eq!(manifest["catalogs"], json!([]), "{manifest:#}");
     assert!(!manifest["resources"].to_string().contains("catalog"));
