@@ -160,9 +160,32 @@ async fn a_realdebrid_library_lists_newest_first_and_an_item_plays_its_largest_v
 }
 
 #[tokio::test]
+async fn an_alldebrid_library_lists_newest_first_and_an_item_plays() {
+    let stack = Stack::start(StackOptions::default()).await;
+    for hash in [SEASON_1_PACK, MOVIE_2160] {
+        stack.alldebrid.add_to_library(AD_KEY, hash);
+    }
+    let config = Stack::config(&json!({"stores": [{"c": "ad", "t": AD_KEY}]}));
+    let base = stack.host.url();
+    let id = catalog_id_named(&base, &config, "AllDebrid — my downloads").await;
+    let catalog = get(&format!("{base}/stremio/torz/{config}/catalog/other/{id}.json")).await;
+    assert_eq!(
+        names(&catalog.json),
+        ["The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT", "Breaking.Bad.S01.720p.BluRay.x265"]
+    );
+    let item = catalog.json["metas"][0]["id"].as_str().unwrap().to_string();
+    let meta = get(&format!("{base}/stremio/torz/{config}/meta/other/{item}.json")).await.json;
+    let url = meta["meta"]["videos"][0]["streams"][0]["url"].as_str().unwrap().to_string();
+    let played = http().get(&url).header("user-agent", "mpv/0.38").send().await.unwrap();
+    assert_eq!(played.status(), 302);
+    let location = played.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("REMUX.HEVC-FGT.mkv"), "{location}");
+}
+
+#[tokio::test]
 async fn a_config_without_a_store_that_lists_has_no_catalog() {
     let stack = Stack::start(StackOptions::default()).await;
-    let config = Stack::config(&json!({"stores": [{"c": "ad", "t": AD_KEY}]}));
+    let config = Stack::config(&json!({"stores": [{"c": "pm", "t": PM_KEY}]}));
     let manifest = get(&stack.manifest_url(&config)).await.json;
     assert_eq!(manifest["catalogs"], json!([]), "{manifest:#}");
     assert!(!manifest["resources"].to_string().contains("catalog"));
