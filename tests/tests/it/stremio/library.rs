@@ -183,12 +183,41 @@ async fn an_alldebrid_library_lists_newest_first_and_an_item_plays() {
 }
 
 #[tokio::test]
-async fn a_config_without_a_store_that_lists_has_no_catalog() {
+async fn a_premiumize_library_lists_its_transfers_and_an_item_plays() {
     let stack = Stack::start(StackOptions::default()).await;
+    for hash in [SEASON_1_PACK, MOVIE_2160] {
+        stack.premiumize.add_to_library(PM_KEY, hash);
+    }
     let config = Stack::config(&json!({"stores": [{"c": "pm", "t": PM_KEY}]}));
+    let base = stack.host.url();
+    let id = catalog_id_named(&base, &config, "Premiumize — my downloads").await;
+    let catalog = get(&format!("{base}/stremio/torz/{config}/catalog/other/{id}.json")).await;
+    let mut listed = names(&catalog.json);
+    listed.sort();
+    assert_eq!(
+        listed,
+        ["Breaking.Bad.S01.720p.BluRay.x265", "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT"]
+    );
+    let metas = catalog.json["metas"].as_array().unwrap();
+    let movie = metas.iter().find(|m| m["name"].as_str().unwrap().contains("2160p")).unwrap();
+    let item = movie["id"].as_str().unwrap();
+    let meta = get(&format!("{base}/stremio/torz/{config}/meta/other/{item}.json")).await.json;
+    let url = meta["meta"]["videos"][0]["streams"][0]["url"].as_str().unwrap().to_string();
+    let played = http().get(&url).header("user-agent", "mpv/0.38").send().await.unwrap();
+    assert_eq!(played.status(), 302);
+}
+
+#[tokio::test]
+async fn catalogs_are_offered_only_for_a_valid_config() {
+    let stack = Stack::start(StackOptions::default()).await;
+    // Every store of this stack lists its downloads: one catalog per store entry; a manifest
+    // without a valid config offers none.
+    let config = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
     let manifest = get(&stack.manifest_url(&config)).await.json;
-    assert_eq!(manifest["catalogs"], json!([]), "{manifest:#}");
-    assert!(!manifest["resources"].to_string().contains("catalog"));
+    assert_eq!(manifest["catalogs"].as_array().map(Vec::len), Some(1), "{manifest:#}");
+    let invalid = get(&stack.manifest_url("not-a-config")).await.json;
+    assert_eq!(invalid["catalogs"], json!([]));
+    assert!(!invalid["resources"].to_string().contains("catalog"));
 }
 
 /// Plays the stream of the list at `url` whose file is `file` (with sealing keys, the URLs do
