@@ -73,7 +73,7 @@ pub(super) fn meta(entry: &StoreEntry, item: &LibraryItem, request: &LibraryRequ
     let mut files: Vec<&StoreFile> =
         item.files.iter().filter(|f| is_video(&f.name) && !f.name.to_ascii_lowercase().contains("sample")).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    // A store that lists no files (RealDebrid): the item itself, whose largest video plays.
+    // A store that lists no files: the item itself, whose largest video plays.
     let whole = StoreFile { id: 0, name: item.name.clone(), path: String::new(), size: item.size, video_hash: None };
     let no_files = files.is_empty() && item.files.is_empty();
     if no_files {
