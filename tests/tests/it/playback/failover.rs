@@ -170,3 +170,27 @@ async fn failures_every_release_shares_do_not_fail_over() {
     assert_eq!(played.status, 429, "{}", played.body);
     assert_eq!(stack.torbox.count(CREATETORRENT), 1, "only the release asked for was tried");
 }
+
+#[tokio::test]
+async fn at_most_three_other_releases_are_tried_then_the_first_failure_is_answered() {
+    let stack = stack_with_failing_1080(StackOptions::default()).await;
+    // Every other release of the movie fails too.
+    for (hash, name) in [
+        (MOVIE_1080_OTHER, MOVIE_1080_OTHER_NAME),
+        (MOVIE_2160, "The.Shawshank.Redemption.1994.2160p.UHD.BluRay.REMUX.HEVC-FGT"),
+        (MOVIE_720_UNCACHED, "The.Shawshank.Redemption.1994.720p.WEB-DL.x264-GRP"),
+        (MOVIE_480_UNKNOWN, "The.Shawshank.Redemption.1994.480p.DVDRip.XviD"),
+    ] {
+        stack.torbox.add_failing(hash, name, &[(&format!("{name}.mkv"), 1_000_000_000)], "error", 100, 0);
+    }
+    let config = token_config("tb", TOKEN);
+    let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
+    let played = play(must(&streams, "tb", MOVIE_1080)["url"].as_str().unwrap()).await;
+    assert_eq!(played.status, 422, "the release asked for failed: {}", played.body);
+    assert!(played.played.is_none());
+    assert!(played.elapsed < WAIT + SLACK, "{:?}", played.elapsed);
+    let mut tried: Vec<String> = created(&stack);
+    tried.sort();
+    tried.dedup();
+    assert_eq!(tried.len(), 4, "the release asked for and three others: {tried:?}");
+}
