@@ -159,6 +159,13 @@ pub trait AuthProvider: Send + Sync {
         false
     }
 
+    /// Whether its credentials may be spent on downloads nobody asked for yet (the next
+    /// episode, prepared in the background). A pooled key's provider says no unless its
+    /// operator allows it.
+    fn allows_background_adds(&self) -> bool {
+        true
+    }
+
     /// Delivers one usage event (the host's durable spool calls this from a background worker,
     /// with retries). `Ok` means the receiver has it and the spool may delete it.
     async fn deliver_usage(&self, _record: &UsageRecord) -> Result<(), UsageError> {
@@ -208,6 +215,12 @@ impl AuthChain {
     /// The provider registered under `name`, if it is in the chain.
     pub fn provider(&self, name: &str) -> Option<&Arc<dyn AuthProvider>> {
         self.providers.iter().find(|p| p.name() == name)
+    }
+
+    /// Whether `credential`'s provider lets it be spent on background downloads
+    /// ([`AuthProvider::allows_background_adds`]).
+    pub fn allows_background_adds(&self, credential: &Credential) -> bool {
+        self.provider(credential.provider).is_some_and(|p| p.allows_background_adds())
     }
 
     pub fn provider_names(&self) -> Vec<&'static str> {

@@ -136,6 +136,21 @@ impl Budget {
         }
     }
 
+    /// What is left of `window` for `credential` now, without spending (`None`: the window is
+    /// off, or the upstream blocked it, in which case nothing is left: `Some(0)`).
+    pub async fn left(&self, credential: &Secret, window: &Window) -> Option<u64> {
+        let fingerprint = credential.fingerprint();
+        let tier = self.shared.tier();
+        if tier.get(&self.key(&fingerprint, window.name, Some("blocked"))).await.is_some() {
+            return Some(0);
+        }
+        if !window.is_on() {
+            return None;
+        }
+        let used = tier.get(&self.key(&fingerprint, window.name, None)).await.map(|v| read_count(&v)).unwrap_or(0);
+        Some(window.limit.saturating_sub(used))
+    }
+
     /// The upstream answered "too many requests" for `window`: no call that counts against it
     /// is sent for `duration` (at most an hour).
     pub async fn block(&self, credential: &Secret, window: &'static str, duration: Duration) {
@@ -189,6 +204,18 @@ impl Budget {
     }
 }
 
+/// A counter as a tier stores it: a decimal string (Redis `INCR`) or 8 bytes little-endian
+/// (the in-process tier).
+fn read_count(stored: &[u8]) -> u64 {
+    if !stored.is_empty() && stored.len() <= 20 && stored.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(stored).ok().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+    }
+    let mut bytes = [0u8; 8];
+    let n = stored.len().min(8);
+    bytes[..n].copy_from_slice(&stored[..n]);
+    u64::from_le_bytes(bytes)
+}
+
 /// Time left until `stored` (Unix ms, little-endian) plus `period`; `None` when it has passed
 /// or the value is not a timestamp.
 fn remaining(stored: &[u8], period: Duration) -> Option<Duration> {
@@ -234,6 +261,23 @@ mod tests {
 
         tokio::time::sleep(Duration::from_millis(350)).await;
         budget.spend(&a, &[REQUESTS]).await.expect("a new window");
+    }
+
+    #[tokio::test]
+    async fn what_is_left_is_read_without_spending() {
+        let budget = budget(Duration::ZERO);
+        let key = Secret::new("key-left");
+        const HOURLY: Window = Window { name: "hourly", limit: 10, period: Duration::from_secs(3600) };
+        assert_eq!(budget.left(&key, &HOURLY).await, Some(10));
+        for _ in 0..3 {
+            budget.spend(&key, &[HOURLY]).await.unwrap();
+        }
+        assert_eq!(budget.left(&key, &HOURLY).await, Some(7));
+        assert_eq!(budget.left(&key, &HOURLY).await, Some(7), "reading spends nothing");
+        assert_eq!(budget.left(&key, &Window { limit: 0, ..HOURLY }).await, None, "a window that is off");
+        budget.block(&key, "hourly", Duration::from_secs(60)).await;
+        assert_eq!(budget.left(&key, &HOURLY).await, Some(0));
+        assert_eq!(read_count(b"42"), 42, "Redis keeps counters as text");
     }
 
     #[tokio::test]

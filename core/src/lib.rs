@@ -42,7 +42,7 @@ pub use source::{
     SourceProvider, SourceQuery,
 };
 pub use store::{
-    Account, CacheKnowledge, CachedItem, Magnet, MagnetStatus, StoreCapabilities, StoreError, StoreErrorKind,
-    StoreFile, StoreIdentity, StoreProvider, UsenetAdd,
+    Account, CacheKnowledge, CachedItem, LibraryItem, Magnet, MagnetStatus, StoreCapabilities, StoreError,
+    StoreErrorKind, StoreFile, StoreIdentity, StoreProvider, UsenetAdd,
 };
 pub use user::{StoreEntry, UserIndexer};

@@ -70,6 +70,40 @@ pub struct Magnet {
     pub files: Vec<StoreFile>,
 }
 
+/// One download in the user's store account, as the store lists it (the library catalog).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryItem {
+    /// The store's id for it.
+    pub id: String,
+    pub hash: InfoHash,
+    pub name: String,
+    pub size: u64,
+    /// When it was added (RFC 3339, UTC, as the store writes it), when the store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<String>,
+    /// Downloaded and ready to play.
+    pub ready: bool,
+    pub files: Vec<StoreFile>,
+}
+
+impl LibraryItem {
+    /// `unix_secs` as [`LibraryItem::added`] writes it: RFC 3339 in UTC (`2025-11-24T16:00:00Z`).
+    pub fn added_at(unix_secs: u64) -> String {
+        // Howard Hinnant's days-to-civil, for days since 1970-01-01.
+        let (days, secs) = ((unix_secs / 86_400) as i64, unix_secs % 86_400);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    }
+}
+
 /// The account behind a credential, for the configure page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Account {
@@ -355,6 +389,26 @@ pub trait StoreProvider: Send + Sync {
         let _ = (credential, nzb, client_ip);
         Err(StoreError::NotImplemented { store: self.display_name(), operation: "add_usenet" })
     }
+
+    /// Whether a download nobody asked for yet (the next episode, prepared in the background)
+    /// may be added with `credential` now: a store with a limit on new downloads keeps its
+    /// operator's reserve for what viewers ask for. By default, yes.
+    async fn may_add_in_background(&self, credential: &Credential) -> bool {
+        let _ = credential;
+        true
+    }
+
+    /// Whether [`StoreProvider::list_library`] lists the account's downloads.
+    fn lists_library(&self) -> bool {
+        false
+    }
+
+    /// The downloads in the credential's account (the viewer's library), read through the
+    /// key's budgets. A store without a list answers [`StoreError::NotImplemented`].
+    async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
+        let _ = credential;
+        Err(StoreError::NotImplemented { store: self.display_name(), operation: "list_library" })
+    }
 }
 
 /// A store that is registered (so configs naming it get a clear answer) but not written yet:
@@ -402,5 +456,17 @@ impl StoreProvider for NotImplementedStore {
     }
     async fn account(&self, _: &Credential) -> Result<Account, StoreError> {
         self.err("account")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LibraryItem;
+
+    #[test]
+    fn unix_seconds_read_as_rfc_3339() {
+        assert_eq!(LibraryItem::added_at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(LibraryItem::added_at(1_764_000_000), "2025-11-24T16:00:00Z");
+        assert_eq!(LibraryItem::added_at(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

@@ -89,7 +89,6 @@ impl Binder {
 
     /// A binding of `device` to `ip` that expires after the configured TTL (requests go through
     /// `BindingSlot::get_or_seal`; this is the tests' way in).
-    #[cfg(test)]
     pub fn seal(&self, device: &DeviceId, ip: IpAddr) -> String {
         self.seal_until(device, ip, now_secs() + self.ttl.as_secs())
     }

@@ -16,11 +16,13 @@ mod configure;
 mod handle;
 mod html;
 mod http;
+mod library;
 mod limits;
 mod memory;
 mod meta;
 mod nzb_book;
 mod playback;
+mod plays;
 mod plugins;
 mod problems;
 mod redis_tier;
@@ -31,6 +33,7 @@ mod status;
 mod streams;
 #[cfg(test)]
 mod testing;
+mod titles;
 #[cfg(test)]
 mod usenet_tests;
 

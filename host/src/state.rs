@@ -15,6 +15,7 @@ use chillproxy_usage::UsageSpool;
 
 use crate::binding::Binder;
 use crate::config::Config;
+use crate::library::LibraryContext;
 use crate::limits::InboundLimits;
 use crate::memory::AvailabilityMemory;
 use crate::meta::MetaLookup;
@@ -22,7 +23,7 @@ use crate::playback::PlaybackContext;
 use crate::plugins::Plugins;
 use crate::segments::{Decoded, SegmentCache};
 use crate::status::{StatusBoard, SAMPLE_EVERY};
-use crate::streams::StreamsContext;
+use crate::streams::{SearchResults, StreamsContext};
 
 /// Longest sealed config accepted: the plain bound, base64-expanded, plus nonce, tag and prefix.
 const SEALED_CONFIG_MAX: usize = chillproxy_stremio::MAX_ENCODED_BYTES * 4 / 3 + 128;
@@ -40,6 +41,7 @@ struct Inner {
     playback: PlaybackContext,
     /// Kitsu metadata for `kitsu:` ids and anime episode numbers (`[meta]`).
     meta: MetaLookup,
+    library: LibraryContext,
     usage: Arc<UsageSpool>,
     binder: Binder,
     limits: InboundLimits,
@@ -60,7 +62,9 @@ impl AppState {
         let streams = StreamsContext::new(plugins.clone(), memory.clone(), &config.cache);
         let meta = MetaLookup::new(&config.meta, plugins.shared.clone(), &plugins.health)?;
         let playback =
-            PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone());
+            PlaybackContext::new(plugins.clone(), memory, &config.cache, config.playback.clone(), usage.clone())
+                .with_titles(Arc::new(SearchResults(streams.clone())));
+        let library = LibraryContext::new(plugins.clone(), config.cache.max_entries);
         let secret = config.server.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "no [server] secret or CHILLPROXY_SECRET set: using a random one; playback links' device \
@@ -83,6 +87,7 @@ impl AppState {
                 streams,
                 playback,
                 meta,
+                library,
                 usage,
                 binder,
                 limits,
@@ -164,6 +169,11 @@ impl AppState {
         &self.inner.meta
     }
 
+    /// The library's context.
+    pub(crate) fn library(&self) -> &LibraryContext {
+        &self.inner.library
+    }
+
     /// Playback's context.
     pub(crate) fn playback(&self) -> &PlaybackContext {
         &self.inner.playback
@@ -228,6 +238,12 @@ impl AppState {
 impl FromRef<AppState> for StreamsContext {
     fn from_ref(state: &AppState) -> Self {
         state.inner.streams.clone()
+    }
+}
+
+impl FromRef<AppState> for LibraryContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.inner.library.clone()
     }
 }
 

@@ -236,7 +236,13 @@ pub(crate) fn services(
     let plugins = Arc::new(plugins);
     let cache = CacheConfig::default();
     let memory = AvailabilityMemory::new(&cache, SharedState::default());
-    let settings = PlaybackConfig { wait_ms: 200, poll_interval_ms: 10, error_ttl_s: 15, status_videos: false };
+    let settings = PlaybackConfig {
+        wait_ms: 200,
+        poll_interval_ms: 10,
+        error_ttl_s: 15,
+        status_videos: false,
+        ..Default::default()
+    };
     Services {
         streams: StreamsContext::new(plugins.clone(), memory.clone(), &cache),
         playback: PlaybackContext::new(plugins, memory.clone(), &cache, settings, usage),

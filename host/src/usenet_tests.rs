@@ -146,7 +146,7 @@ async fn a_listed_usenet_release_plays_by_its_hash_with_the_key_put_back_server_
     list_streams(&services.streams, &request(&config, &client, &media)).await;
     let play = PlaybackRequest { file_name: Some("Movie.1994.mkv"), ..play };
     let link = resolve_link(&services.playback, &play).await.unwrap();
-    assert_eq!(link, format!("https://cdn.memory/{}/Movie.1994.mkv", hash.key()));
+    assert_eq!(link.link, format!("https://cdn.memory/{}/Movie.1994.mkv", hash.key()));
     let links = tb.usenet_links.lock().unwrap().clone();
     assert_eq!(links, [format!("https://indexer.example/api?t=get&id=1&apikey={NZB_INDEXER_KEY}")]);
 }

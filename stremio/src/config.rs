@@ -28,6 +28,10 @@ pub struct UserConfig {
     /// Only show cached streams.
     #[serde(default)]
     pub cached: bool,
+    /// With `cached`: when nothing is cached, start the best release downloading and show it
+    /// as one "⏳ Downloading" stream.
+    #[serde(default)]
+    pub acquire: bool,
     /// The viewer's filters and order.
     #[serde(flatten)]
     pub prefs: ListPreferences,

@@ -53,6 +53,9 @@ pub const STREAM_LISTS: &str = "chillproxy_stream_lists_total";
 /// `chillproxy_playback_outcomes_total{outcome}`: playback requests by how they ended
 /// (`played`, or the status clip that says why not).
 pub const PLAYBACK_OUTCOMES: &str = "chillproxy_playback_outcomes_total";
+/// `chillproxy_playback_failovers_total{outcome}`: playbacks whose release failed for a reason of
+/// its own and that tried other releases of the title: `played` (one did) or `failed`.
+pub const PLAYBACK_FAILOVERS: &str = "chillproxy_playback_failovers_total";
 /// `chillproxy_breaker_open{plugin}`: 0 closed, 0.5 half-open, 1 open.
 pub const BREAKER_OPEN: &str = "chillproxy_breaker_open";
 /// `chillproxy_auth_stale_grants_total{provider}`: grants served from memory while the provider
@@ -401,6 +404,18 @@ pub fn record_playback(outcome: &str) {
     counter(
         PLAYBACK_OUTCOMES,
         "Playback requests by outcome: played (redirected to a link), or the status clip that says why not.",
+        &[("outcome", outcome)],
+    )
+    .inc();
+}
+
+/// Records one failover: `played` (another release of the title played) or `failed` (none of
+/// the releases tried did).
+pub fn record_failover(outcome: &str) {
+    counter(
+        PLAYBACK_FAILOVERS,
+        "Playbacks whose release failed for a reason of its own (dead, refused, download failed, file missing) \
+         and that tried other releases of the same title, by outcome (played, failed).",
         &[("outcome", outcome)],
     )
     .inc();

@@ -128,6 +128,11 @@ impl BudgetedUpstream {
     /// A request to `path` under the API URL, counted in the metrics as `endpoint` (and logged
     /// so, unless [`CallPolicy::log_path`]); the plugin adds its key, query and body, then sends
     /// it with [`Self::call`].
+    /// The keys' budgets (to read what is left, [`Budget::left`]).
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
     pub fn request(&self, method: Method, endpoint: &'static str, path: &str) -> Request<'_> {
         let mut request = self.upstream.request(method, endpoint, path);
         if self.policy.log_path {

@@ -152,11 +152,27 @@ pub struct PlaybackConfig {
     /// status, its text and `Retry-After` travel as headers of the redirect. `false`: the plain
     /// text answer with its status code (for API clients and tests).
     pub status_videos: bool,
+    /// When a release fails for a reason of its own (dead, failed download, refused, file
+    /// missing), the same request plays another release of the same title from the title's
+    /// search result (see `playback::failover`). `false` answers the failure.
+    pub failover: bool,
+    /// When an episode plays, the next episode's best release (the same kind first) is added to
+    /// the store in the background when it is not cached, so "next episode" plays at once. For
+    /// a pooled key only when its auth provider allows it, and never past the store's reserve of
+    /// new downloads (see `StoreProvider::may_add_in_background`).
+    pub prepare_next: bool,
 }
 
 impl Default for PlaybackConfig {
     fn default() -> Self {
-        Self { wait_ms: 15_000, poll_interval_ms: 1_500, error_ttl_s: 15, status_videos: true }
+        Self {
+            wait_ms: 15_000,
+            poll_interval_ms: 1_500,
+            error_ttl_s: 15,
+            status_videos: true,
+            failover: true,
+            prepare_next: true,
+        }
     }
 }
 

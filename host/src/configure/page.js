@@ -8,6 +8,7 @@
   var addStore = document.getElementById('add-store');
   var addIndexer = document.getElementById('add-indexer');
   var cached = document.getElementById('cached');
+  var acquire = document.getElementById('acquire');
   var checkButton = document.getElementById('check');
   var statusLine = document.getElementById('check-status');
   var formError = document.getElementById('form-error');
@@ -102,6 +103,9 @@
     var config = { stores: stores };
     if (indexers.length) config.indexers = indexers;
     if (cached.checked) config.cached = true;
+    // Acquiring applies to a cached-only list only (see the switch's text).
+    acquire.disabled = !cached.checked;
+    if (cached.checked && acquire.checked) config.acquire = true;
     invalid += prefs(config);
     var json = JSON.stringify(config);
     var encoded = encode(json);

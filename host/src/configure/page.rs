@@ -72,6 +72,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         indexers.push_str(&indexer_row(i + 1, Some(indexer)));
     }
     let cached = if config.is_some_and(|c| c.cached) { " checked" } else { "" };
+    let acquire = if config.is_some_and(|c| c.acquire) { " checked" } else { "" };
     let prefs = config.map(|c| c.prefs.clone()).unwrap_or_default();
     let resolutions: String = RESOLUTIONS
         .iter()
@@ -138,6 +139,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         stores = stores,
         indexers = indexers,
         cached = cached,
+        acquire = acquire,
         resolutions = resolutions,
         min_size_gb = number(prefs.min_size_gb),
         max_size_gb = number(prefs.max_size_gb),

@@ -76,6 +76,7 @@ fn escapes_everything_it_interpolates() {
         indexers: vec![UserIndexer { n: hostile.into(), u: hostile.into(), ak: Some(Secret::new(hostile)) }],
         newznab: vec![],
         cached: false,
+        acquire: false,
         prefs: Default::default(),
     };
     let html = render(&Page {

@@ -57,6 +57,27 @@ pub(crate) fn manifest(base_url: &str, offer: Offer<'_>, configured: Option<&[&s
     })
 }
 
+/// Adds the library's catalogs (id, name) and the catalog and meta resources, when there is
+/// one: the manifest then offers them to Stremio's Discover and Board.
+pub(crate) fn add_library(manifest: &mut Value, catalogs: &[(String, String)]) {
+    use crate::library::ids::{CATALOG_TYPE, ITEM_PREFIX};
+    if catalogs.is_empty() {
+        return;
+    }
+    let extra = json!([{ "name": "skip" }, { "name": "search", "isRequired": false }]);
+    manifest["catalogs"] = catalogs
+        .iter()
+        .map(|(id, name)| json!({ "type": CATALOG_TYPE, "id": id, "name": name, "extra": extra }))
+        .collect();
+    if let Some(resources) = manifest["resources"].as_array_mut() {
+        resources.push(json!({ "name": "catalog", "types": [CATALOG_TYPE] }));
+        resources.push(json!({ "name": "meta", "types": [CATALOG_TYPE], "idPrefixes": [ITEM_PREFIX] }));
+    }
+    if let Some(types) = manifest["types"].as_array_mut() {
+        types.push(json!(CATALOG_TYPE));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

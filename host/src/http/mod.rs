@@ -3,6 +3,7 @@
 
 mod extract;
 pub mod guard;
+mod library;
 mod manifest;
 mod ops;
 pub mod serve;
@@ -45,6 +46,9 @@ pub fn app(state: AppState) -> Router {
         .route(&at("/{config}/manifest.json"), get(configured_manifest))
         .route(&at("/{config}/configure"), get(configure::page_with_config))
         .route(&at("/{config}/stream/{kind}/{id}"), get(stream_list))
+        .route(&at("/{config}/catalog/{kind}/{id}"), get(library::catalog))
+        .route(&at("/{config}/catalog/{kind}/{id}/{extra}"), get(library::catalog))
+        .route(&at("/{config}/meta/{kind}/{id}"), get(library::meta))
         .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}"), strem.clone())
         .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/"), strem.clone())
         .route(&at("/{config}/_/strem/{id}/{store}/{hash}/{file_idx}/{file_name}"), strem.clone())
@@ -92,7 +96,11 @@ async fn configured_manifest(
     Path(segment): Path<String>,
 ) -> impl IntoResponse {
     match state.decode_user_config(&segment) {
-        Ok(config) => offered_manifest(&state, &requester.base_url, Some(&config.store_codes())),
+        Ok(config) => {
+            let Json(mut manifest) = offered_manifest(&state, &requester.base_url, Some(&config.store_codes()));
+            manifest::add_library(&mut manifest, &crate::library::catalogs(state.library(), &config));
+            Json(manifest)
+        }
         Err(_) => offered_manifest(&state, &requester.base_url, None),
     }
 }
@@ -247,10 +255,16 @@ async fn playback(
     };
     let result = resolve_link(state.playback(), &request).await;
     match result {
-        Ok(link) => match HeaderValue::from_str(&link) {
+        Ok(played) => match HeaderValue::from_str(&played.link) {
             Ok(location) => {
                 chillproxy_core::metrics::record_playback("played");
-                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+                let mut response = (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+                // Which release played (another than the one asked for, after a failover).
+                let printable = |t: String| t.chars().filter(|c| c.is_ascii() && !c.is_control()).take(300).collect();
+                if let Some(Ok(value)) = played.title.map(printable).map(|t: String| HeaderValue::from_str(&t)) {
+                    response.headers_mut().insert("x-chillproxy-played", value);
+                }
+                response
             }
             Err(_) => fail(PlaybackError::BadRequest("the store returned an unusable link".into())),
         },

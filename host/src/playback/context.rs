@@ -12,7 +12,9 @@ use chillproxy_usage::UsageSpool;
 use super::error::PlaybackError;
 use crate::config::{CacheConfig, PlaybackConfig};
 use crate::memory::{AvailabilityMemory, ENTRY_OVERHEAD};
+use crate::plays::PlayRecords;
 use crate::plugins::Plugins;
+use crate::titles::{NoTitles, Titles};
 
 /// Where usage events go (the durable spool in production; a list in unit tests).
 pub(crate) trait UsageSink: Send + Sync {
@@ -72,6 +74,12 @@ pub(crate) struct PlaybackContext {
     pub links_ttl: Duration,
     pub settings: PlaybackConfig,
     pub usage: Arc<dyn UsageSink>,
+    /// The stream list's search results, read only: where failover finds other releases.
+    pub titles: Titles,
+    /// What each user of a pooled key played (their library), and the plays recorded lately by
+    /// this process (user fingerprint and hash), so a player's retries are not recorded again.
+    pub plays: PlayRecords,
+    pub recorded: FlightCache<(String, InfoHash), (), ()>,
 }
 
 impl PlaybackContext {
@@ -83,6 +91,7 @@ impl PlaybackContext {
         usage: Arc<dyn UsageSink>,
     ) -> Self {
         let shared = plugins.shared.clone();
+        let plays = PlayRecords::new(shared.clone());
         Self {
             links: SharedCache::new(
                 FlightCache::with_limits(cache.limits(), weigh_link),
@@ -96,7 +105,16 @@ impl PlaybackContext {
             memory,
             settings,
             usage,
+            titles: Arc::new(NoTitles),
+            plays,
+            recorded: FlightCache::new(cache.max_entries),
         }
+    }
+
+    /// Reads the title's search results through `titles` (failover's candidates).
+    pub fn with_titles(mut self, titles: Titles) -> Self {
+        self.titles = titles;
+        self
     }
 
     /// (name, stats) of the caches this feature owns, for metrics.

@@ -4,6 +4,9 @@
 
 mod context;
 mod error;
+mod failover;
+mod next;
+mod record;
 mod replicas;
 mod resolve;
 #[cfg(test)]
@@ -14,11 +17,13 @@ pub(crate) use context::PlaybackContext;
 #[cfg(test)]
 pub(crate) use context::UsageSink;
 pub(crate) use error::PlaybackError;
+pub(crate) use failover::Played;
 use replicas::{failure_ttl, AcrossReplicas};
 use resolve::Resolution;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chillproxy_core::{
     AuthPurpose, AuthRequest, ContentKind, Credential, InfoHash, MediaQuery, StoreError, StoreProvider, UsenetHash,
@@ -43,11 +48,13 @@ pub(crate) struct PlaybackRequest<'a> {
 
 /// Resolves a playback request to a direct link. Concurrent identical requests (same store,
 /// credential, hash and file) share one resolution, and links are reused for `links_ttl_s`.
-/// A pooled key the store rejects is forgotten and asked for again, once.
+/// A pooled key the store rejects is forgotten and asked for again, once. A release that fails
+/// for a reason of its own fails over to another release of the title (see `failover`).
 pub(crate) async fn resolve_link(
     ctx: &PlaybackContext,
     request: &PlaybackRequest<'_>,
-) -> Result<String, PlaybackError> {
+) -> Result<Played, PlaybackError> {
+    let deadline = Instant::now() + ctx.wait();
     let plugins = &ctx.plugins;
     let entry =
         request.config.stores.iter().find(|s| s.c == request.store_code).ok_or_else(|| {
@@ -68,7 +75,32 @@ pub(crate) async fn resolve_link(
     let credential = plugins.auth.resolve(&auth).await.map_err(|e| PlaybackError::Auth(display, e))?;
     let rejected = |e: &PlaybackError| matches!(e, PlaybackError::Store(_, StoreError::Unauthorized { .. }));
     let resolve = |credential| resolve_shared(ctx, store, credential, request);
-    plugins.auth.retry_if_rejected(&auth, credential, rejected, resolve).await.0
+    let (result, credential) = plugins.auth.retry_if_rejected(&auth, credential, rejected, resolve).await;
+    let played = match result {
+        Ok(link) => {
+            let title = ctx.titles.title_of(request.media, &request.config.indexers, &request.hash);
+            Played { link, title, hash: request.hash.clone() }
+        }
+        Err(error) => {
+            let failed = failover::Failed {
+                store,
+                credential: &credential,
+                config: request.config,
+                media: request.media,
+                hash: &request.hash,
+                kind: request.kind,
+            };
+            let play = |hash, file_idx| {
+                let other = PlaybackRequest { hash, file_idx, file_name: None, ..*request };
+                let credential = credential.clone();
+                async move { resolve_shared(ctx, store, credential, &other).await }
+            };
+            failover::after_failure(ctx, failed, error, deadline, play).await?
+        }
+    };
+    record::remember_play(ctx, store, &credential, &played);
+    next::prepare_next(ctx, store, &credential, request.config, request.media, &played);
+    Ok(played)
 }
 
 async fn resolve_shared(

@@ -108,3 +108,42 @@ fn status_name(status: MagnetStatus) -> &'static str {
         MagnetStatus::Unknown => "unknown",
     }
 }
+
+/// Why one release failed, when another release of the same title would not share it: worth
+/// playing the next one (`failover`). Failures every release shares (a rejected key, a device
+/// limit, the store's limits and budgets, an outage) are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReleaseFailure {
+    /// The store refuses the release (its content filter's 451, a dead or invalid torrent).
+    Refused,
+    /// The download failed (the store's `DOWNLOAD_FAILED`, a failed or stalled torrent).
+    DownloadFailed,
+    /// The release holds no file for the title.
+    FileMissing,
+}
+
+impl ReleaseFailure {
+    pub fn of(error: &PlaybackError) -> Option<Self> {
+        match error {
+            PlaybackError::Store(_, StoreError::Refused { .. }) => Some(Self::Refused),
+            PlaybackError::Store(_, StoreError::DownloadFailed { .. }) => Some(Self::DownloadFailed),
+            PlaybackError::NoFile => Some(Self::FileMissing),
+            // Another replica's answer for this release: its status says which.
+            PlaybackError::Replayed(failure) => match failure.status {
+                451 => Some(Self::Refused),
+                422 => Some(Self::DownloadFailed),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A fixed word for logs.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Refused => "refused",
+            Self::DownloadFailed => "download_failed",
+            Self::FileMissing => "file_missing",
+        }
+    }
+}

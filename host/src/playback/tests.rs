@@ -16,6 +16,7 @@ fn request_parts(code: &str) -> (UserConfig, MediaQuery, ClientInfo) {
         indexers: vec![],
         newznab: vec![],
         cached: false,
+        acquire: false,
         prefs: Default::default(),
     };
     let media = MediaQuery {
@@ -48,9 +49,9 @@ async fn a_pack_resolves_to_the_episode_once_and_records_usage() {
         file_name: None,
         client: &client,
     };
-    let link = resolve_link(&services.playback, &request).await.unwrap();
+    let link = resolve_link(&services.playback, &request).await.unwrap().link;
     assert_eq!(link, format!("https://cdn.memory/{}/Show.S01E02.mkv", hash('d')));
-    assert_eq!(resolve_link(&services.playback, &request).await.unwrap(), link);
+    assert_eq!(resolve_link(&services.playback, &request).await.unwrap().link, link);
     assert_eq!(store.adds.load(Ordering::SeqCst), 1, "the second play reused the link");
     let events = usage.0.lock().unwrap().clone();
     assert_eq!(events.len(), 1);

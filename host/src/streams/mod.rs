@@ -2,12 +2,14 @@
 //! the stores, then ranked and formatted Stremio streams. Problems become ⚠️ streams; the list
 //! never fails.
 
+mod acquire;
 mod availability;
 mod context;
 mod format;
 mod rank;
 mod render;
 mod request;
+mod results;
 mod sources;
 #[cfg(test)]
 mod tests;
@@ -26,8 +28,29 @@ use rank::rank;
 pub(crate) use render::StreamListBody;
 use render::{ListWriter, Play, UrlShape};
 pub(crate) use request::StreamRequest;
+pub(crate) use results::SearchResults;
 use sources::find_candidates;
 use warm::{prepared, ListPlan, ListShape};
+
+/// The one stream of a release being acquired (see `acquire`): it plays through the usual
+/// playback route, which says "still downloading" until the store has it.
+fn acquiring(request: &StreamRequest<'_>, session: &Session<'_>, candidate: &chillproxy_core::Candidate) -> Stream {
+    let file_name = format::guessed_file_name(&candidate.title);
+    let play =
+        Play { entry: session.entry, hash: &candidate.hash, kind: candidate.kind(), file_idx: candidate.file_idx };
+    let url = UrlShape::new(request).url(&play, &chillproxy_stremio::encode_segment(&file_name));
+    Stream {
+        url: Some(url),
+        external_url: None,
+        name: format!("⏳ [{}] Downloading", session.entry.c.to_ascii_uppercase()),
+        description: format!("⏳ Downloading {} — ready in a few minutes", candidate.title),
+        behavior_hints: Some(chillproxy_stremio::BehaviorHints {
+            filename: Some(file_name),
+            not_web_ready: true,
+            ..Default::default()
+        }),
+    }
+}
 
 /// Builds the stream list. Never fails: problems are returned as ⚠️ streams.
 pub(crate) async fn list_streams(ctx: &StreamsContext, request: &StreamRequest<'_>) -> StreamListBody {
@@ -130,6 +153,14 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
         }
     };
     if plan.entries.is_empty() {
+        if request.config.cached && request.config.acquire && warnings.is_empty() {
+            if let Some((session, candidate)) = acquire::acquire(ctx, request, &sessions, candidates).await {
+                let stream = acquiring(request, &sessions[session], &candidates[candidate]);
+                let mut writer = ListWriter::new(1024);
+                writer.push_stream(&stream);
+                return (Some(writer), warnings);
+            }
+        }
         return (None, warnings);
     }
 

@@ -15,7 +15,7 @@ use super::request::StreamRequest;
 use super::warm::{PlanEntry, Prepared};
 
 /// Whether a release passes the viewer's filters: resolution, size (when known), keywords.
-fn wanted(prefs: &ListPreferences, release: &Release, title: &str, size: u64) -> bool {
+pub(super) fn wanted(prefs: &ListPreferences, release: &Release, title: &str, size: u64) -> bool {
     const GB: f64 = 1e9;
     let resolution = release.resolution.unwrap_or("unknown");
     if !prefs.resolutions.is_empty() && !prefs.resolutions.iter().any(|r| r.eq_ignore_ascii_case(resolution)) {

@@ -213,6 +213,16 @@ impl<'a> UrlShape<'a> {
         self.head.len() + self.tail.len() + if self.sealed.is_some() { 400 } else { 0 }
     }
 
+    /// One URL as a string (not JSON-escaped: for a [`Stream`] that serde writes).
+    pub fn url(&mut self, play: &Play<'_>, url_name: &str) -> String {
+        let mut buf = Vec::new();
+        self.write(&mut buf, play, url_name);
+        let url = String::from_utf8(buf).unwrap_or_default();
+        // The pieces were JSON-escaped for the list's body; a URL holds no `"` or `\` once
+        // percent-encoded, so unescaping is only needed for a config segment that had them.
+        serde_json::from_str::<String>(&format!("\"{url}\"")).unwrap_or(url)
+    }
+
     /// Writes the URL (JSON-escaped, without quotes). `url_name` is already safe.
     fn write(&mut self, buf: &mut Vec<u8>, play: &Play<'_>, url_name: &str) {
         buf.extend_from_slice(self.head.as_bytes());

@@ -27,6 +27,7 @@ fn config(code: &str) -> UserConfig {
         indexers: vec![],
         newznab: vec![],
         cached: false,
+        acquire: false,
         prefs: Default::default(),
     }
 }

@@ -59,6 +59,9 @@ pub struct ChillstreamsConfig {
     /// The code of the store whose keys Chillstreams pools (its API has no store field: a pool
     /// is one store's keys). Entries for other stores ignore `auth`.
     pub store: String,
+    /// Pool keys may be spent on the next episode, prepared in the background (`[playback]
+    /// prepare_next`). Off by default: a pool key's new downloads are every user's.
+    pub prepare_next: bool,
 }
 
 impl Default for ChillstreamsConfig {
@@ -75,6 +78,7 @@ impl Default for ChillstreamsConfig {
             cache_entries: 100_000,
             stale_if_error_s: 3600,
             store: POOLED_STORE_CODE.to_string(),
+            prepare_next: false,
         }
     }
 }
@@ -162,6 +166,7 @@ fn build(context: &PluginContext<'_>) -> Result<Arc<dyn AuthProvider>, ConfigErr
         stale_if_error: Duration::from_secs(config.stale_if_error_s),
         stale_grants: chillproxy_core::metrics::counter(STALE_GRANTS, STALE_GRANTS_HELP, &[("provider", NAME)]),
         store: config.store.clone(),
+        prepare_next: config.prepare_next,
     });
     register_metrics(&auth);
     Ok(auth)
@@ -262,6 +267,7 @@ pub struct ChillstreamsAuth {
     deny_ttl: Duration,
     stale_if_error: Duration,
     stale_grants: chillproxy_core::metrics::Counter,
+    prepare_next: bool,
     /// The store code whose keys the pool holds (`[auth.chillstreams] store`).
     store: String,
 }
@@ -405,6 +411,10 @@ impl AuthProvider for ChillstreamsAuth {
 
     fn presentation(&self) -> AuthPresentation {
         PRESENTATION
+    }
+
+    fn allows_background_adds(&self) -> bool {
+        self.prepare_next
     }
 
     async fn authorize(&self, request: &AuthRequest<'_>) -> AuthOutcome {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
-    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreError, StoreErrorKind, StoreFile, StoreIdentity, StoreProvider,
+    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, LibraryItem, Magnet, MagnetStatus, Secret,
+    SharedState, StoreError, StoreErrorKind, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -236,6 +236,30 @@ impl StoreProvider for AllDebridStore {
             }),
             _ => Err(unexpected(UNLOCK)),
         }
+    }
+
+    fn lists_library(&self) -> bool {
+        true
+    }
+
+    /// The account's magnets (`magnet/status`, every status), without their files (AllDebrid
+    /// lists them per magnet only): the library plays an item's largest video.
+    async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
+        let data = self.client.call(&credential.key, Method::GET, STATUS, &[], None).await?;
+        Ok(magnets(&data)
+            .into_iter()
+            .filter_map(|m| {
+                Some(LibraryItem {
+                    id: id_text(m.get("id")?)?,
+                    hash: InfoHash::parse(m.get("hash")?.as_str()?)?,
+                    name: m.get("filename").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    size: m.get("size").and_then(Value::as_u64).unwrap_or_default(),
+                    added: m.get("uploadDate").and_then(Value::as_u64).map(LibraryItem::added_at),
+                    ready: m.get("statusCode").and_then(Value::as_u64) == Some(4),
+                    files: Vec::new(),
+                })
+            })
+            .collect())
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {

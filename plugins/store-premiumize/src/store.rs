@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
-    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreError, StoreFile, StoreIdentity, StoreProvider,
+    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, LibraryItem, Magnet, MagnetStatus, Secret,
+    SharedState, StoreError, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde_json::Value;
 
@@ -226,6 +226,33 @@ impl StoreProvider for PremiumizeStore {
         } else {
             Err(StoreError::Upstream { store: STORE, message: "directdl gave no usable link".into() })
         }
+    }
+
+    fn lists_library(&self) -> bool {
+        true
+    }
+
+    /// The account's transfers (`transfer/list`, in Premiumize's order: it gives no date),
+    /// without their files: the library plays an item's largest video.
+    async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
+        let reply = self.client.call(&credential.key, Method::GET, LIST, &[], None).await?;
+        let Some(Value::Array(transfers)) = reply.get("transfers") else { return Ok(Vec::new()) };
+        Ok(transfers
+            .iter()
+            .filter_map(|t| {
+                let src = t.get("src").and_then(Value::as_str)?.to_ascii_lowercase();
+                let hash = src.split("btih:").nth(1)?.split('&').next()?;
+                Some(LibraryItem {
+                    id: t.get("id")?.as_str()?.to_string(),
+                    hash: InfoHash::parse(hash)?,
+                    name: t.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    size: 0,
+                    added: None,
+                    ready: t.get("status").and_then(Value::as_str) == Some("finished"),
+                    files: Vec::new(),
+                })
+            })
+            .collect())
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{clean_text, Method};
 use chillproxy_core::{
-    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, Magnet, MagnetStatus, Secret, SharedState,
-    StoreError, StoreFile, StoreIdentity, StoreProvider,
+    async_trait, Account, CachedItem, ConfigError, Credential, InfoHash, LibraryItem, Magnet, MagnetStatus, Secret,
+    SharedState, StoreError, StoreFile, StoreIdentity, StoreProvider,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -306,6 +306,37 @@ impl StoreProvider for RealDebridStore {
             Some(link) if link.starts_with("https://") || link.starts_with("http://") => Ok(link.to_string()),
             _ => Err(unexpected("unrestrict/link")),
         }
+    }
+
+    fn lists_library(&self) -> bool {
+        true
+    }
+
+    /// The account's torrents (`GET /torrents`, newest first, up to 1000), without their files
+    /// (RealDebrid lists them per torrent only): the library plays an item's largest video.
+    async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
+        let query = [("limit", LIBRARY_LIMIT), ("page", "1")];
+        let data = self.client.call(&credential.key, Method::GET, "torrents", "/torrents", &query, None).await?;
+        let items = match data {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            _ => return Err(unexpected("torrents")),
+        };
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_string);
+                Some(LibraryItem {
+                    id: text("id")?,
+                    hash: InfoHash::parse(&text("hash")?)?,
+                    name: text("filename").unwrap_or_default(),
+                    size: item.get("bytes").and_then(Value::as_u64).unwrap_or_default(),
+                    added: text("added"),
+                    ready: text("status").as_deref() == Some("downloaded"),
+                    files: Vec::new(),
+                })
+            })
+            .collect())
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {

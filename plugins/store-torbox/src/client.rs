@@ -84,6 +84,11 @@ impl Client {
         })
     }
 
+    /// New downloads `key` may still make this hour (`None`: no hourly limit).
+    pub(crate) async fn creates_left(&self, key: &Secret) -> Option<u64> {
+        self.calls.budget().left(key, &self.creates_per_hour).await
+    }
+
     /// Calls `path` (which starts with `/v1/api/`) with the key as a Bearer token and returns
     /// the envelope's `data` (`Value::Null` when absent), after spending `cost` from the key's
     /// budgets: a call over budget is not sent. A 429 holds the key's calls back for its

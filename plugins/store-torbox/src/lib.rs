@@ -66,6 +66,9 @@ pub struct TorBoxConfig {
     pub creates_per_minute: u64,
     /// How long a key's torrent list is reused to find a torrent before adding it.
     pub list_ttl_s: u64,
+    /// New downloads an hour per key kept for what viewers press play on: a download prepared
+    /// in the background (the next episode) is added only while more than this many are left.
+    pub reserve_creates: u64,
 }
 
 impl Default for TorBoxConfig {
@@ -78,6 +81,7 @@ impl Default for TorBoxConfig {
             creates_per_hour: 60,
             creates_per_minute: 10,
             list_ttl_s: 30,
+            reserve_creates: 10,
         }
     }
 }
@@ -102,6 +106,7 @@ impl TorBoxConfig {
         settings.check_range("creates_per_hour", config.creates_per_hour, 0..=100_000)?;
         settings.check_range("creates_per_minute", config.creates_per_minute, 0..=100_000)?;
         settings.check_range("list_ttl_s", config.list_ttl_s, 0..=3_600)?;
+        settings.check_range("reserve_creates", config.reserve_creates, 0..=100_000)?;
         Ok(config)
     }
 }

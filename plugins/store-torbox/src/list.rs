@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use chillproxy_core::cache::{CacheLimits, FlightCache};
 use chillproxy_core::upstream::Method;
-use chillproxy_core::{InfoHash, Secret, StoreError};
+use chillproxy_core::{InfoHash, LibraryItem, MagnetStatus, Secret, StoreError};
 use serde_json::Value;
 
-use crate::client::{Body, Client, Cost};
+use crate::client::{Body, Client, Cost, MYLIST};
 use crate::error::STORE;
+use crate::reply::parse_listed;
 use crate::reply::{unexpected, Torrent};
 
 /// Reads one entry of a list page; `None` for an entry without an id or hash.
@@ -142,6 +143,48 @@ async fn read_listing(
         "the account has more torrents than one listing reads; the others are found by adding them"
     );
     Ok(Arc::new(Listing { torrents: Mutex::new(torrents) }))
+}
+
+/// Every torrent of `key`'s account as a library item (fresh: `bypass_cache=true`), at most
+/// [`MAX_PAGES`] pages of [`PAGE`].
+pub(crate) async fn read_library(client: &Client, key: &Secret) -> Result<Vec<LibraryItem>, StoreError> {
+    let mut items = Vec::new();
+    let mut ids = HashSet::new();
+    let limit = PAGE.to_string();
+    for page in 0..MAX_PAGES {
+        let offset = (page * PAGE).to_string();
+        let query = [("bypass_cache", "true"), ("offset", offset.as_str()), ("limit", limit.as_str())];
+        let listed = match client.call(key, Cost::Request, Method::GET, MYLIST, &query, Body::Empty).await {
+            Ok(Value::Array(listed)) => listed,
+            Ok(Value::Null) | Err(StoreError::NotFound { .. }) => Vec::new(),
+            Ok(_) => return Err(unexpected(MYLIST)),
+            Err(e) => return Err(e),
+        };
+        let count = listed.len();
+        for value in listed {
+            let added = value.get("created_at").and_then(Value::as_str).map(str::to_string);
+            match parse_listed(value) {
+                Ok(Some(torrent)) if ids.insert(torrent.magnet.id.clone()) => {
+                    let magnet = torrent.magnet;
+                    items.push(LibraryItem {
+                        id: magnet.id,
+                        hash: magnet.hash,
+                        name: magnet.name,
+                        size: magnet.size,
+                        added,
+                        ready: magnet.status == MagnetStatus::Downloaded,
+                        files: magnet.files,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(store = STORE, error = %e, "a mylist entry could not be read; skipped"),
+            }
+        }
+        if count < PAGE {
+            break;
+        }
+    }
+    Ok(items)
 }
 
 /// About what a listing holds in memory.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use chillproxy_core::health::Health;
 use chillproxy_core::upstream::{Method, OutboundPolicy, Upstream, UpstreamOptions};
 use chillproxy_core::{
-    async_trait, Account, CachedItem, ConfigError, ContentKind, Credential, InfoHash, Magnet, MagnetStatus, Secret,
-    SharedState, StoreError, StoreFile, StoreIdentity, StoreProvider, UsenetAdd, UsenetHash,
+    async_trait, Account, CachedItem, ConfigError, ContentKind, Credential, InfoHash, LibraryItem, Magnet,
+    MagnetStatus, Secret, SharedState, StoreError, StoreFile, StoreIdentity, StoreProvider, UsenetAdd, UsenetHash,
 };
 use serde_json::{json, Value};
 
@@ -33,6 +33,7 @@ const READD_MEMORY: Duration = Duration::from_secs(3600);
 
 pub struct TorBoxStore {
     client: Client,
+    reserve_creates: u64,
     listings: Listings,
     shared: SharedState,
     usenet: Usenet,
@@ -74,7 +75,13 @@ impl TorBoxStore {
             Upstream::new(crate::NAME, None, &nzb_settings, policed).map_err(built)?,
             shared.clone(),
         );
-        Ok(Self { client, listings: Listings::new(list_ttl, MYLIST, parse_listed), shared, usenet })
+        Ok(Self {
+            client,
+            reserve_creates: config.reserve_creates,
+            listings: Listings::new(list_ttl, MYLIST, parse_listed),
+            shared,
+            usenet,
+        })
     }
 
     /// One `checkcached` request, in the documented form: `GET ?hash=a,b,c`.
@@ -262,6 +269,21 @@ impl StoreProvider for TorBoxStore {
             Value::String(link) if link.starts_with("https://") || link.starts_with("http://") => Ok(link),
             _ => Err(error(Kind::Upstream, "requestdl returned no download link".to_string(), None)),
         }
+    }
+
+    /// Only while more than `reserve_creates` new downloads are left this hour.
+    async fn may_add_in_background(&self, credential: &Credential) -> bool {
+        self.client.creates_left(&credential.key).await.is_none_or(|left| left > self.reserve_creates)
+    }
+
+    fn lists_library(&self) -> bool {
+        true
+    }
+
+    /// The account's torrents (`mylist?bypass_cache=true`, in pages), each a request of the
+    /// key's budget.
+    async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
+        crate::list::read_library(&self.client, &credential.key).await
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {

@@ -310,7 +310,7 @@ fn status(common: &Common, magnet: &Magnet) -> Value {
     };
     json!({"id": magnet.id, "filename": swarm.name, "size": swarm.files.iter().map(|f| f.1).sum::<u64>(), "hash": magnet.hash,
            "status": text, "statusCode": code, "downloaded": 0, "uploaded": 0, "seeders": 3, "downloadSpeed": 0,
-           "uploadSpeed": 0, "uploadDate": 1_764_000_000u64, "completionDate": 0})
+           "uploadSpeed": 0, "uploadDate": 1_764_000_000u64 + magnet.id * 60, "completionDate": 0})
 }
 
 /// Puts a file at `path` (folders separated by `/`) into the `{n, e}` / `{n, s, l}` tree.

@@ -77,6 +77,14 @@ impl FakePremiumize {
         self.state().common.add(hash, name, files, true, 0);
     }
 
+    /// Puts a transfer of `hash` into `key`'s list, as if it had been created earlier.
+    pub fn add_to_library(&self, key: &str, hash: &str) {
+        let mut state = self.state();
+        state.next_id += 1;
+        let id = format!("pmtr{:05}", state.next_id);
+        state.transfers.push(Transfer { id, key: key.into(), hash: hash.to_ascii_lowercase(), reads: 0 });
+    }
+
     pub fn add_uncached(&self, hash: &str, name: &str, files: &[(&str, u64)], polls: u32) {
         self.state().common.add(hash, name, files, false, polls);
     }

@@ -218,12 +218,18 @@ fn route(state: &mut RealDebridState, key: &str, method: &Method, call: &Recorde
                 .torrents
                 .iter()
                 .filter(|t| t.key == key)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .enumerate()
                 .rev()
-                .map(|t| {
+                .map(|(n, t)| {
                     let (status, _) = status_of(&state.common, t);
                     let swarm = state.common.torrent(&t.hash);
+                    // `added`: a minute after the torrent before it (newest first, as documented).
+                    let added = format!("2026-11-28T{:02}:{:02}:00.000Z", 10 + n / 60, n % 60);
                     json!({"id": t.id, "filename": swarm.name, "hash": t.hash, "bytes": swarm.files.iter().map(|f| f.1).sum::<u64>(),
-                           "status": status, "progress": if status == "downloaded" { 100 } else { 0 }, "links": []})
+                           "status": status, "progress": if status == "downloaded" { 100 } else { 0 }, "links": [],
+                           "added": added})
                 })
                 .collect();
             let total = list.len();

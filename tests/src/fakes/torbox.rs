@@ -742,7 +742,7 @@ fn render(state: &mut TorBoxState, key: &str, id: u64, poll: bool) -> Option<Val
         "magnet": format!("magnet:?xt=urn:btih:{}", torrent.hash),
         "size": size,
         "active": !torrent.finished && torrent.failed.is_none(),
-        "created_at": "2024-01-01T00:00:00Z",
+        "created_at": created_at(torrent.id),
         "updated_at": "2024-01-01T00:00:00Z",
         "download_state": state_text,
         "seeds": 3,
@@ -760,6 +760,11 @@ fn render(state: &mut TorBoxState, key: &str, id: u64, poll: bool) -> Option<Val
         "inactive_check": 0,
         "availability": 1.0,
     }))
+}
+
+/// When the fake says a torrent was added: a minute after the one before it (ids count up).
+fn created_at(id: u64) -> String {
+    format!("2024-01-{:02}T{:02}:{:02}:00Z", 1 + id / 1440, (id / 60) % 24, id % 60)
 }
 
 fn requestdl(state: &TorBoxState, call: &RecordedCall) -> Response {

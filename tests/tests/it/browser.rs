@@ -225,14 +225,26 @@ async fn drive(client: &Client, stack: &Stack) -> Outcome {
 
     // The user's own token and indexer fill their fields; the link rebuilds the same config.
     let indexer = json!({"n": "jackett", "u": stack.user_torznab.torznab_url(), "ak": USER_INDEXER_KEY});
-    let own = json!({"stores": [{"c": "tb", "t": TOKEN}], "indexers": [indexer], "cached": true});
+    let own = json!({"stores": [{"c": "tb", "t": TOKEN}], "indexers": [indexer], "cached": true, "acquire": true});
     client.goto(&format!("{base}/stremio/torz/{}/configure", Stack::config(&own))).await.unwrap();
     assert_eq!(value(client, &format!("{store} input[name=t]")).await, TOKEN);
     assert_eq!(value(client, "#indexers .indexer input[name=u]").await, stack.user_torznab.torznab_url());
     assert_eq!(value(client, "#indexers .indexer input[name=ak]").await, USER_INDEXER_KEY);
     let cached = client.find(Locator::Css("#cached")).await.unwrap().prop("checked").await.unwrap();
     assert_eq!(cached.as_deref(), Some("true"));
+    let acquire = client.find(Locator::Css("#acquire")).await.unwrap().prop("checked").await.unwrap();
+    assert_eq!(acquire.as_deref(), Some("true"));
     assert_eq!(config_of(&value(client, "#manifest").await), own);
+    let extras = text(client, "#extras").await;
+    assert!(extras.contains("my downloads") && extras.contains("next one"), "{extras}");
+    // Acquiring needs "Cached only": without it the switch is off and the link says neither.
+    client.find(Locator::Css("label:has(#cached) .knob")).await.unwrap().click().await.unwrap();
+    let disabled = client.find(Locator::Css("#acquire")).await.unwrap().prop("disabled").await.unwrap();
+    assert_eq!(disabled.as_deref(), Some("true"));
+    let mut without = own.clone();
+    without.as_object_mut().unwrap().remove("cached");
+    without.as_object_mut().unwrap().remove("acquire");
+    assert_eq!(config_of(&value(client, "#manifest").await), without);
 
     // An invalid config is shown with its problem and can be fixed in place.
     let twice = json!({"stores": [{"c": "tb", "t": TOKEN}, {"c": "tb", "auth": USER}]});

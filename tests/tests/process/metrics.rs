@@ -245,3 +245,27 @@ async fn a_metrics_token_guards_metrics_but_not_health_or_ready() {
     assert!(second.get("chillproxy_http_requests_total", &[("route", "unmatched"), ("status", "404")]) >= 1.0);
     assert!(!second.text.contains(METRICS_TOKEN) && !second.text.contains("/no/such/route"));
 }
+
+#[tokio::test]
+async fn a_failover_is_counted_once_by_outcome() {
+    let _alone = super::ALONE.lock().await;
+    let stack = Stack::start(StackOptions::default()).await;
+    let config = Stack::config(&json!({"stores": [{"c": "rd", "t": RD_TOKEN}]}));
+    let streams = get_streams(&stack.stream_url(&config, "movie", MOVIE)).await;
+    // RealDebrid's content filter refuses the 1080p release (451): the 2160p one plays instead.
+    let refused = streams
+        .iter()
+        .find_map(|s| s["url"].as_str().filter(|u| u.contains(&format!("/rd/{MOVIE_1080}/"))))
+        .unwrap_or_else(|| panic!("{streams:#?}"));
+    let before = scrape(&stack, None).await;
+    let played = http().get(refused).header("user-agent", PLAYER_UA).send().await.unwrap();
+    assert_eq!(played.status(), 302);
+    let after = scrape(&stack, None).await;
+    let failovers = "chillproxy_playback_failovers_total";
+    let delta =
+        |outcome| after.get(failovers, &[("outcome", outcome)]) - before.get(failovers, &[("outcome", outcome)]);
+    assert_eq!((delta("played"), delta("failed")), (1.0, 0.0), "{}", after.text);
+    let outcomes = "chillproxy_playback_outcomes_total";
+    let played = after.get(outcomes, &[("outcome", "played")]) - before.get(outcomes, &[("outcome", "played")]);
+    assert_eq!(played, 1.0, "one playback, played");
+}

@@ -70,6 +70,11 @@ async fn play(stream: &Value) -> (u16, String, Option<String>, String) {
     (status, location, retry_after, body)
 }
 
+/// The stack without `[playback] failover`, for tests whose answer is the refusal itself.
+fn no_failover() -> StackOptions {
+    StackOptions { table_settings: vec![("[playback]", "failover = false".into())], ..Default::default() }
+}
+
 fn assert_no_key_in_logs() {
     let logs = chillproxy_tests::logs::capture().text();
     assert!(logs.contains("TRACE") && logs.contains("debrid call"), "the capture works");
@@ -218,7 +223,8 @@ async fn store_failures_give_their_warning_and_playback_answer() {
 #[tokio::test]
 async fn what_one_user_played_is_cached_for_the_next_and_refusals_are_remembered() {
     chillproxy_tests::logs::capture();
-    let (stack, _proxy, _proxy_server) = stack_with_proxy(StackOptions::default()).await;
+    // The refusal itself is the answer here (playback/failover.rs plays the next release).
+    let (stack, _proxy, _proxy_server) = stack_with_proxy(no_failover()).await;
     // AllDebrid has no content filter; a dead torrent is its refusal.
     stack.alldebrid.set_dead(MOVIE_1080);
     for (store, other) in [(RD, RD_OTHER_TOKEN), (AD, AD_OTHER_KEY)] {
@@ -467,7 +473,7 @@ async fn alldebrid_blocked_keys_say_how_to_unblock_and_realdebrid_gets_the_viewe
 #[tokio::test]
 async fn a_realdebrid_451_at_unrestrict_is_remembered_even_for_a_library_torrent() {
     chillproxy_tests::logs::capture();
-    let stack = Stack::start(StackOptions::default()).await;
+    let stack = Stack::start(no_failover()).await;
     stack.realdebrid.add_to_library(RD_TOKEN, MOVIE_2160);
     stack.realdebrid.refuse_links(MOVIE_2160);
     let mine = config("rd", RD_TOKEN);

@@ -34,6 +34,12 @@ async fn served_manifests_pass_the_stremio_addon_linter() {
     for (name, url) in [
         ("unconfigured", format!("{}/stremio/torz/manifest.json", stack.host.url())),
         ("configured", stack.manifest_url(&config)),
+        (
+            "library-catalogs",
+            stack.manifest_url(&Stack::config(
+                &json!({"stores": [{"c": "tb", "t": TOKEN}, {"c": "rd", "t": RD_TOKEN}]}),
+            )),
+        ),
         ("invalid-config", stack.manifest_url("not-a-config")),
     ] {
         let path = dir.join(format!("{name}.json"));
@@ -47,7 +53,7 @@ async fn served_manifests_pass_the_stremio_addon_linter() {
         "the linter rejected a manifest:\n{report}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(report.lines().count(), 3, "{report}");
+    assert_eq!(report.lines().count(), 4, "{report}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
