@@ -82,6 +82,8 @@ mod tests {
         let movie = chillproxy_stremio::parse_media("movie", "kitsu:11614").unwrap();
         let titles = ["Kimi no Na wa.", "Your Name."];
         assert!(wanted("Kimi.no.Na.wa.2016.1080p.BluRay.x264", &movie, &titles, Some(2016)));
+        let judas = "[Judas] Kimi no Na wa. (Your Name.) (2016) [BD 1080p HEVC x265 10bit][Dual-Audio][Multi-Subs]";
+        assert!(wanted(judas, &movie, &titles, Some(2016)));
         assert!(!wanted("Kimi.no.Na.wa.1999.1080p.BluRay.x264", &movie, &titles, Some(2016)), "another year");
         assert!(!wanted("[SubsPlease] Kimi no Na wa - 03 (1080p)", &movie, &titles, Some(2016)), "an episode");
     }

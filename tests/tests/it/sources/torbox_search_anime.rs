@@ -21,7 +21,10 @@ const BATCH: &str = "ba7c4ba7c4ba7c4ba7c4ba7c4ba7c4ba7c4ba7c4";
 const BATCH_LATER: &str = "bb7c4bb7c4bb7c4bb7c4bb7c4bb7c4bb7c4bb7c4";
 const OTHER_TITLE: &str = "c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8";
 const SCENE_S01E08: &str = "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c";
-const ALL: [&str; 6] = [EP08, EP07, BATCH, BATCH_LATER, OTHER_TITLE, SCENE_S01E08];
+const YOUR_NAME: u32 = 11614;
+const MOVIE: &str = "3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e";
+const MOVIE_REMAKE: &str = "3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f";
+const ALL: [&str; 8] = [EP08, EP07, BATCH, BATCH_LATER, OTHER_TITLE, SCENE_S01E08, MOVIE, MOVIE_REMAKE];
 
 fn frieren(kitsu_id: u32, imdb: Option<(String, u32, u32)>) -> Anime {
     Anime {
@@ -44,8 +47,19 @@ async fn stack(kitsu: &FakeKitsu) -> Stack {
     .await;
     kitsu.add_anime(frieren(FRIEREN, None));
     kitsu.add_anime(frieren(FRIEREN_MAPPED, Some((FRIEREN_IMDB.into(), 1, 1))));
+    kitsu.add_anime(Anime {
+        kitsu_id: YOUR_NAME,
+        anime_type: "movie".into(),
+        name: "Kimi no Na wa.".into(),
+        aliases: vec!["Your Name.".into()],
+        release_info: "2016".into(),
+        episodes: 1,
+        imdb: None,
+    });
     let search = &stack.torbox_search;
     for (hash, name) in [
+        (MOVIE, "[Judas] Kimi no Na wa. (Your Name.) (2016) [BD 1080p HEVC x265 10bit][Dual-Audio][Multi-Subs]"),
+        (MOVIE_REMAKE, "Kimi.no.Na.wa.2031.1080p.WEB.H264"),
         (EP08, "[SubsPlease] Sousou no Frieren - 08 (1080p) [A1B2C3D4].mkv"),
         (EP07, "[SubsPlease] Sousou no Frieren - 07 (1080p) [F0E1D2C3].mkv"),
         (BATCH, "[SubsPlease] Sousou no Frieren (01-28) (1080p) [Batch]"),
@@ -131,4 +145,14 @@ async fn a_mapped_kitsu_episode_is_searched_by_the_mapped_imdb_episode() {
     assert_eq!(received.len(), 1, "by id only: {received:?}");
     assert_eq!(received[0].path, format!("/torrents/imdb:{FRIEREN_IMDB}"));
     assert!(received[0].query.contains("season=1&episode=8"), "{:?}", received[0]);
+}
+
+#[tokio::test]
+async fn an_unmapped_kitsu_movie_is_searched_by_its_title_and_lists_the_movie() {
+    let kitsu = FakeKitsu::start().await;
+    let stack = stack(&kitsu).await;
+    let list = streams(&stack.stream_url(&config(), "movie", &format!("kitsu:{YOUR_NAME}"))).await;
+    assert_eq!(hashes(&list), BTreeSet::from([MOVIE]), "the 2016 film, not a later one: {list:#?}");
+    let paths: Vec<String> = stack.torbox_search.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/torrents/search/Kimi%20no%20Na%20wa"]);
 }
