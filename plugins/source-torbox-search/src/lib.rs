@@ -5,6 +5,10 @@
 //! (`cached: true` becomes `Candidate::cached_on = ["torbox"]`, so the stream list does not ask
 //! TorBox again).
 //!
+//! A Kitsu id is searched by the IMDb id (and season/episode) its metadata maps it to; one that
+//! maps to none by text (`GET {url}/torrents/search/{query}`) with the Kitsu title, keeping the
+//! releases that hold the wanted episode ([`text`]).
+//!
 //! Which key it searches with, `credential`:
 //! - `"request"` (the default): the request's TorBox credential (the user's own token or the
 //!   pool key Chillstreams granted them). The source runs only for requests that have one, and
@@ -13,7 +17,8 @@
 //!   user's; results are shared by every user. Since May 2026 TorBox admits only whitelisted apps
 //!   to this API, so a whitelisted operator key is the way to serve users whose keys are not.
 //!
-//! Off by default: list it in `[source] chain`. Depends on chillproxy-core only.
+//! Off by default: list it in `[source] chain`. Depends on chillproxy-core, and
+//! chillproxy-stremio for release names.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +32,8 @@ use chillproxy_core::{
     PluginContext, PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery,
 };
 use serde::{Deserialize, Serialize};
+
+pub mod text;
 
 pub const NAME: &str = "torbox-search";
 const DISPLAY: &str = "TorBox search";
@@ -134,8 +141,16 @@ pub struct TorBoxSearch {
     /// `None`: the request's credential. `Some`: the operator's key (`Some(None)` when its
     /// variable is unset, and then nothing is searched).
     key: Option<Option<Secret>>,
-    /// Per title and key fingerprint: a cached answer never serves another credential.
-    results: SourceCache<(MediaQuery, String), Arc<Vec<Candidate>>>,
+    /// Per search and key fingerprint: a cached answer never serves another credential.
+    results: SourceCache<(Asked, String), Arc<Vec<Candidate>>>,
+}
+
+/// What one call asks: by id (a title or episode), or by text (kept whole, so every episode of
+/// a show shares one text search; each request keeps its own episode from it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Asked {
+    Id(MediaQuery),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -213,15 +228,20 @@ pub fn read_reply(reply: Result<Reply, UpstreamError>, timeout: Duration) -> Res
         .collect())
 }
 
-async fn search_torbox(upstream: &Upstream, key: &Secret, media: &MediaQuery) -> Searched {
-    let path = format!("/torrents/imdb:{}", media.imdb_id);
+async fn search_torbox(upstream: &Upstream, key: &Secret, asked: &Asked) -> Searched {
     let mut query: Vec<(&str, String)> = vec![("metadata", "false".into()), ("check_cache", "true".into())];
-    if let (Some(season), Some(episode)) = (media.season, media.episode) {
-        query.push(("season", season.to_string()));
-        query.push(("episode", episode.to_string()));
-    }
+    let (path, endpoint) = match asked {
+        Asked::Id(media) => {
+            if let (Some(season), Some(episode)) = (media.season, media.episode) {
+                query.push(("season", season.to_string()));
+                query.push(("episode", episode.to_string()));
+            }
+            (format!("/torrents/imdb:{}", media.imdb_id), "torrents")
+        }
+        Asked::Text(words) => (text::path(words), "torrents_search"),
+    };
     let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let request = upstream.request(Method::GET, "torrents", &path).query(&pairs).bearer(key).accept("application/json");
+    let request = upstream.request(Method::GET, endpoint, &path).query(&pairs).bearer(key).accept("application/json");
     let timeout = upstream.timeout();
     upstream.call(request, |reply| read_reply(reply, timeout)).await.map(Arc::new)
 }
@@ -242,21 +262,38 @@ impl SourceProvider for TorBoxSearch {
             None => query.credential.map(|c| c.key.clone()),
         };
         let Some(key) = key else { return Ok(Found::default()) };
-        // A Kitsu id that maps to no IMDb id: nothing to search by.
-        if query.media.imdb().is_none() {
-            return Ok(Found::default());
+        let media = query.media;
+        if media.imdb().is_some() {
+            let candidates = self.load(Asked::Id(media.clone()), key).await?;
+            return Ok(Found::from(candidates.as_ref().clone()));
         }
-        let (upstream, media) = (self.upstream.clone(), query.media.clone());
-        let loaded = self
-            .results
-            .get_or_load((query.media.clone(), key.fingerprint()), None, move || async move {
-                search_torbox(&upstream, &key, &media).await.map(|candidates| (candidates, None))
+        // A Kitsu id that maps to no IMDb id: by its titles, the first that finds the episode.
+        let Some(meta) = query.meta else { return Ok(Found::default()) };
+        let titles = meta.titles();
+        for title in titles.iter().take(text::MAX_TITLES) {
+            let Some(words) = text::query_text(title) else { continue };
+            let candidates = self.load(Asked::Text(words), key.clone()).await?;
+            let kept: Vec<Candidate> =
+                candidates.iter().filter(|c| text::wanted(&c.title, media, &titles, meta.year)).cloned().collect();
+            if !kept.is_empty() {
+                return Ok(Found::from(kept));
+            }
+        }
+        Ok(Found::default())
+    }
+}
+
+impl TorBoxSearch {
+    /// One search with `key`, cached per search and key fingerprint.
+    async fn load(&self, asked: Asked, key: Secret) -> Result<Arc<Vec<Candidate>>, SourceError> {
+        let upstream = self.upstream.clone();
+        let cache_key = (asked.clone(), key.fingerprint());
+        self.results
+            .get_or_load(cache_key, None, move || async move {
+                search_torbox(&upstream, &key, &asked).await.map(|candidates| (candidates, None))
             })
-            .await;
-        match loaded {
-            Ok(candidates) => Ok(Found::from(candidates.as_ref().clone())),
-            Err(failure) => Err(failure.into_source_error(DISPLAY, self.upstream.timeout())),
-        }
+            .await
+            .map_err(|failure| failure.into_source_error(DISPLAY, self.upstream.timeout()))
     }
 }
 

@@ -7,6 +7,10 @@
 //! `check_cache=true` every torrent carries `cached` (TorBox's cache is global: the same answer
 //! for every key).
 //!
+//! `GET /torrents/search/{query}` (the documented text search; the query percent-encoded in the
+//! path) answers the same envelope with every torrent whose `raw_title` holds each word of the
+//! query (case-insensitive), whatever id it is filed under, and 404 when none does.
+//!
 //! Every request is recorded whole.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,7 +29,7 @@ struct FakeState {
     keys: Vec<String>,
     /// Hashes TorBox has cached, for `check_cache=true`.
     cached: Vec<String>,
-    /// (sid as `tt…` or `tt…:s:e`, torrent)
+    /// (sid as `tt…` or `tt…:s:e`, or empty for a torrent found by text only, torrent)
     torrents: Vec<(String, Value)>,
     received: Vec<Received>,
 }
@@ -42,6 +46,15 @@ impl SearchControl {
 
     /// A torrent for `sid` (`tt…`, or `tt…:s:e` for an episode).
     pub fn add(&self, sid: &str, hash: &str, raw_title: &str, size: u64, seeders: u32) {
+        self.add_torrent(sid, hash, raw_title, size, seeders);
+    }
+
+    /// A torrent filed under no id (anime releases often are): only the text search finds it.
+    pub fn add_by_text(&self, hash: &str, raw_title: &str, size: u64, seeders: u32) {
+        self.add_torrent("", hash, raw_title, size, seeders);
+    }
+
+    fn add_torrent(&self, sid: &str, hash: &str, raw_title: &str, size: u64, seeders: u32) {
         let torrent = json!({
             "hash": hash, "raw_title": raw_title, "title": raw_title.split('.').next().unwrap_or(raw_title),
             "magnet": format!("magnet:?xt=urn:btih:{hash}"), "torrent": null, "last_known_seeders": seeders,
@@ -82,20 +95,29 @@ async fn handle(State(control): State<SearchControl>, request: Request) -> Respo
         let body = json!({"success": false, "error": "BAD_TOKEN", "detail": "Invalid token.", "data": null});
         return (StatusCode::FORBIDDEN, Json(body)).into_response();
     }
-    let Some(id) = received.path.strip_prefix("/torrents/imdb:").map(|id| id.replace("%3A", ":")) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"success": false, "error": "NOT_FOUND", "data": null})))
-            .into_response();
-    };
     let param =
         |name: &str| received.query.split('&').find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_string));
-    let sid = match (param("season"), param("episode")) {
-        (Some(s), Some(e)) => format!("{id}:{s}:{e}"),
-        _ => id,
+    let wanted = if let Some(text) = received.path.strip_prefix("/torrents/search/") {
+        let query = words(&percent_decode(text));
+        if query.is_empty() {
+            return (StatusCode::NOT_FOUND, Json(json!({"success": false, "error": "NOT_FOUND", "data": null})))
+                .into_response();
+        }
+        Asked::Text(query)
+    } else if let Some(id) = received.path.strip_prefix("/torrents/imdb:").map(|id| id.replace("%3A", ":")) {
+        let sid = match (param("season"), param("episode")) {
+            (Some(s), Some(e)) => format!("{id}:{s}:{e}"),
+            _ => id,
+        };
+        Asked::Id(sid)
+    } else {
+        return (StatusCode::NOT_FOUND, Json(json!({"success": false, "error": "NOT_FOUND", "data": null})))
+            .into_response();
     };
     let check_cache = param("check_cache").as_deref() == Some("true");
     let found: Vec<Value> = torrents
         .into_iter()
-        .filter(|(s, _)| *s == sid)
+        .filter(|(s, t)| wanted.finds(s, t))
         .map(|(_, mut t)| {
             if check_cache {
                 let hash = t["hash"].as_str().unwrap_or_default().to_string();
@@ -113,6 +135,56 @@ async fn handle(State(control): State<SearchControl>, request: Request) -> Respo
         "data": {"metadata": null, "torrents": found, "time_taken": 0.19, "cached": true, "total_torrents": found.len()},
     }))
     .into_response()
+}
+
+/// What a request asks for: the torrents filed under an id, or those whose title holds every
+/// word of a text query.
+enum Asked {
+    Id(String),
+    Text(Vec<String>),
+}
+
+impl Asked {
+    fn finds(&self, sid: &str, torrent: &Value) -> bool {
+        match self {
+            Asked::Id(wanted) => !sid.is_empty() && sid == wanted,
+            Asked::Text(query) => {
+                let title = words(torrent["raw_title"].as_str().unwrap_or_default());
+                query.iter().all(|w| title.contains(w))
+            }
+        }
+    }
+}
+
+/// A title's words, lowercased, apostrophes dropped (`Journey's` → `journeys`).
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace(['\'', '’'], "")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A path segment with its `%XX` escapes decoded.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A running fake on 127.0.0.1:0 that accepts one key.

@@ -6,4 +6,5 @@ mod newznab_fixtures;
 mod stremio_addon;
 mod stremthru;
 mod torbox_search;
+mod torbox_search_anime;
 mod torznab;
