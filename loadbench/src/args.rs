@@ -60,6 +60,11 @@ pub struct Args {
     /// list and store entry and an HMAC tag per stream (implied by --redis) [default: off]
     #[arg(long)]
     pub sealed: bool,
+    /// Before the warm scenario's measured run (after every real user's list was fetched once), send
+    /// this many stream-list requests with distinct junk config segments (each answered with a ⚠️),
+    /// to show the decoded-segment cache stays bounded and real viewers keep their speed [default: 0]
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub junk_before: usize,
     /// Distinct cached files the play scenario cycles through; they are in the pool key's TorBox account already
     #[arg(long, value_name = "N", default_value = "100", value_parser = at_least_one)]
     pub play_files: usize,
@@ -279,6 +284,7 @@ mod tests {
             users: 1,
             sealed: false,
             play_files: 100,
+            junk_before: 0,
             torbox_limits: true,
             hangup_after: None,
             hangup_torbox_ms: 500,

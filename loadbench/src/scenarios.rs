@@ -174,6 +174,16 @@ pub fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Res
                             Ok::<(), String>(())
                         })?;
                     }
+                    if args.junk_before > 0 {
+                        junk_flood(&rt, addr, args.junk_before, warm_title)?;
+                        let (peak, now) = host.memory_kib().unwrap_or_default();
+                        eprintln!(
+                            "loadbench:   {} junk segments sent; host RSS {:.1} MiB (peak {:.1} MiB)",
+                            args.junk_before,
+                            now as f64 / 1024.0,
+                            peak as f64 / 1024.0
+                        );
+                    }
                 }
                 Scenario::Fixed => {
                     let response = rt.block_on(fetch(host.addr(), &fixed[0])).map_err(|e| e.to_string())?;
@@ -277,6 +287,29 @@ fn user_id(u: usize) -> String {
 
 fn config_segment(u: usize) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::json!({"stores": [{"c": "tb", "auth": user_id(u)}]}).to_string())
+}
+
+/// `count` stream-list requests, 64 at a time, each with its own junk config segment (about the
+/// length of a real one): every one is a ⚠️ list, and every one is a distinct cache key.
+fn junk_flood(rt: &tokio::runtime::Runtime, addr: SocketAddr, count: usize, title: usize) -> Result<(), String> {
+    let pad = "x".repeat(160);
+    for start in (0..count).step_by(64) {
+        rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for n in start..(start + 64).min(count) {
+                let path = stream_path(&format!("junk{n}{pad}"), title);
+                set.spawn(async move { fetch(addr, &path).await.map(|r| r.status) });
+            }
+            while let Some(done) = set.join_next().await {
+                let status = done.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+                if status >= 500 {
+                    return Err(format!("a junk segment got HTTP {status}"));
+                }
+            }
+            Ok::<(), String>(())
+        })?;
+    }
+    Ok(())
 }
 
 fn stream_path(config: &str, n: usize) -> String {
