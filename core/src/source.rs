@@ -187,6 +187,12 @@ pub struct Nzb {
     pub link: String,
     /// Whose key fills the slot.
     pub indexer: NzbIndexer,
+    /// How many times the indexer says the NZB was downloaded, when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grabs: Option<u32>,
+    /// When the release was posted (seconds since 1970), when the indexer said: its age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<i64>,
 }
 
 /// Whose API key an NZB link needs at playback.
@@ -214,7 +220,12 @@ impl Nzb {
             Some(key) => link.replace(key, Self::KEY_SLOT),
             None => link.to_string(),
         };
-        Self { hash, link, indexer }
+        Self { hash, link, indexer, grabs: None, published: None }
+    }
+
+    /// The same NZB with what the indexer said of its grabs and posting time.
+    pub fn with_stats(self, grabs: Option<u32>, published: Option<i64>) -> Self {
+        Self { grabs, published, ..self }
     }
 
     /// The link to fetch, with `key` back in its slot: a secret, for the store's create call or
@@ -335,5 +346,18 @@ mod tests {
             "ab".repeat(20)
         );
         assert_eq!(serde_json::from_str::<Candidate>(&old).unwrap().kind(), ContentKind::Torrent);
+    }
+
+    #[test]
+    fn an_nzb_keeps_grabs_and_age_and_older_values_read_without_them() {
+        let bare = Nzb::new(md5(), "http://x/nzb", None, NzbIndexer::None);
+        let json = serde_json::to_string(&bare).unwrap();
+        assert!(!json.contains("grabs") && !json.contains("published"), "{json}");
+        let with = bare.clone().with_stats(Some(42), Some(1_470_142_206));
+        let read: Nzb = serde_json::from_str(&serde_json::to_string(&with).unwrap()).unwrap();
+        assert_eq!((read.grabs, read.published), (Some(42), Some(1_470_142_206)));
+        // A candidate cached before the fields existed.
+        let old: Nzb = serde_json::from_str(&json).unwrap();
+        assert_eq!((old.grabs, old.published, old), (None, None, bare));
     }
 }

@@ -68,9 +68,14 @@ fn granted() -> AuthOutcome {
 async fn usenet_streams_rank_with_torrents_marked_and_only_on_stores_that_play_them() {
     let tb = Arc::new(usenet_store("tb", true, &[(1, &[("Movie.1994.2160p.mkv", 30_000)])]));
     let rd = Arc::new(MemoryStore::new("rd", "Torrent Store", &[]));
+    let posted = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        - 45 * 86_400
+        - 600;
+    let mut with_stats = nzb_candidate(1, "Movie.1994.2160p.WEB-DL", 30_000);
+    with_stats.nzb = with_stats.nzb.map(|nzb| nzb.with_stats(Some(123), Some(posted)));
     let source = Arc::new(FixedSource(vec![
         candidate(hash('a'), "Movie.1994.1080p.BluRay", 9_000),
-        nzb_candidate(1, "Movie.1994.2160p.WEB-DL", 30_000),
+        with_stats,
         nzb_candidate(2, "Movie.1994.720p.WEB", 3_000),
         // The same release from another indexer (another link): listed once.
         nzb_candidate(3, "Movie.1994.720p.WEB", 3_000),
@@ -86,6 +91,9 @@ async fn usenet_streams_rank_with_torrents_marked_and_only_on_stores_that_play_t
     let md5 = UsenetHash::from_digest(&[1; 16]);
     assert!(url.contains(&format!("/tb/usenet-{md5}/0/Movie.1994.2160p.mkv")), "{url}");
     assert!(!url.contains(NZB_INDEXER_KEY) && !url.contains("indexer.example"), "{url}");
+    // Its grabs and age, as the indexer said them.
+    let description = streams[0]["description"].as_str().unwrap();
+    assert!(description.contains("👥 123 grabs 📅 45 d"), "{description}");
     let binge = streams[0]["behaviorHints"]["bingeGroup"].as_str().unwrap();
     assert!(binge.starts_with("chillproxy|usenet|tb|"), "{binge}");
     // The torrent on both stores, the uncached usenet release on the usenet store only.
@@ -93,6 +101,8 @@ async fn usenet_streams_rank_with_torrents_marked_and_only_on_stores_that_play_t
     assert_eq!(usenet.len(), 2, "{names:#?}");
     assert!(usenet.iter().all(|n| n.contains("[TB]")), "{names:#?}");
     assert_eq!(names.iter().filter(|n| n.contains("[RD]")).count(), 1, "{names:#?}");
+    let without: Vec<&str> = streams.iter().skip(1).map(|s| s["description"].as_str().unwrap()).collect();
+    assert!(without.iter().all(|d| !d.contains("grabs") && !d.contains('📅')), "none said, none shown: {without:#?}");
     let torrent_binge = streams.iter().find(|s| s["name"].as_str().unwrap().contains("[RD]")).unwrap();
     assert!(torrent_binge["behaviorHints"]["bingeGroup"].as_str().unwrap().starts_with("chillproxy|rd|"));
     // The torrent store was never asked about an NZB.

@@ -14,6 +14,9 @@ use crate::truncate;
 pub const MAX_ENCODED_BYTES: usize = 8 * 1024;
 pub const MAX_STORES: usize = 5;
 pub const MAX_INDEXERS: usize = 5;
+/// The user-config field of the user's own usenet indexers ([`UserConfig::usenet_indexers`]),
+/// for the configure page's script.
+pub const USENET_INDEXERS_FIELD: &str = "newznab";
 
 /// A decoded and validated user config.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -20,7 +20,7 @@ pub mod routes;
 mod shape;
 pub mod stream;
 
-pub use config::{ConfigProblem, UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
+pub use config::{ConfigProblem, UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES, USENET_INDEXERS_FIELD};
 pub use ids::{parse_media, stremio_id, ID_PREFIXES};
 pub use pick::pick_file;
 pub use playback::{PlaybackPath, PlaybackSegments, PlaybackUrl, MAX_FILE_NAME_BYTES};

@@ -12,6 +12,8 @@ pub const NZB_KEY: &str = "nzbgeek-operator-key-SECRET-6f1e2d3c4b5a";
 /// Usenet releases of the movie: cached on TorBox, and not.
 pub const CACHED_TITLE: &str = "The.Shawshank.Redemption.1994.1080p.BluRay.DTS.x264-NZBGRP";
 pub const CACHED_GUID: &str = "usenet-guid-aaa";
+/// How many grabs the indexer reports for the cached release.
+pub const CACHED_GRABS: u32 = 321;
 pub const CACHED_FILE: &str = "The.Shawshank.Redemption.1994.1080p.BluRay.DTS.x264-NZBGRP.mkv";
 pub const UNCACHED_TITLE: &str = "The.Shawshank.Redemption.1994.2160p.WEB-DL.DDP5.1.HEVC-NZBUHD";
 pub const UNCACHED_GUID: &str = "usenet-guid-bbb";
@@ -21,7 +23,7 @@ pub const UNCACHED_GUID: &str = "usenet-guid-bbb";
 pub async fn with_newznab(options: &mut StackOptions, newznab_toml: &str) -> FakeNewznab {
     let newznab = FakeNewznab::start(NZB_KEY).await;
     newznab.add_releases([
-        Release::movie(MOVIE, CACHED_TITLE, CACHED_GUID).size(9_100_000_000),
+        Release::movie(MOVIE, CACHED_TITLE, CACHED_GUID).size(9_100_000_000).grabs(CACHED_GRABS),
         Release::movie(MOVIE, UNCACHED_TITLE, UNCACHED_GUID).size(21_000_000_000),
     ]);
     if !options.sources.contains(&"newznab") {

@@ -7,6 +7,8 @@
   var indexersBox = document.getElementById('indexers');
   var addStore = document.getElementById('add-store');
   var addIndexer = document.getElementById('add-indexer');
+  var usenetBox = document.getElementById('usenet');
+  var addUsenet = document.getElementById('add-usenet');
   var cached = document.getElementById('cached');
   var acquire = document.getElementById('acquire');
   var checkButton = document.getElementById('check');
@@ -18,6 +20,8 @@
   var base = app.dataset.base;
   var maxStores = Number(app.dataset.maxStores);
   var maxIndexers = Number(app.dataset.maxIndexers);
+  // The user-config field of the usenet indexers (chillproxy_stremio::USENET_INDEXERS_FIELD).
+  var usenetField = app.dataset.usenetField;
   var maxBytes = Number(app.dataset.maxBytes);
   var authField = app.dataset.authField === '1';
   var authLabel = app.dataset.authLabel || '';
@@ -86,22 +90,29 @@
       if (auth) entry.auth = auth;
       return entry;
     });
-    var indexers = rows(indexersBox).map(function (row) {
-      var u = value(row, 'u');
-      var uError = '';
-      if (!u) uError = 'Enter the indexer URL.';
-      else if (!/^https?:\/\//.test(u)) uError = 'The indexer URL must start with http:// or https://.';
-      if (setError(input(row, 'u'), uError) | setError(input(row, 'n'), '')) invalid++;
-      var indexer = { n: value(row, 'n') || 'generic', u: u };
-      var ak = value(row, 'ak');
-      if (ak) indexer.ak = ak;
-      return indexer;
-    });
+    // Torrent indexers (`indexers`) and usenet ones (`usenetField`): the same fields and rules.
+    function indexerList(box) {
+      return rows(box).map(function (row) {
+        var u = value(row, 'u');
+        var uError = '';
+        if (!u) uError = 'Enter the indexer URL.';
+        else if (!/^https?:\/\//.test(u)) uError = 'The indexer URL must start with http:// or https://.';
+        if (setError(input(row, 'u'), uError) | setError(input(row, 'n'), '')) invalid++;
+        var indexer = { n: value(row, 'n') || 'generic', u: u };
+        var ak = value(row, 'ak');
+        if (ak) indexer.ak = ak;
+        return indexer;
+      });
+    }
+    var indexers = indexerList(indexersBox);
+    var usenet = indexerList(usenetBox);
     if (!stores.length) problems.push('Add at least one store.');
     if (stores.length > maxStores) problems.push('At most ' + maxStores + ' stores are allowed.');
     if (indexers.length > maxIndexers) problems.push('At most ' + maxIndexers + ' indexers are allowed.');
+    if (usenet.length > maxIndexers) problems.push('At most ' + maxIndexers + ' usenet indexers are allowed.');
     var config = { stores: stores };
     if (indexers.length) config.indexers = indexers;
+    if (usenet.length) config[usenetField] = usenet;
     if (cached.checked) config.cached = true;
     // Acquiring applies to a cached-only list only (see the switch's text).
     acquire.disabled = !cached.checked;
@@ -157,8 +168,10 @@
   function update() {
     renumber(storesBox, 'Store');
     renumber(indexersBox, 'Indexer');
+    renumber(usenetBox, 'Usenet indexer');
     addStore.disabled = storesBox.children.length >= maxStores;
     addIndexer.disabled = indexersBox.children.length >= maxIndexers;
+    addUsenet.disabled = usenetBox.children.length >= maxIndexers;
     var built = build();
     formError.textContent = showAll ? built.problems.join(' ') : '';
     if (built.ok && sealing) {
@@ -253,10 +266,11 @@
 
   // A problem the server found: next to its field when it names one.
   function serverProblem(problem, field) {
-    var m = /^(stores|indexers)\[(\d+)\](?:\.(\w+))?$/.exec(field || '');
+    var m = /^(\w+)\[(\d+)\](?:\.(\w+))?$/.exec(field || '');
+    var box = !m ? null : m[1] === 'stores' ? storesBox : m[1] === 'indexers' ? indexersBox : m[1] === usenetField ? usenetBox : null;
     var target = null;
-    if (m) {
-      var row = rows(m[1] === 'stores' ? storesBox : indexersBox)[Number(m[2])];
+    if (box) {
+      var row = rows(box)[Number(m[2])];
       if (row) target = input(row, m[3] || (m[1] === 'stores' ? 't' : 'u'));
     }
     if (target && target.closest('.field')) forced.set(target, 'Server: ' + problem);
@@ -323,6 +337,7 @@
 
   addStore.addEventListener('click', function () { addRow(storesBox, document.getElementById('store-template'), maxStores); });
   addIndexer.addEventListener('click', function () { addRow(indexersBox, document.getElementById('indexer-template'), maxIndexers); });
+  addUsenet.addEventListener('click', function () { addRow(usenetBox, document.getElementById('usenet-template'), maxIndexers); });
   form.addEventListener('click', function (event) {
     var remove = event.target.closest('.remove');
     if (remove) { remove.closest('.row').remove(); forced.clear(); update(); return; }

@@ -6,7 +6,7 @@
 use chillproxy_core::{EntryField, StoreEntry, UserIndexer};
 use chillproxy_stremio::languages::{Language, LANGUAGES};
 use chillproxy_stremio::preferences::RESOLUTIONS;
-use chillproxy_stremio::{UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES};
+use chillproxy_stremio::{UserConfig, MAX_ENCODED_BYTES, MAX_INDEXERS, MAX_STORES, USENET_INDEXERS_FIELD};
 
 pub(super) const STYLE: &str = include_str!("page.css");
 pub(super) const SCRIPT: &str = include_str!("page.js");
@@ -69,7 +69,11 @@ pub(crate) fn render(page: &Page<'_>) -> String {
     }
     let mut indexers = String::new();
     for (i, indexer) in config.map(|c| c.indexers.as_slice()).unwrap_or_default().iter().enumerate() {
-        indexers.push_str(&indexer_row(i + 1, Some(indexer)));
+        indexers.push_str(&indexer_row(&TORRENT, i + 1, Some(indexer)));
+    }
+    let mut usenet = String::new();
+    for (i, indexer) in config.map(|c| c.usenet_indexers()).unwrap_or_default().iter().enumerate() {
+        usenet.push_str(&indexer_row(&USENET, i + 1, Some(indexer)));
     }
     let cached = if config.is_some_and(|c| c.cached) { " checked" } else { "" };
     let acquire = if config.is_some_and(|c| c.acquire) { " checked" } else { "" };
@@ -138,6 +142,8 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         no_stores = no_stores,
         stores = stores,
         indexers = indexers,
+        usenet = usenet,
+        usenet_field = USENET_INDEXERS_FIELD,
         cached = cached,
         acquire = acquire,
         resolutions = resolutions,
@@ -156,7 +162,8 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         seal = if page.seal { "1" } else { "0" },
         prefilled = if config.is_some() || page.problem.is_some() { "1" } else { "0" },
         store_template = store_row(page, 1, None),
-        indexer_template = indexer_row(1, None),
+        indexer_template = indexer_row(&TORRENT, 1, None),
+        usenet_template = indexer_row(&USENET, 1, None),
         version = env!("CARGO_PKG_VERSION"),
     )
 }
@@ -219,17 +226,44 @@ fn store_row(page: &Page<'_>, number: usize, entry: Option<&StoreEntry>) -> Stri
     )
 }
 
+/// How the form words one kind of user indexer: the user config's `indexers` (torrents) or its
+/// usenet list ([`USENET_INDEXERS_FIELD`]).
+struct IndexerKind {
+    /// The row's class (the script finds the rows by their box, the tests by this).
+    class: &'static str,
+    /// "Indexer" → "Indexer 1".
+    label: &'static str,
+    name_placeholder: &'static str,
+    url_placeholder: &'static str,
+}
+
+const TORRENT: IndexerKind = IndexerKind {
+    class: "indexer",
+    label: "Indexer",
+    name_placeholder: "jackett",
+    url_placeholder: "https://jackett.example/api/v2.0/indexers/all/results/…",
+};
+
+const USENET: IndexerKind = IndexerKind {
+    class: "usenet",
+    label: "Usenet indexer",
+    name_placeholder: "nzbgeek",
+    url_placeholder: "https://nzbhydra.example/api",
+};
+
 /// One indexer entry of the form.
-fn indexer_row(number: usize, indexer: Option<&UserIndexer>) -> String {
+fn indexer_row(kind: &IndexerKind, number: usize, indexer: Option<&UserIndexer>) -> String {
     let name = indexer.map(|i| i.n.as_str()).unwrap_or_default();
     let url = indexer.map(|i| i.u.as_str()).unwrap_or_default();
     let key = indexer.and_then(|i| i.ak.as_ref()).map(|k| k.expose()).unwrap_or_default();
+    let IndexerKind { class, label, name_placeholder, url_placeholder } = kind;
+    let lower = label.to_lowercase();
     format!(
-        r#"<div class="row indexer">
-<div class="row-head"><span class="num">Indexer {number}</span><button type="button" class="icon remove" aria-label="Remove this indexer" title="Remove">✕</button></div>
+        r#"<div class="row {class}">
+<div class="row-head"><span class="num">{label} {number}</span><button type="button" class="icon remove" aria-label="Remove this {lower}" title="Remove">✕</button></div>
 <div class="grid three">
-<label class="field"><span>Name</span><input name="n" value="{name}" placeholder="jackett" spellcheck="false"><small class="err"></small></label>
-<label class="field"><span>Indexer URL</span><input name="u" value="{url}" inputmode="url" placeholder="https://jackett.example/api/v2.0/indexers/all/results/…" spellcheck="false" autocapitalize="off"><small class="err"></small></label>
+<label class="field"><span>Name</span><input name="n" value="{name}" placeholder="{name_placeholder}" spellcheck="false"><small class="err"></small></label>
+<label class="field"><span>Indexer URL</span><input name="u" value="{url}" inputmode="url" placeholder="{url_placeholder}" spellcheck="false" autocapitalize="off"><small class="err"></small></label>
 <label class="field"><span>API key</span><span class="secret"><input name="ak" type="password" value="{key}" placeholder="optional" spellcheck="false" autocomplete="off" autocapitalize="off"><button type="button" class="reveal" aria-label="Show the API key" aria-pressed="false">Show</button></span><small class="err"></small></label>
 </div>
 </div>

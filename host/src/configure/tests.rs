@@ -74,7 +74,7 @@ fn escapes_everything_it_interpolates() {
     let user = UserConfig {
         stores: vec![StoreEntry { c: hostile.into(), t: Some(Secret::new(hostile)), auth: Some(hostile.into()) }],
         indexers: vec![UserIndexer { n: hostile.into(), u: hostile.into(), ak: Some(Secret::new(hostile)) }],
-        newznab: vec![],
+        newznab: vec![UserIndexer { n: hostile.into(), u: hostile.into(), ak: Some(Secret::new(hostile)) }],
         cached: false,
         acquire: false,
         prefs: Default::default(),
@@ -101,7 +101,8 @@ fn escapes_everything_it_interpolates() {
 fn prefills_the_users_own_config() {
     let user = config(
         r#"{"stores":[{"c":"tb","t":"tb-token-123","auth":"550e8400-e29b-41d4-a716-446655440000"},{"c":"rd","t":"rd-tok"}],
-           "indexers":[{"n":"jackett","u":"https://j.example/feed?a=1&b=2","ak":"idx-key"}],"cached":true}"#,
+           "indexers":[{"n":"jackett","u":"https://j.example/feed?a=1&b=2","ak":"idx-key"}],
+           "newznab":[{"n":"geek","u":"https://api.nzbgeek.example/api","ak":"nzb-key-456"}],"cached":true}"#,
     );
     let stores = choices();
     let html = render(&page(&stores, true, Some(&user)));
@@ -114,6 +115,17 @@ fn prefills_the_users_own_config() {
     assert!(form.contains(r#"value="https://j.example/feed?a=1&amp;b=2""#));
     assert!(form.contains(r#"name="ak" type="password" value="idx-key""#));
     assert!(form.contains(r#"name="n" value="jackett""#));
+    // The usenet indexer in its own section, its key in a password field only.
+    let usenet = &form[form.find(r#"<div id="usenet">"#).unwrap()..];
+    assert_eq!(usenet.matches(r#"<div class="row usenet">"#).count(), 1);
+    assert!(usenet.contains(r#"name="n" value="geek""#));
+    assert!(usenet.contains(r#"name="u" value="https://api.nzbgeek.example/api""#));
+    assert!(usenet.contains(r#"name="ak" type="password" value="nzb-key-456""#));
+    assert_eq!(html.matches("nzb-key-456").count(), 1);
+    assert!(
+        !form[..form.find(r#"<div id="usenet">"#).unwrap()].contains(r#"value="geek""#),
+        "not among the Torznab ones"
+    );
     assert!(form.contains(r#"id="cached" name="cached" checked"#));
     assert!(html.contains(r#"data-prefilled="1""#));
     // The stub note shows on the Slow Store row only.

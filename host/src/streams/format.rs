@@ -93,6 +93,21 @@ impl PreparedCandidate {
     }
 }
 
+fn now_secs() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// How long ago `published` was at `now` (seconds since 1970): `5 h` under a day, `45 d` after.
+/// A time in the future (clocks disagree) reads as `0 h`.
+fn age(published: i64, now: i64) -> String {
+    let seconds = now.saturating_sub(published).max(0);
+    match seconds / 86_400 {
+        0 => format!("{} h", seconds / 3_600),
+        days => format!("{days} d"),
+    }
+}
+
 /// The stream without its URL: name, description lines and hints.
 fn format_stream(
     code: &str,
@@ -136,6 +151,14 @@ fn format_stream(
     if let Some(seeders) = candidate.seeders.filter(|s| *s > 0) {
         facts.push(format!("👤 {seeders}"));
     }
+    if let Some(nzb) = &candidate.nzb {
+        if let Some(grabs) = nzb.grabs {
+            facts.push(format!("👥 {grabs} grabs"));
+        }
+        if let Some(published) = nzb.published {
+            facts.push(format!("📅 {}", age(published, now_secs())));
+        }
+    }
     facts.push(format!("🔍 {}", candidate.indexer));
     lines.push(facts.join(" "));
     lines.push(match &file_name {
@@ -163,4 +186,18 @@ fn format_stream(
         not_web_ready,
     };
     Stream { url: None, external_url: None, name, description: lines.join("\n"), behavior_hints: Some(hints) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::age;
+
+    #[test]
+    fn an_age_reads_in_hours_then_days() {
+        let now = 1_800_000_000;
+        assert_eq!(age(now - 5 * 3_600 - 59, now), "5 h");
+        assert_eq!(age(now - 45 * 86_400 - 100, now), "45 d");
+        assert_eq!(age(now + 600, now), "0 h");
+        assert_eq!(age(i64::MIN, now), format!("{} d", i64::MAX / 86_400));
+    }
 }

@@ -38,7 +38,7 @@ pub fn nzb_item(item: FeedItem, key: Option<&Secret>) -> Option<NzbItem> {
 /// The candidate for `item` found by `indexer` (display name) whose key is `key`: the link with
 /// the key cut out. `None` if the key still shows in any form (it would reach the shared tier).
 pub fn to_candidate(item: &NzbItem, indexer: &str, key: Option<&Secret>, whose: NzbIndexer) -> Option<Candidate> {
-    let nzb = Nzb::new(item.identity.clone(), item.link.expose(), key, whose);
+    let nzb = Nzb::new(item.identity.clone(), item.link.expose(), key, whose).with_stats(item.grabs, item.published);
     if let Some(key) = key.map(Secret::expose).filter(|k| !k.is_empty()) {
         let encoded: String = chillproxy_core::upstream::Url::parse("http://x/")
             .ok()
@@ -65,6 +65,7 @@ mod tests {
             title: "Movie 2020 1080p".into(),
             size: Some(5),
             grabs: Some(3),
+            published: Some(1_470_142_206),
             nzb_link: Some("https://api.nzbgeek.info/api?t=get&id=abc&apikey=K3Y".into()),
             ..FeedItem::default()
         };
@@ -75,6 +76,7 @@ mod tests {
         let nzb = candidate.nzb.as_ref().unwrap();
         assert!(!nzb.link.contains("K3Y") && nzb.needs_key());
         assert_eq!(nzb.hash, item.identity);
+        assert_eq!((nzb.grabs, nzb.published), (Some(3), Some(1_470_142_206)), "grabs and age reach the candidate");
         assert_eq!(nzb.unlock(Some(&key)).expose(), item.link.expose());
         assert!(nzb_item(FeedItem { title: "no link".into(), ..FeedItem::default() }, None).is_none());
         // A key that only shows form-encoded cannot be cut out: the item is dropped.

@@ -29,6 +29,8 @@ use serde_json::{json, Value};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const SKIP_ENV: &str = "CHILLPROXY_SKIP_BROWSER";
+/// The API key of a usenet indexer the browser test types in.
+const NEWZNAB_USER_KEY: &str = "nzb-user-key-SECRET-9f8e7d";
 
 pub(crate) fn artifacts_dir() -> PathBuf {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -245,6 +247,38 @@ async fn drive(client: &Client, stack: &Stack) -> Outcome {
     without.as_object_mut().unwrap().remove("cached");
     without.as_object_mut().unwrap().remove("acquire");
     assert_eq!(config_of(&value(client, "#manifest").await), without);
+
+    // A usenet (Newznab) indexer added on the page goes into the link's `newznab` list; its API
+    // key is typed into a password field and shows nowhere on the page.
+    client.find(Locator::Css("#add-usenet")).await.unwrap().click().await.unwrap();
+    let row = "#usenet .usenet:nth-child(1)";
+    let key_field = client.find(Locator::Css(&format!("{row} input[name=ak]"))).await.unwrap();
+    assert_eq!(key_field.attr("type").await.unwrap().as_deref(), Some("password"));
+    client.find(Locator::Css(&format!("{row} input[name=n]"))).await.unwrap().send_keys("mygeek").await.unwrap();
+    let url_field = client.find(Locator::Css(&format!("{row} input[name=u]"))).await.unwrap();
+    url_field.send_keys("ftp://nzb.example/api").await.unwrap();
+    key_field.send_keys(NEWZNAB_USER_KEY).await.unwrap();
+    let error = text(client, &format!("{row} .field.invalid .err")).await;
+    assert_eq!(error, "The indexer URL must start with http:// or https://.");
+    assert_eq!(value(client, "#manifest").await, "", "no link while the usenet indexer is invalid");
+    url_field.clear().await.unwrap();
+    url_field.send_keys("https://nzb.example/api").await.unwrap();
+    let usenet = json!({"n": "mygeek", "u": "https://nzb.example/api", "ak": NEWZNAB_USER_KEY});
+    let mut with_usenet = without.clone();
+    with_usenet["newznab"] = json!([usenet]);
+    let usenet_url = value(client, "#manifest").await;
+    assert_eq!(config_of(&usenet_url), with_usenet);
+    let shown = text(client, "body").await;
+    assert!(!shown.contains(NEWZNAB_USER_KEY), "the key is shown: {shown}");
+    // Opened again, the server takes it and the form is filled with it.
+    client.goto(&usenet_url.replace("/manifest.json", "/configure")).await.unwrap();
+    assert!(client.find(Locator::Css(".banner.bad[role=alert]")).await.is_err(), "the server takes the config");
+    assert_eq!(value(client, &format!("{row} input[name=n]")).await, "mygeek");
+    assert_eq!(value(client, &format!("{row} input[name=u]")).await, "https://nzb.example/api");
+    assert_eq!(value(client, &format!("{row} input[name=ak]")).await, NEWZNAB_USER_KEY);
+    assert_eq!(value(client, "#indexers .indexer input[name=u]").await, stack.user_torznab.torznab_url());
+    assert!(!text(client, "body").await.contains(NEWZNAB_USER_KEY));
+    assert_eq!(value(client, "#manifest").await, usenet_url, "the same config gives the same link");
 
     // An invalid config is shown with its problem and can be fixed in place.
     let twice = json!({"stores": [{"c": "tb", "t": TOKEN}, {"c": "tb", "auth": USER}]});

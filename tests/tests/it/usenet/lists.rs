@@ -26,6 +26,12 @@ async fn a_pro_token_sees_cached_usenet_streams_first_and_uncached_ones_marked_a
     assert!(position(cached) < first_uncached && position(uncached) >= first_uncached, "{names:#?}");
     assert!(names.iter().any(|n| !n.contains("📰")), "torrents still listed: {names:#?}");
     assert_eq!(cached["behaviorHints"]["filename"], CACHED_FILE);
+    // The indexer's grabs and the release's age (the fake posts everything on 2016-08-02).
+    let posted = 1_470_142_206;
+    let days =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - posted) / 86_400;
+    let description = cached["description"].as_str().unwrap();
+    assert!(description.contains(&format!("👥 {CACHED_GRABS} grabs 📅 {days} d")), "{description}");
     assert!(cached["behaviorHints"]["bingeGroup"].as_str().unwrap().starts_with("chillproxy|usenet|tb|1080p"));
     let body = serde_json::to_string(&list).unwrap();
     assert!(!body.contains(NZB_KEY) && !body.contains(TOKEN), "no key in the list");
