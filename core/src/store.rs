@@ -84,6 +84,10 @@ pub struct LibraryItem {
     /// Downloaded and ready to play.
     pub ready: bool,
     pub files: Vec<StoreFile>,
+    /// What it is: a torrent (`hash` its info hash) or a usenet download (`hash` is
+    /// [`UsenetHash::key`] of the hash the store names it by), and so how it plays.
+    #[serde(default)]
+    pub kind: ContentKind,
 }
 
 impl LibraryItem {
@@ -388,6 +392,20 @@ pub trait StoreProvider: Send + Sync {
     ) -> Result<Magnet, StoreError> {
         let _ = (credential, nzb, client_ip);
         Err(StoreError::NotImplemented { store: self.display_name(), operation: "add_usenet" })
+    }
+
+    /// The usenet download filed under `hash` ([`UsenetHash`] as the store's list names it, e.g. a
+    /// [`LibraryItem`] of kind usenet) already in the credential's account, when it is there: its
+    /// state as [`StoreProvider::add_usenet`] returns it, without the NZB and without adding
+    /// anything. `Ok(None)`: not in the account (the default, for stores that cannot tell).
+    async fn find_usenet(
+        &self,
+        credential: &Credential,
+        hash: &UsenetHash,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Option<Magnet>, StoreError> {
+        let _ = (credential, hash, client_ip);
+        Ok(None)
     }
 
     /// Whether a download nobody asked for yet (the next episode, prepared in the background)

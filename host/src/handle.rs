@@ -177,7 +177,8 @@ pub(crate) const STREAM_PART: usize = 28;
 
 /// A stream's own part of a list handle: the info hash's 20 bytes, then the file id as 8 bytes
 /// big-endian when known (20 or 28 bytes; the length says which). Returns the bytes and their
-/// length.
+/// length. (Torrents only; a release of any kind: [`stream_part_of`].)
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn stream_part(hash: &InfoHash, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
     stream_part_of(hash, ContentKind::Torrent, file_idx)
 }

@@ -15,7 +15,9 @@ pub(crate) use request::LibraryRequest;
 
 use std::sync::Arc;
 
-use chillproxy_core::{AuthPurpose, AuthRequest, LibraryItem, StoreEntry, StoreError, StoreProvider};
+use chillproxy_core::{
+    AuthPurpose, AuthRequest, ContentKind, LibraryItem, StoreEntry, StoreError, StoreProvider, UsenetHash,
+};
 use chillproxy_stremio::release::normalise_title;
 use chillproxy_stremio::UserConfig;
 use serde_json::Value;
@@ -112,6 +114,11 @@ async fn items_of(
 }
 
 fn played_item(played: PlayedRelease) -> LibraryItem {
+    // A played usenet release was recorded under its usenet key (no record says the kind).
+    let kind = match UsenetHash::from_key(&played.hash) {
+        Some(_) => ContentKind::Usenet,
+        None => ContentKind::Torrent,
+    };
     LibraryItem {
         id: played.hash.to_string(),
         hash: played.hash,
@@ -120,5 +127,6 @@ fn played_item(played: PlayedRelease) -> LibraryItem {
         added: None,
         ready: true,
         files: played.files,
+        kind,
     }
 }

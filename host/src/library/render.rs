@@ -2,14 +2,14 @@
 //! video file, each carrying its stream (the usual playback route, a sealed handle with keys), so
 //! Stremio asks no other addon for them.
 
-use chillproxy_core::{InfoHash, LibraryItem, StoreEntry, StoreFile};
+use chillproxy_core::{LibraryItem, StoreEntry, StoreFile};
 use chillproxy_stremio::release::{episode_of, human_size, is_video, Release, ReleaseName};
 use chillproxy_stremio::{encode_segment, routes, BehaviorHints, PlaybackUrl, Stream};
 use serde_json::{json, Value};
 
 use super::ids::{self, CATALOG_TYPE};
 use super::request::LibraryRequest;
-use crate::handle::{stream_part, Handle, ListParts};
+use crate::handle::{stream_part_of, Handle, ListParts};
 
 /// The Stremio id library plays carry: no title (the file is named exactly), a movie so that no
 /// episode rule applies.
@@ -83,7 +83,7 @@ pub(super) fn meta(entry: &StoreEntry, item: &LibraryItem, request: &LibraryRequ
         .into_iter()
         .map(|file| {
             let stream = Stream {
-                url: Some(if no_files { urls.whole(&item.hash, &item.name) } else { urls.url(&item.hash, file) }),
+                url: Some(if no_files { urls.whole(item) } else { urls.url(item, file) }),
                 external_url: None,
                 name: format!("chillproxy\n{}", entry.c.to_ascii_uppercase()),
                 description: format!("{}\n💾 {}", file.name, human_size(file.size)),
@@ -126,28 +126,24 @@ impl<'a> Urls<'a> {
     }
 
     /// The URL of a whole item: no file id, a name that matches no file (its largest video plays).
-    fn whole(&mut self, hash: &InfoHash, name: &str) -> String {
-        self.build(hash, None, &format!("{}.mkv", name.replace(['/', '\\'], " ")))
+    fn whole(&mut self, item: &LibraryItem) -> String {
+        self.build(item, None, &format!("{}.mkv", item.name.replace(['/', '\\'], " ")))
     }
 
-    fn url(&mut self, hash: &InfoHash, file: &StoreFile) -> String {
-        self.build(hash, Some(file.id), &file.name)
+    fn url(&mut self, item: &LibraryItem, file: &StoreFile) -> String {
+        self.build(item, Some(file.id), &file.name)
     }
 
-    fn build(&mut self, hash: &InfoHash, file_idx: Option<u64>, name: &str) -> String {
+    /// The item's playback URL, carrying its kind (a usenet download plays as usenet).
+    fn build(&mut self, item: &LibraryItem, file_idx: Option<u64>, name: &str) -> String {
         let request = self.request;
+        let (hash, kind) = (&item.hash, item.kind);
         let Some(keyring) = request.keyring else {
-            return PlaybackUrl {
-                base_url: request.base_url,
-                config_segment: request.config_segment,
-                id: PLAY_ID,
-                store_code: &self.entry.c,
-                hash,
-                file_idx,
-                file_name: Some(name),
-                binding: &request.binding,
-            }
-            .build();
+            let mut url = PlaybackUrl::head(request.base_url, request.config_segment, PLAY_ID).into_bytes();
+            PlaybackUrl::push_middle_of(&mut url, &self.entry.c, hash, kind, file_idx);
+            url.extend_from_slice(encode_segment(name).as_bytes());
+            url.extend_from_slice(PlaybackUrl::tail(&request.binding).as_bytes());
+            return String::from_utf8(url).unwrap_or_default();
         };
         let entry = self.entry;
         let list = self.sealed.get_or_insert_with(|| {
@@ -158,7 +154,7 @@ impl<'a> Urls<'a> {
         });
         let mut url = routes::play_prefix(request.base_url).into_bytes();
         if let Some(list) = list {
-            let (part, len) = stream_part(hash, file_idx);
+            let (part, len) = stream_part_of(hash, kind, file_idx);
             list.write_handle(&mut url, &part[..len]);
         }
         url.push(b'/');

@@ -19,7 +19,7 @@ pub(crate) use context::UsageSink;
 pub(crate) use error::PlaybackError;
 pub(crate) use failover::Played;
 use replicas::{failure_ttl, AcrossReplicas};
-use resolve::Resolution;
+use resolve::{Adding, Resolution};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -125,12 +125,15 @@ async fn resolve_shared(
     if let Some(link) = ctx.links.local().get(&key) {
         return Ok(link);
     }
-    let nzb = match request.kind {
-        ContentKind::Torrent => None,
+    let adding = match request.kind {
+        ContentKind::Torrent => Adding::Torrent,
         ContentKind::Usenet => {
             let usenet = UsenetHash::from_key(&request.hash)
                 .ok_or_else(|| PlaybackError::BadRequest("invalid usenet hash".to_string()))?;
-            Some(usenet::unlock(ctx, request.config, &usenet).await?)
+            match usenet::unlock(ctx, request.config, &usenet).await? {
+                Some(nzb) => Adding::Nzb(nzb),
+                None => Adding::InAccount(usenet),
+            }
         }
     };
     let job = Resolution {
@@ -138,7 +141,7 @@ async fn resolve_shared(
         store: store.clone(),
         credential,
         hash: request.hash.clone(),
-        nzb,
+        adding,
         media: request.media.clone(),
         file_name: request.file_name.map(str::to_string),
         file_idx: request.file_idx,

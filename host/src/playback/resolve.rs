@@ -5,13 +5,26 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chillproxy_core::{Credential, InfoHash, MagnetStatus, MediaQuery, StoreError, StoreProvider, UsageEvent};
+use chillproxy_core::{
+    Credential, InfoHash, MagnetStatus, MediaQuery, StoreError, StoreProvider, UsageEvent, UsenetHash,
+};
 use chillproxy_stremio::pick_file;
 
 use super::context::PlaybackContext;
 use super::error::PlaybackError;
 use super::usenet::UnlockedNzb;
 use crate::memory::Availability;
+
+/// How a resolution gets the release into the account.
+pub(super) enum Adding {
+    /// A torrent: added by its hash (found in the account first by the store).
+    Torrent,
+    /// A usenet release from the book of NZBs listed: added from its NZB (or found first).
+    Nzb(UnlockedNzb),
+    /// A usenet download the book does not have (one of the viewer's library): found in the
+    /// account by its hash, never added.
+    InAccount(UsenetHash),
+}
 
 /// One playback resolution, owned so that it can outlive the request that started it while
 /// others wait on it.
@@ -20,8 +33,8 @@ pub(super) struct Resolution {
     pub store: Arc<dyn StoreProvider>,
     pub credential: Credential,
     pub hash: InfoHash,
-    /// Set for a usenet release: the NZB to add (else the torrent `hash` is added).
-    pub nzb: Option<UnlockedNzb>,
+    /// How the release gets into the account.
+    pub adding: Adding,
     pub media: MediaQuery,
     pub file_name: Option<String>,
     pub file_idx: Option<u64>,
@@ -49,16 +62,21 @@ impl Resolution {
     }
 
     async fn resolve(self) -> Result<String, PlaybackError> {
-        let Self { ctx, store, credential, hash, nzb, media, file_name, file_idx, user_ip } = self;
+        let Self { ctx, store, credential, hash, adding, media, file_name, file_idx, user_ip } = self;
         let display = store.display_name();
         let store_error = |e| PlaybackError::Store(display, e);
         let started = Instant::now();
         let settings = &ctx;
-        let mut magnet = match &nzb {
-            Some(nzb) => store.add_usenet(&credential, &nzb.as_add(), user_ip).await,
-            None => store.add_magnet(&credential, &hash, user_ip).await,
+        let mut magnet = match &adding {
+            Adding::Nzb(nzb) => store.add_usenet(&credential, &nzb.as_add(), user_ip).await,
+            Adding::Torrent => store.add_magnet(&credential, &hash, user_ip).await,
+            Adding::InAccount(usenet) => match store.find_usenet(&credential, usenet, user_ip).await {
+                Ok(found) => Ok(found.ok_or_else(super::usenet::gone)?),
+                Err(e) => Err(e),
+            },
         }
         .map_err(store_error)?;
+        let usenet = !matches!(adding, Adding::Torrent);
         let cached = magnet.status == MagnetStatus::Downloaded;
         while magnet.status != MagnetStatus::Downloaded {
             match magnet.status {
@@ -67,7 +85,7 @@ impl Resolution {
                     return Err(store_error(StoreError::DownloadFailed { store: display, message }));
                 }
                 _ if started.elapsed() + settings.poll_interval() > settings.wait() => {
-                    if nzb.is_some() {
+                    if usenet {
                         return Err(PlaybackError::UsenetDownloading { store: display });
                     }
                     return Err(PlaybackError::StillDownloading { store: display, status: status_name(magnet.status) });
@@ -85,7 +103,7 @@ impl Resolution {
         tracing::info!(
             store = store.name(),
             hash = %hash,
-            usenet = nzb.is_some(),
+            usenet,
             cached,
             provider = credential.provider,
             elapsed_ms = started.elapsed().as_millis() as u64,

@@ -1,7 +1,9 @@
 //! A usenet release to add: the playback URL names it by its usenet hash only, so its NZB comes
 //! from the book the stream list filled ([`crate::nzb_book`]), and its indexer's key is put back
 //! here, server-side, from the operator's settings (the source that found it) or the request's
-//! config. The unlocked link lives in this resolution only: never logged, kept or shown.
+//! config. The unlocked link lives in this resolution only: never logged, kept or shown. A release
+//! the book does not have (a usenet download of the viewer's library) is looked for in the
+//! account by its hash instead ([`Adding::InAccount`](super::resolve::Adding::InAccount)).
 
 use chillproxy_core::{NzbIndexer, Secret, UsenetAdd, UsenetHash, UserIndexer};
 use chillproxy_stremio::UserConfig;
@@ -32,18 +34,21 @@ fn user_indexers<'a>(config: &'a UserConfig, source: &str) -> &'a [UserIndexer] 
     config.usenet_indexers()
 }
 
-/// The NZB behind `hash`, unlocked for this request.
+/// What a playback of a usenet release that is neither in the book nor in the account answers.
+pub(super) fn gone() -> PlaybackError {
+    PlaybackError::BadRequest(
+        "this usenet release is no longer known here; open the stream list again and pick it there".to_string(),
+    )
+}
+
+/// The NZB behind `hash`, unlocked for this request; `None` when the book does not have it (a
+/// download of the viewer's library, played from the account by its hash, or a list long gone).
 pub(super) async fn unlock(
     ctx: &PlaybackContext,
     config: &UserConfig,
     hash: &UsenetHash,
-) -> Result<UnlockedNzb, PlaybackError> {
-    let gone = || {
-        PlaybackError::BadRequest(
-            "this usenet release is no longer known here; open the stream list again and pick it there".to_string(),
-        )
-    };
-    let booked = ctx.memory.nzbs.lookup(hash).await.ok_or_else(gone)?;
+) -> Result<Option<UnlockedNzb>, PlaybackError> {
+    let Some(booked) = ctx.memory.nzbs.lookup(hash).await else { return Ok(None) };
     let nzb = booked.nzb;
     let key = match &nzb.indexer {
         NzbIndexer::None => None,
@@ -61,5 +66,5 @@ pub(super) async fn unlock(
         }
     };
     let trusted = matches!(nzb.indexer, NzbIndexer::Operator { .. });
-    Ok(UnlockedNzb { hash: nzb.hash.clone(), link: nzb.unlock(key.as_ref()), trusted, title: booked.title })
+    Ok(Some(UnlockedNzb { hash: nzb.hash.clone(), link: nzb.unlock(key.as_ref()), trusted, title: booked.title }))
 }

@@ -257,6 +257,7 @@ impl StoreProvider for AllDebridStore {
                     added: m.get("uploadDate").and_then(Value::as_u64).map(LibraryItem::added_at),
                     ready: m.get("statusCode").and_then(Value::as_u64) == Some(4),
                     files: Vec::new(),
+                    kind: chillproxy_core::ContentKind::Torrent,
                 })
             })
             .collect())

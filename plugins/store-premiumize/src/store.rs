@@ -250,6 +250,7 @@ impl StoreProvider for PremiumizeStore {
                     added: None,
                     ready: t.get("status").and_then(Value::as_str) == Some("finished"),
                     files: Vec::new(),
+                    kind: chillproxy_core::ContentKind::Torrent,
                 })
             })
             .collect())

@@ -334,6 +334,7 @@ impl StoreProvider for RealDebridStore {
                     added: text("added"),
                     ready: text("status").as_deref() == Some("downloaded"),
                     files: Vec::new(),
+                    kind: chillproxy_core::ContentKind::Torrent,
                 })
             })
             .collect())

@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use chillproxy_core::cache::{CacheLimits, FlightCache};
 use chillproxy_core::upstream::Method;
-use chillproxy_core::{InfoHash, LibraryItem, MagnetStatus, Secret, StoreError};
+use chillproxy_core::{ContentKind, InfoHash, LibraryItem, MagnetStatus, Secret, StoreError};
 use serde_json::Value;
 
-use crate::client::{Body, Client, Cost, MYLIST};
+use crate::client::{Body, Client, Cost};
 use crate::error::STORE;
-use crate::reply::parse_listed;
 use crate::reply::{unexpected, Torrent};
 
 /// Reads one entry of a list page; `None` for an entry without an id or hash.
@@ -145,25 +144,35 @@ async fn read_listing(
     Ok(Arc::new(Listing { torrents: Mutex::new(torrents) }))
 }
 
-/// Every torrent of `key`'s account as a library item (fresh: `bypass_cache=true`), at most
-/// [`MAX_PAGES`] pages of [`PAGE`].
-pub(crate) async fn read_library(client: &Client, key: &Secret) -> Result<Vec<LibraryItem>, StoreError> {
+/// Every download of `key`'s account at `endpoint` (`torrents/mylist` or `usenet/mylist`, read
+/// by `parse`) as a library item of `kind` (fresh: `bypass_cache=true`), at most [`MAX_PAGES`]
+/// pages of [`PAGE`]. A usenet download is filed under [`UsenetHash::key`] of TorBox's hash for
+/// it, which is what playback finds it by in the account.
+///
+/// [`UsenetHash::key`]: chillproxy_core::UsenetHash::key
+pub(crate) async fn read_library(
+    client: &Client,
+    key: &Secret,
+    endpoint: &'static str,
+    parse: ParseListed,
+    kind: ContentKind,
+) -> Result<Vec<LibraryItem>, StoreError> {
     let mut items = Vec::new();
     let mut ids = HashSet::new();
     let limit = PAGE.to_string();
     for page in 0..MAX_PAGES {
         let offset = (page * PAGE).to_string();
         let query = [("bypass_cache", "true"), ("offset", offset.as_str()), ("limit", limit.as_str())];
-        let listed = match client.call(key, Cost::Request, Method::GET, MYLIST, &query, Body::Empty).await {
+        let listed = match client.call(key, Cost::Request, Method::GET, endpoint, &query, Body::Empty).await {
             Ok(Value::Array(listed)) => listed,
             Ok(Value::Null) | Err(StoreError::NotFound { .. }) => Vec::new(),
-            Ok(_) => return Err(unexpected(MYLIST)),
+            Ok(_) => return Err(unexpected(endpoint)),
             Err(e) => return Err(e),
         };
         let count = listed.len();
         for value in listed {
             let added = value.get("created_at").and_then(Value::as_str).map(str::to_string);
-            match parse_listed(value) {
+            match parse(value) {
                 Ok(Some(torrent)) if ids.insert(torrent.magnet.id.clone()) => {
                     let magnet = torrent.magnet;
                     items.push(LibraryItem {
@@ -174,6 +183,7 @@ pub(crate) async fn read_library(client: &Client, key: &Secret) -> Result<Vec<Li
                         added,
                         ready: magnet.status == MagnetStatus::Downloaded,
                         files: magnet.files,
+                        kind,
                     });
                 }
                 Ok(_) => {}

@@ -280,10 +280,38 @@ impl StoreProvider for TorBoxStore {
         true
     }
 
-    /// The account's torrents (`mylist?bypass_cache=true`, in pages), each a request of the
-    /// key's budget.
+    /// The account's torrents (`mylist?bypass_cache=true`, in pages), and for a key on the Pro
+    /// plan its usenet downloads (`usenet/mylist`, likewise), each page a request of the key's
+    /// budget. Usenet downloads that cannot be read leave the torrents listed.
     async fn list_library(&self, credential: &Credential) -> Result<Vec<LibraryItem>, StoreError> {
-        crate::list::read_library(&self.client, &credential.key).await
+        let key = &credential.key;
+        let torrents = crate::list::read_library(&self.client, key, MYLIST, parse_listed, ContentKind::Torrent);
+        let (torrents, usenet) = futures::future::join(torrents, self.usenet.library(key)).await;
+        let mut items = torrents?;
+        match usenet {
+            Ok(downloads) => items.extend(downloads),
+            Err(e) => {
+                tracing::warn!(store = STORE, error = %e, "the usenet downloads could not be listed; torrents only")
+            }
+        }
+        Ok(items)
+    }
+
+    /// The usenet download in the key's account by TorBox's hash for it (a library item), found
+    /// without its NZB; a download that will not finish is the failure.
+    async fn find_usenet(
+        &self,
+        credential: &Credential,
+        hash: &UsenetHash,
+        _: Option<IpAddr>,
+    ) -> Result<Option<Magnet>, StoreError> {
+        match self.usenet.in_account(&credential.key, hash).await? {
+            None => Ok(None),
+            Some(download) => match download.failure {
+                None => Ok(Some(download.magnet)),
+                Some(failure) => Err(error(Kind::DownloadFailed, failure.reason.to_string(), None)),
+            },
+        }
     }
 
     async fn account(&self, credential: &Credential) -> Result<Account, StoreError> {

@@ -17,13 +17,15 @@ use std::time::Duration;
 
 use chillproxy_core::cache::{CacheLimits, FlightCache};
 use chillproxy_core::upstream::{Method, Upstream, Url};
-use chillproxy_core::{CachedItem, Magnet, Secret, SharedState, StoreError, StoreFile, UsenetAdd, UsenetHash};
+use chillproxy_core::{
+    CachedItem, ContentKind, LibraryItem, Magnet, Secret, SharedState, StoreError, StoreFile, UsenetAdd, UsenetHash,
+};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
 use crate::client::{Body, Client, Cost, USENET_CHECKCACHED, USENET_CREATE, USENET_MYLIST, USENET_REQUESTDL, USER_ME};
 use crate::error::{error, Kind, DUPLICATE, STORE};
-use crate::list::Listings;
+use crate::list::{read_library, Listings};
 use crate::nzb::{fetch_nzb, multipart_nzb};
 use crate::reply::Torrent;
 use crate::store::CHECK_BATCH_SIZE;
@@ -199,6 +201,30 @@ impl Usenet {
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The download filed under `hash` already in the key's account (a library item: TorBox's
+    /// hash for it), found in the key's list (read again once when the kept one lacks it) or by
+    /// the id a create returned; nothing is added.
+    pub(crate) async fn in_account(&self, key: &Secret, hash: &UsenetHash) -> Result<Option<Torrent>, StoreError> {
+        if !self.allowed(key).await {
+            return Err(Self::not_allowed());
+        }
+        if let Some(found) = self.find(key, hash, None).await? {
+            return Ok(Some(found));
+        }
+        // Added since the kept list was read (the library lists what the account has now).
+        self.inner.listings.drop_listing(key);
+        self.find(key, hash, None).await
+    }
+
+    /// The key's usenet downloads as library items, newest last as TorBox lists them; none, and
+    /// no list read, for a key without usenet.
+    pub(crate) async fn library(&self, key: &Secret) -> Result<Vec<LibraryItem>, StoreError> {
+        if !self.allowed(key).await {
+            return Ok(Vec::new());
+        }
+        read_library(&self.inner.client, key, USENET_MYLIST, parse_usenet_listed, ContentKind::Usenet).await
     }
 
     fn id_key(key: &Secret, hash: &UsenetHash) -> String {

@@ -767,6 +767,13 @@ fn created_at(id: u64) -> String {
     format!("2024-01-{:02}T{:02}:{:02}:00Z", 1 + id / 1440, (id / 60) % 24, id % 60)
 }
 
+/// When the fake says a usenet download added now was added: half a minute after the torrent
+/// added last, so a list of both kinds reads in the order they were added.
+pub(super) fn created_at_after_last_torrent(state: &TorBoxState) -> String {
+    let last = created_at(1000 + state.next_torrent_id);
+    format!("{}30Z", &last[..last.len() - 3])
+}
+
 fn requestdl(state: &TorBoxState, call: &RecordedCall) -> Response {
     let Some(key) = call.query_param("token").filter(|k| state.accounts.contains_key(k)) else {
         return bad_token();

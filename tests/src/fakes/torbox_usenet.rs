@@ -20,7 +20,8 @@
 //! - `mylist` (`id` → one object or `null`; else the key's list, `offset`/`limit`): a cached
 //!   release is `completed` at once; an uncached one is `downloading` for its first `polls`
 //!   `mylist?id=` replies, then `completed` (and cached from then on); a failing one shows its
-//!   `download_state` (`failed (Aborted, encryption detected)`). File ids start at 0.
+//!   `download_state` (`failed (Aborted, encryption detected)`). File ids start at 0. `created_at`
+//!   is half a minute after the torrent added last (torrents are a minute apart).
 //! - `requestdl` (`token`, `usenet_id`, `file_id`): `{base}/cdn/usenet/<id>/<file_id>/<name>`;
 //!   404 `ITEM_NOT_FOUND` while it downloads.
 
@@ -71,6 +72,9 @@ pub struct UsenetDownload {
     pub from_file: bool,
     pub polls_seen: u32,
     pub finished: bool,
+    /// When it was added: half a minute after the torrent added last (so a key's torrents and
+    /// usenet downloads read in the order they were added).
+    pub created_at: String,
 }
 
 /// The usenet part of [`TorBoxState`].
@@ -279,6 +283,7 @@ fn add_download(state: &mut TorBoxState, key: &str, release: &str, hash: String,
         from_file,
         polls_seen: 0,
         finished: cached,
+        created_at: super::torbox::created_at_after_last_torrent(state),
     };
     state.usenet.downloads.push(download);
     id
@@ -335,7 +340,7 @@ fn render(state: &mut TorBoxState, key: &str, id: u64, poll: bool) -> Option<Val
     let size: u64 = release.files.iter().map(|(_, s)| s).sum();
     Some(json!({
         "id": download.id, "hash": download.hash, "name": release.name, "size": size,
-        "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+        "created_at": download.created_at, "updated_at": download.created_at,
         "download_state": download_state, "progress": progress,
         "download_speed": if download.finished { 0 } else { 5_000_000 }, "eta": 0,
         "active": !download.finished && release.failure.is_none(),

@@ -1,7 +1,7 @@
 //! The operator's dashboard and alert rules name only series the server exports: the real host
 //! against the fakes serves a short load (stream lists, cached and ⚠️; playback, a 302 to the
-//! store and one to a status clip; an uncached torrent created; a failing indexer; an inbound
-//! limit), then every PromQL expression in `deploy/grafana/chillproxy.json`,
+//! store, one after a failover and one to a status clip; an uncached torrent created; a failing
+//! indexer; an inbound limit), then every PromQL expression in `deploy/grafana/chillproxy.json`,
 //! `deploy/prometheus/chillproxy-rules.yml` and the series of its promtool tests is checked
 //! against one scrape of `/metrics`: metric names, label names, and the values of `=` matchers.
 //!
@@ -13,11 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chillproxy_tests::client::{http, warning_descriptions};
-use chillproxy_tests::fakes::torznab::Mode;
+use chillproxy_tests::fakes::torznab::{Mode, Release};
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
 
 const STREMIO_UA: &str = "Stremio/4.4.168 (Windows)";
+/// A 2160p release of the movie whose TorBox download fails.
+const DEAD_2160: &str = "dead2160dead2160dead2160dead2160dead2160";
 const PLAYER_UA: &str = "mpv/0.38";
 
 /// Labels Prometheus adds to every scraped series (the target's): queries may match on them
@@ -447,6 +449,10 @@ async fn scrape_after_a_short_load() -> Scrape {
     .await;
     let host = stack.host.url();
     let get = |url: String, agent: &'static str| http().get(url).header("user-agent", agent).send();
+    // A release whose download fails on TorBox: its playback fails over to another one.
+    let dead = "The.Shawshank.Redemption.1994.2160p.WEB-DL.x265-DEAD";
+    stack.torznab.add_release(Release::movie(MOVIE, dead, DEAD_2160).size(20_000_000_000).seeders(30));
+    stack.torbox.add_failing(DEAD_2160, dead, &[(&format!("{dead}.mkv"), 20_000_000_000)], "error", 100, 0);
 
     // Stream lists: Chillstreams' pool key, the operator's and a user's indexer; the second
     // list comes from the caches.
@@ -468,9 +474,10 @@ async fn scrape_after_a_short_load() -> Scrape {
             .unwrap_or_else(|| panic!("no {hash} in {streams:#?}"))
     };
 
-    // Playback: a cached release (302 to TorBox), an uncached one (created, then 302), and a
-    // malformed link (302 to the not_found clip, which the player then fetches).
-    for hash in [MOVIE_1080, MOVIE_720_UNCACHED] {
+    // Playback: a cached release (302 to TorBox), an uncached one (created, then 302), a failed
+    // one (failed over, 302), and a malformed link (302 to the not_found clip, which the player
+    // then fetches).
+    for hash in [MOVIE_1080, MOVIE_720_UNCACHED, DEAD_2160] {
         let played = get(url_of(hash), PLAYER_UA).await.unwrap();
         assert_eq!(played.status(), 302, "{hash}");
         let location = played.headers()["location"].to_str().unwrap().to_string();

@@ -1,11 +1,15 @@
 //! The viewer's library as catalogs (issue 24): a token user's TorBox account paged by `skip`,
 //! searchable, newest first, an item's files as videos that play; pool users sharing one key
-//! see only what each of them played, across three replicas sharing Redis.
+//! see only what each of them played, across three replicas sharing Redis. A Pro account's usenet
+//! downloads are listed with its torrents and play from the account as usenet.
 
 use std::time::{Duration, Instant};
 
 use chillproxy_tests::client::http;
 use chillproxy_tests::fakes::torbox::{CREATETORRENT, MYLIST};
+use chillproxy_tests::fakes::torbox_usenet::{
+    md5_hex, CREATE as USENET_CREATE, MYLIST as USENET_MYLIST, REQUESTDL as USENET_REQUESTDL,
+};
 use chillproxy_tests::redis::RedisServer;
 use chillproxy_tests::stack::*;
 use serde_json::{json, Value};
@@ -289,4 +293,85 @@ async fn pool_users_each_see_only_what_they_played_on_every_replica() {
     // User 1 cannot open user 2's item.
     let other = get(&format!("{base}/stremio/torz/{}/meta/other/{item}.json", config(USER))).await;
     assert_eq!(other.status, 404);
+}
+
+/// A usenet release TorBox can fetch, and its download put in `key`'s account as if added earlier
+/// from `link` (TorBox names it by the md5 of the link; the NZB book here never saw it).
+fn usenet_download(stack: &Stack, key: &str, n: u8, name: &str) -> String {
+    let identity = format!("{n:02x}").repeat(16);
+    let file = format!("{name}.mkv");
+    stack.torbox.add_usenet_cached(&identity, &format!("rel{n}"), name, &[(&file, 2_000_000_000), ("sample.mkv", 10)]);
+    let link = format!("https://indexer.example/api?t=get&id=rel{n}&apikey=SECRET-INDEXER-KEY");
+    stack.torbox.add_usenet_to_account(key, &identity, &link);
+    md5_hex(link.as_bytes())
+}
+
+#[tokio::test]
+async fn a_pro_token_user_sees_torrents_and_usenet_downloads_newest_first_and_plays_a_usenet_file() {
+    for sealed in [false, true] {
+        let env = if sealed { vec![("CHILLPROXY_KEYS", CLUSTER_KEYS.to_string())] } else { Vec::new() };
+        let stack = Stack::start(StackOptions { env, ..Default::default() }).await;
+        // Added in this order: torrent, usenet, torrent, usenet.
+        stack.torbox.add_to_account(TOKEN, MOVIE_1080);
+        let older = usenet_download(&stack, TOKEN, 0x51, "Home.Movie.2021.1080p.WEB-DL.x264-NZB");
+        stack.torbox.add_to_account(TOKEN, SEASON_1_PACK);
+        usenet_download(&stack, TOKEN, 0x52, "Holiday.Film.2023.2160p.WEB-DL.x265-NZB");
+        let config = Stack::config(&json!({"stores": [{"c": "tb", "t": TOKEN}]}));
+        let base = stack.host.url();
+        let id = catalog_id(&base, &config).await;
+        let catalog = get(&format!("{base}/stremio/torz/{config}/catalog/other/{id}.json")).await;
+        assert_eq!(catalog.status, 200, "{}", catalog.text);
+        assert_eq!(
+            names(&catalog.json),
+            [
+                "Holiday.Film.2023.2160p.WEB-DL.x265-NZB",
+                "Breaking.Bad.S01.720p.BluRay.x264",
+                "Home.Movie.2021.1080p.WEB-DL.x264-NZB",
+                "The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE",
+            ],
+            "newest first, both kinds"
+        );
+        let usenet_lists = stack.torbox.calls_to(USENET_MYLIST);
+        assert_eq!(usenet_lists.len(), 1, "one usenet list read");
+        assert_eq!(usenet_lists[0].query_param("bypass_cache").as_deref(), Some("true"));
+        let found = get(&format!("{base}/stremio/torz/{config}/catalog/other/{id}/search=home%20movie.json")).await;
+        assert_eq!(names(&found.json), ["Home.Movie.2021.1080p.WEB-DL.x264-NZB"]);
+
+        // The older usenet download: its video (no sample) plays from the account as usenet.
+        let item = catalog.json["metas"][2]["id"].as_str().unwrap().to_string();
+        let meta = get(&format!("{base}/stremio/torz/{config}/meta/other/{item}.json")).await;
+        assert_eq!(meta.status, 200, "{}", meta.text);
+        assert!(!meta.text.contains("SECRET-INDEXER-KEY") && !meta.text.contains("indexer.example"), "{}", meta.text);
+        let videos = meta.json["meta"]["videos"].as_array().unwrap();
+        assert_eq!(videos.len(), 1, "{:#}", meta.json);
+        let stream = &videos[0]["streams"][0];
+        assert_eq!(stream["behaviorHints"]["filename"], "Home.Movie.2021.1080p.WEB-DL.x264-NZB.mkv");
+        let url = stream["url"].as_str().unwrap();
+        if !sealed {
+            assert!(url.contains(&format!("/tb/usenet-{older}/0/")), "a usenet playback URL: {url}");
+        }
+        let played = http().get(url).header("user-agent", "mpv/0.38").send().await.unwrap();
+        assert_eq!(played.status(), 302, "sealed {sealed}: {}", played.text().await.unwrap());
+        let location = played.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            location.contains("/cdn/usenet/") && location.ends_with("/0/Home.Movie.2021.1080p.WEB-DL.x264-NZB.mkv")
+        );
+        assert_eq!(stack.torbox.calls_to(USENET_CREATE).len(), 0, "played from the account, nothing added");
+        assert_eq!(stack.torbox.count(CREATETORRENT), 0);
+        assert_eq!(stack.torbox.calls_to(USENET_REQUESTDL).len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_token_user_without_usenet_sees_their_torrents_and_no_usenet_list_is_read() {
+    const FREE: &str = "tb-free-plan-token-0f1e2d3c";
+    let stack = Stack::start(StackOptions::default()).await;
+    stack.torbox.add_key_with_plan(FREE, 0);
+    stack.torbox.add_to_account(FREE, MOVIE_1080);
+    let config = Stack::config(&json!({"stores": [{"c": "tb", "t": FREE}]}));
+    let base = stack.host.url();
+    let id = catalog_id(&base, &config).await;
+    let catalog = get(&format!("{base}/stremio/torz/{config}/catalog/other/{id}.json")).await;
+    assert_eq!(names(&catalog.json), ["The.Shawshank.Redemption.1994.1080p.BluRay.x264-AMIABLE"], "{}", catalog.text);
+    assert!(stack.torbox.calls_to(USENET_MYLIST).is_empty());
 }
