@@ -66,6 +66,8 @@ pub(crate) struct MemoryStore {
     /// Usenet hashes asked in `check_cached_usenet`, and the links `add_usenet` was given.
     pub usenet_checked: Mutex<Vec<UsenetHash>>,
     pub usenet_links: Mutex<Vec<String>>,
+    /// Torrents `add_magnet` refuses (as a store refuses a release, 451).
+    pub refused: Vec<InfoHash>,
 }
 
 impl MemoryStore {
@@ -98,6 +100,7 @@ impl MemoryStore {
             usenet_allowed: true,
             usenet_checked: Mutex::new(Vec::new()),
             usenet_links: Mutex::new(Vec::new()),
+            refused: Vec::new(),
         }
     }
 
@@ -129,6 +132,9 @@ impl StoreProvider for MemoryStore {
     }
     async fn add_magnet(&self, _: &Credential, hash: &InfoHash, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
         self.adds.fetch_add(1, Ordering::SeqCst);
+        if self.refused.contains(hash) {
+            return Err(StoreError::Refused { store: self.display, message: "not this one".into() });
+        }
         self.magnet(hash)
     }
     async fn get_magnet(&self, _: &Credential, id: &str, _: Option<IpAddr>) -> Result<Magnet, StoreError> {
@@ -232,10 +238,6 @@ pub(crate) fn services(
     sources: Vec<Arc<dyn SourceProvider>>,
     usage: Arc<RecordedUsage>,
 ) -> Services {
-    let plugins = Plugins::assemble(AuthChain::new(auth), stores, sources, vec!["memory"], SharedState::default());
-    let plugins = Arc::new(plugins);
-    let cache = CacheConfig::default();
-    let memory = AvailabilityMemory::new(&cache, SharedState::default());
     let settings = PlaybackConfig {
         wait_ms: 200,
         poll_interval_ms: 10,
@@ -243,9 +245,24 @@ pub(crate) fn services(
         status_videos: false,
         ..Default::default()
     };
-    Services {
-        streams: StreamsContext::new(plugins.clone(), memory.clone(), &cache),
-        playback: PlaybackContext::new(plugins, memory.clone(), &cache, settings, usage),
-        memory,
-    }
+    services_with(auth, stores, sources, usage, settings)
+}
+
+/// As [`services`], with these playback settings, and playback reading the stream list's
+/// search results (for failover) as `AppState::new` wires it.
+pub(crate) fn services_with(
+    auth: Vec<Arc<dyn AuthProvider>>,
+    stores: Vec<Arc<dyn StoreProvider>>,
+    sources: Vec<Arc<dyn SourceProvider>>,
+    usage: Arc<RecordedUsage>,
+    settings: PlaybackConfig,
+) -> Services {
+    let plugins = Plugins::assemble(AuthChain::new(auth), stores, sources, vec!["memory"], SharedState::default());
+    let plugins = Arc::new(plugins);
+    let cache = CacheConfig::default();
+    let memory = AvailabilityMemory::new(&cache, SharedState::default());
+    let streams = StreamsContext::new(plugins.clone(), memory.clone(), &cache);
+    let playback = PlaybackContext::new(plugins, memory.clone(), &cache, settings, usage)
+        .with_titles(Arc::new(crate::streams::SearchResults(streams.clone())));
+    Services { streams, playback, memory }
 }

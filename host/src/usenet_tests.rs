@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chillproxy_core::{
-    AuthOutcome, ContentKind, DeviceId, MediaKind, MediaQuery, StoreCapabilities, StoreEntry, UsenetHash,
+    AuthOutcome, ContentKind, DeviceId, InfoHash, MediaKind, MediaQuery, StoreCapabilities, StoreEntry, UsenetHash,
 };
 use chillproxy_stremio::UserConfig;
 
@@ -159,4 +159,43 @@ async fn a_listed_usenet_release_plays_by_its_hash_with_the_key_put_back_server_
     assert_eq!(link.link, format!("https://cdn.memory/{}/Movie.1994.mkv", hash.key()));
     let links = tb.usenet_links.lock().unwrap().clone();
     assert_eq!(links, [format!("https://indexer.example/api?t=get&id=1&apikey={NZB_INDEXER_KEY}")]);
+}
+
+/// A refused torrent fails over to another torrent of the title, never to a usenet release (a
+/// usenet release is added from the NZB book, not by `add_magnet`), even one ranked level with it.
+#[tokio::test]
+async fn a_refused_torrent_fails_over_to_a_torrent_not_to_a_usenet_release() {
+    let (refused, other) = (InfoHash::parse(&"1".repeat(40)).unwrap(), InfoHash::parse(&"2".repeat(40)).unwrap());
+    let mut store = usenet_store("tb", true, &[(3, &[("Movie.1994.mkv", 30_000)])]);
+    store.torrents.insert(refused.clone(), Vec::new());
+    store.torrents.insert(other.clone(), store.torrents[&UsenetHash::from_digest(&[3; 16]).key()].clone());
+    store.refused = vec![refused.clone()];
+    let tb = Arc::new(store);
+    // Ranked level: same resolution, all cached, no seeders; the usenet release comes first.
+    let mut second = candidate(other.clone(), "Movie.1994.1080p.WEB-DL.C", 30_000);
+    second.seeders = Some(0);
+    let mut first = candidate(refused.clone(), "Movie.1994.1080p.WEB-DL.A", 30_000);
+    first.seeders = Some(0);
+    let found = vec![first, nzb_candidate(3, "Movie.1994.1080p.WEB-DL.B", 30_000), second];
+    let source = Arc::new(FixedSource(found));
+    // A wait long enough for failover to try another release.
+    let settings = crate::config::PlaybackConfig { wait_ms: 2_000, poll_interval_ms: 10, ..Default::default() };
+    let services = services_with(vec![Arc::new(auth())], vec![tb.clone()], vec![source], Default::default(), settings);
+    let (config, client, media) = (config(&["tb"]), client(), movie());
+    list_streams(&services.streams, &request(&config, &client, &media)).await;
+
+    let play = PlaybackRequest {
+        config: &config,
+        media: &media,
+        store_code: "tb",
+        hash: refused.clone(),
+        kind: ContentKind::Torrent,
+        file_idx: None,
+        file_name: Some("Movie.1994.mkv"),
+        client: &client,
+    };
+    let played = resolve_link(&services.playback, &play).await.unwrap();
+    assert_eq!(played.hash, other, "played {:?}", played.title);
+    assert_eq!(played.link, format!("https://cdn.memory/{other}/Movie.1994.mkv"));
+    assert!(tb.usenet_links.lock().unwrap().is_empty(), "no usenet add");
 }
