@@ -42,6 +42,30 @@ pub struct MediaQuery {
 }
 
 impl MediaQuery {
+    /// A movie by its IMDb id.
+    pub fn movie(imdb_id: impl Into<String>) -> Self {
+        Self {
+            kind: MediaKind::Movie,
+            imdb_id: imdb_id.into(),
+            season: None,
+            episode: None,
+            kitsu_id: None,
+            absolute_episode: None,
+        }
+    }
+
+    /// An episode by the show's IMDb id, season and episode.
+    pub fn episode(imdb_id: impl Into<String>, season: u32, episode: u32) -> Self {
+        Self {
+            kind: MediaKind::Series,
+            imdb_id: imdb_id.into(),
+            season: Some(season),
+            episode: Some(episode),
+            kitsu_id: None,
+            absolute_episode: None,
+        }
+    }
+
     /// Which catalog the request's id came from.
     pub fn id_kind(&self) -> IdKind {
         if self.kitsu_id.is_some() {

@@ -76,14 +76,14 @@ mod tests {
     #[tokio::test]
     async fn each_user_reads_only_their_own_plays_newest_first() {
         let records = PlayRecords::new(SharedState::default());
-        records.record("user-a", "torbox", release('a')).await;
-        records.record("user-a", "torbox", release('b')).await;
-        records.record("user-b", "torbox", release('c')).await;
-        records.record("user-a", "torbox", release('a')).await;
+        records.record("user-a", "store-a", release('a')).await;
+        records.record("user-a", "store-a", release('b')).await;
+        records.record("user-b", "store-a", release('c')).await;
+        records.record("user-a", "store-a", release('a')).await;
         let names = |plays: Vec<PlayedRelease>| plays.into_iter().map(|p| p.name).collect::<Vec<_>>();
-        assert_eq!(names(records.of("user-a", "torbox").await), ["Release.a", "Release.b"]);
-        assert_eq!(names(records.of("user-b", "torbox").await), ["Release.c"]);
-        assert!(records.of("user-c", "torbox").await.is_empty());
-        assert!(records.of("user-a", "realdebrid").await.is_empty());
+        assert_eq!(names(records.of("user-a", "store-a").await), ["Release.a", "Release.b"]);
+        assert_eq!(names(records.of("user-b", "store-a").await), ["Release.c"]);
+        assert!(records.of("user-c", "store-a").await.is_empty());
+        assert!(records.of("user-a", "store-b").await.is_empty());
     }
 }

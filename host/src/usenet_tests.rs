@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chillproxy_core::{
-    AuthOutcome, ContentKind, DeviceId, InfoHash, MediaKind, MediaQuery, StoreCapabilities, StoreEntry, UsenetHash,
+    AuthOutcome, ContentKind, DeviceId, InfoHash, MediaQuery, StoreCapabilities, StoreEntry, UsenetHash,
 };
 use chillproxy_stremio::UserConfig;
 
@@ -15,14 +15,7 @@ use crate::streams::{list_streams, StreamRequest};
 use crate::testing::*;
 
 fn movie() -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Movie,
-        imdb_id: "tt0111161".into(),
-        season: None,
-        episode: None,
-        kitsu_id: None,
-        absolute_episode: None,
-    }
+    MediaQuery::movie("tt0111161")
 }
 
 fn config(codes: &[&str]) -> UserConfig {

@@ -45,7 +45,6 @@ pub fn pick_file<'f>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chillproxy_core::MediaKind;
 
     fn file(id: u64, name: &str, size: u64) -> StoreFile {
         StoreFile { id, name: name.into(), path: format!("/{name}"), size, video_hash: None }
@@ -60,23 +59,9 @@ mod tests {
             file(3, "Show.S01E02.mkv", 900),
             file(4, "notes.txt", 9999),
         ];
-        let episode = MediaQuery {
-            kind: MediaKind::Series,
-            imdb_id: "tt1".into(),
-            season: Some(1),
-            episode: Some(3),
-            kitsu_id: None,
-            absolute_episode: None,
-        };
+        let episode = MediaQuery::episode("tt1", 1, 3);
         assert_eq!(pick_file(&files, &episode, None, None).unwrap().id, 1);
-        let movie = MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt1".into(),
-            season: None,
-            episode: None,
-            kitsu_id: None,
-            absolute_episode: None,
-        };
+        let movie = MediaQuery::movie("tt1");
         assert_eq!(pick_file(&files, &movie, Some("sample.mkv"), Some(1)).unwrap().id, 2);
         assert_eq!(pick_file(&files, &movie, None, Some(1)).unwrap().id, 1);
         assert_eq!(pick_file(&files, &movie, None, None).unwrap().id, 3);

@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chillproxy_core::{AuthPresentation, EntryField, Secret, StoreEntry, UserIndexer};
-use chillproxy_stremio::UserConfig;
+use chillproxy_stremio::{UserConfig, USENET_INDEXERS_FIELD};
 
 use super::check::{granted_message, AccountStatus, StoreCheck};
 use super::page::{escape, render, Page, StoreChoice, SCRIPT, STYLE};
@@ -74,11 +74,13 @@ fn escapes_everything_it_interpolates() {
     let user = UserConfig {
         stores: vec![StoreEntry { c: hostile.into(), t: Some(Secret::new(hostile)), auth: Some(hostile.into()) }],
         indexers: vec![UserIndexer { n: hostile.into(), u: hostile.into(), ak: Some(Secret::new(hostile)) }],
-        newznab: vec![UserIndexer { n: hostile.into(), u: hostile.into(), ak: Some(Secret::new(hostile)) }],
-        cached: false,
-        acquire: false,
-        prefs: Default::default(),
-    };
+        ..Default::default()
+    }
+    .with_usenet_indexers(vec![UserIndexer {
+        n: hostile.into(),
+        u: hostile.into(),
+        ak: Some(Secret::new(hostile)),
+    }]);
     let html = render(&Page {
         base_url: hostile,
         stores: &stores,
@@ -99,11 +101,11 @@ fn escapes_everything_it_interpolates() {
 
 #[test]
 fn prefills_the_users_own_config() {
-    let user = config(
-        r#"{"stores":[{"c":"tb","t":"tb-token-123","auth":"550e8400-e29b-41d4-a716-446655440000"},{"c":"rd","t":"rd-tok"}],
-           "indexers":[{"n":"jackett","u":"https://j.example/feed?a=1&b=2","ak":"idx-key"}],
-           "newznab":[{"n":"geek","u":"https://api.nzbgeek.example/api","ak":"nzb-key-456"}],"cached":true}"#,
-    );
+    let user = config(&format!(
+        r#"{{"stores":[{{"c":"tb","t":"tb-token-123","auth":"550e8400-e29b-41d4-a716-446655440000"}},{{"c":"rd","t":"rd-tok"}}],
+           "indexers":[{{"n":"jackett","u":"https://j.example/feed?a=1&b=2","ak":"idx-key"}}],
+           "{USENET_INDEXERS_FIELD}":[{{"n":"geek","u":"https://api.nzbgeek.example/api","ak":"nzb-key-456"}}],"cached":true}}"#,
+    ));
     let stores = choices();
     let html = render(&page(&stores, true, Some(&user)));
     let form = form(&html);

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use chillproxy_core::{AuthOutcome, DenyReason, DeviceId, MediaKind, MediaQuery, StoreEntry};
+use chillproxy_core::{AuthOutcome, DenyReason, DeviceId, MediaQuery, StoreEntry};
 use chillproxy_stremio::UserConfig;
 
 use super::{resolve_link, PlaybackError, PlaybackRequest};
@@ -19,14 +19,7 @@ fn request_parts(code: &str) -> (UserConfig, MediaQuery, ClientInfo) {
         acquire: false,
         prefs: Default::default(),
     };
-    let media = MediaQuery {
-        kind: MediaKind::Series,
-        imdb_id: "tt0903747".into(),
-        season: Some(1),
-        episode: Some(2),
-        kitsu_id: None,
-        absolute_episode: None,
-    };
+    let media = MediaQuery::episode("tt0903747", 1, 2);
     let ip = [203, 0, 113, 9].into();
     (config, media, ClientInfo { ip, device: DeviceId::from_client(ip, "player") })
 }

@@ -246,7 +246,7 @@ impl<'a> UrlShape<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chillproxy_core::{Candidate, DeviceId, Found, MediaKind, MediaQuery, StoreFile};
+    use chillproxy_core::{Candidate, DeviceId, Found, MediaQuery, StoreFile};
     use chillproxy_stremio::{warning, UserConfig};
     use std::sync::Arc;
 
@@ -278,14 +278,7 @@ mod tests {
         ]));
         let prepared = Prepared::new(found.clone());
         let config = UserConfig::default();
-        let media = MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt1".into(),
-            season: None,
-            episode: None,
-            kitsu_id: None,
-            absolute_episode: None,
-        };
+        let media = MediaQuery::movie("tt1");
         let ip = [203, 0, 113, 7].into();
         let client = ClientInfo { ip, device: DeviceId::from_client(ip, "test") };
         let request = StreamRequest {

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use chillproxy_core::{AuthOutcome, DeviceId, MediaKind, MediaQuery, StoreEntry};
+use chillproxy_core::{AuthOutcome, DeviceId, MediaQuery, StoreEntry};
 use chillproxy_stremio::UserConfig;
 
 use super::{list_streams, StreamRequest};
@@ -11,14 +11,7 @@ use crate::client::ClientInfo;
 use crate::testing::*;
 
 fn movie() -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Movie,
-        imdb_id: "tt0111161".into(),
-        season: None,
-        episode: None,
-        kitsu_id: None,
-        absolute_episode: None,
-    }
+    MediaQuery::movie("tt0111161")
 }
 
 fn config(code: &str) -> UserConfig {

@@ -389,25 +389,11 @@ mod tests {
     use super::*;
 
     fn movie() -> MediaQuery {
-        MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt0111161".to_string(),
-            season: None,
-            episode: None,
-            kitsu_id: None,
-            absolute_episode: None,
-        }
+        MediaQuery::movie("tt0111161")
     }
 
     fn episode() -> MediaQuery {
-        MediaQuery {
-            kind: MediaKind::Series,
-            imdb_id: "tt0903747".to_string(),
-            season: Some(1),
-            episode: Some(2),
-            kitsu_id: None,
-            absolute_episode: None,
-        }
+        MediaQuery::episode("tt0903747", 1, 2)
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What the two indexer plugins' `[source.<name>] indexers = [{ name, url, api_key |
 //! api_key_env }]` entries share: the checks and the key's resolution.
 
-use chillproxy_core::{ConfigError, Env, Secret};
+use chillproxy_core::upstream::{check_base_url, UpstreamDefaults, UpstreamSettings};
+use chillproxy_core::{ConfigError, Env, PluginSettings, Secret};
 
 use crate::client::endpoint;
 
@@ -39,4 +40,36 @@ pub fn resolve_key(
         }
         (None, None) => None,
     })
+}
+
+/// Both indexer plugins' upstream defaults: 10 s per query (at most 5 s of it to connect), 128
+/// queries in flight, 5 MiB replies.
+pub struct IndexerUpstream;
+
+impl UpstreamDefaults for IndexerUpstream {
+    const TIMEOUT_MS: u64 = 10_000;
+    const CONNECT_TIMEOUT_MS: Option<u64> = Some(5_000);
+    const MAX_IN_FLIGHT: usize = 128;
+    const MAX_BODY_BYTES: usize = crate::client::MAX_BODY_BYTES;
+}
+
+/// Checks the settings both indexer plugins' sections have besides their indexers: the upstream
+/// settings, `meta_url`, `meta_timeout_ms` (100–60000) and `failure_pause_s` (30–120).
+pub fn check_source_settings(
+    settings: &PluginSettings,
+    upstream: &UpstreamSettings,
+    meta_url: &str,
+    meta_timeout_ms: u64,
+    failure_pause_s: u64,
+) -> Result<(), ConfigError> {
+    let section = &settings.section;
+    upstream.check(settings, 100..=60_000)?;
+    check_base_url(section, "meta_url", meta_url)?;
+    if !(100..=60_000).contains(&meta_timeout_ms) {
+        return Err(ConfigError::new(format!("[{section}] meta_timeout_ms must be between 100 and 60000")));
+    }
+    if !(30..=120).contains(&failure_pause_s) {
+        return Err(ConfigError::new(format!("[{section}] failure_pause_s must be between 30 and 120")));
+    }
+    Ok(())
 }

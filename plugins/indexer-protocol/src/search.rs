@@ -303,25 +303,11 @@ mod tests {
     use super::*;
 
     fn movie() -> MediaQuery {
-        MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt0111161".into(),
-            season: None,
-            episode: None,
-            kitsu_id: None,
-            absolute_episode: None,
-        }
+        MediaQuery::movie("tt0111161")
     }
 
     fn episode(s: u32, e: u32) -> MediaQuery {
-        MediaQuery {
-            kind: MediaKind::Series,
-            imdb_id: "tt0903747".into(),
-            season: Some(s),
-            episode: Some(e),
-            kitsu_id: None,
-            absolute_episode: None,
-        }
+        MediaQuery::episode("tt0903747", s, e)
     }
 
     #[test]

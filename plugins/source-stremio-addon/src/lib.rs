@@ -271,23 +271,9 @@ mod tests {
 
     #[test]
     fn stream_paths() {
-        let episode = MediaQuery {
-            kind: MediaKind::Series,
-            imdb_id: "tt0903747".into(),
-            season: Some(1),
-            episode: Some(3),
-            kitsu_id: None,
-            absolute_episode: None,
-        };
+        let episode = MediaQuery::episode("tt0903747", 1, 3);
         assert_eq!(stream_path(&episode), "/stream/series/tt0903747:1:3.json");
-        let movie = MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt0111161".into(),
-            season: None,
-            episode: None,
-            kitsu_id: None,
-            absolute_episode: None,
-        };
+        let movie = MediaQuery::movie("tt0111161");
         assert_eq!(stream_path(&movie), "/stream/movie/tt0111161.json");
         let kitsu = MediaQuery { kitsu_id: Some(46474), absolute_episode: Some(8), ..episode.clone() };
         assert_eq!(stream_path(&kitsu), "/stream/series/tt0903747:1:3.json", "mapped: the IMDb episode");

@@ -157,7 +157,6 @@ fn torrent(item: Item) -> Option<Torrent> {
 mod tests {
     use super::*;
     use chillproxy_core::upstream::StatusCode;
-    use chillproxy_core::MediaKind;
 
     fn reply(status: u16, body: &str, cache_control: Option<&str>) -> Result<Reply, UpstreamError> {
         Ok(Reply {
@@ -216,23 +215,9 @@ mod tests {
         assert_eq!(max_age("public, max-age=7200"), Some(Duration::from_secs(7200)));
         assert_eq!(max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(max_age("public"), None);
-        let episode = MediaQuery {
-            kind: MediaKind::Series,
-            imdb_id: "tt0903747".into(),
-            season: Some(1),
-            episode: Some(3),
-            kitsu_id: None,
-            absolute_episode: None,
-        };
+        let episode = MediaQuery::episode("tt0903747", 1, 3);
         assert_eq!(stream_id(&episode), "tt0903747:1:3");
-        let movie = MediaQuery {
-            kind: MediaKind::Movie,
-            imdb_id: "tt0111161".into(),
-            season: None,
-            episode: None,
-            kitsu_id: None,
-            absolute_episode: None,
-        };
+        let movie = MediaQuery::movie("tt0111161");
         assert_eq!(stream_id(&movie), "tt0111161");
     }
 }

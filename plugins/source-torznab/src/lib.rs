@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chillproxy_core::metrics::{self, Outcome};
-use chillproxy_core::upstream::{
-    check_base_url, OutboundPolicy, Upstream, UpstreamDefaults, UpstreamOptions, UpstreamSettings,
-};
+use chillproxy_core::upstream::{check_base_url, OutboundPolicy, Upstream, UpstreamOptions, UpstreamSettings};
 use chillproxy_core::{
     async_trait, check_config, Candidate, ConfigError, Env, Found, InfoHash, MediaQuery, PluginConfig, PluginContext,
     PluginSettings, Secret, SourceError, SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
@@ -98,16 +96,8 @@ impl Default for TorznabConfig {
     }
 }
 
-/// Torznab's upstream defaults: 10 s per query (at most 5 s of it to connect), 128 queries in
-/// flight, 5 MiB replies.
-pub struct TorznabUpstream;
-
-impl UpstreamDefaults for TorznabUpstream {
-    const TIMEOUT_MS: u64 = 10_000;
-    const CONNECT_TIMEOUT_MS: Option<u64> = Some(5_000);
-    const MAX_IN_FLIGHT: usize = 128;
-    const MAX_BODY_BYTES: usize = MAX_BODY_BYTES;
-}
+/// The upstream defaults both indexer plugins share (`chillproxy_indexer_protocol::config`).
+pub type TorznabUpstream = protocol::config::IndexerUpstream;
 
 pub use chillproxy_core::settings::MAX_BODY_BYTES_RANGE;
 
@@ -115,14 +105,13 @@ impl TorznabConfig {
     pub fn from_settings(settings: &PluginSettings) -> Result<Self, ConfigError> {
         let config: Self = settings.parse()?;
         let section = &settings.section;
-        config.upstream.check(settings, 100..=60_000)?;
-        check_base_url(section, "meta_url", &config.meta_url)?;
-        if !(100..=60_000).contains(&config.meta_timeout_ms) {
-            return Err(ConfigError::new(format!("[{section}] meta_timeout_ms must be between 100 and 60000")));
-        }
-        if !(30..=120).contains(&config.failure_pause_s) {
-            return Err(ConfigError::new(format!("[{section}] failure_pause_s must be between 30 and 120")));
-        }
+        protocol::config::check_source_settings(
+            settings,
+            &config.upstream,
+            &config.meta_url,
+            config.meta_timeout_ms,
+            config.failure_pause_s,
+        )?;
         for indexer in &config.indexers {
             protocol::config::check_indexer(
                 section,

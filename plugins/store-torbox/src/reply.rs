@@ -41,17 +41,11 @@ pub(crate) fn read<T: DeserializeOwned>(data: Value, endpoint: &'static str) -> 
 /// `checkcached` data: a list (`format=list`), an object keyed by hash (`format=object`), or
 /// null / `{}` / `[]` when nothing is cached.
 pub(crate) fn parse_checkcached(data: Value) -> Result<Vec<CachedItem>, StoreError> {
-    let entries: Vec<(Option<String>, Value)> = match data {
-        Value::Null | Value::Bool(false) => Vec::new(),
-        Value::Array(items) => items.into_iter().map(|v| (None, v)).collect(),
-        Value::Object(map) => map.into_iter().map(|(k, v)| (Some(k), v)).collect(),
-        _ => return Err(unexpected(CHECKCACHED)),
-    };
+    let entries = checkcached_entries(data, CHECKCACHED)?;
     let mut items = Vec::with_capacity(entries.len());
     for (map_key, value) in entries {
         let torrent: CachedTorrent = read(value, CHECKCACHED)?;
-        let raw_hash = if torrent.hash.trim().is_empty() { map_key.unwrap_or_default() } else { torrent.hash };
-        let Some(hash) = InfoHash::parse(&raw_hash) else {
+        let Some(hash) = InfoHash::parse(&entry_hash(torrent.hash, map_key)) else {
             tracing::debug!(store = STORE, "checkcached returned an item without a valid hash; skipped");
             continue;
         };
@@ -71,6 +65,30 @@ pub(crate) fn parse_checkcached(data: Value) -> Result<Vec<CachedItem>, StoreErr
         items.push(CachedItem { hash, files });
     }
     Ok(items)
+}
+
+/// The entries of a cache check's data (torrents' `checkcached` or `usenet/checkcached`): a list
+/// (`format=list`), an object keyed by hash (`format=object`), or null / `{}` / `[]` / `false`
+/// when nothing is cached. Each entry comes with its object key, when it had one.
+pub(crate) fn checkcached_entries(
+    data: Value,
+    endpoint: &'static str,
+) -> Result<Vec<(Option<String>, Value)>, StoreError> {
+    Ok(match data {
+        Value::Null | Value::Bool(false) => Vec::new(),
+        Value::Array(items) => items.into_iter().map(|v| (None, v)).collect(),
+        Value::Object(map) => map.into_iter().map(|(k, v)| (Some(k), v)).collect(),
+        _ => return Err(unexpected(endpoint)),
+    })
+}
+
+/// An entry's hash: the one it names, else the object key it was listed under.
+pub(crate) fn entry_hash(named: String, map_key: Option<String>) -> String {
+    if named.trim().is_empty() {
+        map_key.unwrap_or_default()
+    } else {
+        named
+    }
 }
 
 /// `createtorrent` data.

@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::client::{USENET_CHECKCACHED, USENET_CREATE, USENET_MYLIST, USER_ME};
 use crate::error::{error, Kind, STORE};
 use crate::reply::{
-    file_name, is_video_hash, lenient_f64, lenient_u64, nullable, path_without_root, read, unexpected, Failure, Torrent,
+    checkcached_entries, entry_hash, file_name, is_video_hash, lenient_f64, lenient_u64, nullable, path_without_root,
+    read, unexpected, Failure, Torrent,
 };
 
 /// What a usenet download's id starts with in a [`Magnet`], so `get_magnet` and
@@ -34,17 +35,11 @@ pub(crate) fn parse_has_usenet(data: &Value) -> Result<bool, StoreError> {
 /// `usenet/checkcached` data (`format=list`, or an object keyed by hash): the cached usenet
 /// hashes with their files, each under the release's key.
 pub(crate) fn parse_usenet_checkcached(data: Value) -> Result<Vec<CachedItem>, StoreError> {
-    let entries: Vec<(Option<String>, Value)> = match data {
-        Value::Null | Value::Bool(false) => Vec::new(),
-        Value::Array(items) => items.into_iter().map(|v| (None, v)).collect(),
-        Value::Object(map) => map.into_iter().map(|(k, v)| (Some(k), v)).collect(),
-        _ => return Err(unexpected(USENET_CHECKCACHED)),
-    };
+    let entries = checkcached_entries(data, USENET_CHECKCACHED)?;
     let mut items = Vec::with_capacity(entries.len());
     for (map_key, value) in entries {
         let cached: CachedNzb = read(value, USENET_CHECKCACHED)?;
-        let raw = if cached.hash.trim().is_empty() { map_key.unwrap_or_default() } else { cached.hash };
-        let Some(hash) = UsenetHash::parse(&raw) else {
+        let Some(hash) = UsenetHash::parse(&entry_hash(cached.hash, map_key)) else {
             tracing::debug!(store = STORE, "usenet checkcached returned an item without a valid hash; skipped");
             continue;
         };

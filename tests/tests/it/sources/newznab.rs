@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use chillproxy_core::registry::PluginContext;
 use chillproxy_core::upstream::OutboundPolicy;
 use chillproxy_core::{
-    registry, Candidate, ContentKind, Env, Found, MediaKind, MediaQuery, NzbIndexer, PluginSettings, Secret,
-    SourceError, SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
+    registry, Candidate, ContentKind, Env, Found, MediaQuery, NzbIndexer, PluginSettings, Secret, SourceError,
+    SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
 };
 use chillproxy_indexer_protocol::nzb;
 use chillproxy_tests::fakes::cinemeta::FakeCinemeta;
@@ -40,25 +40,11 @@ fn source(timeout_ms: i64, indexers: &[(&str, &str, &str)]) -> Arc<dyn SourcePro
 }
 
 pub fn movie(imdb_id: &str) -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Movie,
-        imdb_id: imdb_id.to_string(),
-        season: None,
-        episode: None,
-        kitsu_id: None,
-        absolute_episode: None,
-    }
+    MediaQuery::movie(imdb_id)
 }
 
 fn episode(imdb_id: &str, season: u32, episode: u32) -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Series,
-        imdb_id: imdb_id.to_string(),
-        season: Some(season),
-        episode: Some(episode),
-        kitsu_id: None,
-        absolute_episode: None,
-    }
+    MediaQuery::episode(imdb_id, season, episode)
 }
 
 pub async fn search(

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use chillproxy_core::registry::PluginContext;
 use chillproxy_core::upstream::OutboundPolicy;
 use chillproxy_core::{
-    registry, Candidate, ConfigError, Env, Found, MediaKind, MediaQuery, PluginSettings, Secret, SourceError,
-    SourcePlugin, SourceProvider, SourceQuery, UserIndexer,
+    registry, Candidate, ConfigError, Env, Found, MediaQuery, PluginSettings, Secret, SourceError, SourcePlugin,
+    SourceProvider, SourceQuery, UserIndexer,
 };
 use chillproxy_tests::fakes::cinemeta::FakeCinemeta;
 use chillproxy_tests::fakes::closed_port_url;
@@ -53,25 +53,11 @@ fn source(timeout_ms: i64, indexers: Vec<toml::Table>) -> Arc<dyn SourceProvider
 }
 
 fn movie(imdb_id: &str) -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Movie,
-        imdb_id: imdb_id.to_string(),
-        season: None,
-        episode: None,
-        kitsu_id: None,
-        absolute_episode: None,
-    }
+    MediaQuery::movie(imdb_id)
 }
 
 fn episode(imdb_id: &str, season: u32, episode: u32) -> MediaQuery {
-    MediaQuery {
-        kind: MediaKind::Series,
-        imdb_id: imdb_id.to_string(),
-        season: Some(season),
-        episode: Some(episode),
-        kitsu_id: None,
-        absolute_episode: None,
-    }
+    MediaQuery::episode(imdb_id, season, episode)
 }
 
 fn user(n: &str, u: &str, ak: &str) -> UserIndexer {
