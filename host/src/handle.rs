@@ -11,7 +11,7 @@
 //!
 //! A stream list seals once (issue 25): [`ListParts`] is what its handles share (the entry, the
 //! Stremio id, the device binding), sealed per list and store entry with
-//! [`Keyring::seal_list`]; each stream adds [`stream_part`] (its info hash and file) under a tag
+//! [`Keyring::seal_list`]; each stream adds [`stream_part_of`] (its hash and file) under a tag
 //! bound to that sealed part (`p1.<kid>.<list part>.<stream part>`, see SECURITY.md). Both
 //! forms open to the same [`Handle`]: single handles made before keep playing until they expire.
 
@@ -172,19 +172,13 @@ impl ListParts<'_> {
     }
 }
 
-/// Longest [`stream_part`].
+/// Longest [`stream_part_of`].
 pub(crate) const STREAM_PART: usize = 28;
 
-/// A stream's own part of a list handle: the info hash's 20 bytes, then the file id as 8 bytes
-/// big-endian when known (20 or 28 bytes; the length says which). Returns the bytes and their
-/// length. (Torrents only; a release of any kind: [`stream_part_of`].)
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn stream_part(hash: &InfoHash, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
-    stream_part_of(hash, ContentKind::Torrent, file_idx)
-}
-
-/// [`stream_part`] for a release of `kind`: a usenet release is its usenet hash's 16 bytes
-/// (then the file id), so the length (16 or 24, 20 or 28) also says the kind.
+/// A stream's own part of a list handle: a torrent's info hash (20 bytes) or a usenet release's
+/// usenet hash (16 bytes), then the file id as 8 bytes big-endian when known, so the length (20
+/// or 28, 16 or 24) says both the kind and whether a file is named. Returns the bytes and their
+/// length.
 pub(crate) fn stream_part_of(hash: &InfoHash, kind: ContentKind, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
     let mut part = [0u8; STREAM_PART];
     let usenet = (kind == ContentKind::Usenet).then(|| UsenetHash::from_key(hash)).flatten();
@@ -332,7 +326,7 @@ mod tests {
     }
 
     fn list_handle(list: &ListSeal, hash: &InfoHash, file_idx: Option<u64>) -> String {
-        let (part, len) = stream_part(hash, file_idx);
+        let (part, len) = stream_part_of(hash, ContentKind::Torrent, file_idx);
         list.handle(&part[..len]).unwrap()
     }
 
