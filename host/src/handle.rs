@@ -6,8 +6,9 @@
 //! until when that binding holds). Nothing in it can be read or changed without the key; a
 //! leaked stream URL plays that one file and shows no token, indexer key or user id.
 //!
-//! The device binding is honoured only from the same IP and before its expiry (as the `?b=`
-//! binding of plain URLs); otherwise the device is taken from the request, as for any other.
+//! A handle plays until its expiry (`[server] binding_ttl_s` after its list was made) and is
+//! refused after it. Its device binding is honoured only from the same IP (as the `?b=` binding
+//! of plain URLs); from another one the device is taken from the request, as for any other.
 //!
 //! A stream list seals once (issue 25): [`ListParts`] is what its handles share (the entry, the
 //! Stremio id, the device binding), sealed per list and store entry with
@@ -256,9 +257,14 @@ impl Handle {
         StoreEntry { c: self.c.clone(), t: self.t.clone().map(Secret::new), auth: self.u.clone() }
     }
 
+    /// Whether the handle is past its expiry: it plays no more (its list must be asked again).
+    pub fn is_expired(&self) -> bool {
+        now_secs() > self.x
+    }
+
     /// The listing device, when this request comes from the IP it was listed to and in time.
     pub fn device_for(&self, ip: IpAddr) -> Option<DeviceId> {
-        if self.a != ip || now_secs() > self.x {
+        if self.a != ip || self.is_expired() {
             return None;
         }
         DeviceId::from_hex(&self.d)

@@ -127,6 +127,9 @@ fn from_handle(state: &AppState, sealed: &str, file_name: Option<&str>) -> Resul
             }
         })
     })?;
+    if handle.is_expired() {
+        return Err(PlaybackError::Expired);
+    }
     let entry = handle.entry();
     let file_idx = handle.f.map(|f| f.to_string());
     let segments = PlaybackSegments {

@@ -22,6 +22,9 @@ pub(crate) enum PlaybackError {
     UsenetDownloading { store: &'static str },
     #[error("no video file for this title in the torrent")]
     NoFile,
+    /// A sealed stream link past its expiry (`[server] binding_ttl_s` after its list was made).
+    #[error("this stream link has expired: open the title again in Stremio")]
+    Expired,
     /// Over `[limits] playback_per_minute`.
     #[error("too many playback requests from here; try again in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
@@ -60,6 +63,7 @@ impl PlaybackError {
             },
             Self::StillDownloading { .. } | Self::UsenetDownloading { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::NoFile => StatusCode::NOT_FOUND,
+            Self::Expired => StatusCode::GONE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Replayed(failure) => StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY),
         }
@@ -119,7 +123,7 @@ impl PlaybackError {
     /// The status clip (see `http::status`) that says what happened.
     pub(crate) fn clip(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) | Self::NoFile => "not_found",
+            Self::BadRequest(_) | Self::NoFile | Self::Expired => "not_found",
             Self::Auth(_, AuthChainError::Denied { reason: DenyReason::DeviceLimit { .. }, .. }) => "device_limit",
             Self::Auth(_, AuthChainError::Denied { .. }) => "access_denied",
             Self::Auth(_, AuthChainError::Failed { .. }) => "unavailable",
@@ -144,7 +148,7 @@ impl PlaybackError {
             Self::Replayed(failure) => match failure.status {
                 401 => "api_key_rejected",
                 402 | 403 => "access_denied",
-                400 | 404 | 451 => "not_found",
+                400 | 404 | 410 | 451 => "not_found",
                 422 => "download_failed",
                 429 => "rate_limited",
                 504 => "downloading",

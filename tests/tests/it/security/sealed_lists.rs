@@ -1,9 +1,8 @@
 //! One seal per list (issue 25): with `CHILLPROXY_KEYS` set, a stream list's playback URLs share
 //! one sealed part (store entry, Stremio id, device binding, expiry) and each stream adds its
 //! info hash and file under a tag bound to that part. A stream moved onto another list's part,
-//! or any flipped bit, is refused with no upstream call; an expired handle plays only as a
-//! request without the listing device; a single `p1` handle made before still plays; no secret
-//! is in any URL.
+//! or any flipped bit, is refused with no upstream call; so is an expired handle, of either form;
+//! a single `p1` handle made before still plays until it expires; no secret is in any URL.
 
 use super::assert_hidden;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -181,7 +180,7 @@ async fn one_flipped_bit_anywhere_is_refused_with_no_upstream_call() {
 }
 
 #[tokio::test]
-async fn an_expired_handle_plays_only_as_the_requests_own_device_and_an_old_p1_handle_still_plays() {
+async fn an_expired_handle_is_refused_with_no_upstream_call_and_an_old_p1_handle_still_plays() {
     let stack = keyed_stack().await;
     let ring = Keyring::parse(K1).unwrap();
     let (_, urls) = play_urls(&stack, &Stack::config(&pool_user()), LISTING_UA).await;
@@ -200,15 +199,27 @@ async fn an_expired_handle_plays_only_as_the_requests_own_device_and_an_old_p1_h
     assert_eq!(old.split('.').count(), 3);
     let (status, location) = play(&format!("{prefix}{old}{name}")).await;
     assert_eq!(status, 302, "{location}");
+    assert!(location.contains("/cdn/"), "played from the store's CDN: {location}");
     assert_eq!(stack.chillstreams.devices(USER).len(), 1, "played as the listing device");
 
-    // Past its expiry the device binding is not honoured: the handle plays, as the device of
-    // the request (the player's own), not the listing one.
+    // Past its expiry a handle of either form is refused (410, saying why), and neither
+    // the store nor Chillstreams hears of it (the first play's usage report may still arrive).
+    let asked = |stack: &Stack| {
+        (stack.torbox.calls().len(), stack.torznab.call_count(), stack.chillstreams.get_key_calls().len())
+    };
+    let before = asked(&stack);
     let mut expired = common.clone();
     expired["x"] = json!(1);
-    let (status, location) = play(&format!("{prefix}{}{name}", list_handle(&expired, &stream))).await;
-    assert_eq!(status, 302, "{location}");
-    assert_eq!(stack.chillstreams.devices(USER).len(), 2, "played as the player's own device");
+    let mut expired_single = single.clone();
+    expired_single["x"] = json!(1);
+    let old_expired = ring.seal(Purpose::Playback, &serde_json::to_vec(&expired_single).unwrap()).unwrap();
+    for url in [format!("{prefix}{}{name}", list_handle(&expired, &stream)), format!("{prefix}{old_expired}{name}")] {
+        let (status, body) = play(&url).await;
+        assert_eq!(status, 410, "{url}");
+        assert!(body.contains("expired") && body.contains("open the title again"), "{body}");
+    }
+    assert_eq!(asked(&stack), before, "an expired handle reaches no upstream");
+    assert_eq!(stack.chillstreams.devices(USER).len(), 1, "and no device is registered for it");
 }
 
 fn hex(bytes: &[u8]) -> String {
