@@ -17,6 +17,7 @@
 //! forms open to the same [`Handle`]: single handles made before keep playing until they expire.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chillproxy_core::seal::{Keyring, ListSeal, OpenError, Purpose};
@@ -119,6 +120,72 @@ pub(crate) struct ListParts<'a> {
     pub usenet_indexers: &'a [UserIndexer],
 }
 
+/// The list parts last sealed for one config segment (it lives with the decoded segment, see
+/// `segments`), reused while fresh: a viewer asking for the same title again from the same
+/// device and address within a minute gets the list part sealed for them before, instead of a
+/// new AEAD seal (the sealed counterpart of `binding::BindingSlot`). The handles are then the
+/// ones that viewer was already given; they expire at most a minute sooner than new ones. Any
+/// other store entry, title, device, address or usenet-indexer need gets its own seal.
+#[derive(Default)]
+pub(crate) struct ListSlot(std::sync::Mutex<Vec<RecentList>>);
+
+struct RecentList {
+    entry: StoreEntry,
+    id: Box<str>,
+    device: DeviceId,
+    ip: IpAddr,
+    carries_usenet: bool,
+    expires_at: u64,
+    seal: Arc<ListSeal>,
+}
+
+/// List parts kept per config segment: one viewer's stores (most have one or two) for the title
+/// they last opened.
+const LISTS_KEPT: usize = 2;
+/// How long a list part is reused: a minute, or a tenth of the handles' lifetime when shorter.
+const LIST_REUSE_S: u64 = 60;
+/// What a [`ListSlot`] may hold, roughly (each kept list part is its sealed text and a keyed
+/// hash state), for the segment cache's memory bound.
+pub(crate) const LIST_SLOT_BYTES: u64 = LISTS_KEPT as u64 * 1024;
+
+impl ListSlot {
+    /// `parts` sealed: the list part sealed for the same entry, title, device, address and
+    /// indexers less than a minute ago (`ttl_s` is the handles' lifetime), or a new one (kept
+    /// for the next list). `None` without sealing keys.
+    pub fn get_or_seal(&self, parts: &ListParts<'_>, keyring: &Keyring, ttl_s: u64) -> Option<Arc<ListSeal>> {
+        let reuse = LIST_REUSE_S.min(ttl_s / 10);
+        let carries_usenet = !parts.usenet_indexers.is_empty();
+        let fits = |recent: &RecentList| {
+            recent.ip == parts.ip
+                && recent.carries_usenet == carries_usenet
+                && *recent.id == *parts.id
+                && recent.device == *parts.device
+                && recent.entry == *parts.entry
+        };
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(recent) = kept.iter().find(|r| fits(r)) {
+            if parts.expires_at.saturating_sub(recent.expires_at) < reuse {
+                return Some(recent.seal.clone());
+            }
+        }
+        let seal = Arc::new(parts.seal(keyring)?);
+        kept.retain(|r| !fits(r));
+        if kept.len() >= LISTS_KEPT {
+            kept.remove(0);
+        }
+        kept.push(RecentList {
+            entry: parts.entry.clone(),
+            id: parts.id.into(),
+            device: parts.device.clone(),
+            ip: parts.ip,
+            carries_usenet,
+            expires_at: parts.expires_at,
+            seal: seal.clone(),
+        });
+        Some(seal)
+    }
+}
+
 /// A list handle's sealed part: [`Handle`] without the info hash and the file.
 #[derive(Serialize)]
 struct ListFields<'a> {
@@ -176,11 +243,14 @@ impl ListParts<'_> {
 /// Longest [`stream_part_of`].
 pub(crate) const STREAM_PART: usize = 28;
 
+/// A stream's own part of a list handle and its length (see [`stream_part_of`]).
+pub(crate) type StreamPart = ([u8; STREAM_PART], usize);
+
 /// A stream's own part of a list handle: a torrent's info hash (20 bytes) or a usenet release's
 /// usenet hash (16 bytes), then the file id as 8 bytes big-endian when known, so the length (20
 /// or 28, 16 or 24) says both the kind and whether a file is named. Returns the bytes and their
 /// length.
-pub(crate) fn stream_part_of(hash: &InfoHash, kind: ContentKind, file_idx: Option<u64>) -> ([u8; STREAM_PART], usize) {
+pub(crate) fn stream_part_of(hash: &InfoHash, kind: ContentKind, file_idx: Option<u64>) -> StreamPart {
     let mut part = [0u8; STREAM_PART];
     let usenet = (kind == ContentKind::Usenet).then(|| UsenetHash::from_key(hash)).flatten();
     let id_len = match usenet {
@@ -423,5 +493,56 @@ mod tests {
             assert!(Handle::open(&keyring, &theirs).is_ok());
             assert_eq!(Handle::open(&keyring, &format!("{their_list}.{my_stream}")), Err(OpenError::Damaged));
         }
+    }
+
+    #[test]
+    fn a_list_part_is_reused_only_for_the_same_entry_title_device_and_address_within_a_minute() {
+        let keyring = ring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let entry = StoreEntry { c: "tb".into(), t: Some(Secret::new("user-token-123")), auth: None };
+        let other_entry = StoreEntry { c: "rd".into(), ..entry.clone() };
+        let device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio");
+        let other_device = DeviceId::from_client("10.0.0.1".parse().unwrap(), "Stremio (Linux)");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let now = Handle::expiry(3600);
+        let slot = ListSlot::default();
+        let first = slot.get_or_seal(&list_parts(&entry, &device, ip, now), &keyring, 3600).unwrap();
+        let again = slot.get_or_seal(&list_parts(&entry, &device, ip, now + 59), &keyring, 3600).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the same viewer and title within a minute");
+        let hash = InfoHash::parse(&"ab".repeat(20)).unwrap();
+        assert_eq!(list_handle(&first, &hash, None), list_handle(&again, &hash, None));
+
+        let mine =
+            [UserIndexer { n: "mine".into(), u: "https://nzb.example".into(), ak: Some(Secret::new("nzb-key-9")) }];
+        let others = [
+            list_parts(&entry, &device, ip, now + 60),
+            list_parts(&other_entry, &device, ip, now),
+            list_parts(&entry, &other_device, ip, now),
+            list_parts(&entry, &device, "203.0.113.10".parse().unwrap(), now),
+            ListParts { id: "tt0903747:1:4", ..list_parts(&entry, &device, ip, now) },
+            ListParts { usenet_indexers: &mine, ..list_parts(&entry, &device, ip, now) },
+        ];
+        for (n, parts) in others.iter().enumerate() {
+            let fresh = ListSlot::default();
+            let kept = fresh.get_or_seal(&list_parts(&entry, &device, ip, now), &keyring, 3600).unwrap();
+            let sealed = fresh.get_or_seal(parts, &keyring, 3600).unwrap();
+            assert!(!Arc::ptr_eq(&kept, &sealed), "case {n} gets its own seal");
+            let opened = Handle::open(&keyring, &list_handle(&sealed, &hash, None)).unwrap();
+            assert_eq!(
+                (opened.c.as_str(), opened.i.as_str(), opened.a, opened.x),
+                (parts.entry.c.as_str(), parts.id, parts.ip, parts.expires_at)
+            );
+        }
+        // Short-lived handles (a lifetime under ten minutes) reuse for a tenth of it; 5 s: never.
+        let short = ListSlot::default();
+        let one = short.get_or_seal(&list_parts(&entry, &device, ip, now), &keyring, 5).unwrap();
+        let two = short.get_or_seal(&list_parts(&entry, &device, ip, now), &keyring, 5).unwrap();
+        assert!(!Arc::ptr_eq(&one, &two));
+        // At most two list parts are kept per segment: the oldest goes first.
+        let kept = ListSlot::default();
+        let a = kept.get_or_seal(&list_parts(&entry, &device, ip, now), &keyring, 3600).unwrap();
+        kept.get_or_seal(&list_parts(&other_entry, &device, ip, now), &keyring, 3600);
+        kept.get_or_seal(&list_parts(&entry, &other_device, ip, now), &keyring, 3600);
+        let a_again = kept.get_or_seal(&list_parts(&entry, &device, ip, now), &keyring, 3600).unwrap();
+        assert!(!Arc::ptr_eq(&a, &a_again));
     }
 }

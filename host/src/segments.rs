@@ -24,18 +24,22 @@ pub(crate) struct Decoded {
     pub fingerprint: String,
     /// The device binding last made for this segment's lists (plain configs only).
     pub binding: crate::binding::BindingSlot,
+    /// The list parts last sealed for this segment's lists (with sealing keys only).
+    pub lists: crate::handle::ListSlot,
 }
 
-/// Each entry weighs its segment, the config it decodes to (about its size again) and the
-/// fingerprint, and at least its share of the byte bound, so neither bound is exceeded.
+/// Each entry weighs its segment, the config it decodes to (about its size again), the
+/// fingerprint and, with sealing keys, the list parts it may keep; and at least its share of
+/// the byte bound, so neither bound is exceeded.
 #[derive(Clone, Copy)]
 struct SegmentWeight {
     floor: u64,
+    kept: u64,
 }
 
 impl quick_cache::Weighter<Box<str>, Arc<Decoded>> for SegmentWeight {
     fn weight(&self, segment: &Box<str>, _: &Arc<Decoded>) -> u64 {
-        (2 * segment.len() as u64 + 256).max(self.floor)
+        (2 * segment.len() as u64 + 256 + self.kept).max(self.floor)
     }
 }
 
@@ -45,14 +49,15 @@ pub(crate) struct SegmentCache {
 }
 
 impl SegmentCache {
-    pub fn new(config: &CacheConfig) -> Self {
+    /// `sealing`: whether this server has sealing keys (its entries then keep list parts).
+    pub fn new(config: &CacheConfig, sealing: bool) -> Self {
         let limits = config.limits();
         let max_entries = limits.max_entries.max(1);
         let floor = (limits.max_bytes / max_entries).max(1) as u64;
         let cache = quick_cache::sync::Cache::with_weighter(
             max_entries,
             limits.max_bytes.max(max_entries) as u64,
-            SegmentWeight { floor },
+            SegmentWeight { floor, kept: if sealing { crate::handle::LIST_SLOT_BYTES } else { 0 } },
         );
         Self { cache: Arc::new(cache) }
     }
@@ -70,6 +75,7 @@ impl SegmentCache {
             config: decode(segment).map(Arc::new),
             fingerprint: crate::limits::user_fingerprint(segment),
             binding: Default::default(),
+            lists: Default::default(),
         });
         self.cache.insert(segment.into(), decoded.clone());
         decoded
@@ -95,7 +101,7 @@ mod tests {
 
     #[test]
     fn a_returning_segment_is_decoded_once_problems_included() {
-        let cache = SegmentCache::new(&CacheConfig::default());
+        let cache = SegmentCache::new(&CacheConfig::default(), false);
         let calls = AtomicUsize::new(0);
         let good = base64_url(r#"{"stores":[{"c":"tb","t":"k"}]}"#);
         for _ in 0..3 {
@@ -112,7 +118,7 @@ mod tests {
     #[test]
     fn distinct_junk_stays_within_the_bound() {
         let config = CacheConfig { max_entries: 1_000, max_memory_mb: 1, ..CacheConfig::default() };
-        let cache = SegmentCache::new(&config);
+        let cache = SegmentCache::new(&config, true);
         let calls = AtomicUsize::new(0);
         for n in 0..100_000 {
             cache.get_or_decode(&format!("junk-{n}-{}", "x".repeat(200)), decode(&calls));

@@ -51,6 +51,8 @@ struct Inner {
     segments: SegmentCache,
     /// The status page's last hour.
     status: StatusBoard,
+    /// `Cache-Control` of stream lists, made once: (with real streams, warnings only).
+    list_caching: (axum::http::HeaderValue, axum::http::HeaderValue),
 }
 
 impl AppState {
@@ -78,8 +80,9 @@ impl AppState {
             Some(keys) => Keyring::parse(keys.expose()).map_err(ConfigError::new)?,
             None => Keyring::empty(),
         };
-        let segments = SegmentCache::new(&config.cache);
+        let segments = SegmentCache::new(&config.cache, !keyring.is_empty());
         let status = StatusBoard::default();
+        let list_caching = crate::http::list_cache_control(&config, !keyring.is_empty());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -94,6 +97,7 @@ impl AppState {
                 keyring,
                 segments,
                 status,
+                list_caching,
             }),
         })
     }
@@ -186,6 +190,14 @@ impl AppState {
     /// The codes of the enabled stores.
     pub(crate) fn store_codes(&self) -> &[&'static str] {
         &self.plugins().store_codes
+    }
+
+    /// The `Cache-Control` of a stream list with real streams (`true`) or warnings only.
+    pub(crate) fn list_cache_control(&self, real: bool) -> &axum::http::HeaderValue {
+        match real {
+            true => &self.inner.list_caching.0,
+            false => &self.inner.list_caching.1,
+        }
     }
 
     pub(crate) fn keyring(&self) -> &Keyring {

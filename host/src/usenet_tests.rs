@@ -42,6 +42,7 @@ fn request<'a>(config: &'a UserConfig, client: &'a ClientInfo, media: &'a MediaQ
         binding: "bind".to_string(),
         keyring: None,
         binding_ttl_s: 3600,
+        lists: None,
     }
 }
 

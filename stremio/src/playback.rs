@@ -76,10 +76,17 @@ impl PlaybackUrl<'_> {
     ) {
         out.extend_from_slice(store_code.as_bytes());
         out.push(b'/');
-        out.extend_from_slice(release_segment(hash, kind).as_bytes());
+        // Written in place (this runs for every stream of every list): no string per part.
+        match (kind, UsenetHash::from_key(hash)) {
+            (ContentKind::Usenet, Some(usenet)) => {
+                out.extend_from_slice(USENET_SEGMENT.as_bytes());
+                out.extend_from_slice(usenet.as_str().as_bytes());
+            }
+            _ => out.extend_from_slice(hash.as_str().as_bytes()),
+        }
         out.push(b'/');
         match file_idx {
-            Some(idx) => out.extend_from_slice(idx.to_string().as_bytes()),
+            Some(idx) => push_decimal(out, idx),
             None => out.extend_from_slice(b"-1"),
         }
         out.push(b'/');
@@ -89,6 +96,21 @@ impl PlaybackUrl<'_> {
     pub fn tail(binding: &str) -> String {
         format!("?b={binding}")
     }
+}
+
+/// `n` in decimal digits, appended.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// What a playback URL's `{hash}` segment holds for a release of `kind` filed under `hash`:
@@ -229,6 +251,11 @@ mod tests {
         PlaybackUrl::push_middle_of(&mut middle, "tb", &usenet.key(), ContentKind::Usenet, None);
         let middle = String::from_utf8(middle).unwrap();
         assert_eq!(middle, format!("tb/usenet-{usenet}/-1/"));
+        for (idx, digits) in [(0, "0"), (7, "7"), (10, "10"), (u64::MAX, "18446744073709551615")] {
+            let mut torrent = Vec::new();
+            PlaybackUrl::push_middle_of(&mut torrent, "rd", &hash, ContentKind::Torrent, Some(idx));
+            assert_eq!(String::from_utf8(torrent).unwrap(), format!("rd/{}/{digits}/", hash.as_str()));
+        }
         let nzb = PlaybackSegments { hash: middle.split('/').nth(1).unwrap(), ..segments };
         let parsed = PlaybackPath::parse(&nzb, &["tb"]).unwrap();
         assert_eq!((parsed.kind, parsed.hash), (ContentKind::Usenet, usenet.key()));

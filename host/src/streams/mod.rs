@@ -36,8 +36,7 @@ use warm::{prepared, ListPlan, ListShape};
 /// playback route, which says "still downloading" until the store has it.
 fn acquiring(request: &StreamRequest<'_>, session: &Session<'_>, candidate: &chillproxy_core::Candidate) -> Stream {
     let file_name = format::guessed_file_name(&candidate.title);
-    let play =
-        Play { entry: session.entry, hash: &candidate.hash, kind: candidate.kind(), file_idx: candidate.file_idx };
+    let play = Play::new(session.entry, &candidate.hash, candidate.kind(), candidate.file_idx);
     let url = UrlShape::new(request).url(&play, &chillproxy_stremio::encode_segment(&file_name));
     Stream {
         url: Some(url),
@@ -181,6 +180,7 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
             hash: &candidate.hash,
             kind: candidate.kind(),
             file_idx: entry.file_idx,
+            part: entry.part,
         };
         writer.push_rendered(&mut urls, &play, &entry.rendered);
     }

@@ -13,6 +13,7 @@ use super::availability::{Checked, Session};
 use super::format::PreparedCandidate;
 use super::request::StreamRequest;
 use super::warm::{PlanEntry, Prepared};
+use crate::handle::stream_part_of;
 
 /// Whether a release passes the viewer's filters: resolution, size (when known), keywords.
 pub(super) fn wanted(prefs: &ListPreferences, release: &Release, title: &str, size: u64) -> bool {
@@ -115,6 +116,7 @@ pub(super) fn rank(
         candidate: rank.index,
         rendered: rank.prepared.rendered(&sessions[session].entry.c, rank.candidate, rank.file, cached),
         file_idx: rank.file.map(|f| f.id),
+        part: stream_part_of(&rank.candidate.hash, rank.candidate.kind(), rank.file.map(|f| f.id)),
     };
     // Usenet release names already listed.
     let mut nzb_names: HashSet<String> = HashSet::new();

@@ -10,9 +10,10 @@
 use chillproxy_core::seal::{Keyring, ListSeal};
 use chillproxy_core::{ContentKind, InfoHash, StoreEntry, StoreFile, UserIndexer};
 use chillproxy_stremio::{PlaybackUrl, Stream};
+use std::sync::Arc;
 
 use super::request::StreamRequest;
-use crate::handle::{stream_part_of, Handle, ListParts};
+use crate::handle::{stream_part_of, Handle, ListParts, StreamPart};
 
 /// A stream as JSON without its URL: `"name":…,"description":…,"behaviorHints":{…}}` (the
 /// object's closing brace included), and the file name its URL ends in.
@@ -128,6 +129,14 @@ pub(super) struct Play<'a> {
     pub hash: &'a InfoHash,
     pub kind: ContentKind,
     pub file_idx: Option<u64>,
+    /// The same release and file as a sealed handle's stream part ([`stream_part_of`]).
+    pub part: StreamPart,
+}
+
+impl<'a> Play<'a> {
+    pub fn new(entry: &'a StoreEntry, hash: &'a InfoHash, kind: ContentKind, file_idx: Option<u64>) -> Self {
+        Self { entry, hash, kind, file_idx, part: stream_part_of(hash, kind, file_idx) }
+    }
 }
 
 /// The request's playback URLs, made once: everything but the per-stream part, JSON-escaped.
@@ -147,7 +156,7 @@ struct Sealing<'a> {
     request: &'a StreamRequest<'a>,
     expires_at: u64,
     /// The entry (as the config has it) and its sealed list part (`None`: sealing failed).
-    lists: Vec<(StoreEntry, Option<ListSeal>)>,
+    lists: Vec<(StoreEntry, Option<Arc<ListSeal>>)>,
     /// The user's own usenet indexers, sealed into the list parts when a stream needs one's key.
     usenet_indexers: &'a [UserIndexer],
 }
@@ -167,11 +176,15 @@ impl Sealing<'_> {
                     expires_at: self.expires_at,
                     usenet_indexers: self.usenet_indexers,
                 };
-                self.lists.push((entry.clone(), parts.seal(self.keyring)));
+                let seal = match self.request.lists {
+                    Some(slot) => slot.get_or_seal(&parts, self.keyring, self.request.binding_ttl_s),
+                    None => parts.seal(self.keyring).map(Arc::new),
+                };
+                self.lists.push((entry.clone(), seal));
                 self.lists.len() - 1
             }
         };
-        self.lists.get(index).and_then(|(_, list)| list.as_ref())
+        self.lists.get(index).and_then(|(_, list)| list.as_deref())
     }
 }
 
@@ -231,8 +244,8 @@ impl<'a> UrlShape<'a> {
                 // A list handle is `p1.<kid>.<base64url>.<base64url>`: nothing to escape. The
                 // list part is sealed once per entry; each stream costs one HMAC.
                 if let Some(list) = sealing.list_for(play.entry) {
-                    let (part, len) = stream_part_of(play.hash, play.kind, play.file_idx);
-                    list.write_handle(buf, &part[..len]);
+                    let (part, len) = &play.part;
+                    list.write_handle(buf, &part[..*len]);
                 }
                 buf.push(b'/');
             }
@@ -292,6 +305,7 @@ mod tests {
             binding: "bi\\nd".into(),
             keyring: None,
             binding_ttl_s: 60,
+            lists: None,
         };
         let entry = StoreEntry { c: "tb".into(), t: None, auth: None };
         let file =
@@ -302,7 +316,7 @@ mod tests {
         for (i, (c, p)) in found.candidates.iter().zip(&prepared.candidates).enumerate() {
             let file = (i == 0).then_some(&file);
             let rendered = p.rendered("tb", c, file, i == 0);
-            let play = Play { entry: &entry, hash: &c.hash, kind: c.kind(), file_idx: file.map(|f| f.id) };
+            let play = Play::new(&entry, &c.hash, c.kind(), file.map(|f| f.id));
             writer.push_rendered(&mut shape, &play, &rendered);
             let url = PlaybackUrl {
                 base_url: request.base_url,

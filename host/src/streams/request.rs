@@ -28,6 +28,9 @@ pub(crate) struct StreamRequest<'a> {
     pub keyring: Option<&'a Keyring>,
     /// How long a handle's device binding holds.
     pub binding_ttl_s: u64,
+    /// Where this config segment keeps its recently sealed list parts (see `handle::ListSlot`);
+    /// `None` seals every list anew.
+    pub lists: Option<&'a crate::handle::ListSlot>,
 }
 
 impl StreamRequest<'_> {

@@ -48,6 +48,7 @@ fn movie_request<'a>(
         binding: binding.to_string(),
         keyring: None,
         binding_ttl_s: 3600,
+        lists: None,
     }
 }
 

@@ -17,6 +17,7 @@ use chillproxy_stremio::preferences::ListPreferences;
 use super::format::PreparedCandidate;
 use super::render::Rendered;
 use super::request::StreamRequest;
+use crate::handle::StreamPart;
 use crate::memory::{Availability, AvailabilityMemory, ENTRY_OVERHEAD};
 
 /// What is worked out once per search result: each candidate's parsed release name, the file
@@ -69,6 +70,8 @@ pub(crate) struct PlanEntry {
     pub candidate: usize,
     pub rendered: Arc<Rendered>,
     pub file_idx: Option<u64>,
+    /// The stream's part of a sealed handle (its hash and file as bytes), made once per plan.
+    pub part: StreamPart,
 }
 
 impl ListPlan {

@@ -113,6 +113,26 @@ async fn a_list_seals_once_and_each_url_plays_without_a_secret_in_it() {
     assert_hidden("the logs", &logs.text(), &SECRETS);
 }
 
+/// A viewer asking for the same title again within a minute, from the same device and address,
+/// gets the list part sealed for them before (one AEAD seal saved per list); another device gets
+/// its own. No cache may keep a sealed list past its handles' expiry.
+#[tokio::test]
+async fn a_list_asked_again_reuses_its_sealed_part_for_that_viewer_only_and_caching_ends_before_the_handles() {
+    let stack = keyed_stack().await;
+    let segment = Stack::config(&pool_user());
+    let (first, mine) = play_urls(&stack, &segment, LISTING_UA).await;
+    let (again, _) = play_urls(&stack, &segment, LISTING_UA).await;
+    assert_eq!(first, again, "the same list, handles included");
+    let (_, other_device) = play_urls(&stack, &segment, "Stremio/4.4.168 (Linux)").await;
+    let list_of = |url: &str| split_handle(split_url(url).1).0.to_string();
+    assert_ne!(list_of(&mine[0]), list_of(&other_device[0]), "another device gets its own seal");
+
+    let response = http().get(stack.stream_url(&segment, "movie", MOVIE)).send().await.unwrap();
+    let cache_control = response.headers()["cache-control"].to_str().unwrap().to_string();
+    // Handles live 6 h (21,600 s): 300 s fresh plus at most 21,300 s stale.
+    assert_eq!(cache_control, "public, max-age=300, stale-while-revalidate=600, stale-if-error=21300");
+}
+
 #[tokio::test]
 async fn a_stream_moved_onto_another_lists_part_is_refused_with_no_upstream_call() {
     let stack = keyed_stack().await;
