@@ -15,7 +15,8 @@
 //!
 //! A stream list's playback handles share one seal (issue 25): [`Keyring::seal_list`] seals
 //! what is common to the list once, and each stream's handle adds its own bytes and a tag bound
-//! to that sealed part (see [`ListSeal`]), so listing costs one AEAD seal and one HMAC per stream.
+//! to that sealed part (see [`ListSeal`]), so listing costs one AEAD seal and one HMAC per list
+//! and one AES-CMAC per stream.
 
 use std::fmt;
 
@@ -28,6 +29,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
+type CmacAes128 = cmac::Cmac<aes::Aes128>;
 
 /// The environment variable holding the keyring.
 pub const KEYS_ENV: &str = "CHILLPROXY_KEYS";
@@ -38,7 +40,8 @@ const TAG: usize = 16;
 const MAX_KID: usize = 16;
 /// A list handle's prefix: the same as a single playback handle's, told apart by its four parts.
 const LIST_PREFIX: &str = "p1";
-/// A stream's tag in a list handle: HMAC-SHA256 truncated to 128 bits.
+/// A stream's tag in a list handle: AES-CMAC's 128 bits (v2), or HMAC-SHA256 truncated to
+/// them (v1, made before; still opened until such handles expire).
 const STREAM_TAG: usize = 16;
 /// Longest per-stream part of a list handle (an info hash and a file index are 28 bytes).
 pub const MAX_STREAM_PART: usize = 64;
@@ -46,8 +49,10 @@ pub const MAX_STREAM_PART: usize = 64;
 const MAX_LIST_PART: usize = 4096;
 /// The associated data of a list part (with `|<kid>`) and its HKDF info (with `/v1`).
 const LIST_LABEL: &str = "playback-list";
-/// The HKDF info of the stream-tag key, and the first bytes of every tag's input.
+/// The HKDF info of the v1 stream-tag key, and the first bytes of every v1 tag's input.
 const STREAM_TAG_LABEL: &str = "chillproxy/stream-tag/v1";
+/// The HKDF info of the v2 list-key key, and the first bytes of every list key's input.
+const STREAM_TAG_V2_LABEL: &str = "chillproxy/stream-tag/v2";
 
 /// What a sealed value is for; each purpose has its own subkey and prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +112,10 @@ struct RingKey {
     ciphers: Vec<XChaCha20Poly1305>,
     /// Seals a list handle's common part (its own subkey, `chillproxy/playback-list/v1`).
     list: XChaCha20Poly1305,
-    /// Tags each stream of a list handle (its own subkey, `chillproxy/stream-tag/v1`), keyed once.
+    /// Checks v1 stream tags, made before (its own subkey, `chillproxy/stream-tag/v1`), keyed once.
     stream_tag: HmacSha256,
+    /// Makes each list's stream-tag key (its own subkey, `chillproxy/stream-tag/v2`), keyed once.
+    list_key: HmacSha256,
 }
 
 /// The server's sealing keys. `Debug` shows the key ids only.
@@ -223,7 +230,7 @@ impl Keyring {
         bytes.extend_from_slice(&nonce);
         bytes.extend_from_slice(&sealed);
         let head = format!("{LIST_PREFIX}.{}.{}.", key.kid, URL_SAFE_NO_PAD.encode(&bytes));
-        Some(ListSeal { head, mac: key.stream_tag_state(&bytes) })
+        Some(ListSeal { head, mac: key.stream_tagger(&bytes) })
     }
 
     /// Opens a list handle made by [`ListSeal::write_handle`] under any key of the ring: the
@@ -249,9 +256,14 @@ impl Keyring {
         }
         let key = self.keys.iter().find(|k| k.kid == kid).ok_or(OpenError::RetiredKey)?;
         let (item, tag) = stream.split_at(stream.len() - STREAM_TAG);
-        let mut mac = key.stream_tag_state(&list);
-        mac.update(item);
-        mac.verify_truncated_left(tag).map_err(|_| OpenError::Damaged)?;
+        // The tag lists make now (v2), else one made before (v1); each compared in constant time.
+        let mut v2 = key.stream_tagger(&list);
+        v2.update(item);
+        if v2.verify_slice(tag).is_err() {
+            let mut v1 = key.stream_tag_state(&list);
+            v1.update(item);
+            v1.verify_truncated_left(tag).map_err(|_| OpenError::Damaged)?;
+        }
         let (nonce, sealed) = list.split_at(NONCE);
         let aad = associated_data_of(LIST_LABEL, kid);
         let common = key
@@ -296,12 +308,33 @@ impl RingKey {
         let _ = hkdf.expand(STREAM_TAG_LABEL.as_bytes(), &mut subkey);
         // HMAC takes a key of any length: this cannot fail.
         let stream_tag = <HmacSha256 as Mac>::new_from_slice(&subkey).unwrap_or_else(|_| unreachable!());
+        let _ = hkdf.expand(STREAM_TAG_V2_LABEL.as_bytes(), &mut subkey);
+        let list_key = <HmacSha256 as Mac>::new_from_slice(&subkey).unwrap_or_else(|_| unreachable!());
         subkey.fill(0);
-        Self { kid: kid.to_string(), ciphers, list, stream_tag }
+        Self { kid: kid.to_string(), ciphers, list, stream_tag, list_key }
     }
 
-    /// The stream-tag key's state after `label | kid | len(list) (u32 BE) | list`: what every
-    /// tag of one list starts with, so each stream costs only its own bytes and the finish.
+    /// The v2 stream tagger of one list part: AES-128-CMAC under the list's own key, the first
+    /// 16 bytes of HMAC-SHA256 under the list-key subkey over
+    /// `chillproxy/stream-tag/v2|<kid>|<len(list) u32 BE><list>`. One HMAC per list; each stream
+    /// then costs one CMAC of its own few bytes (two AES blocks).
+    fn stream_tagger(&self, list: &[u8]) -> CmacAes128 {
+        let mut mac = self.list_key.clone();
+        mac.update(STREAM_TAG_V2_LABEL.as_bytes());
+        mac.update(b"|");
+        mac.update(self.kid.as_bytes());
+        mac.update(b"|");
+        mac.update(&u32::try_from(list.len()).unwrap_or(u32::MAX).to_be_bytes());
+        mac.update(list);
+        let mut digest = mac.finalize().into_bytes();
+        // A 16-byte key is what AES-128 takes: this cannot fail.
+        let tagger = <CmacAes128 as Mac>::new_from_slice(&digest[..16]).unwrap_or_else(|_| unreachable!());
+        digest.fill(0);
+        tagger
+    }
+
+    /// The v1 stream-tag key's state after `label | kid | len(list) (u32 BE) | list`: what every
+    /// v1 tag of one list starts with (lists made before v2; only checked now).
     fn stream_tag_state(&self, list: &[u8]) -> HmacSha256 {
         let mut mac = self.stream_tag.clone();
         mac.update(STREAM_TAG_LABEL.as_bytes());
@@ -316,14 +349,14 @@ impl RingKey {
 
 /// A stream list's common part, sealed once ([`Keyring::seal_list`]), ready to make each
 /// stream's handle: `p1.<kid>.<base64url(nonce ‖ ciphertext ‖ tag)>.<base64url(item ‖ tag16)>`,
-/// where `tag16` is the first 16 bytes of HMAC-SHA256 under the stream-tag subkey over
-/// `chillproxy/stream-tag/v1|<kid>|<len(list part) u32 BE><list part bytes><item>`.
-/// Made per request, for one list's handles; it holds no key, only a keyed hash state.
+/// where `tag16` is AES-128-CMAC of `item` under the list's own key (see
+/// `RingKey::stream_tagger`; SECURITY.md has the construction). It holds that list's key (valid
+/// for this one list part only), never the keyring's.
 pub struct ListSeal {
     /// `p1.<kid>.<sealed list part>.`
     head: String,
-    /// The stream-tag state after the list part.
-    mac: HmacSha256,
+    /// The list's stream tagger.
+    mac: CmacAes128,
 }
 
 impl ListSeal {
@@ -539,6 +572,38 @@ mod tests {
         }
         for junk in ["", "p1", "p1.k1", "p1.k1.AAAA", "p1.k1.AAAA.AAAA.AAAA", "p1..AAAA.AAAA", "p1.k1.!!.AAAA"] {
             assert_eq!(ring.open_list(junk), Err(OpenError::Malformed), "{junk:?}");
+        }
+    }
+
+    /// Lists made before the v2 tag carry HMAC-SHA256 tags: they keep opening (until their
+    /// handles expire, which the caller checks), and a v1 tag is just as bound to its list part.
+    #[test]
+    fn a_v1_tagged_handle_made_before_still_opens_and_is_as_bound_to_its_list() {
+        let ring = Keyring::parse(&format!("k1:{K1}")).unwrap();
+        let key = &ring.keys[0];
+        let v1_handle = |list: &ListSeal, item: &[u8]| {
+            let (_, body) = list.head.trim_end_matches('.').rsplit_once('.').unwrap();
+            let bytes = URL_SAFE_NO_PAD.decode(body).unwrap();
+            let mut mac = key.stream_tag_state(&bytes);
+            mac.update(item);
+            let tag = mac.finalize().into_bytes();
+            let mut raw = item.to_vec();
+            raw.extend_from_slice(&tag[..STREAM_TAG]);
+            format!("{}{}", list.head, URL_SAFE_NO_PAD.encode(raw))
+        };
+        let list = ring.seal_list(b"common").unwrap();
+        let old = v1_handle(&list, b"stream");
+        let new = list.handle(b"stream").unwrap();
+        assert_ne!(old, new, "v2 tags differ from v1 tags");
+        assert_eq!(ring.open_list(&old).unwrap(), (b"common".to_vec(), b"stream".to_vec()));
+        assert_eq!(ring.open_list(&new).unwrap(), (b"common".to_vec(), b"stream".to_vec()));
+        let other = ring.seal_list(b"common").unwrap();
+        let (_, old_stream) = old.rsplit_once('.').unwrap();
+        let (other_list, _) =
+            other.handle(b"stream").unwrap().rsplit_once('.').map(|(l, s)| (l.to_string(), s.to_string())).unwrap();
+        assert_eq!(ring.open_list(&format!("{other_list}.{old_stream}")), Err(OpenError::Damaged));
+        for changed in flip_each_bit(&old) {
+            assert!(ring.open_list(&changed).is_err(), "{changed}");
         }
     }
 }

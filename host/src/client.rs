@@ -19,13 +19,13 @@ pub struct ClientInfo {
 impl ClientInfo {
     pub fn from_request(peer: SocketAddr, headers: &HeaderMap, server: &ServerConfig) -> Self {
         let ip = client_ip(peer.ip(), headers, &server.trusted_proxies);
-        let user_agent = header(headers, "user-agent").unwrap_or_default();
+        let user_agent = header(headers, axum::http::header::USER_AGENT).unwrap_or_default();
         let device = DeviceId::from_client(ip, user_agent);
         Self { ip, device }
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
@@ -81,11 +81,12 @@ pub(crate) fn public_base_url(peer: SocketAddr, headers: &HeaderMap, server: &Se
     let host = trusted
         .then(|| header(headers, "x-forwarded-host"))
         .flatten()
-        .or_else(|| header(headers, "host"))
-        .filter(|h| is_valid_host(h))
-        .map(str::to_string)
-        .unwrap_or_else(|| server.listen.to_string());
-    format!("{proto}://{host}")
+        .or_else(|| header(headers, axum::http::header::HOST))
+        .filter(|h| is_valid_host(h));
+    match host {
+        Some(host) => [proto, "://", host].concat(),
+        None => format!("{proto}://{}", server.listen),
+    }
 }
 
 /// A `Host` header value we are willing to echo into URLs: name or address, optional port.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRequestParts, Path, Query, RawPathParams};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -35,7 +35,12 @@ impl FromRequestParts<AppState> for StreamConfig {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let segment = path_params(parts, state).await.remove("config").unwrap_or_default();
+        // One parameter: read from the raw parameters, no map (this runs for every list).
+        let segment = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(params) => params.iter().find(|(name, _)| *name == "config").map(|(_, v)| v.to_string()),
+            Err(_) => None,
+        }
+        .unwrap_or_default();
         let decoded = state.decoded(&segment);
         match &decoded.config {
             Ok(config) => Ok(Self {
