@@ -10,6 +10,7 @@ use chillproxy_core::ConfigError;
 use chillproxy_stremio::{ConfigProblem, UserConfig};
 
 use axum::extract::FromRef;
+use axum::http::HeaderValue;
 use chillproxy_core::seal::{Keyring, OpenError, Purpose};
 use chillproxy_usage::UsageSpool;
 
@@ -52,7 +53,7 @@ struct Inner {
     /// The status page's last hour.
     status: StatusBoard,
     /// `Cache-Control` of stream lists, made once: (with real streams, warnings only).
-    list_caching: (axum::http::HeaderValue, axum::http::HeaderValue),
+    list_caching: (HeaderValue, HeaderValue),
 }
 
 impl AppState {
@@ -82,7 +83,7 @@ impl AppState {
         };
         let segments = SegmentCache::new(&config.cache, !keyring.is_empty());
         let status = StatusBoard::default();
-        let list_caching = crate::http::list_cache_control(&config, !keyring.is_empty());
+        let list_caching = list_cache_control(&config, !keyring.is_empty());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -193,7 +194,7 @@ impl AppState {
     }
 
     /// The `Cache-Control` of a stream list with real streams (`true`) or warnings only.
-    pub(crate) fn list_cache_control(&self, real: bool) -> &axum::http::HeaderValue {
+    pub(crate) fn list_cache_control(&self, real: bool) -> &HeaderValue {
         match real {
             true => &self.inner.list_caching.0,
             false => &self.inner.list_caching.1,
@@ -263,4 +264,31 @@ impl FromRef<AppState> for PlaybackContext {
     fn from_ref(state: &AppState) -> Self {
         state.inner.playback.clone()
     }
+}
+
+/// `Cache-Control` for a stream list with real streams and for one of warnings only: a list
+/// with real streams may be reused for minutes (and served stale while it is refreshed or when
+/// we fail); a list of warnings only briefly, so a fixed problem shows at once. With sealing
+/// keys a list's handles stop playing at their expiry (`[server] binding_ttl_s`), so no reuse,
+/// stale or not, reaches past it. Made once at startup.
+fn list_cache_control(config: &Config, sealing: bool) -> (HeaderValue, HeaderValue) {
+    let cache = &config.cache;
+    let mut stale_while = cache.list_stale_while_revalidate_s;
+    let mut stale_if_error = cache.list_stale_if_error_s;
+    if sealing {
+        // `list_max_age_s < binding_ttl_s` is checked at startup.
+        let room = config.server.binding_ttl_s.saturating_sub(cache.list_max_age_s);
+        stale_while = stale_while.min(room);
+        stale_if_error = stale_if_error.min(room);
+    }
+    let real = format!(
+        "public, max-age={}, stale-while-revalidate={stale_while}, stale-if-error={stale_if_error}",
+        cache.list_max_age_s
+    );
+    let warnings = match cache.warning_list_max_age_s {
+        0 => "no-store".to_string(),
+        age => format!("public, max-age={age}"),
+    };
+    let value = |text: String| HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("no-store"));
+    (value(real), value(warnings))
 }

@@ -170,33 +170,7 @@ async fn stream_list(
     with_list_caching(response, &state, real)
 }
 
-/// `Cache-Control` for a stream list with real streams and for one of warnings only: a list
-/// with real streams may be reused for minutes (and served stale while it is refreshed or when
-/// we fail); a list of warnings only briefly, so a fixed problem shows at once. With sealing
-/// keys a list's handles stop playing at their expiry (`[server] binding_ttl_s`), so no reuse,
-/// stale or not, reaches past it. Made once at startup (see `AppState::list_cache_control`).
-pub(crate) fn list_cache_control(config: &crate::config::Config, sealing: bool) -> (HeaderValue, HeaderValue) {
-    let cache = &config.cache;
-    let mut stale_while = cache.list_stale_while_revalidate_s;
-    let mut stale_if_error = cache.list_stale_if_error_s;
-    if sealing {
-        // `list_max_age_s < binding_ttl_s` is checked at startup.
-        let room = config.server.binding_ttl_s.saturating_sub(cache.list_max_age_s);
-        stale_while = stale_while.min(room);
-        stale_if_error = stale_if_error.min(room);
-    }
-    let real = format!(
-        "public, max-age={}, stale-while-revalidate={stale_while}, stale-if-error={stale_if_error}",
-        cache.list_max_age_s
-    );
-    let warnings = match cache.warning_list_max_age_s {
-        0 => "no-store".to_string(),
-        age => format!("public, max-age={age}"),
-    };
-    let value = |text: String| HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("no-store"));
-    (value(real), value(warnings))
-}
-
+/// The stream list's `Cache-Control` (see `state::list_cache_control`).
 fn with_list_caching(mut response: Response, state: &AppState, real: bool) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, state.list_cache_control(real).clone());
     response
