@@ -12,7 +12,32 @@ pub struct DeviceId(String);
 impl DeviceId {
     pub fn from_client(ip: IpAddr, user_agent: &str) -> Self {
         let mut hasher = Sha256::new();
-        hasher.update(ip.to_string().as_bytes());
+        // The address as `Display` writes it (`203.0.113.7`, `2001:db8::1`); an IPv4 address,
+        // the common case, without the formatting machinery (this runs for every request).
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut text = [0u8; 15];
+                let mut len = 0;
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text[len] = b'.';
+                        len += 1;
+                    }
+                    if octet >= 100 {
+                        text[len] = b'0' + octet / 100;
+                        len += 1;
+                    }
+                    if octet >= 10 {
+                        text[len] = b'0' + octet / 10 % 10;
+                        len += 1;
+                    }
+                    text[len] = b'0' + octet % 10;
+                    len += 1;
+                }
+                hasher.update(&text[..len]);
+            }
+            IpAddr::V6(_) => hasher.update(ip.to_string().as_bytes()),
+        }
         hasher.update(b"|");
         hasher.update(user_agent.as_bytes());
         Self(crate::secret::hex_digest(&hasher.finalize().into()))
@@ -59,6 +84,19 @@ impl fmt::Display for DeviceId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv4_address_is_hashed_as_display_writes_it() {
+        for ip in ["0.0.0.0", "9.10.99.100", "203.0.113.7", "255.255.255.255", "127.0.0.1", "2001:db8::1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut hasher = Sha256::new();
+            hasher.update(ip.to_string().as_bytes());
+            hasher.update(b"|");
+            hasher.update(b"Stremio");
+            let expected = crate::secret::hex_digest(&hasher.finalize().into());
+            assert_eq!(DeviceId::from_client(ip, "Stremio").as_str(), expected, "{ip}");
+        }
+    }
 
     #[test]
     fn is_sha256_of_ip_pipe_user_agent() {

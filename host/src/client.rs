@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use chillproxy_core::DeviceId;
 use ipnet::IpNet;
 
@@ -25,6 +25,12 @@ impl ClientInfo {
     }
 }
 
+// Header names made once (looking one up by `&str` parses the name every time).
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 fn header(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
@@ -41,10 +47,10 @@ pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) ->
     if !is_trusted(peer, trusted) {
         return peer;
     }
-    let forwarded_for = header(headers, "x-forwarded-for").and_then(|v| v.split(',').next()).and_then(parse_ip);
+    let forwarded_for = header(headers, X_FORWARDED_FOR).and_then(|v| v.split(',').next()).and_then(parse_ip);
     forwarded_for
-        .or_else(|| header(headers, "x-real-ip").and_then(parse_ip))
-        .or_else(|| header(headers, "forwarded").and_then(forwarded_for_element))
+        .or_else(|| header(headers, X_REAL_IP).and_then(parse_ip))
+        .or_else(|| header(headers, axum::http::header::FORWARDED).and_then(forwarded_for_element))
         .unwrap_or(peer)
 }
 
@@ -74,12 +80,12 @@ pub(crate) fn public_base_url(peer: SocketAddr, headers: &HeaderMap, server: &Se
     }
     let trusted = is_trusted(peer.ip(), &server.trusted_proxies);
     let proto = trusted
-        .then(|| header(headers, "x-forwarded-proto"))
+        .then(|| header(headers, X_FORWARDED_PROTO))
         .flatten()
         .filter(|p| *p == "http" || *p == "https")
         .unwrap_or("http");
     let host = trusted
-        .then(|| header(headers, "x-forwarded-host"))
+        .then(|| header(headers, X_FORWARDED_HOST))
         .flatten()
         .or_else(|| header(headers, axum::http::header::HOST))
         .filter(|h| is_valid_host(h));

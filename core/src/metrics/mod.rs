@@ -237,7 +237,7 @@ pub struct Registry {
     /// Handles already looked up, by a hash of (kind, name, labels as given): a request path
     /// that records a few series per request finds them with one read lock and no allocation.
     /// Bounded by the number of series, which labels keep small (never user data).
-    hot: RwLock<HashMap<u64, Vec<HotHandle>>>,
+    hot: RwLock<HashMap<u64, Vec<HotHandle>, foldhash::fast::FixedState>>,
 }
 
 struct HotHandle {
@@ -258,8 +258,9 @@ impl HotHandle {
 }
 
 fn hot_hash(kind: Kind, name: &str, labels: &[(&str, &str)]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    use std::hash::{BuildHasher, Hash, Hasher};
+    // foldhash, not SipHash: this runs a few times per request, on fixed words (never user data).
+    let mut hasher = foldhash::fast::FixedState::default().build_hasher();
     (kind as u8).hash(&mut hasher);
     name.hash(&mut hasher);
     labels.hash(&mut hasher);

@@ -66,7 +66,7 @@ pub(crate) async fn list_streams(ctx: &StreamsContext, request: &StreamRequest<'
 }
 
 /// The playable streams (written, `None` when there are none) and the warnings to add after.
-async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Option<ListWriter>, Vec<Stream>) {
+async fn build_list<'a>(ctx: &StreamsContext, request: &StreamRequest<'a>) -> (Option<ListWriter>, Vec<Stream>) {
     let plugins = &ctx.plugins;
     // Only a warning links to the configure page; with sealing keys the link costs a seal, so
     // it is made on the first warning.
@@ -74,13 +74,16 @@ async fn build_list(ctx: &StreamsContext, request: &StreamRequest<'_>) -> (Optio
     let configure = || configure_url.get_or_init(|| request.configure_url()).as_str();
     let mut warnings = Vec::new();
 
-    // 1. A credential for every store entry, concurrently.
-    let resolutions = join_all(request.config.stores.iter().map(|entry| async move {
+    // 1. A credential for every store entry, concurrently (most configs have one: no join).
+    let resolve = |entry: &'a chillproxy_core::StoreEntry| async move {
         let store = plugins.store_by_code(&entry.c).cloned();
         let auth = AuthRequest { entry, device: &request.client.device, purpose: AuthPurpose::StreamList };
         (entry, store, plugins.auth.resolve(&auth).await)
-    }))
-    .await;
+    };
+    let resolutions = match request.config.stores.as_slice() {
+        [entry] => vec![resolve(entry).await],
+        entries => join_all(entries.iter().map(resolve)).await,
+    };
     let mut sessions = Vec::new();
     for (entry, store, resolution) in resolutions {
         let Some(store) = store else { continue };
