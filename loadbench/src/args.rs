@@ -65,6 +65,11 @@ pub struct Args {
     /// to show the decoded-segment cache stays bounded and real viewers keep their speed [default: 0]
     #[arg(long, value_name = "N", default_value = "0")]
     pub junk_before: usize,
+    /// Runs the scenarios this many times, in the given order then reversed, alternating: a
+    /// ratio to the bare endpoint is then taken within each round (runs minutes apart no longer
+    /// compare) and reported per round with the median [default: 1]
+    #[arg(long, value_name = "N", default_value = "1", value_parser = at_least_one)]
+    pub rounds: usize,
     /// Distinct cached files the play scenario cycles through; they are in the pool key's TorBox account already
     #[arg(long, value_name = "N", default_value = "100", value_parser = at_least_one)]
     pub play_files: usize,
@@ -285,6 +290,7 @@ mod tests {
             sealed: false,
             play_files: 100,
             junk_before: 0,
+            rounds: 1,
             torbox_limits: true,
             hangup_after: None,
             hangup_torbox_ms: 500,

@@ -18,6 +18,8 @@ use crate::scenarios::Scenario;
 pub struct Row {
     pub scenario: Scenario,
     pub clients: usize,
+    /// Which round of `--rounds` (0-based).
+    pub round: usize,
     pub tally: Tally,
     pub elapsed: Duration,
     pub upstream: Counts,
@@ -32,23 +34,51 @@ fn rate(row: &Row) -> f64 {
 }
 
 /// "warm list, 64 clients: 44% of `/_bench/fixed`" for every warm and play row whose client count
-/// also has a fixed row in the same run (the ratio issue 25's targets are stated in).
+/// also has a fixed row in the same round (the ratio issue 25's targets are stated in); with
+/// several rounds, each round's ratio and their median.
 fn ratios_to_bare(rows: &[Row]) -> Vec<String> {
     let mut lines = Vec::new();
+    let rounds = rows.iter().map(|r| r.round + 1).max().unwrap_or(1);
+    let mut seen: Vec<(Scenario, usize)> = Vec::new();
     for row in rows.iter().filter(|r| matches!(r.scenario, Scenario::Warm | Scenario::Play)) {
-        let bare = rows.iter().find(|r| r.scenario == Scenario::Fixed && r.clients == row.clients);
-        if let Some(bare) = bare.filter(|b| rate(b) > 0.0) {
-            lines.push(format!(
-                "{}, {} clients: {:.0}% ({:.0} of {:.0} req/s)",
-                row.scenario.label(),
-                row.clients,
-                100.0 * rate(row) / rate(bare),
-                rate(row),
-                rate(bare)
-            ));
+        if seen.contains(&(row.scenario, row.clients)) {
+            continue;
+        }
+        seen.push((row.scenario, row.clients));
+        let mut ratios = Vec::new();
+        let mut parts = Vec::new();
+        for round in 0..rounds {
+            let of_round = |scenario: Scenario| {
+                rows.iter().find(|r| r.scenario == scenario && r.clients == row.clients && r.round == round)
+            };
+            let (Some(list), Some(bare)) = (of_round(row.scenario), of_round(Scenario::Fixed)) else { continue };
+            if rate(bare) <= 0.0 {
+                continue;
+            }
+            let ratio = 100.0 * rate(list) / rate(bare);
+            ratios.push(ratio);
+            parts.push(format!("{ratio:.0}% ({:.0} of {:.0} req/s)", rate(list), rate(bare)));
+        }
+        if ratios.is_empty() {
+            continue;
+        }
+        let label = format!("{}, {} clients", row.scenario.label(), row.clients);
+        if ratios.len() == 1 {
+            lines.push(format!("{label}: {}", parts[0]));
+        } else {
+            lines.push(format!("{label}: median {:.0}%; rounds: {}", median(&mut ratios), parts.join(", ")));
         }
     }
     lines
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    match values.len() % 2 {
+        0 => (values[mid - 1] + values[mid]) / 2.0,
+        _ => values[mid],
+    }
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -371,4 +401,35 @@ pub fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
     }
     let _ = writeln!(out, "\nBenchmark wall time (after the build): {:.0} s.", started.elapsed().as_secs_f64());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(scenario: Scenario, round: usize, requests: u64) -> Row {
+        let tally = Tally { transport: requests, ..Tally::default() };
+        let elapsed = Duration::from_secs(1);
+        Row { scenario, clients: 64, round, tally, elapsed, upstream: Counts::default(), memory: None, note: None }
+    }
+
+    #[test]
+    fn each_round_is_compared_with_its_own_bare_run_and_the_median_is_reported() {
+        let one = [row(Scenario::Warm, 0, 50), row(Scenario::Fixed, 0, 100)];
+        assert_eq!(ratios_to_bare(&one), ["stream list, warm (same title), 64 clients: 50% (50 of 100 req/s)"]);
+        let three = [
+            row(Scenario::Warm, 0, 50),
+            row(Scenario::Fixed, 0, 100),
+            row(Scenario::Fixed, 1, 80),
+            row(Scenario::Warm, 1, 60),
+            row(Scenario::Warm, 2, 70),
+            row(Scenario::Fixed, 2, 100),
+        ];
+        assert_eq!(
+            ratios_to_bare(&three),
+            ["stream list, warm (same title), 64 clients: median 70%; rounds: 50% (50 of 100 req/s), \
+              75% (60 of 80 req/s), 70% (70 of 100 req/s)"]
+        );
+        assert_eq!(median(&mut [3.0, 1.0, 2.0, 4.0]), 2.5);
+    }
 }

@@ -146,8 +146,18 @@ pub fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Res
     let cold_cursor = Arc::new(AtomicUsize::new(0));
 
     let mut rows = Vec::new();
+    // Round `r` runs every (scenario, clients) pair, reversed in odd rounds, so what comes
+    // first in one round comes last in the next (slow drift of the machine cancels out).
+    let mut order: Vec<(Scenario, usize)> = Vec::new();
     for &scenario in &args.scenarios {
         for &clients in &args.concurrency {
+            order.push((scenario, clients));
+        }
+    }
+    for round in 0..args.rounds {
+        let pairs: Vec<(Scenario, usize)> =
+            if round % 2 == 1 { order.iter().rev().copied().collect() } else { order.clone() };
+        for (scenario, clients) in pairs {
             eprintln!("loadbench: {} × {clients} clients, {:.0} s", scenario.label(), args.duration.as_secs_f64());
             let host = launcher.start_cluster(&fakes, &rt)?;
             let (paths, cursor, wrap) = match scenario {
@@ -224,7 +234,7 @@ pub fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Res
                 elapsed.as_secs_f64(),
                 tally.errors()
             );
-            rows.push(Row { scenario, clients, tally, elapsed, upstream, memory, note });
+            rows.push(Row { scenario, clients, round, tally, elapsed, upstream, memory, note });
         }
     }
     let context = Context { body_bytes, shards: fakes.torznab.len(), log: &log, started, load_before };
