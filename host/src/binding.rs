@@ -32,7 +32,15 @@ pub struct Binder {
     /// elsewhere, and `Hmac` does not print it).
     keyed: HmacSha256,
     ttl: Duration,
+    /// Tokens already opened, by the token as sent: the client IP they were opened for, the
+    /// device and the expiry. A player asking again with the same URL costs a lookup instead of
+    /// two HMACs; a hit holds only for the same IP and before the expiry (else the token is
+    /// checked in full). Bounded by entries.
+    opened: quick_cache::sync::Cache<Box<str>, (IpAddr, DeviceId, u64)>,
 }
+
+/// Opened tokens kept (about 200 bytes each).
+const OPENED_KEPT: usize = 10_000;
 
 /// A nonce never used before by this process, and not by another (random 96-bit start): the pad
 /// is a PRF of the nonce, so a unique nonce is all it needs. One random draw per process
@@ -57,7 +65,7 @@ impl Binder {
     #[allow(clippy::expect_used)] // HMAC accepts keys of any length: this cannot fail.
     pub fn new(secret: Secret, ttl: Duration) -> Self {
         let keyed = <HmacSha256 as Mac>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key length");
-        Self { keyed, ttl }
+        Self { keyed, ttl, opened: quick_cache::sync::Cache::new(OPENED_KEPT) }
     }
 
     /// A random secret for this process only (links then do not survive a restart).
@@ -116,6 +124,12 @@ impl Binder {
         if token.len() > 2 * TOKEN_BYTES {
             return None;
         }
+        let now = now_secs();
+        if let Some((for_ip, device, expires_at)) = self.opened.get(token) {
+            if for_ip == ip && expires_at > now {
+                return Some(device);
+            }
+        }
         let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
         if bytes.len() != TOKEN_BYTES {
             return None;
@@ -125,7 +139,7 @@ impl Binder {
         let (sealed, tag) = rest.split_at(32);
         self.tag(nonce, expiry, sealed, ip).verify_truncated_left(tag).ok()?;
         let expires_at = u64::from_be_bytes(expiry.try_into().ok()?);
-        if expires_at <= now_secs() {
+        if expires_at <= now {
             return None;
         }
         let pad = self.pad(nonce);
@@ -133,7 +147,9 @@ impl Binder {
         for ((out, byte), key) in digest.iter_mut().zip(sealed).zip(pad) {
             *out = byte ^ key;
         }
-        Some(DeviceId::from_digest(&digest))
+        let device = DeviceId::from_digest(&digest);
+        self.opened.insert(token.into(), (ip, device.clone(), expires_at));
+        Some(device)
     }
 }
 
@@ -217,6 +233,25 @@ mod tests {
         }
         // Two bindings of one device differ (fresh nonce).
         assert_ne!(binder().seal(&device, ip), binder().seal(&device, ip));
+    }
+
+    #[test]
+    fn an_opened_token_is_remembered_for_its_ip_and_until_its_expiry_only() {
+        let binder = binder();
+        let device = DeviceId::from_client("198.51.100.2".parse().unwrap(), "Stremio");
+        let ip: IpAddr = "198.51.100.2".parse().unwrap();
+        let token = binder.seal(&device, ip);
+        assert_eq!(binder.open(&token, ip), Some(device.clone()));
+        assert!(binder.opened.get(token.as_str()).is_some(), "kept after one full check");
+        assert_eq!(binder.open(&token, ip), Some(device.clone()), "and found again");
+        assert_eq!(binder.open(&token, "198.51.100.3".parse().unwrap()), None, "not from another IP");
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        bytes[TOKEN_BYTES - 1] ^= 1;
+        assert_eq!(binder.open(&URL_SAFE_NO_PAD.encode(&bytes), ip), None, "a changed token is checked in full");
+        // Past its expiry a remembered token no longer opens (the full check refuses it too).
+        let expired = binder.seal_until(&device, ip, now_secs() - 1);
+        binder.opened.insert(expired.as_str().into(), (ip, device.clone(), now_secs() - 1));
+        assert_eq!(binder.open(&expired, ip), None);
     }
 
     #[test]

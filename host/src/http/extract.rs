@@ -2,9 +2,7 @@
 //! of a stream list (its rejection is a ⚠️ stream list), and a typed playback path (its
 //! rejection is a 400).
 
-use std::collections::HashMap;
-
-use axum::extract::{FromRequestParts, Path, Query, RawPathParams};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,8 +14,18 @@ use crate::requester::Requester;
 use crate::state::AppState;
 use chillproxy_core::seal::OpenError;
 
-async fn path_params(parts: &mut Parts, state: &AppState) -> HashMap<String, String> {
-    Path::<HashMap<String, String>>::from_request_parts(parts, state).await.map(|p| p.0).unwrap_or_default()
+/// The route's path parameters (percent-decoded), read without a map or serde: a playback route
+/// has at most six, and this runs for every playback.
+async fn path_params(parts: &mut Parts, state: &AppState) -> Vec<(String, String)> {
+    match RawPathParams::from_request_parts(parts, state).await {
+        Ok(params) => params.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The value of path parameter `name`, if the route has it.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 /// A stream list's `{config}` segment, decoded and valid for this server. An invalid one is
@@ -63,13 +71,6 @@ impl FromRequestParts<AppState> for StreamConfig {
     }
 }
 
-/// The query of a playback URL.
-#[derive(Debug, Default, serde::Deserialize)]
-struct PlaybackQuery {
-    /// The device binding (see `binding`).
-    b: Option<String>,
-}
-
 /// A playback URL's path and device binding, parsed against the enabled stores.
 pub(crate) struct Playback {
     pub path: PlaybackPath,
@@ -92,10 +93,11 @@ impl FromRequestParts<AppState> for Playback {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let params = path_params(parts, state).await;
-        let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
-        if let Some(sealed) = params.get("handle") {
-            return from_handle(state, sealed, params.get("file_name").map(String::as_str));
+        let file_name = param(&params, "file_name");
+        if let Some(sealed) = param(&params, "handle") {
+            return from_handle(state, sealed, file_name);
         }
+        let param = |name: &str| param(&params, name).unwrap_or_default();
         if !state.config().server.accept_plain_config {
             return Err(PlaybackError::BadRequest(
                 "this server accepts only sealed links: open its configure page and install again".into(),
@@ -107,7 +109,7 @@ impl FromRequestParts<AppState> for Playback {
             store: param("store"),
             hash: param("hash"),
             file_idx: param("file_idx"),
-            file_name: params.get("file_name").map(String::as_str),
+            file_name,
         };
         let config = state
             .decode_user_config(segments.config)
@@ -115,7 +117,10 @@ impl FromRequestParts<AppState> for Playback {
         let config = UserConfig::clone(&config);
         let path =
             PlaybackPath::parse_with(config, &segments, state.store_codes()).map_err(PlaybackError::BadRequest)?;
-        let binding = Query::<PlaybackQuery>::from_request_parts(parts, state).await.ok().and_then(|q| q.0.b);
+        // The `b` query parameter, as a form would decode it (no serde for one field).
+        let binding = parts.uri.query().and_then(|query| {
+            form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "b").map(|(_, value)| value.into_owned())
+        });
         Ok(Self { path, binding: binding.map(Binding::Token), segment: segments.config.to_string() })
     }
 }
