@@ -7,7 +7,7 @@
 //! needs no escaping. The output is exactly what `serde_json` makes of the same [`Stream`]s
 //! (tested below).
 
-use chillproxy_core::seal::{Keyring, ListSeal};
+use chillproxy_core::seal::{Keyring, ListSeal, StreamTagger};
 use chillproxy_core::{ContentKind, InfoHash, StoreEntry, StoreFile, UserIndexer};
 use chillproxy_stremio::{PlaybackUrl, Stream};
 use std::sync::Arc;
@@ -155,15 +155,16 @@ struct Sealing<'a> {
     keyring: &'a Keyring,
     request: &'a StreamRequest<'a>,
     expires_at: u64,
-    /// The entry (as the config has it) and its sealed list part (`None`: sealing failed).
-    lists: Vec<(StoreEntry, Option<Arc<ListSeal>>)>,
+    /// The entry (as the config has it) and its sealed list part's handle writer (`None`:
+    /// sealing failed).
+    lists: Vec<(StoreEntry, Option<StreamTagger>)>,
     /// The user's own usenet indexers, sealed into the list parts when a stream needs one's key.
     usenet_indexers: &'a [UserIndexer],
 }
 
 impl Sealing<'_> {
     /// The list part for `entry`, sealed now if this request has not sealed one yet.
-    fn list_for(&mut self, entry: &StoreEntry) -> Option<&ListSeal> {
+    fn list_for(&mut self, entry: &StoreEntry) -> Option<&mut StreamTagger> {
         let index = match self.lists.iter().position(|(e, _)| e == entry) {
             Some(index) => index,
             None => {
@@ -180,11 +181,11 @@ impl Sealing<'_> {
                     Some(slot) => slot.get_or_seal(&parts, self.keyring, self.request.binding_ttl_s),
                     None => parts.seal(self.keyring).map(Arc::new),
                 };
-                self.lists.push((entry.clone(), seal));
+                self.lists.push((entry.clone(), seal.map(ListSeal::tagger)));
                 self.lists.len() - 1
             }
         };
-        self.lists.get(index).and_then(|(_, list)| list.as_deref())
+        self.lists.get_mut(index).and_then(|(_, list)| list.as_mut())
     }
 }
 
