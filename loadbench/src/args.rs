@@ -70,6 +70,11 @@ pub struct Args {
     /// compare) and reported per round with the median [default: 1]
     #[arg(long, value_name = "N", default_value = "1", value_parser = at_least_one)]
     pub rounds: usize,
+    /// With `fixed` among the scenarios: each warm and play run alternates slices of this many
+    /// seconds with the bare endpoint on the same host process (each gets `--duration` in all),
+    /// and its ratio is taken against those slices: the machine's drift falls on both alike
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub interleave: Option<Duration>,
     /// Distinct cached files the play scenario cycles through; they are in the pool key's TorBox account already
     #[arg(long, value_name = "N", default_value = "100", value_parser = at_least_one)]
     pub play_files: usize,
@@ -291,6 +296,7 @@ mod tests {
             play_files: 100,
             junk_before: 0,
             rounds: 1,
+            interleave: None,
             torbox_limits: true,
             hangup_after: None,
             hangup_torbox_ms: 500,

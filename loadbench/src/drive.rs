@@ -68,7 +68,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn merge(&mut self, other: Tally) {
+    pub fn merge(&mut self, other: Tally) {
         self.latencies_us.extend(other.latencies_us);
         self.finished_ms.extend(other.finished_ms);
         for (status, n) in other.wrong_status {

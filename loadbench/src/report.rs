@@ -20,6 +20,8 @@ pub struct Row {
     pub clients: usize,
     /// Which round of `--rounds` (0-based).
     pub round: usize,
+    /// A bare-endpoint row whose slices alternated with this scenario's (`--interleave`).
+    pub paired_with: Option<Scenario>,
     pub tally: Tally,
     pub elapsed: Duration,
     pub upstream: Counts,
@@ -48,10 +50,14 @@ fn ratios_to_bare(rows: &[Row]) -> Vec<String> {
         let mut ratios = Vec::new();
         let mut parts = Vec::new();
         for round in 0..rounds {
-            let of_round = |scenario: Scenario| {
-                rows.iter().find(|r| r.scenario == scenario && r.clients == row.clients && r.round == round)
+            let of_round = |scenario: Scenario, paired: Option<Scenario>| {
+                rows.iter().find(|r| {
+                    r.scenario == scenario && r.clients == row.clients && r.round == round && r.paired_with == paired
+                })
             };
-            let (Some(list), Some(bare)) = (of_round(row.scenario), of_round(Scenario::Fixed)) else { continue };
+            // The bare slices interleaved with this scenario when there are, else the bare run.
+            let bare = of_round(Scenario::Fixed, Some(row.scenario)).or_else(|| of_round(Scenario::Fixed, None));
+            let (Some(list), Some(bare)) = (of_round(row.scenario, None), bare) else { continue };
             if rate(bare) <= 0.0 {
                 continue;
             }
@@ -70,6 +76,14 @@ fn ratios_to_bare(rows: &[Row]) -> Vec<String> {
         }
     }
     lines
+}
+
+/// The row's scenario, and for bare slices what they alternated with.
+fn row_label(row: &Row) -> String {
+    match row.paired_with {
+        Some(scenario) => format!("{}, interleaved with {}", row.scenario.label(), scenario.label()),
+        None => row.scenario.label().to_string(),
+    }
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -300,7 +314,7 @@ pub fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            row.scenario.label(),
+            row_label(row),
             row.clients,
             requests,
             rate,
@@ -339,7 +353,7 @@ pub fn report(args: &Args, rows: &[Row], context: &Context<'_>) -> String {
         let mut line = format!(
             "- {} × {}: {:.1} s; calls: get-key {}, TorBox {}, Torznab {}; TorBox per request: {}; TorBox 429s: {}; \
              Chillstreams log-usage per request: {}",
-            row.scenario.label(),
+            row_label(row),
             row.clients,
             row.elapsed.as_secs_f64(),
             row.upstream.get_key,
@@ -410,7 +424,8 @@ mod tests {
     fn row(scenario: Scenario, round: usize, requests: u64) -> Row {
         let tally = Tally { transport: requests, ..Tally::default() };
         let elapsed = Duration::from_secs(1);
-        Row { scenario, clients: 64, round, tally, elapsed, upstream: Counts::default(), memory: None, note: None }
+        let upstream = Counts::default();
+        Row { scenario, clients: 64, round, tally, elapsed, upstream, memory: None, note: None, paired_with: None }
     }
 
     #[test]
@@ -431,5 +446,9 @@ mod tests {
               75% (60 of 80 req/s), 70% (70 of 100 req/s)"]
         );
         assert_eq!(median(&mut [3.0, 1.0, 2.0, 4.0]), 2.5);
+        // Bare slices interleaved with the warm run are what its ratio is taken against.
+        let paired = Row { paired_with: Some(Scenario::Warm), ..row(Scenario::Fixed, 0, 80) };
+        let interleaved = [row(Scenario::Warm, 0, 60), row(Scenario::Fixed, 0, 100), paired];
+        assert_eq!(ratios_to_bare(&interleaved), ["stream list, warm (same title), 64 clients: 75% (60 of 80 req/s)"]);
     }
 }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use crate::args::{cpu_count, Args};
-use crate::drive::{contains, drive, fetch, RunSpec, Target, WARNING_SIGN};
+use crate::drive::{contains, drive, fetch, RunSpec, Tally, Target, WARNING_SIGN};
 use crate::fakes::{imdb, info_hash, seed, start_fakes, torbox_latency, Fakes};
 use crate::replicas::{Cluster, Launcher};
 use crate::report::{load_average, report, Context, Row};
@@ -211,20 +211,47 @@ pub fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Res
                 _ => None,
             };
             let before = fakes.counts();
-            let spec = RunSpec {
+            let spec = |scenario: Scenario, target: Target, length: Duration| RunSpec {
                 targets: host.targets(),
-                target: Target { paths, cursor, wrap },
+                target,
                 expect: scenario.expected_status(),
                 // The bare endpoint's body gets the same check as a list's: the client does the
                 // same work per response in both, so their ratio is the server's.
                 check_warnings: !matches!(scenario, Scenario::Play),
                 started: Instant::now(),
-                deadline: Instant::now() + args.duration,
+                deadline: Instant::now() + length,
                 max_requests: args.max_requests,
                 issued: AtomicU64::new(0),
                 timeout: args.timeout,
             };
-            let (tally, elapsed) = drive(&rt, spec, clients);
+            let interleave = args
+                .interleave
+                .filter(|_| matches!(scenario, Scenario::Warm | Scenario::Play))
+                .filter(|_| args.scenarios.contains(&Scenario::Fixed));
+            let (tally, elapsed, paired) = match interleave {
+                None => {
+                    let (tally, elapsed) =
+                        drive(&rt, spec(scenario, Target { paths, cursor, wrap }, args.duration), clients);
+                    (tally, elapsed, None)
+                }
+                Some(slice) => {
+                    // Slices of this scenario and of the bare endpoint, alternating on this host.
+                    let (mut tally, mut elapsed) = (Tally::default(), Duration::ZERO);
+                    let (mut bare, mut bare_elapsed) = (Tally::default(), Duration::ZERO);
+                    while elapsed < args.duration {
+                        let length = slice.min(args.duration - elapsed);
+                        let target = Target { paths: paths.clone(), cursor: cursor.clone(), wrap };
+                        let (t, e) = drive(&rt, spec(scenario, target, length), clients);
+                        tally.merge(t);
+                        elapsed += e;
+                        let target = Target { paths: fixed.clone(), cursor: Arc::new(AtomicUsize::new(0)), wrap: true };
+                        let (t, e) = drive(&rt, spec(Scenario::Fixed, target, length), clients);
+                        bare.merge(t);
+                        bare_elapsed += e;
+                    }
+                    (tally, elapsed, Some((bare, bare_elapsed)))
+                }
+            };
             let upstream = fakes.counts().minus(&before);
             let memory = host.memory_kib();
             drop(host);
@@ -234,7 +261,23 @@ pub fn bench(args: &Args, binary: PathBuf, temp: &Path, started: Instant) -> Res
                 elapsed.as_secs_f64(),
                 tally.errors()
             );
-            rows.push(Row { scenario, clients, round, tally, elapsed, upstream, memory, note });
+            rows.push(Row { scenario, clients, round, tally, elapsed, upstream, memory, note, paired_with: None });
+            if let Some((tally, elapsed)) = paired {
+                let upstream = Default::default();
+                let paired_with = Some(scenario);
+                let row = Row {
+                    scenario: Scenario::Fixed,
+                    clients,
+                    round,
+                    tally,
+                    elapsed,
+                    upstream,
+                    memory: None,
+                    note: None,
+                    paired_with,
+                };
+                rows.push(row);
+            }
         }
     }
     let context = Context { body_bytes, shards: fakes.torznab.len(), log: &log, started, load_before };
