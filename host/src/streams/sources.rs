@@ -32,6 +32,10 @@ pub(super) async fn find_candidates(
     if sources.is_empty() {
         return (Arc::default(), Some("This server has no torrent source enabled; tell its operator.".into()));
     }
+    // The warm path: every search this list needs is held by this process; no future, no join.
+    if let Some(held) = held_searches(ctx, media, indexers, credentials) {
+        return combine(held.into_iter().map(Ok).collect());
+    }
     let shared: Vec<Arc<dyn SourceProvider>> =
         sources.iter().filter(|s| s.credential_store().is_none()).cloned().collect();
     let mut searches = Vec::new();
@@ -49,7 +53,31 @@ pub(super) async fn find_candidates(
     if searches.is_empty() {
         return (Arc::default(), Some("No torrent source on this server works with the stores you chose.".into()));
     }
-    let results = join_all(searches).await;
+    combine(join_all(searches).await)
+}
+
+/// The searches a list needs (see [`find_candidates`]) when this process holds every one.
+fn held_searches(
+    ctx: &StreamsContext,
+    media: &MediaQuery,
+    indexers: UserIndexers<'_>,
+    credentials: &[(&'static str, &Credential)],
+) -> Option<Vec<Arc<Found>>> {
+    let sources = &ctx.plugins.sources;
+    let mut held = Vec::new();
+    if sources.iter().any(|s| s.credential_store().is_none()) {
+        held.push(ctx.sources.get(&SourceKey::new(media, indexers.0).with_usenet_indexers(indexers.1))?);
+    }
+    for source in sources {
+        let Some(store) = source.credential_store() else { continue };
+        let Some((_, credential)) = credentials.iter().find(|(name, _)| *name == store) else { continue };
+        held.push(ctx.sources.get(&SourceKey::with_credential(media, source.name(), credential))?);
+    }
+    (!held.is_empty()).then_some(held)
+}
+
+/// The searches' answers as one result, or why none answered.
+fn combine(results: Vec<Result<Arc<Found>, String>>) -> (Arc<Found>, Option<String>) {
     let mut errors = Vec::new();
     let mut found = Vec::new();
     for result in results {
