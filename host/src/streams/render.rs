@@ -243,7 +243,7 @@ impl<'a> UrlShape<'a> {
         match &mut self.sealed {
             Some(sealing) => {
                 // A list handle is `p1.<kid>.<base64url>.<base64url>`: nothing to escape. The
-                // list part is sealed once per entry; each stream costs one HMAC.
+                // list part is sealed once per entry; each stream costs one AES-CMAC.
                 if let Some(list) = sealing.list_for(play.entry) {
                     let (part, len) = &play.part;
                     list.write_handle(buf, &part[..*len]);
