@@ -15,11 +15,40 @@ use chillproxy_core::{
     UsenetHash, UserIndexer,
 };
 
+use crate::client::ClientInfo;
 use crate::config::{CacheConfig, PlaybackConfig};
 use crate::memory::AvailabilityMemory;
 use crate::playback::{PlaybackContext, UsageSink};
 use crate::plugins::Plugins;
-use crate::streams::StreamsContext;
+use crate::streams::{StreamRequest, StreamsContext};
+
+/// The client of the unit tests' requests: one address, one device.
+pub(crate) fn client() -> ClientInfo {
+    let ip = [203, 0, 113, 7].into();
+    ClientInfo { ip, device: chillproxy_core::DeviceId::from_client(ip, "test") }
+}
+
+/// A stream-list request for the movie, with the test's config, client and binding.
+pub(crate) fn movie_request<'a>(
+    config: &'a chillproxy_stremio::UserConfig,
+    client: &'a ClientInfo,
+    media: &'a chillproxy_core::MediaQuery,
+    binding: &str,
+) -> StreamRequest<'a> {
+    StreamRequest {
+        config,
+        config_segment: "seg",
+        id: "tt0111161",
+        media,
+        meta: None,
+        client,
+        base_url: "http://h",
+        binding: binding.to_string(),
+        keyring: None,
+        binding_ttl_s: 3600,
+        lists: None,
+    }
+}
 
 pub(crate) fn hash(c: char) -> InfoHash {
     InfoHash::parse(&c.to_string().repeat(40)).unwrap()

@@ -4,14 +4,11 @@
 
 use std::sync::Arc;
 
-use chillproxy_core::{
-    AuthOutcome, ContentKind, DeviceId, InfoHash, MediaQuery, StoreCapabilities, StoreEntry, UsenetHash,
-};
+use chillproxy_core::{AuthOutcome, ContentKind, InfoHash, MediaQuery, StoreCapabilities, StoreEntry, UsenetHash};
 use chillproxy_stremio::UserConfig;
 
-use crate::client::ClientInfo;
 use crate::playback::{resolve_link, PlaybackRequest};
-use crate::streams::{list_streams, StreamRequest};
+use crate::streams::list_streams;
 use crate::testing::*;
 
 fn movie() -> MediaQuery {
@@ -22,27 +19,6 @@ fn config(codes: &[&str]) -> UserConfig {
     UserConfig {
         stores: codes.iter().map(|c| StoreEntry { c: c.to_string(), t: None, auth: Some("user".into()) }).collect(),
         ..Default::default()
-    }
-}
-
-fn client() -> ClientInfo {
-    let ip = [203, 0, 113, 7].into();
-    ClientInfo { ip, device: DeviceId::from_client(ip, "test") }
-}
-
-fn request<'a>(config: &'a UserConfig, client: &'a ClientInfo, media: &'a MediaQuery) -> StreamRequest<'a> {
-    StreamRequest {
-        config,
-        config_segment: "seg",
-        id: "tt0111161",
-        media,
-        meta: None,
-        client,
-        base_url: "http://h",
-        binding: "bind".to_string(),
-        keyring: None,
-        binding_ttl_s: 3600,
-        lists: None,
     }
 }
 
@@ -77,7 +53,7 @@ async fn usenet_streams_rank_with_torrents_marked_and_only_on_stores_that_play_t
     let stores: Vec<Arc<dyn chillproxy_core::StoreProvider>> = vec![tb.clone(), rd.clone()];
     let services = services(vec![Arc::new(auth())], stores, vec![source], Default::default());
     let (config, client, media) = (config(&["tb", "rd"]), client(), movie());
-    let streams = list_streams(&services.streams, &request(&config, &client, &media)).await.streams();
+    let streams = list_streams(&services.streams, &movie_request(&config, &client, &media, "bind")).await.streams();
     let names: Vec<&str> = streams.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(streams.len(), 4, "{names:#?}");
     assert!(names[0].starts_with("⚡️ [TB] 📰 Usenet"), "the cached usenet release first: {names:#?}");
@@ -118,7 +94,7 @@ async fn a_credential_without_usenet_gets_no_usenet_stream_and_no_usenet_check()
     ]));
     let services = services(vec![Arc::new(auth())], vec![tb.clone()], vec![source], Default::default());
     let (config, client, media) = (config(&["tb"]), client(), movie());
-    let streams = list_streams(&services.streams, &request(&config, &client, &media)).await.streams();
+    let streams = list_streams(&services.streams, &movie_request(&config, &client, &media, "bind")).await.streams();
     assert_eq!(streams.len(), 1, "{streams:#?}");
     assert!(!streams[0]["name"].as_str().unwrap().contains("📰"));
     assert!(!streams[0]["name"].as_str().unwrap().contains('⚠'), "nothing alarming: {streams:#?}");
@@ -147,7 +123,7 @@ async fn a_listed_usenet_release_plays_by_its_hash_with_the_key_put_back_server_
     assert!(unknown.to_string().contains("open the stream list again"), "{unknown}");
     assert!(tb.usenet_links.lock().unwrap().is_empty());
 
-    list_streams(&services.streams, &request(&config, &client, &media)).await;
+    list_streams(&services.streams, &movie_request(&config, &client, &media, "bind")).await;
     let play = PlaybackRequest { file_name: Some("Movie.1994.mkv"), ..play };
     let link = resolve_link(&services.playback, &play).await.unwrap();
     assert_eq!(link.link, format!("https://cdn.memory/{}/Movie.1994.mkv", hash.key()));
@@ -176,7 +152,7 @@ async fn a_refused_torrent_fails_over_to_a_torrent_not_to_a_usenet_release() {
     let settings = crate::config::PlaybackConfig { wait_ms: 2_000, poll_interval_ms: 10, ..Default::default() };
     let services = services_with(vec![Arc::new(auth())], vec![tb.clone()], vec![source], Default::default(), settings);
     let (config, client, media) = (config(&["tb"]), client(), movie());
-    list_streams(&services.streams, &request(&config, &client, &media)).await;
+    list_streams(&services.streams, &movie_request(&config, &client, &media, "bind")).await;
 
     let play = PlaybackRequest {
         config: &config,

@@ -126,7 +126,7 @@ fn prefills_the_users_own_config() {
     assert_eq!(html.matches("nzb-key-456").count(), 1);
     assert!(
         !form[..form.find(r#"<div id="usenet">"#).unwrap()].contains(r#"value="geek""#),
-        "not among the Torznab ones"
+        "not among the torrent indexers"
     );
     assert!(form.contains(r#"id="cached" name="cached" checked"#));
     assert!(html.contains(r#"data-prefilled="1""#));

@@ -3,11 +3,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use chillproxy_core::{AuthOutcome, DeviceId, MediaQuery, StoreEntry};
+use chillproxy_core::{AuthOutcome, MediaQuery, StoreEntry};
 use chillproxy_stremio::UserConfig;
 
-use super::{list_streams, StreamRequest};
-use crate::client::ClientInfo;
+use super::list_streams;
 use crate::testing::*;
 
 fn movie() -> MediaQuery {
@@ -22,33 +21,6 @@ fn config(code: &str) -> UserConfig {
         cached: false,
         acquire: false,
         prefs: Default::default(),
-    }
-}
-
-fn client() -> ClientInfo {
-    let ip = [203, 0, 113, 7].into();
-    ClientInfo { ip, device: DeviceId::from_client(ip, "test") }
-}
-
-/// A stream-list request for the movie, with the test's config, client and binding.
-fn movie_request<'a>(
-    config: &'a UserConfig,
-    client: &'a ClientInfo,
-    media: &'a MediaQuery,
-    binding: &str,
-) -> StreamRequest<'a> {
-    StreamRequest {
-        config,
-        config_segment: "seg",
-        id: "tt0111161",
-        media,
-        meta: None,
-        client,
-        base_url: "http://h",
-        binding: binding.to_string(),
-        keyring: None,
-        binding_ttl_s: 3600,
-        lists: None,
     }
 }
 

@@ -6,17 +6,13 @@ use chillproxy_core::MediaQuery;
 
 use crate::client::Search;
 use crate::meta::Title;
+use crate::search::query_words;
 
 /// The text search for anime numbered from the show's start: the title alone for a Kitsu
 /// entry (its releases and batches: `Sousou no Frieren - 08`, `(01-28)`), the title and the
 /// number for an IMDb episode (`One Piece 1085`).
 pub fn anime_search(media: &MediaQuery, title: &Title) -> Search {
-    let name: String = title
-        .name
-        .split(|c: char| !c.is_alphanumeric() && c != '&' && c != '\'')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = query_words(&title.name);
     let q = match (media.kitsu_id, media.absolute_episode) {
         (None, Some(absolute)) => format!("{name} {absolute}"),
         _ => name,

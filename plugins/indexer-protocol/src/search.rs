@@ -225,16 +225,19 @@ impl Searcher<'_> {
     }
 }
 
+/// `name` as a search query: its words (letters, digits, `&` and `'`) joined by one space.
+pub(crate) fn query_words(name: &str) -> String {
+    name.split(|c: char| !c.is_alphanumeric() && c != '&' && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The text search for `media` under `caps` (`None`: unknown, take plain `search`):
 /// `q=<title> <year>` for a movie; for an episode `q=<title>` with `season`/`ep` when tv-search
 /// takes them, else `q=<title> S01E03`.
 pub fn text_search(caps: Option<&Caps>, media: &MediaQuery, title: &Title) -> Search {
-    let name: String = title
-        .name
-        .split(|c: char| !c.is_alphanumeric() && c != '&' && c != '\'')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = query_words(&title.name);
     let default = Caps::default();
     let caps = caps.unwrap_or(&default);
     match media.kind {

@@ -110,26 +110,36 @@ pub(crate) fn parse_account(data: Value) -> Result<Account, StoreError> {
     Ok(Account { id, email: me.email, subscription: subscription(me.plan).to_string() })
 }
 
-/// `mylist?id=` data: one torrent object. Null, `{}`, `[]` or `id: 0` mean "not in this account".
-pub(crate) fn parse_torrent(data: Value, id: u64) -> Result<Torrent, StoreError> {
-    let torrent = match data {
+/// The item `id` of a `mylist?id=`-style answer (torrents or usenet downloads): one object, or
+/// a list holding it. Null, `{}`, `[]` or `id: 0` mean "not in this account" (`None`).
+pub(crate) fn listed_item<T: DeserializeOwned>(
+    data: Value,
+    id: u64,
+    endpoint: &'static str,
+    id_of: impl Fn(&T) -> u64,
+) -> Result<Option<T>, StoreError> {
+    let item = match data {
         Value::Null => None,
         Value::Array(items) => {
             let mut found = None;
             for item in items {
-                let torrent: MyTorrent = read(item, MYLIST)?;
-                if torrent.id == id {
-                    found = Some(torrent);
+                let item: T = read(item, endpoint)?;
+                if id_of(&item) == id {
+                    found = Some(item);
                     break;
                 }
             }
             found
         }
-        value @ Value::Object(_) => Some(read::<MyTorrent>(value, MYLIST)?),
-        _ => return Err(unexpected(MYLIST)),
+        value @ Value::Object(_) => Some(read::<T>(value, endpoint)?),
+        _ => return Err(unexpected(endpoint)),
     };
-    let torrent = torrent
-        .filter(|t| t.id != 0)
+    Ok(item.filter(|item| id_of(item) != 0))
+}
+
+/// `mylist?id=` data: one torrent object (see [`listed_item`]).
+pub(crate) fn parse_torrent(data: Value, id: u64) -> Result<Torrent, StoreError> {
+    let torrent = listed_item(data, id, MYLIST, |t: &MyTorrent| t.id)?
         .ok_or_else(|| error(Kind::NotFound, format!("torrent {id} is not in this account"), None))?;
     torrent_of(torrent)
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 use crate::client::{USENET_CHECKCACHED, USENET_CREATE, USENET_MYLIST, USER_ME};
 use crate::error::{error, Kind, STORE};
 use crate::reply::{
-    checkcached_entries, entry_hash, file_name, is_video_hash, lenient_f64, lenient_u64, nullable, path_without_root,
-    read, unexpected, Failure, Torrent,
+    checkcached_entries, entry_hash, file_name, is_video_hash, lenient_f64, lenient_u64, listed_item, nullable,
+    path_without_root, read, unexpected, Failure, Torrent,
 };
 
 /// What a usenet download's id starts with in a [`Magnet`], so `get_magnet` and
@@ -74,24 +74,7 @@ pub(crate) fn parse_usenet_created(data: Value) -> Result<(u64, String), StoreEr
 /// account". `ours` is the release's usenet hash: the download is filed under its key, whatever
 /// hash TorBox gave it (TorBox's own is the md5 of what it was sent, which may hold a key).
 pub(crate) fn parse_usenet_download(data: Value, id: u64, ours: Option<&UsenetHash>) -> Result<Torrent, StoreError> {
-    let download = match data {
-        Value::Null => None,
-        Value::Array(items) => {
-            let mut found = None;
-            for item in items {
-                let download: MyDownload = read(item, USENET_MYLIST)?;
-                if download.id == id {
-                    found = Some(download);
-                    break;
-                }
-            }
-            found
-        }
-        value @ Value::Object(_) => Some(read::<MyDownload>(value, USENET_MYLIST)?),
-        _ => return Err(unexpected(USENET_MYLIST)),
-    };
-    let download = download
-        .filter(|d| d.id != 0)
+    let download = listed_item(data, id, USENET_MYLIST, |d: &MyDownload| d.id)?
         .ok_or_else(|| error(Kind::NotFound, format!("usenet download {id} is not in this account"), None))?;
     download_of(download, ours)
 }

@@ -41,6 +41,35 @@ pub struct Anime {
     pub imdb: Option<(String, u32, u32)>,
 }
 
+impl Anime {
+    /// Sousou no Frieren as the addon lists it (TV, 28 episodes), under `kitsu_id`, mapped to
+    /// IMDb from `imdb` (id, season, episode) when given.
+    pub fn frieren(kitsu_id: u32, imdb: Option<(String, u32, u32)>) -> Self {
+        Self {
+            kitsu_id,
+            anime_type: "TV".into(),
+            name: "Sousou no Frieren".into(),
+            aliases: vec!["Frieren: Beyond Journey's End".into()],
+            release_info: "2023-2024".into(),
+            episodes: 28,
+            imdb,
+        }
+    }
+
+    /// Kimi no Na wa. (Your Name.), a movie, under `kitsu_id`.
+    pub fn your_name(kitsu_id: u32) -> Self {
+        Self {
+            kitsu_id,
+            anime_type: "movie".into(),
+            name: "Kimi no Na wa.".into(),
+            aliases: vec!["Your Name.".into()],
+            release_info: "2016".into(),
+            episodes: 1,
+            imdb: None,
+        }
+    }
+}
+
 /// An IMDb video the addon maps: (season, episode, kitsu id, kitsu episode).
 pub type MappedVideo = (u32, u32, u32, u32);
 

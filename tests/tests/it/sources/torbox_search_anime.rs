@@ -26,18 +26,6 @@ const MOVIE: &str = "3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e";
 const MOVIE_REMAKE: &str = "3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f";
 const ALL: [&str; 8] = [EP08, EP07, BATCH, BATCH_LATER, OTHER_TITLE, SCENE_S01E08, MOVIE, MOVIE_REMAKE];
 
-fn frieren(kitsu_id: u32, imdb: Option<(String, u32, u32)>) -> Anime {
-    Anime {
-        kitsu_id,
-        anime_type: "TV".into(),
-        name: "Sousou no Frieren".into(),
-        aliases: vec!["Frieren: Beyond Journey's End".into()],
-        release_info: "2023-2024".into(),
-        episodes: 28,
-        imdb,
-    }
-}
-
 async fn stack(kitsu: &FakeKitsu) -> Stack {
     let stack = Stack::start(StackOptions {
         sources: vec!["torbox-search"],
@@ -45,17 +33,9 @@ async fn stack(kitsu: &FakeKitsu) -> Stack {
         ..StackOptions::default()
     })
     .await;
-    kitsu.add_anime(frieren(FRIEREN, None));
-    kitsu.add_anime(frieren(FRIEREN_MAPPED, Some((FRIEREN_IMDB.into(), 1, 1))));
-    kitsu.add_anime(Anime {
-        kitsu_id: YOUR_NAME,
-        anime_type: "movie".into(),
-        name: "Kimi no Na wa.".into(),
-        aliases: vec!["Your Name.".into()],
-        release_info: "2016".into(),
-        episodes: 1,
-        imdb: None,
-    });
+    kitsu.add_anime(Anime::frieren(FRIEREN, None));
+    kitsu.add_anime(Anime::frieren(FRIEREN_MAPPED, Some((FRIEREN_IMDB.into(), 1, 1))));
+    kitsu.add_anime(Anime::your_name(YOUR_NAME));
     let search = &stack.torbox_search;
     for (hash, name) in [
         (MOVIE, "[Judas] Kimi no Na wa. (Your Name.) (2016) [BD 1080p HEVC x265 10bit][Dual-Audio][Multi-Subs]"),

@@ -45,36 +45,11 @@ async fn anime_stack(kitsu: &FakeKitsu) -> Stack {
     };
     let stack = Stack::start(options).await;
     kitsu.add_anime(Anime {
-        kitsu_id: FRIEREN,
-        anime_type: "TV".into(),
-        name: "Sousou no Frieren".into(),
         aliases: vec!["Frieren: Beyond Journey's End".into(), "Sousou no Frieren".into()],
-        release_info: "2023-2024".into(),
-        episodes: 28,
-        imdb: None,
+        ..Anime::frieren(FRIEREN, None)
     });
-    kitsu.add_anime(Anime {
-        kitsu_id: FRIEREN_MAPPED,
-        imdb: Some((FRIEREN_IMDB.into(), 1, 1)),
-        ..Anime {
-            kitsu_id: 0,
-            anime_type: "TV".into(),
-            name: "Sousou no Frieren".into(),
-            aliases: vec!["Frieren: Beyond Journey's End".into()],
-            release_info: "2023-2024".into(),
-            episodes: 28,
-            imdb: None,
-        }
-    });
-    kitsu.add_anime(Anime {
-        kitsu_id: YOUR_NAME,
-        anime_type: "movie".into(),
-        name: "Kimi no Na wa.".into(),
-        aliases: vec!["Your Name.".into()],
-        release_info: "2016".into(),
-        episodes: 1,
-        imdb: None,
-    });
+    kitsu.add_anime(Anime::frieren(FRIEREN_MAPPED, Some((FRIEREN_IMDB.into(), 1, 1))));
+    kitsu.add_anime(Anime::your_name(YOUR_NAME));
     kitsu.add_imdb_show(ONE_PIECE_IMDB, "One Piece", vec![(21, 14, 12, 1084), (21, 15, 12, 1085)]);
 
     let torznab = &stack.torznab;
