@@ -14,8 +14,8 @@ use crate::requester::Requester;
 use crate::state::AppState;
 use chillproxy_core::seal::OpenError;
 
-/// The route's path parameters (percent-decoded), read without a map or serde: a playback route
-/// has at most six, and this runs for every playback.
+/// The route's path parameters (percent-decoded), read without a map or serde: a route has at
+/// most six, and this runs for every stream list and playback.
 async fn path_params(parts: &mut Parts, state: &AppState) -> Vec<(String, String)> {
     match RawPathParams::from_request_parts(parts, state).await {
         Ok(params) => params.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
@@ -43,12 +43,7 @@ impl FromRequestParts<AppState> for StreamConfig {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        // One parameter: read from the raw parameters, no map (this runs for every list).
-        let segment = match RawPathParams::from_request_parts(parts, state).await {
-            Ok(params) => params.iter().find(|(name, _)| *name == "config").map(|(_, v)| v.to_string()),
-            Err(_) => None,
-        }
-        .unwrap_or_default();
+        let segment = param(&path_params(parts, state).await, "config").unwrap_or_default().to_string();
         let decoded = state.decoded(&segment);
         match &decoded.config {
             Ok(config) => Ok(Self {
