@@ -319,14 +319,7 @@ impl RingKey {
     /// `chillproxy/stream-tag/v2|<kid>|<len(list) u32 BE><list>`. One HMAC per list; each stream
     /// then costs one CMAC of its own few bytes (two AES blocks).
     fn stream_tagger(&self, list: &[u8]) -> CmacAes128 {
-        let mut mac = self.list_key.clone();
-        mac.update(STREAM_TAG_V2_LABEL.as_bytes());
-        mac.update(b"|");
-        mac.update(self.kid.as_bytes());
-        mac.update(b"|");
-        mac.update(&u32::try_from(list.len()).unwrap_or(u32::MAX).to_be_bytes());
-        mac.update(list);
-        let mut digest = mac.finalize().into_bytes();
+        let mut digest = self.after_list(&self.list_key, STREAM_TAG_V2_LABEL, list).finalize().into_bytes();
         // A 16-byte key is what AES-128 takes: this cannot fail.
         let tagger = <CmacAes128 as Mac>::new_from_slice(&digest[..16]).unwrap_or_else(|_| unreachable!());
         digest.fill(0);
@@ -336,8 +329,14 @@ impl RingKey {
     /// The v1 stream-tag key's state after `label | kid | len(list) (u32 BE) | list`: what every
     /// v1 tag of one list starts with (lists made before v2; only checked now).
     fn stream_tag_state(&self, list: &[u8]) -> HmacSha256 {
-        let mut mac = self.stream_tag.clone();
-        mac.update(STREAM_TAG_LABEL.as_bytes());
+        self.after_list(&self.stream_tag, STREAM_TAG_LABEL, list)
+    }
+
+    /// `key`'s state after `label | kid | len(list) (u32 BE) | list`: what both tag versions
+    /// bind to the list part.
+    fn after_list(&self, key: &HmacSha256, label: &str, list: &[u8]) -> HmacSha256 {
+        let mut mac = key.clone();
+        mac.update(label.as_bytes());
         mac.update(b"|");
         mac.update(self.kid.as_bytes());
         mac.update(b"|");
